@@ -1,0 +1,53 @@
+// Configuration of the stages: plain structs with defaults, validated before any work starts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace weave {
+
+/// Options every stage shares.
+struct CommonOptions {
+  bool quiet = false;        ///< no progress lines, no configuration print
+  std::string report_path;   ///< --report FILE.json; empty = no report
+};
+
+/// What to do with an embedding row whose norm is zero (it has no direction to compare by).
+enum class ZeroVectorPolicy { kError, kDrop, kKeep };
+
+/// How a corpus (one HDF5 file or a manifest of shards) is read.
+struct CorpusOptions {
+  std::string path;                                     ///< HDF5 file or text manifest
+  ZeroVectorPolicy on_zero_vector = ZeroVectorPolicy::kError;
+  std::int64_t max_block_rows = 1 << 20;  ///< rows per HDF5 read call (bounds the staging buffer)
+};
+
+/// Embedding storage type of a corpus written by `weave synth`.
+enum class EmbeddingDtype { kFloat32, kFloat16, kBFloat16 };
+
+/// `weave synth`: a synthetic corpus of topic clusters with heavy-tailed token lengths.
+struct SynthConfig {
+  std::int64_t docs = 10000;          ///< number of documents
+  int dim = 64;                       ///< embedding dimension
+  int topics = 50;                    ///< number of topic centroids
+  int sources = 4;                    ///< number of data sources (/sources in [0, sources))
+  std::uint64_t seed = 1;             ///< every value derives from (seed, global id)
+  double topic_spread = 1.0;          ///< noise norm relative to the unit topic centroid
+  double duplicate_share = 0.02;      ///< share of near-duplicates of an earlier document
+  double duplicate_noise = 0.02;      ///< noise norm of a near-duplicate
+  double median_tokens = 300;         ///< median of the log-normal token length
+  double length_sigma = 1.4;          ///< sigma of log(length): 1.4 puts ~0.05% of docs past 32K
+  std::int64_t min_tokens = 16;
+  std::int64_t max_tokens = 262144;
+  std::int64_t first_doc_id = 0;      ///< /doc_ids = first_doc_id + global id
+  EmbeddingDtype dtype = EmbeddingDtype::kFloat32;
+  std::string out;                    ///< output HDF5 file
+
+  /// Throws UserError naming the offending option.
+  void validate() const;
+};
+
+const char* to_string(ZeroVectorPolicy p);
+const char* to_string(EmbeddingDtype d);
+
+}  // namespace weave

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything Weave needs to build, test and run, from Debian 12 packages only.
+# Idempotent: run it again at any time; packages already present are left as they are.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  openmpi-bin libopenmpi-dev               # MPI
+  libhdf5-openmpi-dev hdf5-tools            # parallel HDF5 (+ h5dump/h5ls for users)
+  libfaiss-dev libopenblas-dev libopenblas0-pthread  # faiss on OpenBLAS, not the reference BLAS
+  libboost-graph-dev                        # disjoint sets for the sequential greedy oracle
+  libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev
+  python3-h5py python3-numpy                # the h5py examples and format tests (/usr/bin/python3)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# faiss must run on OpenBLAS (pthread build), which is many times faster than the reference BLAS.
+if command -v update-alternatives >/dev/null; then
+  arch_triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+  blas="/usr/lib/${arch_triplet}/openblas-pthread/libblas.so.3"
+  lapack="/usr/lib/${arch_triplet}/openblas-pthread/liblapack.so.3"
+  [ -e "$blas" ] && $SUDO update-alternatives --set "libblas.so.3-${arch_triplet}" "$blas" || true
+  [ -e "$lapack" ] && $SUDO update-alternatives --set "liblapack.so.3-${arch_triplet}" "$lapack" || true
+fi
+echo "install-deps: done"

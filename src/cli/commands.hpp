@@ -1,0 +1,27 @@
+// The subcommands of the `weave` program. Each add_* registers its options on the CLI11 app and
+// sets `run` to what executes once every rank has parsed the same command line.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "mpi/comm.hpp"
+#include "weave/config.hpp"
+
+namespace weave::cli {
+
+using Runner = std::function<void(const mpi::Comm&)>;
+
+void add_synth_command(CLI::App& app, Runner& run);
+void add_inspect_command(CLI::App& app, Runner& run);
+
+/// --quiet and --report FILE.json, on every subcommand.
+void add_common_options(CLI::App* command, CommonOptions& options);
+/// Prints "weave NAME: key=value ..." (the effective configuration) on rank 0 unless quiet.
+void print_configuration(const mpi::Comm& comm, const std::string& command, const nlohmann::json& config,
+                         const CommonOptions& options);
+
+}  // namespace weave::cli

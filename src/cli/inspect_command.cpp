@@ -1,0 +1,60 @@
+// `weave inspect`: validates a whole corpus (every check of docs/format.md) and prints a summary.
+#include <map>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "corpus/corpus.hpp"
+#include "corpus/summary.hpp"
+#include "mpi/collective_error.hpp"
+#include "util/config_json.hpp"
+#include "util/log.hpp"
+#include "util/report.hpp"
+
+namespace weave::cli {
+
+void add_zero_vector_option(CLI::App* cmd, CorpusOptions& options) {
+  const std::map<std::string, ZeroVectorPolicy> policies{
+      {"error", ZeroVectorPolicy::kError}, {"drop", ZeroVectorPolicy::kDrop}, {"keep", ZeroVectorPolicy::kKeep}};
+  cmd->add_option("--on-zero-vector", options.on_zero_vector,
+                  "All-zero embedding rows: error (default), drop (remove the document), keep (similarity 0 to all)")
+      ->transform(CLI::CheckedTransformer(policies, CLI::ignore_case))
+      ->default_str("error");
+  cmd->add_option("--max-block-rows", options.max_block_rows, "Rows per HDF5 read call (bounds staging memory)")
+      ->capture_default_str();
+}
+
+void add_inspect_command(CLI::App& app, Runner& run) {
+  auto options = std::make_shared<CorpusOptions>();
+  auto common = std::make_shared<CommonOptions>();
+  auto json = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand(
+      "inspect", "Validate a corpus (HDF5 file or manifest of shards) and print its summary: documents, dimension, "
+                 "dtype, token total and length percentiles, sources, topics.");
+  cmd->add_option("corpus", options->path, "Corpus HDF5 file, or a text manifest listing one shard file per line")
+      ->required();
+  add_zero_vector_option(cmd, *options);
+  cmd->add_flag("--json", *json, "Print the summary as JSON (for machines)");
+  add_common_options(cmd, *common);
+
+  cmd->callback([&run, options, common, json] {
+    run = [options, common, json](const mpi::Comm& comm) {
+      CommonOptions effective = *common;
+      effective.quiet = effective.quiet || *json;  // JSON on stdout stays parseable
+      print_configuration(comm, "inspect", to_json(*options), effective);
+      util::Report report(comm, "inspect");
+      report.set_config(to_json(*options));
+      auto timer = report.stage("read_and_validate");
+      const corpus::CorpusBlock block = corpus::read_corpus(comm, *options);
+      timer.stop();
+      auto summary_timer = report.stage("summary");
+      const corpus::CorpusSummary summary = corpus::summarize(comm, block);
+      summary_timer.stop();
+      report.set_figure("summary", summary.to_json());
+      mpi::collectively(comm, [&] { report.write(common->report_path); });
+      if (*json) util::print_root(comm, "{}\n", summary.to_json().dump(2));
+      else util::print_root(comm, "{}", summary.to_text(block.info));
+    };
+  });
+}
+
+}  // namespace weave::cli

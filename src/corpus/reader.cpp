@@ -1,0 +1,105 @@
+// Reading this rank's block of the corpus: collective hyperslab reads over the shards that overlap
+// it, then validation (collective, so every rank reports the same first bad row) and normalisation.
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "corpus/bfloat16.hpp"
+#include "corpus/corpus.hpp"
+#include "corpus/metadata.hpp"
+#include "corpus/validate.hpp"
+#include "io/hdf5.hpp"
+#include "mpi/collective_error.hpp"
+#include "weave/error.hpp"
+
+namespace weave::corpus {
+
+namespace {
+
+/// Reads rows [begin, begin+count) of one shard's dataset in calls of at most max_rows rows. All
+/// ranks make the same number of calls (collective I/O); `read(first, n, out_offset)` does one.
+template <typename ReadFn>
+void chunked_collective_read(const mpi::Comm& comm, std::int64_t count, std::int64_t max_rows, ReadFn&& read) {
+  const std::int64_t my_calls = (count + max_rows - 1) / max_rows;
+  const std::int64_t calls = comm.max(my_calls);
+  for (std::int64_t c = 0; c < calls; ++c) {
+    const std::int64_t first = std::min(c * max_rows, count);
+    const std::int64_t n = std::min(max_rows, count - first);
+    read(first, n);
+  }
+}
+
+void read_shard_block(const mpi::Comm& comm, const CorpusInfo& info, const Shard& shard, std::int64_t shard_begin,
+                      std::int64_t count, std::int64_t out_offset, std::int64_t max_rows, CorpusBlock& block) {
+  const io::File f = io::File::open(comm, shard.path);
+  const std::int64_t d = info.dim;
+  const bool bf16 = shard.embedding_dtype == "bfloat16";
+  std::vector<std::uint16_t> staging;
+  chunked_collective_read(comm, count, max_rows, [&](std::int64_t first, std::int64_t n) {
+    float* out = block.embeddings.data() + (out_offset + first) * d;
+    if (bf16) {
+      staging.resize(static_cast<std::size_t>(n * d));
+      io::read_rows(f, "/embeddings", shard_begin + first, n, d, staging.data());
+      std::transform(staging.begin(), staging.end(), out, bfloat16_to_float);
+    } else {
+      io::read_rows(f, "/embeddings", shard_begin + first, n, d, out);  // HDF5 converts float16/64
+    }
+    io::read_rows(f, "/lengths", shard_begin + first, n, 1, block.lengths.data() + out_offset + first);
+    if (info.has_doc_ids) io::read_rows(f, "/doc_ids", shard_begin + first, n, 1, block.doc_ids.data() + out_offset + first);
+    if (info.has_sources) io::read_rows(f, "/sources", shard_begin + first, n, 1, block.sources.data() + out_offset + first);
+    if (info.has_topics) io::read_rows(f, "/topics", shard_begin + first, n, 1, block.topics.data() + out_offset + first);
+  });
+}
+
+void normalise_rows(CorpusBlock& block) {
+  const std::int64_t d = block.info.dim;
+  for (std::int64_t i = 0; i < block.size(); ++i) {
+    float* row = block.embeddings.data() + i * d;
+    double norm2 = 0;
+    for (std::int64_t j = 0; j < d; ++j) norm2 += static_cast<double>(row[j]) * row[j];
+    if (norm2 == 0) continue;  // kept zero rows (--on-zero-vector=keep) stay zero
+    const float inv = static_cast<float>(1.0 / std::sqrt(norm2));
+    for (std::int64_t j = 0; j < d; ++j) row[j] *= inv;
+  }
+}
+
+}  // namespace
+
+CorpusBlock read_corpus(const mpi::Comm& comm, const CorpusOptions& options) {
+  mpi::collectively(comm, [&] {
+    if (options.max_block_rows <= 0) throw UserError("--max-block-rows must be positive");
+  });
+  CorpusBlock block;
+  block.info = read_corpus_info(comm, options.path);
+  const CorpusInfo& info = block.info;
+  block.range = block_range(info.total_rows, comm.size(), comm.rank());
+  const auto n = static_cast<std::size_t>(block.range.size());
+  mpi::collectively(comm, [&] {
+    block.embeddings.resize(n * static_cast<std::size_t>(info.dim));
+    block.lengths.resize(n);
+    if (info.has_doc_ids) block.doc_ids.resize(n);
+    if (info.has_sources) block.sources.resize(n);
+    if (info.has_topics) block.topics.resize(n);
+  });
+
+  for (const Shard& shard : info.shards) {
+    if (shard.rows == 0) continue;
+    const std::int64_t begin = std::max(block.range.begin, shard.first_row);
+    const std::int64_t end = std::min(block.range.end, shard.first_row + shard.rows);
+    const std::int64_t count = std::max<std::int64_t>(0, end - begin);
+    // Every rank opens every non-empty shard: parallel HDF5 opens and reads are collective.
+    mpi::collectively(comm, [&] {
+      read_shard_block(comm, info, shard, begin - shard.first_row, count, begin - block.range.begin,
+                       options.max_block_rows, block);
+    });
+  }
+
+  mpi::collectively(comm, [&] { check_values(block, options.on_zero_vector); });
+  if (info.has_doc_ids) check_unique_doc_ids(comm, block);
+  if (options.on_zero_vector == ZeroVectorPolicy::kDrop) drop_zero_rows(comm, block);
+  normalise_rows(block);
+  return block;
+}
+
+}  // namespace weave::corpus

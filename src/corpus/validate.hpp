@@ -1,0 +1,20 @@
+// Validation of the values of a corpus block, and the drop of zero rows.
+#pragma once
+
+#include "corpus/corpus.hpp"
+
+namespace weave::corpus {
+
+/// Local: throws UserError for this block's first bad row (non-finite embedding, zero embedding
+/// under --on-zero-vector=error, non-positive length), keyed by the global row.
+void check_values(const CorpusBlock& block, ZeroVectorPolicy policy);
+
+/// Collective: doc ids are routed by hash to an owner rank, which finds repeats (O(N/P) per rank).
+/// Throws the same UserError everywhere for the first repeated id by row.
+void check_unique_doc_ids(const mpi::Comm& comm, const CorpusBlock& block);
+
+/// Collective: removes zero-norm rows, renumbers the remaining documents densely and rebalances
+/// them into block_range(num_docs, P, rank). Records file_rows so messages still name file rows.
+void drop_zero_rows(const mpi::Comm& comm, CorpusBlock& block);
+
+}  // namespace weave::corpus

@@ -1,0 +1,148 @@
+// The communicator wrapper: the only way Weave talks to other ranks.
+//
+// Every MPI call is checked; a failure raises InternalError carrying MPI_Error_string. Collective
+// helpers take and return std::vector, so callers never see counts, displacements or datatypes.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mpi/datatype.hpp"
+
+namespace weave::mpi {
+
+/// Throws InternalError with MPI_Error_string when rc != MPI_SUCCESS.
+void check(int rc, const char* what);
+
+class Comm {
+ public:
+  /// Wraps a communicator without owning it (MPI_COMM_WORLD, or one the caller frees).
+  explicit Comm(MPI_Comm comm = MPI_COMM_WORLD);
+  Comm(const Comm&) = delete;
+  Comm& operator=(const Comm&) = delete;
+  Comm(Comm&& other) noexcept;
+  Comm& operator=(Comm&& other) noexcept;
+  ~Comm();
+
+  /// A new communicator of the ranks passing the same color (MPI_Comm_split), ordered by rank.
+  /// Ranks passing MPI_UNDEFINED get an empty Comm (is_null()).
+  Comm split(int color) const;
+
+  MPI_Comm get() const { return comm_; }
+  bool is_null() const { return comm_ == MPI_COMM_NULL; }
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  bool is_root() const { return rank_ == 0; }
+
+  void barrier() const;
+
+  template <typename T>
+  T allreduce(T value, MPI_Op op) const {
+    T out{};
+    check(MPI_Allreduce(&value, &out, 1, datatype<T>(), op, comm_), "MPI_Allreduce");
+    return out;
+  }
+  template <typename T>
+  void allreduce_inplace(std::span<T> values, MPI_Op op) const {
+    check(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), datatype<T>(), op,
+                        comm_),
+          "MPI_Allreduce");
+  }
+  template <typename T>
+  T sum(T v) const { return allreduce(v, MPI_SUM); }
+  template <typename T>
+  T max(T v) const { return allreduce(v, MPI_MAX); }
+  template <typename T>
+  T min(T v) const { return allreduce(v, MPI_MIN); }
+
+  /// Exclusive prefix sum over ranks (0 on rank 0).
+  template <typename T>
+  T exscan_sum(T value) const {
+    T out{};
+    check(MPI_Exscan(&value, &out, 1, datatype<T>(), MPI_SUM, comm_), "MPI_Exscan");
+    return rank_ == 0 ? T{} : out;
+  }
+
+  /// One value from every rank, indexed by rank (O(P) memory).
+  template <typename T>
+  std::vector<T> allgather(T value) const {
+    std::vector<T> out(static_cast<std::size_t>(size_));
+    check(MPI_Allgather(&value, 1, datatype<T>(), out.data(), 1, datatype<T>(), comm_), "MPI_Allgather");
+    return out;
+  }
+
+  template <typename T>
+  void bcast(std::span<T> values, int root) const {
+    check(MPI_Bcast(values.data(), static_cast<int>(values.size()), datatype<T>(), root, comm_), "MPI_Bcast");
+  }
+  template <typename T>
+  T bcast_value(T value, int root) const {
+    bcast(std::span<T>(&value, 1), root);
+    return value;
+  }
+  std::string bcast_string(const std::string& s, int root) const;
+  std::vector<std::string> bcast_strings(const std::vector<std::string>& v, int root) const;
+
+  /// Personalised all-to-all: send[i] goes to rank i; returns what each rank sent here, by rank.
+  template <typename T>
+  std::vector<std::vector<T>> alltoallv(const std::vector<std::vector<T>>& send) const;
+
+  /// Concatenation of every rank's values on `root` (empty elsewhere). For tests and O(P) data only.
+  template <typename T>
+  std::vector<T> gatherv(std::span<const T> local, int root) const;
+
+ private:
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  bool owned_ = false;
+  int rank_ = 0;
+  int size_ = 0;
+
+  std::vector<std::int64_t> alltoall_counts(const std::vector<std::int64_t>& send_counts) const;
+  void alltoallv_bytes(const void* send, const std::vector<std::int64_t>& send_counts, void* recv,
+                       const std::vector<std::int64_t>& recv_counts, MPI_Datatype type) const;
+};
+
+template <typename T>
+std::vector<std::vector<T>> Comm::alltoallv(const std::vector<std::vector<T>>& send) const {
+  std::vector<std::int64_t> send_counts(static_cast<std::size_t>(size_));
+  std::vector<T> flat;
+  for (int r = 0; r < size_; ++r) {
+    send_counts[r] = static_cast<std::int64_t>(send[r].size());
+    flat.insert(flat.end(), send[r].begin(), send[r].end());
+  }
+  const auto recv_counts = alltoall_counts(send_counts);
+  std::int64_t total = 0;
+  for (auto c : recv_counts) total += c;
+  std::vector<T> recv_flat(static_cast<std::size_t>(total));
+  alltoallv_bytes(flat.data(), send_counts, recv_flat.data(), recv_counts, datatype<T>());
+  std::vector<std::vector<T>> out(static_cast<std::size_t>(size_));
+  std::int64_t at = 0;
+  for (int r = 0; r < size_; ++r) {
+    out[r].assign(recv_flat.begin() + at, recv_flat.begin() + at + recv_counts[r]);
+    at += recv_counts[r];
+  }
+  return out;
+}
+
+template <typename T>
+std::vector<T> Comm::gatherv(std::span<const T> local, int root) const {
+  const int n = static_cast<int>(local.size());
+  std::vector<int> counts(static_cast<std::size_t>(size_));
+  check(MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, root, comm_), "MPI_Gather");
+  std::vector<int> displs(static_cast<std::size_t>(size_), 0);
+  std::vector<T> out;
+  if (rank_ == root) {
+    for (int r = 1; r < size_; ++r) displs[r] = displs[r - 1] + counts[r - 1];
+    out.resize(static_cast<std::size_t>(displs.back() + counts.back()));
+  }
+  check(MPI_Gatherv(local.data(), n, datatype<T>(), out.data(), counts.data(), displs.data(), datatype<T>(),
+                    root, comm_),
+        "MPI_Gatherv");
+  return out;
+}
+
+}  // namespace weave::mpi

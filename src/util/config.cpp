@@ -1,0 +1,71 @@
+// Validation and JSON forms of the public configuration structs.
+#include <fmt/format.h>
+
+#include "util/config_json.hpp"
+#include "weave/error.hpp"
+
+namespace weave {
+
+const char* to_string(ZeroVectorPolicy p) {
+  switch (p) {
+    case ZeroVectorPolicy::kError: return "error";
+    case ZeroVectorPolicy::kDrop: return "drop";
+    case ZeroVectorPolicy::kKeep: return "keep";
+  }
+  return "?";
+}
+
+const char* to_string(EmbeddingDtype d) {
+  switch (d) {
+    case EmbeddingDtype::kFloat32: return "float32";
+    case EmbeddingDtype::kFloat16: return "float16";
+    case EmbeddingDtype::kBFloat16: return "bfloat16";
+  }
+  return "?";
+}
+
+void SynthConfig::validate() const {
+  auto need = [](bool ok, const std::string& msg) {
+    if (!ok) throw UserError(msg);
+  };
+  need(docs > 0, fmt::format("--docs must be positive (got {})", docs));
+  need(dim > 0 && dim <= 65536, fmt::format("--dim must be in [1, 65536] (got {})", dim));
+  need(topics > 0, fmt::format("--topics must be positive (got {})", topics));
+  need(sources > 0, fmt::format("--sources must be positive (got {})", sources));
+  need(topic_spread >= 0, fmt::format("--topic-spread must be >= 0 (got {})", topic_spread));
+  need(duplicate_share >= 0 && duplicate_share < 1,
+       fmt::format("--duplicate-share must be in [0, 1) (got {})", duplicate_share));
+  need(duplicate_noise >= 0, fmt::format("--duplicate-noise must be >= 0 (got {})", duplicate_noise));
+  need(median_tokens >= 1, fmt::format("--median-tokens must be >= 1 (got {})", median_tokens));
+  need(length_sigma >= 0, fmt::format("--length-sigma must be >= 0 (got {})", length_sigma));
+  need(min_tokens >= 1, fmt::format("--min-tokens must be >= 1 (got {})", min_tokens));
+  need(max_tokens >= min_tokens,
+       fmt::format("--max-tokens ({}) must be >= --min-tokens ({})", max_tokens, min_tokens));
+  need(max_tokens <= 2147483647, fmt::format("--max-tokens must fit int32 (got {})", max_tokens));
+  need(first_doc_id >= 0, fmt::format("--first-doc-id must be >= 0 (got {})", first_doc_id));
+  need(!out.empty(), "--out is required");
+}
+
+nlohmann::json to_json(const SynthConfig& c) {
+  return {{"docs", c.docs},
+          {"dim", c.dim},
+          {"topics", c.topics},
+          {"sources", c.sources},
+          {"seed", c.seed},
+          {"topic_spread", c.topic_spread},
+          {"duplicate_share", c.duplicate_share},
+          {"duplicate_noise", c.duplicate_noise},
+          {"median_tokens", c.median_tokens},
+          {"length_sigma", c.length_sigma},
+          {"min_tokens", c.min_tokens},
+          {"max_tokens", c.max_tokens},
+          {"first_doc_id", c.first_doc_id},
+          {"dtype", to_string(c.dtype)},
+          {"out", c.out}};
+}
+
+nlohmann::json to_json(const CorpusOptions& c) {
+  return {{"corpus", c.path}, {"on_zero_vector", to_string(c.on_zero_vector)}, {"max_block_rows", c.max_block_rows}};
+}
+
+}  // namespace weave

@@ -1,0 +1,13 @@
+// Configurations as JSON: printed at start, stored in reports and output attributes.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "weave/config.hpp"
+
+namespace weave {
+
+nlohmann::json to_json(const SynthConfig& c);
+nlohmann::json to_json(const CorpusOptions& c);
+
+}  // namespace weave

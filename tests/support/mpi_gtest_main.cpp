@@ -1,0 +1,48 @@
+// GoogleTest main for MPI tests: every rank runs every test; rank 0 prints the usual output, the
+// other ranks print their failures prefixed with their rank; the exit status is the same on all
+// ranks (non-zero if any rank failed). Assertions throw instead of aborting, so tests can check them.
+#include <mpi.h>
+
+#include <cstdio>
+
+#include <gtest/gtest.h>
+
+#include "weave/error.hpp"
+
+namespace {
+
+class RankFailurePrinter : public testing::EmptyTestEventListener {
+ public:
+  explicit RankFailurePrinter(int rank) : rank_(rank) {}
+  void OnTestPartResult(const testing::TestPartResult& r) override {
+    if (!r.failed()) return;
+    std::fprintf(stderr, "[rank %d] %s:%d: failure\n%s\n", rank_, r.file_name() ? r.file_name() : "?", r.line_number(),
+                 r.summary());
+    std::fflush(stderr);
+  }
+
+ private:
+  int rank_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  testing::InitGoogleTest(&argc, argv);
+  weave::detail::set_assertions_throw(true);
+  if (rank != 0) {
+    auto& listeners = testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+    listeners.Append(new RankFailurePrinter(rank));
+  }
+  int local = RUN_ALL_TESTS();
+  int global = 0;
+  MPI_Allreduce(&local, &global, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (rank == 0 && global != local) std::fprintf(stderr, "FAILED on another rank (see [rank N] lines above)\n");
+  MPI_Finalize();
+  return global;
+}
