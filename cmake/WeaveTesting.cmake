@@ -8,13 +8,14 @@ set(WEAVE_TEST_ENVIRONMENT
   "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"
   "OMPI_MCA_rmaps_base_oversubscribe=1"
   "OMPI_MCA_hwloc_base_binding_policy=none"
+  "OMPI_MCA_mpi_yield_when_idle=1"
   "OMP_NUM_THREADS=1"
   "OPENBLAS_NUM_THREADS=1")
 
 function(weave_add_mpi_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;RANKS;LABELS" ${ARGN})
   if(NOT ARG_TIMEOUT)
-    set(ARG_TIMEOUT 300)
+    set(ARG_TIMEOUT 120)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE weave_mpi_gtest_main)
@@ -34,7 +35,7 @@ endfunction()
 function(weave_add_e2e_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "COMMAND;LABELS" ${ARGN})
   if(NOT ARG_TIMEOUT)
-    set(ARG_TIMEOUT 300)
+    set(ARG_TIMEOUT 120)
   endif()
   add_test(NAME ${name} COMMAND ${ARG_COMMAND})
   set_tests_properties(${name} PROPERTIES

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "corpus/bfloat16.hpp"
+#include "corpus/half_precision.hpp"
 #include "corpus/corpus.hpp"
 #include "corpus/metadata.hpp"
 #include "corpus/validate.hpp"
@@ -35,15 +35,17 @@ void read_shard_block(const mpi::Comm& comm, const CorpusInfo& info, const Shard
   const io::File f = io::File::open(comm, shard.path);
   const std::int64_t d = info.dim;
   const bool bf16 = shard.embedding_dtype == "bfloat16";
+  const bool f16 = shard.embedding_dtype == "float16";
   std::vector<std::uint16_t> staging;
   chunked_collective_read(comm, count, max_rows, [&](std::int64_t first, std::int64_t n) {
     float* out = block.embeddings.data() + (out_offset + first) * d;
-    if (bf16) {
+    if (bf16 || f16) {
       staging.resize(static_cast<std::size_t>(n * d));
-      io::read_rows(f, "/embeddings", shard_begin + first, n, d, staging.data());
-      std::transform(staging.begin(), staging.end(), out, bfloat16_to_float);
+      if (bf16) io::read_rows(f, "/embeddings", shard_begin + first, n, d, staging.data());
+      else io::read_rows_raw(f, "/embeddings", shard_begin + first, n, d, io::float16_type(), staging.data());
+      std::transform(staging.begin(), staging.end(), out, bf16 ? bfloat16_to_float : half_to_float);
     } else {
-      io::read_rows(f, "/embeddings", shard_begin + first, n, d, out);  // HDF5 converts float16/64
+      io::read_rows(f, "/embeddings", shard_begin + first, n, d, out);  // HDF5 converts float64
     }
     io::read_rows(f, "/lengths", shard_begin + first, n, 1, block.lengths.data() + out_offset + first);
     if (info.has_doc_ids) io::read_rows(f, "/doc_ids", shard_begin + first, n, 1, block.doc_ids.data() + out_offset + first);
@@ -88,10 +90,11 @@ CorpusBlock read_corpus(const mpi::Comm& comm, const CorpusOptions& options) {
     const std::int64_t begin = std::max(block.range.begin, shard.first_row);
     const std::int64_t end = std::min(block.range.end, shard.first_row + shard.rows);
     const std::int64_t count = std::max<std::int64_t>(0, end - begin);
+    const std::int64_t shard_begin = count > 0 ? begin - shard.first_row : 0;
+    const std::int64_t out_offset = count > 0 ? begin - block.range.begin : 0;
     // Every rank opens every non-empty shard: parallel HDF5 opens and reads are collective.
     mpi::collectively(comm, [&] {
-      read_shard_block(comm, info, shard, begin - shard.first_row, count, begin - block.range.begin,
-                       options.max_block_rows, block);
+      read_shard_block(comm, info, shard, shard_begin, count, out_offset, options.max_block_rows, block);
     });
   }
 

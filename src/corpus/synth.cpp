@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "corpus/bfloat16.hpp"
+#include "corpus/half_precision.hpp"
 #include "io/atomic_output.hpp"
 #include "io/hdf5.hpp"
 #include "mpi/collective_error.hpp"
@@ -140,8 +140,12 @@ void write_synth_corpus(const mpi::Comm& comm, const SynthConfig& config, bool q
         emb16.resize(emb.size());
         std::transform(emb.begin(), emb.end(), emb16.begin(), float_to_bfloat16);
         io::write_rows(file, "/embeddings", begin, n, d, emb16.data());
+      } else if (config.dtype == EmbeddingDtype::kFloat16) {
+        emb16.resize(emb.size());
+        std::transform(emb.begin(), emb.end(), emb16.begin(), float_to_half);
+        io::write_rows_raw(file, "/embeddings", begin, n, d, io::float16_type(), emb16.data());
       } else {
-        io::write_rows(file, "/embeddings", begin, n, d, emb.data());  // HDF5 converts to float16
+        io::write_rows(file, "/embeddings", begin, n, d, emb.data());
       }
       io::write_rows(file, "/lengths", begin, n, 1, lengths.data());
       io::write_rows(file, "/doc_ids", begin, n, 1, ids.data());

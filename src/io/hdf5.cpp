@@ -58,6 +58,14 @@ Handle open_object(const File& file, const std::string& object) {
                 H5Oclose);
 }
 
+std::int64_t total_rows(hid_t dset) {
+  Handle space(checked(H5Dget_space(dset), "H5Dget_space"), H5Sclose);
+  hsize_t dims[H5S_MAX_RANK] = {0};
+  if (H5Sget_simple_extent_ndims(space.get()) < 1) return 0;
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  return static_cast<std::int64_t>(dims[0]);
+}
+
 /// File and memory dataspaces selecting rows [row_begin, row_begin + row_count) of a dataset.
 std::pair<Handle, Handle> row_selection(const File& file, const std::string& name, hid_t dset, std::int64_t row_begin,
                                         std::int64_t row_count, std::int64_t cols) {
@@ -213,6 +221,7 @@ DatasetInfo File::dataset_info(const std::string& name) const {
 void read_rows_raw(const File& file, const std::string& dataset, std::int64_t row_begin, std::int64_t row_count,
                    std::int64_t cols, hid_t mem_type, void* out) {
   Handle dset = open_dataset(file, dataset);
+  if (total_rows(dset.get()) == 0) return;  // nothing allocated to read from (same on every rank)
   auto [fspace, mspace] = row_selection(file, dataset, dset.get(), row_begin, row_count, cols);
   Handle dxpl = collective_transfer();
   checked_status(H5Dread(dset.get(), mem_type, mspace.get(), fspace.get(), dxpl.get(), out),
@@ -249,6 +258,7 @@ void create_dataset(const File& file, const std::string& name, hid_t file_type, 
 void write_rows_raw(const File& file, const std::string& dataset, std::int64_t row_begin, std::int64_t row_count,
                     std::int64_t cols, hid_t mem_type, const void* in) {
   Handle dset = open_dataset(file, dataset);
+  if (total_rows(dset.get()) == 0) return;  // an empty dataset has no storage to write to
   auto [fspace, mspace] = row_selection(file, dataset, dset.get(), row_begin, row_count, cols);
   Handle dxpl = collective_transfer();
   checked_status(H5Dwrite(dset.get(), mem_type, mspace.get(), fspace.get(), dxpl.get(), in),

@@ -1,0 +1,98 @@
+#include <gtest/gtest.h>
+
+#include "mpi/collective_error.hpp"
+#include "mpi/comm.hpp"
+#include "test_helpers.hpp"
+
+namespace weave {
+namespace {
+
+TEST(Comm, ReductionsAndPrefixSums) {
+  mpi::Comm comm;
+  const int p = comm.size(), r = comm.rank();
+  EXPECT_EQ(comm.sum<std::int64_t>(r + 1), std::int64_t{p} * (p + 1) / 2);
+  EXPECT_EQ(comm.max(r), p - 1);
+  EXPECT_EQ(comm.min(r), 0);
+  EXPECT_EQ(comm.exscan_sum<std::int64_t>(r + 1), std::int64_t{r} * (r + 1) / 2);
+  const auto all = comm.allgather<double>(r * 0.5);
+  ASSERT_EQ(static_cast<int>(all.size()), p);
+  for (int i = 0; i < p; ++i) EXPECT_EQ(all[i], i * 0.5);
+}
+
+TEST(Comm, AlltoallvDeliversEveryMessageToItsRank) {
+  mpi::Comm comm;
+  const int p = comm.size(), r = comm.rank();
+  std::vector<std::vector<std::int64_t>> send(p);
+  for (int to = 0; to < p; ++to)
+    for (int k = 0; k < r + to; ++k) send[to].push_back(1000 * r + to);  // uneven sizes, some empty
+  const auto got = comm.alltoallv(send);
+  for (int from = 0; from < p; ++from) {
+    ASSERT_EQ(static_cast<int>(got[from].size()), from + r);
+    for (auto v : got[from]) EXPECT_EQ(v, 1000 * from + r);
+  }
+}
+
+TEST(Comm, BroadcastsStringsAndGathers) {
+  mpi::Comm comm;
+  const auto v = comm.bcast_strings(comm.is_root() ? std::vector<std::string>{"a", "", "ccc"} : std::vector<std::string>{}, 0);
+  EXPECT_EQ(v, (std::vector<std::string>{"a", "", "ccc"}));
+  std::vector<int> mine(static_cast<std::size_t>(comm.rank()), comm.rank());
+  const auto all = testing::allgather_concat(comm, mine);
+  std::vector<int> expected;
+  for (int r = 0; r < comm.size(); ++r) expected.insert(expected.end(), static_cast<std::size_t>(r), r);
+  EXPECT_EQ(all, expected);
+}
+
+TEST(Comm, SplitMakesSubCommunicators) {
+  mpi::Comm comm;
+  const mpi::Comm evens = comm.split(comm.rank() % 2 == 0 ? 0 : MPI_UNDEFINED);
+  if (comm.rank() % 2 == 0) {
+    ASSERT_FALSE(evens.is_null());
+    EXPECT_EQ(evens.rank(), comm.rank() / 2);
+    EXPECT_EQ(evens.size(), (comm.size() + 1) / 2);
+  } else {
+    EXPECT_TRUE(evens.is_null());
+  }
+}
+
+TEST(CollectiveError, NoErrorMeansEveryRankContinues) {
+  mpi::Comm comm;
+  EXPECT_NO_THROW(mpi::collectively(comm, [] {}));
+}
+
+TEST(CollectiveError, OneFailingRankMakesEveryRankThrowItsMessage) {
+  mpi::Comm comm;
+  const int bad = comm.size() - 1;
+  try {
+    mpi::collectively(comm, [&] {
+      if (comm.rank() == bad) throw UserError("only the last rank saw this");
+    });
+    FAIL() << "expected a UserError on every rank";
+  } catch (const UserError& e) {
+    EXPECT_STREQ(e.what(), "only the last rank saw this");
+    EXPECT_TRUE(e.collective());
+  }
+}
+
+TEST(CollectiveError, TheSmallestKeyWinsWhateverTheRankCount) {
+  mpi::Comm comm;
+  // Every rank fails, with key = 100 - rank: the last rank's error is the one reported.
+  try {
+    mpi::collectively(comm, [&] { throw UserError("row " + std::to_string(100 - comm.rank()), 100 - comm.rank()); });
+    FAIL() << "expected a UserError";
+  } catch (const UserError& e) {
+    EXPECT_EQ(std::string(e.what()), "row " + std::to_string(100 - (comm.size() - 1)));
+    EXPECT_EQ(e.order_key(), 100 - (comm.size() - 1));
+  }
+}
+
+TEST(CollectiveError, OtherExceptionsBecomeInternalErrorsEverywhere) {
+  mpi::Comm comm;
+  EXPECT_THROW(mpi::collectively(comm, [&] {
+                 if (comm.is_root()) throw std::runtime_error("boom");
+               }),
+               InternalError);
+}
+
+}  // namespace
+}  // namespace weave

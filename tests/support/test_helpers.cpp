@@ -26,3 +26,62 @@ ScratchDir::~ScratchDir() {
 }
 
 }  // namespace weave::testing
+
+#include <hdf5.h>
+
+#include "io/hdf5.hpp"
+#include "util/random.hpp"
+
+namespace weave::testing {
+
+CorpusArrays CorpusArrays::slice(std::int64_t begin, std::int64_t end) const {
+  CorpusArrays out;
+  out.dim = dim;
+  out.has_doc_ids = has_doc_ids, out.has_sources = has_sources, out.has_topics = has_topics;
+  out.embeddings.assign(embeddings.begin() + begin * dim, embeddings.begin() + end * dim);
+  out.lengths.assign(lengths.begin() + begin, lengths.begin() + end);
+  if (!doc_ids.empty()) out.doc_ids.assign(doc_ids.begin() + begin, doc_ids.begin() + end);
+  if (!sources.empty()) out.sources.assign(sources.begin() + begin, sources.begin() + end);
+  if (!topics.empty()) out.topics.assign(topics.begin() + begin, topics.begin() + end);
+  return out;
+}
+
+void write_corpus_file(const std::string& path, const CorpusArrays& c) {
+  mpi::Comm self(MPI_COMM_SELF);
+  io::File f = io::File::create(self, path);
+  const std::int64_t n = c.rows();
+  io::create_dataset(f, "/embeddings", H5T_IEEE_F32LE, {n, c.dim});
+  io::write_rows(f, "/embeddings", 0, n, c.dim, c.embeddings.data());
+  io::create_dataset(f, "/lengths", H5T_STD_I64LE, {n});
+  io::write_rows(f, "/lengths", 0, n, 1, c.lengths.data());
+  if (c.has_doc_ids) {
+    io::create_dataset(f, "/doc_ids", H5T_STD_I64LE, {n});
+    io::write_rows(f, "/doc_ids", 0, n, 1, c.doc_ids.data());
+  }
+  if (c.has_sources) {
+    io::create_dataset(f, "/sources", H5T_STD_I32LE, {n});
+    io::write_rows(f, "/sources", 0, n, 1, c.sources.data());
+  }
+  if (c.has_topics) {
+    io::create_dataset(f, "/topics", H5T_STD_I32LE, {n});
+    io::write_rows(f, "/topics", 0, n, 1, c.topics.data());
+  }
+  f.close();
+}
+
+CorpusArrays random_corpus(std::int64_t n, std::int64_t dim, std::uint64_t seed) {
+  CorpusArrays c;
+  c.dim = dim;
+  c.has_doc_ids = c.has_sources = c.has_topics = true;
+  for (std::int64_t i = 0; i < n; ++i) {
+    util::CounterRng rng(seed, 0, static_cast<std::uint64_t>(i));
+    for (std::int64_t j = 0; j < dim; ++j) c.embeddings.push_back(static_cast<float>(rng.normal()));
+    c.lengths.push_back(1 + static_cast<std::int64_t>(rng.below(1000)));
+    c.doc_ids.push_back(10 * i + 3);
+    c.sources.push_back(static_cast<std::int32_t>(rng.below(3)));
+    c.topics.push_back(static_cast<std::int32_t>(rng.below(7)));
+  }
+  return c;
+}
+
+}  // namespace weave::testing

@@ -33,3 +33,27 @@ std::vector<T> allgather_concat(const mpi::Comm& comm, const std::vector<T>& loc
 }
 
 }  // namespace weave::testing
+
+namespace weave::testing {
+
+/// A small corpus held in memory, written by one process (for building test inputs).
+struct CorpusArrays {
+  std::int64_t dim = 0;
+  std::vector<float> embeddings;   ///< n x dim
+  std::vector<std::int64_t> lengths;
+  std::vector<std::int64_t> doc_ids;  ///< optional (empty = not written)
+  std::vector<std::int32_t> sources;  ///< optional
+  std::vector<std::int32_t> topics;   ///< optional
+  bool has_doc_ids = false, has_sources = false, has_topics = false;  ///< write the optional columns
+  std::int64_t rows() const { return static_cast<std::int64_t>(lengths.size()); }
+  /// Rows [begin, end) as a new corpus.
+  CorpusArrays slice(std::int64_t begin, std::int64_t end) const;
+};
+
+/// Writes a corpus file from this process alone (MPI_COMM_SELF); call it on one rank.
+void write_corpus_file(const std::string& path, const CorpusArrays& corpus);
+
+/// A random corpus of unit-ish vectors with lengths in [1, 1000] and ids 10*row+3.
+CorpusArrays random_corpus(std::int64_t n, std::int64_t dim, std::uint64_t seed);
+
+}  // namespace weave::testing
