@@ -48,6 +48,8 @@ struct SynthConfig {
 };
 
 const char* to_string(ZeroVectorPolicy p);
+/// "error", "drop" or "keep"; throws UserError otherwise.
+ZeroVectorPolicy parse_zero_vector_policy(const std::string& s);
 const char* to_string(EmbeddingDtype d);
 
 }  // namespace weave

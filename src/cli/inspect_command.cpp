@@ -1,5 +1,4 @@
 // `weave inspect`: validates a whole corpus (every check of docs/format.md) and prints a summary.
-#include <map>
 #include <memory>
 
 #include "cli/commands.hpp"
@@ -12,13 +11,11 @@
 
 namespace weave::cli {
 
-void add_zero_vector_option(CLI::App* cmd, CorpusOptions& options) {
-  const std::map<std::string, ZeroVectorPolicy> policies{
-      {"error", ZeroVectorPolicy::kError}, {"drop", ZeroVectorPolicy::kDrop}, {"keep", ZeroVectorPolicy::kKeep}};
-  cmd->add_option("--on-zero-vector", options.on_zero_vector,
-                  "All-zero embedding rows: error (default), drop (remove the document), keep (similarity 0 to all)")
-      ->transform(CLI::CheckedTransformer(policies, CLI::ignore_case))
-      ->default_str("error");
+void add_corpus_options(CLI::App* cmd, CorpusOptions& options, std::string& zero_vector) {
+  cmd->add_option("--on-zero-vector", zero_vector,
+                  "All-zero embedding rows: error, drop (remove the document), keep (similarity 0 to all)")
+      ->check(CLI::IsMember({"error", "drop", "keep"}))
+      ->capture_default_str();
   cmd->add_option("--max-block-rows", options.max_block_rows, "Rows per HDF5 read call (bounds staging memory)")
       ->capture_default_str();
 }
@@ -27,16 +24,18 @@ void add_inspect_command(CLI::App& app, Runner& run) {
   auto options = std::make_shared<CorpusOptions>();
   auto common = std::make_shared<CommonOptions>();
   auto json = std::make_shared<bool>(false);
+  auto zero_vector = std::make_shared<std::string>("error");
   CLI::App* cmd = app.add_subcommand(
       "inspect", "Validate a corpus (HDF5 file or manifest of shards) and print its summary: documents, dimension, "
                  "dtype, token total and length percentiles, sources, topics.");
   cmd->add_option("corpus", options->path, "Corpus HDF5 file, or a text manifest listing one shard file per line")
       ->required();
-  add_zero_vector_option(cmd, *options);
+  add_corpus_options(cmd, *options, *zero_vector);
   cmd->add_flag("--json", *json, "Print the summary as JSON (for machines)");
   add_common_options(cmd, *common);
 
-  cmd->callback([&run, options, common, json] {
+  cmd->callback([&run, options, common, json, zero_vector] {
+    options->on_zero_vector = parse_zero_vector_policy(*zero_vector);
     run = [options, common, json](const mpi::Comm& comm) {
       CommonOptions effective = *common;
       effective.quiet = effective.quiet || *json;  // JSON on stdout stays parseable

@@ -1,5 +1,4 @@
 // `weave synth`: writes a synthetic corpus in the input format (docs/format.md).
-#include <map>
 #include <memory>
 
 #include "cli/commands.hpp"
@@ -14,6 +13,7 @@ namespace weave::cli {
 void add_synth_command(CLI::App& app, Runner& run) {
   auto config = std::make_shared<SynthConfig>();
   auto common = std::make_shared<CommonOptions>();
+  auto dtype = std::make_shared<std::string>("float32");
   CLI::App* cmd = app.add_subcommand(
       "synth",
       "Generate a synthetic corpus: topic clusters of embeddings, a share of near-duplicates, log-normal "
@@ -36,15 +36,15 @@ void add_synth_command(CLI::App& app, Runner& run) {
   cmd->add_option("--min-tokens", config->min_tokens, "Smallest token length")->capture_default_str();
   cmd->add_option("--max-tokens", config->max_tokens, "Largest token length")->capture_default_str();
   cmd->add_option("--first-doc-id", config->first_doc_id, "/doc_ids = first-doc-id + row")->capture_default_str();
-  const std::map<std::string, EmbeddingDtype> dtypes{{"float32", EmbeddingDtype::kFloat32},
-                                                     {"float16", EmbeddingDtype::kFloat16},
-                                                     {"bfloat16", EmbeddingDtype::kBFloat16}};
-  cmd->add_option("--dtype", config->dtype, "Embedding storage type: float32, float16 or bfloat16")
-      ->transform(CLI::CheckedTransformer(dtypes, CLI::ignore_case))
-      ->default_str("float32");
+  cmd->add_option("--dtype", *dtype, "Embedding storage type: float32, float16 or bfloat16 (uint16 bits)")
+      ->check(CLI::IsMember({"float32", "float16", "bfloat16"}))
+      ->capture_default_str();
   add_common_options(cmd, *common);
 
-  cmd->callback([&run, config, common] {
+  cmd->callback([&run, config, common, dtype] {
+    config->dtype = *dtype == "float16" ? EmbeddingDtype::kFloat16
+                    : *dtype == "bfloat16" ? EmbeddingDtype::kBFloat16
+                                           : EmbeddingDtype::kFloat32;
     run = [config, common](const mpi::Comm& comm) {
       print_configuration(comm, "synth", to_json(*config), *common);
       util::Report report(comm, "synth");

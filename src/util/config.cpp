@@ -15,6 +15,13 @@ const char* to_string(ZeroVectorPolicy p) {
   return "?";
 }
 
+ZeroVectorPolicy parse_zero_vector_policy(const std::string& s) {
+  if (s == "error") return ZeroVectorPolicy::kError;
+  if (s == "drop") return ZeroVectorPolicy::kDrop;
+  if (s == "keep") return ZeroVectorPolicy::kKeep;
+  throw UserError(fmt::format("--on-zero-vector must be error, drop or keep (got {})", s));
+}
+
 const char* to_string(EmbeddingDtype d) {
   switch (d) {
     case EmbeddingDtype::kFloat32: return "float32";

@@ -40,6 +40,11 @@ int main(int argc, char** argv) {
     listeners.Append(new RankFailurePrinter(rank));
   }
   int local = RUN_ALL_TESTS();
+  // A test program that runs nothing is a broken registration, not a pass.
+  if (testing::UnitTest::GetInstance()->test_to_run_count() == 0 && testing::GTEST_FLAG(filter) == "*") {
+    if (rank == 0) std::fprintf(stderr, "no tests ran\n");
+    local = 1;
+  }
   int global = 0;
   MPI_Allreduce(&local, &global, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (rank == 0 && global != local) std::fprintf(stderr, "FAILED on another rank (see [rank N] lines above)\n");
