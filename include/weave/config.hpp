@@ -47,6 +47,19 @@ struct SynthConfig {
   void validate() const;
 };
 
+/// `weave knn`: the k most similar documents of every document.
+struct KnnConfig {
+  CorpusOptions corpus;
+  int k = 10;                          ///< neighbours per document, 1..1024
+  std::string method = "exact";        ///< exact (ring); ivf comes later
+  std::string backend = "cpu";         ///< cpu (faiss heaps over BLAS); cuda when built with it
+  std::int64_t query_tile = 1024;      ///< queries per similarity tile
+  std::int64_t database_tile = 4096;   ///< database rows per similarity tile
+  std::string out;                     ///< output knn.h5
+
+  void validate() const;
+};
+
 const char* to_string(ZeroVectorPolicy p);
 /// "error", "drop" or "keep"; throws UserError otherwise.
 ZeroVectorPolicy parse_zero_vector_policy(const std::string& s);

@@ -40,6 +40,7 @@ int run(const mpi::Comm& world, int argc, char** argv) {
   Runner runner;
   add_synth_command(app, runner);
   add_inspect_command(app, runner);
+  add_knn_command(app, runner);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

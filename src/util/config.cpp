@@ -53,6 +53,24 @@ void SynthConfig::validate() const {
   need(!out.empty(), "--out is required");
 }
 
+void KnnConfig::validate() const {
+  if (k < 1 || k > 1024) throw UserError(fmt::format("--k must be in [1, 1024] (got {})", k));
+  if (method != "exact")
+    throw UserError(fmt::format("--method {}: only 'exact' is available in this version", method));
+  if (backend != "cpu" && backend != "cuda")
+    throw UserError(fmt::format("--backend must be cpu or cuda (got {})", backend));
+  if (query_tile < 1 || database_tile < 1) throw UserError("tile sizes must be positive");
+  if (corpus.max_block_rows < 1) throw UserError("--max-block-rows must be positive");
+  if (out.empty()) throw UserError("--out is required");
+}
+
+nlohmann::json to_json(const KnnConfig& c) {
+  nlohmann::json j = to_json(c.corpus);
+  j.update({{"k", c.k}, {"method", c.method}, {"backend", c.backend}, {"query_tile", c.query_tile},
+            {"database_tile", c.database_tile}, {"out", c.out}});
+  return j;
+}
+
 nlohmann::json to_json(const SynthConfig& c) {
   return {{"docs", c.docs},
           {"dim", c.dim},

@@ -1,0 +1,45 @@
+// `weave knn`: the exact k-nearest-neighbour graph of a corpus (cosine similarity).
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "knn/knn_stage.hpp"
+#include "mpi/collective_error.hpp"
+#include "util/config_json.hpp"
+#include "util/report.hpp"
+
+namespace weave::cli {
+
+void add_knn_command(CLI::App& app, Runner& run) {
+  auto config = std::make_shared<KnnConfig>();
+  auto common = std::make_shared<CommonOptions>();
+  auto zero_vector = std::make_shared<std::string>("error");
+  CLI::App* cmd = app.add_subcommand(
+      "knn", "Compute every document's k most similar documents (cosine), exactly, across all ranks: each rank "
+             "keeps its rows as queries while the others' rows travel around the ring of ranks.");
+  cmd->add_option("--corpus", config->corpus.path, "Corpus HDF5 file or manifest of shards")->required();
+  cmd->add_option("--out", config->out, "Output knn.h5")->required();
+  cmd->add_option("--k", config->k, "Neighbours per document (1..1024)")->capture_default_str();
+  cmd->add_option("--method", config->method, "exact (the ring)")->check(CLI::IsMember({"exact"}))->capture_default_str();
+  cmd->add_option("--backend", config->backend, "cpu (BLAS + faiss heaps) or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  cmd->add_option("--query-tile", config->query_tile, "Queries per similarity tile")->capture_default_str();
+  cmd->add_option("--database-tile", config->database_tile, "Database rows per similarity tile")->capture_default_str();
+  add_corpus_options(cmd, config->corpus, *zero_vector);
+  cmd->get_option("--max-block-rows")
+      ->description("Rows per HDF5 read and per block travelling the ring (bounds memory: own rows + 2 blocks)");
+  add_common_options(cmd, *common);
+
+  cmd->callback([&run, config, common, zero_vector] {
+    config->corpus.on_zero_vector = parse_zero_vector_policy(*zero_vector);
+    run = [config, common](const mpi::Comm& comm) {
+      print_configuration(comm, "knn", to_json(*config), *common);
+      util::Report report(comm, "knn");
+      report.set_config(to_json(*config));
+      knn::run_knn_stage(comm, *config, *common, report);
+      mpi::collectively(comm, [&] { report.write(common->report_path); });
+    };
+  });
+}
+
+}  // namespace weave::cli

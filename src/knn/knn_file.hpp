@@ -1,0 +1,34 @@
+// knn.h5: /neighbors int64 [N, k] and /similarities float32 [N, k] (docs/format.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "corpus/corpus.hpp"
+#include "knn/exact_ring.hpp"
+
+namespace weave::knn {
+
+struct KnnFileAttributes {
+  std::string method;
+  std::string backend;
+  nlohmann::json configuration;
+};
+
+/// Collective: writes every rank's rows of the lists through the .tmp + rename protocol.
+void write_knn_file(const mpi::Comm& comm, const std::string& path, const corpus::CorpusBlock& block,
+                    const KnnLists& lists, const KnnFileAttributes& attributes);
+
+/// This rank's rows [range) of a knn file (collective). Throws UserError for a file that is not one.
+struct KnnFileBlock {
+  std::int64_t num_docs = 0;
+  int k = 0;
+  BlockRange range;
+  KnnLists lists;
+};
+KnnFileBlock read_knn_file(const mpi::Comm& comm, const std::string& path);
+
+}  // namespace weave::knn

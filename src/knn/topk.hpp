@@ -1,0 +1,61 @@
+// The running k best neighbours of each query, and the one definition of "similarity".
+//
+// Similarity is canonical: the dot product of the two L2-normalised float32 rows accumulated in
+// double in index order, rounded to float. It depends on nothing but the two rows, so results do
+// not change with the rank count or the tiling. Fast backends (BLAS, tensor cores) only propose
+// candidates; a candidate whose fast similarity is within `slack` of the current k-th best is
+// re-scored canonically and admitted if it beats the k-th best in the total order
+// (similarity desc, global id asc). With slack >= the backend's error bound this is exact.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include <faiss/utils/Heap.h>
+
+#include "weave/ids.hpp"
+
+namespace weave::knn {
+
+/// The canonical cosine similarity of two unit rows of dimension d.
+inline float canonical_similarity(const float* a, const float* b, std::int64_t d) {
+  double s = 0;
+  for (std::int64_t j = 0; j < d; ++j) s += static_cast<double>(a[j]) * static_cast<double>(b[j]);
+  return static_cast<float>(s);
+}
+
+/// A bound on |float32 dot - exact dot| for unit rows of dimension d (any summation order, with or
+/// without FMA), plus the rounding of the canonical value: gamma_d + 2u, with margin.
+inline float float_dot_error_bound(std::int64_t d) {
+  return static_cast<float>(1.05 * static_cast<double>(d + 2) * 0x1.0p-24 + 1e-7);
+}
+
+/// Per query a faiss min-heap of size k over (similarity, -global id): the root is the worst kept
+/// neighbour (lowest similarity; among equal similarities the largest id), exactly our total order.
+class TopK {
+ public:
+  TopK(std::int64_t num_queries, int k);
+
+  int k() const { return k_; }
+  std::int64_t num_queries() const { return nq_; }
+
+  /// The similarity a candidate must reach to possibly enter query q's list (-inf while not full).
+  float threshold(std::int64_t q) const {
+    return count_[q] < k_ ? -std::numeric_limits<float>::infinity() : values_[q * k_];
+  }
+  /// Offers a candidate with its canonical similarity; keeps it if it beats the worst kept one.
+  void offer(std::int64_t q, float similarity, GlobalId id);
+
+  /// Sorted lists: ids[q*k + j], sims[q*k + j], best first; missing entries are -1 / NaN.
+  void finish(std::vector<std::int64_t>& ids, std::vector<float>& sims);
+
+ private:
+  std::int64_t nq_;
+  int k_;
+  std::vector<float> values_;
+  std::vector<std::int64_t> labels_;  ///< -global id, so faiss's tie order matches ours
+  std::vector<int> count_;
+};
+
+}  // namespace weave::knn
