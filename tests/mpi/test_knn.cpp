@@ -1,0 +1,201 @@
+// Exact kNN against a brute-force oracle: every neighbour list and similarity identical, on random,
+// clustered, duplicate-heavy and tie-heavy corpora, uneven shards, tiny tiles and ring chunks, and
+// corpora with fewer than k+1 documents. Registered at 1, 2, 3 and 5 ranks.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+
+#include "corpus/corpus.hpp"
+#include "corpus/synth.hpp"
+#include "knn/cpu/cpu_backend.hpp"
+#include "knn/exact_ring.hpp"
+#include "knn/knn_file.hpp"
+#include "knn/knn_stage.hpp"
+#include "util/report.hpp"
+#include "test_helpers.hpp"
+#include "util/random.hpp"
+
+namespace weave {
+namespace {
+
+using testing::CorpusArrays;
+
+/// Brute force: all pairs, similarity = float(sum in double of float products), order (sim desc,
+/// id asc), self excluded, padded with -1/NaN. Written independently of src/knn.
+knn::KnnLists oracle(const std::vector<float>& unit_rows, std::int64_t n, std::int64_t d, int k) {
+  knn::KnnLists out;
+  out.k = k;
+  out.neighbors.assign(static_cast<std::size_t>(n * k), -1);
+  out.similarities.assign(static_cast<std::size_t>(n * k), std::nanf(""));
+  std::vector<std::pair<float, std::int64_t>> all;
+  for (std::int64_t q = 0; q < n; ++q) {
+    all.clear();
+    for (std::int64_t x = 0; x < n; ++x) {
+      if (x == q) continue;
+      double s = 0;
+      for (std::int64_t j = 0; j < d; ++j) s += double(unit_rows[q * d + j]) * double(unit_rows[x * d + j]);
+      all.emplace_back(static_cast<float>(s), x);
+    }
+    std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    for (int j = 0; j < k && j < static_cast<int>(all.size()); ++j) {
+      out.neighbors[q * k + j] = all[j].second;
+      out.similarities[q * k + j] = all[j].first;
+    }
+  }
+  return out;
+}
+
+struct Case {
+  std::string path;
+  int k = 10;
+  std::int64_t max_block_rows = 1 << 20;
+  std::int64_t query_tile = 1024, database_tile = 4096;
+};
+
+/// Runs the ring on the corpus and compares the gathered lists with the oracle, bit for bit.
+void expect_matches_oracle(const mpi::Comm& comm, const Case& c) {
+  KnnConfig config;
+  config.corpus.path = c.path;
+  config.corpus.max_block_rows = c.max_block_rows;
+  config.k = c.k;
+  config.query_tile = c.query_tile;
+  config.database_tile = c.database_tile;
+  config.out = "unused";
+  const corpus::CorpusBlock block = corpus::read_corpus(comm, config.corpus);
+  knn::CpuBackend backend(config.query_tile, config.database_tile);
+  util::Report report(comm, "knn");
+  const knn::KnnLists got = knn::exact_ring_knn(comm, block, config, backend, /*quiet=*/true, report);
+  const auto ids = testing::allgather_concat(comm, got.neighbors);
+  const auto sims = testing::allgather_concat(comm, got.similarities);
+  const auto rows = testing::allgather_concat(comm, block.embeddings);
+  const std::int64_t n = block.info.num_docs;
+  const knn::KnnLists want = oracle(rows, n, block.info.dim, c.k);
+  std::int64_t wrong = 0;
+  for (std::int64_t i = 0; i < n * c.k; ++i) {
+    const bool same_sim = (std::isnan(sims[i]) && std::isnan(want.similarities[i])) || sims[i] == want.similarities[i];
+    if (ids[i] != want.neighbors[i] || !same_sim) {
+      if (++wrong <= 5)
+        ADD_FAILURE() << c.path << ": document " << i / c.k << " neighbour " << i % c.k << ": got " << ids[i] << " ("
+                      << sims[i] << "), oracle " << want.neighbors[i] << " (" << want.similarities[i] << ")";
+    }
+  }
+  EXPECT_EQ(wrong, 0) << c.path << " at " << comm.size() << " ranks";
+}
+
+std::string write_on_root(const mpi::Comm& comm, const testing::ScratchDir& dir, const std::string& name,
+                          const CorpusArrays& c) {
+  if (comm.is_root()) testing::write_corpus_file(dir.path(name), c);
+  comm.barrier();
+  return dir.path(name);
+}
+
+TEST(ExactKnn, RandomCorpusMatchesBruteForce) {
+  mpi::Comm comm;
+  testing::ScratchDir dir(comm);
+  const auto path = write_on_root(comm, dir, "random.h5", testing::random_corpus(301, 16, 21));
+  expect_matches_oracle(comm, {path, 7});
+}
+
+TEST(ExactKnn, ClusteredCorpusWithNearDuplicates) {
+  mpi::Comm comm;
+  testing::ScratchDir dir(comm);
+  SynthConfig s;
+  s.docs = 503;
+  s.dim = 32;
+  s.topics = 6;
+  s.topic_spread = 0.5;
+  s.duplicate_share = 0.2;
+  s.out = dir.path("clustered.h5");
+  {
+    util::Report report(comm, "synth");
+    corpus::write_synth_corpus(comm, s, true, report);
+  }
+  expect_matches_oracle(comm, {s.out, 10});
+  expect_matches_oracle(comm, {s.out, 33, /*max_block_rows=*/17, /*query_tile=*/13, /*database_tile=*/7});
+}
+
+TEST(ExactKnn, ExactDuplicatesAreOrderedById) {
+  mpi::Comm comm;
+  testing::ScratchDir dir(comm);
+  // 40 distinct rows, each stored 7 times (ids interleaved): every document has 6 exact copies
+  // tied at similarity 1, so the lists depend only on the tie-break by global id.
+  const CorpusArrays base = testing::random_corpus(40, 8, 3);
+  CorpusArrays c = testing::random_corpus(280, 8, 4);
+  for (std::int64_t i = 0; i < 280; ++i)
+    std::copy_n(base.embeddings.begin() + (i % 40) * 8, 8, c.embeddings.begin() + i * 8);
+  const auto path = write_on_root(comm, dir, "dups.h5", c);
+  expect_matches_oracle(comm, {path, 10});
+  expect_matches_oracle(comm, {path, 4, 9, 5, 6});
+}
+
+TEST(ExactKnn, TieHeavyGrid) {
+  mpi::Comm comm;
+  testing::ScratchDir dir(comm);
+  // Rows from {-1, 0, 1}^4 (zero row excluded): few distinct similarity values, many exact ties.
+  CorpusArrays c = testing::random_corpus(200, 4, 5);
+  util::CounterRng rng(5, 5, 5);
+  for (std::int64_t i = 0; i < 200; ++i) {
+    bool zero = true;
+    while (zero) {
+      for (int j = 0; j < 4; ++j) {
+        c.embeddings[i * 4 + j] = static_cast<float>(static_cast<int>(rng.below(3)) - 1);
+        zero = zero && c.embeddings[i * 4 + j] == 0.0f;
+      }
+    }
+  }
+  const auto path = write_on_root(comm, dir, "grid.h5", c);
+  expect_matches_oracle(comm, {path, 12});
+  expect_matches_oracle(comm, {path, 12, 11, 8, 16});
+}
+
+TEST(ExactKnn, FewerDocumentsThanKPlusOnePadsTheLists) {
+  mpi::Comm comm;
+  testing::ScratchDir dir(comm);
+  const auto path = write_on_root(comm, dir, "tiny.h5", testing::random_corpus(6, 3, 6));
+  expect_matches_oracle(comm, {path, 10});  // 5 neighbours each, then -1 / NaN
+}
+
+TEST(ExactKnn, UnevenShardsGiveTheSameGraphAsOneFile) {
+  mpi::Comm comm;
+  testing::ScratchDir dir(comm);
+  const CorpusArrays whole = testing::random_corpus(157, 12, 8);
+  if (comm.is_root()) {
+    testing::write_corpus_file(dir.path("whole.h5"), whole);
+    std::ofstream manifest(dir.path("m.txt"));
+    const std::vector<std::pair<int, int>> cuts{{0, 1}, {1, 140}, {140, 140}, {140, 157}};
+    for (std::size_t s = 0; s < cuts.size(); ++s) {
+      testing::write_corpus_file(dir.path("p" + std::to_string(s) + ".h5"), whole.slice(cuts[s].first, cuts[s].second));
+      manifest << "p" << s << ".h5\n";
+    }
+  }
+  comm.barrier();
+  expect_matches_oracle(comm, {dir.path("m.txt"), 9});
+  expect_matches_oracle(comm, {dir.path("whole.h5"), 9, 10});
+}
+
+TEST(ExactKnn, StageWritesTheSameListsToKnnH5) {
+  mpi::Comm comm;
+  testing::ScratchDir dir(comm);
+  const auto path = write_on_root(comm, dir, "c.h5", testing::random_corpus(97, 8, 9));
+  KnnConfig config;
+  config.corpus.path = path;
+  config.k = 5;
+  config.out = dir.path("knn.h5");
+  util::Report report(comm, "knn");
+  knn::run_knn_stage(comm, config, CommonOptions{true, ""}, report);
+  const knn::KnnFileBlock file = knn::read_knn_file(comm, config.out);
+  EXPECT_EQ(file.num_docs, 97);
+  EXPECT_EQ(file.k, 5);
+  const auto ids = testing::allgather_concat(comm, file.lists.neighbors);
+  const auto sims = testing::allgather_concat(comm, file.lists.similarities);
+  const corpus::CorpusBlock block = corpus::read_corpus(comm, config.corpus);
+  const knn::KnnLists want = oracle(testing::allgather_concat(comm, block.embeddings), 97, 8, 5);
+  EXPECT_EQ(ids, want.neighbors);
+  EXPECT_EQ(sims, want.similarities);
+}
+
+}  // namespace
+}  // namespace weave
