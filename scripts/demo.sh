@@ -3,6 +3,7 @@
 # pipeline that exists so far under mpirun on the embedded default corpus:
 #   weave synth   -> demo/corpus.h5 (20,000 documents, 64-d embeddings, 50 topics)
 #   weave inspect -> validates it and prints its summary
+#   weave knn     -> demo/knn.h5 (every document's 10 most similar documents)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -17,4 +18,8 @@ echo
 echo "== weave inspect on $ranks ranks"
 mpirun -n "$ranks" "$weave" inspect demo/corpus.h5
 echo
-echo "Made: demo/corpus.h5 (the corpus), demo/synth.json (the run report)."
+echo "== weave knn on $ranks ranks"
+OPENBLAS_NUM_THREADS=1 mpirun -n "$ranks" "$weave" knn --corpus demo/corpus.h5 --k 10 --out demo/knn.h5 \
+  --report demo/knn.json
+echo
+echo "Made: demo/corpus.h5 (the corpus), demo/knn.h5 (the kNN graph), demo/synth.json and demo/knn.json (reports)."
