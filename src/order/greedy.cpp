@@ -1,0 +1,245 @@
+// Distributed greedy path cover by rounds of fragment-level mutual best edges.
+//
+// State per owned document: its degree (0, 1, 2), and while it is an end of its path fragment
+// (degree < 2) the other end of that fragment (its partner; itself when alone). A document's edges
+// are sorted heaviest first and a cursor skips those that can never be used again (partner in the
+// same fragment, neighbour interior, edge already taken), so each edge is passed over once in total.
+//
+// One round:
+//  1. every end finds its heaviest eligible edge; ends exchange theirs with their partner, so both
+//     ends of a fragment know the fragment's best edge;
+//  2. the end incident to its fragment's best edge proposes it to the other endpoint's owner;
+//  3. an edge proposed by both fragments it joins is accepted (on both sides, by the same rule);
+//  4. the new ends learn their new partner; documents that became interior tell their neighbours.
+// Each fragment joins at most one accepted edge per round, so the updates never chain.
+#include "order/greedy.hpp"
+
+#include <algorithm>
+#include <bit>
+
+#include "weave/error.hpp"
+
+namespace weave::order {
+
+namespace {
+
+std::int64_t bits(float w) { return static_cast<std::int64_t>(std::bit_cast<std::uint32_t>(w)); }
+float weight_of(std::int64_t b) { return std::bit_cast<float>(static_cast<std::uint32_t>(b)); }
+
+class Greedy {
+ public:
+  Greedy(const mpi::Comm& comm, const LocalGraph& g, const GreedyOptions& options)
+      : comm_(comm), g_(g), options_(options), n_(g.range.size()) {
+    degree_.assign(n_, 0);
+    partner_.resize(n_);
+    for (std::int64_t i = 0; i < n_; ++i) partner_[i] = g.range.begin + i;
+    cursor_.assign(g.offsets.begin(), g.offsets.end() - 1);
+    dead_.assign(g.neighbor.size(), 0);
+    links_.assign(static_cast<std::size_t>(2 * n_), -1);
+    best_.resize(n_);
+    fragment_best_.resize(n_);
+  }
+
+  PathCover run() {
+    while (true) {
+      const auto [active, accepted] = round();
+      if (active == 0) break;
+      stats_.accepted_per_round.push_back(accepted);
+      stats_.accepted_total += accepted;
+      ++stats_.rounds;
+      // Fragments with a candidate edge come in pairs per accepted edge at best; few acceptances
+      // mean a contended chain: finish it on rank 0 rather than pay a round per edge.
+      if (static_cast<double>(accepted) < options_.tail_fraction * static_cast<double>(active) ||
+          stats_.rounds >= options_.max_rounds) {
+        finish_on_root();
+        break;
+      }
+    }
+    stats_.messages = comm_.sum(messages_);
+    return PathCover{std::move(links_), stats_};
+  }
+
+ private:
+  int owner(std::int64_t doc) const { return block_owner(g_.num_docs, comm_.size(), GlobalId(doc)); }
+  std::int64_t local(std::int64_t doc) const { return doc - g_.range.begin; }
+  bool is_local(std::int64_t doc) const { return g_.range.contains(GlobalId(doc)); }
+
+  /// The heaviest eligible edge of end i (advancing its cursor past dead edges), or invalid.
+  Edge best_edge(std::int64_t i) {
+    const std::int64_t end = g_.offsets[i + 1];
+    auto& c = cursor_[i];
+    while (c < end && (dead_[c] || g_.neighbor[c] == partner_[i])) {
+      dead_[c] = 1;  // same fragment now means same fragment forever
+      ++c;
+    }
+    return c < end ? g_.edge(i, c) : Edge{};
+  }
+
+  std::vector<std::vector<std::int64_t>> outboxes() const {
+    return std::vector<std::vector<std::int64_t>>(static_cast<std::size_t>(comm_.size()));
+  }
+  void post(std::vector<std::vector<std::int64_t>>& out, std::int64_t to_doc, std::initializer_list<std::int64_t> rec) {
+    auto& box = out[owner(to_doc)];
+    box.insert(box.end(), rec);
+    ++messages_;
+  }
+
+  /// One round; returns (fragments with a candidate edge, edges accepted), both global.
+  std::pair<std::int64_t, std::int64_t> round() {
+    const std::int64_t self_base = g_.range.begin;
+    // 1. Each end's best edge, then the fragment's best from both ends.
+    for (std::int64_t i = 0; i < n_; ++i) best_[i] = degree_[i] < 2 ? best_edge(i) : Edge{};
+    auto out = outboxes();
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (degree_[i] >= 2 || partner_[i] == self_base + i || is_local(partner_[i])) continue;
+      const Edge& b = best_[i];
+      post(out, partner_[i], {partner_[i], bits(b.weight), b.a, b.b});
+    }
+    for (std::int64_t i = 0; i < n_; ++i) {
+      fragment_best_[i] = best_[i];
+      if (degree_[i] < 2 && partner_[i] != self_base + i && is_local(partner_[i])) {
+        const Edge& other = best_[local(partner_[i])];
+        if (heavier(other, fragment_best_[i])) fragment_best_[i] = other;
+      }
+    }
+    for (const auto& part : comm_.alltoallv(out))
+      for (std::size_t x = 0; x + 3 < part.size(); x += 4) {
+        const Edge other{weight_of(part[x + 1]), part[x + 2], part[x + 3]};
+        auto& fb = fragment_best_[local(part[x])];
+        if (heavier(other, fb)) fb = other;
+      }
+
+    // 2. Proposals from the end incident to its fragment's best edge.
+    std::int64_t candidates = 0;
+    out = outboxes();
+    for (std::int64_t i = 0; i < n_; ++i) {
+      const Edge& fb = fragment_best_[i];
+      const std::int64_t doc = self_base + i;
+      if (degree_[i] >= 2 || !fb.valid() || (fb.a != doc && fb.b != doc)) continue;
+      ++candidates;  // counted once per fragment: only one end is incident to its best edge
+      const std::int64_t other = fb.other(doc);
+      post(out, other, {other, doc, partner_[i]});
+    }
+
+    // 3. Mutual proposals are accepted; 4. partner updates and interior notices.
+    std::int64_t accepted = 0;
+    auto updates = outboxes();
+    for (const auto& part : comm_.alltoallv(out))
+      for (std::size_t x = 0; x + 2 < part.size(); x += 3) {
+        const std::int64_t y = part[x], from = part[x + 1], from_partner = part[x + 2];
+        const std::int64_t i = local(y);
+        const Edge& fb = fragment_best_[i];
+        if (degree_[i] >= 2 || !fb.valid() || fb.other(y) != from || (fb.a != y && fb.b != y)) continue;
+        accept(i, from, from_partner, updates);
+        if (y < from) ++accepted;
+      }
+    for (const auto& part : comm_.alltoallv(updates))
+      for (std::size_t x = 0; x + 2 < part.size(); x += 3) {
+        const std::int64_t kind = part[x], target = part[x + 1], value = part[x + 2];
+        const std::int64_t i = local(target);
+        if (kind == kPartner) {
+          partner_[i] = value;
+        } else {  // kInterior: `value` will take no more edges
+          mark_dead(i, value);
+        }
+      }
+    return {comm_.sum(candidates), comm_.sum(accepted)};
+  }
+
+  static constexpr std::int64_t kPartner = 0, kInterior = 1;
+
+  /// End i takes the edge to `from`, whose fragment's other end is from_partner.
+  void accept(std::int64_t i, std::int64_t from, std::int64_t from_partner,
+              std::vector<std::vector<std::int64_t>>& updates) {
+    const std::int64_t doc = g_.range.begin + i;
+    const std::int64_t my_partner = partner_[i];
+    links_[2 * i + degree_[i]] = from;
+    ++degree_[i];
+    mark_dead(i, from);
+    // The merged fragment's ends are my_partner and from_partner.
+    if (my_partner == doc) {
+      partner_[i] = from_partner;  // I was alone: still an end (degree 1)
+    } else if (is_local(my_partner)) {
+      partner_[local(my_partner)] = from_partner;  // nothing else in this round reads it
+    } else {
+      post(updates, my_partner, {kPartner, my_partner, from_partner});
+    }
+    if (degree_[i] == 2) {
+      for (std::int64_t s = g_.offsets[i]; s < g_.offsets[i + 1]; ++s) {
+        const std::int64_t w = g_.neighbor[s];
+        if (w == from) continue;
+        if (is_local(w)) mark_dead(local(w), doc);
+        else post(updates, w, {kInterior, w, doc});
+      }
+    }
+  }
+
+  void mark_dead(std::int64_t i, std::int64_t neighbor) {
+    for (std::int64_t s = g_.offsets[i]; s < g_.offsets[i + 1]; ++s)
+      if (g_.neighbor[s] == neighbor) dead_[s] = 1;
+  }
+
+  /// Hands every still-eligible edge and the state of their ends to rank 0, which finishes with
+  /// the sequential greedy and sends the accepted edges back to their ends' owners.
+  void finish_on_root() {
+    std::vector<std::int64_t> edges, ends;
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (degree_[i] >= 2) continue;
+      const std::int64_t doc = g_.range.begin + i;
+      bool any = false;
+      for (std::int64_t s = cursor_[i]; s < g_.offsets[i + 1]; ++s) {
+        if (dead_[s] || g_.neighbor[s] == partner_[i]) continue;
+        any = true;
+        if (doc < g_.neighbor[s]) edges.insert(edges.end(), {bits(g_.weight[s]), doc, g_.neighbor[s]});
+      }
+      if (any) ends.insert(ends.end(), {doc, partner_[i], degree_[i]});
+    }
+    const auto all_edges = comm_.gatherv<std::int64_t>(edges, 0);
+    const auto all_ends = comm_.gatherv<std::int64_t>(ends, 0);
+    messages_ += static_cast<std::int64_t>(edges.size() / 3 + ends.size() / 3);
+    auto out = outboxes();
+    std::int64_t tail_in = static_cast<std::int64_t>(all_edges.size() / 3), tail_accepted = 0;
+    if (comm_.is_root()) {
+      std::vector<Edge> e;
+      for (std::size_t x = 0; x + 2 < all_edges.size(); x += 3)
+        e.push_back({weight_of(all_edges[x]), all_edges[x + 1], all_edges[x + 2]});
+      std::vector<FragmentEnd> f;
+      for (std::size_t x = 0; x + 2 < all_ends.size(); x += 3) f.push_back({all_ends[x], all_ends[x + 1], all_ends[x + 2]});
+      for (const Edge& a : sequential_greedy(std::move(e), f)) {
+        post(out, a.a, {a.a, a.b});
+        post(out, a.b, {a.b, a.a});
+        ++tail_accepted;
+      }
+    }
+    for (const auto& part : comm_.alltoallv(out))
+      for (std::size_t x = 0; x + 1 < part.size(); x += 2) {
+        const std::int64_t i = local(part[x]);
+        WEAVE_ASSERT(degree_[i] < 2, "tail: a document got a third path edge");
+        links_[2 * i + degree_[i]++] = part[x + 1];
+      }
+    stats_.tail_edges_in = comm_.bcast_value(tail_in, 0);
+    stats_.tail_accepted = comm_.bcast_value(tail_accepted, 0);
+    stats_.accepted_total += stats_.tail_accepted;
+  }
+
+  const mpi::Comm& comm_;
+  const LocalGraph& g_;
+  GreedyOptions options_;
+  std::int64_t n_;
+  std::vector<std::int8_t> degree_;
+  std::vector<std::int64_t> partner_;
+  std::vector<std::int64_t> cursor_;
+  std::vector<std::uint8_t> dead_;
+  std::vector<std::int64_t> links_;
+  std::vector<Edge> best_, fragment_best_;
+  std::int64_t messages_ = 0;
+  GreedyStats stats_;
+};
+
+}  // namespace
+
+PathCover greedy_path_cover(const mpi::Comm& comm, const LocalGraph& graph, const GreedyOptions& options) {
+  return Greedy(comm, graph, options).run();
+}
+
+}  // namespace weave::order

@@ -1,0 +1,46 @@
+// The greedy maximum-weight path cover, distributed (docs/algorithms.md): rounds of
+// fragment-level mutual best edges, then the contended tail finished on rank 0. Accepts exactly
+// the edges the sequential greedy accepts, whatever the rank count.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "order/knn_graph.hpp"
+
+namespace weave::order {
+
+struct GreedyOptions {
+  /// Hand the rest to rank 0 when a round accepts fewer edges than this share of the fragments
+  /// that still have an eligible edge (the rounds have stopped paying for their messages) ...
+  double tail_fraction = 0.01;
+  /// ... or after this many rounds.
+  int max_rounds = 200;
+};
+
+struct GreedyStats {
+  int rounds = 0;
+  std::vector<std::int64_t> accepted_per_round;
+  std::int64_t tail_edges_in = 0;     ///< eligible edges handed to rank 0
+  std::int64_t tail_accepted = 0;     ///< edges rank 0 accepted from them
+  std::int64_t messages = 0;          ///< point-to-point records sent, summed over ranks
+  std::int64_t accepted_total = 0;
+};
+
+struct PathCover {
+  /// Per owned document, its (up to two) neighbours on its path; -1 = none.
+  std::vector<std::int64_t> links;  ///< range.size() x 2
+  GreedyStats stats;
+};
+
+/// Collective.
+PathCover greedy_path_cover(const mpi::Comm& comm, const LocalGraph& graph, const GreedyOptions& options = {});
+
+/// Sequential greedy on an explicit edge list, starting from given fragments: the tail's solver.
+/// ends[i] = (document, the other end of its fragment, degree). Returns the accepted edges.
+struct FragmentEnd {
+  std::int64_t doc, partner, degree;
+};
+std::vector<Edge> sequential_greedy(std::vector<Edge> edges, const std::vector<FragmentEnd>& ends);
+
+}  // namespace weave::order

@@ -1,0 +1,73 @@
+#include "order/knn_graph.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "mpi/collective_error.hpp"
+#include "weave/error.hpp"
+
+namespace weave::order {
+
+LocalGraph build_knn_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, const knn::KnnLists& lists) {
+  const int k = lists.k;
+  const std::int64_t n_local = range.size();
+  // Directed edges (owner-side doc, other doc, weight bits), sent to the owner of each end.
+  std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
+  mpi::collectively(comm, [&] {
+    for (std::int64_t i = 0; i < n_local; ++i) {
+      const std::int64_t u = range.begin + i;
+      for (int j = 0; j < k; ++j) {
+        const std::int64_t v = lists.neighbors[i * k + j];
+        const float w = lists.similarities[i * k + j];
+        if (v < 0) continue;
+        if (v >= num_docs || v == u || !std::isfinite(w))
+          throw UserError(fmt::format("knn lists: document {} has an invalid neighbour {} (similarity {})", u, v, w),
+                          u);
+        const std::int64_t bits = std::bit_cast<std::uint32_t>(w);
+        for (auto [from, to] : {std::pair{u, v}, std::pair{v, u}}) {
+          auto& out = send[block_owner(num_docs, comm.size(), GlobalId(from))];
+          out.insert(out.end(), {from, to, bits});
+        }
+      }
+    }
+  });
+  const auto received = comm.alltoallv(send);
+  struct Directed {
+    std::int64_t from, to;
+    float w;
+  };
+  std::vector<Directed> edges;
+  for (const auto& part : received)
+    for (std::size_t x = 0; x + 2 < part.size(); x += 3)
+      edges.push_back({part[x], part[x + 1], std::bit_cast<float>(static_cast<std::uint32_t>(part[x + 2]))});
+  // Group by (from, to), keep the largest weight, then order each document's edges heaviest first.
+  std::sort(edges.begin(), edges.end(), [](const Directed& x, const Directed& y) {
+    return x.from != y.from ? x.from < y.from : x.to != y.to ? x.to < y.to : x.w > y.w;
+  });
+  edges.erase(std::unique(edges.begin(), edges.end(),
+                          [](const Directed& x, const Directed& y) { return x.from == y.from && x.to == y.to; }),
+              edges.end());
+  std::sort(edges.begin(), edges.end(), [](const Directed& x, const Directed& y) {
+    if (x.from != y.from) return x.from < y.from;
+    return heavier(Edge::make(x.from, x.to, x.w), Edge::make(y.from, y.to, y.w));
+  });
+
+  LocalGraph g;
+  g.num_docs = num_docs;
+  g.range = range;
+  g.offsets.assign(static_cast<std::size_t>(n_local + 1), 0);
+  for (const auto& e : edges) ++g.offsets[e.from - range.begin + 1];
+  for (std::int64_t i = 0; i < n_local; ++i) g.offsets[i + 1] += g.offsets[i];
+  g.neighbor.reserve(edges.size());
+  g.weight.reserve(edges.size());
+  for (const auto& e : edges) {
+    g.neighbor.push_back(e.to);
+    g.weight.push_back(e.w);
+  }
+  return g;
+}
+
+}  // namespace weave::order

@@ -1,0 +1,32 @@
+// The undirected kNN graph, distributed like the documents: rank r holds, for each document it
+// owns, every incident edge, sorted heaviest first. Built from the kNN lists by sending each
+// directed edge u->v to v's owner too; an edge listed in both directions gets the larger weight.
+// Memory O((N/P) k) on average (a document can be the neighbour of many others: hubs cost more).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "knn/exact_ring.hpp"
+#include "mpi/comm.hpp"
+#include "order/edge.hpp"
+
+namespace weave::order {
+
+struct LocalGraph {
+  std::int64_t num_docs = 0;            ///< N
+  BlockRange range;                     ///< documents owned here
+  std::vector<std::int64_t> offsets;    ///< range.size() + 1
+  std::vector<std::int64_t> neighbor;   ///< global ids, per document heaviest edge first
+  std::vector<float> weight;
+
+  std::int64_t degree(std::int64_t local) const { return offsets[local + 1] - offsets[local]; }
+  Edge edge(std::int64_t local, std::int64_t slot) const {
+    return Edge::make(range.begin + local, neighbor[slot], weight[slot]);
+  }
+};
+
+/// Collective. lists holds rows [range) of the kNN lists (ids -1 are skipped).
+LocalGraph build_knn_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, const knn::KnnLists& lists);
+
+}  // namespace weave::order
