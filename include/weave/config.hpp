@@ -60,6 +60,19 @@ struct KnnConfig {
   void validate() const;
 };
 
+/// `weave order`: one order of all documents from the kNN graph.
+struct OrderConfig {
+  CorpusOptions corpus;            ///< the corpus the kNN graph was made from (rows for stitching)
+  std::string knn;                 ///< knn.h5
+  std::string algorithm = "greedy";  ///< greedy (distributed) or iclm (the paper's, on rank 0)
+  int stitch_k = 8;                ///< neighbours per path end when stitching paths
+  double tail_fraction = 0.01;     ///< hand the greedy's tail to rank 0 below this acceptance share
+  int max_rounds = 200;            ///< ... or after this many rounds
+  std::string out;                 ///< order.h5
+
+  void validate() const;
+};
+
 const char* to_string(ZeroVectorPolicy p);
 /// "error", "drop" or "keep"; throws UserError otherwise.
 ZeroVectorPolicy parse_zero_vector_policy(const std::string& s);

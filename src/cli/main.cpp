@@ -41,6 +41,7 @@ int run(const mpi::Comm& world, int argc, char** argv) {
   add_synth_command(app, runner);
   add_inspect_command(app, runner);
   add_knn_command(app, runner);
+  add_order_command(app, runner);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,9 +11,8 @@ namespace weave::knn {
 
 namespace {
 
-/// Rows [begin, end) of chunk j of the block owned by `owner`.
-BlockRange chunk_of(std::int64_t n, int size, int owner, std::int64_t chunk_rows, std::int64_t j) {
-  const BlockRange b = block_range(n, size, owner);
+/// Rows [begin, end) of chunk j of block b.
+BlockRange chunk_of(const BlockRange& b, std::int64_t chunk_rows, std::int64_t j) {
   const std::int64_t begin = std::min(b.end, b.begin + j * chunk_rows);
   return {begin, std::min(b.end, begin + chunk_rows)};
 }
@@ -26,7 +25,15 @@ KnnLists exact_ring_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block,
   const std::int64_t d = block.info.dim;
   const int p = comm.size();
   const int r = comm.rank();
-  const std::int64_t largest_block = block_range(n, p, 0).size();  // rank 0's block is never smaller
+  // Every rank's rows (block_range for a corpus; any contiguous partition works).
+  const auto begins = comm.allgather<std::int64_t>(block.range.begin);
+  const auto ends = comm.allgather<std::int64_t>(block.range.end);
+  std::vector<BlockRange> ranges(static_cast<std::size_t>(p));
+  std::int64_t largest_block = 0;
+  for (int x = 0; x < p; ++x) {
+    ranges[x] = {begins[x], ends[x]};
+    largest_block = std::max(largest_block, ranges[x].size());
+  }
   const std::int64_t chunk_rows = std::max<std::int64_t>(1, std::min(config.corpus.max_block_rows, largest_block));
   const std::int64_t chunks = (largest_block + chunk_rows - 1) / chunk_rows;
 
@@ -45,11 +52,11 @@ KnnLists exact_ring_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block,
       const auto t0 = std::chrono::steady_clock::now();
       // At step s this rank holds chunk j of the block of rank r - s.
       const int owner = (r - s + p) % p;
-      const BlockRange held = chunk_of(n, p, owner, chunk_rows, j);
+      const BlockRange held = chunk_of(ranges[owner], chunk_rows, j);
       const float* held_rows = s == 0 ? block.embeddings.data() + (held.begin - block.range.begin) * d
                                       : buffers[(s - 1) % 2].data();
       if (s + 1 < p) {
-        const BlockRange next = chunk_of(n, p, (r - s - 1 + p) % p, chunk_rows, j);
+        const BlockRange next = chunk_of(ranges[(r - s - 1 + p) % p], chunk_rows, j);
         ring.start(held_rows, held.size(), buffers[s % 2].data(), next.size());
       }
       backend.search(queries, RowBlock{held_rows, held.size(), GlobalId(held.begin)}, d, topk, [&] {

@@ -28,11 +28,18 @@ float weight_of(std::int64_t b) { return std::bit_cast<float>(static_cast<std::u
 
 class Greedy {
  public:
-  Greedy(const mpi::Comm& comm, const LocalGraph& g, const GreedyOptions& options)
+  Greedy(const mpi::Comm& comm, const LocalGraph& g, const GreedyOptions& options, const InitialPaths& initial)
       : comm_(comm), g_(g), options_(options), n_(g.range.size()) {
     degree_.assign(n_, 0);
     partner_.resize(n_);
     for (std::int64_t i = 0; i < n_; ++i) partner_[i] = g.range.begin + i;
+    if (!initial.degree.empty()) {
+      WEAVE_ASSERT(static_cast<std::int64_t>(initial.degree.size()) == n_ &&
+                       static_cast<std::int64_t>(initial.partner.size()) == n_,
+                   "greedy: initial paths do not match the graph");
+      degree_ = initial.degree;
+      partner_ = initial.partner;
+    }
     cursor_.assign(g.offsets.begin(), g.offsets.end() - 1);
     dead_.assign(g.neighbor.size(), 0);
     links_.assign(static_cast<std::size_t>(2 * n_), -1);
@@ -238,8 +245,9 @@ class Greedy {
 
 }  // namespace
 
-PathCover greedy_path_cover(const mpi::Comm& comm, const LocalGraph& graph, const GreedyOptions& options) {
-  return Greedy(comm, graph, options).run();
+PathCover greedy_path_cover(const mpi::Comm& comm, const LocalGraph& graph, const GreedyOptions& options,
+                            const InitialPaths& initial) {
+  return Greedy(comm, graph, options, initial).run();
 }
 
 }  // namespace weave::order

@@ -33,8 +33,17 @@ struct PathCover {
   GreedyStats stats;
 };
 
-/// Collective.
-PathCover greedy_path_cover(const mpi::Comm& comm, const LocalGraph& graph, const GreedyOptions& options = {});
+/// Where the greedy starts: per owned document its degree (edges already on its path) and, for
+/// path ends, the other end of its path. Empty = every document alone.
+struct InitialPaths {
+  std::vector<std::int8_t> degree;
+  std::vector<std::int64_t> partner;
+};
+
+/// Collective. Returns the edges accepted now (links of documents that had degree d start at
+/// slot d; earlier slots are -1).
+PathCover greedy_path_cover(const mpi::Comm& comm, const LocalGraph& graph, const GreedyOptions& options = {},
+                            const InitialPaths& initial = {});
 
 /// Sequential greedy on an explicit edge list, starting from given fragments: the tail's solver.
 /// ends[i] = (document, the other end of its fragment, degree). Returns the accepted edges.

@@ -12,16 +12,23 @@
 namespace weave::order {
 
 LocalGraph build_knn_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, const knn::KnnLists& lists) {
-  const int k = lists.k;
+  std::vector<std::int64_t> sources(static_cast<std::size_t>(range.size()));
+  for (std::int64_t i = 0; i < range.size(); ++i) sources[i] = range.begin + i;
+  return build_graph_from_lists(comm, num_docs, range, sources, lists.k, lists.neighbors, lists.similarities);
+}
+
+LocalGraph build_graph_from_lists(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
+                                  const std::vector<std::int64_t>& sources, int k,
+                                  const std::vector<std::int64_t>& ids, const std::vector<float>& sims) {
   const std::int64_t n_local = range.size();
   // Directed edges (owner-side doc, other doc, weight bits), sent to the owner of each end.
   std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
   mpi::collectively(comm, [&] {
-    for (std::int64_t i = 0; i < n_local; ++i) {
-      const std::int64_t u = range.begin + i;
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      const std::int64_t u = sources[i];
       for (int j = 0; j < k; ++j) {
-        const std::int64_t v = lists.neighbors[i * k + j];
-        const float w = lists.similarities[i * k + j];
+        const std::int64_t v = ids[i * k + j];
+        const float w = sims[i * k + j];
         if (v < 0) continue;
         if (v >= num_docs || v == u || !std::isfinite(w))
           throw UserError(fmt::format("knn lists: document {} has an invalid neighbour {} (similarity {})", u, v, w),

@@ -29,4 +29,10 @@ struct LocalGraph {
 /// Collective. lists holds rows [range) of the kNN lists (ids -1 are skipped).
 LocalGraph build_knn_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, const knn::KnnLists& lists);
 
+/// Collective. The same from arbitrary similarity lists: sources[i] lists, for document
+/// sources[i] (owned here), neighbours ids[i*k..] with similarities sims[i*k..] (-1 skipped).
+LocalGraph build_graph_from_lists(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
+                                  const std::vector<std::int64_t>& sources, int k,
+                                  const std::vector<std::int64_t>& ids, const std::vector<float>& sims);
+
 }  // namespace weave::order

@@ -71,6 +71,23 @@ nlohmann::json to_json(const KnnConfig& c) {
   return j;
 }
 
+void OrderConfig::validate() const {
+  if (algorithm != "greedy" && algorithm != "iclm")
+    throw UserError(fmt::format("--algorithm must be greedy or iclm (got {})", algorithm));
+  if (stitch_k < 2 || stitch_k > 1024) throw UserError(fmt::format("--stitch-k must be in [2, 1024] (got {})", stitch_k));
+  if (tail_fraction < 0) throw UserError("--tail-fraction must be >= 0");
+  if (max_rounds < 1) throw UserError("--max-rounds must be >= 1");
+  if (knn.empty()) throw UserError("--knn is required");
+  if (out.empty()) throw UserError("--out is required");
+}
+
+nlohmann::json to_json(const OrderConfig& c) {
+  nlohmann::json j = to_json(c.corpus);
+  j.update({{"knn", c.knn}, {"algorithm", c.algorithm}, {"stitch_k", c.stitch_k}, {"tail_fraction", c.tail_fraction},
+            {"max_rounds", c.max_rounds}, {"out", c.out}});
+  return j;
+}
+
 nlohmann::json to_json(const SynthConfig& c) {
   return {{"docs", c.docs},
           {"dim", c.dim},

@@ -10,5 +10,6 @@ namespace weave {
 nlohmann::json to_json(const SynthConfig& c);
 nlohmann::json to_json(const CorpusOptions& c);
 nlohmann::json to_json(const KnnConfig& c);
+nlohmann::json to_json(const OrderConfig& c);
 
 }  // namespace weave

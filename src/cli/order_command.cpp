@@ -1,0 +1,48 @@
+// `weave order`: one order of all documents in which neighbours are as similar as possible.
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "mpi/collective_error.hpp"
+#include "order/order_stage.hpp"
+#include "util/config_json.hpp"
+#include "util/report.hpp"
+
+namespace weave::cli {
+
+void add_order_command(CLI::App& app, Runner& run) {
+  auto config = std::make_shared<OrderConfig>();
+  auto common = std::make_shared<CommonOptions>();
+  auto zero_vector = std::make_shared<std::string>("error");
+  CLI::App* cmd = app.add_subcommand(
+      "order", "Order all documents so that neighbours are similar: the greedy maximum-weight path cover of the kNN "
+               "graph (distributed, equal to the sequential greedy), its paths stitched end to end by similarity; "
+               "or the ICLM paper's traversal (--algorithm iclm, on rank 0).");
+  cmd->add_option("--knn", config->knn, "kNN graph (knn.h5 from weave knn)")->required();
+  cmd->add_option("--corpus", config->corpus.path, "The corpus the graph was made from")->required();
+  cmd->add_option("--out", config->out, "Output order.h5")->required();
+  cmd->add_option("--algorithm", config->algorithm, "greedy or iclm")
+      ->check(CLI::IsMember({"greedy", "iclm"}))
+      ->capture_default_str();
+  cmd->add_option("--stitch-k", config->stitch_k, "Neighbours per path end when stitching paths")->capture_default_str();
+  cmd->add_option("--tail-fraction", config->tail_fraction,
+                  "Finish the greedy on rank 0 once a round accepts fewer edges than this share of the fragments "
+                  "still competing")
+      ->capture_default_str();
+  cmd->add_option("--max-rounds", config->max_rounds, "Finish the greedy on rank 0 after this many rounds")
+      ->capture_default_str();
+  add_corpus_options(cmd, config->corpus, *zero_vector);
+  add_common_options(cmd, *common);
+
+  cmd->callback([&run, config, common, zero_vector] {
+    config->corpus.on_zero_vector = parse_zero_vector_policy(*zero_vector);
+    run = [config, common](const mpi::Comm& comm) {
+      print_configuration(comm, "order", to_json(*config), *common);
+      util::Report report(comm, "order");
+      report.set_config(to_json(*config));
+      order::run_order_stage(comm, *config, *common, report);
+      mpi::collectively(comm, [&] { report.write(common->report_path); });
+    };
+  });
+}
+
+}  // namespace weave::cli

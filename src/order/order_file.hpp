@@ -1,0 +1,20 @@
+// order.h5: /order int64 [N], /path_offsets int64 [P+1], /link_similarity float32 [N] (docs/format.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mpi/comm.hpp"
+
+namespace weave::order {
+
+/// Collective. order_block and link_similarity: positions block_range(N, P, rank). boundaries:
+/// positions (> 0) where a new path starts, sorted, concatenated over ranks in rank order.
+void write_order_file(const mpi::Comm& comm, const std::string& path, std::int64_t num_docs,
+                      const std::vector<std::int64_t>& order_block, const std::vector<float>& link_similarity,
+                      const std::vector<std::int64_t>& boundaries, const nlohmann::json& attributes);
+
+}  // namespace weave::order

@@ -1,0 +1,162 @@
+#include "order/order_stage.hpp"
+
+#include <fmt/format.h>
+
+#include "corpus/corpus.hpp"
+#include "knn/knn_file.hpp"
+#include "mpi/collective_error.hpp"
+#include "order/greedy.hpp"
+#include "order/iclm.hpp"
+#include "order/knn_graph.hpp"
+#include "order/list_ranking.hpp"
+#include "order/order_file.hpp"
+#include "order/quality.hpp"
+#include "order/stitch.hpp"
+#include "util/config_json.hpp"
+#include "util/log.hpp"
+#include "util/report.hpp"
+
+namespace weave::order {
+
+namespace {
+
+struct Ordered {
+  std::vector<std::int64_t> order_block;  ///< documents at positions block_range(N, P, rank)
+  std::vector<std::int64_t> boundaries;   ///< positions where a new greedy path / ICLM walk starts
+  nlohmann::json figures;
+};
+
+/// Routes (position, document) pairs to the owners of the positions.
+std::vector<std::int64_t> place(const mpi::Comm& comm, std::int64_t n, const std::vector<std::int64_t>& pairs) {
+  std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
+  for (std::size_t x = 0; x + 1 < pairs.size(); x += 2) {
+    auto& box = send[block_owner(n, comm.size(), GlobalId(pairs[x]))];
+    box.insert(box.end(), {pairs[x], pairs[x + 1]});
+  }
+  const BlockRange mine = block_range(n, comm.size(), comm.rank());
+  std::vector<std::int64_t> block(static_cast<std::size_t>(mine.size()), -1);
+  for (const auto& part : comm.alltoallv(send))
+    for (std::size_t x = 0; x + 1 < part.size(); x += 2) block[part[x] - mine.begin] = part[x + 1];
+  for (auto doc : block) WEAVE_ASSERT(doc >= 0, "order: a position received no document");
+  return block;
+}
+
+/// Positions (> 0) sorted and held by the owner of each position.
+std::vector<std::int64_t> route_positions(const mpi::Comm& comm, std::int64_t n, const std::vector<std::int64_t>& pos) {
+  std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
+  for (auto p : pos) send[block_owner(n, comm.size(), GlobalId(p))].push_back(p);
+  std::vector<std::int64_t> out;
+  for (const auto& part : comm.alltoallv(send)) out.insert(out.end(), part.begin(), part.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
+                     const OrderConfig& config, util::Report& report) {
+  const std::int64_t n = corpus.info.num_docs;
+  const GreedyOptions options{config.tail_fraction, config.max_rounds};
+  auto greedy_timer = report.stage("greedy");
+  PathCover cover = greedy_path_cover(comm, graph, options);
+  greedy_timer.stop();
+  const std::vector<std::int64_t> greedy_links = cover.links;
+  auto stitch_timer = report.stage("stitch");
+  std::vector<std::int64_t> links = cover.links;
+  const StitchStats stitch = stitch_paths(comm, corpus, links, config.stitch_k, options, report);
+  stitch_timer.stop();
+
+  auto place_timer = report.stage("place");
+  const std::vector<PathPosition> pos = rank_paths(comm, n, corpus.range, links);
+  std::vector<std::int64_t> pairs, starts;
+  for (std::int64_t i = 0; i < corpus.size(); ++i) {
+    pairs.insert(pairs.end(), {pos[i].position, corpus.range.begin + i});
+    const std::int64_t pred = pos[i].predecessor;
+    if (pos[i].position > 0 && pred != greedy_links[2 * i] && pred != greedy_links[2 * i + 1])
+      starts.push_back(pos[i].position);  // joined by stitching: a greedy path starts here
+  }
+  Ordered out;
+  out.order_block = place(comm, n, pairs);
+  out.boundaries = route_positions(comm, n, starts);
+  place_timer.stop();
+
+  out.figures["rounds"] = cover.stats.rounds;
+  out.figures["accepted_per_round"] = cover.stats.accepted_per_round;
+  out.figures["greedy_edges"] = cover.stats.accepted_total;
+  out.figures["tail_edges_handed_to_rank0"] = cover.stats.tail_edges_in;
+  out.figures["tail_edges_accepted"] = cover.stats.tail_accepted;
+  out.figures["messages"] = cover.stats.messages;
+  out.figures["greedy_paths"] = n - cover.stats.accepted_total;
+  out.figures["stitch_levels"] = stitch.levels;
+  out.figures["stitch_paths_per_level"] = stitch.paths_per_level;
+  out.figures["stitch_edges"] = stitch.edges;
+  return out;
+}
+
+Ordered iclm(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph, util::Report& report) {
+  auto timer = report.stage("iclm");
+  const std::int64_t n = corpus.info.num_docs;
+  const IclmOrder walk = iclm_order(comm, graph);
+  std::vector<std::int64_t> pairs;
+  for (std::size_t p = 0; p < walk.order.size(); ++p) pairs.insert(pairs.end(), {static_cast<std::int64_t>(p), walk.order[p]});
+  Ordered out;
+  out.order_block = place(comm, n, pairs);
+  if (comm.is_root()) out.boundaries.assign(walk.restarts.begin() + 1, walk.restarts.end());
+  out.figures["walks"] = comm.bcast_value<std::int64_t>(static_cast<std::int64_t>(walk.restarts.size()), 0);
+  return out;
+}
+
+}  // namespace
+
+void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const CommonOptions& common,
+                     util::Report& report) {
+  mpi::collectively(comm, [&] { config.validate(); });
+  auto read_timer = report.stage("read");
+  const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus);
+  const knn::KnnFileBlock knn = knn::read_knn_file(comm, config.knn);
+  mpi::collectively(comm, [&] {
+    if (knn.num_docs != corpus.info.num_docs)
+      throw UserError(fmt::format("{}: the kNN graph has {} documents but the corpus {} has {}; give the corpus it was "
+                                  "made from (and the same --on-zero-vector)",
+                                  config.knn, knn.num_docs, config.corpus.path, corpus.info.num_docs));
+  });
+  const LocalGraph graph = build_knn_graph(comm, knn.num_docs, knn.range, knn.lists);
+  read_timer.stop();
+
+  Ordered ordered = config.algorithm == "iclm" ? iclm(comm, corpus, graph, report)
+                                               : greedy_order(comm, corpus, graph, config, report);
+  auto quality_timer = report.stage("quality");
+  const OrderQuality quality = measure_order(comm, corpus, graph, ordered.order_block);
+  quality_timer.stop();
+  nlohmann::json figures = ordered.figures;
+  figures.update(quality.figures);
+  for (const auto& [key, value] : figures.items()) report.set_figure(key, value);
+
+  auto write_timer = report.stage("write");
+  nlohmann::json attributes = {{"algorithm", config.algorithm}, {"configuration", to_json(config).dump()},
+                               {"quality", figures.dump()}};
+  const auto& adjacent = quality.figures["adjacent"];
+  attributes["mean_link_similarity"] = adjacent["mean_similarity"];
+  attributes["knn_edge_share"] = adjacent["knn_edge_share"];
+  if (figures.contains("rounds")) attributes["rounds"] = figures["rounds"];
+  write_order_file(comm, config.out, corpus.info.num_docs, ordered.order_block, quality.link_similarity,
+                   ordered.boundaries, attributes);
+  write_timer.stop();
+
+  if (!common.quiet) {
+    const auto& random = quality.figures["random_pairs"];
+    std::string line = fmt::format(
+        "weave order: wrote {} ({} documents, {}): mean adjacent similarity {:.4f} (random pairs {:.4f}), kNN-edge "
+        "share {:.3f}, kNN weight / path-cover bound {:.3f}",
+        config.out, corpus.info.num_docs, config.algorithm, adjacent["mean_similarity"].get<double>(),
+        random["mean_similarity"].get<double>(), adjacent["knn_edge_share"].get<double>(),
+        quality.figures["knn_weight_to_bound"].get<double>());
+    if (adjacent.contains("topic_purity"))
+      line += fmt::format(", topic purity {:.3f} (random {:.3f})", adjacent["topic_purity"].get<double>(),
+                          random["topic_purity"].get<double>());
+    if (figures.contains("rounds"))
+      line += fmt::format("; {} greedy rounds, {} edges to rank 0, {} stitch levels", figures["rounds"].get<int>(),
+                          figures["tail_edges_handed_to_rank0"].get<std::int64_t>(), figures["stitch_levels"].get<int>());
+    util::print_root(comm, "{}\n", line);
+  }
+}
+
+}  // namespace weave::order

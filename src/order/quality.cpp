@@ -1,0 +1,177 @@
+#include "order/quality.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "knn/topk.hpp"
+#include "util/random.hpp"
+
+namespace weave::order {
+
+namespace {
+
+/// Rows (and topics, when the corpus has them) of arbitrary documents, fetched from their owners.
+struct Fetched {
+  std::vector<float> rows;
+  std::vector<std::int32_t> topics;
+};
+
+Fetched fetch(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const std::vector<std::int64_t>& docs) {
+  const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
+  const int p = comm.size();
+  std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(p));
+  for (auto doc : docs) ask[block_owner(n, p, GlobalId(doc))].push_back(doc);
+  const auto asked = comm.alltoallv(ask);
+  std::vector<std::vector<float>> rows(static_cast<std::size_t>(p));
+  std::vector<std::vector<std::int32_t>> topics(static_cast<std::size_t>(p));
+  for (int r = 0; r < p; ++r)
+    for (auto doc : asked[r]) {
+      const std::int64_t i = doc - corpus.range.begin;
+      rows[r].insert(rows[r].end(), corpus.embeddings.begin() + i * d, corpus.embeddings.begin() + (i + 1) * d);
+      if (!corpus.topics.empty()) topics[r].push_back(corpus.topics[i]);
+    }
+  const auto got_rows = comm.alltoallv(rows);
+  const auto got_topics = comm.alltoallv(topics);
+  Fetched out;
+  out.rows.resize(docs.size() * static_cast<std::size_t>(d));
+  if (!corpus.topics.empty()) out.topics.resize(docs.size());
+  std::vector<std::size_t> next(static_cast<std::size_t>(p), 0);
+  for (std::size_t j = 0; j < docs.size(); ++j) {
+    const int r = block_owner(n, p, GlobalId(docs[j]));
+    std::copy_n(got_rows[r].begin() + static_cast<std::ptrdiff_t>(next[r] * d), d, out.rows.begin() + static_cast<std::ptrdiff_t>(j * d));
+    if (!corpus.topics.empty()) out.topics[j] = got_topics[r][next[r]];
+    ++next[r];
+  }
+  return out;
+}
+
+bool has_edge(const LocalGraph& g, std::int64_t doc, std::int64_t other) {
+  const std::int64_t i = doc - g.range.begin;
+  for (std::int64_t s = g.offsets[i]; s < g.offsets[i + 1]; ++s)
+    if (g.neighbor[s] == other) return true;
+  return false;
+}
+
+/// For pairs (a[j], b[j]): whether {a, b} is an edge of the graph (asked at b's owner).
+std::vector<std::uint8_t> are_edges(const mpi::Comm& comm, const LocalGraph& g, const std::vector<std::int64_t>& a,
+                                    const std::vector<std::int64_t>& b) {
+  const int p = comm.size();
+  std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(p));
+  for (std::size_t j = 0; j < a.size(); ++j) {
+    auto& box = ask[block_owner(g.num_docs, p, GlobalId(b[j]))];
+    box.insert(box.end(), {b[j], a[j]});
+  }
+  const auto asked = comm.alltoallv(ask);
+  std::vector<std::vector<std::uint8_t>> reply(static_cast<std::size_t>(p));
+  for (int r = 0; r < p; ++r)
+    for (std::size_t x = 0; x + 1 < asked[r].size(); x += 2) reply[r].push_back(has_edge(g, asked[r][x], asked[r][x + 1]));
+  const auto replies = comm.alltoallv(reply);
+  std::vector<std::uint8_t> out(a.size());
+  std::vector<std::size_t> next(static_cast<std::size_t>(p), 0);
+  for (std::size_t j = 0; j < a.size(); ++j) {
+    const int r = block_owner(g.num_docs, p, GlobalId(b[j]));
+    out[j] = replies[r][next[r]++];
+  }
+  return out;
+}
+
+struct PairFigures {
+  double similarity_sum = 0, knn_similarity_sum = 0;
+  std::int64_t pairs = 0, knn_pairs = 0, same_topic = 0;
+};
+
+nlohmann::json to_json(const mpi::Comm& comm, PairFigures f, bool topics) {
+  f.similarity_sum = comm.sum(f.similarity_sum);
+  f.knn_similarity_sum = comm.sum(f.knn_similarity_sum);
+  f.pairs = comm.sum(f.pairs);
+  f.knn_pairs = comm.sum(f.knn_pairs);
+  f.same_topic = comm.sum(f.same_topic);
+  const double pairs = std::max<double>(1.0, static_cast<double>(f.pairs));
+  nlohmann::json j = {{"pairs", f.pairs},
+                      {"mean_similarity", f.similarity_sum / pairs},
+                      {"knn_edge_share", static_cast<double>(f.knn_pairs) / pairs},
+                      {"similarity_sum", f.similarity_sum},
+                      {"knn_similarity_sum", f.knn_similarity_sum}};
+  if (topics) j["topic_purity"] = static_cast<double>(f.same_topic) / pairs;
+  return j;
+}
+
+}  // namespace
+
+OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
+                           const std::vector<std::int64_t>& order_block, std::uint64_t seed) {
+  const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
+  const BlockRange positions = block_range(n, comm.size(), comm.rank());
+  const bool topics = !corpus.topics.empty();
+  // The document just before this rank's first position.
+  const auto lasts = comm.allgather<std::int64_t>(order_block.empty() ? -1 : order_block.back());
+  std::vector<std::int64_t> docs;
+  if (comm.rank() > 0) docs.push_back(lasts[comm.rank() - 1]);
+  docs.insert(docs.end(), order_block.begin(), order_block.end());
+  const Fetched f = fetch(comm, corpus, docs);
+  const std::size_t shift = comm.rank() > 0 ? 1 : 0;
+
+  OrderQuality q;
+  q.link_similarity.assign(order_block.size(), std::numeric_limits<float>::quiet_NaN());
+  std::vector<std::int64_t> prev_docs, cur_docs;
+  for (std::size_t j = 0; j < order_block.size(); ++j) {
+    if (positions.begin + static_cast<std::int64_t>(j) == 0) continue;
+    const std::size_t cur = j + shift, prev = cur - 1;
+    q.link_similarity[j] = knn::canonical_similarity(f.rows.data() + prev * d, f.rows.data() + cur * d, d);
+    prev_docs.push_back(docs[prev]);
+    cur_docs.push_back(docs[cur]);
+  }
+  const auto edges = are_edges(comm, graph, prev_docs, cur_docs);
+  PairFigures adjacent;
+  std::size_t e = 0;
+  for (std::size_t j = 0; j < order_block.size(); ++j) {
+    if (positions.begin + static_cast<std::int64_t>(j) == 0) continue;
+    const std::size_t cur = j + shift;
+    ++adjacent.pairs;
+    adjacent.similarity_sum += q.link_similarity[j];
+    if (edges[e++]) {
+      ++adjacent.knn_pairs;
+      adjacent.knn_similarity_sum += q.link_similarity[j];
+    }
+    if (topics && f.topics[cur] == f.topics[cur - 1]) ++adjacent.same_topic;
+  }
+
+  // Random pairs: each document with one drawn from its id (a random order's expected figures).
+  std::vector<std::int64_t> partner;
+  for (std::int64_t i = 0; i < corpus.size(); ++i) {
+    const std::int64_t doc = corpus.range.begin + i;
+    util::CounterRng rng(seed, 0x72616e64, static_cast<std::uint64_t>(doc));
+    std::int64_t other = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(std::max<std::int64_t>(1, n - 1))));
+    if (other >= doc) ++other;
+    partner.push_back(std::min(other, n - 1));
+  }
+  const Fetched r = fetch(comm, corpus, partner);
+  PairFigures random;
+  for (std::int64_t i = 0; i < corpus.size(); ++i) {
+    if (partner[i] == corpus.range.begin + i) continue;
+    const float s = knn::canonical_similarity(corpus.embeddings.data() + i * d, r.rows.data() + i * d, d);
+    ++random.pairs;
+    random.similarity_sum += s;
+    if (has_edge(graph, corpus.range.begin + i, partner[i])) {
+      ++random.knn_pairs;
+      random.knn_similarity_sum += s;
+    }
+    if (topics && corpus.topics[i] == r.topics[i]) ++random.same_topic;
+  }
+
+  // Upper bound of any path cover of the kNN graph: every document contributes its two heaviest
+  // (positive) edges, each edge counted from both ends.
+  double bound = 0;
+  for (std::int64_t i = 0; i < graph.range.size(); ++i)
+    for (std::int64_t s = graph.offsets[i]; s < std::min(graph.offsets[i] + 2, graph.offsets[i + 1]); ++s)
+      bound += std::max(0.0f, graph.weight[s]);
+  bound = comm.sum(bound) / 2;
+
+  q.figures["adjacent"] = to_json(comm, adjacent, topics);
+  q.figures["random_pairs"] = to_json(comm, random, topics);
+  q.figures["path_cover_upper_bound"] = bound;
+  q.figures["knn_weight_to_bound"] = bound > 0 ? q.figures["adjacent"]["knn_similarity_sum"].get<double>() / bound : 0.0;
+  return q;
+}
+
+}  // namespace weave::order

@@ -1,0 +1,26 @@
+// Quality figures of a document order (printed, stored in order.h5, reported): mean similarity of
+// adjacent documents, share of adjacent pairs that are kNN edges, the path-cover upper bound
+// 1/2 sum_v (w1(v) + w2(v)) and the ratio to it, topic purity of adjacent pairs, and the same
+// figures for random pairs of documents (what a random order gives in expectation).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "corpus/corpus.hpp"
+#include "order/knn_graph.hpp"
+
+namespace weave::order {
+
+struct OrderQuality {
+  std::vector<float> link_similarity;  ///< for the positions owned here; NaN at position 0
+  nlohmann::json figures;              ///< the same on every rank
+};
+
+/// Collective. order_block: documents at positions block_range(N, P, rank).
+OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
+                           const std::vector<std::int64_t>& order_block, std::uint64_t seed = 1);
+
+}  // namespace weave::order
