@@ -1,0 +1,103 @@
+// Generates, for benchmarks/order_bench.py, a clustered corpus and its kNN graph directly (no exact
+// kNN search): document i belongs to topic i mod T, its embedding is the topic's centroid plus
+// noise, and its k neighbours are the k most similar of 3k random documents of the same topic
+// (canonical similarities). Every rank generates its block; both files are written collectively.
+// Usage: mpirun -n P order_graph_gen DOCS K TOPICS DIM OUT_DIR
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "corpus/corpus.hpp"
+#include "io/atomic_output.hpp"
+#include "io/hdf5.hpp"
+#include "knn/knn_file.hpp"
+#include "knn/topk.hpp"
+#include "mpi/environment.hpp"
+#include "util/random.hpp"
+
+using namespace weave;
+
+namespace {
+struct Generator {
+  std::int64_t topics, dim;
+  std::vector<float> centroids;
+  Generator(std::int64_t t, std::int64_t d) : topics(t), dim(d), centroids(static_cast<std::size_t>(t * d)) {
+    for (std::int64_t c = 0; c < t; ++c) {
+      util::CounterRng rng(7, 1, static_cast<std::uint64_t>(c));
+      for (std::int64_t j = 0; j < d; ++j) centroids[c * d + j] = static_cast<float>(rng.normal());
+    }
+  }
+  void row(std::int64_t i, float* x) const {
+    util::CounterRng rng(7, 2, static_cast<std::uint64_t>(i));
+    double n2 = 0;
+    for (std::int64_t j = 0; j < dim; ++j) {
+      x[j] = static_cast<float>(centroids[(i % topics) * dim + j] / std::sqrt(double(dim)) + 0.8 * rng.normal() / std::sqrt(double(dim)));
+      n2 += double(x[j]) * x[j];
+    }
+    const auto inv = static_cast<float>(1.0 / std::sqrt(n2));
+    for (std::int64_t j = 0; j < dim; ++j) x[j] *= inv;
+  }
+};
+}  // namespace
+
+int main(int argc, char** argv) {
+  mpi::Environment env(argc, argv);
+  mpi::Comm comm;
+  if (argc < 6) {
+    if (comm.is_root()) fmt::print(stderr, "usage: order_graph_gen DOCS K TOPICS DIM OUT_DIR\n");
+    return 2;
+  }
+  const std::int64_t n = std::stoll(argv[1]), topics = std::stoll(argv[3]), d = std::stoll(argv[4]);
+  const int k = std::stoi(argv[2]);
+  const std::string dir = argv[5];
+  const Generator gen(topics, d);
+  corpus::CorpusBlock block;
+  block.info.num_docs = n;
+  block.info.total_rows = n;
+  block.info.dim = static_cast<int>(d);
+  block.info.path = dir + "/corpus.h5";
+  block.range = block_range(n, comm.size(), comm.rank());
+  block.embeddings.resize(static_cast<std::size_t>(block.size() * d));
+  std::vector<std::int32_t> lengths(static_cast<std::size_t>(block.size())), topic(lengths.size());
+  for (std::int64_t i = 0; i < block.size(); ++i) {
+    const std::int64_t doc = block.range.begin + i;
+    gen.row(doc, block.embeddings.data() + i * d);
+    util::CounterRng rng(7, 3, static_cast<std::uint64_t>(doc));
+    lengths[i] = static_cast<std::int32_t>(std::clamp(300.0 * std::exp(1.4 * rng.normal()), 16.0, 262144.0));
+    topic[i] = static_cast<std::int32_t>(doc % topics);
+  }
+  {  // corpus.h5
+    io::AtomicOutput out(comm, dir + "/corpus.h5");
+    io::File f = io::File::create(comm, out.tmp_path());
+    io::create_dataset(f, "/embeddings", H5T_IEEE_F32LE, {n, d});
+    io::create_dataset(f, "/lengths", H5T_STD_I32LE, {n});
+    io::create_dataset(f, "/topics", H5T_STD_I32LE, {n});
+    io::write_rows(f, "/embeddings", block.range.begin, block.size(), d, block.embeddings.data());
+    io::write_rows(f, "/lengths", block.range.begin, block.size(), 1, lengths.data());
+    io::write_rows(f, "/topics", block.range.begin, block.size(), 1, topic.data());
+    f.close();
+    out.commit();
+  }
+  // The graph: top k of 3k same-topic candidates.
+  knn::TopK top(block.size(), k);
+  std::vector<float> other(static_cast<std::size_t>(d));
+  const std::int64_t per_topic = n / topics;
+  for (std::int64_t i = 0; i < block.size(); ++i) {
+    const std::int64_t doc = block.range.begin + i;
+    util::CounterRng rng(7, 4, static_cast<std::uint64_t>(doc));
+    for (int c = 0; c < 3 * k; ++c) {
+      const std::int64_t j = (doc % topics) + topics * static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(per_topic)));
+      if (j == doc || j >= n) continue;
+      gen.row(j, other.data());
+      top.offer(i, knn::canonical_similarity(block.embeddings.data() + i * d, other.data(), d), GlobalId(j));
+    }
+  }
+  knn::KnnLists lists;
+  lists.k = k;
+  top.finish(lists.neighbors, lists.similarities);
+  knn::write_knn_file(comm, dir + "/knn.h5", block, lists, {"generated", "order_graph_gen", nlohmann::json::object()});
+  if (comm.is_root()) fmt::print("RESULT generated n={} k={} topics={} dim={}\n", n, k, topics, d);
+  return 0;
+}

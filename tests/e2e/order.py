@@ -1,0 +1,65 @@
+"""`weave order` end to end: the same order.h5 at 1, 2 and 3 ranks, a permutation with consistent
+path offsets and link similarities (recomputed with numpy), greedy above iclm on a clustered
+corpus, and bad inputs (exit 2, no output)."""
+import json
+import os
+
+import h5py
+import numpy as np
+
+import weave_e2e as e2e
+
+with e2e.scratch() as tmp:
+    corpus, knn = os.path.join(tmp, "c.h5"), os.path.join(tmp, "knn.h5")
+    e2e.expect_ok(e2e.run(2, "synth", "--docs", 3000, "--dim", 32, "--topics", 30, "--out", corpus, "--quiet"), "synth")
+    e2e.expect_ok(e2e.run(2, "knn", "--corpus", corpus, "--k", 10, "--out", knn, "--quiet"), "knn")
+    results = {}
+    for ranks in (1, 2, 3):
+        out = os.path.join(tmp, f"order{ranks}.h5")
+        r = e2e.run(ranks, "order", "--knn", knn, "--corpus", corpus, "--out", out, "--report", out + ".json")
+        e2e.expect_ok(r, f"order at {ranks} ranks")
+        assert "weave order: wrote" in r.stdout, r.stdout
+        with h5py.File(out, "r") as f:
+            results[ranks] = {k: f[k][:] for k in ("order", "path_offsets", "link_similarity")}
+            attrs = dict(f.attrs)
+        report = json.load(open(out + ".json"))
+        assert report["figures"]["rounds"] >= 1 and "accepted_per_round" in report["figures"]
+    for ranks in (2, 3):
+        for k, v in results[1].items():
+            if not np.array_equal(v, results[ranks][k], equal_nan=True):
+                e2e.fail(f"/{k} differs between 1 and {ranks} ranks")
+    print("ok: identical order.h5 at 1, 2, 3 ranks")
+
+    order, offsets, link = results[1]["order"], results[1]["path_offsets"], results[1]["link_similarity"]
+    assert np.array_equal(np.sort(order), np.arange(3000)), "not a permutation"
+    assert offsets[0] == 0 and offsets[-1] == 3000 and np.all(np.diff(offsets) > 0)
+    assert attrs["algorithm"] == "greedy" and attrs["num_docs"] == 3000 and attrs["num_paths"] == len(offsets) - 1
+    with h5py.File(corpus, "r") as f:
+        x = f["embeddings"][:].astype(np.float64)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    sims = np.einsum("ij,ij->i", x[order[:-1]], x[order[1:]])
+    assert np.isnan(link[0]) and np.allclose(link[1:], sims, atol=1e-5), "link_similarity disagrees with numpy"
+    assert abs(attrs["mean_link_similarity"] - np.mean(link[1:])) < 1e-6
+    print("ok: permutation, path offsets and link similarities check out")
+
+    iclm = os.path.join(tmp, "iclm.h5")
+    e2e.expect_ok(e2e.run(2, "order", "--knn", knn, "--corpus", corpus, "--out", iclm, "--algorithm", "iclm", "--quiet"),
+                  "order iclm")
+    with h5py.File(iclm, "r") as f:
+        assert np.array_equal(np.sort(f["order"][:]), np.arange(3000))
+        iclm_mean = f.attrs["mean_link_similarity"]
+    greedy_mean = attrs["mean_link_similarity"]
+    print(f"ok: mean adjacent similarity greedy {greedy_mean:.4f}, iclm {iclm_mean:.4f}")
+    assert greedy_mean > iclm_mean, "greedy should beat the ICLM traversal on a clustered corpus"
+
+    small = os.path.join(tmp, "small.h5")
+    e2e.expect_ok(e2e.run(1, "synth", "--docs", 100, "--dim", 8, "--out", small, "--quiet"), "small synth")
+    out = os.path.join(tmp, "bad.h5")
+    e2e.run_expecting_user_error(2, ["order", "--knn", knn, "--corpus", small, "--out", out],
+                                 ["has 3000 documents", "has 100"], "corpus/knn mismatch")
+    e2e.run_expecting_user_error(2, ["order", "--knn", corpus, "--corpus", corpus, "--out", out], ["not a knn file"],
+                                 "not a knn file")
+    e2e.run_expecting_user_error(2, ["order", "--knn", knn, "--corpus", corpus, "--out", out, "--stitch-k", 1],
+                                 ["--stitch-k"], "bad stitch-k")
+    assert not os.path.exists(out) and not os.path.exists(out + ".tmp")
+    print("ok: bad inputs rejected, no output")
