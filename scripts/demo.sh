@@ -4,6 +4,7 @@
 #   weave synth   -> demo/corpus.h5 (20,000 documents, 64-d embeddings, 50 topics)
 #   weave inspect -> validates it and prints its summary
 #   weave knn     -> demo/knn.h5 (every document's 10 most similar documents)
+#   weave order   -> demo/order.h5 (one order of all documents, similar ones next to each other)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -22,4 +23,9 @@ echo "== weave knn on $ranks ranks"
 OPENBLAS_NUM_THREADS=1 mpirun -n "$ranks" "$weave" knn --corpus demo/corpus.h5 --k 10 --out demo/knn.h5 \
   --report demo/knn.json
 echo
-echo "Made: demo/corpus.h5 (the corpus), demo/knn.h5 (the kNN graph), demo/synth.json and demo/knn.json (reports)."
+echo "== weave order on $ranks ranks"
+OPENBLAS_NUM_THREADS=1 mpirun -n "$ranks" "$weave" order --knn demo/knn.h5 --corpus demo/corpus.h5 --out demo/order.h5 \
+  --report demo/order.json
+echo
+echo "Made: demo/corpus.h5 (the corpus), demo/knn.h5 (the kNN graph), demo/order.h5 (the document order),"
+echo "      demo/{synth,knn,order}.json (reports: time per stage over ranks, memory, quality figures)."

@@ -48,6 +48,7 @@ class Greedy {
   }
 
   PathCover run() {
+    local_pass();
     while (true) {
       const auto [active, accepted] = round();
       if (active == 0) break;
@@ -89,6 +90,61 @@ class Greedy {
     auto& box = out[owner(to_doc)];
     box.insert(box.end(), rec);
     ++messages_;
+  }
+
+  /// Before the rounds, each rank accepts on its own the edges between its documents that need no
+  /// remote knowledge: taken in the global edge order, an edge is accepted when it is heavier than
+  /// every remote edge at the ends of both fragments it joins (those are all local: fragments are
+  /// built here). Otherwise both fragments are frozen for the rest of the pass, since a heavier
+  /// remote edge may change them first. Each accepted edge is the heaviest eligible edge at every
+  /// end of its fragments — exactly a sequential-greedy edge. On one rank this is the whole greedy.
+  void local_pass() {
+    const std::int64_t base = g_.range.begin;
+    std::vector<Edge> local_edges;
+    std::vector<Edge> heaviest_remote(static_cast<std::size_t>(n_));  // invalid = none
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (degree_[i] >= 2) continue;
+      for (std::int64_t s = cursor_[i]; s < g_.offsets[i + 1]; ++s) {
+        if (dead_[s] || g_.neighbor[s] == partner_[i]) continue;
+        if (!is_local(g_.neighbor[s])) {
+          if (!heaviest_remote[i].valid()) heaviest_remote[i] = g_.edge(i, s);
+        } else if (base + i < g_.neighbor[s]) {
+          local_edges.push_back(g_.edge(i, s));
+        }
+      }
+    }
+    std::sort(local_edges.begin(), local_edges.end(), heavier);
+    std::vector<std::uint8_t> frozen(static_cast<std::size_t>(n_), 0);
+    auto outbox = outboxes();
+    std::int64_t accepted = 0;
+    for (const Edge& e : local_edges) {
+      const std::int64_t u = local(e.a), v = local(e.b);
+      if (degree_[u] >= 2 || degree_[v] >= 2 || partner_[u] == e.b) continue;  // never eligible again
+      bool blocked = false;
+      for (std::int64_t end : {e.a, partner_[u], e.b, partner_[v]}) {
+        if (!is_local(end)) {
+          blocked = true;  // a fragment reaching another rank (only after rounds): not ours to decide
+          continue;
+        }
+        const std::int64_t x = local(end);
+        blocked = blocked || frozen[x] || heavier(heaviest_remote[x], e);
+      }
+      if (blocked) {
+        for (std::int64_t end : {e.a, partner_[u], e.b, partner_[v]})
+          if (is_local(end)) frozen[local(end)] = 1;
+        continue;
+      }
+      const std::int64_t pu = partner_[u], pv = partner_[v];
+      accept(u, e.b, pv, outbox);
+      accept(v, e.a, pu, outbox);
+      // accept() gives each side's old partner the other side's old partner: consistent here too,
+      // since both sides read the partners from before this edge.
+      ++accepted;
+    }
+    // Remote neighbours of documents that became interior learn it now.
+    apply_updates(comm_.alltoallv(outbox));
+    stats_.accepted_locally = comm_.sum(accepted);
+    stats_.accepted_total += stats_.accepted_locally;
   }
 
   /// One round; returns (fragments with a candidate edge, edges accepted), both global.
@@ -140,7 +196,12 @@ class Greedy {
         accept(i, from, from_partner, updates);
         if (y < from) ++accepted;
       }
-    for (const auto& part : comm_.alltoallv(updates))
+    apply_updates(comm_.alltoallv(updates));
+    return {comm_.sum(candidates), comm_.sum(accepted)};
+  }
+
+  void apply_updates(const std::vector<std::vector<std::int64_t>>& received) {
+    for (const auto& part : received)
       for (std::size_t x = 0; x + 2 < part.size(); x += 3) {
         const std::int64_t kind = part[x], target = part[x + 1], value = part[x + 2];
         const std::int64_t i = local(target);
@@ -150,7 +211,6 @@ class Greedy {
           mark_dead(i, value);
         }
       }
-    return {comm_.sum(candidates), comm_.sum(accepted)};
   }
 
   static constexpr std::int64_t kPartner = 0, kInterior = 1;

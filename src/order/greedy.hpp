@@ -20,6 +20,7 @@ struct GreedyOptions {
 
 struct GreedyStats {
   int rounds = 0;
+  std::int64_t accepted_locally = 0;  ///< edges accepted by the ranks on their own before the rounds
   std::vector<std::int64_t> accepted_per_round;
   std::int64_t tail_edges_in = 0;     ///< eligible edges handed to rank 0
   std::int64_t tail_accepted = 0;     ///< edges rank 0 accepted from them

@@ -81,6 +81,7 @@ Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, c
   out.figures["rounds"] = cover.stats.rounds;
   out.figures["accepted_per_round"] = cover.stats.accepted_per_round;
   out.figures["greedy_edges"] = cover.stats.accepted_total;
+  out.figures["accepted_locally"] = cover.stats.accepted_locally;
   out.figures["tail_edges_handed_to_rank0"] = cover.stats.tail_edges_in;
   out.figures["tail_edges_accepted"] = cover.stats.tail_accepted;
   out.figures["messages"] = cover.stats.messages;
