@@ -72,12 +72,19 @@ class Greedy {
   std::int64_t local(std::int64_t doc) const { return doc - g_.range.begin; }
   bool is_local(std::int64_t doc) const { return g_.range.contains(GlobalId(doc)); }
 
+  /// Whether slot s of end i can still be taken. Interior local neighbours are seen through their
+  /// degree; remote ones were reported (kInterior) and marked dead.
+  bool eligible(std::int64_t i, std::int64_t s) const {
+    const std::int64_t w = g_.neighbor[s];
+    return !dead_[s] && w != partner_[i] && !(is_local(w) && degree_[local(w)] >= 2);
+  }
+
   /// The heaviest eligible edge of end i (advancing its cursor past dead edges), or invalid.
   Edge best_edge(std::int64_t i) {
     const std::int64_t end = g_.offsets[i + 1];
     auto& c = cursor_[i];
-    while (c < end && (dead_[c] || g_.neighbor[c] == partner_[i])) {
-      dead_[c] = 1;  // same fragment now means same fragment forever
+    while (c < end && !eligible(i, c)) {
+      dead_[c] = 1;  // ineligible now means ineligible forever
       ++c;
     }
     return c < end ? g_.edge(i, c) : Edge{};
@@ -105,7 +112,7 @@ class Greedy {
     for (std::int64_t i = 0; i < n_; ++i) {
       if (degree_[i] >= 2) continue;
       for (std::int64_t s = cursor_[i]; s < g_.offsets[i + 1]; ++s) {
-        if (dead_[s] || g_.neighbor[s] == partner_[i]) continue;
+        if (!eligible(i, s)) continue;
         if (!is_local(g_.neighbor[s])) {
           if (!heaviest_remote[i].valid()) heaviest_remote[i] = g_.edge(i, s);
         } else if (base + i < g_.neighbor[s]) {
@@ -150,17 +157,28 @@ class Greedy {
   /// One round; returns (fragments with a candidate edge, edges accepted), both global.
   std::pair<std::int64_t, std::int64_t> round() {
     const std::int64_t self_base = g_.range.begin;
-    // 1. Each end's best edge, then the fragment's best from both ends.
-    for (std::int64_t i = 0; i < n_; ++i) best_[i] = degree_[i] < 2 ? best_edge(i) : Edge{};
+    // 1. Each end's best edge, then the fragment's best from both ends. Ends without an eligible
+    // edge leave the active list for good (eligibility only ever shrinks).
+    if (!active_built_) {
+      for (std::int64_t i = 0; i < n_; ++i)
+        if (degree_[i] < 2) active_.push_back(i);
+      active_built_ = true;
+    }
+    std::size_t kept = 0;
+    for (std::int64_t i : active_) {
+      best_[i] = degree_[i] < 2 ? best_edge(i) : Edge{};
+      if (best_[i].valid()) active_[kept++] = i;
+    }
+    active_.resize(kept);
     auto out = outboxes();
-    for (std::int64_t i = 0; i < n_; ++i) {
-      if (degree_[i] >= 2 || partner_[i] == self_base + i || is_local(partner_[i])) continue;
+    for (std::int64_t i : active_) {
+      if (partner_[i] == self_base + i || is_local(partner_[i])) continue;
       const Edge& b = best_[i];
       post(out, partner_[i], {partner_[i], bits(b.weight), b.a, b.b});
     }
-    for (std::int64_t i = 0; i < n_; ++i) {
+    for (std::int64_t i : active_) {
       fragment_best_[i] = best_[i];
-      if (degree_[i] < 2 && partner_[i] != self_base + i && is_local(partner_[i])) {
+      if (partner_[i] != self_base + i && is_local(partner_[i])) {
         const Edge& other = best_[local(partner_[i])];
         if (heavier(other, fragment_best_[i])) fragment_best_[i] = other;
       }
@@ -168,17 +186,19 @@ class Greedy {
     for (const auto& part : comm_.alltoallv(out))
       for (std::size_t x = 0; x + 3 < part.size(); x += 4) {
         const Edge other{weight_of(part[x + 1]), part[x + 2], part[x + 3]};
-        auto& fb = fragment_best_[local(part[x])];
+        const std::int64_t i = local(part[x]);
+        if (!best_[i].valid()) continue;  // an inactive end: nothing to propose or accept
+        auto& fb = fragment_best_[i];
         if (heavier(other, fb)) fb = other;
       }
 
     // 2. Proposals from the end incident to its fragment's best edge.
     std::int64_t candidates = 0;
     out = outboxes();
-    for (std::int64_t i = 0; i < n_; ++i) {
+    for (std::int64_t i : active_) {
       const Edge& fb = fragment_best_[i];
       const std::int64_t doc = self_base + i;
-      if (degree_[i] >= 2 || !fb.valid() || (fb.a != doc && fb.b != doc)) continue;
+      if (!fb.valid() || (fb.a != doc && fb.b != doc)) continue;
       ++candidates;  // counted once per fragment: only one end is incident to its best edge
       const std::int64_t other = fb.other(doc);
       post(out, other, {other, doc, partner_[i]});
@@ -192,7 +212,8 @@ class Greedy {
         const std::int64_t y = part[x], from = part[x + 1], from_partner = part[x + 2];
         const std::int64_t i = local(y);
         const Edge& fb = fragment_best_[i];
-        if (degree_[i] >= 2 || !fb.valid() || fb.other(y) != from || (fb.a != y && fb.b != y)) continue;
+        if (degree_[i] >= 2 || !best_[i].valid() || !fb.valid() || fb.other(y) != from || (fb.a != y && fb.b != y))
+          continue;
         accept(i, from, from_partner, updates);
         if (y < from) ++accepted;
       }
@@ -231,19 +252,17 @@ class Greedy {
     } else {
       post(updates, my_partner, {kPartner, my_partner, from_partner});
     }
-    if (degree_[i] == 2) {
+    if (degree_[i] == 2) {  // local neighbours see the degree; remote ones are told
       for (std::int64_t s = g_.offsets[i]; s < g_.offsets[i + 1]; ++s) {
         const std::int64_t w = g_.neighbor[s];
-        if (w == from) continue;
-        if (is_local(w)) mark_dead(local(w), doc);
-        else post(updates, w, {kInterior, w, doc});
+        if (w != from && !is_local(w)) post(updates, w, {kInterior, w, doc});
       }
     }
   }
 
   void mark_dead(std::int64_t i, std::int64_t neighbor) {
-    for (std::int64_t s = g_.offsets[i]; s < g_.offsets[i + 1]; ++s)
-      if (g_.neighbor[s] == neighbor) dead_[s] = 1;
+    const std::int64_t s = g_.slot_of(i, neighbor);
+    if (s >= 0) dead_[s] = 1;
   }
 
   /// Hands every still-eligible edge and the state of their ends to rank 0, which finishes with
@@ -255,7 +274,7 @@ class Greedy {
       const std::int64_t doc = g_.range.begin + i;
       bool any = false;
       for (std::int64_t s = cursor_[i]; s < g_.offsets[i + 1]; ++s) {
-        if (dead_[s] || g_.neighbor[s] == partner_[i]) continue;
+        if (!eligible(i, s)) continue;
         any = true;
         if (doc < g_.neighbor[s]) edges.insert(edges.end(), {bits(g_.weight[s]), doc, g_.neighbor[s]});
       }
@@ -299,6 +318,8 @@ class Greedy {
   std::vector<std::uint8_t> dead_;
   std::vector<std::int64_t> links_;
   std::vector<Edge> best_, fragment_best_;
+  std::vector<std::int64_t> active_;  ///< ends that still have an eligible edge
+  bool active_built_ = false;
   std::int64_t messages_ = 0;
   GreedyStats stats_;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <numeric>
 
 #include <fmt/format.h>
 
@@ -74,7 +75,19 @@ LocalGraph build_graph_from_lists(const mpi::Comm& comm, std::int64_t num_docs, 
     g.neighbor.push_back(e.to);
     g.weight.push_back(e.w);
   }
+  g.by_neighbor.resize(g.neighbor.size());
+  for (std::int64_t i = 0; i < n_local; ++i) {
+    auto first = g.by_neighbor.begin() + g.offsets[i], last = g.by_neighbor.begin() + g.offsets[i + 1];
+    std::iota(first, last, g.offsets[i]);
+    std::sort(first, last, [&](std::int64_t x, std::int64_t y) { return g.neighbor[x] < g.neighbor[y]; });
+  }
   return g;
+}
+
+std::int64_t LocalGraph::slot_of(std::int64_t local, std::int64_t other) const {
+  auto first = by_neighbor.begin() + offsets[local], last = by_neighbor.begin() + offsets[local + 1];
+  auto it = std::lower_bound(first, last, other, [&](std::int64_t slot, std::int64_t id) { return neighbor[slot] < id; });
+  return it != last && neighbor[*it] == other ? *it : -1;
 }
 
 }  // namespace weave::order

@@ -19,6 +19,10 @@ struct LocalGraph {
   std::vector<std::int64_t> offsets;    ///< range.size() + 1
   std::vector<std::int64_t> neighbor;   ///< global ids, per document heaviest edge first
   std::vector<float> weight;
+  std::vector<std::int64_t> by_neighbor;  ///< per document its slots sorted by neighbour id
+
+  /// The slot of the edge (local, neighbour), or -1.
+  std::int64_t slot_of(std::int64_t local, std::int64_t other) const;
 
   std::int64_t degree(std::int64_t local) const { return offsets[local + 1] - offsets[local]; }
   Edge edge(std::int64_t local, std::int64_t slot) const {
