@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <bit>
 
+#include "util/log.hpp"
 #include "weave/error.hpp"
 
 namespace weave::order {
@@ -55,6 +56,11 @@ class Greedy {
       stats_.accepted_per_round.push_back(accepted);
       stats_.accepted_total += accepted;
       ++stats_.rounds;
+      if (options_.progress && (MPI_Wtime() - last_print_ > 2.0 || stats_.rounds == 1)) {
+        last_print_ = MPI_Wtime();
+        util::print_root(comm_, "[order] greedy round {}: {} edges accepted, {} fragments competing, {} edges in total\n",
+                         stats_.rounds, accepted, active, stats_.accepted_total);
+      }
       // Fragments with a candidate edge come in pairs per accepted edge at best; few acceptances
       // mean a contended chain: finish it on rank 0 rather than pay a round per edge.
       if (static_cast<double>(accepted) < options_.tail_fraction * static_cast<double>(active) ||
@@ -152,6 +158,8 @@ class Greedy {
     apply_updates(comm_.alltoallv(outbox));
     stats_.accepted_locally = comm_.sum(accepted);
     stats_.accepted_total += stats_.accepted_locally;
+    if (options_.progress)
+      util::print_root(comm_, "[order] greedy: {} edges accepted rank-locally before the rounds\n", stats_.accepted_locally);
   }
 
   /// One round; returns (fragments with a candidate edge, edges accepted), both global.
@@ -304,6 +312,8 @@ class Greedy {
         links_[2 * i + degree_[i]++] = part[x + 1];
       }
     stats_.tail_edges_in = comm_.bcast_value(tail_in, 0);
+    if (options_.progress)
+      util::print_root(comm_, "[order] greedy: the last {} competing edges finished on rank 0\n", stats_.tail_edges_in);
     stats_.tail_accepted = comm_.bcast_value(tail_accepted, 0);
     stats_.accepted_total += stats_.tail_accepted;
   }
@@ -321,6 +331,7 @@ class Greedy {
   std::vector<std::int64_t> active_;  ///< ends that still have an eligible edge
   bool active_built_ = false;
   std::int64_t messages_ = 0;
+  double last_print_ = 0;
   GreedyStats stats_;
 };
 

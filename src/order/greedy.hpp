@@ -16,6 +16,8 @@ struct GreedyOptions {
   double tail_fraction = 0.01;
   /// ... or after this many rounds.
   int max_rounds = 200;
+  /// Print a progress line per round (rate-limited) on rank 0.
+  bool progress = false;
 };
 
 struct GreedyStats {

@@ -52,9 +52,9 @@ std::vector<std::int64_t> route_positions(const mpi::Comm& comm, std::int64_t n,
 }
 
 Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
-                     const OrderConfig& config, util::Report& report) {
+                     const OrderConfig& config, bool quiet, util::Report& report) {
   const std::int64_t n = corpus.info.num_docs;
-  const GreedyOptions options{config.tail_fraction, config.max_rounds};
+  const GreedyOptions options{config.tail_fraction, config.max_rounds, !quiet};
   auto greedy_timer = report.stage("greedy");
   PathCover cover = greedy_path_cover(comm, graph, options);
   greedy_timer.stop();
@@ -123,7 +123,7 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
   read_timer.stop();
 
   Ordered ordered = config.algorithm == "iclm" ? iclm(comm, corpus, graph, report)
-                                               : greedy_order(comm, corpus, graph, config, report);
+                                               : greedy_order(comm, corpus, graph, config, common.quiet, report);
   auto quality_timer = report.stage("quality");
   const OrderQuality quality = measure_order(comm, corpus, graph, ordered.order_block);
   quality_timer.stop();

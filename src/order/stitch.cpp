@@ -5,6 +5,7 @@
 #include "knn/cpu/cpu_backend.hpp"
 #include "knn/exact_ring.hpp"
 #include "order/list_ranking.hpp"
+#include "util/log.hpp"
 #include "util/report.hpp"
 #include "weave/error.hpp"
 
@@ -72,6 +73,9 @@ StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpu
     const auto local_ends = static_cast<std::int64_t>(end_docs.size());
     const std::int64_t first = comm.exscan_sum(local_ends);
     const std::int64_t total_ends = comm.sum(local_ends);
+    if (options.progress)
+      util::print_root(comm, "[order] stitch level {}: {} paths, exact kNN among their {} ends\n", stats.levels, paths,
+                       total_ends);
     std::vector<std::int64_t> offsets = comm.allgather<std::int64_t>(first);
     offsets.push_back(total_ends);
 
@@ -90,7 +94,9 @@ StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpu
     const auto neighbor_docs = dense_to_doc(comm, offsets, end_docs, lists.neighbors);
 
     const LocalGraph graph = build_graph_from_lists(comm, n, range, end_docs, config.k, neighbor_docs, lists.similarities);
-    const PathCover cover = greedy_path_cover(comm, graph, options, initial);
+    GreedyOptions quiet_options = options;
+    quiet_options.progress = false;
+    const PathCover cover = greedy_path_cover(comm, graph, quiet_options, initial);
     for (std::int64_t i = 0; i < range.size(); ++i)
       for (int s = initial.degree[i]; s < 2; ++s)
         if (cover.links[2 * i + s] >= 0) links[2 * i + s] = cover.links[2 * i + s];
