@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace weave {
 
@@ -71,6 +72,21 @@ struct OrderConfig {
   std::string out;                 ///< order.h5
 
   void validate() const;
+};
+
+/// `weave pack`: the ordered token stream cut into fixed-length training contexts.
+struct PackConfig {
+  CorpusOptions corpus;                  ///< token lengths and user ids
+  std::string order;                     ///< order.h5
+  std::vector<std::int64_t> context_lengths{8192};  ///< several = a curriculum, one file each
+  std::string policy = "split";          ///< split (ICLM): documents continue across contexts
+  std::string tail = "drop";             ///< the last partial context: drop or pad
+  std::int64_t separator_tokens = 0;     ///< tokens the trainer adds after each document (EOS)
+  std::string out;                       ///< contexts.h5 (contexts.L.h5 per length when several)
+
+  void validate() const;
+  /// The output file for context length L.
+  std::string output_for(std::int64_t length) const;
 };
 
 const char* to_string(ZeroVectorPolicy p);

@@ -2,9 +2,12 @@
 
 #include <optional>
 
+#include <fmt/format.h>
+
 #include "io/atomic_output.hpp"
 #include "io/hdf5.hpp"
 #include "mpi/collective_error.hpp"
+#include "weave/error.hpp"
 #include "weave/ids.hpp"
 #include "weave/version.hpp"
 
@@ -48,6 +51,70 @@ void write_order_file(const mpi::Comm& comm, const std::string& path, std::int64
     f.close();
   }
   output.commit();
+}
+
+OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path) {
+  OrderBlock out;
+  std::optional<io::File> opened;
+  mpi::collectively(comm, [&] {
+    opened.emplace(io::File::open(comm, path));
+    if (!opened->has_dataset("/order"))
+      throw UserError(fmt::format("{}: not an order file (needs /order; made by weave order)", path));
+    const auto info = opened->dataset_info("/order");
+    if (info.dims.size() != 1 || info.type_class != H5T_INTEGER)
+      throw UserError(fmt::format("{}: /order must be a 1-D integer dataset", path));
+    out.num_docs = info.rows();
+    if (out.num_docs < comm.size())
+      throw UserError(fmt::format("{}: /order has {} documents, fewer than the {} ranks", path, out.num_docs, comm.size()));
+  });
+  out.positions = block_range(out.num_docs, comm.size(), comm.rank());
+  out.docs.resize(static_cast<std::size_t>(out.positions.size()));
+  mpi::collectively(comm, [&] {
+    io::read_rows(*opened, "/order", out.positions.begin, out.positions.size(), 1, out.docs.data());
+  });
+  return out;
+}
+
+void check_permutation(const mpi::Comm& comm, const std::string& path, const OrderBlock& block, std::int64_t n) {
+  mpi::collectively(comm, [&] {
+    if (block.num_docs != n)
+      throw UserError(fmt::format("{}: /order has {} documents but the corpus has {}; give the corpus the order was "
+                                  "made from",
+                                  path, block.num_docs, n));
+    for (std::size_t j = 0; j < block.docs.size(); ++j)
+      if (block.docs[j] < 0 || block.docs[j] >= n)
+        throw UserError(fmt::format("{}: /order row {}: document {} is outside [0, {})", path,
+                                    block.positions.begin + static_cast<std::int64_t>(j), block.docs[j], n),
+                        block.positions.begin + static_cast<std::int64_t>(j));
+  });
+  // Every id goes to its owner with its position; each must arrive exactly once.
+  std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
+  for (std::size_t j = 0; j < block.docs.size(); ++j) {
+    auto& box = send[block_owner(n, comm.size(), GlobalId(block.docs[j]))];
+    box.insert(box.end(), {block.docs[j], block.positions.begin + static_cast<std::int64_t>(j)});
+  }
+  const BlockRange mine = block_range(n, comm.size(), comm.rank());
+  std::vector<std::int64_t> first_seen(static_cast<std::size_t>(mine.size()), -1);
+  std::int64_t bad_position = -1, bad_doc = -1, earlier = -1;
+  for (const auto& part : comm.alltoallv(send))
+    for (std::size_t x = 0; x + 1 < part.size(); x += 2) {
+      auto& seen = first_seen[part[x] - mine.begin];
+      const std::int64_t p = part[x + 1];
+      if (seen < 0) {
+        seen = p;
+        continue;
+      }
+      const std::int64_t later = std::max(seen, p);
+      if (bad_position < 0 || later < bad_position) bad_position = later, bad_doc = part[x], earlier = std::min(seen, p);
+      seen = std::min(seen, p);
+    }
+  mpi::collectively(comm, [&] {
+    if (bad_position >= 0)
+      throw UserError(fmt::format("{}: /order row {}: document {} appears again (first at row {}); the order must be a "
+                                  "permutation of the corpus",
+                                  path, bad_position, bad_doc, earlier),
+                      bad_position);
+  });
 }
 
 }  // namespace weave::order

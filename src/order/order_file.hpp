@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mpi/comm.hpp"
+#include "weave/ids.hpp"
 
 namespace weave::order {
 
@@ -16,5 +17,18 @@ namespace weave::order {
 void write_order_file(const mpi::Comm& comm, const std::string& path, std::int64_t num_docs,
                       const std::vector<std::int64_t>& order_block, const std::vector<float>& link_similarity,
                       const std::vector<std::int64_t>& boundaries, const nlohmann::json& attributes);
+
+/// This rank's positions block_range(N, P, rank) of /order (collective). Throws UserError when the
+/// file has no /order; the permutation itself is checked by the reader's user (it knows N).
+struct OrderBlock {
+  std::int64_t num_docs = 0;
+  BlockRange positions;
+  std::vector<std::int64_t> docs;
+};
+OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path);
+
+/// Collective: throws the same UserError everywhere unless the blocks hold every id of [0, n)
+/// exactly once (names the first bad position).
+void check_permutation(const mpi::Comm& comm, const std::string& path, const OrderBlock& block, std::int64_t n);
 
 }  // namespace weave::order

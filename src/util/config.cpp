@@ -88,6 +88,33 @@ nlohmann::json to_json(const OrderConfig& c) {
   return j;
 }
 
+void PackConfig::validate() const {
+  if (context_lengths.empty()) throw UserError("--context-length: give at least one length");
+  for (auto l : context_lengths)
+    if (l <= 0 || l > (std::int64_t{1} << 30))
+      throw UserError(fmt::format("--context-length must be in [1, 2^30] (got {})", l));
+  if (policy != "split")
+    throw UserError(fmt::format("--policy {}: only 'split' is available in this version", policy));
+  if (tail != "drop" && tail != "pad") throw UserError(fmt::format("--tail must be drop or pad (got {})", tail));
+  if (separator_tokens < 0) throw UserError(fmt::format("--separator-tokens must be >= 0 (got {})", separator_tokens));
+  if (order.empty()) throw UserError("--order is required");
+  if (out.empty()) throw UserError("--out is required");
+}
+
+std::string PackConfig::output_for(std::int64_t length) const {
+  if (context_lengths.size() == 1) return out;
+  const auto dot = out.rfind(".h5");
+  const std::string stem = dot == std::string::npos ? out : out.substr(0, dot);
+  return fmt::format("{}.{}.h5", stem, length);
+}
+
+nlohmann::json to_json(const PackConfig& c) {
+  nlohmann::json j = to_json(c.corpus);
+  j.update({{"order", c.order}, {"context_lengths", c.context_lengths}, {"policy", c.policy}, {"tail", c.tail},
+            {"separator_tokens", c.separator_tokens}, {"out", c.out}});
+  return j;
+}
+
 nlohmann::json to_json(const SynthConfig& c) {
   return {{"docs", c.docs},
           {"dim", c.dim},

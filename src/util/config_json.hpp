@@ -11,5 +11,6 @@ nlohmann::json to_json(const SynthConfig& c);
 nlohmann::json to_json(const CorpusOptions& c);
 nlohmann::json to_json(const KnnConfig& c);
 nlohmann::json to_json(const OrderConfig& c);
+nlohmann::json to_json(const PackConfig& c);
 
 }  // namespace weave

@@ -1,0 +1,51 @@
+// `weave pack`: cut the ordered documents into fixed-length training contexts (contexts.h5).
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "mpi/collective_error.hpp"
+#include "pack/pack_stage.hpp"
+#include "util/config_json.hpp"
+#include "util/report.hpp"
+
+namespace weave::cli {
+
+void add_pack_command(CLI::App& app, Runner& run) {
+  auto config = std::make_shared<PackConfig>();
+  auto common = std::make_shared<CommonOptions>();
+  auto zero_vector = std::make_shared<std::string>("error");
+  CLI::App* cmd = app.add_subcommand(
+      "pack", "Concatenate the documents in order and cut the token stream into contexts of L tokens (ICLM's split "
+              "policy: documents continue across contexts); write the context index (contexts.h5) a trainer reads "
+              "with h5py (docs/format.md, docs/examples/read_contexts.py).");
+  cmd->add_option("--order", config->order, "Document order (order.h5 from weave order)")->required();
+  cmd->add_option("--corpus", config->corpus.path, "The corpus (token lengths, user ids)")->required();
+  cmd->add_option("--out", config->out, "Output contexts.h5; with several lengths contexts.L.h5 each")->required();
+  cmd->add_option("--context-length", config->context_lengths,
+                  "Tokens per context; several (comma-separated, e.g. 4096,8192,32768) for a curriculum, in one pass")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--policy", config->policy, "split (documents continue across contexts)")
+      ->check(CLI::IsMember({"split"}))
+      ->capture_default_str();
+  cmd->add_option("--tail", config->tail, "The last partial context: drop or pad")
+      ->check(CLI::IsMember({"drop", "pad"}))
+      ->capture_default_str();
+  cmd->add_option("--separator-tokens", config->separator_tokens,
+                  "Tokens the trainer inserts after each document (EOS), counted in the stream")
+      ->capture_default_str();
+  add_corpus_options(cmd, config->corpus, *zero_vector);
+  add_common_options(cmd, *common);
+
+  cmd->callback([&run, config, common, zero_vector] {
+    config->corpus.on_zero_vector = parse_zero_vector_policy(*zero_vector);
+    run = [config, common](const mpi::Comm& comm) {
+      print_configuration(comm, "pack", to_json(*config), *common);
+      util::Report report(comm, "pack");
+      report.set_config(to_json(*config));
+      pack::run_pack_stage(comm, *config, *common, report);
+      mpi::collectively(comm, [&] { report.write(common->report_path); });
+    };
+  });
+}
+
+}  // namespace weave::cli

@@ -1,0 +1,180 @@
+#include "pack/pack_stage.hpp"
+
+#include <filesystem>
+#include <optional>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "corpus/corpus.hpp"
+#include "io/atomic_output.hpp"
+#include "io/hdf5.hpp"
+#include "mpi/collective_error.hpp"
+#include "order/order_file.hpp"
+#include "pack/segments.hpp"
+#include "util/config_json.hpp"
+#include "util/log.hpp"
+#include "util/report.hpp"
+#include "weave/version.hpp"
+
+namespace weave::pack {
+
+namespace {
+
+/// Token lengths (and user ids) of arbitrary documents, fetched from their owners, in input order.
+struct DocColumns {
+  std::vector<std::int64_t> lengths, user_ids;
+};
+
+DocColumns fetch_columns(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const std::vector<std::int64_t>& docs) {
+  const std::int64_t n = corpus.info.num_docs;
+  const int p = comm.size();
+  std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(p));
+  for (auto d : docs) ask[block_owner(n, p, GlobalId(d))].push_back(d);
+  const auto asked = comm.alltoallv(ask);
+  std::vector<std::vector<std::int64_t>> reply(static_cast<std::size_t>(p));
+  const bool ids = corpus.info.has_doc_ids;
+  for (int r = 0; r < p; ++r)
+    for (auto d : asked[r]) {
+      const std::int64_t i = d - corpus.range.begin;
+      reply[r].push_back(corpus.lengths[i]);
+      if (ids) reply[r].push_back(corpus.doc_ids[i]);
+    }
+  const auto replies = comm.alltoallv(reply);
+  DocColumns out;
+  std::vector<std::size_t> next(static_cast<std::size_t>(p), 0);
+  for (auto d : docs) {
+    const int r = block_owner(n, p, GlobalId(d));
+    out.lengths.push_back(replies[r][next[r]++]);
+    if (ids) out.user_ids.push_back(replies[r][next[r]++]);
+  }
+  return out;
+}
+
+nlohmann::json input_files(const corpus::CorpusInfo& info, const std::string& order_path) {
+  nlohmann::json files = nlohmann::json::array();
+  std::error_code ec;
+  for (const auto& s : info.shards) files.push_back({{"path", s.path}, {"bytes", s.file_bytes}, {"role", "corpus"}});
+  files.push_back({{"path", order_path},
+                   {"bytes", static_cast<std::int64_t>(std::filesystem::file_size(order_path, ec))},
+                   {"role", "order"}});
+  return files;
+}
+
+struct Totals {
+  std::int64_t documents = 0, document_tokens = 0, separator_tokens = 0, stream_tokens = 0, contexts = 0,
+               segments = 0, padding_tokens = 0, dropped_tail_tokens = 0, truncated_tokens = 0;
+  nlohmann::json json() const {
+    return {{"documents", documents},           {"document_tokens", document_tokens},
+            {"separator_tokens", separator_tokens}, {"stream_tokens", stream_tokens},
+            {"contexts", contexts},             {"segments", segments},
+            {"padding_tokens", padding_tokens}, {"dropped_tail_tokens", dropped_tail_tokens},
+            {"truncated_tokens", truncated_tokens}};
+  }
+};
+
+/// Packs for one context length and writes its file; returns the totals.
+Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L, const corpus::CorpusBlock& corpus,
+                const order::OrderBlock& order, const DocColumns& columns) {
+  std::vector<std::int64_t> tokens(columns.lengths.size());
+  std::int64_t local_tokens = 0;
+  for (std::size_t i = 0; i < tokens.size(); ++i) local_tokens += tokens[i] = columns.lengths[i] + config.separator_tokens;
+  const std::int64_t first_offset = comm.exscan_sum(local_tokens);
+  Totals t;
+  t.documents = corpus.info.num_docs;
+  t.stream_tokens = comm.sum(local_tokens);
+  t.separator_tokens = t.documents * config.separator_tokens;
+  t.document_tokens = t.stream_tokens - t.separator_tokens;
+  const std::int64_t full = t.stream_tokens / L, rest = t.stream_tokens % L;
+  t.contexts = full + (config.tail == "pad" && rest > 0 ? 1 : 0);
+  t.padding_tokens = config.tail == "pad" && rest > 0 ? L - rest : 0;
+  t.dropped_tail_tokens = config.tail == "drop" ? rest : 0;
+
+  const Segments segs = split_into_contexts(order.docs, tokens, first_offset, L, t.contexts);
+  const auto local_segments = static_cast<std::int64_t>(segs.size());
+  const std::int64_t first_segment = comm.exscan_sum(local_segments);
+  t.segments = comm.sum(local_segments);
+  // Contexts that start in this rank's tokens: their first segment begins at c * L.
+  std::vector<std::int64_t> offsets;
+  std::vector<std::int32_t> num_tokens;
+  for (std::size_t j = 0; j < segs.size(); ++j) {
+    const std::int64_t c = segs.context[j];
+    if (!segs.starts_context[j]) continue;
+    offsets.push_back(first_segment + static_cast<std::int64_t>(j));
+    num_tokens.push_back(static_cast<std::int32_t>(c < full ? L : rest));
+  }
+  const auto local_contexts = static_cast<std::int64_t>(num_tokens.size());
+  const std::int64_t first_context = comm.exscan_sum(local_contexts);
+  if (comm.rank() == comm.size() - 1) offsets.push_back(t.segments);
+  const std::int64_t first_offset_row = comm.exscan_sum(static_cast<std::int64_t>(offsets.size()));
+  std::vector<std::int64_t> user_ids;
+  if (corpus.info.has_doc_ids)
+    for (auto i : segs.source_index) user_ids.push_back(columns.user_ids[i]);
+
+  io::AtomicOutput output(comm, config.output_for(L));
+  {
+    std::optional<io::File> created;
+    mpi::collectively(comm, [&] { created.emplace(io::File::create(comm, output.tmp_path())); });
+    io::File& f = *created;
+    const std::int64_t chunk = std::int64_t{1} << 20;
+    io::create_dataset(f, "/contexts/segment_offsets", H5T_STD_I64LE, {t.contexts + 1}, chunk);
+    io::create_dataset(f, "/contexts/num_tokens", H5T_STD_I32LE, {t.contexts}, chunk);
+    io::create_dataset(f, "/segments/doc_id", H5T_STD_I64LE, {t.segments}, chunk);
+    io::create_dataset(f, "/segments/doc_offset", H5T_STD_I64LE, {t.segments}, chunk);
+    io::create_dataset(f, "/segments/length", H5T_STD_I32LE, {t.segments}, chunk);
+    io::create_dataset(f, "/segments/is_doc_start", H5T_STD_U8LE, {t.segments}, chunk);
+    io::write_rows(f, "/contexts/segment_offsets", first_offset_row, static_cast<std::int64_t>(offsets.size()), 1,
+                   offsets.data());
+    io::write_rows(f, "/contexts/num_tokens", first_context, local_contexts, 1, num_tokens.data());
+    io::write_rows(f, "/segments/doc_id", first_segment, local_segments, 1, segs.doc_id.data());
+    io::write_rows(f, "/segments/doc_offset", first_segment, local_segments, 1, segs.doc_offset.data());
+    io::write_rows(f, "/segments/length", first_segment, local_segments, 1, segs.length.data());
+    io::write_rows(f, "/segments/is_doc_start", first_segment, local_segments, 1, segs.is_doc_start.data());
+    if (corpus.info.has_doc_ids) {
+      io::create_dataset(f, "/segments/user_doc_id", H5T_STD_I64LE, {t.segments}, chunk);
+      io::write_rows(f, "/segments/user_doc_id", first_segment, local_segments, 1, user_ids.data());
+    }
+    io::write_attribute(f, "/", "schema_version", std::int64_t{1});
+    io::write_attribute(f, "/", "creator", std::string("weave pack"));
+    io::write_attribute(f, "/", "creator_version", std::string(kVersion));
+    io::write_attribute(f, "/", "context_length", L);
+    io::write_attribute(f, "/", "policy", config.policy);
+    io::write_attribute(f, "/", "tail", config.tail);
+    io::write_attribute(f, "/", "separator_tokens", config.separator_tokens);
+    const nlohmann::json totals = t.json();
+    for (const auto& [key, value] : totals.items()) io::write_attribute(f, "/", "total_" + key, value.get<std::int64_t>());
+    io::write_attribute(f, "/", "configuration", to_json(config).dump());
+    io::write_attribute(f, "/", "input_files", input_files(corpus.info, config.order).dump());
+    f.close();
+  }
+  output.commit();
+  return t;
+}
+
+}  // namespace
+
+void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const CommonOptions& common, util::Report& report) {
+  mpi::collectively(comm, [&] { config.validate(); });
+  auto read_timer = report.stage("read");
+  const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus);
+  const order::OrderBlock order = order::read_order_file(comm, config.order);
+  order::check_permutation(comm, config.order, order, corpus.info.num_docs);
+  const DocColumns columns = fetch_columns(comm, corpus, order.docs);
+  read_timer.stop();
+  nlohmann::json all = nlohmann::json::object();
+  for (const std::int64_t L : config.context_lengths) {
+    auto timer = report.stage(fmt::format("pack_{}", L));
+    const Totals t = pack_one(comm, config, L, corpus, order, columns);
+    timer.stop();
+    all[std::to_string(L)] = t.json();
+    if (!common.quiet)
+      util::print_root(comm, "weave pack: wrote {} ({} contexts of {} tokens, {} segments, {:.2f} segments per context; "
+                             "{} padding, {} dropped tail tokens)\n",
+                       config.output_for(L), t.contexts, L, t.segments,
+                       t.contexts ? static_cast<double>(t.segments) / static_cast<double>(t.contexts) : 0.0,
+                       t.padding_tokens, t.dropped_tail_tokens);
+  }
+  report.set_figure("totals_per_context_length", all);
+}
+
+}  // namespace weave::pack
