@@ -5,6 +5,7 @@
 #   weave inspect -> validates it and prints its summary
 #   weave knn     -> demo/knn.h5 (every document's 10 most similar documents)
 #   weave order   -> demo/order.h5 (one order of all documents, similar ones next to each other)
+#   weave pack    -> demo/contexts.h5 (8K-token training contexts), read back with h5py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -27,5 +28,12 @@ echo "== weave order on $ranks ranks"
 OPENBLAS_NUM_THREADS=1 mpirun -n "$ranks" "$weave" order --knn demo/knn.h5 --corpus demo/corpus.h5 --out demo/order.h5 \
   --report demo/order.json
 echo
+echo "== weave pack on $ranks ranks"
+mpirun -n "$ranks" "$weave" pack --order demo/order.h5 --corpus demo/corpus.h5 --context-length 8192 \
+  --separator-tokens 1 --out demo/contexts.h5 --report demo/pack.json
+echo
+echo "== the first contexts, read with plain h5py (docs/examples/read_contexts.py): id, doc ids, cu_seqlens, padding"
+/usr/bin/python3 docs/examples/read_contexts.py demo/contexts.h5 | cut -c1-160
+echo
 echo "Made: demo/corpus.h5 (the corpus), demo/knn.h5 (the kNN graph), demo/order.h5 (the document order),"
-echo "      demo/{synth,knn,order}.json (reports: time per stage over ranks, memory, quality figures)."
+echo "      demo/contexts.h5 (the context index), demo/{synth,knn,order,pack}.json (reports)."

@@ -1,4 +1,4 @@
-"""`weave pack` end to end: synth -> knn -> order -> pack at 1, 2 and 3 ranks give identical context
+"""`weave pack` end to end: synth -> knn -> order -> pack at 1, 2, 3 and 5 ranks give identical context
 indexes; token conservation; every document present with its stream covered in order; the h5py
 reader of docs/examples/read_contexts.py reads it; policy edge cases; bad inputs (exit 2, no output)."""
 import os
@@ -68,19 +68,19 @@ with e2e.scratch() as tmp:
         order = f["order"][:]
 
     results = {}
-    for ranks in (1, 2, 3):
+    for ranks in (1, 2, 3, 5):
         out = os.path.join(tmp, f"ctx{ranks}.h5")
         r = e2e.run(ranks, "pack", "--order", order_path, "--corpus", corpus, "--context-length", "1024,8192",
                     "--separator-tokens", 1, "--out", out)
         e2e.expect_ok(r, f"pack at {ranks} ranks")
         assert r.stdout.count("weave pack: wrote") == 2, r.stdout
         results[ranks] = [load(os.path.join(tmp, f"ctx{ranks}.{L}.h5")) for L in (1024, 8192)]
-    for ranks in (2, 3):
+    for ranks in (2, 3, 5):
         for (a, _), (b, _) in zip(results[1], results[ranks]):
             for k in a:
                 if not np.array_equal(a[k], b[k]):
                     e2e.fail(f"{k} differs between 1 and {ranks} ranks")
-    print("ok: identical context indexes at 1, 2, 3 ranks (two lengths in one pass)")
+    print("ok: identical context indexes at 1, 2, 3, 5 ranks (two lengths in one pass)")
 
     for (d, attrs), L in zip(results[1], (1024, 8192)):
         check_index(d, attrs, order, lengths, L, 1, "drop")
@@ -114,7 +114,7 @@ with e2e.scratch() as tmp:
     for L, tail, sep in ((10, "drop", 0), (10, "pad", 0), (1, "drop", 0), (7, "pad", 2), (1000, "drop", 0),
                          (1000, "pad", 1)):
         out = os.path.join(tmp, f"edge_{L}_{tail}_{sep}.h5")
-        for ranks in (1, 3):
+        for ranks in (1, 3, 5):
             e2e.expect_ok(e2e.run(ranks, "pack", "--order", edge_order, "--corpus", edge, "--context-length", L,
                                   "--tail", tail, "--separator-tokens", sep, "--out", out, "--quiet"), f"edge L={L}")
             with h5py.File(out, "r") as f:
