@@ -16,4 +16,5 @@ find_package(Boost 1.74 REQUIRED)           # Boost.Graph is header-only
 find_package(fmt REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
+find_package(tomlplusplus 3 REQUIRED)          # weave run CONFIG.toml
 find_package(Threads REQUIRED)

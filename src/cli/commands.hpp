@@ -20,6 +20,7 @@ void add_inspect_command(CLI::App& app, Runner& run);
 void add_knn_command(CLI::App& app, Runner& run);
 void add_order_command(CLI::App& app, Runner& run);
 void add_pack_command(CLI::App& app, Runner& run);
+void add_run_command(CLI::App& app, Runner& run);
 
 /// The options of every command that reads a corpus (--on-zero-vector, --max-block-rows).
 void add_corpus_options(CLI::App* command, CorpusOptions& options, std::string& zero_vector);

@@ -43,6 +43,7 @@ int run(const mpi::Comm& world, int argc, char** argv) {
   add_knn_command(app, runner);
   add_order_command(app, runner);
   add_pack_command(app, runner);
+  add_run_command(app, runner);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

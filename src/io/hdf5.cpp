@@ -167,6 +167,14 @@ File File::open(const mpi::Comm& comm, const std::string& path) {
   return File(comm, path, Handle(id, H5Fclose));
 }
 
+File File::open_rw(const mpi::Comm& comm, const std::string& path) {
+  silence_hdf5_once();
+  Handle fapl = file_access(comm);
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
+  if (id < 0) fail(fmt::format("{}: cannot open for writing", path));
+  return File(comm, path, Handle(id, H5Fclose));
+}
+
 File File::create(const mpi::Comm& comm, const std::string& path) {
   silence_hdf5_once();
   Handle fapl = file_access(comm);

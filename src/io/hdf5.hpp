@@ -67,6 +67,8 @@ class File {
  public:
   /// Opens read-only. Throws UserError (same on every rank) if the file is missing or not HDF5.
   static File open(const mpi::Comm& comm, const std::string& path);
+  /// Opens an existing file for reading and writing (attributes on finished outputs).
+  static File open_rw(const mpi::Comm& comm, const std::string& path);
   /// Creates (truncates) a file for writing.
   static File create(const mpi::Comm& comm, const std::string& path);
 

@@ -1,0 +1,38 @@
+// `weave run`: synth (or an existing corpus) -> knn -> order -> pack, each stage's output written
+// before the next starts. Every output is stamped with a hash of everything that made it (its
+// parameters and the stamps of its inputs), so a rerun skips the stages whose outputs are up to
+// date and redoes the others — a cancelled job resumes where it stopped.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mpi/comm.hpp"
+#include "weave/config.hpp"
+
+namespace weave::run {
+
+struct RunConfig {
+  std::string out_dir = "weave-run";
+  bool synthesize = true;  ///< no [corpus] path: generate the corpus with [synth]
+  SynthConfig synth;
+  KnnConfig knn;
+  OrderConfig order;
+  PackConfig pack;
+  nlohmann::json to_json() const;
+};
+
+/// The embedded default configuration (the README demo), as TOML text.
+const char* default_config_toml();
+
+/// Parses TOML text (then `section.key=value` overrides) into a RunConfig with the output paths
+/// filled in. Throws UserError naming the unknown key or bad value.
+RunConfig parse_run_config(const std::string& toml_text, const std::string& source_name,
+                           const std::vector<std::string>& overrides);
+
+/// Collective.
+void run_pipeline(const mpi::Comm& comm, const RunConfig& config, const CommonOptions& common);
+
+}  // namespace weave::run
