@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "corpus/corpus.hpp"
 #include "corpus/summary.hpp"
+#include "inspect/output_summaries.hpp"
 #include "mpi/collective_error.hpp"
 #include "util/config_json.hpp"
 #include "util/log.hpp"
@@ -26,20 +27,40 @@ void add_inspect_command(CLI::App& app, Runner& run) {
   auto json = std::make_shared<bool>(false);
   auto zero_vector = std::make_shared<std::string>("error");
   CLI::App* cmd = app.add_subcommand(
-      "inspect", "Validate a corpus (HDF5 file or manifest of shards) and print its summary: documents, dimension, "
-                 "dtype, token total and length percentiles, sources, topics.");
-  cmd->add_option("corpus", options->path, "Corpus HDF5 file, or a text manifest listing one shard file per line")
-      ->required();
+      "inspect", "Validate a file and print its summary. A corpus (HDF5 file or manifest of shards): documents, "
+                 "dimension, dtype, token total and length percentiles, sources, topics. knn.h5: similarities, "
+                 "missing neighbours, hubs. order.h5: permutation check, paths, link similarity, the quality "
+                 "recorded by weave order. contexts.h5: contexts, segments, padding share, segments per context, "
+                 "totals, topic purity per context (with --corpus).");
+  auto corpus_for_contexts = std::make_shared<std::string>();
+  cmd->add_option("file", options->path, "Corpus (HDF5 file or manifest), knn.h5, order.h5 or contexts.h5")->required();
+  cmd->add_option("--corpus", *corpus_for_contexts, "For contexts.h5: the corpus, to report topic purity per context");
   add_corpus_options(cmd, *options, *zero_vector);
   cmd->add_flag("--json", *json, "Print the summary as JSON (for machines)");
   add_common_options(cmd, *common);
 
-  cmd->callback([&run, options, common, json, zero_vector] {
+  cmd->callback([&run, options, common, json, zero_vector, corpus_for_contexts] {
     options->on_zero_vector = parse_zero_vector_policy(*zero_vector);
-    run = [options, common, json](const mpi::Comm& comm) {
+    run = [options, common, json, corpus_for_contexts](const mpi::Comm& comm) {
       CommonOptions effective = *common;
       effective.quiet = effective.quiet || *json;  // JSON on stdout stays parseable
       print_configuration(comm, "inspect", to_json(*options), effective);
+      const std::string kind = inspect::file_kind(comm, options->path);
+      if (kind != "corpus") {
+        util::Report report(comm, "inspect");
+        CorpusOptions corpus = *options;
+        corpus.path = *corpus_for_contexts;
+        auto timer = report.stage("summary");
+        const nlohmann::json summary =
+            kind == "knn"   ? inspect::summarize_knn(comm, options->path)
+            : kind == "order" ? inspect::summarize_order(comm, options->path)
+                              : inspect::summarize_contexts(comm, options->path, corpus.path.empty() ? nullptr : &corpus);
+        timer.stop();
+        report.set_figure("summary", summary);
+        mpi::collectively(comm, [&] { report.write(common->report_path); });
+        util::print_root(comm, "{}", *json ? summary.dump(2) + "\n" : inspect::to_text(options->path, summary));
+        return;
+      }
       util::Report report(comm, "inspect");
       report.set_config(to_json(*options));
       auto timer = report.stage("read_and_validate");

@@ -1,0 +1,228 @@
+#include "inspect/output_summaries.hpp"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "corpus/corpus.hpp"
+#include "io/hdf5.hpp"
+#include "knn/knn_file.hpp"
+#include "mpi/collective_error.hpp"
+#include "order/order_file.hpp"
+#include "weave/error.hpp"
+
+namespace weave::inspect {
+
+namespace {
+
+nlohmann::json root_attributes(const io::File& f, std::initializer_list<const char*> names) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const char* n : names) {
+    if (auto s = io::read_string_attribute(f, "/", n)) out[n] = *s;
+    else if (auto i = io::read_int_attribute(f, "/", n)) out[n] = *i;
+  }
+  return out;
+}
+
+template <typename T>
+std::vector<T> read_block(const io::File& f, const std::string& name, BlockRange r) {
+  std::vector<T> out(static_cast<std::size_t>(r.size()));
+  io::read_rows(f, name, r.begin, r.size(), 1, out.data());
+  return out;
+}
+
+}  // namespace
+
+std::string file_kind(const mpi::Comm& comm, const std::string& path) {
+  std::string kind = "corpus";
+  if (comm.is_root()) {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    if (H5Fis_hdf5(path.c_str()) > 0) {
+      try {
+        mpi::Comm self(MPI_COMM_SELF);
+        const io::File f = io::File::open(self, path);
+        if (f.has_dataset("/neighbors")) kind = "knn";
+        else if (f.has_dataset("/order")) kind = "order";
+        else if (f.has_dataset("/contexts/segment_offsets")) kind = "contexts";
+      } catch (const std::exception&) {
+        kind = "corpus";  // the corpus reader gives the precise error
+      }
+    }
+    H5Eclear2(H5E_DEFAULT);
+  }
+  return comm.bcast_string(kind, 0);
+}
+
+nlohmann::json summarize_knn(const mpi::Comm& comm, const std::string& path) {
+  const knn::KnnFileBlock b = knn::read_knn_file(comm, path);
+  const int k = b.k;
+  double first = 0, last = 0;
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  std::int64_t missing = 0;
+  std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
+  for (std::int64_t i = 0; i < b.range.size(); ++i)
+    for (int j = 0; j < k; ++j) {
+      const std::int64_t v = b.lists.neighbors[i * k + j];
+      const float s = b.lists.similarities[i * k + j];
+      if (v < 0) {
+        ++missing;
+        continue;
+      }
+      lo = std::min(lo, s), hi = std::max(hi, s);
+      if (j == 0) first += s;
+      if (j == k - 1) last += s;
+      send[block_owner(b.num_docs, comm.size(), GlobalId(v))].push_back(v);
+    }
+  // In-degree: how often a document is someone's neighbour (hubs concentrate the graph).
+  std::vector<std::int64_t> indegree(static_cast<std::size_t>(b.range.size()), 0);
+  for (const auto& part : comm.alltoallv(send))
+    for (auto v : part) ++indegree[v - b.range.begin];
+  std::int64_t max_in = 0, zero_in = 0;
+  for (auto d : indegree) max_in = std::max(max_in, d), zero_in += d == 0;
+  nlohmann::json j = {{"kind", "knn"},
+                      {"documents", b.num_docs},
+                      {"k", k},
+                      {"mean_similarity_first_neighbor", comm.sum(first) / static_cast<double>(b.num_docs)},
+                      {"mean_similarity_kth_neighbor", comm.sum(last) / static_cast<double>(b.num_docs)},
+                      {"min_similarity", static_cast<double>(comm.min(lo))},
+                      {"max_similarity", static_cast<double>(comm.max(hi))},
+                      {"missing_neighbors", comm.sum(missing)},
+                      {"max_in_degree", comm.max(max_in)},
+                      {"documents_never_a_neighbor", comm.sum(zero_in)}};
+  mpi::Comm self(MPI_COMM_SELF);
+  nlohmann::json attrs;
+  if (comm.is_root()) attrs = root_attributes(io::File::open(self, path), {"method", "backend", "metric", "creator_version"});
+  j["attributes"] = nlohmann::json::parse(comm.bcast_string(attrs.dump(), 0));
+  return j;
+}
+
+nlohmann::json summarize_order(const mpi::Comm& comm, const std::string& path) {
+  const order::OrderBlock b = order::read_order_file(comm, path);
+  order::check_permutation(comm, path, b, b.num_docs);
+  std::optional<io::File> f;
+  mpi::collectively(comm, [&] { f.emplace(io::File::open(comm, path)); });
+  const std::int64_t paths = f->dataset_info("/path_offsets").rows() - 1;
+  const BlockRange pr = block_range(paths + 1, comm.size(), comm.rank());
+  const auto offsets = read_block<std::int64_t>(*f, "/path_offsets", pr);
+  std::int64_t longest = 0;
+  for (std::size_t x = 1; x < offsets.size(); ++x) longest = std::max(longest, offsets[x] - offsets[x - 1]);
+  // Path lengths across block boundaries: the next block's first offset.
+  const auto firsts = comm.allgather<std::int64_t>(offsets.empty() ? -1 : offsets.front());
+  if (!offsets.empty() && comm.rank() + 1 < comm.size() && firsts[comm.rank() + 1] >= 0)
+    longest = std::max(longest, firsts[comm.rank() + 1] - offsets.back());
+  const auto links = read_block<float>(*f, "/link_similarity", b.positions);
+  double sum = 0;
+  std::int64_t n = 0;
+  for (float s : links)
+    if (!std::isnan(s)) sum += s, ++n;
+  nlohmann::json j = {{"kind", "order"},
+                      {"documents", b.num_docs},
+                      {"paths", paths},
+                      {"mean_path_length", static_cast<double>(b.num_docs) / static_cast<double>(std::max<std::int64_t>(1, paths))},
+                      {"longest_path", comm.max(longest)},
+                      {"mean_link_similarity", comm.sum(sum) / static_cast<double>(std::max<std::int64_t>(1, comm.sum(n)))},
+                      {"is_permutation", true}};
+  nlohmann::json attrs;
+  if (comm.is_root()) {
+    mpi::Comm self(MPI_COMM_SELF);
+    attrs = root_attributes(io::File::open(self, path), {"algorithm", "rounds", "quality", "creator_version"});
+    if (attrs.contains("quality")) attrs["quality"] = nlohmann::json::parse(attrs["quality"].get<std::string>());
+  }
+  j["attributes"] = nlohmann::json::parse(comm.bcast_string(attrs.dump(), 0));
+  return j;
+}
+
+nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path, const CorpusOptions* corpus_options) {
+  std::optional<io::File> f;
+  std::int64_t contexts = 0, segments = 0, L = 0;
+  mpi::collectively(comm, [&] {
+    f.emplace(io::File::open(comm, path));
+    contexts = f->dataset_info("/contexts/num_tokens").rows();
+    segments = f->dataset_info("/segments/length").rows();
+    L = io::read_int_attribute(*f, "/", "context_length").value_or(0);
+    if (L <= 0) throw UserError(fmt::format("{}: no context_length attribute; not made by weave pack?", path));
+  });
+  // Each rank takes a block of contexts and the (contiguous) segments they hold.
+  const BlockRange cr = block_range(contexts, comm.size(), comm.rank());
+  std::vector<std::int64_t> off(static_cast<std::size_t>(cr.size() + 1));
+  io::read_rows(*f, "/contexts/segment_offsets", cr.begin, cr.size() + (contexts > 0 ? 1 : 0), 1, off.data());
+  const auto tokens = read_block<std::int32_t>(*f, "/contexts/num_tokens", cr);
+  const BlockRange sr = cr.size() > 0 ? BlockRange{off.front(), off.back()} : BlockRange{0, 0};
+  const auto doc = read_block<std::int64_t>(*f, "/segments/doc_id", sr);
+  const auto len = read_block<std::int32_t>(*f, "/segments/length", sr);
+  const auto starts = read_block<std::uint8_t>(*f, "/segments/is_doc_start", sr);
+  std::int64_t used = 0, max_segments = 0, doc_starts = 0;
+  for (std::int64_t c = 0; c < cr.size(); ++c) {
+    used += tokens[c];
+    max_segments = std::max(max_segments, off[c + 1] - off[c]);
+  }
+  for (auto s : starts) doc_starts += s;
+  used = comm.sum(used);
+  nlohmann::json j = {{"kind", "contexts"},
+                      {"contexts", contexts},
+                      {"segments", segments},
+                      {"context_length", L},
+                      {"tokens", used},
+                      {"padding_share", contexts ? 1.0 - static_cast<double>(used) / static_cast<double>(contexts * L) : 0.0},
+                      {"mean_segments_per_context", contexts ? static_cast<double>(segments) / static_cast<double>(contexts) : 0.0},
+                      {"max_segments_per_context", comm.max(max_segments)},
+                      {"document_starts", comm.sum(doc_starts)}};
+  if (corpus_options) {
+    const corpus::CorpusBlock corpus = corpus::read_corpus(comm, *corpus_options);
+    if (!corpus.topics.empty()) {
+      // Topics of the segments' documents, fetched from their owners.
+      const int p = comm.size();
+      std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(p));
+      for (auto d : doc) ask[block_owner(corpus.info.num_docs, p, GlobalId(d))].push_back(d);
+      const auto asked = comm.alltoallv(ask);
+      std::vector<std::vector<std::int32_t>> reply(static_cast<std::size_t>(p));
+      for (int r = 0; r < p; ++r)
+        for (auto d : asked[r]) reply[r].push_back(corpus.topics[d - corpus.range.begin]);
+      const auto replies = comm.alltoallv(reply);
+      std::vector<std::size_t> next(static_cast<std::size_t>(p), 0);
+      std::vector<std::int32_t> topic(doc.size());
+      for (std::size_t s = 0; s < doc.size(); ++s) {
+        const int r = block_owner(corpus.info.num_docs, p, GlobalId(doc[s]));
+        topic[s] = replies[r][next[r]++];
+      }
+      double purity = 0;
+      for (std::int64_t c = 0; c < cr.size(); ++c) {
+        std::map<std::int32_t, std::int64_t> by_topic;
+        for (std::int64_t s = off[c] - sr.begin; s < off[c + 1] - sr.begin; ++s) by_topic[topic[s]] += len[s];
+        std::int64_t best = 0;
+        for (auto& [t, n] : by_topic) best = std::max(best, n);
+        purity += tokens[c] > 0 ? static_cast<double>(best) / tokens[c] : 0.0;
+      }
+      j["mean_topic_purity"] = comm.sum(purity) / static_cast<double>(std::max<std::int64_t>(1, contexts));
+    }
+  }
+  nlohmann::json attrs;
+  if (comm.is_root()) {
+    mpi::Comm self(MPI_COMM_SELF);
+    attrs = root_attributes(io::File::open(self, path),
+                            {"policy", "tail", "separator_tokens", "total_documents", "total_document_tokens",
+                             "total_padding_tokens", "total_dropped_tail_tokens", "total_truncated_tokens",
+                             "schema_version", "creator_version"});
+  }
+  j["attributes"] = nlohmann::json::parse(comm.bcast_string(attrs.dump(), 0));
+  return j;
+}
+
+std::string to_text(const std::string& path, const nlohmann::json& s) {
+  std::string out = fmt::format("{} file {}\n", s["kind"].get<std::string>(), path);
+  for (const auto& [key, value] : s.items()) {
+    if (key == "kind" || key == "attributes") continue;
+    out += fmt::format("  {:30} {}\n", key, value.is_number_float() ? fmt::format("{:.4f}", value.get<double>()) : value.dump());
+  }
+  for (const auto& [key, value] : s["attributes"].items())
+    out += fmt::format("  {:30} {}\n", key, value.is_string() ? value.get<std::string>() : value.dump());
+  return out;
+}
+
+}  // namespace weave::inspect

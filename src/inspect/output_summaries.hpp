@@ -1,0 +1,26 @@
+// `weave inspect` for the stages' outputs: knn.h5, order.h5 and contexts.h5 (the corpus summary is
+// corpus/summary.hpp). Each is computed collectively from row blocks; results complete everywhere.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "mpi/comm.hpp"
+#include "weave/config.hpp"
+
+namespace weave::inspect {
+
+/// "corpus", "knn", "order" or "contexts", decided from the datasets present (collective).
+std::string file_kind(const mpi::Comm& comm, const std::string& path);
+
+nlohmann::json summarize_knn(const mpi::Comm& comm, const std::string& path);
+nlohmann::json summarize_order(const mpi::Comm& comm, const std::string& path);
+/// With a corpus that has /topics, also the mean topic purity of the contexts (share of a
+/// context's tokens from its most common topic).
+nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path, const CorpusOptions* corpus);
+
+/// Human-readable form of the summaries above.
+std::string to_text(const std::string& path, const nlohmann::json& summary);
+
+}  // namespace weave::inspect
