@@ -33,6 +33,12 @@ void add_pack_command(CLI::App& app, Runner& run) {
   cmd->add_option("--separator-tokens", config->separator_tokens,
                   "Tokens the trainer inserts after each document (EOS), counted in the stream")
       ->capture_default_str();
+  cmd->add_option("--upsample", config->upsample,
+                  "Long-document upsampling: min_tokens=T,factor=F (documents of at least T tokens appear F times; "
+                  "fractions drawn per document)");
+  cmd->add_option("--source-weights", config->source_weights,
+                  "Per-source copies: SOURCE=WEIGHT,... e.g. 0=1.0,1=2.5 (fractions drawn per document; needs /sources)");
+  cmd->add_option("--seed", config->seed, "Seed of the fractional copies")->capture_default_str();
   add_corpus_options(cmd, config->corpus, *zero_vector);
   add_common_options(cmd, *common);
 

@@ -11,6 +11,7 @@
 #include "io/hdf5.hpp"
 #include "mpi/collective_error.hpp"
 #include "order/order_file.hpp"
+#include "pack/repetition.hpp"
 #include "pack/segments.hpp"
 #include "util/config_json.hpp"
 #include "util/log.hpp"
@@ -23,7 +24,7 @@ namespace {
 
 /// Token lengths (and user ids) of arbitrary documents, fetched from their owners, in input order.
 struct DocColumns {
-  std::vector<std::int64_t> lengths, user_ids;
+  std::vector<std::int64_t> lengths, user_ids, sources;
 };
 
 DocColumns fetch_columns(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const std::vector<std::int64_t>& docs) {
@@ -33,12 +34,13 @@ DocColumns fetch_columns(const mpi::Comm& comm, const corpus::CorpusBlock& corpu
   for (auto d : docs) ask[block_owner(n, p, GlobalId(d))].push_back(d);
   const auto asked = comm.alltoallv(ask);
   std::vector<std::vector<std::int64_t>> reply(static_cast<std::size_t>(p));
-  const bool ids = corpus.info.has_doc_ids;
+  const bool ids = corpus.info.has_doc_ids, sources = corpus.info.has_sources;
   for (int r = 0; r < p; ++r)
     for (auto d : asked[r]) {
       const std::int64_t i = d - corpus.range.begin;
       reply[r].push_back(corpus.lengths[i]);
       if (ids) reply[r].push_back(corpus.doc_ids[i]);
+      if (sources) reply[r].push_back(corpus.sources[i]);
     }
   const auto replies = comm.alltoallv(reply);
   DocColumns out;
@@ -47,6 +49,7 @@ DocColumns fetch_columns(const mpi::Comm& comm, const corpus::CorpusBlock& corpu
     const int r = block_owner(n, p, GlobalId(d));
     out.lengths.push_back(replies[r][next[r]++]);
     if (ids) out.user_ids.push_back(replies[r][next[r]++]);
+    if (sources) out.sources.push_back(replies[r][next[r]++]);
   }
   return out;
 }
@@ -62,10 +65,11 @@ nlohmann::json input_files(const corpus::CorpusInfo& info, const std::string& or
 }
 
 struct Totals {
-  std::int64_t documents = 0, document_tokens = 0, separator_tokens = 0, stream_tokens = 0, contexts = 0,
+  std::int64_t documents = 0, stream_documents = 0, document_tokens = 0, separator_tokens = 0, stream_tokens = 0, contexts = 0,
                segments = 0, padding_tokens = 0, dropped_tail_tokens = 0, truncated_tokens = 0;
   nlohmann::json json() const {
-    return {{"documents", documents},           {"document_tokens", document_tokens},
+    return {{"documents", documents},           {"stream_documents", stream_documents},
+            {"document_tokens", document_tokens},
             {"separator_tokens", separator_tokens}, {"stream_tokens", stream_tokens},
             {"contexts", contexts},             {"segments", segments},
             {"padding_tokens", padding_tokens}, {"dropped_tail_tokens", dropped_tail_tokens},
@@ -75,22 +79,23 @@ struct Totals {
 
 /// Packs for one context length and writes its file; returns the totals.
 Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L, const corpus::CorpusBlock& corpus,
-                const order::OrderBlock& order, const DocColumns& columns) {
+                const ExpandedOrder& stream, const DocColumns& columns) {
   std::vector<std::int64_t> tokens(columns.lengths.size());
   std::int64_t local_tokens = 0;
   for (std::size_t i = 0; i < tokens.size(); ++i) local_tokens += tokens[i] = columns.lengths[i] + config.separator_tokens;
   const std::int64_t first_offset = comm.exscan_sum(local_tokens);
   Totals t;
   t.documents = corpus.info.num_docs;
+  t.stream_documents = stream.total;
   t.stream_tokens = comm.sum(local_tokens);
-  t.separator_tokens = t.documents * config.separator_tokens;
+  t.separator_tokens = t.stream_documents * config.separator_tokens;
   t.document_tokens = t.stream_tokens - t.separator_tokens;
   const std::int64_t full = t.stream_tokens / L, rest = t.stream_tokens % L;
   t.contexts = full + (config.tail == "pad" && rest > 0 ? 1 : 0);
   t.padding_tokens = config.tail == "pad" && rest > 0 ? L - rest : 0;
   t.dropped_tail_tokens = config.tail == "drop" ? rest : 0;
 
-  const Segments segs = split_into_contexts(order.docs, tokens, first_offset, L, t.contexts);
+  const Segments segs = split_into_contexts(stream.docs, tokens, first_offset, L, t.contexts);
   const auto local_segments = static_cast<std::int64_t>(segs.size());
   const std::int64_t first_segment = comm.exscan_sum(local_segments);
   t.segments = comm.sum(local_segments);
@@ -110,6 +115,8 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
   std::vector<std::int64_t> user_ids;
   if (corpus.info.has_doc_ids)
     for (auto i : segs.source_index) user_ids.push_back(columns.user_ids[i]);
+  std::vector<std::int32_t> copies;
+  for (auto i : segs.source_index) copies.push_back(stream.copy[i]);
 
   io::AtomicOutput output(comm, config.output_for(L));
   {
@@ -123,6 +130,7 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
     io::create_dataset(f, "/segments/doc_offset", H5T_STD_I64LE, {t.segments}, chunk);
     io::create_dataset(f, "/segments/length", H5T_STD_I32LE, {t.segments}, chunk);
     io::create_dataset(f, "/segments/is_doc_start", H5T_STD_U8LE, {t.segments}, chunk);
+    io::create_dataset(f, "/segments/copy", H5T_STD_I32LE, {t.segments}, chunk);
     io::write_rows(f, "/contexts/segment_offsets", first_offset_row, static_cast<std::int64_t>(offsets.size()), 1,
                    offsets.data());
     io::write_rows(f, "/contexts/num_tokens", first_context, local_contexts, 1, num_tokens.data());
@@ -130,6 +138,7 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
     io::write_rows(f, "/segments/doc_offset", first_segment, local_segments, 1, segs.doc_offset.data());
     io::write_rows(f, "/segments/length", first_segment, local_segments, 1, segs.length.data());
     io::write_rows(f, "/segments/is_doc_start", first_segment, local_segments, 1, segs.is_doc_start.data());
+    io::write_rows(f, "/segments/copy", first_segment, local_segments, 1, copies.data());
     if (corpus.info.has_doc_ids) {
       io::create_dataset(f, "/segments/user_doc_id", H5T_STD_I64LE, {t.segments}, chunk);
       io::write_rows(f, "/segments/user_doc_id", first_segment, local_segments, 1, user_ids.data());
@@ -159,12 +168,32 @@ void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const Commo
   const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus);
   const order::OrderBlock order = order::read_order_file(comm, config.order);
   order::check_permutation(comm, config.order, order, corpus.info.num_docs);
-  const DocColumns columns = fetch_columns(comm, corpus, order.docs);
+  const Repetition repetition = parse_repetition(config);
+  mpi::collectively(comm, [&] {
+    if (!repetition.source_weights.empty() && !corpus.info.has_sources)
+      throw UserError(fmt::format("--source-weights: the corpus {} has no /sources", config.corpus.path));
+  });
   read_timer.stop();
+  // The stream: the order itself, or its passes with copies (pack/repetition.hpp).
+  auto repeat_timer = report.stage("repeat");
+  ExpandedOrder stream;
+  if (repetition.active) {
+    const DocColumns own = fetch_columns(comm, corpus, order.docs);
+    std::vector<std::int64_t> copies(order.docs.size());
+    for (std::size_t i = 0; i < copies.size(); ++i)
+      copies[i] = repetition.copies(order.docs[i], own.lengths[i], own.sources.empty() ? 0 : static_cast<std::int32_t>(own.sources[i]));
+    stream = expand_order(comm, order.docs, copies);
+  } else {
+    stream.total = order.num_docs;
+    stream.docs = order.docs;
+    stream.copy.assign(order.docs.size(), 0);
+  }
+  const DocColumns columns = fetch_columns(comm, corpus, stream.docs);
+  repeat_timer.stop();
   nlohmann::json all = nlohmann::json::object();
   for (const std::int64_t L : config.context_lengths) {
     auto timer = report.stage(fmt::format("pack_{}", L));
-    const Totals t = pack_one(comm, config, L, corpus, order, columns);
+    const Totals t = pack_one(comm, config, L, corpus, stream, columns);
     timer.stop();
     all[std::to_string(L)] = t.json();
     if (!common.quiet)

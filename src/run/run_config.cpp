@@ -198,7 +198,11 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   c.order.out = c.out_dir + "/order.h5";
 
   c.pack.corpus = corpus;
-  Section ps(root.get_as<toml::table>("pack"), "pack", {"context_length", "policy", "tail", "separator_tokens"});
+  Section ps(root.get_as<toml::table>("pack"), "pack",
+             {"context_length", "policy", "tail", "separator_tokens", "upsample", "source_weights", "seed"});
+  ps.get("upsample", c.pack.upsample);
+  ps.get("source_weights", c.pack.source_weights);
+  ps.get("seed", c.pack.seed);
   ps.get_lengths("context_length", c.pack.context_lengths);
   ps.get("policy", c.pack.policy);
   ps.get("tail", c.pack.tail);

@@ -1,6 +1,7 @@
 // Validation and JSON forms of the public configuration structs.
 #include <fmt/format.h>
 
+#include "pack/repetition.hpp"
 #include "util/config_json.hpp"
 #include "weave/error.hpp"
 
@@ -99,6 +100,7 @@ void PackConfig::validate() const {
   if (separator_tokens < 0) throw UserError(fmt::format("--separator-tokens must be >= 0 (got {})", separator_tokens));
   if (order.empty()) throw UserError("--order is required");
   if (out.empty()) throw UserError("--out is required");
+  pack::parse_repetition(*this);  // throws on malformed --upsample / --source-weights
 }
 
 std::string PackConfig::output_for(std::int64_t length) const {
@@ -111,7 +113,8 @@ std::string PackConfig::output_for(std::int64_t length) const {
 nlohmann::json to_json(const PackConfig& c) {
   nlohmann::json j = to_json(c.corpus);
   j.update({{"order", c.order}, {"context_lengths", c.context_lengths}, {"policy", c.policy}, {"tail", c.tail},
-            {"separator_tokens", c.separator_tokens}, {"out", c.out}});
+            {"separator_tokens", c.separator_tokens}, {"upsample", c.upsample}, {"source_weights", c.source_weights},
+            {"seed", c.seed}, {"out", c.out}});
   return j;
 }
 

@@ -136,5 +136,7 @@ with e2e.scratch() as tmp:
                                  ["--context-length must be in [1"], "L = 0")
     e2e.run_expecting_user_error(2, ["pack", "--order", edge, "--corpus", edge, "--out", bad], ["not an order file"],
                                  "not an order file")
+    e2e.run_expecting_user_error(2, ["pack", "--order", edge_order, "--corpus", edge, "--context-length", 8,
+                                     "--source-weights", "0=2", "--out", bad], ["has no /sources"], "weights, no sources")
     assert not os.path.exists(bad) and not os.path.exists(bad + ".tmp")
     print("ok: bad inputs rejected, no output")
