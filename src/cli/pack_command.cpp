@@ -24,8 +24,10 @@ void add_pack_command(CLI::App& app, Runner& run) {
                   "Tokens per context; several (comma-separated, e.g. 4096,8192,32768) for a curriculum, in one pass")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--policy", config->policy, "split (documents continue across contexts)")
-      ->check(CLI::IsMember({"split"}))
+  cmd->add_option("--policy", config->policy,
+                  "split (ICLM: documents continue across contexts) or pad (Llama 2 Long: whole documents, a "
+                  "context right-padded when the next does not fit; one longer than L alone, truncated)")
+      ->check(CLI::IsMember({"split", "pad"}))
       ->capture_default_str();
   cmd->add_option("--tail", config->tail, "The last partial context: drop or pad")
       ->check(CLI::IsMember({"drop", "pad"}))

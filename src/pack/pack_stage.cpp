@@ -12,7 +12,7 @@
 #include "mpi/collective_error.hpp"
 #include "order/order_file.hpp"
 #include "pack/repetition.hpp"
-#include "pack/segments.hpp"
+#include "pack/context_rows.hpp"
 #include "util/config_json.hpp"
 #include "util/log.hpp"
 #include "util/report.hpp"
@@ -83,35 +83,21 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
   std::vector<std::int64_t> tokens(columns.lengths.size());
   std::int64_t local_tokens = 0;
   for (std::size_t i = 0; i < tokens.size(); ++i) local_tokens += tokens[i] = columns.lengths[i] + config.separator_tokens;
-  const std::int64_t first_offset = comm.exscan_sum(local_tokens);
   Totals t;
   t.documents = corpus.info.num_docs;
   t.stream_documents = stream.total;
   t.stream_tokens = comm.sum(local_tokens);
   t.separator_tokens = t.stream_documents * config.separator_tokens;
   t.document_tokens = t.stream_tokens - t.separator_tokens;
-  const std::int64_t full = t.stream_tokens / L, rest = t.stream_tokens % L;
-  t.contexts = full + (config.tail == "pad" && rest > 0 ? 1 : 0);
-  t.padding_tokens = config.tail == "pad" && rest > 0 ? L - rest : 0;
-  t.dropped_tail_tokens = config.tail == "drop" ? rest : 0;
-
-  const Segments segs = split_into_contexts(stream.docs, tokens, first_offset, L, t.contexts);
+  const ContextRows rows = config.policy == "pad" ? pad_rows(comm, stream.total, stream.docs, tokens, L)
+                                                  : split_rows(comm, stream.docs, tokens, L, config.tail == "pad");
+  const Segments& segs = rows.segs;
   const auto local_segments = static_cast<std::int64_t>(segs.size());
-  const std::int64_t first_segment = comm.exscan_sum(local_segments);
-  t.segments = comm.sum(local_segments);
-  // Contexts that start in this rank's tokens: their first segment begins at c * L.
-  std::vector<std::int64_t> offsets;
-  std::vector<std::int32_t> num_tokens;
-  for (std::size_t j = 0; j < segs.size(); ++j) {
-    const std::int64_t c = segs.context[j];
-    if (!segs.starts_context[j]) continue;
-    offsets.push_back(first_segment + static_cast<std::int64_t>(j));
-    num_tokens.push_back(static_cast<std::int32_t>(c < full ? L : rest));
-  }
-  const auto local_contexts = static_cast<std::int64_t>(num_tokens.size());
-  const std::int64_t first_context = comm.exscan_sum(local_contexts);
-  if (comm.rank() == comm.size() - 1) offsets.push_back(t.segments);
-  const std::int64_t first_offset_row = comm.exscan_sum(static_cast<std::int64_t>(offsets.size()));
+  t.contexts = rows.contexts;
+  t.segments = rows.segments;
+  t.padding_tokens = rows.padding_tokens;
+  t.dropped_tail_tokens = rows.dropped_tail_tokens;
+  t.truncated_tokens = rows.truncated_tokens;
   std::vector<std::int64_t> user_ids;
   if (corpus.info.has_doc_ids)
     for (auto i : segs.source_index) user_ids.push_back(columns.user_ids[i]);
@@ -131,17 +117,18 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
     io::create_dataset(f, "/segments/length", H5T_STD_I32LE, {t.segments}, chunk);
     io::create_dataset(f, "/segments/is_doc_start", H5T_STD_U8LE, {t.segments}, chunk);
     io::create_dataset(f, "/segments/copy", H5T_STD_I32LE, {t.segments}, chunk);
-    io::write_rows(f, "/contexts/segment_offsets", first_offset_row, static_cast<std::int64_t>(offsets.size()), 1,
-                   offsets.data());
-    io::write_rows(f, "/contexts/num_tokens", first_context, local_contexts, 1, num_tokens.data());
-    io::write_rows(f, "/segments/doc_id", first_segment, local_segments, 1, segs.doc_id.data());
-    io::write_rows(f, "/segments/doc_offset", first_segment, local_segments, 1, segs.doc_offset.data());
-    io::write_rows(f, "/segments/length", first_segment, local_segments, 1, segs.length.data());
-    io::write_rows(f, "/segments/is_doc_start", first_segment, local_segments, 1, segs.is_doc_start.data());
-    io::write_rows(f, "/segments/copy", first_segment, local_segments, 1, copies.data());
+    io::write_rows(f, "/contexts/segment_offsets", rows.offsets_first, static_cast<std::int64_t>(rows.offsets.size()), 1,
+                   rows.offsets.data());
+    io::write_rows(f, "/contexts/num_tokens", rows.num_tokens_first, static_cast<std::int64_t>(rows.num_tokens.size()),
+                   1, rows.num_tokens.data());
+    io::write_rows(f, "/segments/doc_id", rows.segments_first, local_segments, 1, segs.doc_id.data());
+    io::write_rows(f, "/segments/doc_offset", rows.segments_first, local_segments, 1, segs.doc_offset.data());
+    io::write_rows(f, "/segments/length", rows.segments_first, local_segments, 1, segs.length.data());
+    io::write_rows(f, "/segments/is_doc_start", rows.segments_first, local_segments, 1, segs.is_doc_start.data());
+    io::write_rows(f, "/segments/copy", rows.segments_first, local_segments, 1, copies.data());
     if (corpus.info.has_doc_ids) {
       io::create_dataset(f, "/segments/user_doc_id", H5T_STD_I64LE, {t.segments}, chunk);
-      io::write_rows(f, "/segments/user_doc_id", first_segment, local_segments, 1, user_ids.data());
+      io::write_rows(f, "/segments/user_doc_id", rows.segments_first, local_segments, 1, user_ids.data());
     }
     io::write_attribute(f, "/", "schema_version", std::int64_t{1});
     io::write_attribute(f, "/", "creator", std::string("weave pack"));

@@ -94,8 +94,7 @@ void PackConfig::validate() const {
   for (auto l : context_lengths)
     if (l <= 0 || l > (std::int64_t{1} << 30))
       throw UserError(fmt::format("--context-length must be in [1, 2^30] (got {})", l));
-  if (policy != "split")
-    throw UserError(fmt::format("--policy {}: only 'split' is available in this version", policy));
+  if (policy != "split" && policy != "pad") throw UserError(fmt::format("--policy must be split or pad (got {})", policy));
   if (tail != "drop" && tail != "pad") throw UserError(fmt::format("--tail must be drop or pad (got {})", tail));
   if (separator_tokens < 0) throw UserError(fmt::format("--separator-tokens must be >= 0 (got {})", separator_tokens));
   if (order.empty()) throw UserError("--order is required");
