@@ -25,7 +25,7 @@ with e2e.scratch() as tmp:
     e2e.run_expecting_user_error(2, ["synth", "--out", out, "--docs", "1"], ["smaller than the 2 ranks"], "docs < ranks")
     e2e.run_expecting_user_error(2, ["synth", "--out", os.path.join(tmp, "no", "dir", "c.h5")], ["does not exist"],
                                  "missing output folder")
-    e2e.run_expecting_user_error(2, ["inspect"], ["corpus is required"], "missing corpus")
+    e2e.run_expecting_user_error(2, ["inspect"], ["file is required"], "missing file")
     assert not os.path.exists(out)
     print("ok: rejected options")
 
