@@ -13,6 +13,7 @@
 #include "corpus/corpus.hpp"
 #include "io/hdf5.hpp"
 #include "knn/knn_file.hpp"
+#include "mpi/ask_owners.hpp"
 #include "mpi/collective_error.hpp"
 #include "order/order_file.hpp"
 #include "weave/error.hpp"
@@ -177,20 +178,9 @@ nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path
     const corpus::CorpusBlock corpus = corpus::read_corpus(comm, *corpus_options);
     if (!corpus.topics.empty()) {
       // Topics of the segments' documents, fetched from their owners.
-      const int p = comm.size();
-      std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(p));
-      for (auto d : doc) ask[block_owner(corpus.info.num_docs, p, GlobalId(d))].push_back(d);
-      const auto asked = comm.alltoallv(ask);
-      std::vector<std::vector<std::int32_t>> reply(static_cast<std::size_t>(p));
-      for (int r = 0; r < p; ++r)
-        for (auto d : asked[r]) reply[r].push_back(corpus.topics[d - corpus.range.begin]);
-      const auto replies = comm.alltoallv(reply);
-      std::vector<std::size_t> next(static_cast<std::size_t>(p), 0);
-      std::vector<std::int32_t> topic(doc.size());
-      for (std::size_t s = 0; s < doc.size(); ++s) {
-        const int r = block_owner(corpus.info.num_docs, p, GlobalId(doc[s]));
-        topic[s] = replies[r][next[r]++];
-      }
+      const auto topic = mpi::ask_owners<std::int32_t>(
+          comm, doc, 1, [&](std::int64_t d) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(d)); },
+          [&](std::int64_t d, std::int32_t* t) { *t = corpus.topics[d - corpus.range.begin]; });
       double purity = 0;
       for (std::int64_t c = 0; c < cr.size(); ++c) {
         std::map<std::int32_t, std::int64_t> by_topic;

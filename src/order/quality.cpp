@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "knn/topk.hpp"
+#include "mpi/ask_owners.hpp"
 #include "util/random.hpp"
 
 namespace weave::order {
@@ -18,30 +19,15 @@ struct Fetched {
 
 Fetched fetch(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const std::vector<std::int64_t>& docs) {
   const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
-  const int p = comm.size();
-  std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(p));
-  for (auto doc : docs) ask[block_owner(n, p, GlobalId(doc))].push_back(doc);
-  const auto asked = comm.alltoallv(ask);
-  std::vector<std::vector<float>> rows(static_cast<std::size_t>(p));
-  std::vector<std::vector<std::int32_t>> topics(static_cast<std::size_t>(p));
-  for (int r = 0; r < p; ++r)
-    for (auto doc : asked[r]) {
-      const std::int64_t i = doc - corpus.range.begin;
-      rows[r].insert(rows[r].end(), corpus.embeddings.begin() + i * d, corpus.embeddings.begin() + (i + 1) * d);
-      if (!corpus.topics.empty()) topics[r].push_back(corpus.topics[i]);
-    }
-  const auto got_rows = comm.alltoallv(rows);
-  const auto got_topics = comm.alltoallv(topics);
+  auto owner = [&](std::int64_t doc) { return block_owner(n, comm.size(), GlobalId(doc)); };
   Fetched out;
-  out.rows.resize(docs.size() * static_cast<std::size_t>(d));
-  if (!corpus.topics.empty()) out.topics.resize(docs.size());
-  std::vector<std::size_t> next(static_cast<std::size_t>(p), 0);
-  for (std::size_t j = 0; j < docs.size(); ++j) {
-    const int r = block_owner(n, p, GlobalId(docs[j]));
-    std::copy_n(got_rows[r].begin() + static_cast<std::ptrdiff_t>(next[r] * d), d, out.rows.begin() + static_cast<std::ptrdiff_t>(j * d));
-    if (!corpus.topics.empty()) out.topics[j] = got_topics[r][next[r]];
-    ++next[r];
-  }
+  out.rows = mpi::ask_owners<float>(comm, docs, static_cast<std::size_t>(d), owner, [&](std::int64_t doc, float* row) {
+    std::copy_n(corpus.embeddings.data() + (doc - corpus.range.begin) * d, d, row);
+  });
+  if (!corpus.topics.empty())
+    out.topics = mpi::ask_owners<std::int32_t>(comm, docs, 1, owner, [&](std::int64_t doc, std::int32_t* t) {
+      *t = corpus.topics[doc - corpus.range.begin];
+    });
   return out;
 }
 

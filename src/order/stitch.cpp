@@ -4,6 +4,7 @@
 
 #include "knn/cpu/cpu_backend.hpp"
 #include "knn/exact_ring.hpp"
+#include "mpi/ask_owners.hpp"
 #include "order/list_ranking.hpp"
 #include "util/log.hpp"
 #include "util/report.hpp"
@@ -20,25 +21,14 @@ int degree_of(const std::vector<std::int64_t>& links, std::int64_t i) {
 /// Translates dense end numbers (rank r holds [offsets[r], offsets[r+1])) to document ids.
 std::vector<std::int64_t> dense_to_doc(const mpi::Comm& comm, const std::vector<std::int64_t>& offsets,
                                        const std::vector<std::int64_t>& my_docs, const std::vector<std::int64_t>& dense) {
-  const int p = comm.size();
   auto owner = [&](std::int64_t x) {
-    return static_cast<int>(std::upper_bound(offsets.begin(), offsets.end(), x) - offsets.begin()) - 1;
+    return x < 0 ? -1 : static_cast<int>(std::upper_bound(offsets.begin(), offsets.end(), x) - offsets.begin()) - 1;
   };
-  std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(p));
-  for (auto x : dense)
-    if (x >= 0) ask[owner(x)].push_back(x);
-  const auto asked = comm.alltoallv(ask);
-  std::vector<std::vector<std::int64_t>> reply(static_cast<std::size_t>(p));
-  for (int r = 0; r < p; ++r)
-    for (auto x : asked[r]) reply[r].push_back(my_docs[x - offsets[comm.rank()]]);
-  const auto replies = comm.alltoallv(reply);
-  std::vector<std::size_t> next(static_cast<std::size_t>(p), 0);
-  std::vector<std::int64_t> out(dense.size(), -1);
+  auto out = mpi::ask_owners<std::int64_t>(comm, dense, 1, owner, [&](std::int64_t x, std::int64_t* doc) {
+    *doc = my_docs[x - offsets[comm.rank()]];
+  });
   for (std::size_t j = 0; j < dense.size(); ++j)
-    if (dense[j] >= 0) {
-      const int r = owner(dense[j]);
-      out[j] = replies[r][next[r]++];  // answers come back in the order asked
-    }
+    if (dense[j] < 0) out[j] = -1;
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include "corpus/corpus.hpp"
 #include "io/atomic_output.hpp"
 #include "io/hdf5.hpp"
+#include "mpi/ask_owners.hpp"
 #include "mpi/collective_error.hpp"
 #include "order/order_file.hpp"
 #include "pack/repetition.hpp"
@@ -28,28 +29,22 @@ struct DocColumns {
 };
 
 DocColumns fetch_columns(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const std::vector<std::int64_t>& docs) {
-  const std::int64_t n = corpus.info.num_docs;
-  const int p = comm.size();
-  std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(p));
-  for (auto d : docs) ask[block_owner(n, p, GlobalId(d))].push_back(d);
-  const auto asked = comm.alltoallv(ask);
-  std::vector<std::vector<std::int64_t>> reply(static_cast<std::size_t>(p));
   const bool ids = corpus.info.has_doc_ids, sources = corpus.info.has_sources;
-  for (int r = 0; r < p; ++r)
-    for (auto d : asked[r]) {
-      const std::int64_t i = d - corpus.range.begin;
-      reply[r].push_back(corpus.lengths[i]);
-      if (ids) reply[r].push_back(corpus.doc_ids[i]);
-      if (sources) reply[r].push_back(corpus.sources[i]);
-    }
-  const auto replies = comm.alltoallv(reply);
+  const std::size_t width = 1 + (ids ? 1 : 0) + (sources ? 1 : 0);
+  const auto values = mpi::ask_owners<std::int64_t>(
+      comm, docs, width, [&](std::int64_t d) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(d)); },
+      [&](std::int64_t d, std::int64_t* out) {
+        const std::int64_t i = d - corpus.range.begin;
+        *out++ = corpus.lengths[i];
+        if (ids) *out++ = corpus.doc_ids[i];
+        if (sources) *out = corpus.sources[i];
+      });
   DocColumns out;
-  std::vector<std::size_t> next(static_cast<std::size_t>(p), 0);
-  for (auto d : docs) {
-    const int r = block_owner(n, p, GlobalId(d));
-    out.lengths.push_back(replies[r][next[r]++]);
-    if (ids) out.user_ids.push_back(replies[r][next[r]++]);
-    if (sources) out.sources.push_back(replies[r][next[r]++]);
+  for (std::size_t j = 0; j < docs.size(); ++j) {
+    const std::int64_t* v = values.data() + j * width;
+    out.lengths.push_back(*v++);
+    if (ids) out.user_ids.push_back(*v++);
+    if (sources) out.sources.push_back(*v);
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "mpi/ask_owners.hpp"
 #include "pack/context_rows.hpp"
 #include "weave/ids.hpp"
 
@@ -17,22 +18,11 @@ namespace {
 /// owner of q); positions >= n answer n.
 std::vector<std::int64_t> lookup(const mpi::Comm& comm, std::int64_t n, BlockRange mine,
                                  const std::vector<std::int64_t>& table, const std::vector<std::int64_t>& queries) {
-  const int p = comm.size();
-  std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(p));
-  for (auto q : queries)
-    if (q < n) ask[block_owner(n, p, GlobalId(q))].push_back(q);
-  const auto asked = comm.alltoallv(ask);
-  std::vector<std::vector<std::int64_t>> reply(static_cast<std::size_t>(p));
-  for (int r = 0; r < p; ++r)
-    for (auto q : asked[r]) reply[r].push_back(table[q - mine.begin]);
-  const auto replies = comm.alltoallv(reply);
-  std::vector<std::size_t> next(static_cast<std::size_t>(p), 0);
-  std::vector<std::int64_t> out(queries.size(), n);
+  auto out = mpi::ask_owners<std::int64_t>(
+      comm, queries, 1, [&](std::int64_t q) { return q < n ? block_owner(n, comm.size(), GlobalId(q)) : -1; },
+      [&](std::int64_t q, std::int64_t* v) { *v = table[q - mine.begin]; });
   for (std::size_t j = 0; j < queries.size(); ++j)
-    if (queries[j] < n) {
-      const int r = block_owner(n, p, GlobalId(queries[j]));
-      out[j] = replies[r][next[r]++];
-    }
+    if (queries[j] >= n) out[j] = n;
   return out;
 }
 
