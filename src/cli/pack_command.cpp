@@ -14,9 +14,10 @@ void add_pack_command(CLI::App& app, Runner& run) {
   auto common = std::make_shared<CommonOptions>();
   auto zero_vector = std::make_shared<std::string>("error");
   CLI::App* cmd = app.add_subcommand(
-      "pack", "Concatenate the documents in order and cut the token stream into contexts of L tokens (ICLM's split "
-              "policy: documents continue across contexts); write the context index (contexts.h5) a trainer reads "
-              "with h5py (docs/format.md, docs/examples/read_contexts.py).");
+      "pack", "Turn the document order into training contexts of L tokens: split (ICLM: the stream is cut every L "
+              "tokens) or pad (Llama 2 Long: whole documents, right-padded), with long-document upsampling and "
+              "source weights; write the context index (contexts.h5) a trainer reads with h5py (docs/format.md, "
+              "docs/examples/read_contexts.py).");
   cmd->add_option("--order", config->order, "Document order (order.h5 from weave order)")->required();
   cmd->add_option("--corpus", config->corpus.path, "The corpus (token lengths, user ids)")->required();
   cmd->add_option("--out", config->out, "Output contexts.h5; with several lengths contexts.L.h5 each")->required();

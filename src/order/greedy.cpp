@@ -90,7 +90,7 @@ class Greedy {
     const std::int64_t end = g_.offsets[i + 1];
     auto& c = cursor_[i];
     while (c < end && !eligible(i, c)) {
-      dead_[c] = 1;  // ineligible now means ineligible forever
+      if (!dead_[c]) dead_[c] = 1;  // ineligible now means ineligible forever
       ++c;
     }
     return c < end ? g_.edge(i, c) : Edge{};
@@ -236,13 +236,16 @@ class Greedy {
         const std::int64_t i = local(target);
         if (kind == kPartner) {
           partner_[i] = value;
-        } else {  // kInterior: `value` will take no more edges
-          mark_dead(i, value);
+        } else {  // kInterior: `value` will take no more edges (and needs no notice from us)
+          const std::int64_t slot = g_.slot_of(i, value);
+          if (slot >= 0) dead_[slot] = kNeighborInterior;
         }
       }
   }
 
   static constexpr std::int64_t kPartner = 0, kInterior = 1;
+  /// dead_ values: 0 live, 1 dead, kNeighborInterior dead because the neighbour is interior.
+  static constexpr std::uint8_t kNeighborInterior = 2;
 
   /// End i takes the edge to `from`, whose fragment's other end is from_partner.
   void accept(std::int64_t i, std::int64_t from, std::int64_t from_partner,
@@ -260,17 +263,17 @@ class Greedy {
     } else {
       post(updates, my_partner, {kPartner, my_partner, from_partner});
     }
-    if (degree_[i] == 2) {  // local neighbours see the degree; remote ones are told
+    if (degree_[i] == 2) {  // local neighbours see the degree; remote ones are told, unless interior
       for (std::int64_t s = g_.offsets[i]; s < g_.offsets[i + 1]; ++s) {
         const std::int64_t w = g_.neighbor[s];
-        if (w != from && !is_local(w)) post(updates, w, {kInterior, w, doc});
+        if (w != from && !is_local(w) && dead_[s] != kNeighborInterior) post(updates, w, {kInterior, w, doc});
       }
     }
   }
 
   void mark_dead(std::int64_t i, std::int64_t neighbor) {
     const std::int64_t s = g_.slot_of(i, neighbor);
-    if (s >= 0) dead_[s] = 1;
+    if (s >= 0 && !dead_[s]) dead_[s] = 1;
   }
 
   /// Hands every still-eligible edge and the state of their ends to rank 0, which finishes with
