@@ -148,11 +148,11 @@ TEST(DistributedGreedy, TieHeavyGraphs) {
 TEST(DistributedGreedy, AdversarialChainFinishesInFewRounds) {
   mpi::Comm comm;
   // A chain of 100,000 documents with increasing weights along it; consecutive chain documents
-  // are in different blocks (position p is document (p mod 3) * n/3 + p / 3), so they alternate
-  // between 3 ranks. Mutual-best rounds accept one edge per round here.
-  const std::int64_t n = 99999;
+  // are in different thirds of the ids (position p is document p / 3 of third p mod 3), so at 3
+  // ranks they alternate between the ranks. Mutual-best rounds accept one edge per round here.
+  const std::int64_t n = 100000;
   WholeLists w{n, 2, std::vector<std::int64_t>(2 * n, -1), std::vector<float>(2 * n, std::nanf(""))};
-  auto doc = [&](std::int64_t p) { return (p % 3) * (n / 3) + p / 3; };
+  auto doc = [&](std::int64_t p) { return block_range(n, 3, static_cast<int>(p % 3)).begin + p / 3; };
   for (std::int64_t p = 0; p < n; ++p) {
     std::vector<std::pair<float, std::int64_t>> row;
     if (p + 1 < n) row.emplace_back(static_cast<float>(p + 1) / n, doc(p + 1));
