@@ -1,15 +1,11 @@
 #!/usr/bin/env bash
-# Runs the pipeline that exists so far on one machine with mpirun, one rank per core.
-# Usage: mpi_jobs/local.sh RANKS OUT_DIR [extra synth options]
+# The whole pipeline on one machine with mpirun, one rank per core.
+# Usage: mpi_jobs/local.sh RANKS [CONFIG.toml] [--set SECTION.KEY=VALUE ...]
+# Without a configuration, weave run's embedded default (a synthetic demo corpus) runs.
 set -euo pipefail
-ranks="${1:?ranks}"; out="${2:?output folder}"; shift 2
+ranks="${1:?ranks}"; shift
 here="$(cd "$(dirname "$0")/.." && pwd)"
 weave="${WEAVE:-$here/build/release/src/weave}"
 source "$here/scripts/env.sh"
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1   # one rank per core
-mkdir -p "$out"
-mpirun -n "$ranks" "$weave" synth --out "$out/corpus.h5" --report "$out/synth.json" "$@"
-mpirun -n "$ranks" "$weave" inspect "$out/corpus.h5" --report "$out/inspect.json"
-mpirun -n "$ranks" "$weave" knn --corpus "$out/corpus.h5" --k 10 --out "$out/knn.h5" --report "$out/knn.json"
-mpirun -n "$ranks" "$weave" order --knn "$out/knn.h5" --corpus "$out/corpus.h5" --out "$out/order.h5" \
-  --report "$out/order.json"
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+mpirun -n "$ranks" "$weave" run "$@"
