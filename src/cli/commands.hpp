@@ -8,7 +8,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "mpi/collective_error.hpp"
 #include "mpi/comm.hpp"
+#include "util/report.hpp"
 #include "weave/config.hpp"
 
 namespace weave::cli {
@@ -30,5 +32,17 @@ void add_common_options(CLI::App* command, CommonOptions& options);
 /// Prints "weave NAME: key=value ..." (the effective configuration) on rank 0 unless quiet.
 void print_configuration(const mpi::Comm& comm, const std::string& command, const nlohmann::json& config,
                          const CommonOptions& options);
+
+/// The frame of a stage command: print the effective configuration, run stage(report), then
+/// write --report (collectively, so a failure to write it is reported like any other).
+template <typename Stage>
+void run_stage_command(const mpi::Comm& comm, const std::string& name, const nlohmann::json& config,
+                       const CommonOptions& common, Stage&& stage) {
+  print_configuration(comm, name, config, common);
+  util::Report report(comm, name);
+  report.set_config(config);
+  stage(report);
+  mpi::collectively(comm, [&] { report.write(common.report_path); });
+}
 
 }  // namespace weave::cli

@@ -3,9 +3,7 @@
 
 #include "cli/commands.hpp"
 #include "knn/knn_stage.hpp"
-#include "mpi/collective_error.hpp"
 #include "util/config_json.hpp"
-#include "util/report.hpp"
 
 namespace weave::cli {
 
@@ -33,11 +31,8 @@ void add_knn_command(CLI::App& app, Runner& run) {
   cmd->callback([&run, config, common, zero_vector] {
     config->corpus.on_zero_vector = parse_zero_vector_policy(*zero_vector);
     run = [config, common](const mpi::Comm& comm) {
-      print_configuration(comm, "knn", to_json(*config), *common);
-      util::Report report(comm, "knn");
-      report.set_config(to_json(*config));
-      knn::run_knn_stage(comm, *config, *common, report);
-      mpi::collectively(comm, [&] { report.write(common->report_path); });
+      run_stage_command(comm, "knn", to_json(*config), *common,
+                        [&](util::Report& report) { knn::run_knn_stage(comm, *config, *common, report); });
     };
   });
 }

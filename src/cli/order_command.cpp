@@ -2,10 +2,8 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "mpi/collective_error.hpp"
 #include "order/order_stage.hpp"
 #include "util/config_json.hpp"
-#include "util/report.hpp"
 
 namespace weave::cli {
 
@@ -36,11 +34,8 @@ void add_order_command(CLI::App& app, Runner& run) {
   cmd->callback([&run, config, common, zero_vector] {
     config->corpus.on_zero_vector = parse_zero_vector_policy(*zero_vector);
     run = [config, common](const mpi::Comm& comm) {
-      print_configuration(comm, "order", to_json(*config), *common);
-      util::Report report(comm, "order");
-      report.set_config(to_json(*config));
-      order::run_order_stage(comm, *config, *common, report);
-      mpi::collectively(comm, [&] { report.write(common->report_path); });
+      run_stage_command(comm, "order", to_json(*config), *common,
+                        [&](util::Report& report) { order::run_order_stage(comm, *config, *common, report); });
     };
   });
 }

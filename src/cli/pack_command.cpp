@@ -2,10 +2,8 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "mpi/collective_error.hpp"
 #include "pack/pack_stage.hpp"
 #include "util/config_json.hpp"
-#include "util/report.hpp"
 
 namespace weave::cli {
 
@@ -48,11 +46,8 @@ void add_pack_command(CLI::App& app, Runner& run) {
   cmd->callback([&run, config, common, zero_vector] {
     config->corpus.on_zero_vector = parse_zero_vector_policy(*zero_vector);
     run = [config, common](const mpi::Comm& comm) {
-      print_configuration(comm, "pack", to_json(*config), *common);
-      util::Report report(comm, "pack");
-      report.set_config(to_json(*config));
-      pack::run_pack_stage(comm, *config, *common, report);
-      mpi::collectively(comm, [&] { report.write(common->report_path); });
+      run_stage_command(comm, "pack", to_json(*config), *common,
+                        [&](util::Report& report) { pack::run_pack_stage(comm, *config, *common, report); });
     };
   });
 }
