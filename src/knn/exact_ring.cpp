@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "mpi/ring.hpp"
+#include "mpi/collective_error.hpp"
 #include "util/progress.hpp"
 #include "util/report.hpp"
 
@@ -37,34 +37,31 @@ KnnLists exact_ring_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block,
   const std::int64_t chunk_rows = std::max<std::int64_t>(1, std::min(config.corpus.max_block_rows, largest_block));
   const std::int64_t chunks = (largest_block + chunk_rows - 1) / chunk_rows;
 
-  TopK topk(block.size(), config.k);
-  std::vector<float> buffers[2];
-  if (p > 1)
-    for (auto& b : buffers) b.resize(static_cast<std::size_t>(chunk_rows * d));
-  mpi::RingShift ring(comm, d);
+  mpi::collectively(comm, [&] {
+    backend.begin(RowBlock{block.embeddings.data(), block.size(), GlobalId(block.range.begin)}, d, config.k,
+                  chunk_rows);
+  });
   util::Progress progress(comm, "knn", n * n, "pairs", quiet);
-  const RowBlock queries{block.embeddings.data(), block.size(), GlobalId(block.range.begin)};
   double wait_seconds = 0;
   std::vector<double> step_seconds;
 
   for (std::int64_t j = 0; j < chunks; ++j) {
     for (int s = 0; s < p; ++s) {
       const auto t0 = std::chrono::steady_clock::now();
-      // At step s this rank holds chunk j of the block of rank r - s.
-      const int owner = (r - s + p) % p;
-      const BlockRange held = chunk_of(ranges[owner], chunk_rows, j);
-      const float* held_rows = s == 0 ? block.embeddings.data() + (held.begin - block.range.begin) * d
-                                      : buffers[(s - 1) % 2].data();
+      // At step s this rank holds chunk j of the block of rank r - s: its own rows at step 0, then
+      // the chunk received from the left at step s - 1.
+      const BlockRange range = chunk_of(ranges[(r - s + p) % p], chunk_rows, j);
+      const Chunk held = s == 0 ? Chunk{Chunk::kOwnRows, range.begin - block.range.begin, range.size(),
+                                        GlobalId(range.begin)}
+                                : Chunk{(s - 1) % 2, 0, range.size(), GlobalId(range.begin)};
       if (s + 1 < p) {
         const BlockRange next = chunk_of(ranges[(r - s - 1 + p) % p], chunk_rows, j);
-        ring.start(held_rows, held.size(), buffers[s % 2].data(), next.size());
+        backend.start_shift(held, s % 2, next.size());
       }
-      backend.search(queries, RowBlock{held_rows, held.size(), GlobalId(held.begin)}, d, topk, [&] {
-        if (s + 1 < p) ring.poll();
-      });
-      if (s + 1 < p) wait_seconds += ring.wait();
+      backend.search(held);
+      if (s + 1 < p) wait_seconds += backend.finish_shift();
       step_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      progress.advance(block.size() * held.size());
+      progress.advance(block.size() * held.count);
     }
   }
   progress.finish();
@@ -79,12 +76,8 @@ KnnLists exact_ring_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block,
   report.add_counter("ring_step_seconds_mean", step_seconds.empty() ? 0 : step_sum / step_seconds.size());
   report.add_counter("ring_step_seconds_max", step_max);
   report.add_counter("ring_wait_seconds", wait_seconds);
-  report.add_counter("bytes_sent", ring.bytes_sent());
-
-  KnnLists out;
-  out.k = config.k;
-  topk.finish(out.neighbors, out.similarities);
-  return out;
+  report.add_counter("bytes_sent", backend.bytes_sent());
+  return backend.finish();
 }
 
 }  // namespace weave::knn

@@ -1,9 +1,6 @@
-// The exact kNN ring: every rank keeps its own rows as queries; database blocks travel around the
+// The exact kNN ring: every rank keeps its own rows as queries; database chunks travel around the
 // ring of ranks, the next one in flight while the current one is searched.
 #pragma once
-
-#include <cstdint>
-#include <vector>
 
 #include "corpus/corpus.hpp"
 #include "knn/backend.hpp"
@@ -13,12 +10,6 @@ class Report;
 }
 
 namespace weave::knn {
-
-struct KnnLists {
-  int k = 0;
-  std::vector<std::int64_t> neighbors;  ///< block.size() x k global ids, best first; -1 = none
-  std::vector<float> similarities;      ///< block.size() x k; NaN where neighbors is -1
-};
 
 /// Collective. Database blocks travel in chunks of at most max_block_rows rows, so a rank holds
 /// its own rows plus two chunks: O((N/P) d + chunk d) floats, and O((N/P) k) for the results.

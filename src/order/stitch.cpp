@@ -79,7 +79,7 @@ StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpu
 
     KnnConfig config;
     config.k = static_cast<int>(std::min<std::int64_t>(k, total_ends - 1));
-    knn::CpuBackend backend(config.query_tile, config.database_tile);
+    knn::CpuBackend backend(comm, config.query_tile, config.database_tile);
     const knn::KnnLists lists = knn::exact_ring_knn(comm, ends, config, backend, /*quiet=*/true, report);
     const auto neighbor_docs = dense_to_doc(comm, offsets, end_docs, lists.neighbors);
 

@@ -65,7 +65,7 @@ void expect_matches_oracle(const mpi::Comm& comm, const Case& c) {
   config.database_tile = c.database_tile;
   config.out = "unused";
   const corpus::CorpusBlock block = corpus::read_corpus(comm, config.corpus);
-  knn::CpuBackend backend(config.query_tile, config.database_tile);
+  knn::CpuBackend backend(comm, config.query_tile, config.database_tile);
   util::Report report(comm, "knn");
   const knn::KnnLists got = knn::exact_ring_knn(comm, block, config, backend, /*quiet=*/true, report);
   const auto ids = testing::allgather_concat(comm, got.neighbors);
