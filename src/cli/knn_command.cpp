@@ -23,6 +23,15 @@ void add_knn_command(CLI::App& app, Runner& run) {
       ->capture_default_str();
   cmd->add_option("--query-tile", config->query_tile, "Queries per similarity tile")->capture_default_str();
   cmd->add_option("--database-tile", config->database_tile, "Database rows per similarity tile")->capture_default_str();
+  cmd->add_option("--gpu-query-tile", config->gpu_query_tile,
+                  "cuda: queries per tensor-core score tile (lower it if the GPU runs out of memory)")
+      ->capture_default_str();
+  cmd->add_option("--gpu-database-tile", config->gpu_database_tile,
+                  "cuda: database rows per score tile; query x database tile scores should fit in L2")
+      ->capture_default_str();
+  cmd->add_option("--gpu-scores", config->gpu_scores,
+                  "cuda: score tile type: bf16 (half the bytes, wider re-scoring window) or fp32")
+      ->capture_default_str();
   add_corpus_options(cmd, config->corpus, *zero_vector);
   cmd->get_option("--max-block-rows")
       ->description("Rows per HDF5 read and per block travelling the ring (bounds memory: own rows + 2 blocks)");

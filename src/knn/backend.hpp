@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mpi/comm.hpp"
@@ -57,6 +58,8 @@ class SearchBackend {
   /// The sorted lists of every query (best first, ties by global id).
   virtual KnnLists finish() = 0;
   virtual double bytes_sent() const = 0;
+  /// Backend-specific figures for the report (memory, re-scored pairs, ...).
+  virtual std::vector<std::pair<std::string, double>> counters() const { return {}; }
 };
 
 /// The backend named by config.backend (UserError if it is not built in or cannot run here).

@@ -77,7 +77,9 @@ KnnLists exact_ring_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block,
   report.add_counter("ring_step_seconds_max", step_max);
   report.add_counter("ring_wait_seconds", wait_seconds);
   report.add_counter("bytes_sent", backend.bytes_sent());
-  return backend.finish();
+  KnnLists lists = backend.finish();
+  for (const auto& [name, value] : backend.counters()) report.add_counter(name, value);
+  return lists;
 }
 
 }  // namespace weave::knn

@@ -180,12 +180,16 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   }
 
   c.knn.corpus = corpus;
-  Section ks(root.get_as<toml::table>("knn"), "knn", {"k", "method", "backend", "query_tile", "database_tile"});
+  Section ks(root.get_as<toml::table>("knn"), "knn", {"k", "method", "backend", "query_tile", "database_tile",
+                                                         "gpu_query_tile", "gpu_database_tile", "gpu_scores"});
   ks.get("k", c.knn.k);
   ks.get("method", c.knn.method);
   ks.get("backend", c.knn.backend);
   ks.get("query_tile", c.knn.query_tile);
   ks.get("database_tile", c.knn.database_tile);
+  ks.get("gpu_query_tile", c.knn.gpu_query_tile);
+  ks.get("gpu_database_tile", c.knn.gpu_database_tile);
+  ks.get("gpu_scores", c.knn.gpu_scores);
   c.knn.out = c.out_dir + "/knn.h5";
 
   c.order.corpus = corpus;

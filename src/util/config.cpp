@@ -61,6 +61,9 @@ void KnnConfig::validate() const {
   if (backend != "cpu" && backend != "cuda")
     throw UserError(fmt::format("--backend must be cpu or cuda (got {})", backend));
   if (query_tile < 1 || database_tile < 1) throw UserError("tile sizes must be positive");
+  if (gpu_query_tile < 1 || gpu_database_tile < 1) throw UserError("--gpu-query-tile and --gpu-database-tile must be positive");
+  if (gpu_scores != "bf16" && gpu_scores != "fp32")
+    throw UserError(fmt::format("--gpu-scores must be bf16 or fp32 (got {})", gpu_scores));
   if (corpus.max_block_rows < 1) throw UserError("--max-block-rows must be positive");
   if (out.empty()) throw UserError("--out is required");
 }
@@ -68,7 +71,8 @@ void KnnConfig::validate() const {
 nlohmann::json to_json(const KnnConfig& c) {
   nlohmann::json j = to_json(c.corpus);
   j.update({{"k", c.k}, {"method", c.method}, {"backend", c.backend}, {"query_tile", c.query_tile},
-            {"database_tile", c.database_tile}, {"out", c.out}});
+            {"database_tile", c.database_tile}, {"gpu_query_tile", c.gpu_query_tile},
+            {"gpu_database_tile", c.gpu_database_tile}, {"gpu_scores", c.gpu_scores}, {"out", c.out}});
   return j;
 }
 

@@ -11,6 +11,9 @@
 
 namespace {
 
+/// ctest's SKIP_RETURN_CODE for every MPI test (cmake/WeaveTesting.cmake).
+constexpr int kSkippedExitStatus = 77;
+
 class RankFailurePrinter : public testing::EmptyTestEventListener {
  public:
   explicit RankFailurePrinter(int rank) : rank_(rank) {}
@@ -39,15 +42,20 @@ int main(int argc, char** argv) {
     delete listeners.Release(listeners.default_result_printer());
     listeners.Append(new RankFailurePrinter(rank));
   }
-  int local = RUN_ALL_TESTS();
+  const testing::UnitTest& unit = *testing::UnitTest::GetInstance();
+  int failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
   // A test program that runs nothing is a broken registration, not a pass.
-  if (testing::UnitTest::GetInstance()->test_to_run_count() == 0 && testing::GTEST_FLAG(filter) == "*") {
+  if (unit.test_to_run_count() == 0 && testing::GTEST_FLAG(filter) == "*") {
     if (rank == 0) std::fprintf(stderr, "no tests ran\n");
-    local = 1;
+    failed = 1;
   }
-  int global = 0;
-  MPI_Allreduce(&local, &global, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  if (rank == 0 && global != local) std::fprintf(stderr, "FAILED on another rank (see [rank N] lines above)\n");
+  // Every test skipped (say, GPU tests without a GPU): exit 77, which ctest reports as skipped.
+  const int all_skipped = unit.skipped_test_count() > 0 && unit.successful_test_count() == 0;
+  int any_failed = 0, every_rank_skipped = 0;
+  MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Allreduce(&all_skipped, &every_rank_skipped, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (rank == 0 && any_failed && !failed) std::fprintf(stderr, "FAILED on another rank (see [rank N] lines above)\n");
+  const int status = any_failed ? 1 : every_rank_skipped ? kSkippedExitStatus : 0;
   MPI_Finalize();
-  return global;
+  return status;
 }

@@ -1,0 +1,101 @@
+// The GEMM baseline of the GPU kNN benchmark: the tensor-core rate of the score tiles alone.
+// Times, with CUDA events, (1) cuBLASLt BF16 GEMMs over every (query tile, database tile) pair of an
+// N x N search with the tile shape and score type weave uses (knn/cuda/score_gemm.hpp: the same
+// cuBLASLt call, nothing else), and (2) one large square BF16 GEMM as the chip's reference rate.
+// Inputs are random (never zeros: they run faster than real data).
+// Usage: gemm_rate_cuda N DIM QUERY_TILE DATABASE_TILE bf16|fp32
+// Prints: RESULT tile_tflops=... tile_seconds=... square_tflops=...
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "knn/cuda/cuda_check.hpp"
+#include "knn/cuda/device_array.hpp"
+#include "knn/cuda/score_gemm.hpp"
+
+using namespace weave::knn::cuda;
+
+namespace {
+
+DeviceArray<std::uint16_t> random_bf16(std::size_t count, std::uint64_t seed) {
+  std::vector<std::uint16_t> host(count);
+  std::uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (auto& v : host) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    // sign, exponent around 2^-5 (unit rows of a few hundred dims), random mantissa
+    v = static_cast<std::uint16_t>(((x >> 63) << 15) | ((0x7A + (x >> 40) % 3) << 7) | ((x >> 20) & 0x7F));
+  }
+  DeviceArray<std::uint16_t> device(count, "benchmark rows");
+  check(cudaMemcpy(device.data(), host.data(), count * 2, cudaMemcpyHostToDevice), "cudaMemcpy");
+  return device;
+}
+
+template <typename F>
+double time_seconds(F&& f, cudaStream_t stream) {
+  cudaEvent_t start, stop;
+  check(cudaEventCreate(&start), "cudaEventCreate");
+  check(cudaEventCreate(&stop), "cudaEventCreate");
+  check(cudaEventRecord(start, stream), "cudaEventRecord");
+  f();
+  check(cudaEventRecord(stop, stream), "cudaEventRecord");
+  check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+  float ms = 0;
+  check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return ms / 1e3;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 6) {
+    std::fprintf(stderr, "usage: %s N DIM QUERY_TILE DATABASE_TILE bf16|fp32\n", argv[0]);
+    return 2;
+  }
+  const std::int64_t n = std::atoll(argv[1]), d = std::atoll(argv[2]);
+  const std::int64_t qt = std::atoll(argv[3]), bt = std::atoll(argv[4]);
+  const bool bf16_scores = std::string(argv[5]) == "bf16";
+  const std::int64_t ld = (bt + 7) / 8 * 8;
+  try {
+    cudaStream_t stream;
+    check(cudaStreamCreate(&stream), "cudaStreamCreate");
+    const auto rows = random_bf16(static_cast<std::size_t>(n * d), 1);
+    DeviceArray<std::byte> scores(static_cast<std::size_t>(qt * ld) * (bf16_scores ? 2 : 4), "score tile");
+    ScoreGemm gemm(d, ld, bf16_scores);
+    auto all_tiles = [&] {
+      for (std::int64_t q0 = 0; q0 < n; q0 += qt)
+        for (std::int64_t b0 = 0; b0 < n; b0 += bt)
+          gemm.run(rows.data() + b0 * d, std::min(bt, n - b0), rows.data() + q0 * d, std::min(qt, n - q0),
+                   scores.data(), stream);
+    };
+    // Warm-up: plans, module loads, clocks.
+    time_seconds([&] { for (int i = 0; i < 50; ++i) gemm.run(rows.data(), std::min(bt, n), rows.data(), std::min(qt, n), scores.data(), stream); }, stream);
+    const double tile_seconds = time_seconds(all_tiles, stream);
+    const double tile_tflops = 2.0 * n * n * d / tile_seconds / 1e12;
+
+    const std::int64_t s = 8192;
+    const auto a = random_bf16(static_cast<std::size_t>(s * s), 2);
+    const auto b = random_bf16(static_cast<std::size_t>(s * s), 3);
+    DeviceArray<std::byte> c(static_cast<std::size_t>(s * s) * 2, "square result");
+    ScoreGemm square(s, s, true);
+    square.run(a.data(), s, b.data(), s, c.data(), stream);
+    const double square_seconds = time_seconds([&] { for (int i = 0; i < 10; ++i) square.run(a.data(), s, b.data(), s, c.data(), stream); }, stream) / 10;
+    const double square_tflops = 2.0 * s * s * s / square_seconds / 1e12;
+    std::printf("cuBLASLt BF16 GEMM, %lld x %lld x %lld in %lld x %lld tiles (%s scores): %.3f s, %.1f TFLOP/s\n",
+                static_cast<long long>(n), static_cast<long long>(n), static_cast<long long>(d),
+                static_cast<long long>(qt), static_cast<long long>(bt), argv[5], tile_seconds, tile_tflops);
+    std::printf("cuBLASLt BF16 GEMM, 8192^3 (square reference): %.1f TFLOP/s\n", square_tflops);
+    std::printf("RESULT tile_tflops=%.2f tile_seconds=%.4f square_tflops=%.2f\n", tile_tflops, tile_seconds,
+                square_tflops);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gemm_rate_cuda: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Benchmark of `weave knn --backend cuda` (issue: GPU backend). In one run, on the GPU machine:
+  (a) weave knn --backend cuda on an N x d synthetic corpus (one rank per GPU),
+  (b) the plain cuBLASLt BF16 GEMM over the same tiles (benchmarks/gemm_rate_cuda.cpp), and an
+      8192^3 square GEMM as the chip's reference,
+  (c) weave knn --backend cpu with one rank per core on a smaller corpus (--cpu-docs; the work is
+      N^2 d, so rates are compared, not times), and the GPU backend on that same corpus: the two
+      knn.h5 files must hold identical lists.
+Prints time, effective TFLOP/s (2 N^2 d / search time), memory per GPU and the ratios.
+
+Usage: benchmarks/knn_gpu.py [--docs 1000000] [--dim 768] [--k 10] [--gpus 1] [--cpu-docs 100000]
+       [--cpu-ranks 16] [--scores bf16] [--tile 4096x4096]   (from the repository root, after a build
+       with the CUDA backend in build/release or $WEAVE_BUILD)."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("WEAVE_BUILD", os.path.join(ROOT, "build", "release"))
+WEAVE = os.path.join(BUILD, "src", "weave")
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1", NCCL_NVLS_ENABLE="0")
+
+
+def run(cmd, env=None):
+    t0 = time.perf_counter()
+    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=dict(ENV, **(env or {})))
+    if p.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{p.stdout}\n{p.stderr}")
+    return p.stdout, time.perf_counter() - t0
+
+
+def knn(corpus, out, ranks, backend, args, tile=None):
+    report = out + ".json"
+    cmd = ["mpirun", "-n", ranks, "--bind-to", "none", WEAVE, "knn", "--corpus", corpus, "--k", args.k,
+           "--out", out, "--report", report, "--quiet", "--backend", backend]
+    if backend == "cuda":
+        q, b = (tile or args.tile).split("x")
+        cmd += ["--gpu-query-tile", q, "--gpu-database-tile", b, "--gpu-scores", args.scores]
+    _, wall = run(cmd, env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+    rep = json.load(open(report))
+    search = next(s for s in rep["stages"] if s["stage"] == "search")["wall_seconds"]["max"]
+    return search, wall, rep["counters"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--docs", type=int, default=1000000)
+    ap.add_argument("--dim", type=int, default=768)
+    ap.add_argument("--topics", type=int, default=1000)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--gpus", type=int, default=1)
+    ap.add_argument("--cpu-docs", type=int, default=100000)
+    ap.add_argument("--cpu-ranks", type=int, default=os.cpu_count())
+    ap.add_argument("--scores", default="bf16")
+    ap.add_argument("--tile", default="4096x4096")
+    ap.add_argument("--tmp", default=None, help="scratch folder (default: a temporary one)")
+    args = ap.parse_args()
+    n, d = args.docs, args.dim
+
+    with tempfile.TemporaryDirectory(prefix="weave-gpu-bench-", dir=args.tmp) as tmp:
+        big, small = os.path.join(tmp, "big.h5"), os.path.join(tmp, "small.h5")
+        for path, docs in ((big, n), (small, args.cpu_docs)):
+            _, wall = run(["mpirun", "-n", args.cpu_ranks, "--bind-to", "none", WEAVE, "synth", "--docs", docs,
+                           "--dim", d, "--topics", args.topics, "--out", path, "--quiet"])
+            print(f"synth {docs} x {d}: {wall:.1f} s", flush=True)
+
+        rows = []
+        gpu_search, gpu_wall, gpu_counters = knn(big, os.path.join(tmp, "gpu_big.h5"), args.gpus, "cuda", args)
+        rows.append((f"weave knn cuda, {args.gpus} GPU, N={n}", n, gpu_search, gpu_wall))
+        q, b = args.tile.split("x")
+        text, _ = run([os.path.join(BUILD, "benchmarks", "gemm_rate_cuda"), n, d, q, b, args.scores])
+        result = dict(kv.split("=") for kv in next(l for l in text.splitlines() if l.startswith("RESULT")).split()[1:])
+        print(text.strip().replace("RESULT", "  RESULT"), flush=True)
+
+        cpu_search, cpu_wall, _ = knn(small, os.path.join(tmp, "cpu_small.h5"), args.cpu_ranks, "cpu", args)
+        rows.append((f"weave knn cpu, {args.cpu_ranks} ranks, N={args.cpu_docs}", args.cpu_docs, cpu_search, cpu_wall))
+        gs_search, gs_wall, gs_counters = knn(small, os.path.join(tmp, "gpu_small.h5"), args.gpus, "cuda", args)
+        rows.append((f"weave knn cuda, {args.gpus} GPU, N={args.cpu_docs}", args.cpu_docs, gs_search, gs_wall))
+        a, c = h5py.File(os.path.join(tmp, "cpu_small.h5"), "r"), h5py.File(os.path.join(tmp, "gpu_small.h5"), "r")
+        same_ids = np.array_equal(a["neighbors"][:], c["neighbors"][:])
+        same_sims = np.array_equal(a["similarities"][:], c["similarities"][:])
+
+    print(f"\n{'run':44} {'search s':>9} {'wall s':>8} {'eff TFLOP/s':>12}")
+    rate = {}
+    for name, docs, search, wall in rows:
+        rate[name] = 2.0 * docs * docs * d / search / 1e12
+        print(f"{name:44} {search:9.3f} {wall:8.2f} {rate[name]:12.2f}")
+    gpu_rate, cpu_rate = rate[rows[0][0]], rate[rows[1][0]]
+    tile_rate, square_rate = float(result["tile_tflops"]), float(result["square_tflops"])
+    print(f"{'cuBLASLt GEMM alone, same tiles (' + args.scores + ')':44} {float(result['tile_seconds']):9.3f} "
+          f"{'':8} {tile_rate:12.2f}")
+    print(f"{'cuBLASLt GEMM 8192^3 (reference)':44} {'':9} {'':8} {square_rate:12.2f}")
+    gib = 1024.0 ** 3
+    print("\nratios")
+    print(f"  end to end / GEMM of the same tiles: {gpu_rate / tile_rate:.0%} (goal >= 80%)")
+    print(f"  end to end / 8192^3 GEMM:            {gpu_rate / square_rate:.0%}")
+    print(f"  GPU / CPU backend ({args.cpu_ranks} ranks) effective rate: {gpu_rate / cpu_rate:.1f}x (goal >= 50x)")
+    print(f"  memory per GPU: {gpu_counters['gpu_memory_used_bytes']['max'] / gib:.2f} GiB in use "
+          f"({gpu_counters['gpu_memory_weave_bytes']['max'] / gib:.2f} GiB weave's buffers)")
+    print(f"  candidates re-scored: {gpu_counters['rescored_pairs']['max'] / n:.1f} per query "
+          f"(slack {gpu_counters['slack']['max']:.5f})")
+    print(f"  lists GPU vs CPU on N={args.cpu_docs}: ids {'identical' if same_ids else 'DIFFERENT'}, "
+          f"similarities {'identical' if same_sims else 'DIFFERENT'}")
+    if not (same_ids and same_sims):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+#include "knn/cuda/cuda_backend.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include "knn/cuda/cuda_check.hpp"
+#include "knn/cuda/device_array.hpp"
+#include "knn/cuda/gpu_device.hpp"
+#include "knn/cuda/nccl_ring.hpp"
+#include "knn/cuda/score_gemm.hpp"
+#include "knn/cuda/select_kernels.hpp"
+#include "knn/topk.hpp"
+#include "mpi/collective_error.hpp"
+#include "weave/error.hpp"
+
+namespace weave::knn::cuda {
+
+namespace {
+
+class Stream {
+ public:
+  Stream() { check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate"); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  ~Stream() { cudaStreamDestroy(stream_); }
+  cudaStream_t get() const { return stream_; }
+  void synchronize() const { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
+
+std::int64_t round_up(std::int64_t x, std::int64_t multiple) { return (x + multiple - 1) / multiple * multiple; }
+
+class CudaBackend final : public SearchBackend {
+ public:
+  CudaBackend(const mpi::Comm& comm, const KnnConfig& config)
+      : comm_(comm),
+        device_(select_gpu(comm)),
+        query_tile_(config.gpu_query_tile),
+        database_tile_(config.gpu_database_tile),
+        bf16_scores_(config.gpu_scores == "bf16") {}
+
+  /// After every rank has its GPU: the NCCL ring (collective).
+  void connect() {
+    if (comm_.size() > 1) ring_.emplace(comm_);
+  }
+
+  std::string name() const override { return "cuda"; }
+
+  void begin(const RowBlock& queries, std::int64_t dim, int k, std::int64_t chunk_rows) override {
+    queries_ = queries;
+    dim_ = dim;
+    k_ = k;
+    slack_ = bf16_dot_error_bound(dim, bf16_scores_);
+    const auto n = static_cast<std::size_t>(queries.count);
+    const auto d = static_cast<std::size_t>(dim);
+    ld_ = round_up(database_tile_, 8);
+    // Allocation order: largest first, so an out-of-memory message names the buffer that matters.
+    queries32_ = DeviceArray<float>(n * d, "the queries (float32)");
+    queries16_ = DeviceArray<std::uint16_t>(n * d, "the queries (bfloat16)");
+    if (comm_.size() > 1) {
+      for (auto& slot : slots_) slot = DeviceArray<float>(static_cast<std::size_t>(chunk_rows) * d, "a ring chunk");
+      chunk16_ = DeviceArray<std::uint16_t>(static_cast<std::size_t>(chunk_rows) * d, "a ring chunk (bfloat16)");
+    }
+    list_sims_ = DeviceArray<float>(n * static_cast<std::size_t>(k), "the neighbour lists");
+    list_ids_ = DeviceArray<std::int64_t>(n * static_cast<std::size_t>(k), "the neighbour lists");
+    scores_ = DeviceArray<std::byte>(
+        static_cast<std::size_t>(query_tile_ * ld_) * (bf16_scores_ ? 2 : 4), "the score tile");
+    rescored_ = DeviceArray<unsigned long long>(1, "a counter");
+    gemm_.emplace(dim, ld_, bf16_scores_);
+
+    check(cudaMemcpyAsync(queries32_.data(), queries.rows, queries32_.bytes(), cudaMemcpyHostToDevice, compute_.get()),
+          "cudaMemcpyAsync(queries)");
+    convert_to_bf16(queries32_.data(), queries16_.data(), n * d, compute_.get());
+    init_lists(list_sims_.data(), list_ids_.data(), list_sims_.size(), compute_.get());
+    check(cudaMemsetAsync(rescored_.data(), 0, sizeof(unsigned long long), compute_.get()), "cudaMemsetAsync");
+    compute_.synchronize();
+    std::size_t free_bytes = 0, total_bytes = 0;
+    check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+    gpu_memory_used_ = static_cast<double>(total_bytes - free_bytes);
+    gpu_memory_weave_ = static_cast<double>(queries32_.bytes() + queries16_.bytes() + slots_[0].bytes() +
+                                            slots_[1].bytes() + chunk16_.bytes() + list_sims_.bytes() +
+                                            list_ids_.bytes() + scores_.bytes() + gemm_->workspace_bytes());
+  }
+
+  void start_shift(const Chunk& send, int recv_slot, std::int64_t recv_rows) override {
+    WEAVE_ASSERT(ring_ && recv_slot != send.slot, "CudaBackend: bad shift");
+    // search() returns only when its kernels are done, so the slot received into is free and the
+    // chunk sent is complete (received by the same stream, or uploaded in begin()).
+    ring_->shift(rows_of(send), static_cast<std::size_t>(send.count * dim_), slots_[recv_slot].data(),
+                 static_cast<std::size_t>(recv_rows * dim_), transfer_.get());
+    bytes_sent_ += static_cast<double>(send.count * dim_) * sizeof(float);
+  }
+
+  double finish_shift() override {
+    const auto t0 = std::chrono::steady_clock::now();
+    transfer_.synchronize();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+  void search(const Chunk& held) override {
+    const float* database32 = rows_of(held);
+    const std::uint16_t* database16 = nullptr;
+    if (held.slot == Chunk::kOwnRows) {
+      database16 = queries16_.data() + held.own_offset * dim_;
+    } else {
+      convert_to_bf16(database32, chunk16_.data(), static_cast<std::size_t>(held.count * dim_), compute_.get());
+      database16 = chunk16_.data();
+    }
+    for (std::int64_t q0 = 0; q0 < queries_.count; q0 += query_tile_) {
+      const std::int64_t nq = std::min(query_tile_, queries_.count - q0);
+      for (std::int64_t b0 = 0; b0 < held.count; b0 += database_tile_) {
+        const std::int64_t nb = std::min(database_tile_, held.count - b0);
+        gemm_->run(database16 + b0 * dim_, nb, queries16_.data() + q0 * dim_, nq, scores_.data(), compute_.get());
+        ScanTile tile;
+        tile.scores = scores_.data();
+        tile.bf16_scores = bf16_scores_;
+        tile.ld = ld_;
+        tile.nq = nq;
+        tile.nb = nb;
+        tile.queries = queries32_.data() + q0 * dim_;
+        tile.database = database32 + b0 * dim_;
+        tile.dim = dim_;
+        tile.query_first = queries_.first.value + q0;
+        tile.database_first = held.first.value + b0;
+        tile.list_sims = list_sims_.data() + q0 * k_;
+        tile.list_ids = list_ids_.data() + q0 * k_;
+        tile.k = k_;
+        tile.slack = slack_;
+        tile.rescored = rescored_.data();
+        scan_tile(tile, compute_.get());
+      }
+    }
+    compute_.synchronize();
+  }
+
+  KnnLists finish() override {
+    finish_lists(list_sims_.data(), list_ids_.data(), list_sims_.size(), compute_.get());
+    KnnLists out;
+    out.k = k_;
+    out.neighbors.resize(list_ids_.size());
+    out.similarities.resize(list_sims_.size());
+    check(cudaMemcpyAsync(out.neighbors.data(), list_ids_.data(), list_ids_.bytes(), cudaMemcpyDeviceToHost,
+                          compute_.get()),
+          "cudaMemcpyAsync(neighbours)");
+    check(cudaMemcpyAsync(out.similarities.data(), list_sims_.data(), list_sims_.bytes(), cudaMemcpyDeviceToHost,
+                          compute_.get()),
+          "cudaMemcpyAsync(similarities)");
+    unsigned long long rescored = 0;
+    check(cudaMemcpyAsync(&rescored, rescored_.data(), sizeof(rescored), cudaMemcpyDeviceToHost, compute_.get()),
+          "cudaMemcpyAsync(counter)");
+    compute_.synchronize();
+    rescored_pairs_ = static_cast<double>(rescored);
+    return out;
+  }
+
+  double bytes_sent() const override { return bytes_sent_; }
+
+  std::vector<std::pair<std::string, double>> counters() const override {
+    return {{"gpu_memory_weave_bytes", gpu_memory_weave_},
+            {"gpu_memory_used_bytes", gpu_memory_used_},
+            {"rescored_pairs", rescored_pairs_},
+            {"slack", slack_}};
+  }
+
+ private:
+  const float* rows_of(const Chunk& chunk) const {
+    return chunk.slot == Chunk::kOwnRows ? queries32_.data() + chunk.own_offset * dim_ : slots_[chunk.slot].data();
+  }
+
+  const mpi::Comm& comm_;
+  int device_;
+  std::int64_t query_tile_;
+  std::int64_t database_tile_;
+  bool bf16_scores_;
+  Stream compute_;
+  Stream transfer_;
+  std::optional<NcclRing> ring_;
+  std::optional<ScoreGemm> gemm_;
+  RowBlock queries_;
+  std::int64_t dim_ = 0;
+  int k_ = 0;
+  float slack_ = 0;
+  std::int64_t ld_ = 0;
+  DeviceArray<float> queries32_;
+  DeviceArray<std::uint16_t> queries16_;
+  DeviceArray<float> slots_[2];
+  DeviceArray<std::uint16_t> chunk16_;
+  DeviceArray<float> list_sims_;
+  DeviceArray<std::int64_t> list_ids_;
+  DeviceArray<std::byte> scores_;
+  DeviceArray<unsigned long long> rescored_;
+  double bytes_sent_ = 0;
+  double gpu_memory_used_ = 0;
+  double gpu_memory_weave_ = 0;
+  double rescored_pairs_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<SearchBackend> make_cuda_backend(const KnnConfig& config, const mpi::Comm& comm) {
+  std::unique_ptr<CudaBackend> backend;
+  mpi::collectively(comm, [&] { backend = std::make_unique<CudaBackend>(comm, config); });
+  backend->connect();
+  return backend;
+}
+
+}  // namespace weave::knn::cuda

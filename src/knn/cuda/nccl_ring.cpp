@@ -1,0 +1,29 @@
+#include "knn/cuda/nccl_ring.hpp"
+
+#include <mpi.h>
+
+#include "knn/cuda/cuda_check.hpp"
+
+namespace weave::knn::cuda {
+
+NcclRing::NcclRing(const mpi::Comm& comm)
+    : right_((comm.rank() + 1) % comm.size()), left_((comm.rank() + comm.size() - 1) % comm.size()) {
+  ncclUniqueId id{};
+  if (comm.rank() == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+  MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm.get());
+  check(ncclCommInitRank(&comm_, comm.size(), id, comm.rank()), "ncclCommInitRank");
+}
+
+NcclRing::~NcclRing() {
+  if (comm_) ncclCommDestroy(comm_);
+}
+
+void NcclRing::shift(const float* send, std::size_t send_floats, float* recv, std::size_t recv_floats,
+                     cudaStream_t stream) {
+  check(ncclGroupStart(), "ncclGroupStart");
+  check(ncclSend(send, send_floats, ncclFloat, right_, comm_, stream), "ncclSend");
+  check(ncclRecv(recv, recv_floats, ncclFloat, left_, comm_, stream), "ncclRecv");
+  check(ncclGroupEnd(), "ncclGroupEnd");
+}
+
+}  // namespace weave::knn::cuda

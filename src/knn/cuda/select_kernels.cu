@@ -1,0 +1,280 @@
+// Selection on the GPU, one warp per query row of a score tile.
+//
+// It is CpuBackend::search's row loop, made warp-wide: the warp reads the row 16 bytes per lane,
+// and a score below bar = (k-th best canonical similarity so far) - slack cannot enter the list
+// (slack bounds the tensor-core error, knn/topk.hpp), so almost every score costs one compare.
+// Scores that pass are re-scored canonically (float64 accumulation in index order, exactly the CPU
+// definition, so the lists are bit-identical to the CPU backend's), 32 at a time, one per lane,
+// sorted in registers and merged into the row's list in GPU memory. No k' = k + margin guess is
+// involved, so duplicate-heavy corpora stay exact; k is any value up to the configuration's limit.
+#include <cuda_bf16.h>
+
+#include <cstdint>
+#include <limits>
+
+#include "knn/cuda/cuda_check.hpp"
+#include "knn/cuda/select_kernels.hpp"
+
+namespace weave::knn::cuda {
+
+namespace {
+
+constexpr int kWarp = 32;
+constexpr unsigned kFullMask = 0xffffffffu;
+constexpr int kWarpsPerBlock = 8;
+constexpr long long kNoId = std::numeric_limits<long long>::max();
+
+/// The total order of neighbours: higher similarity first, then the smaller global id.
+__device__ __forceinline__ bool beats(float s, long long id, float other_s, long long other_id) {
+  return s > other_s || (s == other_s && id < other_id);
+}
+
+/// The canonical similarity (knn/topk.hpp): products of floats are exact in double, so fma and
+/// multiply-then-add agree, and the sum runs in index order as on the CPU.
+__device__ float canonical_similarity(const float* a, const float* b, long long d) {
+  double s = 0;
+  if (d % 4 == 0) {
+    const auto* a4 = reinterpret_cast<const float4*>(a);
+    const auto* b4 = reinterpret_cast<const float4*>(b);
+    for (long long j = 0; j < d / 4; ++j) {
+      const float4 x = a4[j], y = __ldg(b4 + j);
+      s = fma(static_cast<double>(x.x), static_cast<double>(y.x), s);
+      s = fma(static_cast<double>(x.y), static_cast<double>(y.y), s);
+      s = fma(static_cast<double>(x.z), static_cast<double>(y.z), s);
+      s = fma(static_cast<double>(x.w), static_cast<double>(y.w), s);
+    }
+  } else {
+    for (long long j = 0; j < d; ++j) s = fma(static_cast<double>(a[j]), static_cast<double>(b[j]), s);
+  }
+  return static_cast<float>(s);
+}
+
+/// Sorts one (similarity, id) pair per lane, best first (bitonic network over shuffles).
+__device__ void warp_sort(float& s, long long& id, int lane) {
+  for (int size = 2; size <= kWarp; size <<= 1) {
+    for (int stride = size / 2; stride > 0; stride >>= 1) {
+      const float other_s = __shfl_xor_sync(kFullMask, s, stride);
+      const long long other_id = __shfl_xor_sync(kFullMask, id, stride);
+      const bool lower = (lane & stride) == 0;
+      const bool best_first = (lane & size) == 0;  // direction of this lane's subsequence
+      const bool keep_better = lower == best_first;
+      if (keep_better ? beats(other_s, other_id, s, id) : beats(s, id, other_s, other_id)) {
+        s = other_s;
+        id = other_id;
+      }
+    }
+  }
+}
+
+/// Merges 32 sorted candidates (one per lane; empty ones are (-inf, kNoId)) into the sorted list
+/// of k in GPU memory, keeping the k best. Every element's new place is its own index plus the
+/// number of elements of the other sequence that beat it.
+__device__ void warp_merge(float* list_s, long long* list_id, int k, float s, long long id, bool valid, int lane) {
+  int lo = 0, hi = k;  // list entries [0, lo) beat this candidate
+  while (lo < hi) {
+    const int mid = (lo + hi) / 2;
+    if (beats(list_s[mid], list_id[mid], s, id)) lo = mid + 1;
+    else hi = mid;
+  }
+  const int candidate_place = lane + lo;
+  __syncwarp();
+  // List entries only move towards the end: from the last chunk of 32 to the first, each chunk
+  // is read before any of its places is written.
+  for (int base = ((k - 1) / kWarp) * kWarp; base >= 0; base -= kWarp) {
+    const int i = base + lane;
+    float entry_s = -INFINITY;
+    long long entry_id = kNoId;
+    if (i < k) {
+      entry_s = list_s[i];
+      entry_id = list_id[i];
+    }
+    int beaten_by = 0;
+    for (int j = 0; j < kWarp; ++j) {
+      const float cs = __shfl_sync(kFullMask, s, j);
+      const long long cid = __shfl_sync(kFullMask, id, j);
+      beaten_by += beats(cs, cid, entry_s, entry_id) ? 1 : 0;
+    }
+    __syncwarp();
+    if (i < k && i + beaten_by < k) {
+      list_s[i + beaten_by] = entry_s;
+      list_id[i + beaten_by] = entry_id;
+    }
+    __syncwarp();
+  }
+  if (valid && candidate_place < k) {
+    list_s[candidate_place] = s;
+    list_id[candidate_place] = id;
+  }
+  __syncwarp();
+}
+
+template <typename Score>
+__device__ __forceinline__ float score_to_float(Score x);
+template <>
+__device__ __forceinline__ float score_to_float<float>(float x) { return x; }
+template <>
+__device__ __forceinline__ float score_to_float<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+/// Loads V scores of one lane (16 bytes when the whole vector is inside the row).
+template <typename Score, int V>
+__device__ __forceinline__ void load_scores(const Score* row, long long col, long long nb, float (&v)[V]) {
+  if (col + V <= nb) {
+    const uint4 raw = *reinterpret_cast<const uint4*>(row + col);
+    const Score* x = reinterpret_cast<const Score*>(&raw);
+#pragma unroll
+    for (int e = 0; e < V; ++e) v[e] = score_to_float<Score>(x[e]);
+  } else {
+#pragma unroll
+    for (int e = 0; e < V; ++e) v[e] = col + e < nb ? score_to_float<Score>(row[col + e]) : -INFINITY;
+  }
+}
+
+template <typename Score>
+__global__ void __launch_bounds__(kWarpsPerBlock * kWarp) scan_tile_kernel(ScanTile t) {
+  constexpr int V = 16 / sizeof(Score);
+  constexpr int kUnroll = 2;
+  __shared__ int staging[kWarpsPerBlock][kWarp * V];
+  const int warp = threadIdx.x / kWarp;
+  const int lane = threadIdx.x % kWarp;
+  const long long row = static_cast<long long>(blockIdx.x) * kWarpsPerBlock + warp;
+  if (row >= t.nq) return;  // the whole warp leaves together
+
+  const Score* scores = static_cast<const Score*>(t.scores) + row * t.ld;
+  float* list_s = t.list_sims + row * t.k;
+  long long* list_id = reinterpret_cast<long long*>(t.list_ids) + row * t.k;
+  const float* query = t.queries + row * t.dim;
+  const long long self = t.query_first + row;
+  float bar = list_s[t.k - 1] - t.slack;
+  unsigned long long rescored = 0;
+  int* my_staging = staging[warp];
+
+  for (long long base = 0; base < t.nb; base += kUnroll * kWarp * V) {
+    float v[kUnroll][V];
+    unsigned mask[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) load_scores<Score, V>(scores, base + (u * kWarp + lane) * V, t.nb, v[u]);
+    unsigned any = 0;
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      mask[u] = 0;
+#pragma unroll
+      for (int e = 0; e < V; ++e) mask[u] |= (v[u][e] >= bar ? 1u : 0u) << e;
+      any |= mask[u];
+    }
+    if (!__any_sync(kFullMask, any != 0)) continue;
+
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const long long col0 = base + (u * kWarp + lane) * V;
+      // Past the row's end the scores are -inf, which pass while bar is still -inf: mask them.
+      unsigned m = mask[u];
+#pragma unroll
+      for (int e = 0; e < V; ++e)
+        if (col0 + e >= t.nb) m &= ~(1u << e);
+      if (!__any_sync(kFullMask, m != 0)) continue;
+      // Compact the passing columns of the warp into staging (prefix sum of the lanes' counts).
+      const int count = __popc(m);
+      int offset = count;
+      for (int delta = 1; delta < kWarp; delta <<= 1) {
+        const int x = __shfl_up_sync(kFullMask, offset, delta);
+        if (lane >= delta) offset += x;
+      }
+      const int total = __shfl_sync(kFullMask, offset, kWarp - 1);
+      offset -= count;
+      for (int e = 0; e < V; ++e)
+        if (m & (1u << e)) my_staging[offset++] = static_cast<int>(col0) + e;
+      __syncwarp();
+      for (int b = 0; b < total; b += kWarp) {
+        float s = -INFINITY;
+        long long id = kNoId;
+        bool candidate = false;
+        if (b + lane < total) {
+          const int col = my_staging[b + lane];
+          id = t.database_first + col;
+          candidate = id != self && score_to_float<Score>(scores[col]) >= bar;
+          if (candidate) {
+            s = canonical_similarity(query, t.database + col * t.dim, t.dim);
+            ++rescored;
+            candidate = beats(s, id, list_s[t.k - 1], list_id[t.k - 1]);
+          }
+          if (!candidate) {
+            s = -INFINITY;
+            id = kNoId;
+          }
+        }
+        if (__any_sync(kFullMask, candidate)) {
+          warp_sort(s, id, lane);
+          warp_merge(list_s, list_id, t.k, s, id, id != kNoId, lane);
+          bar = list_s[t.k - 1] - t.slack;
+        }
+      }
+      __syncwarp();
+    }
+  }
+  for (int delta = kWarp / 2; delta > 0; delta >>= 1) rescored += __shfl_down_sync(kFullMask, rescored, delta);
+  if (lane == 0 && rescored != 0) atomicAdd(t.rescored, rescored);
+}
+
+__global__ void convert_to_bf16_kernel(const float* in, __nv_bfloat16* out, std::size_t count) {
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    out[i] = __float2bfloat16_rn(in[i]);
+}
+
+__global__ void init_lists_kernel(float* sims, long long* ids, std::size_t count) {
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    sims[i] = -INFINITY;
+    ids[i] = kNoId;
+  }
+}
+
+__global__ void finish_lists_kernel(float* sims, long long* ids, std::size_t count) {
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    if (ids[i] == kNoId) {
+      ids[i] = -1;
+      sims[i] = NAN;
+    }
+  }
+}
+
+unsigned grid_for(std::size_t count) {
+  const std::size_t blocks = (count + 255) / 256;
+  return static_cast<unsigned>(blocks < 65536 ? (blocks == 0 ? 1 : blocks) : 65536);
+}
+
+}  // namespace
+
+void convert_to_bf16(const float* in, std::uint16_t* out, std::size_t count, cudaStream_t stream) {
+  convert_to_bf16_kernel<<<grid_for(count), 256, 0, stream>>>(in, reinterpret_cast<__nv_bfloat16*>(out), count);
+  check_launch("convert_to_bf16_kernel");
+}
+
+void init_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_t stream) {
+  init_lists_kernel<<<grid_for(count), 256, 0, stream>>>(sims, reinterpret_cast<long long*>(ids), count);
+  check_launch("init_lists_kernel");
+}
+
+void finish_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_t stream) {
+  finish_lists_kernel<<<grid_for(count), 256, 0, stream>>>(sims, reinterpret_cast<long long*>(ids), count);
+  check_launch("finish_lists_kernel");
+}
+
+void scan_tile(const ScanTile& tile, cudaStream_t stream) {
+  const auto blocks = static_cast<unsigned>((tile.nq + kWarpsPerBlock - 1) / kWarpsPerBlock);
+  if (tile.bf16_scores)
+    scan_tile_kernel<__nv_bfloat16><<<blocks, kWarpsPerBlock * kWarp, 0, stream>>>(tile);
+  else
+    scan_tile_kernel<float><<<blocks, kWarpsPerBlock * kWarp, 0, stream>>>(tile);
+  check_launch("scan_tile_kernel");
+}
+
+bool kernels_available() {
+  cudaFuncAttributes attributes{};
+  const cudaError_t status = cudaFuncGetAttributes(&attributes, scan_tile_kernel<__nv_bfloat16>);
+  if (status != cudaSuccess) cudaGetLastError();
+  return status == cudaSuccess;
+}
+
+}  // namespace weave::knn::cuda

@@ -1,0 +1,46 @@
+// The kernels around the tensor-core GEMM: BF16 conversion of the rows, and the selection that
+// keeps every query's exact k best (the GPU form of CpuBackend's per-row loop, see select_kernels.cu).
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+namespace weave::knn::cuda {
+
+/// Queues out[i] = bfloat16(in[i]) (round to nearest even) for i < count.
+void convert_to_bf16(const float* in, std::uint16_t* out, std::size_t count, cudaStream_t stream);
+
+/// Queues the empty lists: similarity -inf, id INT64_MAX (worse than every real neighbour).
+void init_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_t stream);
+
+/// One score tile and what the selection needs besides it.
+struct ScanTile {
+  const void* scores = nullptr;     ///< nq x ld, BF16 or FP32 fast similarities
+  bool bf16_scores = true;
+  std::int64_t ld = 0;              ///< row stride of scores (a multiple of 8)
+  std::int64_t nq = 0;              ///< queries (rows of the tile)
+  std::int64_t nb = 0;              ///< database rows (columns of the tile)
+  const float* queries = nullptr;   ///< nq x dim FP32 unit rows, for the canonical re-score
+  const float* database = nullptr;  ///< nb x dim FP32 unit rows
+  std::int64_t dim = 0;
+  std::int64_t query_first = 0;     ///< global id of query row 0
+  std::int64_t database_first = 0;  ///< global id of database row 0
+  float* list_sims = nullptr;       ///< nq x k, sorted best first (similarity desc, id asc)
+  std::int64_t* list_ids = nullptr;
+  int k = 0;
+  float slack = 0;                  ///< bound on |fast - canonical| (knn/topk.hpp)
+  unsigned long long* rescored = nullptr;  ///< counter: candidates scored canonically
+};
+
+/// Queues the selection of one tile: every score >= (the query's k-th best - slack) is re-scored
+/// canonically and merged into the query's list.
+void scan_tile(const ScanTile& tile, cudaStream_t stream);
+
+/// Lists back in the KnnLists convention: INT64_MAX -> -1, -inf -> NaN (in place, on the GPU).
+void finish_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_t stream);
+
+/// False when this build carries no kernel image for the current GPU.
+bool kernels_available();
+
+}  // namespace weave::knn::cuda

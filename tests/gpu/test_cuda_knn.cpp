@@ -1,0 +1,182 @@
+// The GPU backend against the CPU backend and the brute-force oracle: lists must be identical (ids
+// and similarities, bit for bit; ties are broken by global id in both). Random d=768, clustered with
+// near-duplicates, exact duplicates (long tie runs), tie-heavy grids, odd dimensions, k up to 1024,
+// tiles and ring chunks that do not divide the corpus, BF16 and FP32 score tiles.
+// Label gpu; without a GPU per rank every test is skipped and the program exits 77 (ctest: skipped).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "corpus/corpus.hpp"
+#include "corpus/synth.hpp"
+#include "knn/cpu/cpu_backend.hpp"
+#include "knn/cuda/gpu_device.hpp"
+#include "knn/exact_ring.hpp"
+#include "test_helpers.hpp"
+#include "util/random.hpp"
+#include "util/report.hpp"
+
+namespace weave {
+namespace {
+
+using testing::CorpusArrays;
+
+bool every_rank_has_a_gpu(const mpi::Comm& comm) {
+  const bool mine = knn::cuda::visible_gpu_count() >= knn::cuda::ranks_on_this_node(comm);
+  return comm.min(mine ? 1 : 0) == 1;
+}
+
+#define SKIP_WITHOUT_GPUS(comm)                                                          \
+  if (!every_rank_has_a_gpu(comm)) GTEST_SKIP() << "no GPU for every rank on this node"
+
+struct Case {
+  int k = 10;
+  std::int64_t max_block_rows = 1 << 20;
+  std::int64_t gpu_query_tile = 4096, gpu_database_tile = 4096;
+  std::string scores = "bf16";
+};
+
+knn::KnnLists run(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
+                  knn::SearchBackend& backend) {
+  util::Report report(comm, "knn");
+  return knn::exact_ring_knn(comm, block, config, backend, /*quiet=*/true, report);
+}
+
+/// GPU lists == CPU lists, gathered on every rank; prints the candidates re-scored.
+void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, const Case& c) {
+  KnnConfig config;
+  config.corpus.path = path;
+  config.corpus.max_block_rows = c.max_block_rows;
+  config.k = c.k;
+  config.backend = "cuda";
+  config.gpu_query_tile = c.gpu_query_tile;
+  config.gpu_database_tile = c.gpu_database_tile;
+  config.gpu_scores = c.scores;
+  config.out = "unused";
+  const corpus::CorpusBlock block = corpus::read_corpus(comm, config.corpus);
+  auto gpu = knn::make_backend(config, comm);
+  const knn::KnnLists got = run(comm, block, config, *gpu);
+  knn::CpuBackend cpu(comm, config.query_tile, config.database_tile);
+  const knn::KnnLists want = run(comm, block, config, cpu);
+
+  const auto got_ids = testing::allgather_concat(comm, got.neighbors);
+  const auto got_sims = testing::allgather_concat(comm, got.similarities);
+  const auto want_ids = testing::allgather_concat(comm, want.neighbors);
+  const auto want_sims = testing::allgather_concat(comm, want.similarities);
+  ASSERT_EQ(got_ids.size(), want_ids.size());
+  std::int64_t tie_swaps = 0, wrong = 0;
+  for (std::size_t i = 0; i < got_ids.size(); ++i) {
+    const bool same_sim = (std::isnan(got_sims[i]) && std::isnan(want_sims[i])) || got_sims[i] == want_sims[i];
+    if (got_ids[i] == want_ids[i] && same_sim) continue;
+    if (std::abs(got_sims[i] - want_sims[i]) <= 1e-6f) ++tie_swaps;
+    else ++wrong;
+    if (tie_swaps + wrong <= 5)
+      ADD_FAILURE() << path << " k=" << c.k << " " << c.scores << ": document " << i / c.k << " neighbour "
+                    << i % c.k << ": gpu " << got_ids[i] << " (" << got_sims[i] << "), cpu " << want_ids[i] << " ("
+                    << want_sims[i] << ")";
+  }
+  double rescored = 0;
+  for (const auto& [name, value] : gpu->counters())
+    if (name == "rescored_pairs") rescored = comm.sum(value);
+  if (comm.is_root())
+    std::printf("  %s k=%d scores=%s tiles=%lldx%lld chunk=%lld: %zu entries, %lld differ within 1e-6 (ties), "
+                "%lld differ, %.0f candidates re-scored (%.2f per entry)\n",
+                path.substr(path.rfind('/') + 1).c_str(), c.k, c.scores.c_str(),
+                static_cast<long long>(c.gpu_query_tile), static_cast<long long>(c.gpu_database_tile),
+                static_cast<long long>(c.max_block_rows), got_ids.size(), static_cast<long long>(tie_swaps),
+                static_cast<long long>(wrong), rescored, rescored / static_cast<double>(got_ids.size()));
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(tie_swaps, 0) << "ties are broken by global id on both backends, so even ties must agree";
+}
+
+std::string write_on_root(const mpi::Comm& comm, const testing::ScratchDir& dir, const std::string& name,
+                          const CorpusArrays& c) {
+  if (comm.is_root()) testing::write_corpus_file(dir.path(name), c);
+  comm.barrier();
+  return dir.path(name);
+}
+
+std::string synth_on_all(const mpi::Comm& comm, const testing::ScratchDir& dir, SynthConfig s, const std::string& name) {
+  s.out = dir.path(name);
+  util::Report report(comm, "synth");
+  corpus::write_synth_corpus(comm, s, true, report);
+  return s.out;
+}
+
+TEST(CudaKnn, Random768MatchesCpu) {
+  mpi::Comm comm;
+  SKIP_WITHOUT_GPUS(comm);
+  testing::ScratchDir dir(comm);
+  const auto path = write_on_root(comm, dir, "random768.h5", testing::random_corpus(3001, 768, 31));
+  expect_gpu_matches_cpu(comm, path, {});
+  expect_gpu_matches_cpu(comm, path, {10, 1 << 20, 4096, 4096, "fp32"});
+  expect_gpu_matches_cpu(comm, path, {10, 700, 1000, 333});  // tiles and chunks that do not divide n
+  expect_gpu_matches_cpu(comm, path, {1});
+}
+
+TEST(CudaKnn, ClusteredWithNearDuplicates) {
+  mpi::Comm comm;
+  SKIP_WITHOUT_GPUS(comm);
+  testing::ScratchDir dir(comm);
+  SynthConfig s;
+  s.docs = 4003;
+  s.dim = 128;
+  s.topics = 12;
+  s.topic_spread = 0.3;
+  s.duplicate_share = 0.3;
+  const auto path = synth_on_all(comm, dir, s, "clustered.h5");
+  expect_gpu_matches_cpu(comm, path, {10});
+  expect_gpu_matches_cpu(comm, path, {100, 1500, 512, 1024, "fp32"});
+  expect_gpu_matches_cpu(comm, path, {100, 1500, 512, 1024, "bf16"});
+}
+
+TEST(CudaKnn, ExactDuplicatesTieOnGlobalId) {
+  mpi::Comm comm;
+  SKIP_WITHOUT_GPUS(comm);
+  testing::ScratchDir dir(comm);
+  // 50 distinct rows, each stored 60 times: 59 exact copies tied at similarity 1 per document, more
+  // than one 32-candidate batch, so the list order rests on the tie-break alone.
+  const CorpusArrays base = testing::random_corpus(50, 64, 3);
+  CorpusArrays c = testing::random_corpus(3000, 64, 4);
+  for (std::int64_t i = 0; i < 3000; ++i) std::copy_n(base.embeddings.begin() + (i % 50) * 64, 64, c.embeddings.begin() + i * 64);
+  const auto path = write_on_root(comm, dir, "dups.h5", c);
+  expect_gpu_matches_cpu(comm, path, {10});
+  expect_gpu_matches_cpu(comm, path, {64, 999, 256, 200});
+  expect_gpu_matches_cpu(comm, path, {200, 1 << 20, 4096, 4096, "fp32"});
+}
+
+TEST(CudaKnn, TieHeavyGridAndOddDimensions) {
+  mpi::Comm comm;
+  SKIP_WITHOUT_GPUS(comm);
+  testing::ScratchDir dir(comm);
+  for (std::int64_t d : {3, 4, 5}) {
+    CorpusArrays c = testing::random_corpus(1200, d, 5);
+    util::CounterRng rng(5, 5, static_cast<std::uint64_t>(d));
+    for (std::int64_t i = 0; i < 1200; ++i) {
+      bool zero = true;
+      while (zero) {
+        for (std::int64_t j = 0; j < d; ++j) {
+          c.embeddings[i * d + j] = static_cast<float>(static_cast<int>(rng.below(3)) - 1);
+          zero = zero && c.embeddings[i * d + j] == 0.0f;
+        }
+      }
+    }
+    const auto path = write_on_root(comm, dir, "grid" + std::to_string(d) + ".h5", c);
+    expect_gpu_matches_cpu(comm, path, {12});
+    expect_gpu_matches_cpu(comm, path, {12, 500, 300, 100, "fp32"});
+  }
+}
+
+TEST(CudaKnn, LargeKAndTinyCorpus) {
+  mpi::Comm comm;
+  SKIP_WITHOUT_GPUS(comm);
+  testing::ScratchDir dir(comm);
+  const auto path = write_on_root(comm, dir, "k1024.h5", testing::random_corpus(1500, 32, 7));
+  expect_gpu_matches_cpu(comm, path, {1024});
+  expect_gpu_matches_cpu(comm, path, {1024, 600, 256, 512, "fp32"});
+  const auto tiny = write_on_root(comm, dir, "tiny.h5", testing::random_corpus(7, 16, 8));
+  expect_gpu_matches_cpu(comm, tiny, {10});  // 6 neighbours each, then -1 / NaN
+}
+
+}  // namespace
+}  // namespace weave
