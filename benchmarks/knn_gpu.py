@@ -9,7 +9,8 @@
 Prints time, effective TFLOP/s (2 N^2 d / search time), memory per GPU and the ratios.
 
 Usage: benchmarks/knn_gpu.py [--docs 1000000] [--dim 768] [--k 10] [--gpus 1] [--cpu-docs 100000]
-       [--cpu-ranks 16] [--scores bf16] [--tile 4096x4096]   (from the repository root, after a build
+       [--cpu-ranks 16] [--variants 4096x4096:bf16,4096x2048:fp32]  (the first variant is the
+       one compared with the CPU; each variant is timed with its own GEMM baseline)   (from the repository root, after a build
        with the CUDA backend in build/release or $WEAVE_BUILD)."""
 import argparse
 import json
@@ -37,13 +38,14 @@ def run(cmd, env=None):
     return p.stdout, time.perf_counter() - t0
 
 
-def knn(corpus, out, ranks, backend, args, tile=None):
+def knn(corpus, out, ranks, backend, args, variant=None):
     report = out + ".json"
     cmd = ["mpirun", "-n", ranks, "--bind-to", "none", WEAVE, "knn", "--corpus", corpus, "--k", args.k,
            "--out", out, "--report", report, "--quiet", "--backend", backend]
     if backend == "cuda":
-        q, b = (tile or args.tile).split("x")
-        cmd += ["--gpu-query-tile", q, "--gpu-database-tile", b, "--gpu-scores", args.scores]
+        tile, scores = variant.split(":")
+        q, b = tile.split("x")
+        cmd += ["--gpu-query-tile", q, "--gpu-database-tile", b, "--gpu-scores", scores]
     _, wall = run(cmd, env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
     rep = json.load(open(report))
     search = next(s for s in rep["stages"] if s["stage"] == "search")["wall_seconds"]["max"]
@@ -59,8 +61,7 @@ def main():
     ap.add_argument("--gpus", type=int, default=1)
     ap.add_argument("--cpu-docs", type=int, default=100000)
     ap.add_argument("--cpu-ranks", type=int, default=os.cpu_count())
-    ap.add_argument("--scores", default="bf16")
-    ap.add_argument("--tile", default="4096x4096")
+    ap.add_argument("--variants", default="4096x4096:bf16")
     ap.add_argument("--tmp", default=None, help="scratch folder (default: a temporary one)")
     args = ap.parse_args()
     n, d = args.docs, args.dim
@@ -72,32 +73,47 @@ def main():
                            "--dim", d, "--topics", args.topics, "--out", path, "--quiet"])
             print(f"synth {docs} x {d}: {wall:.1f} s", flush=True)
 
-        rows = []
-        gpu_search, gpu_wall, gpu_counters = knn(big, os.path.join(tmp, "gpu_big.h5"), args.gpus, "cuda", args)
-        rows.append((f"weave knn cuda, {args.gpus} GPU, N={n}", n, gpu_search, gpu_wall))
-        q, b = args.tile.split("x")
-        text, _ = run([os.path.join(BUILD, "benchmarks", "gemm_rate_cuda"), n, d, q, b, args.scores])
-        result = dict(kv.split("=") for kv in next(l for l in text.splitlines() if l.startswith("RESULT")).split()[1:])
-        print(text.strip().replace("RESULT", "  RESULT"), flush=True)
+        variants = args.variants.split(",")
+        rows, gemm = [], {}
+        for v in variants:
+            search, wall, counters = knn(big, os.path.join(tmp, "gpu_big.h5"), args.gpus, "cuda", args, v)
+            rows.append((f"weave knn cuda {v}, {args.gpus} GPU, N={n}", n, search, wall))
+            if v == variants[0]:
+                gpu_counters = counters
+            tile, scores = v.split(":")
+            q, b = tile.split("x")
+            text, _ = run([os.path.join(BUILD, "benchmarks", "gemm_rate_cuda"), n, d, q, b, scores])
+            gemm[v] = dict(kv.split("=") for kv in
+                           next(l for l in text.splitlines() if l.startswith("RESULT")).split()[1:])
+            print(f"{v}: weave search {search:.3f} s (wall {wall:.1f} s), "
+                  f"{counters['rescored_pairs']['max'] / n:.1f} re-scored per query; GEMM alone "
+                  f"{float(gemm[v]['tile_seconds']):.3f} s", flush=True)
 
         cpu_search, cpu_wall, _ = knn(small, os.path.join(tmp, "cpu_small.h5"), args.cpu_ranks, "cpu", args)
         rows.append((f"weave knn cpu, {args.cpu_ranks} ranks, N={args.cpu_docs}", args.cpu_docs, cpu_search, cpu_wall))
-        gs_search, gs_wall, gs_counters = knn(small, os.path.join(tmp, "gpu_small.h5"), args.gpus, "cuda", args)
-        rows.append((f"weave knn cuda, {args.gpus} GPU, N={args.cpu_docs}", args.cpu_docs, gs_search, gs_wall))
+        gs_search, gs_wall, _ = knn(small, os.path.join(tmp, "gpu_small.h5"), args.gpus, "cuda", args, variants[0])
+        rows.append((f"weave knn cuda {variants[0]}, N={args.cpu_docs}", args.cpu_docs, gs_search, gs_wall))
         a, c = h5py.File(os.path.join(tmp, "cpu_small.h5"), "r"), h5py.File(os.path.join(tmp, "gpu_small.h5"), "r")
         same_ids = np.array_equal(a["neighbors"][:], c["neighbors"][:])
         same_sims = np.array_equal(a["similarities"][:], c["similarities"][:])
 
-    print(f"\n{'run':44} {'search s':>9} {'wall s':>8} {'eff TFLOP/s':>12}")
+    print(f"\n{'run':52} {'search s':>9} {'wall s':>8} {'eff TFLOP/s':>12}")
     rate = {}
     for name, docs, search, wall in rows:
         rate[name] = 2.0 * docs * docs * d / search / 1e12
-        print(f"{name:44} {search:9.3f} {wall:8.2f} {rate[name]:12.2f}")
-    gpu_rate, cpu_rate = rate[rows[0][0]], rate[rows[1][0]]
-    tile_rate, square_rate = float(result["tile_tflops"]), float(result["square_tflops"])
-    print(f"{'cuBLASLt GEMM alone, same tiles (' + args.scores + ')':44} {float(result['tile_seconds']):9.3f} "
-          f"{'':8} {tile_rate:12.2f}")
-    print(f"{'cuBLASLt GEMM 8192^3 (reference)':44} {'':9} {'':8} {square_rate:12.2f}")
+        print(f"{name:52} {search:9.3f} {wall:8.2f} {rate[name]:12.2f}")
+    for v in variants:
+        print(f"{'cuBLASLt GEMM alone, same tiles, ' + v:52} {float(gemm[v]['tile_seconds']):9.3f} "
+              f"{'':8} {float(gemm[v]['tile_tflops']):12.2f}")
+    square_rate = float(gemm[variants[0]]["square_tflops"])
+    print(f"{'cuBLASLt GEMM 8192^3 (reference)':52} {'':9} {'':8} {square_rate:12.2f}")
+    gpu_rate, cpu_rate = rate[rows[0][0]], rate[rows[len(variants)][0]]
+    print("\nratios")
+    for v, row in zip(variants, rows):
+        print(f"  {v}: end to end / GEMM of the same tiles: {rate[row[0]] / float(gemm[v]['tile_tflops']):.0%} "
+              f"(goal >= 80%); / 8192^3 GEMM: {rate[row[0]] / square_rate:.0%}")
+    print(f"  GPU ({variants[0]}) / CPU backend ({args.cpu_ranks} ranks) effective rate: {gpu_rate / cpu_rate:.1f}x "
+          f"(goal >= 50x)")
     gib = 1024.0 ** 3
     print("\nratios")
     print(f"  end to end / GEMM of the same tiles: {gpu_rate / tile_rate:.0%} (goal >= 80%)")
@@ -105,7 +121,7 @@ def main():
     print(f"  GPU / CPU backend ({args.cpu_ranks} ranks) effective rate: {gpu_rate / cpu_rate:.1f}x (goal >= 50x)")
     print(f"  memory per GPU: {gpu_counters['gpu_memory_used_bytes']['max'] / gib:.2f} GiB in use "
           f"({gpu_counters['gpu_memory_weave_bytes']['max'] / gib:.2f} GiB weave's buffers)")
-    print(f"  candidates re-scored: {gpu_counters['rescored_pairs']['max'] / n:.1f} per query "
+    print(f"  candidates re-scored ({variants[0]}): {gpu_counters['rescored_pairs']['max'] / n:.1f} per query "
           f"(slack {gpu_counters['slack']['max']:.5f})")
     print(f"  lists GPU vs CPU on N={args.cpu_docs}: ids {'identical' if same_ids else 'DIFFERENT'}, "
           f"similarities {'identical' if same_sims else 'DIFFERENT'}")

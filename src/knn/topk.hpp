@@ -1,10 +1,10 @@
 // The running k best neighbours of each query, and the one definition of "similarity".
 //
-// Similarity is canonical: the dot product of the two L2-normalised float32 rows accumulated in
-// double in index order, rounded to float. It depends on nothing but the two rows, so results do
-// not change with the rank count or the tiling. Fast backends (BLAS, tensor cores) only propose
-// candidates; a candidate whose fast similarity is within `slack` of the current k-th best is
-// re-scored canonically and admitted if it beats the k-th best in the total order
+// Similarity is canonical: the dot product of the two L2-normalised float32 rows, accumulated in
+// float64 in a fixed order, rounded to float. It depends on nothing but the two rows, so results do
+// not change with the rank count, the tiling or the backend. Fast backends (BLAS, tensor cores) only
+// propose candidates; a candidate whose fast similarity is within `slack` of the current k-th best
+// is re-scored canonically and admitted if it beats the k-th best in the total order
 // (similarity desc, global id asc). With slack >= the backend's error bound this is exact.
 #pragma once
 
@@ -18,11 +18,21 @@
 
 namespace weave::knn {
 
-/// The canonical cosine similarity of two unit rows of dimension d.
+/// Partial sums of the canonical similarity: element j goes to partial (j / 4) mod 32.
+inline constexpr int kCanonicalPartials = 32;
+
+/// The canonical cosine similarity of two unit rows of dimension d. The order is the one a GPU warp
+/// computes with coalesced 16-byte loads (lane l takes elements 4l..4l+3, then 4l+128.., in
+/// ascending order; the 32 partial sums are combined by halving), so the GPU backend computes the
+/// same bits (knn/cuda/select_kernels.cu). Float products are exact in float64, so FMA or not
+/// makes no difference.
 inline float canonical_similarity(const float* a, const float* b, std::int64_t d) {
-  double s = 0;
-  for (std::int64_t j = 0; j < d; ++j) s += static_cast<double>(a[j]) * static_cast<double>(b[j]);
-  return static_cast<float>(s);
+  double partial[kCanonicalPartials] = {};
+  for (std::int64_t j = 0; j < d; ++j)
+    partial[(j / 4) % kCanonicalPartials] += static_cast<double>(a[j]) * static_cast<double>(b[j]);
+  for (int half = kCanonicalPartials / 2; half >= 1; half /= 2)
+    for (int l = 0; l < half; ++l) partial[l] += partial[l + half];
+  return static_cast<float>(partial[0]);
 }
 
 /// A bound on |float32 dot - exact dot| for unit rows of dimension d (any summation order, with or

@@ -23,8 +23,19 @@ namespace {
 
 using testing::CorpusArrays;
 
-/// Brute force: all pairs, similarity = float(sum in double of float products), order (sim desc,
-/// id asc), self excluded, padded with -1/NaN. Written independently of src/knn.
+/// The canonical similarity as docs/algorithms.md defines it, written out independently of
+/// src/knn: 32 float64 partial sums (element j into partial (j div 4) mod 32), combined by halving.
+float reference_similarity(const float* a, const float* b, std::int64_t d) {
+  std::vector<double> p(32, 0.0);
+  for (std::int64_t g = 0; g * 4 < d; ++g)
+    for (std::int64_t j = g * 4; j < std::min(d, g * 4 + 4); ++j) p[g % 32] += double(a[j]) * double(b[j]);
+  for (int width = 32; width > 1; width /= 2)
+    for (int l = 0; l < width / 2; ++l) p[l] = p[l] + p[l + width / 2];
+  return static_cast<float>(p[0]);
+}
+
+/// Brute force: all pairs, canonical similarity, order (sim desc, id asc), self excluded, padded
+/// with -1/NaN. Written independently of src/knn.
 knn::KnnLists oracle(const std::vector<float>& unit_rows, std::int64_t n, std::int64_t d, int k) {
   knn::KnnLists out;
   out.k = k;
@@ -35,9 +46,7 @@ knn::KnnLists oracle(const std::vector<float>& unit_rows, std::int64_t n, std::i
     all.clear();
     for (std::int64_t x = 0; x < n; ++x) {
       if (x == q) continue;
-      double s = 0;
-      for (std::int64_t j = 0; j < d; ++j) s += double(unit_rows[q * d + j]) * double(unit_rows[x * d + j]);
-      all.emplace_back(static_cast<float>(s), x);
+      all.emplace_back(reference_similarity(&unit_rows[q * d], &unit_rows[x * d], d), x);
     }
     std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
     for (int j = 0; j < k && j < static_cast<int>(all.size()); ++j) {

@@ -31,6 +31,22 @@ class Stream {
   cudaStream_t stream_ = nullptr;
 };
 
+class Event {
+ public:
+  Event() { check(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming), "cudaEventCreate"); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  ~Event() { cudaEventDestroy(event_); }
+  void record(const Stream& stream) { check(cudaEventRecord(event_, stream.get()), "cudaEventRecord"); }
+  /// Work queued on `stream` from now on waits for the work this event last recorded.
+  void make_wait(const Stream& stream) const {
+    check(cudaStreamWaitEvent(stream.get(), event_, 0), "cudaStreamWaitEvent");
+  }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
 std::int64_t round_up(std::int64_t x, std::int64_t multiple) { return (x + multiple - 1) / multiple * multiple; }
 
 class CudaBackend final : public SearchBackend {
@@ -66,8 +82,9 @@ class CudaBackend final : public SearchBackend {
     }
     list_sims_ = DeviceArray<float>(n * static_cast<std::size_t>(k), "the neighbour lists");
     list_ids_ = DeviceArray<std::int64_t>(n * static_cast<std::size_t>(k), "the neighbour lists");
-    scores_ = DeviceArray<std::byte>(
-        static_cast<std::size_t>(query_tile_ * ld_) * (bf16_scores_ ? 2 : 4), "the score tile");
+    for (auto& tile : scores_)
+      tile = DeviceArray<std::byte>(static_cast<std::size_t>(query_tile_ * ld_) * (bf16_scores_ ? 2 : 4),
+                                    "the score tiles");
     rescored_ = DeviceArray<unsigned long long>(1, "a counter");
     gemm_.emplace(dim, ld_, bf16_scores_);
 
@@ -82,7 +99,8 @@ class CudaBackend final : public SearchBackend {
     gpu_memory_used_ = static_cast<double>(total_bytes - free_bytes);
     gpu_memory_weave_ = static_cast<double>(queries32_.bytes() + queries16_.bytes() + slots_[0].bytes() +
                                             slots_[1].bytes() + chunk16_.bytes() + list_sims_.bytes() +
-                                            list_ids_.bytes() + scores_.bytes() + gemm_->workspace_bytes());
+                                            list_ids_.bytes() + scores_[0].bytes() + scores_[1].bytes() +
+                                            gemm_->workspace_bytes());
   }
 
   void start_shift(const Chunk& send, int recv_slot, std::int64_t recv_rows) override {
@@ -100,22 +118,30 @@ class CudaBackend final : public SearchBackend {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 
+  /// Two score tiles: the GEMM of tile i + 1 (gemm_ stream) runs while tile i is scanned
+  /// (compute_ stream), so the scan's last warps overlap tensor-core work; events order the reuse.
   void search(const Chunk& held) override {
     const float* database32 = rows_of(held);
     const std::uint16_t* database16 = nullptr;
     if (held.slot == Chunk::kOwnRows) {
       database16 = queries16_.data() + held.own_offset * dim_;
     } else {
-      convert_to_bf16(database32, chunk16_.data(), static_cast<std::size_t>(held.count * dim_), compute_.get());
+      convert_to_bf16(database32, chunk16_.data(), static_cast<std::size_t>(held.count * dim_), gemm_stream_.get());
       database16 = chunk16_.data();
     }
+    std::int64_t i = 0;
     for (std::int64_t q0 = 0; q0 < queries_.count; q0 += query_tile_) {
       const std::int64_t nq = std::min(query_tile_, queries_.count - q0);
-      for (std::int64_t b0 = 0; b0 < held.count; b0 += database_tile_) {
+      for (std::int64_t b0 = 0; b0 < held.count; b0 += database_tile_, ++i) {
         const std::int64_t nb = std::min(database_tile_, held.count - b0);
-        gemm_->run(database16 + b0 * dim_, nb, queries16_.data() + q0 * dim_, nq, scores_.data(), compute_.get());
+        const int buffer = static_cast<int>(i % 2);
+        scanned_[buffer].make_wait(gemm_stream_);  // the scan that last read this tile is done
+        gemm_->run(database16 + b0 * dim_, nb, queries16_.data() + q0 * dim_, nq, scores_[buffer].data(),
+                   gemm_stream_.get());
+        computed_[buffer].record(gemm_stream_);
+        computed_[buffer].make_wait(compute_);
         ScanTile tile;
-        tile.scores = scores_.data();
+        tile.scores = scores_[buffer].data();
         tile.bf16_scores = bf16_scores_;
         tile.ld = ld_;
         tile.nq = nq;
@@ -131,8 +157,11 @@ class CudaBackend final : public SearchBackend {
         tile.slack = slack_;
         tile.rescored = rescored_.data();
         scan_tile(tile, compute_.get());
+        scanned_[buffer].record(compute_);
       }
     }
+    // Returning only when done keeps the ring simple: the chunk slots are free for the next shift.
+    gemm_stream_.synchronize();
     compute_.synchronize();
   }
 
@@ -175,8 +204,11 @@ class CudaBackend final : public SearchBackend {
   std::int64_t query_tile_;
   std::int64_t database_tile_;
   bool bf16_scores_;
-  Stream compute_;
-  Stream transfer_;
+  Stream compute_;      ///< uploads, selection kernels
+  Stream gemm_stream_;  ///< score tiles
+  Stream transfer_;     ///< NCCL ring
+  Event computed_[2];   ///< score tile b written
+  Event scanned_[2];    ///< score tile b read
   std::optional<NcclRing> ring_;
   std::optional<ScoreGemm> gemm_;
   RowBlock queries_;
@@ -190,7 +222,7 @@ class CudaBackend final : public SearchBackend {
   DeviceArray<std::uint16_t> chunk16_;
   DeviceArray<float> list_sims_;
   DeviceArray<std::int64_t> list_ids_;
-  DeviceArray<std::byte> scores_;
+  DeviceArray<std::byte> scores_[2];
   DeviceArray<unsigned long long> rescored_;
   double bytes_sent_ = 0;
   double gpu_memory_used_ = 0;

@@ -3,10 +3,11 @@
 // It is CpuBackend::search's row loop, made warp-wide: the warp reads the row 16 bytes per lane,
 // and a score below bar = (k-th best canonical similarity so far) - slack cannot enter the list
 // (slack bounds the tensor-core error, knn/topk.hpp), so almost every score costs one compare.
-// Scores that pass are re-scored canonically (float64 accumulation in index order, exactly the CPU
-// definition, so the lists are bit-identical to the CPU backend's), 32 at a time, one per lane,
-// sorted in registers and merged into the row's list in GPU memory. No k' = k + margin guess is
-// involved, so duplicate-heavy corpora stay exact; k is any value up to the configuration's limit.
+// A score that passes is re-scored canonically by the whole warp (coalesced loads of the two rows,
+// float64 partial sums in exactly the order knn/topk.hpp defines, so the lists are bit-identical
+// to the CPU backend's) and, if it beats the k-th best, inserted into the row's sorted list in GPU
+// memory; the bar rises at once. No k' = k + margin guess is involved, so duplicate-heavy corpora
+// stay exact and k is any value up to the configuration's limit.
 #include <cuda_bf16.h>
 
 #include <cstdint>
@@ -29,81 +30,59 @@ __device__ __forceinline__ bool beats(float s, long long id, float other_s, long
   return s > other_s || (s == other_s && id < other_id);
 }
 
-/// The canonical similarity (knn/topk.hpp): products of floats are exact in double, so fma and
-/// multiply-then-add agree, and the sum runs in index order as on the CPU.
-__device__ float canonical_similarity(const float* a, const float* b, long long d) {
+/// knn::canonical_similarity, by a warp: lane l holds partial sum l (elements 4l..4l+3, then
+/// 4l+128.., ascending); the partials are combined by halving (lane l += lane l + 16, + 8, ...).
+/// Float products are exact in float64, so fma equals the CPU's multiply-then-add. Every lane
+/// returns the result.
+__device__ float warp_canonical_similarity(const float* a, const float* b, long long d, int lane) {
   double s = 0;
   if (d % 4 == 0) {
     const auto* a4 = reinterpret_cast<const float4*>(a);
     const auto* b4 = reinterpret_cast<const float4*>(b);
-    for (long long j = 0; j < d / 4; ++j) {
-      const float4 x = a4[j], y = __ldg(b4 + j);
+    for (long long g = lane; g < d / 4; g += kWarp) {
+      const float4 x = a4[g], y = b4[g];
       s = fma(static_cast<double>(x.x), static_cast<double>(y.x), s);
       s = fma(static_cast<double>(x.y), static_cast<double>(y.y), s);
       s = fma(static_cast<double>(x.z), static_cast<double>(y.z), s);
       s = fma(static_cast<double>(x.w), static_cast<double>(y.w), s);
     }
   } else {
-    for (long long j = 0; j < d; ++j) s = fma(static_cast<double>(a[j]), static_cast<double>(b[j]), s);
+    for (long long g = lane; g * 4 < d; g += kWarp)
+      for (long long j = g * 4; j < g * 4 + 4 && j < d; ++j)
+        s = fma(static_cast<double>(a[j]), static_cast<double>(b[j]), s);
   }
-  return static_cast<float>(s);
+  for (int half = kWarp / 2; half >= 1; half /= 2) s += __shfl_down_sync(kFullMask, s, half);
+  return static_cast<float>(__shfl_sync(kFullMask, s, 0));
 }
 
-/// Sorts one (similarity, id) pair per lane, best first (bitonic network over shuffles).
-__device__ void warp_sort(float& s, long long& id, int lane) {
-  for (int size = 2; size <= kWarp; size <<= 1) {
-    for (int stride = size / 2; stride > 0; stride >>= 1) {
-      const float other_s = __shfl_xor_sync(kFullMask, s, stride);
-      const long long other_id = __shfl_xor_sync(kFullMask, id, stride);
-      const bool lower = (lane & stride) == 0;
-      const bool best_first = (lane & size) == 0;  // direction of this lane's subsequence
-      const bool keep_better = lower == best_first;
-      if (keep_better ? beats(other_s, other_id, s, id) : beats(s, id, other_s, other_id)) {
-        s = other_s;
-        id = other_id;
-      }
-    }
-  }
-}
-
-/// Merges 32 sorted candidates (one per lane; empty ones are (-inf, kNoId)) into the sorted list
-/// of k in GPU memory, keeping the k best. Every element's new place is its own index plus the
-/// number of elements of the other sequence that beat it.
-__device__ void warp_merge(float* list_s, long long* list_id, int k, float s, long long id, bool valid, int lane) {
-  int lo = 0, hi = k;  // list entries [0, lo) beat this candidate
-  while (lo < hi) {
-    const int mid = (lo + hi) / 2;
-    if (beats(list_s[mid], list_id[mid], s, id)) lo = mid + 1;
-    else hi = mid;
-  }
-  const int candidate_place = lane + lo;
-  __syncwarp();
-  // List entries only move towards the end: from the last chunk of 32 to the first, each chunk
-  // is read before any of its places is written.
-  for (int base = ((k - 1) / kWarp) * kWarp; base >= 0; base -= kWarp) {
+/// Inserts (s, id), which beats the last entry, into the sorted list of k in GPU memory: its place
+/// is the number of entries that beat it; entries from there on move one place back (the last
+/// drops out), chunk by chunk from the end, each chunk read before it is written.
+__device__ void warp_insert(float* list_s, long long* list_id, int k, float s, long long id, int lane) {
+  int place = 0;
+  for (int base = 0; base < k; base += kWarp) {
     const int i = base + lane;
-    float entry_s = -INFINITY;
-    long long entry_id = kNoId;
-    if (i < k) {
+    place += __popc(__ballot_sync(kFullMask, i < k && beats(list_s[i], list_id[i], s, id)));
+  }
+  for (int base = ((k - 2) / kWarp) * kWarp; k >= 2 && base >= 0 && base + kWarp > place; base -= kWarp) {
+    const int i = base + lane;
+    const bool moves = i >= place && i <= k - 2;
+    float entry_s = 0;
+    long long entry_id = 0;
+    if (moves) {
       entry_s = list_s[i];
       entry_id = list_id[i];
     }
-    int beaten_by = 0;
-    for (int j = 0; j < kWarp; ++j) {
-      const float cs = __shfl_sync(kFullMask, s, j);
-      const long long cid = __shfl_sync(kFullMask, id, j);
-      beaten_by += beats(cs, cid, entry_s, entry_id) ? 1 : 0;
-    }
     __syncwarp();
-    if (i < k && i + beaten_by < k) {
-      list_s[i + beaten_by] = entry_s;
-      list_id[i + beaten_by] = entry_id;
+    if (moves) {
+      list_s[i + 1] = entry_s;
+      list_id[i + 1] = entry_id;
     }
     __syncwarp();
   }
-  if (valid && candidate_place < k) {
-    list_s[candidate_place] = s;
-    list_id[candidate_place] = id;
+  if (lane == 0) {
+    list_s[place] = s;
+    list_id[place] = id;
   }
   __syncwarp();
 }
@@ -184,34 +163,19 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarp) scan_tile_kernel(ScanT
       for (int e = 0; e < V; ++e)
         if (m & (1u << e)) my_staging[offset++] = static_cast<int>(col0) + e;
       __syncwarp();
-      for (int b = 0; b < total; b += kWarp) {
-        float s = -INFINITY;
-        long long id = kNoId;
-        bool candidate = false;
-        if (b + lane < total) {
-          const int col = my_staging[b + lane];
-          id = t.database_first + col;
-          candidate = id != self && score_to_float<Score>(scores[col]) >= bar;
-          if (candidate) {
-            s = canonical_similarity(query, t.database + col * t.dim, t.dim);
-            ++rescored;
-            candidate = beats(s, id, list_s[t.k - 1], list_id[t.k - 1]);
-          }
-          if (!candidate) {
-            s = -INFINITY;
-            id = kNoId;
-          }
-        }
-        if (__any_sync(kFullMask, candidate)) {
-          warp_sort(s, id, lane);
-          warp_merge(list_s, list_id, t.k, s, id, id != kNoId, lane);
-          bar = list_s[t.k - 1] - t.slack;
-        }
+      for (int b = 0; b < total; ++b) {  // every lane takes the same candidate: uniform control flow
+        const int col = my_staging[b];
+        const long long id = t.database_first + col;
+        if (id == self || score_to_float<Score>(scores[col]) < bar) continue;
+        const float s = warp_canonical_similarity(query, t.database + col * t.dim, t.dim, lane);
+        ++rescored;
+        if (!beats(s, id, list_s[t.k - 1], list_id[t.k - 1])) continue;
+        warp_insert(list_s, list_id, t.k, s, id, lane);
+        bar = list_s[t.k - 1] - t.slack;
       }
       __syncwarp();
     }
   }
-  for (int delta = kWarp / 2; delta > 0; delta >>= 1) rescored += __shfl_down_sync(kFullMask, rescored, delta);
   if (lane == 0 && rescored != 0) atomicAdd(t.rescored, rescored);
 }
 
