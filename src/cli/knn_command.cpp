@@ -32,6 +32,9 @@ void add_knn_command(CLI::App& app, Runner& run) {
   cmd->add_option("--gpu-scores", config->gpu_scores,
                   "cuda: score tile type: bf16 (half the bytes, wider re-scoring window) or fp32")
       ->capture_default_str();
+  cmd->add_option("--gpu-select-sms", config->gpu_select_sms,
+                  "cuda: SMs that run the selection beside the tensor-core GEMM of the next tile (0: one eighth)")
+      ->capture_default_str();
   add_corpus_options(cmd, config->corpus, *zero_vector);
   cmd->get_option("--max-block-rows")
       ->description("Rows per HDF5 read and per block travelling the ring (bounds memory: own rows + 2 blocks)");

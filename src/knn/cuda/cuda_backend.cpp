@@ -56,7 +56,14 @@ class CudaBackend final : public SearchBackend {
         device_(select_gpu(comm)),
         query_tile_(config.gpu_query_tile),
         database_tile_(config.gpu_database_tile),
-        bf16_scores_(config.gpu_scores == "bf16") {}
+        bf16_scores_(config.gpu_scores == "bf16") {
+    cudaDeviceProp properties{};
+    check(cudaGetDeviceProperties(&properties, device_), "cudaGetDeviceProperties");
+    // The selection of tile i runs on select_sms_ SMs while the GEMM of tile i + 1 uses the rest.
+    const int sms = properties.multiProcessorCount;
+    select_sms_ = config.gpu_select_sms > 0 ? std::min(config.gpu_select_sms, sms - 1) : std::max(1, sms / 8);
+    gemm_sms_ = std::max(1, sms - select_sms_);
+  }
 
   /// After every rank has its GPU: the NCCL ring (collective).
   void connect() {
@@ -86,7 +93,7 @@ class CudaBackend final : public SearchBackend {
       tile = DeviceArray<std::byte>(static_cast<std::size_t>(query_tile_ * ld_) * (bf16_scores_ ? 2 : 4),
                                     "the score tiles");
     rescored_ = DeviceArray<unsigned long long>(1, "a counter");
-    gemm_.emplace(dim, ld_, bf16_scores_);
+    gemm_.emplace(dim, ld_, bf16_scores_, gemm_sms_);
 
     check(cudaMemcpyAsync(queries32_.data(), queries.rows, queries32_.bytes(), cudaMemcpyHostToDevice, compute_.get()),
           "cudaMemcpyAsync(queries)");
@@ -156,7 +163,7 @@ class CudaBackend final : public SearchBackend {
         tile.k = k_;
         tile.slack = slack_;
         tile.rescored = rescored_.data();
-        scan_tile(tile, compute_.get());
+        scan_tile(tile, select_sms_, compute_.get());
         scanned_[buffer].record(compute_);
       }
     }
@@ -191,7 +198,8 @@ class CudaBackend final : public SearchBackend {
     return {{"gpu_memory_weave_bytes", gpu_memory_weave_},
             {"gpu_memory_used_bytes", gpu_memory_used_},
             {"rescored_pairs", rescored_pairs_},
-            {"slack", slack_}};
+            {"slack", slack_},
+            {"gpu_select_sms", static_cast<double>(select_sms_)}};
   }
 
  private:
@@ -204,6 +212,8 @@ class CudaBackend final : public SearchBackend {
   std::int64_t query_tile_;
   std::int64_t database_tile_;
   bool bf16_scores_;
+  int select_sms_ = 1;
+  int gemm_sms_ = 0;
   Stream compute_;      ///< uploads, selection kernels
   Stream gemm_stream_;  ///< score tiles
   Stream transfer_;     ///< NCCL ring

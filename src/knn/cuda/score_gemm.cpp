@@ -21,7 +21,7 @@ int alignment_of(const void* p) {
 
 }  // namespace
 
-ScoreGemm::ScoreGemm(std::int64_t dim, std::int64_t ld, bool bf16_scores)
+ScoreGemm::ScoreGemm(std::int64_t dim, std::int64_t ld, bool bf16_scores, int sm_count)
     : dim_(dim), ld_(ld), bf16_scores_(bf16_scores), workspace_(kWorkspaceBytes, "the cuBLASLt workspace") {
   check(cublasLtCreate(&handle_), "cublasLtCreate");
   check(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
@@ -31,6 +31,11 @@ ScoreGemm::ScoreGemm(std::int64_t dim, std::int64_t ld, bool bf16_scores)
         "cublasLtMatmulDescSetAttribute(TRANSA)");
   check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &none, sizeof(none)),
         "cublasLtMatmulDescSetAttribute(TRANSB)");
+  if (sm_count > 0) {
+    const std::int32_t target = sm_count;
+    check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_SM_COUNT_TARGET, &target, sizeof(target)),
+          "cublasLtMatmulDescSetAttribute(SM_COUNT_TARGET)");
+  }
 }
 
 ScoreGemm::~ScoreGemm() {

@@ -17,7 +17,8 @@ namespace weave::knn::cuda {
 class ScoreGemm {
  public:
   /// bf16_scores: BF16 score tiles, else FP32. ld: the score tile's row stride (>= database rows).
-  ScoreGemm(std::int64_t dim, std::int64_t ld, bool bf16_scores);
+  /// sm_count: the SMs the GEMM may use (0: all), leaving the others to a kernel beside it.
+  ScoreGemm(std::int64_t dim, std::int64_t ld, bool bf16_scores, int sm_count = 0);
   ScoreGemm(const ScoreGemm&) = delete;
   ScoreGemm& operator=(const ScoreGemm&) = delete;
   ~ScoreGemm();

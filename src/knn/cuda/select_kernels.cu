@@ -22,7 +22,7 @@ namespace {
 
 constexpr int kWarp = 32;
 constexpr unsigned kFullMask = 0xffffffffu;
-constexpr int kWarpsPerBlock = 8;
+constexpr int kScanThreads = 1024;  // one block fills an SM: blocks land one per SM
 constexpr long long kNoId = std::numeric_limits<long long>::max();
 
 /// The total order of neighbours: higher similarity first, then the smaller global id.
@@ -94,30 +94,27 @@ __device__ __forceinline__ float score_to_float<float>(float x) { return x; }
 template <>
 __device__ __forceinline__ float score_to_float<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
 
-/// Loads V scores of one lane (16 bytes when the whole vector is inside the row).
+/// The pass bits of one lane's V scores (16 bytes at col): bit e is set when score col + e exists
+/// and is >= bar.
 template <typename Score, int V>
-__device__ __forceinline__ void load_scores(const Score* row, long long col, long long nb, float (&v)[V]) {
+__device__ __forceinline__ unsigned pass_bits(const Score* row, long long col, long long nb, float bar) {
+  unsigned bits = 0;
   if (col + V <= nb) {
     const uint4 raw = *reinterpret_cast<const uint4*>(row + col);
     const Score* x = reinterpret_cast<const Score*>(&raw);
 #pragma unroll
-    for (int e = 0; e < V; ++e) v[e] = score_to_float<Score>(x[e]);
+    for (int e = 0; e < V; ++e) bits |= (score_to_float<Score>(x[e]) >= bar ? 1u : 0u) << e;
   } else {
-#pragma unroll
-    for (int e = 0; e < V; ++e) v[e] = col + e < nb ? score_to_float<Score>(row[col + e]) : -INFINITY;
+    for (int e = 0; col + e < nb && e < V; ++e) bits |= (score_to_float<Score>(row[col + e]) >= bar ? 1u : 0u) << e;
   }
+  return bits;
 }
 
+/// One query row of a tile: the warp's loop (see the top of this file).
 template <typename Score>
-__global__ void __launch_bounds__(kWarpsPerBlock * kWarp) scan_tile_kernel(ScanTile t) {
+__device__ void scan_row(const ScanTile& t, long long row, int lane, int* staging) {
   constexpr int V = 16 / sizeof(Score);
-  constexpr int kUnroll = 2;
-  __shared__ int staging[kWarpsPerBlock][kWarp * V];
-  const int warp = threadIdx.x / kWarp;
-  const int lane = threadIdx.x % kWarp;
-  const long long row = static_cast<long long>(blockIdx.x) * kWarpsPerBlock + warp;
-  if (row >= t.nq) return;  // the whole warp leaves together
-
+  constexpr int kUnroll = 8;  // 16-byte loads in flight per lane: a 4096-wide BF16 row in 2 rounds
   const Score* scores = static_cast<const Score*>(t.scores) + row * t.ld;
   float* list_s = t.list_sims + row * t.k;
   long long* list_id = reinterpret_cast<long long*>(t.list_ids) + row * t.k;
@@ -125,33 +122,23 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarp) scan_tile_kernel(ScanT
   const long long self = t.query_first + row;
   float bar = list_s[t.k - 1] - t.slack;
   unsigned long long rescored = 0;
-  int* my_staging = staging[warp];
 
   for (long long base = 0; base < t.nb; base += kUnroll * kWarp * V) {
-    float v[kUnroll][V];
-    unsigned mask[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) load_scores<Score, V>(scores, base + (u * kWarp + lane) * V, t.nb, v[u]);
-    unsigned any = 0;
+    // V pass bits per load, packed in one register word (a run-time indexed array would live in
+    // local memory).
+    unsigned long long bits = 0;
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      mask[u] = 0;
-#pragma unroll
-      for (int e = 0; e < V; ++e) mask[u] |= (v[u][e] >= bar ? 1u : 0u) << e;
-      any |= mask[u];
+      const long long col = base + (u * kWarp + lane) * V;
+      if (col < t.nb) bits |= static_cast<unsigned long long>(pass_bits<Score, V>(scores, col, t.nb, bar)) << (u * V);
     }
-    if (!__any_sync(kFullMask, any != 0)) continue;
+    if (!__any_sync(kFullMask, bits != 0)) continue;
 
-#pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const long long col0 = base + (u * kWarp + lane) * V;
-      // Past the row's end the scores are -inf, which pass while bar is still -inf: mask them.
-      unsigned m = mask[u];
-#pragma unroll
-      for (int e = 0; e < V; ++e)
-        if (col0 + e >= t.nb) m &= ~(1u << e);
+      const unsigned m = static_cast<unsigned>(bits >> (u * V)) & ((1u << V) - 1);
       if (!__any_sync(kFullMask, m != 0)) continue;
       // Compact the passing columns of the warp into staging (prefix sum of the lanes' counts).
+      const long long col0 = base + (u * kWarp + lane) * V;
       const int count = __popc(m);
       int offset = count;
       for (int delta = 1; delta < kWarp; delta <<= 1) {
@@ -161,10 +148,10 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarp) scan_tile_kernel(ScanT
       const int total = __shfl_sync(kFullMask, offset, kWarp - 1);
       offset -= count;
       for (int e = 0; e < V; ++e)
-        if (m & (1u << e)) my_staging[offset++] = static_cast<int>(col0) + e;
+        if (m & (1u << e)) staging[offset++] = static_cast<int>(col0) + e;
       __syncwarp();
       for (int b = 0; b < total; ++b) {  // every lane takes the same candidate: uniform control flow
-        const int col = my_staging[b];
+        const int col = staging[b];
         const long long id = t.database_first + col;
         if (id == self || score_to_float<Score>(scores[col]) < bar) continue;
         const float s = warp_canonical_similarity(query, t.database + col * t.dim, t.dim, lane);
@@ -177,6 +164,18 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarp) scan_tile_kernel(ScanT
     }
   }
   if (lane == 0 && rescored != 0) atomicAdd(t.rescored, rescored);
+}
+
+/// One block per SM of the selection's share, each warp taking rows round-robin: the GEMM of the
+/// next tile, limited to the other SMs, runs beside it (cuda_backend.cpp).
+template <typename Score>
+__global__ void __launch_bounds__(kScanThreads) scan_tile_kernel(ScanTile t) {
+  __shared__ int staging[kScanThreads / kWarp][kWarp * 8];
+  const int warp = threadIdx.x / kWarp;
+  const int lane = threadIdx.x % kWarp;
+  const long long warps = static_cast<long long>(gridDim.x) * (kScanThreads / kWarp);
+  for (long long row = static_cast<long long>(blockIdx.x) * (kScanThreads / kWarp) + warp; row < t.nq; row += warps)
+    scan_row<Score>(t, row, lane, staging[warp]);
 }
 
 __global__ void convert_to_bf16_kernel(const float* in, __nv_bfloat16* out, std::size_t count) {
@@ -225,12 +224,11 @@ void finish_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_
   check_launch("finish_lists_kernel");
 }
 
-void scan_tile(const ScanTile& tile, cudaStream_t stream) {
-  const auto blocks = static_cast<unsigned>((tile.nq + kWarpsPerBlock - 1) / kWarpsPerBlock);
+void scan_tile(const ScanTile& tile, int blocks, cudaStream_t stream) {
   if (tile.bf16_scores)
-    scan_tile_kernel<__nv_bfloat16><<<blocks, kWarpsPerBlock * kWarp, 0, stream>>>(tile);
+    scan_tile_kernel<__nv_bfloat16><<<blocks, kScanThreads, 0, stream>>>(tile);
   else
-    scan_tile_kernel<float><<<blocks, kWarpsPerBlock * kWarp, 0, stream>>>(tile);
+    scan_tile_kernel<float><<<blocks, kScanThreads, 0, stream>>>(tile);
   check_launch("scan_tile_kernel");
 }
 
