@@ -59,7 +59,7 @@ struct KnnConfig {
   std::int64_t gpu_query_tile = 4096;     ///< cuda: queries per tensor-core score tile
   std::int64_t gpu_database_tile = 4096;  ///< cuda: database rows per score tile (tile kept in L2)
   std::string gpu_scores = "bf16";        ///< cuda: score tile type, bf16 (half the bytes) or fp32
-  int gpu_select_sms = 0;                 ///< cuda: SMs for the selection beside the GEMM (0: 1/8 of them)
+  int gpu_select_sms = 0;                 ///< cuda: SMs reserved for the selection (0: none, kernels alternate)
   std::string out;                     ///< output knn.h5
 
   void validate() const;

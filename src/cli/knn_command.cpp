@@ -33,7 +33,7 @@ void add_knn_command(CLI::App& app, Runner& run) {
                   "cuda: score tile type: bf16 (half the bytes, wider re-scoring window) or fp32")
       ->capture_default_str();
   cmd->add_option("--gpu-select-sms", config->gpu_select_sms,
-                  "cuda: SMs that run the selection beside the tensor-core GEMM of the next tile (0: one eighth)")
+                  "cuda: SMs reserved for the selection beside the GEMM of the next tile (0: both use all SMs, in turn)")
       ->capture_default_str();
   add_corpus_options(cmd, config->corpus, *zero_vector);
   cmd->get_option("--max-block-rows")

@@ -62,7 +62,7 @@ void KnnConfig::validate() const {
     throw UserError(fmt::format("--backend must be cpu or cuda (got {})", backend));
   if (query_tile < 1 || database_tile < 1) throw UserError("tile sizes must be positive");
   if (gpu_query_tile < 1 || gpu_database_tile < 1) throw UserError("--gpu-query-tile and --gpu-database-tile must be positive");
-  if (gpu_select_sms < 0) throw UserError("--gpu-select-sms must be >= 0 (0: one eighth of the GPU's SMs)");
+  if (gpu_select_sms < 0) throw UserError("--gpu-select-sms must be >= 0 (0: GEMM and selection alternate on all SMs)");
   if (gpu_scores != "bf16" && gpu_scores != "fp32")
     throw UserError(fmt::format("--gpu-scores must be bf16 or fp32 (got {})", gpu_scores));
   if (corpus.max_block_rows < 1) throw UserError("--max-block-rows must be positive");

@@ -59,10 +59,11 @@ class CudaBackend final : public SearchBackend {
         bf16_scores_(config.gpu_scores == "bf16") {
     cudaDeviceProp properties{};
     check(cudaGetDeviceProperties(&properties, device_), "cudaGetDeviceProperties");
-    // The selection of tile i runs on select_sms_ SMs while the GEMM of tile i + 1 uses the rest.
+    // gpu_select_sms > 0: the selection of tile i runs on that many SMs while the GEMM of tile
+    // i + 1 uses the rest; 0: each kernel takes every SM, the two streams only fill the gaps.
     const int sms = properties.multiProcessorCount;
-    select_sms_ = config.gpu_select_sms > 0 ? std::min(config.gpu_select_sms, sms - 1) : std::max(1, sms / 8);
-    gemm_sms_ = std::max(1, sms - select_sms_);
+    select_sms_ = config.gpu_select_sms > 0 ? std::min(config.gpu_select_sms, sms - 1) : 0;
+    gemm_sms_ = select_sms_ > 0 ? sms - select_sms_ : 0;
   }
 
   /// After every rank has its GPU: the NCCL ring (collective).
@@ -212,7 +213,7 @@ class CudaBackend final : public SearchBackend {
   std::int64_t query_tile_;
   std::int64_t database_tile_;
   bool bf16_scores_;
-  int select_sms_ = 1;
+  int select_sms_ = 0;
   int gemm_sms_ = 0;
   Stream compute_;      ///< uploads, selection kernels
   Stream gemm_stream_;  ///< score tiles

@@ -111,8 +111,14 @@ __device__ __forceinline__ unsigned pass_bits(const Score* row, long long col, l
 }
 
 /// One query row of a tile: the warp's loop (see the top of this file).
+/// A score that passed the bar, waiting for the warp.
+struct Staged {
+  int col;
+  float score;
+};
+
 template <typename Score>
-__device__ void scan_row(const ScanTile& t, long long row, int lane, int* staging) {
+__device__ void scan_row(const ScanTile& t, long long row, int lane, Staged* staging) {
   constexpr int V = 16 / sizeof(Score);
   constexpr int kUnroll = 8;  // 16-byte loads in flight per lane: a 4096-wide BF16 row in 2 rounds
   const Score* scores = static_cast<const Score*>(t.scores) + row * t.ld;
@@ -137,7 +143,7 @@ __device__ void scan_row(const ScanTile& t, long long row, int lane, int* stagin
     for (int u = 0; u < kUnroll; ++u) {
       const unsigned m = static_cast<unsigned>(bits >> (u * V)) & ((1u << V) - 1);
       if (!__any_sync(kFullMask, m != 0)) continue;
-      // Compact the passing columns of the warp into staging (prefix sum of the lanes' counts).
+      // Compact the passing (column, score) pairs of the warp into staging (prefix sum of counts).
       const long long col0 = base + (u * kWarp + lane) * V;
       const int count = __popc(m);
       int offset = count;
@@ -148,17 +154,26 @@ __device__ void scan_row(const ScanTile& t, long long row, int lane, int* stagin
       const int total = __shfl_sync(kFullMask, offset, kWarp - 1);
       offset -= count;
       for (int e = 0; e < V; ++e)
-        if (m & (1u << e)) staging[offset++] = static_cast<int>(col0) + e;
+        if (m & (1u << e)) staging[offset++] = {static_cast<int>(col0) + e, score_to_float<Score>(scores[col0 + e])};
       __syncwarp();
-      for (int b = 0; b < total; ++b) {  // every lane takes the same candidate: uniform control flow
-        const int col = staging[b];
-        const long long id = t.database_first + col;
-        if (id == self || score_to_float<Score>(scores[col]) < bar) continue;
-        const float s = warp_canonical_similarity(query, t.database + col * t.dim, t.dim, lane);
-        ++rescored;
-        if (!beats(s, id, list_s[t.k - 1], list_id[t.k - 1])) continue;
-        warp_insert(list_s, list_id, t.k, s, id, lane);
-        bar = list_s[t.k - 1] - t.slack;
+      // 32 staged pairs at a time are held against the bar in parallel (it rises as the list fills:
+      // while it is -inf every score is staged); the survivors are taken in order, one per step.
+      for (int c0 = 0; c0 < total; c0 += kWarp) {
+        const Staged mine = c0 + lane < total ? staging[c0 + lane] : Staged{0, -INFINITY};
+        unsigned pass = __ballot_sync(kFullMask, c0 + lane < total && mine.score >= bar &&
+                                                     t.database_first + mine.col != self);
+        while (pass != 0) {
+          const int src = __ffs(pass) - 1;
+          pass &= pass - 1;
+          const int col = __shfl_sync(kFullMask, mine.col, src);
+          if (__shfl_sync(kFullMask, mine.score, src) < bar) continue;
+          const long long id = t.database_first + col;
+          const float s = warp_canonical_similarity(query, t.database + col * t.dim, t.dim, lane);
+          ++rescored;
+          if (!beats(s, id, list_s[t.k - 1], list_id[t.k - 1])) continue;
+          warp_insert(list_s, list_id, t.k, s, id, lane);
+          bar = list_s[t.k - 1] - t.slack;
+        }
       }
       __syncwarp();
     }
@@ -170,12 +185,13 @@ __device__ void scan_row(const ScanTile& t, long long row, int lane, int* stagin
 /// next tile, limited to the other SMs, runs beside it (cuda_backend.cpp).
 template <typename Score>
 __global__ void __launch_bounds__(kScanThreads) scan_tile_kernel(ScanTile t) {
-  __shared__ int staging[kScanThreads / kWarp][kWarp * 8];
+  extern __shared__ Staged staging[];  // kWarp * V per warp
+  constexpr int V = 16 / sizeof(Score);
   const int warp = threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   const long long warps = static_cast<long long>(gridDim.x) * (kScanThreads / kWarp);
   for (long long row = static_cast<long long>(blockIdx.x) * (kScanThreads / kWarp) + warp; row < t.nq; row += warps)
-    scan_row<Score>(t, row, lane, staging[warp]);
+    scan_row<Score>(t, row, lane, staging + warp * kWarp * V);
 }
 
 __global__ void convert_to_bf16_kernel(const float* in, __nv_bfloat16* out, std::size_t count) {
@@ -207,6 +223,19 @@ unsigned grid_for(std::size_t count) {
   return static_cast<unsigned>(blocks < 65536 ? (blocks == 0 ? 1 : blocks) : 65536);
 }
 
+template <typename Score>
+void launch_scan(const ScanTile& tile, int blocks, cudaStream_t stream) {
+  constexpr int kSharedBytes = kScanThreads / kWarp * kWarp * (16 / sizeof(Score)) * sizeof(Staged);
+  static const bool configured = [] {  // more than the default 48 KB of shared memory per block
+    check(cudaFuncSetAttribute(scan_tile_kernel<Score>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes),
+          "cudaFuncSetAttribute(scan_tile_kernel)");
+    return true;
+  }();
+  (void)configured;
+  if (blocks <= 0) blocks = static_cast<int>((tile.nq + kScanThreads / kWarp - 1) / (kScanThreads / kWarp));
+  scan_tile_kernel<Score><<<blocks, kScanThreads, kSharedBytes, stream>>>(tile);
+}
+
 }  // namespace
 
 void convert_to_bf16(const float* in, std::uint16_t* out, std::size_t count, cudaStream_t stream) {
@@ -226,9 +255,9 @@ void finish_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_
 
 void scan_tile(const ScanTile& tile, int blocks, cudaStream_t stream) {
   if (tile.bf16_scores)
-    scan_tile_kernel<__nv_bfloat16><<<blocks, kScanThreads, 0, stream>>>(tile);
+    launch_scan<__nv_bfloat16>(tile, blocks, stream);
   else
-    scan_tile_kernel<float><<<blocks, kScanThreads, 0, stream>>>(tile);
+    launch_scan<float>(tile, blocks, stream);
   check_launch("scan_tile_kernel");
 }
 

@@ -33,8 +33,9 @@ struct ScanTile {
   unsigned long long* rescored = nullptr;  ///< counter: candidates scored canonically
 };
 
-/// Queues the selection of one tile on `blocks` SMs (one block each): every score >= (the query's
-/// k-th best - slack) is re-scored canonically and merged into the query's list.
+/// Queues the selection of one tile: every score >= (the query's k-th best - slack) is re-scored
+/// canonically and merged into the query's list. blocks > 0: that many SMs (one block each), the
+/// warps taking rows round-robin; blocks = 0: one warp per row, on every SM.
 void scan_tile(const ScanTile& tile, int blocks, cudaStream_t stream);
 
 /// Lists back in the KnnLists convention: INT64_MAX -> -1, -inf -> NaN (in place, on the GPU).
