@@ -119,8 +119,7 @@ def main():
     gib = 1024.0 ** 3
     print(f"  memory per GPU: {gpu_counters['gpu_memory_used_bytes']['max'] / gib:.2f} GiB in use "
           f"({gpu_counters['gpu_memory_weave_bytes']['max'] / gib:.2f} GiB weave's buffers)")
-    print(f"  candidates re-scored ({variants[0]}): {gpu_counters['rescored_pairs']['max'] / n:.1f} per query "
-          f"(slack {gpu_counters['slack']['max']:.5f})")
+    print(f"  candidates re-scored ({variants[0]}): {gpu_counters['rescored_pairs']['max'] / n:.1f} per query")
     print(f"  lists GPU vs CPU on N={args.cpu_docs}: ids {'identical' if same_ids else 'DIFFERENT'}, "
           f"similarities {'identical' if same_sims else 'DIFFERENT'}")
     if not (same_ids and same_sims):

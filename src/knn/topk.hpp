@@ -41,19 +41,6 @@ inline float float_dot_error_bound(std::int64_t d) {
   return static_cast<float>(1.05 * static_cast<double>(d + 2) * 0x1.0p-24 + 1e-7);
 }
 
-/// A bound on |tensor-core similarity - exact dot| for unit rows of dimension d. Both rows are
-/// rounded to bfloat16 (relative error u = 2^-8 per element), so each product is off by at most
-/// (2u + u^2)|a_j b_j|, which sums to (2u + u^2)|a||b| by Cauchy-Schwarz; the products (exact in
-/// FP32) are accumulated in FP32 in any order, possibly truncating: 2 (d+2) 2^-24; a BF16 score
-/// is rounded once more (u |score|, |score| <= 1 + the above); 1e-6 covers the canonical value's
-/// own rounding and norms a few ulps above 1. Tested against emulated worst cases (test_topk).
-inline float bf16_dot_error_bound(std::int64_t d, bool bf16_scores) {
-  constexpr double u = 0x1.0p-8;
-  double bound = 1.01 * (2 * u + u * u) + 2.1 * static_cast<double>(d + 2) * 0x1.0p-24;
-  if (bf16_scores) bound += 1.01 * u * (1 + bound);
-  return static_cast<float>(bound + 1e-6);
-}
-
 /// Per query a faiss min-heap of size k over (similarity, -global id): the root is the worst kept
 /// neighbour (lowest similarity; among equal similarities the largest id), exactly our total order.
 class TopK {

@@ -77,7 +77,6 @@ class CudaBackend final : public SearchBackend {
     queries_ = queries;
     dim_ = dim;
     k_ = k;
-    slack_ = bf16_dot_error_bound(dim, bf16_scores_);
     const auto n = static_cast<std::size_t>(queries.count);
     const auto d = static_cast<std::size_t>(dim);
     ld_ = round_up(database_tile_, 8);
@@ -88,6 +87,13 @@ class CudaBackend final : public SearchBackend {
       for (auto& slot : slots_) slot = DeviceArray<float>(static_cast<std::size_t>(chunk_rows) * d, "a ring chunk");
       chunk16_ = DeviceArray<std::uint16_t>(static_cast<std::size_t>(chunk_rows) * d, "a ring chunk (bfloat16)");
     }
+    query_norm_ = DeviceArray<float>(n, "the query norms");
+    query_residual_ = DeviceArray<float>(n, "the query norms");
+    if (comm_.size() > 1) {
+      chunk_norm_ = DeviceArray<float>(static_cast<std::size_t>(chunk_rows), "the chunk norms");
+      chunk_residual_ = DeviceArray<float>(static_cast<std::size_t>(chunk_rows), "the chunk norms");
+    }
+    maxima_ = DeviceArray<float>(2, "the chunk norms");
     list_sims_ = DeviceArray<float>(n * static_cast<std::size_t>(k), "the neighbour lists");
     list_ids_ = DeviceArray<std::int64_t>(n * static_cast<std::size_t>(k), "the neighbour lists");
     for (auto& tile : scores_)
@@ -98,7 +104,8 @@ class CudaBackend final : public SearchBackend {
 
     check(cudaMemcpyAsync(queries32_.data(), queries.rows, queries32_.bytes(), cudaMemcpyHostToDevice, compute_.get()),
           "cudaMemcpyAsync(queries)");
-    convert_to_bf16(queries32_.data(), queries16_.data(), n * d, compute_.get());
+    convert_rows_to_bf16(queries32_.data(), queries.count, dim, queries16_.data(), query_norm_.data(),
+                         query_residual_.data(), compute_.get());
     init_lists(list_sims_.data(), list_ids_.data(), list_sims_.size(), compute_.get());
     check(cudaMemsetAsync(rescored_.data(), 0, sizeof(unsigned long long), compute_.get()), "cudaMemsetAsync");
     compute_.synchronize();
@@ -131,10 +138,15 @@ class CudaBackend final : public SearchBackend {
   void search(const Chunk& held) override {
     const float* database32 = rows_of(held);
     const std::uint16_t* database16 = nullptr;
+    // The BF16 rows and the chunk's largest norms (for every query's slack) come first.
     if (held.slot == Chunk::kOwnRows) {
       database16 = queries16_.data() + held.own_offset * dim_;
+      max_norms(query_norm_.data() + held.own_offset, query_residual_.data() + held.own_offset, held.count,
+                maxima_.data(), gemm_stream_.get());
     } else {
-      convert_to_bf16(database32, chunk16_.data(), static_cast<std::size_t>(held.count * dim_), gemm_stream_.get());
+      convert_rows_to_bf16(database32, held.count, dim_, chunk16_.data(), chunk_norm_.data(), chunk_residual_.data(),
+                           gemm_stream_.get());
+      max_norms(chunk_norm_.data(), chunk_residual_.data(), held.count, maxima_.data(), gemm_stream_.get());
       database16 = chunk16_.data();
     }
     std::int64_t i = 0;
@@ -162,7 +174,9 @@ class CudaBackend final : public SearchBackend {
         tile.list_sims = list_sims_.data() + q0 * k_;
         tile.list_ids = list_ids_.data() + q0 * k_;
         tile.k = k_;
-        tile.slack = slack_;
+        tile.query_norm = query_norm_.data() + q0;
+        tile.query_residual = query_residual_.data() + q0;
+        tile.database_maxima = maxima_.data();
         tile.rescored = rescored_.data();
         scan_tile(tile, select_sms_, compute_.get());
         scanned_[buffer].record(compute_);
@@ -199,7 +213,6 @@ class CudaBackend final : public SearchBackend {
     return {{"gpu_memory_weave_bytes", gpu_memory_weave_},
             {"gpu_memory_used_bytes", gpu_memory_used_},
             {"rescored_pairs", rescored_pairs_},
-            {"slack", slack_},
             {"gpu_select_sms", static_cast<double>(select_sms_)}};
   }
 
@@ -225,12 +238,16 @@ class CudaBackend final : public SearchBackend {
   RowBlock queries_;
   std::int64_t dim_ = 0;
   int k_ = 0;
-  float slack_ = 0;
   std::int64_t ld_ = 0;
   DeviceArray<float> queries32_;
   DeviceArray<std::uint16_t> queries16_;
   DeviceArray<float> slots_[2];
   DeviceArray<std::uint16_t> chunk16_;
+  DeviceArray<float> query_norm_;  ///< per query: |bf16 row|, |row - bf16 row| (the slack's inputs)
+  DeviceArray<float> query_residual_;
+  DeviceArray<float> chunk_norm_;  ///< the same for a received chunk
+  DeviceArray<float> chunk_residual_;
+  DeviceArray<float> maxima_;      ///< the held chunk's largest norm and residual
   DeviceArray<float> list_sims_;
   DeviceArray<std::int64_t> list_ids_;
   DeviceArray<std::byte> scores_[2];

@@ -2,7 +2,9 @@
 //
 // It is CpuBackend::search's row loop, made warp-wide: the warp reads the row 16 bytes per lane,
 // and a score below bar = (k-th best canonical similarity so far) - slack cannot enter the list
-// (slack bounds the tensor-core error, knn/topk.hpp), so almost every score costs one compare.
+// (slack bounds the tensor-core error per query row, knn/tensor_error_bound.hpp; a BF16 score is
+// compared with the bar rounded down to BF16, which keeps the test exact because rounding is
+// monotone), so almost every score costs one compare.
 // A score that passes is re-scored canonically by the whole warp (coalesced loads of the two rows,
 // float64 partial sums in exactly the order knn/topk.hpp defines, so the lists are bit-identical
 // to the CPU backend's) and, if it beats the k-th best, inserted into the row's sorted list in GPU
@@ -10,11 +12,13 @@
 // stay exact and k is any value up to the configuration's limit.
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
 #include "knn/cuda/cuda_check.hpp"
 #include "knn/cuda/select_kernels.hpp"
+#include "knn/tensor_error_bound.hpp"
 
 namespace weave::knn::cuda {
 
@@ -117,6 +121,18 @@ struct Staged {
   float score;
 };
 
+/// The lowest score that can still matter: a pair whose exact similarity reaches kth has an FP32
+/// score >= kth - slack, and a BF16 score >= that value rounded down to BF16 (every rounding mode
+/// is monotone and lands at or above the value rounded down).
+template <typename Score>
+__device__ __forceinline__ float bar_for(float kth, float slack);
+template <>
+__device__ __forceinline__ float bar_for<float>(float kth, float slack) { return kth - slack; }
+template <>
+__device__ __forceinline__ float bar_for<__nv_bfloat16>(float kth, float slack) {
+  return __bfloat162float(__float2bfloat16_rd(kth - slack));  // below any rounding of the GEMM
+}
+
 template <typename Score>
 __device__ void scan_row(const ScanTile& t, long long row, int lane, Staged* staging) {
   constexpr int V = 16 / sizeof(Score);
@@ -126,7 +142,11 @@ __device__ void scan_row(const ScanTile& t, long long row, int lane, Staged* sta
   long long* list_id = reinterpret_cast<long long*>(t.list_ids) + row * t.k;
   const float* query = t.queries + row * t.dim;
   const long long self = t.query_first + row;
-  float bar = list_s[t.k - 1] - t.slack;
+  const float slack = tensor_dot_error_bound(t.query_norm[row], t.query_residual[row], t.database_maxima[0],
+                                             t.database_maxima[1], t.dim);
+  float kth_s = list_s[t.k - 1];  // the k-th best so far, kept in registers
+  long long kth_id = list_id[t.k - 1];
+  float bar = bar_for<Score>(kth_s, slack);
   unsigned long long rescored = 0;
 
   for (long long base = 0; base < t.nb; base += kUnroll * kWarp * V) {
@@ -170,9 +190,11 @@ __device__ void scan_row(const ScanTile& t, long long row, int lane, Staged* sta
           const long long id = t.database_first + col;
           const float s = warp_canonical_similarity(query, t.database + col * t.dim, t.dim, lane);
           ++rescored;
-          if (!beats(s, id, list_s[t.k - 1], list_id[t.k - 1])) continue;
+          if (!beats(s, id, kth_s, kth_id)) continue;
           warp_insert(list_s, list_id, t.k, s, id, lane);
-          bar = list_s[t.k - 1] - t.slack;
+          kth_s = list_s[t.k - 1];
+          kth_id = list_id[t.k - 1];
+          bar = bar_for<Score>(kth_s, slack);
         }
       }
       __syncwarp();
@@ -194,10 +216,51 @@ __global__ void __launch_bounds__(kScanThreads) scan_tile_kernel(ScanTile t) {
     scan_row<Score>(t, row, lane, staging + warp * kWarp * V);
 }
 
-__global__ void convert_to_bf16_kernel(const float* in, __nv_bfloat16* out, std::size_t count) {
-  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < count;
-       i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
-    out[i] = __float2bfloat16_rn(in[i]);
+/// A warp per row: the BF16 copy, and the norms of the copy and of what rounding left out.
+__global__ void convert_rows_kernel(const float* rows, long long n, long long d, __nv_bfloat16* out, float* norm,
+                                    float* residual) {
+  const int lane = threadIdx.x % kWarp;
+  const long long warps = static_cast<long long>(gridDim.x) * (blockDim.x / kWarp);
+  for (long long row = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp; row < n;
+       row += warps) {
+    double kept = 0, lost = 0;
+    for (long long j = lane; j < d; j += kWarp) {
+      const float x = rows[row * d + j];
+      const __nv_bfloat16 h = __float2bfloat16_rn(x);
+      out[row * d + j] = h;
+      const double hd = __bfloat162float(h);
+      const double r = static_cast<double>(x) - hd;  // exact
+      kept += hd * hd;
+      lost += r * r;
+    }
+    for (int half = kWarp / 2; half >= 1; half /= 2) {
+      kept += __shfl_down_sync(kFullMask, kept, half);
+      lost += __shfl_down_sync(kFullMask, lost, half);
+    }
+    if (lane == 0) {
+      // Round up: the bound must not shrink by rounding (1e-12 covers the sums' own error).
+      norm[row] = __double2float_ru(sqrt(kept) * (1 + 1e-12));
+      residual[row] = __double2float_ru(sqrt(lost) * (1 + 1e-12));
+    }
+  }
+}
+
+/// Non-negative floats order like their bit patterns as integers.
+__global__ void max_norms_kernel(const float* norm, const float* residual, long long n, float* maxima) {
+  int best_norm = 0, best_residual = 0;
+  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    best_norm = max(best_norm, __float_as_int(norm[i]));
+    best_residual = max(best_residual, __float_as_int(residual[i]));
+  }
+  for (int half = kWarp / 2; half >= 1; half /= 2) {
+    best_norm = max(best_norm, __shfl_down_sync(kFullMask, best_norm, half));
+    best_residual = max(best_residual, __shfl_down_sync(kFullMask, best_residual, half));
+  }
+  if (threadIdx.x % kWarp == 0) {
+    atomicMax(reinterpret_cast<int*>(maxima), best_norm);
+    atomicMax(reinterpret_cast<int*>(maxima) + 1, best_residual);
+  }
 }
 
 __global__ void init_lists_kernel(float* sims, long long* ids, std::size_t count) {
@@ -238,9 +301,18 @@ void launch_scan(const ScanTile& tile, int blocks, cudaStream_t stream) {
 
 }  // namespace
 
-void convert_to_bf16(const float* in, std::uint16_t* out, std::size_t count, cudaStream_t stream) {
-  convert_to_bf16_kernel<<<grid_for(count), 256, 0, stream>>>(in, reinterpret_cast<__nv_bfloat16*>(out), count);
-  check_launch("convert_to_bf16_kernel");
+void convert_rows_to_bf16(const float* rows, std::int64_t n, std::int64_t dim, std::uint16_t* out, float* norm,
+                          float* residual, cudaStream_t stream) {
+  const long long blocks = std::min<long long>((n + 7) / 8, 65536);
+  convert_rows_kernel<<<static_cast<unsigned>(std::max<long long>(blocks, 1)), 256, 0, stream>>>(
+      rows, n, dim, reinterpret_cast<__nv_bfloat16*>(out), norm, residual);
+  check_launch("convert_rows_kernel");
+}
+
+void max_norms(const float* norm, const float* residual, std::int64_t n, float* maxima, cudaStream_t stream) {
+  check(cudaMemsetAsync(maxima, 0, 2 * sizeof(float), stream), "cudaMemsetAsync(maxima)");
+  max_norms_kernel<<<grid_for(static_cast<std::size_t>(n)), 256, 0, stream>>>(norm, residual, n, maxima);
+  check_launch("max_norms_kernel");
 }
 
 void init_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_t stream) {

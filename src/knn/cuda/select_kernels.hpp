@@ -8,8 +8,14 @@
 
 namespace weave::knn::cuda {
 
-/// Queues out[i] = bfloat16(in[i]) (round to nearest even) for i < count.
-void convert_to_bf16(const float* in, std::uint16_t* out, std::size_t count, cudaStream_t stream);
+/// Queues, for rows [0, n) of dim floats: out = bfloat16(rows) (round to nearest even), norm[i] =
+/// |bf16 row i| and residual[i] = |row i - bf16 row i| (rounded up), for the error bound of
+/// knn/tensor_error_bound.hpp.
+void convert_rows_to_bf16(const float* rows, std::int64_t n, std::int64_t dim, std::uint16_t* out, float* norm,
+                          float* residual, cudaStream_t stream);
+
+/// Queues maxima[0] = max norm[i], maxima[1] = max residual[i] over i < n (a chunk's bound).
+void max_norms(const float* norm, const float* residual, std::int64_t n, float* maxima, cudaStream_t stream);
 
 /// Queues the empty lists: similarity -inf, id INT64_MAX (worse than every real neighbour).
 void init_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_t stream);
@@ -29,11 +35,14 @@ struct ScanTile {
   float* list_sims = nullptr;       ///< nq x k, sorted best first (similarity desc, id asc)
   std::int64_t* list_ids = nullptr;
   int k = 0;
-  float slack = 0;                  ///< bound on |fast - canonical| (knn/topk.hpp)
+  const float* query_norm = nullptr;      ///< per query row: |bf16 row|, |residual| (for the slack)
+  const float* query_residual = nullptr;
+  const float* database_maxima = nullptr;  ///< the chunk's max |bf16 row| and max |residual|
   unsigned long long* rescored = nullptr;  ///< counter: candidates scored canonically
 };
 
-/// Queues the selection of one tile: every score >= (the query's k-th best - slack) is re-scored
+/// Queues the selection of one tile: every score that can reach the query's k-th best (its slack is
+/// knn::tensor_error_bound for the query row against the chunk's maxima) is re-scored
 /// canonically and merged into the query's list. blocks > 0: that many SMs (one block each), the
 /// warps taking rows round-robin; blocks = 0: one warp per row, on every SM.
 void scan_tile(const ScanTile& tile, int blocks, cudaStream_t stream);
