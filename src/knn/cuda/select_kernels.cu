@@ -26,7 +26,7 @@ namespace {
 
 constexpr int kWarp = 32;
 constexpr unsigned kFullMask = 0xffffffffu;
-constexpr int kScanThreads = 512;  // 128 registers a thread (no spills); one block per SM
+constexpr int kScanThreads = 1024;  // one block fills an SM: blocks land one per SM
 constexpr long long kNoId = std::numeric_limits<long long>::max();
 
 /// The total order of neighbours: higher similarity first, then the smaller global id.
@@ -41,31 +41,14 @@ __device__ __forceinline__ bool beats(float s, long long id, float other_s, long
 __device__ float warp_canonical_similarity(const float* a, const float* b, long long d, int lane) {
   double s = 0;
   if (d % 4 == 0) {
-    // Loads in groups of kGroup per lane, all issued before the first use: d = 768 costs two
-    // memory round trips instead of six. The sum still runs in ascending index order.
-    constexpr int kGroup = 3;
     const auto* a4 = reinterpret_cast<const float4*>(a);
     const auto* b4 = reinterpret_cast<const float4*>(b);
-    const long long d4 = d / 4;
-    for (long long g0 = lane; g0 < d4; g0 += kWarp * kGroup) {
-      float4 x[kGroup], y[kGroup];
-#pragma unroll
-      for (int u = 0; u < kGroup; ++u) {
-        const long long g = g0 + u * kWarp;
-        if (g < d4) {
-          x[u] = a4[g];
-          y[u] = b4[g];
-        }
-      }
-#pragma unroll
-      for (int u = 0; u < kGroup; ++u) {
-        if (g0 + u * kWarp < d4) {
-          s = fma(static_cast<double>(x[u].x), static_cast<double>(y[u].x), s);
-          s = fma(static_cast<double>(x[u].y), static_cast<double>(y[u].y), s);
-          s = fma(static_cast<double>(x[u].z), static_cast<double>(y[u].z), s);
-          s = fma(static_cast<double>(x[u].w), static_cast<double>(y[u].w), s);
-        }
-      }
+    for (long long g = lane; g < d / 4; g += kWarp) {
+      const float4 x = a4[g], y = b4[g];
+      s = fma(static_cast<double>(x.x), static_cast<double>(y.x), s);
+      s = fma(static_cast<double>(x.y), static_cast<double>(y.y), s);
+      s = fma(static_cast<double>(x.z), static_cast<double>(y.z), s);
+      s = fma(static_cast<double>(x.w), static_cast<double>(y.w), s);
     }
   } else {
     for (long long g = lane; g * 4 < d; g += kWarp)
@@ -74,26 +57,6 @@ __device__ float warp_canonical_similarity(const float* a, const float* b, long 
   }
   for (int half = kWarp / 2; half >= 1; half /= 2) s += __shfl_down_sync(kFullMask, s, half);
   return static_cast<float>(__shfl_sync(kFullMask, s, 0));
-}
-
-/// A list of k <= 32 held in registers, entry i on lane i: inserting costs shuffles, no memory.
-struct RegisterList {
-  float s = -INFINITY;
-  long long id = kNoId;
-};
-
-/// Inserts (s, id), which beats entry k - 1, into a register list (see warp_insert).
-__device__ __forceinline__ void register_insert(RegisterList& entry, int k, float s, long long id, int lane) {
-  const int place = __popc(__ballot_sync(kFullMask, lane < k && beats(entry.s, entry.id, s, id)));
-  const float up_s = __shfl_up_sync(kFullMask, entry.s, 1);
-  const long long up_id = __shfl_up_sync(kFullMask, entry.id, 1);
-  if (lane == place) {
-    entry.s = s;
-    entry.id = id;
-  } else if (lane > place && lane < k) {
-    entry.s = up_s;
-    entry.id = up_id;
-  }
 }
 
 /// Inserts (s, id), which beats the last entry, into the sorted list of k in GPU memory: its place
@@ -181,14 +144,6 @@ __device__ void scan_row(const ScanTile& t, long long row, int lane, Staged* sta
   const long long self = t.query_first + row;
   const float slack = tensor_dot_error_bound(t.query_norm[row], t.query_residual[row], t.database_maxima[0],
                                              t.database_maxima[1], t.dim);
-  // k <= 32: the list lives in registers for the whole row (lane i holds entry i).
-  const bool in_registers = t.k <= kWarp;
-  RegisterList entry;
-  if (in_registers && lane < t.k) {
-    entry.s = list_s[lane];
-    entry.id = list_id[lane];
-  }
-  bool changed = false;
   float kth_s = list_s[t.k - 1];  // the k-th best so far, kept in registers
   long long kth_id = list_id[t.k - 1];
   float bar = bar_for<Score>(kth_s, slack);
@@ -236,25 +191,14 @@ __device__ void scan_row(const ScanTile& t, long long row, int lane, Staged* sta
           const float s = warp_canonical_similarity(query, t.database + col * t.dim, t.dim, lane);
           ++rescored;
           if (!beats(s, id, kth_s, kth_id)) continue;
-          if (in_registers) {
-            register_insert(entry, t.k, s, id, lane);
-            kth_s = __shfl_sync(kFullMask, entry.s, t.k - 1);
-            kth_id = __shfl_sync(kFullMask, entry.id, t.k - 1);
-            changed = true;
-          } else {
-            warp_insert(list_s, list_id, t.k, s, id, lane);
-            kth_s = list_s[t.k - 1];
-            kth_id = list_id[t.k - 1];
-          }
+          warp_insert(list_s, list_id, t.k, s, id, lane);
+          kth_s = list_s[t.k - 1];
+          kth_id = list_id[t.k - 1];
           bar = bar_for<Score>(kth_s, slack);
         }
       }
       __syncwarp();
     }
-  }
-  if (in_registers && changed && lane < t.k) {
-    list_s[lane] = entry.s;
-    list_id[lane] = entry.id;
   }
   if (lane == 0 && rescored != 0) atomicAdd(t.rescored, rescored);
 }
