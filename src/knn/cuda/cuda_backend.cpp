@@ -47,12 +47,6 @@ class Event {
   cudaEvent_t event_ = nullptr;
 };
 
-/// Candidates a query row may hold back between drains, and how many tiles a drain waits for:
-/// the scan streams through the scores while re-scoring (a chain of memory round trips per
-/// candidate) runs in one batch per row.
-constexpr int kPendingCapacity = 64;
-constexpr std::int64_t kDrainEvery = 8;
-
 std::int64_t round_up(std::int64_t x, std::int64_t multiple) { return (x + multiple - 1) / multiple * multiple; }
 
 class CudaBackend final : public SearchBackend {
@@ -100,9 +94,6 @@ class CudaBackend final : public SearchBackend {
       chunk_residual_ = DeviceArray<float>(static_cast<std::size_t>(chunk_rows), "the chunk norms");
     }
     maxima_ = DeviceArray<float>(2, "the chunk norms");
-    const std::size_t tile_rows = static_cast<std::size_t>(std::min<std::int64_t>(query_tile_, queries.count));
-    pending_ = DeviceArray<Staged>(tile_rows * kPendingCapacity, "the pending candidates");
-    pending_count_ = DeviceArray<int>(tile_rows, "the pending candidates");
     list_sims_ = DeviceArray<float>(n * static_cast<std::size_t>(k), "the neighbour lists");
     list_ids_ = DeviceArray<std::int64_t>(n * static_cast<std::size_t>(k), "the neighbour lists");
     for (auto& tile : scores_)
@@ -117,7 +108,6 @@ class CudaBackend final : public SearchBackend {
                          query_residual_.data(), compute_.get());
     init_lists(list_sims_.data(), list_ids_.data(), list_sims_.size(), compute_.get());
     check(cudaMemsetAsync(rescored_.data(), 0, sizeof(unsigned long long), compute_.get()), "cudaMemsetAsync");
-    check(cudaMemsetAsync(pending_count_.data(), 0, pending_count_.bytes(), compute_.get()), "cudaMemsetAsync");
     compute_.synchronize();
     std::size_t free_bytes = 0, total_bytes = 0;
     check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
@@ -159,30 +149,9 @@ class CudaBackend final : public SearchBackend {
       max_norms(chunk_norm_.data(), chunk_residual_.data(), held.count, maxima_.data(), gemm_stream_.get());
       database16 = chunk16_.data();
     }
-    WEAVE_ASSERT(held.count < (std::int64_t{1} << 31), "CudaBackend: chunk too large for int columns");
     std::int64_t i = 0;
     for (std::int64_t q0 = 0; q0 < queries_.count; q0 += query_tile_) {
       const std::int64_t nq = std::min(query_tile_, queries_.count - q0);
-      ScanTile tile;
-      tile.bf16_scores = bf16_scores_;
-      tile.ld = ld_;
-      tile.nq = nq;
-      tile.queries = queries32_.data() + q0 * dim_;
-      tile.chunk = database32;
-      tile.chunk_first = held.first.value;
-      tile.dim = dim_;
-      tile.query_first = queries_.first.value + q0;
-      tile.pending = pending_.data();
-      tile.pending_count = pending_count_.data();
-      tile.pending_capacity = kPendingCapacity;
-      tile.list_sims = list_sims_.data() + q0 * k_;
-      tile.list_ids = list_ids_.data() + q0 * k_;
-      tile.k = k_;
-      tile.query_norm = query_norm_.data() + q0;
-      tile.query_residual = query_residual_.data() + q0;
-      tile.database_maxima = maxima_.data();
-      tile.rescored = rescored_.data();
-      std::int64_t tiles_since_drain = 0;
       for (std::int64_t b0 = 0; b0 < held.count; b0 += database_tile_, ++i) {
         const std::int64_t nb = std::min(database_tile_, held.count - b0);
         const int buffer = static_cast<int>(i % 2);
@@ -191,17 +160,27 @@ class CudaBackend final : public SearchBackend {
                    gemm_stream_.get());
         computed_[buffer].record(gemm_stream_);
         computed_[buffer].make_wait(compute_);
+        ScanTile tile;
         tile.scores = scores_[buffer].data();
+        tile.bf16_scores = bf16_scores_;
+        tile.ld = ld_;
+        tile.nq = nq;
         tile.nb = nb;
-        tile.tile_offset = b0;
+        tile.queries = queries32_.data() + q0 * dim_;
+        tile.database = database32 + b0 * dim_;
+        tile.dim = dim_;
+        tile.query_first = queries_.first.value + q0;
+        tile.database_first = held.first.value + b0;
+        tile.list_sims = list_sims_.data() + q0 * k_;
+        tile.list_ids = list_ids_.data() + q0 * k_;
+        tile.k = k_;
+        tile.query_norm = query_norm_.data() + q0;
+        tile.query_residual = query_residual_.data() + q0;
+        tile.database_maxima = maxima_.data();
+        tile.rescored = rescored_.data();
         scan_tile(tile, select_sms_, compute_.get());
         scanned_[buffer].record(compute_);
-        if (++tiles_since_drain == kDrainEvery) {
-          drain_pending(tile, compute_.get());
-          tiles_since_drain = 0;
-        }
       }
-      if (tiles_since_drain > 0) drain_pending(tile, compute_.get());  // the next rows reuse the buffer
     }
     // Returning only when done keeps the ring simple: the chunk slots are free for the next shift.
     gemm_stream_.synchronize();
@@ -269,8 +248,6 @@ class CudaBackend final : public SearchBackend {
   DeviceArray<float> chunk_norm_;  ///< the same for a received chunk
   DeviceArray<float> chunk_residual_;
   DeviceArray<float> maxima_;      ///< the held chunk's largest norm and residual
-  DeviceArray<Staged> pending_;  ///< candidates of the current query tile waiting for a drain
-  DeviceArray<int> pending_count_;
   DeviceArray<float> list_sims_;
   DeviceArray<std::int64_t> list_ids_;
   DeviceArray<std::byte> scores_[2];

@@ -13,7 +13,6 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
-#include <new>
 #include <cstdint>
 #include <limits>
 
@@ -28,7 +27,6 @@ namespace {
 constexpr int kWarp = 32;
 constexpr unsigned kFullMask = 0xffffffffu;
 constexpr int kScanThreads = 1024;  // one block fills an SM: blocks land one per SM
-constexpr int kDrainThreads = 256;  // room for registers: the drain is a chain of dependent steps
 constexpr long long kNoId = std::numeric_limits<long long>::max();
 
 /// The total order of neighbours: higher similarity first, then the smaller global id.
@@ -43,31 +41,14 @@ __device__ __forceinline__ bool beats(float s, long long id, float other_s, long
 __device__ float warp_canonical_similarity(const float* a, const float* b, long long d, int lane) {
   double s = 0;
   if (d % 4 == 0) {
-    // Loads in groups of kGroup per lane, all issued before the first use: d = 768 costs two
-    // memory round trips instead of six. The sum still runs in ascending index order.
-    constexpr int kGroup = 3;
     const auto* a4 = reinterpret_cast<const float4*>(a);
     const auto* b4 = reinterpret_cast<const float4*>(b);
-    const long long d4 = d / 4;
-    for (long long g0 = lane; g0 < d4; g0 += kWarp * kGroup) {
-      float4 x[kGroup], y[kGroup];
-#pragma unroll
-      for (int u = 0; u < kGroup; ++u) {
-        const long long g = g0 + u * kWarp;
-        if (g < d4) {
-          x[u] = a4[g];
-          y[u] = b4[g];
-        }
-      }
-#pragma unroll
-      for (int u = 0; u < kGroup; ++u) {
-        if (g0 + u * kWarp < d4) {
-          s = fma(static_cast<double>(x[u].x), static_cast<double>(y[u].x), s);
-          s = fma(static_cast<double>(x[u].y), static_cast<double>(y[u].y), s);
-          s = fma(static_cast<double>(x[u].z), static_cast<double>(y[u].z), s);
-          s = fma(static_cast<double>(x[u].w), static_cast<double>(y[u].w), s);
-        }
-      }
+    for (long long g = lane; g < d / 4; g += kWarp) {
+      const float4 x = a4[g], y = b4[g];
+      s = fma(static_cast<double>(x.x), static_cast<double>(y.x), s);
+      s = fma(static_cast<double>(x.y), static_cast<double>(y.y), s);
+      s = fma(static_cast<double>(x.z), static_cast<double>(y.z), s);
+      s = fma(static_cast<double>(x.w), static_cast<double>(y.w), s);
     }
   } else {
     for (long long g = lane; g * 4 < d; g += kWarp)
@@ -76,26 +57,6 @@ __device__ float warp_canonical_similarity(const float* a, const float* b, long 
   }
   for (int half = kWarp / 2; half >= 1; half /= 2) s += __shfl_down_sync(kFullMask, s, half);
   return static_cast<float>(__shfl_sync(kFullMask, s, 0));
-}
-
-/// A list of k <= 32 held in registers, entry i on lane i: inserting costs shuffles, no memory.
-struct RegisterList {
-  float s = -INFINITY;
-  long long id = kNoId;
-};
-
-/// Inserts (s, id), which beats entry k - 1, into a register list (see warp_insert).
-__device__ __forceinline__ void register_insert(RegisterList& entry, int k, float s, long long id, int lane) {
-  const int place = __popc(__ballot_sync(kFullMask, lane < k && beats(entry.s, entry.id, s, id)));
-  const float up_s = __shfl_up_sync(kFullMask, entry.s, 1);
-  const long long up_id = __shfl_up_sync(kFullMask, entry.id, 1);
-  if (lane == place) {
-    entry.s = s;
-    entry.id = id;
-  } else if (lane > place && lane < k) {
-    entry.s = up_s;
-    entry.id = up_id;
-  }
 }
 
 /// Inserts (s, id), which beats the last entry, into the sorted list of k in GPU memory: its place
@@ -154,6 +115,11 @@ __device__ __forceinline__ unsigned pass_bits(const Score* row, long long col, l
 }
 
 /// One query row of a tile: the warp's loop (see the top of this file).
+/// A score that passed the bar, waiting for the warp.
+struct Staged {
+  int col;
+  float score;
+};
 
 /// The lowest score that can still matter: a pair whose exact similarity reaches kth has an FP32
 /// score >= kth - slack, and a BF16 score >= that value rounded down to BF16 (every rounding mode
@@ -167,104 +133,21 @@ __device__ __forceinline__ float bar_for<__nv_bfloat16>(float kth, float slack) 
   return __bfloat162float(__float2bfloat16_rd(kth - slack));  // below any rounding of the GEMM
 }
 
-/// What a warp keeps while it works on one query row: the list (in registers when k <= 32, lane i
-/// holding entry i), its k-th entry, the bar, and the row's constants.
-template <typename Score>
-struct RowState {
-  const ScanTile& t;
-  long long row;
-  int lane;
-  float* list_s;
-  long long* list_id;
-  const float* query;
-  long long self;
-  float slack;
-  bool in_registers;
-  RegisterList entry;
-  bool changed = false;
-  float kth_s;
-  long long kth_id;
-  float bar;
-  unsigned long long rescored = 0;
-
-  __device__ RowState(const ScanTile& tile, long long r, int l)
-      : t(tile),
-        row(r),
-        lane(l),
-        list_s(tile.list_sims + r * tile.k),
-        list_id(reinterpret_cast<long long*>(tile.list_ids) + r * tile.k),
-        query(tile.queries + r * tile.dim),
-        self(tile.query_first + r),
-        slack(tensor_dot_error_bound(tile.query_norm[r], tile.query_residual[r], tile.database_maxima[0],
-                                     tile.database_maxima[1], tile.dim)),
-        in_registers(tile.k <= kWarp) {
-    if (in_registers && lane < t.k) {
-      entry.s = list_s[lane];
-      entry.id = list_id[lane];
-    }
-    kth_s = list_s[t.k - 1];
-    kth_id = list_id[t.k - 1];
-    bar = bar_for<Score>(kth_s, slack);
-  }
-
-  /// Offers n candidates (columns of the held chunk with their fast scores): 32 at a time they are
-  /// held against the bar in parallel (it rises as the list fills); the survivors are re-scored
-  /// canonically, one per step, and inserted when they beat the k-th best.
-  __device__ void offer(const Staged* candidates, int n) {
-    for (int c0 = 0; c0 < n; c0 += kWarp) {
-      const Staged mine = c0 + lane < n ? candidates[c0 + lane] : Staged{0, -INFINITY};
-      unsigned pass =
-          __ballot_sync(kFullMask, c0 + lane < n && mine.score >= bar && t.chunk_first + mine.col != self);
-      while (pass != 0) {
-        const int src = __ffs(pass) - 1;
-        pass &= pass - 1;
-        const int col = __shfl_sync(kFullMask, mine.col, src);
-        if (__shfl_sync(kFullMask, mine.score, src) < bar) continue;
-        const long long id = t.chunk_first + col;
-        const float s = warp_canonical_similarity(query, t.chunk + col * t.dim, t.dim, lane);
-        ++rescored;
-        if (!beats(s, id, kth_s, kth_id)) continue;
-        if (in_registers) {
-          register_insert(entry, t.k, s, id, lane);
-          kth_s = __shfl_sync(kFullMask, entry.s, t.k - 1);
-          kth_id = __shfl_sync(kFullMask, entry.id, t.k - 1);
-          changed = true;
-        } else {
-          warp_insert(list_s, list_id, t.k, s, id, lane);
-          kth_s = list_s[t.k - 1];
-          kth_id = list_id[t.k - 1];
-        }
-        bar = bar_for<Score>(kth_s, slack);
-      }
-    }
-    __syncwarp();
-  }
-
-  __device__ void finish() {
-    if (in_registers && changed && lane < t.k) {
-      list_s[lane] = entry.s;
-      list_id[lane] = entry.id;
-    }
-    if (lane == 0 && rescored != 0) atomicAdd(t.rescored, rescored);
-  }
-};
-
-/// One query row of a score tile. Scores that pass the bar are appended to the row's pending
-/// candidates (offered later by drain_kernel, after several tiles, so that the scan streams
-/// instead of waiting on re-scoring); when the pending buffer is full they are offered at once.
 template <typename Score>
 __device__ void scan_row(const ScanTile& t, long long row, int lane, Staged* staging) {
   constexpr int V = 16 / sizeof(Score);
   constexpr int kUnroll = 8;  // 16-byte loads in flight per lane: a 4096-wide BF16 row in 2 rounds
   const Score* scores = static_cast<const Score*>(t.scores) + row * t.ld;
-  Staged* pending = t.pending + row * t.pending_capacity;
-  int pending_count = t.pending_count[row];
-  const float* list_s = t.list_sims + row * t.k;
-  float bar = bar_for<Score>(list_s[t.k - 1],
-                             tensor_dot_error_bound(t.query_norm[row], t.query_residual[row], t.database_maxima[0],
-                                                    t.database_maxima[1], t.dim));
-  RowState<Score>* state = nullptr;  // only when the pending buffer overflows (a cold path)
-  alignas(RowState<Score>) unsigned char state_storage[sizeof(RowState<Score>)];
+  float* list_s = t.list_sims + row * t.k;
+  long long* list_id = reinterpret_cast<long long*>(t.list_ids) + row * t.k;
+  const float* query = t.queries + row * t.dim;
+  const long long self = t.query_first + row;
+  const float slack = tensor_dot_error_bound(t.query_norm[row], t.query_residual[row], t.database_maxima[0],
+                                             t.database_maxima[1], t.dim);
+  float kth_s = list_s[t.k - 1];  // the k-th best so far, kept in registers
+  long long kth_id = list_id[t.k - 1];
+  float bar = bar_for<Score>(kth_s, slack);
+  unsigned long long rescored = 0;
 
   for (long long base = 0; base < t.nb; base += kUnroll * kWarp * V) {
     // V pass bits per load, packed in one register word (a run-time indexed array would live in
@@ -280,7 +163,7 @@ __device__ void scan_row(const ScanTile& t, long long row, int lane, Staged* sta
     for (int u = 0; u < kUnroll; ++u) {
       const unsigned m = static_cast<unsigned>(bits >> (u * V)) & ((1u << V) - 1);
       if (!__any_sync(kFullMask, m != 0)) continue;
-      // Compact the passing (chunk column, score) pairs of the warp (prefix sum of counts).
+      // Compact the passing (column, score) pairs of the warp into staging (prefix sum of counts).
       const long long col0 = base + (u * kWarp + lane) * V;
       const int count = __popc(m);
       int offset = count;
@@ -290,28 +173,38 @@ __device__ void scan_row(const ScanTile& t, long long row, int lane, Staged* sta
       }
       const int total = __shfl_sync(kFullMask, offset, kWarp - 1);
       offset -= count;
-      const bool fits = pending_count + total <= t.pending_capacity;
-      Staged* out = fits ? pending + pending_count : staging;
       for (int e = 0; e < V; ++e)
-        if (m & (1u << e))
-          out[offset++] = {static_cast<int>(t.tile_offset + col0) + e, score_to_float<Score>(scores[col0 + e])};
+        if (m & (1u << e)) staging[offset++] = {static_cast<int>(col0) + e, score_to_float<Score>(scores[col0 + e])};
       __syncwarp();
-      if (fits) {
-        pending_count += total;
-        continue;
+      // 32 staged pairs at a time are held against the bar in parallel (it rises as the list fills:
+      // while it is -inf every score is staged); the survivors are taken in order, one per step.
+      for (int c0 = 0; c0 < total; c0 += kWarp) {
+        const Staged mine = c0 + lane < total ? staging[c0 + lane] : Staged{0, -INFINITY};
+        unsigned pass = __ballot_sync(kFullMask, c0 + lane < total && mine.score >= bar &&
+                                                     t.database_first + mine.col != self);
+        while (pass != 0) {
+          const int src = __ffs(pass) - 1;
+          pass &= pass - 1;
+          const int col = __shfl_sync(kFullMask, mine.col, src);
+          if (__shfl_sync(kFullMask, mine.score, src) < bar) continue;
+          const long long id = t.database_first + col;
+          const float s = warp_canonical_similarity(query, t.database + col * t.dim, t.dim, lane);
+          ++rescored;
+          if (!beats(s, id, kth_s, kth_id)) continue;
+          warp_insert(list_s, list_id, t.k, s, id, lane);
+          kth_s = list_s[t.k - 1];
+          kth_id = list_id[t.k - 1];
+          bar = bar_for<Score>(kth_s, slack);
+        }
       }
-      if (state == nullptr) state = new (state_storage) RowState<Score>(t, row, lane);
-      state->offer(pending, pending_count);
-      pending_count = 0;
-      state->offer(staging, total);
-      bar = state->bar;
+      __syncwarp();
     }
   }
-  if (state != nullptr) state->finish();
-  if (lane == 0) t.pending_count[row] = pending_count;
+  if (lane == 0 && rescored != 0) atomicAdd(t.rescored, rescored);
 }
 
-/// One block per SM (or per SM of the selection's share), each warp taking rows round-robin.
+/// One block per SM of the selection's share, each warp taking rows round-robin: the GEMM of the
+/// next tile, limited to the other SMs, runs beside it (cuda_backend.cpp).
 template <typename Score>
 __global__ void __launch_bounds__(kScanThreads) scan_tile_kernel(ScanTile t) {
   extern __shared__ Staged staging[];  // kWarp * V per warp
@@ -321,20 +214,6 @@ __global__ void __launch_bounds__(kScanThreads) scan_tile_kernel(ScanTile t) {
   const long long warps = static_cast<long long>(gridDim.x) * (kScanThreads / kWarp);
   for (long long row = static_cast<long long>(blockIdx.x) * (kScanThreads / kWarp) + warp; row < t.nq; row += warps)
     scan_row<Score>(t, row, lane, staging + warp * kWarp * V);
-}
-
-/// A warp per row: offers the row's pending candidates and empties the buffer.
-template <typename Score>
-__global__ void __launch_bounds__(kDrainThreads) drain_kernel(ScanTile t) {
-  const int lane = threadIdx.x % kWarp;
-  const long long row = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp;
-  if (row >= t.nq) return;
-  const int n = t.pending_count[row];
-  if (n == 0) return;
-  RowState<Score> state(t, row, lane);
-  state.offer(t.pending + row * t.pending_capacity, n);
-  state.finish();
-  if (lane == 0) t.pending_count[row] = 0;
 }
 
 /// A warp per row: the BF16 copy, and the norms of the copy and of what rounding left out.
@@ -444,15 +323,6 @@ void init_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_t 
 void finish_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_t stream) {
   finish_lists_kernel<<<grid_for(count), 256, 0, stream>>>(sims, reinterpret_cast<long long*>(ids), count);
   check_launch("finish_lists_kernel");
-}
-
-void drain_pending(const ScanTile& tile, cudaStream_t stream) {
-  const auto blocks = static_cast<unsigned>((tile.nq * kWarp + kDrainThreads - 1) / kDrainThreads);
-  if (tile.bf16_scores)
-    drain_kernel<__nv_bfloat16><<<blocks, kDrainThreads, 0, stream>>>(tile);
-  else
-    drain_kernel<float><<<blocks, kDrainThreads, 0, stream>>>(tile);
-  check_launch("drain_kernel");
 }
 
 void scan_tile(const ScanTile& tile, int blocks, cudaStream_t stream) {

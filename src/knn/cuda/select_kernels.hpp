@@ -20,12 +20,6 @@ void max_norms(const float* norm, const float* residual, std::int64_t n, float* 
 /// Queues the empty lists: similarity -inf, id INT64_MAX (worse than every real neighbour).
 void init_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_t stream);
 
-/// A candidate: a row of the held chunk and its fast score.
-struct Staged {
-  int col;
-  float score;
-};
-
 /// One score tile and what the selection needs besides it.
 struct ScanTile {
   const void* scores = nullptr;     ///< nq x ld, BF16 or FP32 fast similarities
@@ -34,14 +28,10 @@ struct ScanTile {
   std::int64_t nq = 0;              ///< queries (rows of the tile)
   std::int64_t nb = 0;              ///< database rows (columns of the tile)
   const float* queries = nullptr;   ///< nq x dim FP32 unit rows, for the canonical re-score
-  const float* chunk = nullptr;     ///< the held chunk: FP32 unit rows, dim each
-  std::int64_t chunk_first = 0;     ///< global id of chunk row 0
-  std::int64_t tile_offset = 0;     ///< chunk row of the tile's column 0
+  const float* database = nullptr;  ///< nb x dim FP32 unit rows
   std::int64_t dim = 0;
   std::int64_t query_first = 0;     ///< global id of query row 0
-  Staged* pending = nullptr;        ///< nq x pending_capacity candidates waiting to be offered
-  int* pending_count = nullptr;     ///< per query row
-  int pending_capacity = 0;
+  std::int64_t database_first = 0;  ///< global id of database row 0
   float* list_sims = nullptr;       ///< nq x k, sorted best first (similarity desc, id asc)
   std::int64_t* list_ids = nullptr;
   int k = 0;
@@ -52,14 +42,10 @@ struct ScanTile {
 };
 
 /// Queues the selection of one tile: every score that can reach the query's k-th best (its slack is
-/// knn::tensor_error_bound for the query row against the chunk's maxima) becomes a pending
-/// candidate; pending candidates are re-scored canonically and merged into the query's list. blocks > 0: that many SMs (one block each), the
+/// knn::tensor_error_bound for the query row against the chunk's maxima) is re-scored
+/// canonically and merged into the query's list. blocks > 0: that many SMs (one block each), the
 /// warps taking rows round-robin; blocks = 0: one warp per row, on every SM.
 void scan_tile(const ScanTile& tile, int blocks, cudaStream_t stream);
-
-/// Queues the offering of every query row's pending candidates (after some scan_tile calls, and
-/// before the chunk or the query rows change), which empties the buffers.
-void drain_pending(const ScanTile& tile, cudaStream_t stream);
 
 /// Lists back in the KnnLists convention: INT64_MAX -> -1, -inf -> NaN (in place, on the GPU).
 void finish_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_t stream);
