@@ -60,13 +60,14 @@ def main():
     ap.add_argument("--dim", type=int, default=768)
     ap.add_argument("--topics", type=int, default=1000)
     ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--gpus", type=int, default=1)
+    ap.add_argument("--gpus", default="1", help="GPU counts (ranks) to run the first variant at, e.g. 1,2")
     ap.add_argument("--cpu-docs", type=int, default=100000)
     ap.add_argument("--cpu-ranks", type=int, default=os.cpu_count())
     ap.add_argument("--variants", default="4096x4096:bf16")
     ap.add_argument("--tmp", default=None, help="scratch folder (default: a temporary one)")
     args = ap.parse_args()
     n, d = args.docs, args.dim
+    gpu_counts = [int(g) for g in args.gpus.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="weave-gpu-bench-", dir=args.tmp) as tmp:
         big, small = os.path.join(tmp, "big.h5"), os.path.join(tmp, "small.h5")
@@ -78,8 +79,8 @@ def main():
         variants = args.variants.split(",")
         rows, gemm = [], {}
         for v in variants:
-            search, wall, counters = knn(big, os.path.join(tmp, "gpu_big.h5"), args.gpus, "cuda", args, v)
-            rows.append((f"weave knn cuda {v}, {args.gpus} GPU, N={n}", n, search, wall))
+            search, wall, counters = knn(big, os.path.join(tmp, "gpu_big.h5"), gpu_counts[0], "cuda", args, v)
+            rows.append((f"weave knn cuda {v}, {gpu_counts[0]} GPU, N={n}", n, search, wall))
             if v == variants[0]:
                 gpu_counters = counters
             tile, scores, *_ = v.split(":")
@@ -91,9 +92,18 @@ def main():
                   f"{counters['rescored_pairs']['max'] / n:.1f} re-scored per query; GEMM alone "
                   f"{float(gemm[v]['tile_seconds']):.3f} s", flush=True)
 
+        scaling = []
+        for g in gpu_counts[1:]:
+            search, wall, counters = knn(big, os.path.join(tmp, f"gpu_big{g}.h5"), g, "cuda", args, variants[0])
+            same = np.array_equal(h5py.File(os.path.join(tmp, "gpu_big.h5"), "r")["neighbors"][:],
+                                  h5py.File(os.path.join(tmp, f"gpu_big{g}.h5"), "r")["neighbors"][:])
+            scaling.append((g, search, counters, same))
+            print(f"{variants[0]} on {g} GPUs: weave search {search:.3f} s (wall {wall:.1f} s), lists "
+                  f"{'identical to' if same else 'DIFFERENT from'} {gpu_counts[0]} GPU", flush=True)
+
         cpu_search, cpu_wall, _ = knn(small, os.path.join(tmp, "cpu_small.h5"), args.cpu_ranks, "cpu", args)
         rows.append((f"weave knn cpu, {args.cpu_ranks} ranks, N={args.cpu_docs}", args.cpu_docs, cpu_search, cpu_wall))
-        gs_search, gs_wall, _ = knn(small, os.path.join(tmp, "gpu_small.h5"), args.gpus, "cuda", args, variants[0])
+        gs_search, gs_wall, _ = knn(small, os.path.join(tmp, "gpu_small.h5"), gpu_counts[0], "cuda", args, variants[0])
         rows.append((f"weave knn cuda {variants[0]}, N={args.cpu_docs}", args.cpu_docs, gs_search, gs_wall))
         a, c = h5py.File(os.path.join(tmp, "cpu_small.h5"), "r"), h5py.File(os.path.join(tmp, "gpu_small.h5"), "r")
         same_ids = np.array_equal(a["neighbors"][:], c["neighbors"][:])
@@ -117,12 +127,15 @@ def main():
     print(f"  GPU ({variants[0]}) / CPU backend ({args.cpu_ranks} ranks) effective rate: {gpu_rate / cpu_rate:.1f}x "
           f"(goal >= 50x)")
     gib = 1024.0 ** 3
+    for g, search, counters, same in scaling:
+        print(f"  ring scaling {gpu_counts[0]} -> {g} GPUs: {rows[0][2] / search:.2f}x (goal >= 1.8x); wait for "
+              f"chunks {counters['ring_wait_seconds']['max']:.3f} s; lists {'identical' if same else 'DIFFERENT'}")
     print(f"  memory per GPU: {gpu_counters['gpu_memory_used_bytes']['max'] / gib:.2f} GiB in use "
           f"({gpu_counters['gpu_memory_weave_bytes']['max'] / gib:.2f} GiB weave's buffers)")
     print(f"  candidates re-scored ({variants[0]}): {gpu_counters['rescored_pairs']['max'] / n:.1f} per query")
     print(f"  lists GPU vs CPU on N={args.cpu_docs}: ids {'identical' if same_ids else 'DIFFERENT'}, "
           f"similarities {'identical' if same_sims else 'DIFFERENT'}")
-    if not (same_ids and same_sims):
+    if not (same_ids and same_sims and all(s[3] for s in scaling)):
         sys.exit(1)
 
 
