@@ -42,7 +42,8 @@ void write_knn_file(const mpi::Comm& comm, const std::string& path, const corpus
     io::write_attribute(f, "/", "num_docs", n);
     io::write_attribute(f, "/", "metric", std::string("cosine"));
     io::write_attribute(f, "/", "similarity",
-                        std::string("dot product of L2-normalised float32 rows, accumulated in float64, rounded to float32"));
+                        std::string("dot product of L2-normalised float32 rows in float64: element j into partial "
+                                    "sum (j div 4) mod 32, partials combined by halving, rounded to float32"));
     io::write_attribute(f, "/", "method", attributes.method);
     io::write_attribute(f, "/", "backend", attributes.backend);
     io::write_attribute(f, "/", "creator", std::string("weave knn"));

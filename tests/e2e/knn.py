@@ -51,9 +51,22 @@ with e2e.scratch() as tmp:
     out = os.path.join(tmp, "bad.h5")
     e2e.run_expecting_user_error(2, ["knn", "--corpus", corpus, "--k", 0, "--out", out], ["--k must be in [1, 1024]"], "k=0")
     e2e.run_expecting_user_error(2, ["knn", "--corpus", corpus, "--k", 2000, "--out", out], ["--k must be in"], "k=2000")
-    e2e.run_expecting_user_error(2, ["knn", "--corpus", corpus, "--backend", "cuda", "--out", out], ["--backend cuda"],
-                                 "cuda backend")
     e2e.run_expecting_user_error(2, ["knn", "--corpus", os.path.join(tmp, "none.h5"), "--out", out], ["no such file"],
                                  "missing corpus")
     assert not os.path.exists(out) and not os.path.exists(out + ".tmp")
     print("ok: rejected options, no output left")
+
+    # --backend cuda, one rank: the CPU lists bit for bit where this rank has a GPU; where it has
+    # none (or the build has no CUDA backend), a one-line error and exit status 2, no output.
+    gpu_out = os.path.join(tmp, "gpu.h5")
+    r = e2e.run(1, "knn", "--corpus", corpus, "--k", 8, "--out", gpu_out, "--backend", "cuda", "--gpu-query-tile", 700,
+                "--gpu-database-tile", 500, "--max-block-rows", 900)
+    if r.returncode == 0:
+        with h5py.File(gpu_out, "r") as f:
+            assert f.attrs["backend"] == "cuda"
+            if not (np.array_equal(f["neighbors"][:], lists[1][0]) and np.array_equal(f["similarities"][:], lists[1][1])):
+                e2e.fail("--backend cuda lists differ from the CPU backend's")
+        print("ok: --backend cuda wrote the CPU backend's lists")
+    else:
+        e2e.expect_user_error(r, ["--backend cuda"], "--backend cuda without a usable GPU")
+        assert not os.path.exists(gpu_out) and not os.path.exists(gpu_out + ".tmp")
