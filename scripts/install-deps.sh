@@ -13,6 +13,9 @@ packages=(
   libgtest-dev libgmock-dev
   python3-h5py python3-numpy                # the h5py examples and format tests (/usr/bin/python3)
 )
+# The optional GPU backend (weave knn --backend cuda) also needs NVIDIA's CUDA toolkit (nvcc,
+# cuBLASLt) and NCCL, which Debian 12 does not package in usable versions; where they are installed
+# (say /usr/local/cuda), CMake finds them, and where they are not, the backend is left out.
 
 missing=()
 for p in "${packages[@]}"; do

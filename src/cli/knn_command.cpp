@@ -18,7 +18,8 @@ void add_knn_command(CLI::App& app, Runner& run) {
   cmd->add_option("--out", config->out, "Output knn.h5")->required();
   cmd->add_option("--k", config->k, "Neighbours per document (1..1024)")->capture_default_str();
   cmd->add_option("--method", config->method, "exact (the ring)")->check(CLI::IsMember({"exact"}))->capture_default_str();
-  cmd->add_option("--backend", config->backend, "cpu (BLAS + faiss heaps) or cuda")
+  cmd->add_option("--backend", config->backend,
+                  "cpu (BLAS + faiss heaps) or cuda (one GPU per rank: BF16 tensor cores, NCCL ring; the same lists)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   cmd->add_option("--query-tile", config->query_tile, "Queries per similarity tile")->capture_default_str();
@@ -27,13 +28,14 @@ void add_knn_command(CLI::App& app, Runner& run) {
                   "cuda: queries per tensor-core score tile (lower it if the GPU runs out of memory)")
       ->capture_default_str();
   cmd->add_option("--gpu-database-tile", config->gpu_database_tile,
-                  "cuda: database rows per score tile; query x database tile scores should fit in L2")
+                  "cuda: database rows per score tile (two tiles of BF16 scores are kept)")
       ->capture_default_str();
   cmd->add_option("--gpu-scores", config->gpu_scores,
-                  "cuda: score tile type: bf16 (half the bytes, wider re-scoring window) or fp32")
+                  "cuda: score tile type: bf16 (half the bytes; faster) or fp32")
       ->capture_default_str();
   cmd->add_option("--gpu-select-sms", config->gpu_select_sms,
-                  "cuda: SMs reserved for the selection beside the GEMM of the next tile (0: both use all SMs, in turn)")
+                  "cuda: SMs reserved for the selection beside the GEMM of the next tile; 0 (default, fastest on H100): "
+                  "GEMM and selection take turns on all SMs")
       ->capture_default_str();
   add_corpus_options(cmd, config->corpus, *zero_vector);
   cmd->get_option("--max-block-rows")
