@@ -12,33 +12,13 @@ Usage: benchmarks/knn_cpu.py [--docs 100000] [--dim 128] [--topics 200] [--k 10]
 import argparse
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
-import time
 
 import h5py
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "build", "release")
-WEAVE = os.path.join(BUILD, "src", "weave")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1")
-
-
-def run(cmd, env=None):
-    t0 = time.perf_counter()
-    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=dict(ENV, **(env or {})))
-    if p.returncode != 0:
-        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{p.stdout}\n{p.stderr}")
-    return p.stdout, time.perf_counter() - t0
-
-
-def result_line(text):
-    line = next(l for l in text.splitlines() if l.startswith("RESULT"))
-    return dict(kv.split("=", 1) for kv in line.split()[1:])
+from bench_common import BUILD, WEAVE, result_line, run
 
 
 def main():

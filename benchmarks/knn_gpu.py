@@ -16,27 +16,13 @@ Usage: benchmarks/knn_gpu.py [--docs 1000000] [--dim 768] [--k 10] [--gpus 1] [-
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
 import h5py
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("WEAVE_BUILD", os.path.join(ROOT, "build", "release"))
-WEAVE = os.path.join(BUILD, "src", "weave")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", NCCL_NVLS_ENABLE="0")
-
-
-def run(cmd, env=None):
-    t0 = time.perf_counter()
-    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=dict(ENV, **(env or {})))
-    if p.returncode != 0:
-        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{p.stdout}\n{p.stderr}")
-    return p.stdout, time.perf_counter() - t0
+from bench_common import BUILD, WEAVE, result_line, run
 
 
 def knn(corpus, out, ranks, backend, args, variant=None):
@@ -86,8 +72,7 @@ def main():
             tile, scores, *_ = v.split(":")
             q, b = tile.split("x")
             text, _ = run([os.path.join(BUILD, "benchmarks", "gemm_rate_cuda"), n, d, q, b, scores])
-            gemm[v] = dict(kv.split("=") for kv in
-                           next(l for l in text.splitlines() if l.startswith("RESULT")).split()[1:])
+            gemm[v] = result_line(text)
             print(f"{v}: weave search {search:.3f} s (wall {wall:.1f} s), "
                   f"{counters['rescored_pairs']['max'] / n:.1f} re-scored per query; GEMM alone "
                   f"{float(gemm[v]['tile_seconds']):.3f} s", flush=True)

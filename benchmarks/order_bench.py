@@ -8,27 +8,17 @@ Prints the ratios. Usage: benchmarks/order_bench.py [--docs 1000000] [--k 10] [-
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "build", "release")
-WEAVE = os.path.join(BUILD, "src", "weave")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+from bench_common import BUILD, WEAVE, result_line
+from bench_common import run as run_timed
+
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
 def run(cmd):
-    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=ENV)
-    if p.returncode != 0:
-        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{p.stdout}\n{p.stderr}")
-    return p.stdout
-
-
-def result(text):
-    line = next(l for l in text.splitlines() if l.startswith("RESULT"))
-    return dict(kv.split("=", 1) for kv in line.split()[1:])
+    return run_timed(cmd, ONE_THREAD)[0]
 
 
 def main():
@@ -42,7 +32,7 @@ def main():
         run(["mpirun", "-n", 2, os.path.join(BUILD, "benchmarks", "order_graph_gen"), args.docs, args.k, args.topics,
              args.dim, tmp])
         corpus, knn = os.path.join(tmp, "corpus.h5"), os.path.join(tmp, "knn.h5")
-        oracle = result(run([os.path.join(BUILD, "benchmarks", "order_oracle"), knn]))
+        oracle = result_line(run([os.path.join(BUILD, "benchmarks", "order_oracle"), knn]))
         oracle_s = float(oracle["seconds"])
         print(f"graph: {args.docs} documents, k={args.k}, {args.topics} topics, d={args.dim}; "
               f"{oracle['edges']} undirected edges, sequential greedy accepts {oracle['accepted']}")

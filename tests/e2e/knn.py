@@ -56,17 +56,21 @@ with e2e.scratch() as tmp:
     assert not os.path.exists(out) and not os.path.exists(out + ".tmp")
     print("ok: rejected options, no output left")
 
-    # --backend cuda, one rank: the CPU lists bit for bit where this rank has a GPU; where it has
-    # none (or the build has no CUDA backend), a one-line error and exit status 2, no output.
-    gpu_out = os.path.join(tmp, "gpu.h5")
-    r = e2e.run(1, "knn", "--corpus", corpus, "--k", 8, "--out", gpu_out, "--backend", "cuda", "--gpu-query-tile", 700,
-                "--gpu-database-tile", 500, "--max-block-rows", 900)
-    if r.returncode == 0:
-        with h5py.File(gpu_out, "r") as f:
-            assert f.attrs["backend"] == "cuda"
-            if not (np.array_equal(f["neighbors"][:], lists[1][0]) and np.array_equal(f["similarities"][:], lists[1][1])):
-                e2e.fail("--backend cuda lists differ from the CPU backend's")
-        print("ok: --backend cuda wrote the CPU backend's lists")
-    else:
-        e2e.expect_user_error(r, ["--backend cuda"], "--backend cuda without a usable GPU")
-        assert not os.path.exists(gpu_out) and not os.path.exists(gpu_out + ".tmp")
+    # --backend cuda at 1 and 3 ranks: the CPU lists bit for bit where every rank has a GPU of its
+    # own; where not (no GPU, fewer GPUs than ranks, no CUDA in the build), a one-line error and
+    # exit status 2 on every rank, no output.
+    for ranks in (1, 3):
+        gpu_out = os.path.join(tmp, f"gpu{ranks}.h5")
+        args = ["knn", "--corpus", corpus, "--k", 8, "--out", gpu_out, "--backend", "cuda", "--gpu-query-tile", 700,
+                "--gpu-database-tile", 500, "--max-block-rows", 300]
+        r = e2e.run(ranks, *args)
+        if r.returncode == 0:
+            with h5py.File(gpu_out, "r") as f:
+                assert f.attrs["backend"] == "cuda"
+                if not (np.array_equal(f["neighbors"][:], lists[1][0]) and
+                        np.array_equal(f["similarities"][:], lists[1][1])):
+                    e2e.fail(f"--backend cuda lists at {ranks} ranks differ from the CPU backend's")
+            print(f"ok: --backend cuda at {ranks} ranks wrote the CPU backend's lists")
+        else:
+            e2e.run_expecting_user_error(ranks, args, ["--backend cuda"], f"--backend cuda at {ranks} ranks without a GPU each")
+            assert not os.path.exists(gpu_out) and not os.path.exists(gpu_out + ".tmp")

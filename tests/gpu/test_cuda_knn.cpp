@@ -13,7 +13,6 @@
 #include "knn/cuda/gpu_device.hpp"
 #include "knn/exact_ring.hpp"
 #include "test_helpers.hpp"
-#include "util/random.hpp"
 #include "util/report.hpp"
 
 namespace weave {
@@ -89,12 +88,6 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
   EXPECT_EQ(tie_swaps, 0) << "ties are broken by global id on both backends, so even ties must agree";
 }
 
-std::string write_on_root(const mpi::Comm& comm, const testing::ScratchDir& dir, const std::string& name,
-                          const CorpusArrays& c) {
-  if (comm.is_root()) testing::write_corpus_file(dir.path(name), c);
-  comm.barrier();
-  return dir.path(name);
-}
 
 std::string synth_on_all(const mpi::Comm& comm, const testing::ScratchDir& dir, SynthConfig s, const std::string& name) {
   s.out = dir.path(name);
@@ -107,7 +100,7 @@ TEST(CudaKnn, Random768MatchesCpu) {
   mpi::Comm comm;
   SKIP_WITHOUT_GPUS(comm);
   testing::ScratchDir dir(comm);
-  const auto path = write_on_root(comm, dir, "random768.h5", testing::random_corpus(3001, 768, 31));
+  const auto path = testing::write_corpus_on_root(comm, dir, "random768.h5", testing::random_corpus(3001, 768, 31));
   expect_gpu_matches_cpu(comm, path, {});
   expect_gpu_matches_cpu(comm, path, {10, 1 << 20, 4096, 4096, "fp32"});
   expect_gpu_matches_cpu(comm, path, {10, 700, 1000, 333});  // tiles and chunks that do not divide n
@@ -136,10 +129,8 @@ TEST(CudaKnn, ExactDuplicatesTieOnGlobalId) {
   testing::ScratchDir dir(comm);
   // 50 distinct rows, each stored 60 times: 59 exact copies tied at similarity 1 per document, more
   // than one 32-candidate batch, so the list order rests on the tie-break alone.
-  const CorpusArrays base = testing::random_corpus(50, 64, 3);
-  CorpusArrays c = testing::random_corpus(3000, 64, 4);
-  for (std::int64_t i = 0; i < 3000; ++i) std::copy_n(base.embeddings.begin() + (i % 50) * 64, 64, c.embeddings.begin() + i * 64);
-  const auto path = write_on_root(comm, dir, "dups.h5", c);
+  const CorpusArrays c = testing::duplicated_corpus(50, 60, 64, 3);
+  const auto path = testing::write_corpus_on_root(comm, dir, "dups.h5", c);
   expect_gpu_matches_cpu(comm, path, {10});
   expect_gpu_matches_cpu(comm, path, {64, 999, 256, 200});
   expect_gpu_matches_cpu(comm, path, {200, 1 << 20, 4096, 4096, "fp32"});
@@ -150,18 +141,8 @@ TEST(CudaKnn, TieHeavyGridAndOddDimensions) {
   SKIP_WITHOUT_GPUS(comm);
   testing::ScratchDir dir(comm);
   for (std::int64_t d : {3, 4, 5}) {
-    CorpusArrays c = testing::random_corpus(1200, d, 5);
-    util::CounterRng rng(5, 5, static_cast<std::uint64_t>(d));
-    for (std::int64_t i = 0; i < 1200; ++i) {
-      bool zero = true;
-      while (zero) {
-        for (std::int64_t j = 0; j < d; ++j) {
-          c.embeddings[i * d + j] = static_cast<float>(static_cast<int>(rng.below(3)) - 1);
-          zero = zero && c.embeddings[i * d + j] == 0.0f;
-        }
-      }
-    }
-    const auto path = write_on_root(comm, dir, "grid" + std::to_string(d) + ".h5", c);
+    const CorpusArrays c = testing::grid_corpus(1200, d, 5);
+    const auto path = testing::write_corpus_on_root(comm, dir, "grid" + std::to_string(d) + ".h5", c);
     expect_gpu_matches_cpu(comm, path, {12});
     expect_gpu_matches_cpu(comm, path, {12, 500, 300, 100, "fp32"});
   }
@@ -171,10 +152,10 @@ TEST(CudaKnn, LargeKAndTinyCorpus) {
   mpi::Comm comm;
   SKIP_WITHOUT_GPUS(comm);
   testing::ScratchDir dir(comm);
-  const auto path = write_on_root(comm, dir, "k1024.h5", testing::random_corpus(1500, 32, 7));
+  const auto path = testing::write_corpus_on_root(comm, dir, "k1024.h5", testing::random_corpus(1500, 32, 7));
   expect_gpu_matches_cpu(comm, path, {1024});
   expect_gpu_matches_cpu(comm, path, {1024, 600, 256, 512, "fp32"});
-  const auto tiny = write_on_root(comm, dir, "tiny.h5", testing::random_corpus(7, 16, 8));
+  const auto tiny = testing::write_corpus_on_root(comm, dir, "tiny.h5", testing::random_corpus(7, 16, 8));
   expect_gpu_matches_cpu(comm, tiny, {10});  // 6 neighbours each, then -1 / NaN
 }
 

@@ -16,7 +16,6 @@
 #include "knn/knn_stage.hpp"
 #include "util/report.hpp"
 #include "test_helpers.hpp"
-#include "util/random.hpp"
 
 namespace weave {
 namespace {
@@ -94,17 +93,11 @@ void expect_matches_oracle(const mpi::Comm& comm, const Case& c) {
   EXPECT_EQ(wrong, 0) << c.path << " at " << comm.size() << " ranks";
 }
 
-std::string write_on_root(const mpi::Comm& comm, const testing::ScratchDir& dir, const std::string& name,
-                          const CorpusArrays& c) {
-  if (comm.is_root()) testing::write_corpus_file(dir.path(name), c);
-  comm.barrier();
-  return dir.path(name);
-}
 
 TEST(ExactKnn, RandomCorpusMatchesBruteForce) {
   mpi::Comm comm;
   testing::ScratchDir dir(comm);
-  const auto path = write_on_root(comm, dir, "random.h5", testing::random_corpus(301, 16, 21));
+  const auto path = testing::write_corpus_on_root(comm, dir, "random.h5", testing::random_corpus(301, 16, 21));
   expect_matches_oracle(comm, {path, 7});
 }
 
@@ -131,11 +124,8 @@ TEST(ExactKnn, ExactDuplicatesAreOrderedById) {
   testing::ScratchDir dir(comm);
   // 40 distinct rows, each stored 7 times (ids interleaved): every document has 6 exact copies
   // tied at similarity 1, so the lists depend only on the tie-break by global id.
-  const CorpusArrays base = testing::random_corpus(40, 8, 3);
-  CorpusArrays c = testing::random_corpus(280, 8, 4);
-  for (std::int64_t i = 0; i < 280; ++i)
-    std::copy_n(base.embeddings.begin() + (i % 40) * 8, 8, c.embeddings.begin() + i * 8);
-  const auto path = write_on_root(comm, dir, "dups.h5", c);
+  const CorpusArrays c = testing::duplicated_corpus(40, 7, 8, 3);
+  const auto path = testing::write_corpus_on_root(comm, dir, "dups.h5", c);
   expect_matches_oracle(comm, {path, 10});
   expect_matches_oracle(comm, {path, 4, 9, 5, 6});
 }
@@ -144,18 +134,8 @@ TEST(ExactKnn, TieHeavyGrid) {
   mpi::Comm comm;
   testing::ScratchDir dir(comm);
   // Rows from {-1, 0, 1}^4 (zero row excluded): few distinct similarity values, many exact ties.
-  CorpusArrays c = testing::random_corpus(200, 4, 5);
-  util::CounterRng rng(5, 5, 5);
-  for (std::int64_t i = 0; i < 200; ++i) {
-    bool zero = true;
-    while (zero) {
-      for (int j = 0; j < 4; ++j) {
-        c.embeddings[i * 4 + j] = static_cast<float>(static_cast<int>(rng.below(3)) - 1);
-        zero = zero && c.embeddings[i * 4 + j] == 0.0f;
-      }
-    }
-  }
-  const auto path = write_on_root(comm, dir, "grid.h5", c);
+  const CorpusArrays c = testing::grid_corpus(200, 4, 5);
+  const auto path = testing::write_corpus_on_root(comm, dir, "grid.h5", c);
   expect_matches_oracle(comm, {path, 12});
   expect_matches_oracle(comm, {path, 12, 11, 8, 16});
 }
@@ -163,7 +143,7 @@ TEST(ExactKnn, TieHeavyGrid) {
 TEST(ExactKnn, FewerDocumentsThanKPlusOnePadsTheLists) {
   mpi::Comm comm;
   testing::ScratchDir dir(comm);
-  const auto path = write_on_root(comm, dir, "tiny.h5", testing::random_corpus(6, 3, 6));
+  const auto path = testing::write_corpus_on_root(comm, dir, "tiny.h5", testing::random_corpus(6, 3, 6));
   expect_matches_oracle(comm, {path, 10});  // 5 neighbours each, then -1 / NaN
 }
 
@@ -188,7 +168,7 @@ TEST(ExactKnn, UnevenShardsGiveTheSameGraphAsOneFile) {
 TEST(ExactKnn, StageWritesTheSameListsToKnnH5) {
   mpi::Comm comm;
   testing::ScratchDir dir(comm);
-  const auto path = write_on_root(comm, dir, "c.h5", testing::random_corpus(97, 8, 9));
+  const auto path = testing::write_corpus_on_root(comm, dir, "c.h5", testing::random_corpus(97, 8, 9));
   KnnConfig config;
   config.corpus.path = path;
   config.k = 5;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "test_helpers.hpp"
 
 #include <unistd.h>
@@ -82,6 +83,36 @@ CorpusArrays random_corpus(std::int64_t n, std::int64_t dim, std::uint64_t seed)
     c.topics.push_back(static_cast<std::int32_t>(rng.below(7)));
   }
   return c;
+}
+
+CorpusArrays duplicated_corpus(std::int64_t distinct, std::int64_t copies, std::int64_t dim, std::uint64_t seed) {
+  const CorpusArrays base = random_corpus(distinct, dim, seed);
+  CorpusArrays c = random_corpus(distinct * copies, dim, seed + 1);
+  for (std::int64_t i = 0; i < c.rows(); ++i)
+    std::copy_n(base.embeddings.begin() + (i % distinct) * dim, dim, c.embeddings.begin() + i * dim);
+  return c;
+}
+
+CorpusArrays grid_corpus(std::int64_t n, std::int64_t dim, std::uint64_t seed) {
+  CorpusArrays c = random_corpus(n, dim, seed);
+  util::CounterRng rng(seed, 5, static_cast<std::uint64_t>(dim));
+  for (std::int64_t i = 0; i < n; ++i) {
+    bool zero = true;
+    while (zero) {
+      for (std::int64_t j = 0; j < dim; ++j) {
+        c.embeddings[i * dim + j] = static_cast<float>(static_cast<int>(rng.below(3)) - 1);
+        zero = zero && c.embeddings[i * dim + j] == 0.0f;
+      }
+    }
+  }
+  return c;
+}
+
+std::string write_corpus_on_root(const mpi::Comm& comm, const ScratchDir& dir, const std::string& name,
+                                 const CorpusArrays& corpus) {
+  if (comm.is_root()) write_corpus_file(dir.path(name), corpus);
+  comm.barrier();
+  return dir.path(name);
 }
 
 }  // namespace weave::testing

@@ -56,4 +56,15 @@ void write_corpus_file(const std::string& path, const CorpusArrays& corpus);
 /// A random corpus of unit-ish vectors with lengths in [1, 1000] and ids 10*row+3.
 CorpusArrays random_corpus(std::int64_t n, std::int64_t dim, std::uint64_t seed);
 
+/// `distinct` random rows, each stored `copies` times, copies interleaved (row i is distinct row
+/// i mod distinct): every document has copies - 1 exact duplicates tied at similarity 1.
+CorpusArrays duplicated_corpus(std::int64_t distinct, std::int64_t copies, std::int64_t dim, std::uint64_t seed);
+
+/// Rows from {-1, 0, 1}^dim, none all-zero: few distinct similarity values, many exact ties.
+CorpusArrays grid_corpus(std::int64_t n, std::int64_t dim, std::uint64_t seed);
+
+/// Writes the corpus on rank 0 into the scratch folder; every rank gets the path (collective).
+std::string write_corpus_on_root(const mpi::Comm& comm, const ScratchDir& dir, const std::string& name,
+                                 const CorpusArrays& corpus);
+
 }  // namespace weave::testing
