@@ -79,6 +79,9 @@ class CudaBackend final : public SearchBackend {
     k_ = k;
     const auto n = static_cast<std::size_t>(queries.count);
     const auto d = static_cast<std::size_t>(dim);
+    // Tiles no larger than the data: small corpora do not pay for the default tile size.
+    query_tile_ = std::max<std::int64_t>(1, std::min(query_tile_, queries.count));
+    database_tile_ = std::max<std::int64_t>(1, std::min(database_tile_, chunk_rows));
     ld_ = round_up(database_tile_, 8);
     // Allocation order: largest first, so an out-of-memory message names the buffer that matters.
     queries32_ = DeviceArray<float>(n * d, "the queries (float32)");
