@@ -8,7 +8,6 @@
 #include <cmath>
 
 #include "corpus/corpus.hpp"
-#include "corpus/synth.hpp"
 #include "knn/cpu/cpu_backend.hpp"
 #include "knn/cuda/gpu_device.hpp"
 #include "knn/exact_ring.hpp"
@@ -89,13 +88,6 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
 }
 
 
-std::string synth_on_all(const mpi::Comm& comm, const testing::ScratchDir& dir, SynthConfig s, const std::string& name) {
-  s.out = dir.path(name);
-  util::Report report(comm, "synth");
-  corpus::write_synth_corpus(comm, s, true, report);
-  return s.out;
-}
-
 TEST(CudaKnn, Random768MatchesCpu) {
   mpi::Comm comm;
   SKIP_WITHOUT_GPUS(comm);
@@ -117,7 +109,7 @@ TEST(CudaKnn, ClusteredWithNearDuplicates) {
   s.topics = 12;
   s.topic_spread = 0.3;
   s.duplicate_share = 0.3;
-  const auto path = synth_on_all(comm, dir, s, "clustered.h5");
+  const auto path = testing::write_synth_corpus(comm, dir, s, "clustered.h5");
   expect_gpu_matches_cpu(comm, path, {10});
   expect_gpu_matches_cpu(comm, path, {100, 1500, 512, 1024, "fp32"});
   expect_gpu_matches_cpu(comm, path, {100, 1500, 512, 1024, "bf16"});

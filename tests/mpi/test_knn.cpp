@@ -9,7 +9,6 @@
 #include <numeric>
 
 #include "corpus/corpus.hpp"
-#include "corpus/synth.hpp"
 #include "knn/cpu/cpu_backend.hpp"
 #include "knn/exact_ring.hpp"
 #include "knn/knn_file.hpp"
@@ -110,13 +109,9 @@ TEST(ExactKnn, ClusteredCorpusWithNearDuplicates) {
   s.topics = 6;
   s.topic_spread = 0.5;
   s.duplicate_share = 0.2;
-  s.out = dir.path("clustered.h5");
-  {
-    util::Report report(comm, "synth");
-    corpus::write_synth_corpus(comm, s, true, report);
-  }
-  expect_matches_oracle(comm, {s.out, 10});
-  expect_matches_oracle(comm, {s.out, 33, /*max_block_rows=*/17, /*query_tile=*/13, /*database_tile=*/7});
+  const std::string path = testing::write_synth_corpus(comm, dir, s, "clustered.h5");
+  expect_matches_oracle(comm, {path, 10});
+  expect_matches_oracle(comm, {path, 33, /*max_block_rows=*/17, /*query_tile=*/13, /*database_tile=*/7});
 }
 
 TEST(ExactKnn, ExactDuplicatesAreOrderedById) {

@@ -1,8 +1,8 @@
-#include <algorithm>
 #include "test_helpers.hpp"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace weave::testing {
@@ -30,8 +30,10 @@ ScratchDir::~ScratchDir() {
 
 #include <hdf5.h>
 
+#include "corpus/synth.hpp"
 #include "io/hdf5.hpp"
 #include "util/random.hpp"
+#include "util/report.hpp"
 
 namespace weave::testing {
 
@@ -106,6 +108,13 @@ CorpusArrays grid_corpus(std::int64_t n, std::int64_t dim, std::uint64_t seed) {
     }
   }
   return c;
+}
+
+std::string write_synth_corpus(const mpi::Comm& comm, const ScratchDir& dir, SynthConfig s, const std::string& name) {
+  s.out = dir.path(name);
+  util::Report report(comm, "synth");
+  corpus::write_synth_corpus(comm, s, true, report);
+  return s.out;
 }
 
 std::string write_corpus_on_root(const mpi::Comm& comm, const ScratchDir& dir, const std::string& name,

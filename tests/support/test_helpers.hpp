@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "mpi/comm.hpp"
+#include "weave/config.hpp"
 
 namespace weave::testing {
 
@@ -62,6 +63,9 @@ CorpusArrays duplicated_corpus(std::int64_t distinct, std::int64_t copies, std::
 
 /// Rows from {-1, 0, 1}^dim, none all-zero: few distinct similarity values, many exact ties.
 CorpusArrays grid_corpus(std::int64_t n, std::int64_t dim, std::uint64_t seed);
+
+/// weave synth with config s into the scratch folder as `name` (collective); returns the path.
+std::string write_synth_corpus(const mpi::Comm& comm, const ScratchDir& dir, SynthConfig s, const std::string& name);
 
 /// Writes the corpus on rank 0 into the scratch folder; every rank gets the path (collective).
 std::string write_corpus_on_root(const mpi::Comm& comm, const ScratchDir& dir, const std::string& name,

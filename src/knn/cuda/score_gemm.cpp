@@ -1,5 +1,7 @@
 #include "knn/cuda/score_gemm.hpp"
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "knn/cuda/cuda_check.hpp"
@@ -63,23 +65,19 @@ const ScoreGemm::Plan& ScoreGemm::plan(std::int64_t nb, std::int64_t nq, int ali
   cublasLtMatmulPreference_t preference = nullptr;
   check(cublasLtMatmulPreferenceCreate(&preference), "cublasLtMatmulPreferenceCreate");
   const std::uint64_t workspace = workspace_.bytes();
-  const std::uint32_t aligns[3] = {static_cast<std::uint32_t>(align_a), static_cast<std::uint32_t>(align_b),
-                                   static_cast<std::uint32_t>(align_d)};
   check(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace,
                                              sizeof(workspace)),
         "cublasLtMatmulPreferenceSetAttribute(workspace)");
-  check(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &aligns[0],
-                                             sizeof(aligns[0])),
-        "cublasLtMatmulPreferenceSetAttribute(alignment A)");
-  check(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &aligns[1],
-                                             sizeof(aligns[1])),
-        "cublasLtMatmulPreferenceSetAttribute(alignment B)");
-  check(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &aligns[2],
-                                             sizeof(aligns[2])),
-        "cublasLtMatmulPreferenceSetAttribute(alignment C)");
-  check(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &aligns[2],
-                                             sizeof(aligns[2])),
-        "cublasLtMatmulPreferenceSetAttribute(alignment D)");
+  const std::pair<cublasLtMatmulPreferenceAttributes_t, int> alignments[] = {
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, align_a},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, align_b},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, align_d},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, align_d}};
+  for (const auto& [attribute, bytes] : alignments) {
+    const auto value = static_cast<std::uint32_t>(bytes);
+    check(cublasLtMatmulPreferenceSetAttribute(preference, attribute, &value, sizeof(value)),
+          "cublasLtMatmulPreferenceSetAttribute(alignment)");
+  }
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
   const cublasStatus_t status =
