@@ -100,6 +100,14 @@ TEST(ExactKnn, RandomCorpusMatchesBruteForce) {
   expect_matches_oracle(comm, {path, 7});
 }
 
+TEST(ExactKnn, WideRowsUseWholeBlocksOfTheCanonicalSum) {
+  mpi::Comm comm;
+  testing::ScratchDir dir(comm);
+  // d = 300: two whole blocks of 128 elements (4 per partial sum) and a remainder of 44.
+  const auto path = testing::write_corpus_on_root(comm, dir, "wide.h5", testing::random_corpus(150, 300, 22));
+  expect_matches_oracle(comm, {path, 5});
+}
+
 TEST(ExactKnn, ClusteredCorpusWithNearDuplicates) {
   mpi::Comm comm;
   testing::ScratchDir dir(comm);
