@@ -9,7 +9,11 @@
 
 #include "corpus/corpus.hpp"
 #include "knn/cpu/cpu_backend.hpp"
+#include "knn/cuda/cuda_check.hpp"
+#include "knn/cuda/device_array.hpp"
 #include "knn/cuda/gpu_device.hpp"
+#include "knn/cuda/select_kernels.hpp"
+#include "knn/topk.hpp"
 #include "knn/exact_ring.hpp"
 #include "test_helpers.hpp"
 #include "util/report.hpp"
@@ -87,6 +91,34 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
   EXPECT_EQ(tie_swaps, 0) << "ties are broken by global id on both backends, so even ties must agree";
 }
 
+
+TEST(CudaKnn, CanonicalSimilarityBitsEqualTheCpu) {
+  // Rows on which the float64 summation order shows in the float result (tests/unit/test_canonical
+  // shows a sequential sum differs in about half the cases): the warp's sum must be the CPU's.
+  mpi::Comm comm;
+  SKIP_WITHOUT_GPUS(comm);
+  knn::cuda::select_gpu(comm);
+  util::CounterRng rng(7, 7, static_cast<std::uint64_t>(comm.rank()));
+  for (std::int64_t d : {2, 5, 128, 300, 768, 1000}) {
+    const std::int64_t pairs = 500;
+    std::vector<float> a, b, row_a, row_b;
+    for (std::int64_t i = 0; i < pairs; ++i) {
+      testing::order_sensitive_rows(rng, static_cast<std::size_t>(d), row_a, row_b);
+      a.insert(a.end(), row_a.begin(), row_a.end());
+      b.insert(b.end(), row_b.begin(), row_b.end());
+    }
+    knn::cuda::DeviceArray<float> da(a.size(), "test"), db(b.size(), "test"), out(pairs, "test");
+    knn::cuda::check(cudaMemcpy(da.data(), a.data(), da.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy");
+    knn::cuda::check(cudaMemcpy(db.data(), b.data(), db.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy");
+    knn::cuda::canonical_similarities(da.data(), db.data(), pairs, d, out.data(), nullptr);
+    std::vector<float> got(static_cast<std::size_t>(pairs));
+    knn::cuda::check(cudaMemcpy(got.data(), out.data(), out.bytes(), cudaMemcpyDeviceToHost), "cudaMemcpy");
+    int differ = 0;
+    for (std::int64_t i = 0; i < pairs; ++i)
+      differ += got[i] != knn::canonical_similarity(&a[i * d], &b[i * d], d) ? 1 : 0;
+    EXPECT_EQ(differ, 0) << "d=" << d << ": " << differ << " of " << pairs << " pairs differ from the CPU";
+  }
+}
 
 TEST(CudaKnn, Random768MatchesCpu) {
   mpi::Comm comm;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 namespace weave::testing {
 
@@ -108,6 +109,21 @@ CorpusArrays grid_corpus(std::int64_t n, std::int64_t dim, std::uint64_t seed) {
     }
   }
   return c;
+}
+
+void order_sensitive_rows(util::CounterRng& rng, std::size_t d, std::vector<float>& a, std::vector<float>& b) {
+  a.resize(d);
+  b.resize(d);
+  for (std::size_t j = 0; j < d; ++j) {
+    a[j] = static_cast<float>(2 * rng.uniform() - 1);
+    b[j] = static_cast<float>(2 * rng.uniform() - 1);
+  }
+  if (d < 2) return;
+  const std::size_t p = rng.below(d);
+  const std::size_t q = (p + 1 + rng.below(d - 1)) % d;
+  const float huge = std::ldexp(1.0f, 10 + static_cast<int>(rng.below(20)));
+  a[p] = a[q] = b[p] = huge;
+  b[q] = -huge;
 }
 
 std::string write_synth_corpus(const mpi::Comm& comm, const ScratchDir& dir, SynthConfig s, const std::string& name) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "mpi/comm.hpp"
+#include "util/random.hpp"
 #include "weave/config.hpp"
 
 namespace weave::testing {
@@ -66,6 +67,10 @@ CorpusArrays grid_corpus(std::int64_t n, std::int64_t dim, std::uint64_t seed);
 
 /// weave synth with config s into the scratch folder as `name` (collective); returns the path.
 std::string write_synth_corpus(const mpi::Comm& comm, const ScratchDir& dir, SynthConfig s, const std::string& name);
+
+/// Two rows whose float64 dot product depends on the summation order: small random terms plus
+/// +2^(2k) and -2^(2k) at random places (small terms summed next to a huge one lose low bits).
+void order_sensitive_rows(util::CounterRng& rng, std::size_t d, std::vector<float>& a, std::vector<float>& b);
 
 /// Writes the corpus on rank 0 into the scratch folder; every rank gets the path (collective).
 std::string write_corpus_on_root(const mpi::Comm& comm, const ScratchDir& dir, const std::string& name,

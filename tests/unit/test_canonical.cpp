@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "knn/topk.hpp"
+#include "test_helpers.hpp"
 #include "util/random.hpp"
 
 namespace weave {
@@ -31,22 +32,6 @@ float sequential(const std::vector<float>& a, const std::vector<float>& b) {
   return static_cast<float>(s);
 }
 
-/// Small random terms plus two huge ones, +2^(2k) and -2^(2k), at random places: whatever small
-/// terms are summed next to a huge one lose their low bits, so the result depends on the order.
-void cancelling_rows(util::CounterRng& rng, std::size_t d, std::vector<float>& a, std::vector<float>& b) {
-  a.resize(d);
-  b.resize(d);
-  for (std::size_t j = 0; j < d; ++j) {
-    a[j] = static_cast<float>(2 * rng.uniform() - 1);
-    b[j] = static_cast<float>(2 * rng.uniform() - 1);
-  }
-  if (d < 2) return;
-  const std::size_t p = rng.below(d);
-  const std::size_t q = (p + 1 + rng.below(d - 1)) % d;
-  const float huge = std::ldexp(1.0f, 10 + static_cast<int>(rng.below(20)));
-  a[p] = a[q] = b[p] = huge;
-  b[q] = -huge;
-}
 
 TEST(CanonicalSimilarity, MatchesTheDefinitionBitForBit) {
   util::CounterRng rng(3, 1, 4);
@@ -54,7 +39,7 @@ TEST(CanonicalSimilarity, MatchesTheDefinitionBitForBit) {
   for (std::size_t d : {1, 3, 4, 5, 100, 127, 128, 129, 300, 768, 1000}) {
     for (int trial = 0; trial < 200; ++trial) {
       std::vector<float> a, b;
-      cancelling_rows(rng, d, a, b);
+      testing::order_sensitive_rows(rng, d, a, b);
       const float want = reference(a, b);
       const float got = knn::canonical_similarity(a.data(), b.data(), static_cast<std::int64_t>(d));
       ASSERT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(want)) << "d=" << d << " trial " << trial;

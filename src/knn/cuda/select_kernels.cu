@@ -263,6 +263,16 @@ __global__ void max_norms_kernel(const float* norm, const float* residual, long 
   }
 }
 
+/// A warp per pair (see canonical_similarities).
+__global__ void canonical_similarities_kernel(const float* a, const float* b, long long pairs, long long d,
+                                              float* out) {
+  const int lane = threadIdx.x % kWarp;
+  const long long pair = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp;
+  if (pair >= pairs) return;
+  const float s = warp_canonical_similarity(a + pair * d, b + pair * d, d, lane);
+  if (lane == 0) out[pair] = s;
+}
+
 __global__ void init_lists_kernel(float* sims, long long* ids, std::size_t count) {
   for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
@@ -313,6 +323,13 @@ void max_norms(const float* norm, const float* residual, std::int64_t n, float* 
   check(cudaMemsetAsync(maxima, 0, 2 * sizeof(float), stream), "cudaMemsetAsync(maxima)");
   max_norms_kernel<<<grid_for(static_cast<std::size_t>(n)), 256, 0, stream>>>(norm, residual, n, maxima);
   check_launch("max_norms_kernel");
+}
+
+void canonical_similarities(const float* a, const float* b, std::int64_t pairs, std::int64_t dim, float* out,
+                            cudaStream_t stream) {
+  const auto blocks = static_cast<unsigned>(std::max<std::int64_t>(1, (pairs * kWarp + 255) / 256));
+  canonical_similarities_kernel<<<blocks, 256, 0, stream>>>(a, b, pairs, dim, out);
+  check_launch("canonical_similarities_kernel");
 }
 
 void init_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_t stream) {

@@ -50,6 +50,11 @@ void scan_tile(const ScanTile& tile, int blocks, cudaStream_t stream);
 /// Lists back in the KnnLists convention: INT64_MAX -> -1, -inf -> NaN (in place, on the GPU).
 void finish_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_t stream);
 
+/// Queues out[i] = canonical similarity of rows a[i] and b[i] (dim floats each, GPU memory), as the
+/// selection computes it: for tests that compare its bits with the CPU's knn::canonical_similarity.
+void canonical_similarities(const float* a, const float* b, std::int64_t pairs, std::int64_t dim, float* out,
+                            cudaStream_t stream);
+
 /// False when this build carries no kernel image for the current GPU.
 bool kernels_available();
 
