@@ -103,7 +103,8 @@ class CudaBackend final : public SearchBackend {
       tile = DeviceArray<std::byte>(static_cast<std::size_t>(query_tile_ * ld_) * (bf16_scores_ ? 2 : 4),
                                     "the score tiles");
     rescored_ = DeviceArray<unsigned long long>(1, "a counter");
-    gemm_.emplace(dim, ld_, bf16_scores_, gemm_sms_);
+    gemm_.emplace(dim, ld_, bf16_scores_ ? ScoreGemm::Output::bf16_scores : ScoreGemm::Output::fp32_scores,
+                  gemm_sms_);
 
     check(cudaMemcpyAsync(queries32_.data(), queries.rows, queries32_.bytes(), cudaMemcpyHostToDevice, compute_.get()),
           "cudaMemcpyAsync(queries)");
