@@ -9,8 +9,9 @@
 Prints time, effective TFLOP/s (2 N^2 d / search time), memory per GPU and the ratios.
 
 Usage: benchmarks/knn_gpu.py [--docs 1000000] [--dim 768] [--k 10] [--gpus 1] [--cpu-docs 100000]
-       [--cpu-ranks 16] [--variants 4096x4096:bf16,4096x2048:fp32:24]  (QxB tiles : score type
-       [: SMs for the selection]; the first variant is the one compared with the CPU; each variant
+       [--cpu-ranks 16] [--variants 4096x4096:bf16,4096x2048:fp32:24,8192x4096:bf16:0:250000]
+       (QxB tiles : score type [: SMs for the selection [: own rows resident on the GPU, the rest
+       streamed]]; the first variant is the one compared with the CPU; each variant
        is timed with its own GEMM baseline). Run from the repository root after a build with the
        CUDA backend in build/release or $WEAVE_BUILD."""
 import argparse
@@ -30,10 +31,11 @@ def knn(corpus, out, ranks, backend, args, variant=None):
     cmd = ["mpirun", "-n", ranks, "--bind-to", "none", WEAVE, "knn", "--corpus", corpus, "--k", args.k,
            "--out", out, "--report", report, "--quiet", "--backend", backend]
     if backend == "cuda":
-        tile, scores, *sms = variant.split(":")
+        tile, scores, *rest = variant.split(":")
         q, b = tile.split("x")
         cmd += ["--gpu-query-tile", q, "--gpu-database-tile", b, "--gpu-scores", scores]
-        cmd += ["--gpu-select-sms", sms[0]] if sms else []
+        cmd += ["--gpu-select-sms", rest[0]] if rest else []
+        cmd += ["--gpu-resident-rows", rest[1]] if len(rest) > 1 else []
     _, wall = run(cmd, env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
     rep = json.load(open(report))
     search = next(s for s in rep["stages"] if s["stage"] == "search")["wall_seconds"]["max"]

@@ -37,6 +37,11 @@ void add_knn_command(CLI::App& app, Runner& run) {
                   "cuda: SMs reserved for the selection beside the GEMM of the next tile; 0 (default, fastest on H100): "
                   "GEMM and selection take turns on all SMs")
       ->capture_default_str();
+  cmd->add_option("--gpu-resident-rows", config->gpu_resident_rows,
+                  "cuda: own rows kept on the GPU at once; more are streamed from host memory in sub-blocks of "
+                  "this many, each uploaded once per ring step (0, the default: all of them if they fit, else as "
+                  "many as fit)")
+      ->capture_default_str();
   add_corpus_options(cmd, config->corpus, *zero_vector);
   cmd->get_option("--max-block-rows")
       ->description("Rows per HDF5 read and per block travelling the ring (bounds memory: own rows + 2 blocks)");

@@ -63,6 +63,7 @@ void KnnConfig::validate() const {
   if (query_tile < 1 || database_tile < 1) throw UserError("tile sizes must be positive");
   if (gpu_query_tile < 1 || gpu_database_tile < 1) throw UserError("--gpu-query-tile and --gpu-database-tile must be positive");
   if (gpu_select_sms < 0) throw UserError("--gpu-select-sms must be >= 0 (0: GEMM and selection alternate on all SMs)");
+  if (gpu_resident_rows < 0) throw UserError("--gpu-resident-rows must be >= 0 (0: as many as fit in GPU memory)");
   if (gpu_scores != "bf16" && gpu_scores != "fp32")
     throw UserError(fmt::format("--gpu-scores must be bf16 or fp32 (got {})", gpu_scores));
   if (corpus.max_block_rows < 1) throw UserError("--max-block-rows must be positive");
@@ -74,7 +75,7 @@ nlohmann::json to_json(const KnnConfig& c) {
   j.update({{"k", c.k}, {"method", c.method}, {"backend", c.backend}, {"query_tile", c.query_tile},
             {"database_tile", c.database_tile}, {"gpu_query_tile", c.gpu_query_tile},
             {"gpu_database_tile", c.gpu_database_tile}, {"gpu_scores", c.gpu_scores},
-            {"gpu_select_sms", c.gpu_select_sms}, {"out", c.out}});
+            {"gpu_select_sms", c.gpu_select_sms}, {"gpu_resident_rows", c.gpu_resident_rows}, {"out", c.out}});
   return j;
 }
 

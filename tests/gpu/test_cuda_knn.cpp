@@ -1,7 +1,8 @@
 // The GPU backend against the CPU backend and the brute-force oracle: lists must be identical (ids
 // and similarities, bit for bit; ties are broken by global id in both). Random d=768, clustered with
 // near-duplicates, exact duplicates (long tie runs), tie-heavy grids, odd dimensions, k up to 1024,
-// tiles and ring chunks that do not divide the corpus, BF16 and FP32 score tiles.
+// tiles and ring chunks that do not divide the corpus, BF16 and FP32 score tiles, own rows streamed
+// from host memory in sub-blocks (--gpu-resident-rows).
 // Label gpu; without a GPU per rank every test is skipped and the program exits 77 (ctest: skipped).
 #include <gtest/gtest.h>
 
@@ -36,6 +37,7 @@ struct Case {
   std::int64_t max_block_rows = 1 << 20;
   std::int64_t gpu_query_tile = 4096, gpu_database_tile = 4096;
   std::string scores = "bf16";
+  std::int64_t resident_rows = 0;  ///< --gpu-resident-rows (0: all)
 };
 
 knn::KnnLists run(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
@@ -54,6 +56,7 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
   config.gpu_query_tile = c.gpu_query_tile;
   config.gpu_database_tile = c.gpu_database_tile;
   config.gpu_scores = c.scores;
+  config.gpu_resident_rows = c.resident_rows;
   config.out = "unused";
   const corpus::CorpusBlock block = corpus::read_corpus(comm, config.corpus);
   auto gpu = knn::make_backend(config, comm);
@@ -77,16 +80,20 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
                     << i % c.k << ": gpu " << got_ids[i] << " (" << got_sims[i] << "), cpu " << want_ids[i] << " ("
                     << want_sims[i] << ")";
   }
-  double rescored = 0;
-  for (const auto& [name, value] : gpu->counters())
+  double rescored = 0, uploads = 0;
+  for (const auto& [name, value] : gpu->counters()) {
     if (name == "rescored_pairs") rescored = comm.sum(value);
+    if (name == "gpu_query_uploads") uploads = comm.max(value);
+  }
   if (comm.is_root())
     std::printf("  %s k=%d scores=%s tiles=%lldx%lld chunk=%lld: %zu entries, %lld differ within 1e-6 (ties), "
-                "%lld differ, %.0f candidates re-scored (%.2f per entry)\n",
+                "%lld differ, %.0f candidates re-scored (%.2f per entry), %.0f query uploads\n",
                 path.substr(path.rfind('/') + 1).c_str(), c.k, c.scores.c_str(),
                 static_cast<long long>(c.gpu_query_tile), static_cast<long long>(c.gpu_database_tile),
                 static_cast<long long>(c.max_block_rows), got_ids.size(), static_cast<long long>(tie_swaps),
-                static_cast<long long>(wrong), rescored, rescored / static_cast<double>(got_ids.size()));
+                static_cast<long long>(wrong), rescored, rescored / static_cast<double>(got_ids.size()), uploads);
+  if (c.resident_rows > 0 && c.resident_rows < static_cast<std::int64_t>(got_ids.size()) / c.k / comm.size())
+    EXPECT_GT(uploads, 1) << "the case is meant to stream the queries";
   EXPECT_EQ(wrong, 0);
   EXPECT_EQ(tie_swaps, 0) << "ties are broken by global id on both backends, so even ties must agree";
 }
@@ -129,6 +136,9 @@ TEST(CudaKnn, Random768MatchesCpu) {
   expect_gpu_matches_cpu(comm, path, {10, 1 << 20, 4096, 4096, "fp32"});
   expect_gpu_matches_cpu(comm, path, {10, 700, 1000, 333});  // tiles and chunks that do not divide n
   expect_gpu_matches_cpu(comm, path, {1});
+  // Own rows streamed: sub-blocks of 700 and of 1500 rows (tiles across their ends), chunks of 700.
+  expect_gpu_matches_cpu(comm, path, {10, 1 << 20, 256, 256, "bf16", 700});
+  expect_gpu_matches_cpu(comm, path, {10, 700, 1000, 333, "bf16", 1500});
 }
 
 TEST(CudaKnn, ClusteredWithNearDuplicates) {
@@ -158,6 +168,7 @@ TEST(CudaKnn, ExactDuplicatesTieOnGlobalId) {
   expect_gpu_matches_cpu(comm, path, {10});
   expect_gpu_matches_cpu(comm, path, {64, 999, 256, 200});
   expect_gpu_matches_cpu(comm, path, {200, 1 << 20, 4096, 4096, "fp32"});
+  expect_gpu_matches_cpu(comm, path, {64, 999, 256, 200, "bf16", 600});
 }
 
 TEST(CudaKnn, TieHeavyGridAndOddDimensions) {

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <optional>
 
+#include <fmt/format.h>
+
 #include "knn/cuda/cuda_check.hpp"
 #include "knn/cuda/device_array.hpp"
 #include "knn/cuda/gpu_device.hpp"
@@ -56,7 +58,8 @@ class CudaBackend final : public SearchBackend {
         device_(select_gpu(comm)),
         query_tile_(config.gpu_query_tile),
         database_tile_(config.gpu_database_tile),
-        bf16_scores_(config.gpu_scores == "bf16") {
+        bf16_scores_(config.gpu_scores == "bf16"),
+        resident_rows_(config.gpu_resident_rows) {
     cudaDeviceProp properties{};
     check(cudaGetDeviceProperties(&properties, device_), "cudaGetDeviceProperties");
     // gpu_select_sms > 0: the selection of tile i runs on that many SMs while the GEMM of tile
@@ -73,29 +76,37 @@ class CudaBackend final : public SearchBackend {
 
   std::string name() const override { return "cuda"; }
 
+  /// Own rows that do not fit the GPU with everything else (or more than --gpu-resident-rows) are
+  /// streamed: a sub-block of resident_rows_ queries is uploaded, searched against the chunk held,
+  /// then the next one replaces it; the own rows the ring sends are uploaded chunk by chunk too.
   void begin(const RowBlock& queries, std::int64_t dim, int k, std::int64_t chunk_rows) override {
     queries_ = queries;
     dim_ = dim;
     k_ = k;
     const auto n = static_cast<std::size_t>(queries.count);
     const auto d = static_cast<std::size_t>(dim);
+    const auto chunk = static_cast<std::size_t>(chunk_rows);
     // Tiles no larger than the data: small corpora do not pay for the default tile size.
     query_tile_ = std::max<std::int64_t>(1, std::min(query_tile_, queries.count));
     database_tile_ = std::max<std::int64_t>(1, std::min(database_tile_, chunk_rows));
     ld_ = round_up(database_tile_, 8);
+    choose_resident_rows(chunk_rows);
+    if (resident_rows_ < query_tile_) query_tile_ = resident_rows_;
+    const auto resident = static_cast<std::size_t>(resident_rows_);
+    const bool ring = comm_.size() > 1;
     // Allocation order: largest first, so an out-of-memory message names the buffer that matters.
-    queries32_ = DeviceArray<float>(n * d, "the queries (float32)");
-    queries16_ = DeviceArray<std::uint16_t>(n * d, "the queries (bfloat16)");
-    if (comm_.size() > 1) {
-      for (auto& slot : slots_) slot = DeviceArray<float>(static_cast<std::size_t>(chunk_rows) * d, "a ring chunk");
-      chunk16_ = DeviceArray<std::uint16_t>(static_cast<std::size_t>(chunk_rows) * d, "a ring chunk (bfloat16)");
+    queries32_ = DeviceArray<float>(resident * d, "the queries (float32)");
+    queries16_ = DeviceArray<std::uint16_t>(resident * d, "the queries (bfloat16)");
+    if (ring)
+      for (auto& slot : slots_) slot = DeviceArray<float>(chunk * d, "a ring chunk");
+    if (streaming()) own_chunk_ = DeviceArray<float>(chunk * d, "a chunk of own rows (streamed)");
+    if (ring || streaming()) {
+      chunk16_ = DeviceArray<std::uint16_t>(chunk * d, "a ring chunk (bfloat16)");
+      chunk_norm_ = DeviceArray<float>(chunk, "the chunk norms");
+      chunk_residual_ = DeviceArray<float>(chunk, "the chunk norms");
     }
     query_norm_ = DeviceArray<float>(n, "the query norms");
     query_residual_ = DeviceArray<float>(n, "the query norms");
-    if (comm_.size() > 1) {
-      chunk_norm_ = DeviceArray<float>(static_cast<std::size_t>(chunk_rows), "the chunk norms");
-      chunk_residual_ = DeviceArray<float>(static_cast<std::size_t>(chunk_rows), "the chunk norms");
-    }
     maxima_ = DeviceArray<float>(2, "the chunk norms");
     list_sims_ = DeviceArray<float>(n * static_cast<std::size_t>(k), "the neighbour lists");
     list_ids_ = DeviceArray<std::int64_t>(n * static_cast<std::size_t>(k), "the neighbour lists");
@@ -106,24 +117,22 @@ class CudaBackend final : public SearchBackend {
     gemm_.emplace(dim, ld_, bf16_scores_ ? ScoreGemm::Output::bf16_scores : ScoreGemm::Output::fp32_scores,
                   gemm_sms_);
 
-    check(cudaMemcpyAsync(queries32_.data(), queries.rows, queries32_.bytes(), cudaMemcpyHostToDevice, compute_.get()),
-          "cudaMemcpyAsync(queries)");
-    convert_rows_to_bf16(queries32_.data(), queries.count, dim, queries16_.data(), query_norm_.data(),
-                         query_residual_.data(), compute_.get());
     init_lists(list_sims_.data(), list_ids_.data(), list_sims_.size(), compute_.get());
     check(cudaMemsetAsync(rescored_.data(), 0, sizeof(unsigned long long), compute_.get()), "cudaMemsetAsync");
+    make_resident(0);
     compute_.synchronize();
     std::size_t free_bytes = 0, total_bytes = 0;
     check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
     gpu_memory_used_ = static_cast<double>(total_bytes - free_bytes);
     gpu_memory_weave_ = static_cast<double>(queries32_.bytes() + queries16_.bytes() + slots_[0].bytes() +
-                                            slots_[1].bytes() + chunk16_.bytes() + list_sims_.bytes() +
-                                            list_ids_.bytes() + scores_[0].bytes() + scores_[1].bytes() +
-                                            gemm_->workspace_bytes());
+                                            slots_[1].bytes() + own_chunk_.bytes() + chunk16_.bytes() +
+                                            list_sims_.bytes() + list_ids_.bytes() + scores_[0].bytes() +
+                                            scores_[1].bytes() + gemm_->workspace_bytes());
   }
 
   void start_shift(const Chunk& send, int recv_slot, std::int64_t recv_rows) override {
     WEAVE_ASSERT(ring_ && recv_slot != send.slot, "CudaBackend: bad shift");
+    if (send.slot == Chunk::kOwnRows) upload_own_chunk(send);
     // search() returns only when its kernels are done, so the slot received into is free and the
     // chunk sent is complete (received by the same stream, or uploaded in begin()).
     ring_->shift(rows_of(send), static_cast<std::size_t>(send.count * dim_), slots_[recv_slot].data(),
@@ -140,10 +149,11 @@ class CudaBackend final : public SearchBackend {
   /// Two score tiles: the GEMM of tile i + 1 (gemm_ stream) runs while tile i is scanned
   /// (compute_ stream), so the scan's last warps overlap tensor-core work; events order the reuse.
   void search(const Chunk& held) override {
+    if (held.slot == Chunk::kOwnRows) upload_own_chunk(held);
     const float* database32 = rows_of(held);
     const std::uint16_t* database16 = nullptr;
     // The BF16 rows and the chunk's largest norms (for every query's slack) come first.
-    if (held.slot == Chunk::kOwnRows) {
+    if (held.slot == Chunk::kOwnRows && !streaming()) {
       database16 = queries16_.data() + held.own_offset * dim_;
       max_norms(query_norm_.data() + held.own_offset, query_residual_.data() + held.own_offset, held.count,
                 maxima_.data(), gemm_stream_.get());
@@ -154,36 +164,41 @@ class CudaBackend final : public SearchBackend {
       database16 = chunk16_.data();
     }
     std::int64_t i = 0;
-    for (std::int64_t q0 = 0; q0 < queries_.count; q0 += query_tile_) {
-      const std::int64_t nq = std::min(query_tile_, queries_.count - q0);
-      for (std::int64_t b0 = 0; b0 < held.count; b0 += database_tile_, ++i) {
-        const std::int64_t nb = std::min(database_tile_, held.count - b0);
-        const int buffer = static_cast<int>(i % 2);
-        scanned_[buffer].make_wait(gemm_stream_);  // the scan that last read this tile is done
-        gemm_->run(database16 + b0 * dim_, nb, queries16_.data() + q0 * dim_, nq, scores_[buffer].data(),
-                   gemm_stream_.get());
-        computed_[buffer].record(gemm_stream_);
-        computed_[buffer].make_wait(compute_);
-        ScanTile tile;
-        tile.scores = scores_[buffer].data();
-        tile.bf16_scores = bf16_scores_;
-        tile.ld = ld_;
-        tile.nq = nq;
-        tile.nb = nb;
-        tile.queries = queries32_.data() + q0 * dim_;
-        tile.database = database32 + b0 * dim_;
-        tile.dim = dim_;
-        tile.query_first = queries_.first.value + q0;
-        tile.database_first = held.first.value + b0;
-        tile.list_sims = list_sims_.data() + q0 * k_;
-        tile.list_ids = list_ids_.data() + q0 * k_;
-        tile.k = k_;
-        tile.query_norm = query_norm_.data() + q0;
-        tile.query_residual = query_residual_.data() + q0;
-        tile.database_maxima = maxima_.data();
-        tile.rescored = rescored_.data();
-        scan_tile(tile, select_sms_, compute_.get());
-        scanned_[buffer].record(compute_);
+    for (std::int64_t s0 = 0; s0 < queries_.count; s0 += resident_rows_) {
+      make_resident(s0);
+      const std::int64_t s1 = std::min(queries_.count, s0 + resident_rows_);
+      for (std::int64_t q0 = s0; q0 < s1; q0 += query_tile_) {
+        const std::int64_t nq = std::min(query_tile_, s1 - q0);
+        const float* queries32 = queries32_.data() + (q0 - s0) * dim_;
+        const std::uint16_t* queries16 = queries16_.data() + (q0 - s0) * dim_;
+        for (std::int64_t b0 = 0; b0 < held.count; b0 += database_tile_, ++i) {
+          const std::int64_t nb = std::min(database_tile_, held.count - b0);
+          const int buffer = static_cast<int>(i % 2);
+          scanned_[buffer].make_wait(gemm_stream_);  // the scan that last read this tile is done
+          gemm_->run(database16 + b0 * dim_, nb, queries16, nq, scores_[buffer].data(), gemm_stream_.get());
+          computed_[buffer].record(gemm_stream_);
+          computed_[buffer].make_wait(compute_);
+          ScanTile tile;
+          tile.scores = scores_[buffer].data();
+          tile.bf16_scores = bf16_scores_;
+          tile.ld = ld_;
+          tile.nq = nq;
+          tile.nb = nb;
+          tile.queries = queries32;
+          tile.database = database32 + b0 * dim_;
+          tile.dim = dim_;
+          tile.query_first = queries_.first.value + q0;
+          tile.database_first = held.first.value + b0;
+          tile.list_sims = list_sims_.data() + q0 * k_;
+          tile.list_ids = list_ids_.data() + q0 * k_;
+          tile.k = k_;
+          tile.query_norm = query_norm_.data() + q0;
+          tile.query_residual = query_residual_.data() + q0;
+          tile.database_maxima = maxima_.data();
+          tile.rescored = rescored_.data();
+          scan_tile(tile, select_sms_, compute_.get());
+          scanned_[buffer].record(compute_);
+        }
       }
     }
     // Returning only when done keeps the ring simple: the chunk slots are free for the next shift.
@@ -217,12 +232,74 @@ class CudaBackend final : public SearchBackend {
     return {{"gpu_memory_weave_bytes", gpu_memory_weave_},
             {"gpu_memory_used_bytes", gpu_memory_used_},
             {"rescored_pairs", rescored_pairs_},
-            {"gpu_select_sms", static_cast<double>(select_sms_)}};
+            {"gpu_select_sms", static_cast<double>(select_sms_)},
+            {"gpu_resident_rows", static_cast<double>(resident_rows_)},
+            {"gpu_query_uploads", static_cast<double>(query_uploads_)}};
   }
 
  private:
+  bool streaming() const { return resident_rows_ < queries_.count; }
+
   const float* rows_of(const Chunk& chunk) const {
-    return chunk.slot == Chunk::kOwnRows ? queries32_.data() + chunk.own_offset * dim_ : slots_[chunk.slot].data();
+    if (chunk.slot != Chunk::kOwnRows) return slots_[chunk.slot].data();
+    return streaming() ? own_chunk_.data() : queries32_.data() + chunk.own_offset * dim_;
+  }
+
+  /// resident_rows_: --gpu-resident-rows, or all own rows if they fit next to everything else, or
+  /// as many whole query tiles as do (the estimate keeps a margin for cuBLASLt, NCCL and the heap).
+  void choose_resident_rows(std::int64_t chunk_rows) {
+    const auto n = queries_.count, d = dim_;
+    if (resident_rows_ > 0) {
+      resident_rows_ = std::min(resident_rows_, std::max<std::int64_t>(n, 1));
+      return;
+    }
+    std::size_t free_bytes = 0, total_bytes = 0;
+    check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+    constexpr double kMargin = 1u << 30;
+    const double chunk_bytes = static_cast<double>(chunk_rows) * d * 4;
+    const double fixed = static_cast<double>(n) * (k_ * 12.0 + 8) + 2.0 * query_tile_ * ld_ * (bf16_scores_ ? 2 : 4) +
+                         (comm_.size() > 1 ? 2 * chunk_bytes + chunk_bytes / 2 : 0) + kMargin;
+    const double row_bytes = 6.0 * d;  // FP32 + BF16
+    if (fixed + row_bytes * n <= static_cast<double>(free_bytes)) {
+      resident_rows_ = std::max<std::int64_t>(n, 1);
+      return;
+    }
+    const double streamed = fixed + chunk_bytes + (comm_.size() > 1 ? 0 : chunk_bytes / 2);  // own chunk (+ BF16)
+    const auto fit = static_cast<std::int64_t>((static_cast<double>(free_bytes) - streamed) / row_bytes);
+    resident_rows_ = fit / query_tile_ * query_tile_;
+    if (resident_rows_ < 1)
+      throw UserError(fmt::format(
+          "out of GPU memory: {:.1f} GiB free on GPU {} cannot hold one query tile besides the lists and chunks "
+          "(lower --max-block-rows, --gpu-query-tile or --gpu-database-tile, or run on more GPUs)",
+          static_cast<double>(free_bytes) / (1u << 30), device_));
+  }
+
+  /// Own rows [s0, s0 + resident_rows_) become the resident queries (FP32 upload, BF16 copy, norms).
+  void make_resident(std::int64_t s0) {
+    if (resident_first_ == s0) return;
+    gemm_stream_.synchronize();  // no tile still reads the sub-block being replaced
+    compute_.synchronize();
+    const std::int64_t rows = std::min(resident_rows_, queries_.count - s0);
+    check(cudaMemcpyAsync(queries32_.data(), queries_.rows + s0 * dim_, static_cast<std::size_t>(rows * dim_) * 4,
+                          cudaMemcpyHostToDevice, compute_.get()),
+          "cudaMemcpyAsync(queries)");
+    convert_rows_to_bf16(queries32_.data(), rows, dim_, queries16_.data(), query_norm_.data() + s0,
+                         query_residual_.data() + s0, compute_.get());
+    compute_.synchronize();
+    resident_first_ = s0;
+    ++query_uploads_;
+  }
+
+  /// Streaming: the own rows of `chunk` into own_chunk_ (the ring sends them from there).
+  void upload_own_chunk(const Chunk& chunk) {
+    if (!streaming() || own_chunk_offset_ == chunk.own_offset) return;
+    // On our stream, then waited for: from pageable memory even cudaMemcpy may return before its
+    // DMA lands, and the default stream does not order our non-blocking streams (this raced).
+    check(cudaMemcpyAsync(own_chunk_.data(), queries_.rows + chunk.own_offset * dim_,
+                          static_cast<std::size_t>(chunk.count * dim_) * 4, cudaMemcpyHostToDevice, compute_.get()),
+          "cudaMemcpyAsync(own rows)");
+    compute_.synchronize();
+    own_chunk_offset_ = chunk.own_offset;
   }
 
   const mpi::Comm& comm_;
@@ -230,6 +307,10 @@ class CudaBackend final : public SearchBackend {
   std::int64_t query_tile_;
   std::int64_t database_tile_;
   bool bf16_scores_;
+  std::int64_t resident_rows_;          ///< own rows on the GPU at once (streaming() when < all)
+  std::int64_t resident_first_ = -1;    ///< the first of them
+  std::int64_t own_chunk_offset_ = -1;  ///< streaming: the own rows in own_chunk_
+  std::int64_t query_uploads_ = 0;
   int select_sms_ = 0;
   int gemm_sms_ = 0;
   Stream compute_;      ///< uploads, selection kernels
@@ -246,6 +327,7 @@ class CudaBackend final : public SearchBackend {
   DeviceArray<float> queries32_;
   DeviceArray<std::uint16_t> queries16_;
   DeviceArray<float> slots_[2];
+  DeviceArray<float> own_chunk_;
   DeviceArray<std::uint16_t> chunk16_;
   DeviceArray<float> query_norm_;  ///< per query: |bf16 row|, |row - bf16 row| (the slack's inputs)
   DeviceArray<float> query_residual_;
