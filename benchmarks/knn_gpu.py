@@ -51,7 +51,7 @@ def main():
     ap.add_argument("--gpus", default="1", help="GPU counts (ranks) to run the first variant at, e.g. 1,2")
     ap.add_argument("--cpu-docs", type=int, default=100000)
     ap.add_argument("--cpu-ranks", type=int, default=os.cpu_count())
-    ap.add_argument("--variants", default="4096x4096:bf16")
+    ap.add_argument("--variants", default="16384x4096:bf16")
     ap.add_argument("--tmp", default=None, help="scratch folder (default: a temporary one)")
     args = ap.parse_args()
     n, d = args.docs, args.dim
