@@ -51,6 +51,8 @@ with e2e.scratch() as tmp:
     out = os.path.join(tmp, "bad.h5")
     e2e.run_expecting_user_error(2, ["knn", "--corpus", corpus, "--k", 0, "--out", out], ["--k must be in [1, 1024]"], "k=0")
     e2e.run_expecting_user_error(2, ["knn", "--corpus", corpus, "--k", 2000, "--out", out], ["--k must be in"], "k=2000")
+    e2e.run_expecting_user_error(2, ["knn", "--corpus", corpus, "--out", out, "--gpu-resident-rows", -1],
+                                 ["--gpu-resident-rows must be >= 0"], "gpu-resident-rows=-1")
     e2e.run_expecting_user_error(2, ["knn", "--corpus", os.path.join(tmp, "none.h5"), "--out", out], ["no such file"],
                                  "missing corpus")
     assert not os.path.exists(out) and not os.path.exists(out + ".tmp")
