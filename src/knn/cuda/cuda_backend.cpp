@@ -269,8 +269,8 @@ class CudaBackend final : public SearchBackend {
     resident_rows_ = fit / query_tile_ * query_tile_;
     if (resident_rows_ < 1)
       throw UserError(fmt::format(
-          "out of GPU memory: {:.1f} GiB free on GPU {} cannot hold one query tile besides the lists and chunks "
-          "(lower --max-block-rows, --gpu-query-tile or --gpu-database-tile, or run on more GPUs)",
+          "--backend cuda: out of GPU memory: {:.1f} GiB free on GPU {} cannot hold one query tile besides the "
+          "lists and chunks (lower --max-block-rows, --gpu-query-tile or --gpu-database-tile, or run on more GPUs)",
           static_cast<double>(free_bytes) / (1u << 30), device_));
   }
 

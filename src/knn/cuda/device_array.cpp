@@ -14,8 +14,8 @@ void throw_out_of_gpu_memory(std::size_t bytes, const char* what) {
   constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
   throw UserError(fmt::format(
       "--backend cuda: out of GPU memory on GPU {} allocating {:.2f} GiB for {} ({:.2f} of {:.2f} GiB free); lower "
-      "--max-block-rows (database chunks) or --gpu-query-tile / --gpu-database-tile (score tile), or run on more "
-      "GPUs (the queries take rows/P x dim x 6 bytes)",
+      "--max-block-rows (database chunks), --gpu-resident-rows (queries kept on the GPU, 6 x dim bytes each) or "
+      "--gpu-query-tile / --gpu-database-tile (score tile), or run on more GPUs",
       device, bytes / kGiB, what, free_bytes / kGiB, total_bytes / kGiB));
 }
 
