@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include "knn/cuda/cuda_check.hpp"
+#include "knn/cuda/device_array.hpp"
 
 namespace weave::knn::cuda {
 
@@ -12,6 +13,15 @@ NcclRing::NcclRing(const mpi::Comm& comm)
   if (comm.rank() == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
   MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm.get());
   check(ncclCommInitRank(&comm_, comm.size(), id, comm.rank()), "ncclCommInitRank");
+  // NCCL connects peers on their first send/receive, inside that call on the host: warm the ring up
+  // here, or the first shift of the search stalls every rank before it can queue any tile.
+  DeviceArray<float> probe(2, "the NCCL warm-up");
+  cudaStream_t stream = nullptr;
+  check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+  shift(probe.data(), 1, probe.data() + 1, 1, stream);
+  const cudaError_t done = cudaStreamSynchronize(stream);
+  cudaStreamDestroy(stream);
+  check(done, "cudaStreamSynchronize(NCCL warm-up)");
 }
 
 NcclRing::~NcclRing() {
