@@ -38,6 +38,7 @@ struct Case {
   std::int64_t gpu_query_tile = 4096, gpu_database_tile = 4096;
   std::string scores = "bf16";
   std::int64_t resident_rows = 0;  ///< --gpu-resident-rows (0: all)
+  std::size_t leave_free_bytes = 0;  ///< > 0: fill the GPU until this much is free before the search
 };
 
 knn::KnnLists run(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
@@ -60,7 +61,15 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
   config.out = "unused";
   const corpus::CorpusBlock block = corpus::read_corpus(comm, config.corpus);
   auto gpu = knn::make_backend(config, comm);
+  knn::cuda::DeviceArray<std::byte> ballast;
+  if (c.leave_free_bytes > 0) {
+    std::size_t free_bytes = 0, total_bytes = 0;
+    knn::cuda::check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+    if (free_bytes > c.leave_free_bytes)
+      ballast = knn::cuda::DeviceArray<std::byte>(free_bytes - c.leave_free_bytes, "the test's ballast");
+  }
   const knn::KnnLists got = run(comm, block, config, *gpu);
+  ballast = {};
   knn::CpuBackend cpu(comm, config.query_tile, config.database_tile);
   const knn::KnnLists want = run(comm, block, config, cpu);
 
@@ -92,7 +101,8 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
                 static_cast<long long>(c.gpu_query_tile), static_cast<long long>(c.gpu_database_tile),
                 static_cast<long long>(c.max_block_rows), got_ids.size(), static_cast<long long>(tie_swaps),
                 static_cast<long long>(wrong), rescored, rescored / static_cast<double>(got_ids.size()), uploads);
-  if (c.resident_rows > 0 && c.resident_rows < static_cast<std::int64_t>(got_ids.size()) / c.k / comm.size())
+  if ((c.resident_rows > 0 && c.resident_rows < static_cast<std::int64_t>(got_ids.size()) / c.k / comm.size()) ||
+      c.leave_free_bytes > 0)
     EXPECT_GT(uploads, 1) << "the case is meant to stream the queries";
   EXPECT_EQ(wrong, 0);
   EXPECT_EQ(tie_swaps, 0) << "ties are broken by global id on both backends, so even ties must agree";
@@ -139,6 +149,19 @@ TEST(CudaKnn, Random768MatchesCpu) {
   // Own rows streamed: sub-blocks of 700 and of 1500 rows (tiles across their ends), chunks of 700.
   expect_gpu_matches_cpu(comm, path, {10, 1 << 20, 256, 256, "bf16", 700});
   expect_gpu_matches_cpu(comm, path, {10, 700, 1000, 333, "bf16", 1500});
+}
+
+TEST(CudaKnn, StreamsWhenTheRowsDoNotFit) {
+  // --gpu-resident-rows 0 (the default): with the GPU filled until 1 GiB (the backend's margin for
+  // cuBLASLt, NCCL and the heap) + 10 MB is free, 20,000 rows of 128 floats (15 MB as FP32 + BF16)
+  // no longer fit next to the lists and chunks, so the backend picks sub-blocks itself.
+  mpi::Comm comm;
+  SKIP_WITHOUT_GPUS(comm);
+  testing::ScratchDir dir(comm);
+  const auto path = testing::write_corpus_on_root(comm, dir, "stream.h5", testing::random_corpus(20000, 128, 17));
+  Case c{10, 2000, 512, 512, "bf16"};
+  c.leave_free_bytes = (std::size_t{1} << 30) + (std::size_t{10} << 20);
+  expect_gpu_matches_cpu(comm, path, c);
 }
 
 TEST(CudaKnn, ClusteredWithNearDuplicates) {

@@ -246,7 +246,8 @@ class CudaBackend final : public SearchBackend {
   }
 
   /// resident_rows_: --gpu-resident-rows, or all own rows if they fit next to everything else, or
-  /// as many whole query tiles as do (the estimate keeps a margin for cuBLASLt, NCCL and the heap).
+  /// as many whole query tiles as do, or fewer rows than a tile (the tile shrinks to them). The
+  /// estimate keeps 1 GiB for cuBLASLt, NCCL and the CUDA heap.
   void choose_resident_rows(std::int64_t chunk_rows) {
     const auto n = queries_.count, d = dim_;
     if (resident_rows_ > 0) {
@@ -266,10 +267,10 @@ class CudaBackend final : public SearchBackend {
     }
     const double streamed = fixed + chunk_bytes + (comm_.size() > 1 ? 0 : chunk_bytes / 2);  // own chunk (+ BF16)
     const auto fit = static_cast<std::int64_t>((static_cast<double>(free_bytes) - streamed) / row_bytes);
-    resident_rows_ = fit / query_tile_ * query_tile_;
+    resident_rows_ = fit >= query_tile_ ? fit / query_tile_ * query_tile_ : fit;  // fewer: a smaller tile
     if (resident_rows_ < 1)
       throw UserError(fmt::format(
-          "--backend cuda: out of GPU memory: {:.1f} GiB free on GPU {} cannot hold one query tile besides the "
+          "--backend cuda: out of GPU memory: {:.1f} GiB free on GPU {} leave no room for query rows besides the "
           "lists and chunks (lower --max-block-rows, --gpu-query-tile or --gpu-database-tile, or run on more GPUs)",
           static_cast<double>(free_bytes) / (1u << 30), device_));
   }
