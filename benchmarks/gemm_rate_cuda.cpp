@@ -17,6 +17,7 @@
 #include "knn/cuda/cuda_check.hpp"
 #include "knn/cuda/device_array.hpp"
 #include "knn/cuda/score_gemm.hpp"
+#include "knn/cuda/stream.hpp"
 
 using namespace weave::knn::cuda;
 
@@ -37,18 +38,12 @@ DeviceArray<std::uint16_t> random_bf16(std::size_t count, std::uint64_t seed) {
 
 template <typename F>
 double time_seconds(F&& f, cudaStream_t stream) {
-  cudaEvent_t start, stop;
-  check(cudaEventCreate(&start), "cudaEventCreate");
-  check(cudaEventCreate(&stop), "cudaEventCreate");
-  check(cudaEventRecord(start, stream), "cudaEventRecord");
+  Event start(/*timing=*/true), stop(/*timing=*/true);
+  start.record(stream);
   f();
-  check(cudaEventRecord(stop, stream), "cudaEventRecord");
-  check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-  float ms = 0;
-  check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  return ms / 1e3;
+  stop.record(stream);
+  stop.synchronize();
+  return stop.elapsed_ms(start) / 1e3;
 }
 
 }  // namespace

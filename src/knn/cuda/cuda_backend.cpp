@@ -12,6 +12,7 @@
 #include "knn/cuda/nccl_ring.hpp"
 #include "knn/cuda/score_gemm.hpp"
 #include "knn/cuda/select_kernels.hpp"
+#include "knn/cuda/stream.hpp"
 #include "knn/topk.hpp"
 #include "mpi/collective_error.hpp"
 #include "weave/error.hpp"
@@ -19,35 +20,6 @@
 namespace weave::knn::cuda {
 
 namespace {
-
-class Stream {
- public:
-  Stream() { check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate"); }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  ~Stream() { cudaStreamDestroy(stream_); }
-  cudaStream_t get() const { return stream_; }
-  void synchronize() const { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
-
- private:
-  cudaStream_t stream_ = nullptr;
-};
-
-class Event {
- public:
-  Event() { check(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming), "cudaEventCreate"); }
-  Event(const Event&) = delete;
-  Event& operator=(const Event&) = delete;
-  ~Event() { cudaEventDestroy(event_); }
-  void record(const Stream& stream) { check(cudaEventRecord(event_, stream.get()), "cudaEventRecord"); }
-  /// Work queued on `stream` from now on waits for the work this event last recorded.
-  void make_wait(const Stream& stream) const {
-    check(cudaStreamWaitEvent(stream.get(), event_, 0), "cudaStreamWaitEvent");
-  }
-
- private:
-  cudaEvent_t event_ = nullptr;
-};
 
 std::int64_t round_up(std::int64_t x, std::int64_t multiple) { return (x + multiple - 1) / multiple * multiple; }
 

@@ -4,6 +4,7 @@
 
 #include "knn/cuda/cuda_check.hpp"
 #include "knn/cuda/device_array.hpp"
+#include "knn/cuda/stream.hpp"
 
 namespace weave::knn::cuda {
 
@@ -16,12 +17,9 @@ NcclRing::NcclRing(const mpi::Comm& comm)
   // NCCL connects peers on their first send/receive, inside that call on the host: warm the ring up
   // here, or the first shift of the search stalls every rank before it can queue any tile.
   DeviceArray<float> probe(2, "the NCCL warm-up");
-  cudaStream_t stream = nullptr;
-  check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-  shift(probe.data(), 1, probe.data() + 1, 1, stream);
-  const cudaError_t done = cudaStreamSynchronize(stream);
-  cudaStreamDestroy(stream);
-  check(done, "cudaStreamSynchronize(NCCL warm-up)");
+  const Stream stream;
+  shift(probe.data(), 1, probe.data() + 1, 1, stream.get());
+  stream.synchronize();
 }
 
 NcclRing::~NcclRing() {

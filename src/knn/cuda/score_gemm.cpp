@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "knn/cuda/cuda_check.hpp"
+#include "knn/cuda/stream.hpp"
 #include "weave/error.hpp"
 
 namespace weave::knn::cuda {
@@ -101,9 +102,7 @@ cublasLtMatmulAlgo_t ScoreGemm::fastest(const cublasLtMatmulHeuristicResult_t* c
   // The heuristic's first choice is not always the fastest (on an H100, 8192 x 4096 x 768 tiles:
   // 629 TFLOP/s, the best of its candidates 663). Each candidate runs once to warm up, then is
   // timed on the tile itself (the next launch overwrites what these wrote).
-  cudaEvent_t start = nullptr, stop = nullptr;
-  check(cudaEventCreate(&start), "cudaEventCreate");
-  check(cudaEventCreate(&stop), "cudaEventCreate");
+  Event start(/*timing=*/true), stop(/*timing=*/true);
   cublasLtMatmulAlgo_t best = candidates[0].algo;
   float best_ms = std::numeric_limits<float>::infinity();
   const float one = 1.0f, zero = 0.0f;
@@ -113,16 +112,13 @@ cublasLtMatmulAlgo_t ScoreGemm::fastest(const cublasLtMatmulHeuristicResult_t* c
                             workspace_.data(), workspace_.bytes(), stream);
     };
     if (launch() != CUBLAS_STATUS_SUCCESS) continue;  // a candidate that cannot run is not chosen
-    check(cudaEventRecord(start, stream), "cudaEventRecord");
+    start.record(stream);
     for (int r = 0; r < kTimedRuns; ++r) check(launch(), "cublasLtMatmul");
-    check(cudaEventRecord(stop, stream), "cudaEventRecord");
-    check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    stop.record(stream);
+    stop.synchronize();
+    const float ms = stop.elapsed_ms(start);
     if (ms < best_ms) best_ms = ms, best = candidates[c].algo;
   }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
   return best;
 }
 
