@@ -3,7 +3,8 @@
 // N x N search with the tile shape and score type weave uses (knn/cuda/score_gemm.hpp: the same
 // cuBLASLt call, nothing else), and (2) one large square BF16 GEMM as the chip's reference rate.
 // Inputs are random (never zeros: they run faster than real data).
-// Usage: gemm_rate_cuda N DIM QUERY_TILE DATABASE_TILE bf16|fp32
+// Usage: gemm_rate_cuda N DIM QUERY_TILE DATABASE_TILE bf16|fp32 [SM_COUNT]
+// (SM_COUNT: the tile GEMMs limited to that many SMs, as weave's with --gpu-select-sms.)
 // Prints: RESULT tile_tflops=... tile_seconds=... square_tflops=...
 #include <cuda_runtime.h>
 
@@ -49,20 +50,22 @@ double time_seconds(F&& f, cudaStream_t stream) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    std::fprintf(stderr, "usage: %s N DIM QUERY_TILE DATABASE_TILE bf16|fp32\n", argv[0]);
+  if (argc != 6 && argc != 7) {
+    std::fprintf(stderr, "usage: %s N DIM QUERY_TILE DATABASE_TILE bf16|fp32 [SM_COUNT]\n", argv[0]);
     return 2;
   }
   const std::int64_t n = std::atoll(argv[1]), d = std::atoll(argv[2]);
   const std::int64_t qt = std::atoll(argv[3]), bt = std::atoll(argv[4]);
   const bool bf16_scores = std::string(argv[5]) == "bf16";
   const std::int64_t ld = (bt + 7) / 8 * 8;
+  const int sm_count = argc == 7 ? std::atoi(argv[6]) : 0;
   try {
     cudaStream_t stream;
     check(cudaStreamCreate(&stream), "cudaStreamCreate");
     const auto rows = random_bf16(static_cast<std::size_t>(n * d), 1);
     DeviceArray<std::byte> scores(static_cast<std::size_t>(qt * ld) * (bf16_scores ? 2 : 4), "score tile");
-    ScoreGemm gemm(d, ld, bf16_scores ? ScoreGemm::Output::bf16_scores : ScoreGemm::Output::fp32_scores);
+    ScoreGemm gemm(d, ld, bf16_scores ? ScoreGemm::Output::bf16_scores : ScoreGemm::Output::fp32_scores,
+                   sm_count);
     auto tile = [&](std::int64_t q0, std::int64_t b0) {
       gemm.run(rows.data() + b0 * d, std::min(bt, n - b0), rows.data() + q0 * d, std::min(qt, n - q0),
                scores.data(), stream);
@@ -90,9 +93,9 @@ int main(int argc, char** argv) {
     square.run(a.data(), s, b.data(), s, c.data(), stream);
     const double square_seconds = time_seconds([&] { for (int i = 0; i < 10; ++i) square.run(a.data(), s, b.data(), s, c.data(), stream); }, stream) / 10;
     const double square_tflops = 2.0 * s * s * s / square_seconds / 1e12;
-    std::printf("cuBLASLt BF16 GEMM, %lld x %lld x %lld in %lld x %lld tiles (%s scores): %.3f s, %.1f TFLOP/s\n",
+    std::printf("cuBLASLt BF16 GEMM, %lld x %lld x %lld in %lld x %lld tiles (%s scores, SMs %d): %.3f s, %.1f TFLOP/s\n",
                 static_cast<long long>(n), static_cast<long long>(n), static_cast<long long>(d),
-                static_cast<long long>(qt), static_cast<long long>(bt), argv[5], tile_seconds, tile_tflops);
+                static_cast<long long>(qt), static_cast<long long>(bt), argv[5], sm_count, tile_seconds, tile_tflops);
     std::printf("cuBLASLt BF16 GEMM, 8192^3 (square reference): %.1f TFLOP/s\n", square_tflops);
     std::printf("RESULT tile_tflops=%.2f tile_seconds=%.4f square_tflops=%.2f\n", tile_tflops, tile_seconds,
                 square_tflops);

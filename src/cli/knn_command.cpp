@@ -28,14 +28,15 @@ void add_knn_command(CLI::App& app, Runner& run) {
                   "cuda: queries per tensor-core score tile (lower it if the GPU runs out of memory)")
       ->capture_default_str();
   cmd->add_option("--gpu-database-tile", config->gpu_database_tile,
-                  "cuda: database rows per score tile (two tiles of BF16 scores are kept)")
+                  "cuda: database rows per score tile (one tile of scores is kept; two with --gpu-select-sms)")
       ->capture_default_str();
   cmd->add_option("--gpu-scores", config->gpu_scores,
                   "cuda: score tile type: bf16 (half the bytes; faster) or fp32")
       ->capture_default_str();
   cmd->add_option("--gpu-select-sms", config->gpu_select_sms,
-                  "cuda: SMs reserved for the selection beside the GEMM of the next tile; 0 (default, fastest on H100): "
-                  "GEMM and selection take turns on all SMs")
+                  "cuda: SMs reserved for the selection beside the GEMM of the next tile; 0 (default): GEMM and "
+                  "selection take turns on all SMs. On an H100, cuBLASLt's GEMM does not start beside a kernel "
+                  "that holds SMs, so > 0 only serializes (slower)")
       ->capture_default_str();
   cmd->add_option("--gpu-resident-rows", config->gpu_resident_rows,
                   "cuda: own rows kept on the GPU at once; more are streamed from host memory in sub-blocks of "

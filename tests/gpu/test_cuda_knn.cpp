@@ -39,6 +39,7 @@ struct Case {
   std::string scores = "bf16";
   std::int64_t resident_rows = 0;  ///< --gpu-resident-rows (0: all)
   std::size_t leave_free_bytes = 0;  ///< > 0: fill the GPU until this much is free before the search
+  int select_sms = 0;  ///< --gpu-select-sms (> 0: the selection's warps take several rows each)
 };
 
 knn::KnnLists run(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
@@ -58,6 +59,7 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
   config.gpu_database_tile = c.gpu_database_tile;
   config.gpu_scores = c.scores;
   config.gpu_resident_rows = c.resident_rows;
+  config.gpu_select_sms = c.select_sms;
   config.out = "unused";
   const corpus::CorpusBlock block = corpus::read_corpus(comm, config.corpus);
   auto gpu = knn::make_backend(config, comm);
@@ -95,11 +97,11 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
     if (name == "gpu_query_uploads") uploads = comm.max(value);
   }
   if (comm.is_root())
-    std::printf("  %s k=%d scores=%s tiles=%lldx%lld chunk=%lld: %zu entries, %lld differ within 1e-6 (ties), "
+    std::printf("  %s k=%d scores=%s tiles=%lldx%lld chunk=%lld select_sms=%d: %zu entries, %lld differ within 1e-6 (ties), "
                 "%lld differ, %.0f candidates re-scored (%.2f per entry), %.0f query uploads\n",
                 path.substr(path.rfind('/') + 1).c_str(), c.k, c.scores.c_str(),
                 static_cast<long long>(c.gpu_query_tile), static_cast<long long>(c.gpu_database_tile),
-                static_cast<long long>(c.max_block_rows), got_ids.size(), static_cast<long long>(tie_swaps),
+                static_cast<long long>(c.max_block_rows), c.select_sms, got_ids.size(), static_cast<long long>(tie_swaps),
                 static_cast<long long>(wrong), rescored, rescored / static_cast<double>(got_ids.size()), uploads);
   if ((c.resident_rows > 0 && c.resident_rows < static_cast<std::int64_t>(got_ids.size()) / c.k / comm.size()) ||
       c.leave_free_bytes > 0)
@@ -116,7 +118,7 @@ TEST(CudaKnn, CanonicalSimilarityBitsEqualTheCpu) {
   SKIP_WITHOUT_GPUS(comm);
   knn::cuda::select_gpu(comm);
   util::CounterRng rng(7, 7, static_cast<std::uint64_t>(comm.rank()));
-  for (std::int64_t d : {2, 5, 128, 300, 768, 1000}) {
+  for (std::int64_t d : {2, 5, 128, 300, 768, 1000, 1540}) {  // 1540: two batches of loads per lane
     const std::int64_t pairs = 500;
     std::vector<float> a, b, row_a, row_b;
     for (std::int64_t i = 0; i < pairs; ++i) {
@@ -149,6 +151,13 @@ TEST(CudaKnn, Random768MatchesCpu) {
   // Own rows streamed: sub-blocks of 700 and of 1500 rows (tiles across their ends), chunks of 700.
   expect_gpu_matches_cpu(comm, path, {10, 1 << 20, 256, 256, "bf16", 700});
   expect_gpu_matches_cpu(comm, path, {10, 700, 1000, 333, "bf16", 1500});
+  // The selection on 2 SMs beside the GEMM: each warp scans many rows (and prefetches the next).
+  Case beside{10, 1 << 20, 1024, 2048, "bf16"};
+  beside.select_sms = 2;
+  expect_gpu_matches_cpu(comm, path, beside);
+  beside.scores = "fp32";
+  beside.k = 40;  // lists in GPU memory, not registers
+  expect_gpu_matches_cpu(comm, path, beside);
 }
 
 TEST(CudaKnn, StreamsWhenTheRowsDoNotFit) {
@@ -178,6 +187,8 @@ TEST(CudaKnn, ClusteredWithNearDuplicates) {
   expect_gpu_matches_cpu(comm, path, {10});
   expect_gpu_matches_cpu(comm, path, {100, 1500, 512, 1024, "fp32"});
   expect_gpu_matches_cpu(comm, path, {100, 1500, 512, 1024, "bf16"});
+  expect_gpu_matches_cpu(comm, path, {31, 1500, 512, 4000, "bf16"});  // the largest k with lists in registers
+  expect_gpu_matches_cpu(comm, path, {32, 1500, 512, 4000, "bf16"});
 }
 
 TEST(CudaKnn, ExactDuplicatesTieOnGlobalId) {

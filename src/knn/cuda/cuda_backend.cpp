@@ -82,9 +82,9 @@ class CudaBackend final : public SearchBackend {
     maxima_ = DeviceArray<float>(2, "the chunk norms");
     list_sims_ = DeviceArray<float>(n * static_cast<std::size_t>(k), "the neighbour lists");
     list_ids_ = DeviceArray<std::int64_t>(n * static_cast<std::size_t>(k), "the neighbour lists");
-    for (auto& tile : scores_)
-      tile = DeviceArray<std::byte>(static_cast<std::size_t>(query_tile_ * ld_) * (bf16_scores_ ? 2 : 4),
-                                    "the score tiles");
+    for (int b = 0; b < (beside() ? 2 : 1); ++b)
+      scores_[b] = DeviceArray<std::byte>(static_cast<std::size_t>(query_tile_ * ld_) * (bf16_scores_ ? 2 : 4),
+                                          "the score tiles");
     rescored_ = DeviceArray<unsigned long long>(1, "a counter");
     gemm_.emplace(dim, ld_, bf16_scores_ ? ScoreGemm::Output::bf16_scores : ScoreGemm::Output::fp32_scores,
                   gemm_sms_);
@@ -118,8 +118,7 @@ class CudaBackend final : public SearchBackend {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 
-  /// Two score tiles: the GEMM of tile i + 1 (gemm_ stream) runs while tile i is scanned
-  /// (compute_ stream), so the scan's last warps overlap tensor-core work; events order the reuse.
+  /// The tiles of the held chunk: each one's GEMM, then its scan (select_kernels.cu).
   void search(const Chunk& held) override {
     if (held.slot == Chunk::kOwnRows) upload_own_chunk(held);
     const float* database32 = rows_of(held);
@@ -145,11 +144,17 @@ class CudaBackend final : public SearchBackend {
         const std::uint16_t* queries16 = queries16_.data() + (q0 - s0) * dim_;
         for (std::int64_t b0 = 0; b0 < held.count; b0 += database_tile_, ++i) {
           const std::int64_t nb = std::min(database_tile_, held.count - b0);
-          const int buffer = static_cast<int>(i % 2);
-          scanned_[buffer].make_wait(gemm_stream_);  // the scan that last read this tile is done
+          // Beside: the GEMM of tile i + 1 (gemm_ stream, the other buffer) runs while tile i is
+          // scanned (compute_ stream); events order the reuse. Otherwise one stream and one tile,
+          // scanned right after it is written, while it is still in L2.
+          const int buffer = beside() ? static_cast<int>(i % 2) : 0;
+          Stream& scan_stream = beside() ? compute_ : gemm_stream_;
+          if (beside()) scanned_[buffer].make_wait(gemm_stream_);  // the scan that last read this tile is done
           gemm_->run(database16 + b0 * dim_, nb, queries16, nq, scores_[buffer].data(), gemm_stream_.get());
-          computed_[buffer].record(gemm_stream_);
-          computed_[buffer].make_wait(compute_);
+          if (beside()) {
+            computed_[buffer].record(gemm_stream_);
+            computed_[buffer].make_wait(compute_);
+          }
           ScanTile tile;
           tile.scores = scores_[buffer].data();
           tile.bf16_scores = bf16_scores_;
@@ -168,8 +173,8 @@ class CudaBackend final : public SearchBackend {
           tile.query_residual = query_residual_.data() + q0;
           tile.database_maxima = maxima_.data();
           tile.rescored = rescored_.data();
-          scan_tile(tile, select_sms_, compute_.get());
-          scanned_[buffer].record(compute_);
+          scan_tile(tile, select_sms_, scan_stream.get());
+          if (beside()) scanned_[buffer].record(compute_);
         }
       }
     }
@@ -211,6 +216,8 @@ class CudaBackend final : public SearchBackend {
 
  private:
   bool streaming() const { return resident_rows_ < queries_.count; }
+  /// The selection of a tile runs beside the GEMM of the next one, on SMs of its own.
+  bool beside() const { return select_sms_ > 0; }
 
   const float* rows_of(const Chunk& chunk) const {
     if (chunk.slot != Chunk::kOwnRows) return slots_[chunk.slot].data();
@@ -230,7 +237,8 @@ class CudaBackend final : public SearchBackend {
     check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
     constexpr double kMargin = 1u << 30;
     const double chunk_bytes = static_cast<double>(chunk_rows) * d * 4;
-    const double fixed = static_cast<double>(n) * (k_ * 12.0 + 8) + 2.0 * query_tile_ * ld_ * (bf16_scores_ ? 2 : 4) +
+    const double fixed = static_cast<double>(n) * (k_ * 12.0 + 8) +
+                         (beside() ? 2.0 : 1.0) * query_tile_ * ld_ * (bf16_scores_ ? 2 : 4) +
                          (comm_.size() > 1 ? 2 * chunk_bytes + chunk_bytes / 2 : 0) + kMargin;
     const double row_bytes = 6.0 * d;  // FP32 + BF16
     if (fixed + row_bytes * n <= static_cast<double>(free_bytes)) {
