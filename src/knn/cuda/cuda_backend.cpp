@@ -10,6 +10,7 @@
 #include "knn/cuda/device_array.hpp"
 #include "knn/cuda/gpu_device.hpp"
 #include "knn/cuda/nccl_ring.hpp"
+#include "knn/cuda/pinned_host.hpp"
 #include "knn/cuda/score_gemm.hpp"
 #include "knn/cuda/select_kernels.hpp"
 #include "knn/cuda/stream.hpp"
@@ -52,6 +53,7 @@ class CudaBackend final : public SearchBackend {
   /// streamed: a sub-block of resident_rows_ queries is uploaded, searched against the chunk held,
   /// then the next one replaces it; the own rows the ring sends are uploaded chunk by chunk too.
   void begin(const RowBlock& queries, std::int64_t dim, int k, std::int64_t chunk_rows) override {
+    const auto t0 = std::chrono::steady_clock::now();
     queries_ = queries;
     dim_ = dim;
     k_ = k;
@@ -89,10 +91,15 @@ class CudaBackend final : public SearchBackend {
     gemm_.emplace(dim, ld_, bf16_scores_ ? ScoreGemm::Output::bf16_scores : ScoreGemm::Output::fp32_scores,
                   gemm_sms_);
 
+    // Page-locked for the uploads; held to the end when they repeat (streaming), else only for the
+    // first one (the block's memory is the caller's, and may be freed before this backend).
+    pinned_rows_ = PinnedHost(queries.rows, n * d * sizeof(float));
+    rows_pinned_ = pinned_rows_.pinned();
     init_lists(list_sims_.data(), list_ids_.data(), list_sims_.size(), compute_.get());
     check(cudaMemsetAsync(rescored_.data(), 0, sizeof(unsigned long long), compute_.get()), "cudaMemsetAsync");
     make_resident(0);
     compute_.synchronize();
+    if (!streaming()) pinned_rows_ = PinnedHost();
     std::size_t free_bytes = 0, total_bytes = 0;
     check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
     gpu_memory_used_ = static_cast<double>(total_bytes - free_bytes);
@@ -100,6 +107,7 @@ class CudaBackend final : public SearchBackend {
                                             slots_[1].bytes() + own_chunk_.bytes() + chunk16_.bytes() +
                                             list_sims_.bytes() + list_ids_.bytes() + scores_[0].bytes() +
                                             scores_[1].bytes() + gemm_->workspace_bytes());
+    setup_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 
   void start_shift(const Chunk& send, int recv_slot, std::int64_t recv_rows) override {
@@ -200,6 +208,7 @@ class CudaBackend final : public SearchBackend {
           "cudaMemcpyAsync(counter)");
     compute_.synchronize();
     rescored_pairs_ = static_cast<double>(rescored);
+    pinned_rows_ = PinnedHost();
     return out;
   }
 
@@ -211,7 +220,9 @@ class CudaBackend final : public SearchBackend {
             {"rescored_pairs", rescored_pairs_},
             {"gpu_select_sms", static_cast<double>(select_sms_)},
             {"gpu_resident_rows", static_cast<double>(resident_rows_)},
-            {"gpu_query_uploads", static_cast<double>(query_uploads_)}};
+            {"gpu_query_uploads", static_cast<double>(query_uploads_)},
+            {"gpu_rows_pinned", rows_pinned_ ? 1.0 : 0.0},
+            {"gpu_setup_seconds", setup_seconds_}};
   }
 
  private:
@@ -323,6 +334,9 @@ class CudaBackend final : public SearchBackend {
   double gpu_memory_used_ = 0;
   double gpu_memory_weave_ = 0;
   double rescored_pairs_ = 0;
+  double setup_seconds_ = 0;  ///< begin(): allocations, the first upload, BF16 copies, lists
+  PinnedHost pinned_rows_;    ///< the own rows, page-locked for the uploads (when the system allows)
+  bool rows_pinned_ = false;
 };
 
 }  // namespace
