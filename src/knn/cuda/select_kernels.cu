@@ -155,6 +155,8 @@ template <>
 __device__ __forceinline__ float score_to_float<float>(float x) { return x; }
 template <>
 __device__ __forceinline__ float score_to_float<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ unsigned score_bits(float x) { return __float_as_uint(x); }
+__device__ __forceinline__ unsigned score_bits(__nv_bfloat16 x) { return __bfloat16_as_ushort(x); }
 
 /// The lowest score that can still matter: a pair whose exact similarity reaches kth has an FP32
 /// score >= kth - slack, and a BF16 score >= that value rounded down to BF16 (every rounding mode
@@ -224,9 +226,6 @@ struct Round {
   static constexpr int kSweepLoads = 2 * kLoads;
   static constexpr long long kSweepColumns = 2 * kColumns;
 };
-
-__device__ __forceinline__ unsigned score_bits(float x) { return __float_as_uint(x); }
-__device__ __forceinline__ unsigned score_bits(__nv_bfloat16 x) { return __bfloat16_as_ushort(x); }
 
 /// The 16 bytes of scores from col on where the tile ends inside them (missing scores read as NaN).
 /// Not inlined: it is rare, and inlined into every load it cost the fast path registers.
@@ -489,20 +488,20 @@ unsigned grid_for(std::size_t count) {
 }
 
 template <typename Score, typename List>
-void launch_scan(const ScanTile& tile, int blocks, cudaStream_t stream) {
+void launch_scan(const ScanTile& tile, int sms, cudaStream_t stream) {
   constexpr int kSharedBytes = kScanThreads / kWarp * kWarp * (16 / sizeof(Score)) * sizeof(Staged);
   // Beside the GEMM: kBlocksPerSm blocks for each SM of the selection's share; otherwise a warp per row.
-  blocks = blocks > 0 ? blocks * kBlocksPerSm
-                      : static_cast<int>((tile.nq + kScanThreads / kWarp - 1) / (kScanThreads / kWarp));
+  const int blocks = sms > 0 ? sms * kBlocksPerSm
+                            : static_cast<int>((tile.nq + kScanThreads / kWarp - 1) / (kScanThreads / kWarp));
   scan_tile_kernel<Score, List><<<blocks, kScanThreads, kSharedBytes, stream>>>(tile);
 }
 
 template <typename Score>
-void launch_scan(const ScanTile& tile, int blocks, cudaStream_t stream) {
+void launch_scan(const ScanTile& tile, int sms, cudaStream_t stream) {
   if (tile.k <= kWarp)
-    launch_scan<Score, RegisterList>(tile, blocks, stream);
+    launch_scan<Score, RegisterList>(tile, sms, stream);
   else
-    launch_scan<Score, MemoryList>(tile, blocks, stream);
+    launch_scan<Score, MemoryList>(tile, sms, stream);
 }
 
 }  // namespace
@@ -538,11 +537,11 @@ void finish_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_
   check_launch("finish_lists_kernel");
 }
 
-void scan_tile(const ScanTile& tile, int blocks, cudaStream_t stream) {
+void scan_tile(const ScanTile& tile, int sms, cudaStream_t stream) {
   if (tile.bf16_scores)
-    launch_scan<__nv_bfloat16>(tile, blocks, stream);
+    launch_scan<__nv_bfloat16>(tile, sms, stream);
   else
-    launch_scan<float>(tile, blocks, stream);
+    launch_scan<float>(tile, sms, stream);
   check_launch("scan_tile_kernel");
 }
 

@@ -43,9 +43,9 @@ struct ScanTile {
 
 /// Queues the selection of one tile: every score that can reach the query's k-th best (its slack is
 /// knn::tensor_error_bound for the query row against the chunk's maxima) is re-scored
-/// canonically and merged into the query's list. blocks > 0: that many SMs (one block each), the
-/// warps taking rows round-robin; blocks = 0: one warp per row, on every SM.
-void scan_tile(const ScanTile& tile, int blocks, cudaStream_t stream);
+/// canonically and merged into the query's list. sms > 0: blocks for that many SMs, the warps
+/// taking rows round-robin (--gpu-select-sms); sms = 0: one warp per row, on every SM.
+void scan_tile(const ScanTile& tile, int sms, cudaStream_t stream);
 
 /// Lists back in the KnnLists convention: INT64_MAX -> -1, -inf -> NaN (in place, on the GPU).
 void finish_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_t stream);
