@@ -3,8 +3,9 @@
 // N x N search with the tile shape and score type weave uses (knn/cuda/score_gemm.hpp: the same
 // cuBLASLt call, nothing else), and (2) one large square BF16 GEMM as the chip's reference rate.
 // Inputs are random (never zeros: they run faster than real data).
-// Usage: gemm_rate_cuda N DIM QUERY_TILE DATABASE_TILE bf16|fp32 [SM_COUNT]
-// (SM_COUNT: the tile GEMMs limited to that many SMs, as weave's with --gpu-select-sms.)
+// Usage: gemm_rate_cuda N DIM QUERY_TILE DATABASE_TILE bf16|fp32 [SM_COUNT [wgmma]]
+// (SM_COUNT: the tile GEMMs limited to that many SMs, as weave's with --gpu-select-sms; wgmma: the
+// tiles by the own wgmma GEMM of knn/cuda/wgmma_gemm.hpp instead of cuBLASLt, BF16 only.)
 // Prints: RESULT tile_tflops=... tile_seconds=... square_tflops=...
 #include <cuda_runtime.h>
 
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,7 @@
 #include "knn/cuda/device_array.hpp"
 #include "knn/cuda/score_gemm.hpp"
 #include "knn/cuda/stream.hpp"
+#include "knn/cuda/wgmma_gemm.hpp"
 
 using namespace weave::knn::cuda;
 
@@ -50,15 +53,16 @@ double time_seconds(F&& f, cudaStream_t stream) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 6 && argc != 7) {
-    std::fprintf(stderr, "usage: %s N DIM QUERY_TILE DATABASE_TILE bf16|fp32 [SM_COUNT]\n", argv[0]);
+  if (argc < 6 || argc > 8) {
+    std::fprintf(stderr, "usage: %s N DIM QUERY_TILE DATABASE_TILE bf16|fp32 [SM_COUNT [wgmma]]\n", argv[0]);
     return 2;
   }
   const std::int64_t n = std::atoll(argv[1]), d = std::atoll(argv[2]);
   const std::int64_t qt = std::atoll(argv[3]), bt = std::atoll(argv[4]);
   const bool bf16_scores = std::string(argv[5]) == "bf16";
   const std::int64_t ld = (bt + 7) / 8 * 8;
-  const int sm_count = argc == 7 ? std::atoi(argv[6]) : 0;
+  const int sm_count = argc >= 7 ? std::atoi(argv[6]) : 0;
+  const bool own = argc == 8 && std::string(argv[7]) == "wgmma";
   try {
     cudaStream_t stream;
     check(cudaStreamCreate(&stream), "cudaStreamCreate");
@@ -66,9 +70,15 @@ int main(int argc, char** argv) {
     DeviceArray<std::byte> scores(static_cast<std::size_t>(qt * ld) * (bf16_scores ? 2 : 4), "score tile");
     ScoreGemm gemm(d, ld, bf16_scores ? ScoreGemm::Output::bf16_scores : ScoreGemm::Output::fp32_scores,
                    sm_count);
+    std::optional<WgmmaGemm> wgmma;
+    if (own) wgmma.emplace(d, ld);
     auto tile = [&](std::int64_t q0, std::int64_t b0) {
-      gemm.run(rows.data() + b0 * d, std::min(bt, n - b0), rows.data() + q0 * d, std::min(qt, n - q0),
-               scores.data(), stream);
+      if (own)
+        wgmma->run(rows.data() + q0 * d, std::min(qt, n - q0), rows.data() + b0 * d, std::min(bt, n - b0),
+                  reinterpret_cast<std::uint16_t*>(scores.data()), stream);
+      else
+        gemm.run(rows.data() + b0 * d, std::min(bt, n - b0), rows.data() + q0 * d, std::min(qt, n - q0),
+                 scores.data(), stream);
     };
     auto all_tiles = [&] {
       for (std::int64_t q0 = 0; q0 < n; q0 += qt)
@@ -93,9 +103,9 @@ int main(int argc, char** argv) {
     square.run(a.data(), s, b.data(), s, c.data(), stream);
     const double square_seconds = time_seconds([&] { for (int i = 0; i < 10; ++i) square.run(a.data(), s, b.data(), s, c.data(), stream); }, stream) / 10;
     const double square_tflops = 2.0 * s * s * s / square_seconds / 1e12;
-    std::printf("cuBLASLt BF16 GEMM, %lld x %lld x %lld in %lld x %lld tiles (%s scores, SMs %d): %.3f s, %.1f TFLOP/s\n",
-                static_cast<long long>(n), static_cast<long long>(n), static_cast<long long>(d),
-                static_cast<long long>(qt), static_cast<long long>(bt), argv[5], sm_count, tile_seconds, tile_tflops);
+    std::printf("%s BF16 GEMM, %lld x %lld x %lld in %lld x %lld tiles (%s scores, SMs %d): %.3f s, %.1f TFLOP/s\n",
+                own ? "own wgmma" : "cuBLASLt", static_cast<long long>(n), static_cast<long long>(n),
+                static_cast<long long>(d), static_cast<long long>(qt), static_cast<long long>(bt), argv[5], sm_count, tile_seconds, tile_tflops);
     std::printf("cuBLASLt BF16 GEMM, 8192^3 (square reference): %.1f TFLOP/s\n", square_tflops);
     std::printf("RESULT tile_tflops=%.2f tile_seconds=%.4f square_tflops=%.2f\n", tile_tflops, tile_seconds,
                 square_tflops);
