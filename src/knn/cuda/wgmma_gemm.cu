@@ -92,6 +92,13 @@ __device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], std::uint64_t 
       : "l"(desc_a), "l"(desc_b), "r"(scale_d));
 }
 
+/// Pins the accumulators in place around the asynchronous multiplies: the compiler sees each register
+/// read and written here, so it moves no use of them across the wgmma wait (as CUTLASS does).
+__device__ __forceinline__ void fence_accumulators(float (&d)[128]) {
+#pragma unroll
+  for (int i = 0; i < 128; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
@@ -152,12 +159,14 @@ __global__ void __launch_bounds__(kThreads, 1)
       barrier_wait(&full[stage], phase);
       const std::uint64_t a = operand_descriptor(query_stage + stage * kStageQueryBytes + half * 64 * 128);
       const std::uint64_t b = operand_descriptor(database_stage + stage * kStageDatabaseBytes);
+      fence_accumulators(d);
       wgmma_fence();
 #pragma unroll
       for (int k = 0; k < kBlockK / 16; ++k)  // 16 BF16 = 32 bytes = 2 descriptor units further
         wgmma_m64n256k16(d, a + 2 * k, b + 2 * k, kb > 0 || k > 0);
       wgmma_commit();
       wgmma_wait_all();
+      fence_accumulators(d);
       if (t == 0) barrier_arrive(&empty[stage]);
       if (++stage == kStages) stage = 0, phase ^= 1;
     }
