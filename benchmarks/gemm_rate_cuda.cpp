@@ -3,9 +3,10 @@
 // N x N search with the tile shape and score type weave uses (knn/cuda/score_gemm.hpp: the same
 // cuBLASLt call, nothing else), and (2) one large square BF16 GEMM as the chip's reference rate.
 // Inputs are random (never zeros: they run faster than real data).
-// Usage: gemm_rate_cuda N DIM QUERY_TILE DATABASE_TILE bf16|fp32 [SM_COUNT [wgmma]]
+// Usage: gemm_rate_cuda N DIM QUERY_TILE DATABASE_TILE bf16|fp32 [SM_COUNT [wgmma|wgmma-filter]]
 // (SM_COUNT: the tile GEMMs limited to that many SMs, as weave's with --gpu-select-sms; wgmma: the
-// tiles by the own wgmma GEMM of knn/cuda/wgmma_gemm.hpp instead of cuBLASLt, BF16 only.)
+// tiles by the own wgmma GEMM of knn/cuda/wgmma_gemm.hpp instead of cuBLASLt, BF16 only;
+// wgmma-filter: its filtered form with every bar at +inf, i.e. the products without any store.)
 // Prints: RESULT tile_tflops=... tile_seconds=... square_tflops=...
 #include <cuda_runtime.h>
 
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,7 +56,7 @@ double time_seconds(F&& f, cudaStream_t stream) {
 
 int main(int argc, char** argv) {
   if (argc < 6 || argc > 8) {
-    std::fprintf(stderr, "usage: %s N DIM QUERY_TILE DATABASE_TILE bf16|fp32 [SM_COUNT [wgmma]]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s N DIM QUERY_TILE DATABASE_TILE bf16|fp32 [SM_COUNT [wgmma|wgmma-filter]]\n", argv[0]);
     return 2;
   }
   const std::int64_t n = std::atoll(argv[1]), d = std::atoll(argv[2]);
@@ -62,7 +64,9 @@ int main(int argc, char** argv) {
   const bool bf16_scores = std::string(argv[5]) == "bf16";
   const std::int64_t ld = (bt + 7) / 8 * 8;
   const int sm_count = argc >= 7 ? std::atoi(argv[6]) : 0;
-  const bool own = argc == 8 && std::string(argv[7]) == "wgmma";
+  const std::string engine = argc == 8 ? argv[7] : "cublaslt";
+  const bool own = engine == "wgmma" || engine == "wgmma-filter";
+  const bool filter = engine == "wgmma-filter";
   try {
     cudaStream_t stream;
     check(cudaStreamCreate(&stream), "cudaStreamCreate");
@@ -72,8 +76,19 @@ int main(int argc, char** argv) {
                    sm_count);
     std::optional<WgmmaGemm> wgmma;
     if (own) wgmma.emplace(d, ld);
+    DeviceArray<float> bars(static_cast<std::size_t>(qt), "bars");
+    DeviceArray<WgmmaGemm::Candidate> slots(1, "candidates");
+    DeviceArray<int> counts(static_cast<std::size_t>(qt), "counts");
+    if (filter) {
+      const std::vector<float> infinite(static_cast<std::size_t>(qt), std::numeric_limits<float>::infinity());
+      check(cudaMemcpy(bars.data(), infinite.data(), bars.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy");
+      check(cudaMemset(counts.data(), 0, counts.bytes()), "cudaMemset");
+    }
     auto tile = [&](std::int64_t q0, std::int64_t b0) {
-      if (own)
+      if (filter)
+        wgmma->run_filtered(rows.data() + q0 * d, std::min(qt, n - q0), rows.data() + b0 * d, std::min(bt, n - b0),
+                            bars.data(), slots.data(), counts.data(), 0, stream);
+      else if (own)
         wgmma->run(rows.data() + q0 * d, std::min(qt, n - q0), rows.data() + b0 * d, std::min(bt, n - b0),
                   reinterpret_cast<std::uint16_t*>(scores.data()), stream);
       else
@@ -104,7 +119,7 @@ int main(int argc, char** argv) {
     const double square_seconds = time_seconds([&] { for (int i = 0; i < 10; ++i) square.run(a.data(), s, b.data(), s, c.data(), stream); }, stream) / 10;
     const double square_tflops = 2.0 * s * s * s / square_seconds / 1e12;
     std::printf("%s BF16 GEMM, %lld x %lld x %lld in %lld x %lld tiles (%s scores, SMs %d): %.3f s, %.1f TFLOP/s\n",
-                own ? "own wgmma" : "cuBLASLt", static_cast<long long>(n), static_cast<long long>(n),
+                filter ? "own wgmma, filtered (no store)" : own ? "own wgmma" : "cuBLASLt", static_cast<long long>(n), static_cast<long long>(n),
                 static_cast<long long>(d), static_cast<long long>(qt), static_cast<long long>(bt), argv[5], sm_count, tile_seconds, tile_tflops);
     std::printf("cuBLASLt BF16 GEMM, 8192^3 (square reference): %.1f TFLOP/s\n", square_tflops);
     std::printf("RESULT tile_tflops=%.2f tile_seconds=%.4f square_tflops=%.2f\n", tile_tflops, tile_seconds,

@@ -38,6 +38,19 @@ constexpr int kStageQueryBytes = kBlockQueries * kBlockK * 2;     // 16 KB
 constexpr int kStageDatabaseBytes = kBlockDatabase * kBlockK * 2;  // 32 KB
 constexpr int kSharedBytes = kStages * (kStageQueryBytes + kStageDatabaseBytes) + 1024 + 2 * kStages * 8;
 
+/// What a launch computes: the tile's scores out (kFilter = false), or (kFilter = true) for each
+/// query q the candidates x with score >= bars[q], appended to slots[q * capacity ...] (counts[q]
+/// counts them all, so a count above capacity says some were dropped).
+struct Problem {
+  __nv_bfloat16* out;
+  const float* bars;
+  WgmmaGemm::Candidate* slots;
+  int* counts;
+  int capacity;
+  long long ld, nq, nb;
+  int k_blocks, tiles_q, tiles_x;
+};
+
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
 __device__ __forceinline__ std::uint32_t shared_address(const void* p) {
@@ -103,12 +116,7 @@ __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.a
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
 
-struct Problem {
-  __nv_bfloat16* out;
-  long long ld, nq, nb;
-  int k_blocks, tiles_q, tiles_x;
-};
-
+template <bool kFilter>
 __global__ void __launch_bounds__(kThreads, 1)
     wgmma_gemm_kernel(const __grid_constant__ CUtensorMap query_map, const __grid_constant__ CUtensorMap database_map,
                       Problem p) {
@@ -176,15 +184,30 @@ __global__ void __launch_bounds__(kThreads, 1)
     for (int r = 0; r < 2; ++r) {
       const long long q = q0 + 16 * warp + lane / 4 + 8 * r;
       if (q >= p.nq) continue;
-      __nv_bfloat16* row = p.out + q * p.ld;
+      if constexpr (kFilter) {
+        const float bar = p.bars[q];
 #pragma unroll
-      for (int j = 0; j < 32; ++j) {
-        const long long x = x0 + 8 * j + 2 * (lane % 4);
-        const float lo = d[4 * j + 2 * r], hi = d[4 * j + 2 * r + 1];
-        if (x + 1 < p.nb) {
-          *reinterpret_cast<__nv_bfloat162*>(row + x) = __floats2bfloat162_rn(lo, hi);
-        } else if (x < p.nb) {
-          row[x] = __float2bfloat16_rn(lo);
+        for (int j = 0; j < 32; ++j)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const long long x = x0 + 8 * j + 2 * (lane % 4) + e;
+            const float score = d[4 * j + 2 * r + e];
+            if (x < p.nb && score >= bar) {
+              const int slot = atomicAdd(&p.counts[q], 1);
+              if (slot < p.capacity) p.slots[q * p.capacity + slot] = {static_cast<int>(x), score};
+            }
+          }
+      } else {
+        __nv_bfloat16* row = p.out + q * p.ld;
+#pragma unroll
+        for (int j = 0; j < 32; ++j) {
+          const long long x = x0 + 8 * j + 2 * (lane % 4);
+          const float lo = d[4 * j + 2 * r], hi = d[4 * j + 2 * r + 1];
+          if (x + 1 < p.nb) {
+            *reinterpret_cast<__nv_bfloat162*>(row + x) = __floats2bfloat162_rn(lo, hi);
+          } else if (x < p.nb) {
+            row[x] = __float2bfloat16_rn(lo);
+          }
         }
       }
     }
@@ -193,12 +216,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 #else  // no sm_90a in this compilation pass: the kernel exists, and says so when it runs
 
-struct Problem {
-  __nv_bfloat16* out;
-  long long ld, nq, nb;
-  int k_blocks, tiles_q, tiles_x;
-};
-
+template <bool kFilter>
 __global__ void wgmma_gemm_kernel(const __grid_constant__ CUtensorMap, const __grid_constant__ CUtensorMap, Problem) {
   __trap();
 }
@@ -238,24 +256,55 @@ WgmmaGemm::WgmmaGemm(std::int64_t dim, std::int64_t ld) : dim_(dim), ld_(ld) {
   check(cudaGetDevice(&device), "cudaGetDevice");
   check(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
   cudaFuncAttributes attributes{};
-  if (cudaFuncGetAttributes(&attributes, wgmma_gemm_kernel) != cudaSuccess) {
+  if (cudaFuncGetAttributes(&attributes, wgmma_gemm_kernel<false>) != cudaSuccess) {
     cudaGetLastError();
     throw InternalError("WgmmaGemm: this build has no sm_90a kernel for the current GPU (it needs an H100/H200)");
   }
-  check(cudaFuncSetAttribute(wgmma_gemm_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes),
-        "cudaFuncSetAttribute(wgmma_gemm_kernel)");
+  for (const void* kernel : {reinterpret_cast<const void*>(wgmma_gemm_kernel<false>),
+                             reinterpret_cast<const void*>(wgmma_gemm_kernel<true>)})
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes),
+          "cudaFuncSetAttribute(wgmma_gemm_kernel)");
 }
+
+namespace {
+
+Problem problem(std::int64_t dim, std::int64_t ld, std::int64_t nq, std::int64_t nb) {
+  Problem p{};
+  p.ld = ld;
+  p.nq = nq;
+  p.nb = nb;
+  p.k_blocks = static_cast<int>((dim + kBlockK - 1) / kBlockK);
+  p.tiles_q = static_cast<int>((nq + kBlockQueries - 1) / kBlockQueries);
+  p.tiles_x = static_cast<int>((nb + kBlockDatabase - 1) / kBlockDatabase);
+  return p;
+}
+
+}  // namespace
 
 void WgmmaGemm::run(const std::uint16_t* queries, std::int64_t nq, const std::uint16_t* database, std::int64_t nb,
                     std::uint16_t* out, cudaStream_t stream) {
   const CUtensorMap query_map = row_map(queries, nq, dim_, kBlockQueries);
   const CUtensorMap database_map = row_map(database, nb, dim_, kBlockDatabase);
-  Problem p{reinterpret_cast<__nv_bfloat16*>(out), ld_, nq, nb, static_cast<int>((dim_ + kBlockK - 1) / kBlockK),
-            static_cast<int>((nq + kBlockQueries - 1) / kBlockQueries),
-            static_cast<int>((nb + kBlockDatabase - 1) / kBlockDatabase)};
-  const int tiles = p.tiles_q * p.tiles_x;
-  wgmma_gemm_kernel<<<std::min(tiles, sms_), kThreads, kSharedBytes, stream>>>(query_map, database_map, p);
+  Problem p = problem(dim_, ld_, nq, nb);
+  p.out = reinterpret_cast<__nv_bfloat16*>(out);
+  wgmma_gemm_kernel<false><<<std::min(p.tiles_q * p.tiles_x, sms_), kThreads, kSharedBytes, stream>>>(
+      query_map, database_map, p);
   check_launch("wgmma_gemm_kernel");
+}
+
+void WgmmaGemm::run_filtered(const std::uint16_t* queries, std::int64_t nq, const std::uint16_t* database,
+                             std::int64_t nb, const float* bars, Candidate* slots, int* counts, int capacity,
+                             cudaStream_t stream) {
+  const CUtensorMap query_map = row_map(queries, nq, dim_, kBlockQueries);
+  const CUtensorMap database_map = row_map(database, nb, dim_, kBlockDatabase);
+  Problem p = problem(dim_, ld_, nq, nb);
+  p.bars = bars;
+  p.slots = slots;
+  p.counts = counts;
+  p.capacity = capacity;
+  wgmma_gemm_kernel<true><<<std::min(p.tiles_q * p.tiles_x, sms_), kThreads, kSharedBytes, stream>>>(
+      query_map, database_map, p);
+  check_launch("wgmma_gemm_kernel (filtered)");
 }
 
 }  // namespace weave::knn::cuda

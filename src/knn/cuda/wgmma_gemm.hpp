@@ -17,6 +17,18 @@ class WgmmaGemm {
   void run(const std::uint16_t* queries, std::int64_t nq, const std::uint16_t* database, std::int64_t nb,
            std::uint16_t* out, cudaStream_t stream);
 
+  /// A database row whose FP32 score reached its query's bar.
+  struct Candidate {
+    int column;  ///< database row, from 0
+    float score;
+  };
+
+  /// The same products, never written: for each query q < nq, every x < nb with FP32 score >=
+  /// bars[q] is appended to slots[q * capacity ...] in no particular order, counts[q] (which the
+  /// caller zeroes) counting all of them; a count above capacity means some were dropped.
+  void run_filtered(const std::uint16_t* queries, std::int64_t nq, const std::uint16_t* database, std::int64_t nb,
+                    const float* bars, Candidate* slots, int* counts, int capacity, cudaStream_t stream);
+
  private:
   std::int64_t dim_;
   std::int64_t ld_;
