@@ -1,7 +1,7 @@
 // A BF16 GEMM of our own on Hopper tensor cores (wgmma, TMA, a warp-specialized pipeline), the
-// first step towards a score tile that never reaches DRAM: this kernel still writes the BF16 tile,
-// so that it can be checked against cuBLASLt and timed; its epilogue is where the bar test would
-// go (docs/algorithms.md). EXPERIMENT, branch only: written without a GPU, not yet run.
+// first step towards a score tile that never reaches DRAM: run() writes the BF16 tile, so that it
+// can be checked against cuBLASLt and timed; run_filtered() writes only the pairs that reach their
+// query's bar (docs/algorithms.md). EXPERIMENT, branch only: written without a GPU, not yet run.
 //
 // out[q * ld + x] = queries_q . database_x (FP32 accumulation, rounded to BF16), the layout of
 // ScoreGemm with a = database, b = queries. Rows are BF16, dim a multiple of 8 (16-byte rows for
@@ -10,7 +10,7 @@
 // CTA: 3 warpgroups. Warpgroup 0 loads (one thread issues TMA copies of a 128-query x 64 and a
 // 256-row x 64 slab per stage, kStages stages); warpgroups 1 and 2 each multiply 64 of the 128
 // queries by the 256 database rows with m64n256k16 wgmma (128 FP32 accumulators a thread), then
-// store. Persistent: a CTA per SM walks the tiles; the loader runs ahead into the next tile while
+// store or filter. Persistent: a CTA per SM walks the tiles; the loader runs ahead into the next tile while
 // the multipliers store. mbarriers: full[s] (TMA bytes landed), empty[s] (both multipliers done).
 #include "knn/cuda/wgmma_gemm.hpp"
 
