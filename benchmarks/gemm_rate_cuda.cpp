@@ -77,17 +77,28 @@ int main(int argc, char** argv) {
     std::optional<WgmmaGemm> wgmma;
     if (own) wgmma.emplace(d, ld);
     DeviceArray<float> bars(static_cast<std::size_t>(qt), "bars");
-    DeviceArray<WgmmaGemm::Candidate> slots(1, "candidates");
-    DeviceArray<int> counts(static_cast<std::size_t>(qt), "counts");
+    DeviceArray<unsigned> stored(static_cast<std::size_t>(qt * WgmmaGemm::stored_words(bt)), "stored");
+    DeviceArray<int> marks(static_cast<std::size_t>(qt), "marks"), busy_rows(static_cast<std::size_t>(qt), "busy rows"),
+        busy_count(1, "busy count");
+    WgmmaGemm::Filter filter_out;
+    filter_out.bars = bars.data();
+    filter_out.pieces = reinterpret_cast<std::uint16_t*>(scores.data());
+    filter_out.stored = stored.data();
+    filter_out.stored_words = WgmmaGemm::stored_words(bt);
+    filter_out.marks = marks.data();
+    filter_out.busy_rows = busy_rows.data();
+    filter_out.busy_count = busy_count.data();
     if (filter) {
       const std::vector<float> infinite(static_cast<std::size_t>(qt), std::numeric_limits<float>::infinity());
       check(cudaMemcpy(bars.data(), infinite.data(), bars.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy");
-      check(cudaMemset(counts.data(), 0, counts.bytes()), "cudaMemset");
+      check(cudaMemset(stored.data(), 0, stored.bytes()), "cudaMemset");
+      check(cudaMemset(marks.data(), 0, marks.bytes()), "cudaMemset");
+      check(cudaMemset(busy_count.data(), 0, busy_count.bytes()), "cudaMemset");
     }
     auto tile = [&](std::int64_t q0, std::int64_t b0) {
       if (filter)
         wgmma->run_filtered(rows.data() + q0 * d, std::min(qt, n - q0), rows.data() + b0 * d, std::min(bt, n - b0),
-                            bars.data(), slots.data(), counts.data(), 0, stream);
+                            filter_out, stream);
       else if (own)
         wgmma->run(rows.data() + q0 * d, std::min(qt, n - q0), rows.data() + b0 * d, std::min(bt, n - b0),
                   reinterpret_cast<std::uint16_t*>(scores.data()), stream);

@@ -11,7 +11,7 @@ Prints time, effective TFLOP/s (2 N^2 d / search time), memory per GPU and the r
 Usage: benchmarks/knn_gpu.py [--docs 1000000] [--dim 768] [--k 10] [--gpus 1] [--cpu-docs 100000]
        [--cpu-ranks 16] [--variants 4096x4096:bf16,4096x2048:fp32:24,8192x4096:bf16:0:250000]
        (QxB tiles : score type [: SMs for the selection [: own rows resident on the GPU, the rest
-       streamed]]; the first variant is the one compared with the CPU; each variant
+       streamed]] [@cublaslt: --gpu-gemm cublaslt, else auto]; the first variant is the one compared with the CPU; each variant
        is timed with its own GEMM baseline). Run from the repository root after a build with the
        CUDA backend in build/release or $WEAVE_BUILD."""
 import argparse
@@ -31,6 +31,8 @@ def knn(corpus, out, ranks, backend, args, variant=None):
     cmd = ["mpirun", "-n", ranks, "--bind-to", "none", WEAVE, "knn", "--corpus", corpus, "--k", args.k,
            "--out", out, "--report", report, "--quiet", "--backend", backend]
     if backend == "cuda":
+        variant, _, gemm = variant.partition("@")
+        cmd += ["--gpu-gemm", gemm or "auto"]
         tile, scores, *rest = variant.split(":")
         q, b = tile.split("x")
         cmd += ["--gpu-query-tile", q, "--gpu-database-tile", b, "--gpu-scores", scores]
@@ -71,14 +73,16 @@ def main():
             rows.append((f"weave knn cuda {v}, {gpu_counts[0]} GPU, N={n}", n, search, wall))
             if v == variants[0]:
                 gpu_counters = counters
-            tile, scores, *_ = v.split(":")
+            tile, scores, *_ = v.partition("@")[0].split(":")
             q, b = tile.split("x")
             text, _ = run([os.path.join(BUILD, "benchmarks", "gemm_rate_cuda"), n, d, q, b, scores])
             gemm[v] = result_line(text)
             steps[v] = counters["ring_step_seconds_mean"]["max"] * counters["ring_steps"]["max"]
             print(f"{v}: weave search {search:.3f} s (set-up {counters['gpu_setup_seconds']['max']:.3f} s, "
                   f"ring steps {steps[v]:.3f} s; wall {wall:.1f} s), "
-                  f"{counters['rescored_pairs']['max'] / n:.1f} re-scored per query; GEMM alone "
+                  f"{counters['rescored_pairs']['max'] / n:.1f} re-scored per query, "
+                  f"{counters.get('gpu_filtered_tiles', {}).get('max', 0):.0f} tiles by the own filtering GEMM; "
+                  f"cuBLASLt GEMM alone "
                   f"{float(gemm[v]['tile_seconds']):.3f} s", flush=True)
 
         scaling = []

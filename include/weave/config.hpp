@@ -59,6 +59,7 @@ struct KnnConfig {
   std::int64_t gpu_query_tile = 16384;     ///< cuda: queries per tensor-core score tile
   std::int64_t gpu_database_tile = 4096;  ///< cuda: database rows per score tile
   std::string gpu_scores = "bf16";        ///< cuda: score tile type, bf16 (half the bytes) or fp32
+  std::string gpu_gemm = "auto";          ///< cuda: auto (own filtering GEMM where it applies) or cublaslt
   int gpu_select_sms = 0;                 ///< cuda: SMs reserved for the selection (0: none, kernels alternate)
   std::int64_t gpu_resident_rows = 0;     ///< cuda: own rows kept on the GPU at once (0: all that fit)
   std::string out;                     ///< output knn.h5

@@ -33,6 +33,11 @@ void add_knn_command(CLI::App& app, Runner& run) {
   cmd->add_option("--gpu-scores", config->gpu_scores,
                   "cuda: score tile type: bf16 (half the bytes; faster) or fp32")
       ->capture_default_str();
+  cmd->add_option("--gpu-gemm", config->gpu_gemm,
+                  "cuda: auto (default): on an H100/H200 with k <= 32 and bf16 scores, the tiles after each query's "
+                  "first are multiplied by weave's own GEMM, which keeps only the pairs at each query's bar instead "
+                  "of writing the score tile; cublaslt: every tile by cuBLASLt, then scanned")
+      ->capture_default_str();
   cmd->add_option("--gpu-select-sms", config->gpu_select_sms,
                   "cuda: SMs reserved for the selection beside the GEMM of the next tile; 0 (default): GEMM and "
                   "selection take turns on all SMs. On an H100, cuBLASLt's GEMM does not start beside a kernel "

@@ -182,7 +182,7 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   c.knn.corpus = corpus;
   Section ks(root.get_as<toml::table>("knn"), "knn", {"k", "method", "backend", "query_tile", "database_tile",
                                                          "gpu_query_tile", "gpu_database_tile", "gpu_scores",
-                                                         "gpu_select_sms", "gpu_resident_rows"});
+                                                         "gpu_gemm", "gpu_select_sms", "gpu_resident_rows"});
   ks.get("k", c.knn.k);
   ks.get("method", c.knn.method);
   ks.get("backend", c.knn.backend);
@@ -191,6 +191,7 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   ks.get("gpu_query_tile", c.knn.gpu_query_tile);
   ks.get("gpu_database_tile", c.knn.gpu_database_tile);
   ks.get("gpu_scores", c.knn.gpu_scores);
+  ks.get("gpu_gemm", c.knn.gpu_gemm);
   ks.get("gpu_select_sms", c.knn.gpu_select_sms);
   ks.get("gpu_resident_rows", c.knn.gpu_resident_rows);
   c.knn.out = c.out_dir + "/knn.h5";

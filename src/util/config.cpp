@@ -66,6 +66,8 @@ void KnnConfig::validate() const {
   if (gpu_resident_rows < 0) throw UserError("--gpu-resident-rows must be >= 0 (0: as many as fit in GPU memory)");
   if (gpu_scores != "bf16" && gpu_scores != "fp32")
     throw UserError(fmt::format("--gpu-scores must be bf16 or fp32 (got {})", gpu_scores));
+  if (gpu_gemm != "auto" && gpu_gemm != "cublaslt")
+    throw UserError(fmt::format("--gpu-gemm must be auto or cublaslt (got {})", gpu_gemm));
   if (corpus.max_block_rows < 1) throw UserError("--max-block-rows must be positive");
   if (out.empty()) throw UserError("--out is required");
 }
@@ -74,7 +76,7 @@ nlohmann::json to_json(const KnnConfig& c) {
   nlohmann::json j = to_json(c.corpus);
   j.update({{"k", c.k}, {"method", c.method}, {"backend", c.backend}, {"query_tile", c.query_tile},
             {"database_tile", c.database_tile}, {"gpu_query_tile", c.gpu_query_tile},
-            {"gpu_database_tile", c.gpu_database_tile}, {"gpu_scores", c.gpu_scores},
+            {"gpu_database_tile", c.gpu_database_tile}, {"gpu_scores", c.gpu_scores}, {"gpu_gemm", c.gpu_gemm},
             {"gpu_select_sms", c.gpu_select_sms}, {"gpu_resident_rows", c.gpu_resident_rows}, {"out", c.out}});
   return j;
 }

@@ -40,6 +40,8 @@ struct Case {
   std::int64_t resident_rows = 0;  ///< --gpu-resident-rows (0: all)
   std::size_t leave_free_bytes = 0;  ///< > 0: fill the GPU until this much is free before the search
   int select_sms = 0;  ///< --gpu-select-sms (> 0: the selection's warps take several rows each)
+  std::string gemm = "auto";   ///< --gpu-gemm
+  bool expect_filtered = false;  ///< the own filtering GEMM must have taken tiles (on an H100/H200)
 };
 
 knn::KnnLists run(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
@@ -60,6 +62,7 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
   config.gpu_scores = c.scores;
   config.gpu_resident_rows = c.resident_rows;
   config.gpu_select_sms = c.select_sms;
+  config.gpu_gemm = c.gemm;
   config.out = "unused";
   const corpus::CorpusBlock block = corpus::read_corpus(comm, config.corpus);
   auto gpu = knn::make_backend(config, comm);
@@ -91,18 +94,22 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
                     << i % c.k << ": gpu " << got_ids[i] << " (" << got_sims[i] << "), cpu " << want_ids[i] << " ("
                     << want_sims[i] << ")";
   }
-  double rescored = 0, uploads = 0;
+  double rescored = 0, uploads = 0, own_gemm = 0, filtered = 0;
   for (const auto& [name, value] : gpu->counters()) {
     if (name == "rescored_pairs") rescored = comm.sum(value);
     if (name == "gpu_query_uploads") uploads = comm.max(value);
+    if (name == "gpu_own_gemm") own_gemm = comm.min(value);
+    if (name == "gpu_filtered_tiles") filtered = comm.sum(value);
   }
   if (comm.is_root())
     std::printf("  %s k=%d scores=%s tiles=%lldx%lld chunk=%lld select_sms=%d: %zu entries, %lld differ within 1e-6 (ties), "
-                "%lld differ, %.0f candidates re-scored (%.2f per entry), %.0f query uploads\n",
+                "%lld differ, %.0f candidates re-scored (%.2f per entry), %.0f query uploads, %.0f tiles filtered\n",
                 path.substr(path.rfind('/') + 1).c_str(), c.k, c.scores.c_str(),
                 static_cast<long long>(c.gpu_query_tile), static_cast<long long>(c.gpu_database_tile),
                 static_cast<long long>(c.max_block_rows), c.select_sms, got_ids.size(), static_cast<long long>(tie_swaps),
-                static_cast<long long>(wrong), rescored, rescored / static_cast<double>(got_ids.size()), uploads);
+                static_cast<long long>(wrong), rescored, rescored / static_cast<double>(got_ids.size()), uploads,
+                filtered);
+  if (c.expect_filtered && own_gemm > 0) EXPECT_GT(filtered, 0) << "the case is meant for the own filtering GEMM";
   if ((c.resident_rows > 0 && c.resident_rows < static_cast<std::int64_t>(got_ids.size()) / c.k / comm.size()) ||
       c.leave_free_bytes > 0)
     EXPECT_GT(uploads, 1) << "the case is meant to stream the queries";
@@ -146,7 +153,9 @@ TEST(CudaKnn, Random768MatchesCpu) {
   const auto path = testing::write_corpus_on_root(comm, dir, "random768.h5", testing::random_corpus(3001, 768, 31));
   expect_gpu_matches_cpu(comm, path, {});
   expect_gpu_matches_cpu(comm, path, {10, 1 << 20, 4096, 4096, "fp32"});
-  expect_gpu_matches_cpu(comm, path, {10, 700, 1000, 333});  // tiles and chunks that do not divide n
+  Case ragged{10, 700, 1000, 333};  // tiles and chunks that do not divide n
+  ragged.expect_filtered = true;
+  expect_gpu_matches_cpu(comm, path, ragged);
   expect_gpu_matches_cpu(comm, path, {1});
   // Own rows streamed: sub-blocks of 700 and of 1500 rows (tiles across their ends), chunks of 700.
   expect_gpu_matches_cpu(comm, path, {10, 1 << 20, 256, 256, "bf16", 700});
@@ -203,6 +212,16 @@ TEST(CudaKnn, ExactDuplicatesTieOnGlobalId) {
   expect_gpu_matches_cpu(comm, path, {64, 999, 256, 200});
   expect_gpu_matches_cpu(comm, path, {200, 1 << 20, 4096, 4096, "fp32"});
   expect_gpu_matches_cpu(comm, path, {64, 999, 256, 200, "bf16", 600});
+  // 5 rows, 400 copies each, interleaved: after a query's first tile, each 1000-row tile holds 200
+  // pairs tied at its bar, more than the 72 candidate slots of k = 10, so the own GEMM stores pieces
+  // of scores instead (and on cuBLASLt for comparison).
+  const auto many = testing::write_corpus_on_root(comm, dir, "many_dups.h5", testing::duplicated_corpus(5, 400, 64, 4));
+  Case overflow{10, 1 << 20, 512, 1000, "bf16"};
+  overflow.expect_filtered = true;
+  expect_gpu_matches_cpu(comm, many, overflow);
+  overflow.expect_filtered = false;
+  overflow.gemm = "cublaslt";
+  expect_gpu_matches_cpu(comm, many, overflow);
 }
 
 TEST(CudaKnn, TieHeavyGridAndOddDimensions) {

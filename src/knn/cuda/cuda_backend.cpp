@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -14,6 +15,7 @@
 #include "knn/cuda/score_gemm.hpp"
 #include "knn/cuda/select_kernels.hpp"
 #include "knn/cuda/stream.hpp"
+#include "knn/cuda/wgmma_gemm.hpp"
 #include "knn/topk.hpp"
 #include "mpi/collective_error.hpp"
 #include "weave/error.hpp"
@@ -32,6 +34,7 @@ class CudaBackend final : public SearchBackend {
         query_tile_(config.gpu_query_tile),
         database_tile_(config.gpu_database_tile),
         bf16_scores_(config.gpu_scores == "bf16"),
+        own_gemm_allowed_(config.gpu_gemm == "auto"),
         resident_rows_(config.gpu_resident_rows) {
     cudaDeviceProp properties{};
     check(cudaGetDeviceProperties(&properties, device_), "cudaGetDeviceProperties");
@@ -40,6 +43,7 @@ class CudaBackend final : public SearchBackend {
     const int sms = properties.multiProcessorCount;
     select_sms_ = config.gpu_select_sms > 0 ? std::min(config.gpu_select_sms, sms - 1) : 0;
     gemm_sms_ = select_sms_ > 0 ? sms - select_sms_ : 0;
+    hopper_ = properties.major == 9;
   }
 
   /// After every rank has its GPU: the NCCL ring (collective).
@@ -90,6 +94,7 @@ class CudaBackend final : public SearchBackend {
     rescored_ = DeviceArray<unsigned long long>(1, "a counter");
     gemm_.emplace(dim, ld_, bf16_scores_ ? ScoreGemm::Output::bf16_scores : ScoreGemm::Output::fp32_scores,
                   gemm_sms_);
+    choose_own_gemm();
 
     // Page-locked for the uploads; held to the end when they repeat (streaming), else only for the
     // first one (the block's memory is the caller's, and may be freed before this backend).
@@ -106,7 +111,8 @@ class CudaBackend final : public SearchBackend {
     gpu_memory_weave_ = static_cast<double>(queries32_.bytes() + queries16_.bytes() + slots_[0].bytes() +
                                             slots_[1].bytes() + own_chunk_.bytes() + chunk16_.bytes() +
                                             list_sims_.bytes() + list_ids_.bytes() + scores_[0].bytes() +
-                                            scores_[1].bytes() + gemm_->workspace_bytes());
+                                            scores_[1].bytes() + gemm_->workspace_bytes() + bars_.bytes() +
+                                            stored_.bytes() + marks_.bytes() + busy_rows_.bytes());
     setup_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 
@@ -150,19 +156,11 @@ class CudaBackend final : public SearchBackend {
         const std::int64_t nq = std::min(query_tile_, s1 - q0);
         const float* queries32 = queries32_.data() + (q0 - s0) * dim_;
         const std::uint16_t* queries16 = queries16_.data() + (q0 - s0) * dim_;
+        bool filtered_before = false;  // in this chunk, for this query tile
         for (std::int64_t b0 = 0; b0 < held.count; b0 += database_tile_, ++i) {
           const std::int64_t nb = std::min(database_tile_, held.count - b0);
-          // Beside: the GEMM of tile i + 1 (gemm_ stream, the other buffer) runs while tile i is
-          // scanned (compute_ stream); events order the reuse. Otherwise one stream and one tile,
-          // scanned right after it is written, while it is still in L2.
           const int buffer = beside() ? static_cast<int>(i % 2) : 0;
           Stream& scan_stream = beside() ? compute_ : gemm_stream_;
-          if (beside()) scanned_[buffer].make_wait(gemm_stream_);  // the scan that last read this tile is done
-          gemm_->run(database16 + b0 * dim_, nb, queries16, nq, scores_[buffer].data(), gemm_stream_.get());
-          if (beside()) {
-            computed_[buffer].record(gemm_stream_);
-            computed_[buffer].make_wait(compute_);
-          }
           ScanTile tile;
           tile.scores = scores_[buffer].data();
           tile.bf16_scores = bf16_scores_;
@@ -181,6 +179,40 @@ class CudaBackend final : public SearchBackend {
           tile.query_residual = query_residual_.data() + q0;
           tile.database_maxima = maxima_.data();
           tile.rescored = rescored_.data();
+          auto& primed = primed_[static_cast<std::size_t>(q0 / query_tile_)];
+          if (own_gemm_ && primed) {
+            // The lists have a k-th best: only the pairs at each query's bar leave the GEMM.
+            FilteredTile filtered;
+            filtered.scan = tile;
+            filtered.bars = bars_.data();
+            filtered.filter.bars = bars_.data();
+            filtered.filter.pieces = reinterpret_cast<std::uint16_t*>(scores_[0].data());
+            filtered.filter.stored = stored_.data();
+            filtered.filter.stored_words = WgmmaGemm::stored_words(database_tile_);
+            filtered.filter.marks = marks_.data();
+            filtered.filter.busy_rows = busy_rows_.data();
+            filtered.filter.busy_count = busy_counts_.data() + busy_parity_;
+            filtered.next_busy_count = busy_counts_.data() + (1 - busy_parity_);
+            busy_parity_ = 1 - busy_parity_;
+            // The bars of the chunk's first filtered tile come from the lists; each merge sets up the
+            // next tile of the same chunk and query tile.
+            if (!filtered_before) prepare_filter(filtered, gemm_stream_.get());
+            own_gemm_->run_filtered(queries16, nq, database16 + b0 * dim_, nb, filtered.filter, gemm_stream_.get());
+            merge_candidates(filtered, b0 + database_tile_ < held.count, gemm_stream_.get());
+            filtered_before = true;
+            ++filtered_tiles_;
+            continue;
+          }
+          primed = 1;
+          // Beside: the GEMM of tile i + 1 (gemm_ stream, the other buffer) runs while tile i is
+          // scanned (compute_ stream); events order the reuse. Otherwise one stream and one tile,
+          // scanned right after it is written, while it is still in L2.
+          if (beside()) scanned_[buffer].make_wait(gemm_stream_);  // the scan that last read this tile is done
+          gemm_->run(database16 + b0 * dim_, nb, queries16, nq, scores_[buffer].data(), gemm_stream_.get());
+          if (beside()) {
+            computed_[buffer].record(gemm_stream_);
+            computed_[buffer].make_wait(compute_);
+          }
           scan_tile(tile, select_sms_, scan_stream.get());
           if (beside()) scanned_[buffer].record(compute_);
         }
@@ -222,7 +254,9 @@ class CudaBackend final : public SearchBackend {
             {"gpu_resident_rows", static_cast<double>(resident_rows_)},
             {"gpu_query_uploads", static_cast<double>(query_uploads_)},
             {"gpu_rows_pinned", rows_pinned_ ? 1.0 : 0.0},
-            {"gpu_setup_seconds", setup_seconds_}};
+            {"gpu_setup_seconds", setup_seconds_},
+            {"gpu_own_gemm", own_gemm_ ? 1.0 : 0.0},
+            {"gpu_filtered_tiles", static_cast<double>(filtered_tiles_)}};
   }
 
  private:
@@ -233,6 +267,24 @@ class CudaBackend final : public SearchBackend {
   const float* rows_of(const Chunk& chunk) const {
     if (chunk.slot != Chunk::kOwnRows) return slots_[chunk.slot].data();
     return streaming() ? own_chunk_.data() : queries32_.data() + chunk.own_offset * dim_;
+  }
+
+  /// The own filtering GEMM (wgmma_gemm.hpp) for the tiles after each query tile's first, where it
+  /// applies: --gpu-gemm auto, an H100/H200, BF16 scores, k <= 32 (the selection's register lists),
+  /// rows of a multiple of 8 values (TMA) and no --gpu-select-sms. Its buffers: per query a bar, the
+  /// bits of the pieces stored and their count; the busy rows (the pieces go to the score tile).
+  void choose_own_gemm() {
+    own_gemm_.reset();
+    primed_.assign(static_cast<std::size_t>((queries_.count + query_tile_ - 1) / query_tile_), 0);
+    if (!own_gemm_allowed_ || !hopper_ || !bf16_scores_ || k_ > 32 || dim_ % 8 != 0 || beside()) return;
+    own_gemm_.emplace(dim_, ld_);
+    const auto tile = static_cast<std::size_t>(query_tile_);
+    bars_ = DeviceArray<float>(tile, "the filter bars");
+    stored_ = DeviceArray<unsigned>(tile * static_cast<std::size_t>(WgmmaGemm::stored_words(database_tile_)),
+                                    "the filter bars");
+    marks_ = DeviceArray<int>(tile, "the filter bars");
+    busy_rows_ = DeviceArray<int>(tile, "the filter bars");
+    busy_counts_ = DeviceArray<int>(2, "the filter bars");
   }
 
   /// resident_rows_: --gpu-resident-rows, or all own rows if they fit next to everything else, or
@@ -299,6 +351,8 @@ class CudaBackend final : public SearchBackend {
   std::int64_t query_tile_;
   std::int64_t database_tile_;
   bool bf16_scores_;
+  bool own_gemm_allowed_;  ///< --gpu-gemm auto
+  bool hopper_ = false;    ///< sm_90: the own GEMM's kernels exist
   std::int64_t resident_rows_;          ///< own rows on the GPU at once (streaming() when < all)
   std::int64_t resident_first_ = -1;    ///< the first of them
   std::int64_t own_chunk_offset_ = -1;  ///< streaming: the own rows in own_chunk_
@@ -312,6 +366,15 @@ class CudaBackend final : public SearchBackend {
   Event scanned_[2];    ///< score tile b read
   std::optional<NcclRing> ring_;
   std::optional<ScoreGemm> gemm_;
+  std::optional<WgmmaGemm> own_gemm_;  ///< choose_own_gemm()
+  std::vector<char> primed_;           ///< per query tile: its lists have had a tile (scanned)
+  std::int64_t filtered_tiles_ = 0;
+  DeviceArray<float> bars_;        ///< the own GEMM's WgmmaGemm::Filter (the pieces go to scores_[0])
+  DeviceArray<unsigned> stored_;
+  DeviceArray<int> marks_;
+  DeviceArray<int> busy_rows_;    ///< the queries of the tile with a piece stored
+  DeviceArray<int> busy_counts_;  ///< how many: one counter per tile, two in turn
+  int busy_parity_ = 0;
   RowBlock queries_;
   std::int64_t dim_ = 0;
   int k_ = 0;

@@ -20,6 +20,7 @@
 #include "knn/cuda/cuda_check.hpp"
 #include "knn/cuda/select_kernels.hpp"
 #include "knn/tensor_error_bound.hpp"
+#include "weave/error.hpp"
 
 namespace weave::knn::cuda {
 
@@ -407,6 +408,75 @@ __global__ void __launch_bounds__(kScanThreads, kBlocksPerSm) scan_tile_kernel(S
   }
 }
 
+/// Query row's bar for the filtered GEMM of the next tile (see prepare_filter); no piece stored yet.
+__device__ void prepare_row(const FilteredTile& f, long long row) {
+  const ScanTile& t = f.scan;
+  const float slack = tensor_dot_error_bound(t.query_norm[row], t.query_residual[row], t.database_maxima[0],
+                                             t.database_maxima[1], t.dim);
+  f.bars[row] = bar_for<float>(t.list_sims[row * t.k + t.k - 1], slack);
+  f.filter.marks[row] = 0;
+  for (int w = 0; w < f.filter.stored_words; ++w) f.filter.stored[row * f.filter.stored_words + w] = 0;
+}
+
+__global__ void prepare_filter_kernel(FilteredTile f) {
+  const long long row = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (row == 0) *f.filter.busy_count = 0;
+  if (row < f.scan.nq) prepare_row(f, row);
+}
+
+/// One busy query row of a filtered tile, by one warp: each stored piece (256 BF16 scores, 8 a
+/// lane) is taken like scan_row's staged scores, against the rising bar.
+__device__ void merge_row(const FilteredTile& f, long long row, int lane) {
+  const ScanTile& t = f.scan;
+  RegisterList list(t.list_sims + row * t.k, reinterpret_cast<long long*>(t.list_ids) + row * t.k, t.k, lane);
+  const float* query = t.queries + row * t.dim;
+  const long long self = t.query_first + row;
+  const float slack = tensor_dot_error_bound(t.query_norm[row], t.query_residual[row], t.database_maxima[0],
+                                             t.database_maxima[1], t.dim);
+  unsigned long long rescored = 0;
+  const auto* pieces = static_cast<const __nv_bfloat16*>(t.scores) + row * t.ld;
+  for (int w = 0; w < f.filter.stored_words; ++w) {
+    for (unsigned bits = f.filter.stored[row * f.filter.stored_words + w]; bits != 0; bits &= bits - 1) {
+      const long long base = (static_cast<long long>(w) * 32 + __ffs(bits) - 1) * WgmmaGemm::kPieceRows;
+      const long long col0 = base + lane * 8;
+      const uint4 raw = col0 + 8 <= t.nb ? *reinterpret_cast<const uint4*>(pieces + col0)
+                                         : (col0 < t.nb ? ragged_load(pieces, col0, t.nb) : make_uint4(~0u, ~0u, ~0u, ~0u));
+      const auto* x = reinterpret_cast<const __nv_bfloat16*>(&raw);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        const float mine = __bfloat162float(x[e]);  // NaN past the end passes no bar
+        for (unsigned pass = __ballot_sync(kFullMask, mine >= bar_for<__nv_bfloat16>(list.kth_s, slack)); pass != 0;
+             pass &= pass - 1) {
+          const int src = __ffs(pass) - 1;
+          if (__shfl_sync(kFullMask, mine, src) < bar_for<__nv_bfloat16>(list.kth_s, slack)) continue;
+          const long long id = t.database_first + base + src * 8 + e;
+          if (id == self) continue;
+          const float s = warp_canonical_similarity(query, t.database + (id - t.database_first) * t.dim, t.dim, lane);
+          ++rescored;
+          if (beats(s, id, list.kth_s, list.kth_id)) list.insert(s, id);
+        }
+      }
+    }
+  }
+  list.store();
+  if (lane == 0 && rescored != 0) atomicAdd(t.rescored, rescored);
+}
+
+/// The warps of the grid take the busy rows (those the GEMM found a candidate for) in turn: in most
+/// tiles a few, so a grid of a warp per row would mostly start warps that find nothing (and with
+/// merge_row's registers, few at a time: it cost 27 us a tile, an H100, 16384 rows).
+__global__ void __launch_bounds__(kScanThreads) merge_candidates_kernel(FilteredTile f, bool prepare_next) {
+  const int lane = threadIdx.x % kWarp;
+  const int warps = static_cast<int>(gridDim.x * blockDim.x / kWarp);
+  if (prepare_next && blockIdx.x == 0 && threadIdx.x == 0) *f.next_busy_count = 0;
+  const int busy = *f.filter.busy_count;
+  for (int i = static_cast<int>((blockIdx.x * blockDim.x + threadIdx.x) / kWarp); i < busy; i += warps) {
+    const long long row = f.filter.busy_rows[i];
+    merge_row(f, row, lane);
+    if (prepare_next && lane == 0) prepare_row(f, row);
+  }
+}
+
 /// A warp per row: the BF16 copy, and the norms of the copy and of what rounding left out.
 __global__ void convert_rows_kernel(const float* rows, long long n, long long d, __nv_bfloat16* out, float* norm,
                                     float* residual) {
@@ -543,6 +613,29 @@ void scan_tile(const ScanTile& tile, int sms, cudaStream_t stream) {
   else
     launch_scan<float>(tile, sms, stream);
   check_launch("scan_tile_kernel");
+}
+
+void prepare_filter(const FilteredTile& tile, cudaStream_t stream) {
+  const auto blocks = static_cast<unsigned>((tile.scan.nq + 255) / 256);
+  prepare_filter_kernel<<<std::max(blocks, 1u), 256, 0, stream>>>(tile);
+  check_launch("prepare_filter_kernel");
+}
+
+void merge_candidates(const FilteredTile& tile, bool prepare_next, cudaStream_t stream) {
+  if (tile.scan.k > kWarp || !tile.scan.bf16_scores)
+    throw InternalError("merge_candidates: k <= 32 and BF16 pieces only");
+  // As many warps as fit at once (merge_row's registers allow 4 blocks an SM), at most a warp a row.
+  static const int sms = [] {
+    int device = 0, count = 0;
+    check(cudaGetDevice(&device), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
+    return count;
+  }();
+  constexpr long long kRows = kScanThreads / kWarp;
+  const long long blocks = std::min<long long>(4LL * sms, (tile.scan.nq + kRows - 1) / kRows);
+  merge_candidates_kernel<<<static_cast<unsigned>(std::max<long long>(blocks, 1)), kScanThreads, 0, stream>>>(
+      tile, prepare_next);
+  check_launch("merge_candidates_kernel");
 }
 
 bool kernels_available() {

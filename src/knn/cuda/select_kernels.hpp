@@ -6,6 +6,8 @@
 
 #include <cuda_runtime.h>
 
+#include "knn/cuda/wgmma_gemm.hpp"
+
 namespace weave::knn::cuda {
 
 /// Queues, for rows [0, n) of dim floats: out = bfloat16(rows) (round to nearest even), norm[i] =
@@ -46,6 +48,24 @@ struct ScanTile {
 /// canonically and merged into the query's list. sms > 0: blocks for that many SMs, the warps
 /// taking rows round-robin (--gpu-select-sms); sms = 0: one warp per row, on every SM.
 void scan_tile(const ScanTile& tile, int sms, cudaStream_t stream);
+
+/// What the filtered GEMM of a tile (WgmmaGemm::run_filtered) works with and leaves behind.
+struct FilteredTile {
+  ScanTile scan;  ///< scores: the pieces (BF16, stride ld); the rest as for scan_tile; k <= 32
+  WgmmaGemm::Filter filter;
+  float* bars = nullptr;           ///< filter.bars, writable
+  int* next_busy_count = nullptr;  ///< the next tile's filter.busy_count (another counter)
+};
+
+/// Queues, per query of the tile: its bar for the filtered GEMM (the FP32 score a pair needs to reach
+/// the list's k-th best, less the slack, as in scan_tile), no piece stored; no busy rows.
+void prepare_filter(const FilteredTile& tile, cudaStream_t stream);
+
+/// Queues the selection of a filtered tile: the scores of the stored pieces of the busy rows are
+/// held against the rising bar, re-scored canonically and merged into the lists exactly as
+/// scan_tile would. prepare_next: the busy rows are then set up for the next tile of the same chunk
+/// (the same queries and database maxima; the other rows did not change), whose busy count is zeroed.
+void merge_candidates(const FilteredTile& tile, bool prepare_next, cudaStream_t stream);
 
 /// Lists back in the KnnLists convention: INT64_MAX -> -1, -inf -> NaN (in place, on the GPU).
 void finish_lists(float* sims, std::int64_t* ids, std::size_t count, cudaStream_t stream);

@@ -19,6 +19,7 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -31,24 +32,41 @@ namespace {
 
 constexpr int kBlockQueries = 128;   // BM: two multiplier warpgroups of 64
 constexpr int kBlockDatabase = 256;  // BN: one m64n256 wgmma wide
-constexpr int kBlockK = 64;          // 64 BF16 = 128 bytes: one swizzle row
-constexpr int kStages = 4;
+// A stage holds kBlockK values of each row (one swizzled row of 2 kBlockK bytes). Smaller k blocks
+// give more stages in the same shared memory, so the loader runs further ahead of the multipliers:
+// with 4 stages of 64 (the first version) the multipliers waited for data about half the time.
+#ifndef WEAVE_WGMMA_BLOCK_K
+#define WEAVE_WGMMA_BLOCK_K 64
+#endif
+constexpr int kBlockK = WEAVE_WGMMA_BLOCK_K;
+static_assert(kBlockK == 32 || kBlockK == 64, "the swizzle is 64 or 128 bytes");
+constexpr int kSwizzleBytes = kBlockK * 2;
+constexpr int kSwizzleAtom = 8 * kSwizzleBytes;  // 8 rows: the alignment and the wgmma stride
 constexpr int kThreads = 384;
-constexpr int kStageQueryBytes = kBlockQueries * kBlockK * 2;     // 16 KB
-constexpr int kStageDatabaseBytes = kBlockDatabase * kBlockK * 2;  // 32 KB
+// Two CTAs form a cluster: they multiply two neighbouring 128-query blocks by the same 256 database
+// rows, each loading half of those rows into both (TMA multicast). L2 -> SM traffic per CTA drops
+// from 48 to 32 KB per k block: without it the kernel ran at 530 TFLOP/s, about the rate at which L2
+// delivers 48 KB per 4 MFLOP on an H100.
+constexpr int kStageQueryBytes = kBlockQueries * kBlockK * 2;
+constexpr int kStageDatabaseBytes = kBlockDatabase * kBlockK * 2;
+constexpr int kMaxShared = 227 * 1024;  // per CTA on sm_90
+constexpr int kStages = (kMaxShared - 1024 - 2 * 16 * 8) / (kStageQueryBytes + kStageDatabaseBytes);
 constexpr int kSharedBytes = kStages * (kStageQueryBytes + kStageDatabaseBytes) + 1024 + 2 * kStages * 8;
+static_assert(kSharedBytes <= kMaxShared);
 
-/// What a launch computes: the tile's scores out (kFilter = false), or (kFilter = true) for each
-/// query q the candidates x with score >= bars[q], appended to slots[q * capacity ...] (counts[q]
-/// counts them all, so a count above capacity says some were dropped).
+/// What a launch computes: the tile's scores out (kFilter = false), or (kFilter = true) only the
+/// pieces of score rows that reach their query's bar (WgmmaGemm::Filter).
 struct Problem {
-  __nv_bfloat16* out;
-  const float* bars;
-  WgmmaGemm::Candidate* slots;
-  int* counts;
-  int capacity;
+  __nv_bfloat16* out;  ///< the tile, or (filtered) the pieces
+  const float* bars;   ///< filtered: WgmmaGemm::Filter
+  unsigned* stored;
+  int stored_words;
+  int* marks;
+  int* busy_rows;
+  int* busy_count;
   long long ld, nq, nb;
   int k_blocks, tiles_q, tiles_x;
+  int units;  ///< (pair of query blocks, database block): a cluster's work item
 };
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -64,9 +82,26 @@ __device__ __forceinline__ void barrier_expect_bytes(std::uint64_t* bar, std::ui
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(shared_address(bar)), "r"(bytes)
                : "memory");
 }
-__device__ __forceinline__ void barrier_arrive(std::uint64_t* bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(shared_address(bar)) : "memory");
+/// Arrives on the barrier at the same place in CTA `cta` of the cluster (this CTA's own included).
+/// Default semantics (release, CTA scope), as CUTLASS's cluster barriers: .release.cluster made every
+/// k block about 0.3 us slower.
+__device__ __forceinline__ void barrier_arrive_in(std::uint64_t* bar, std::uint32_t cta) {
+  asm volatile(
+      "{\n.reg .b32 remote;\nmapa.shared::cluster.u32 remote, %0, %1;\n"
+      "mbarrier.arrive.shared::cluster.b64 _, [remote];\n}" ::"r"(shared_address(bar)),
+      "r"(cta)
+      : "memory");
 }
+__device__ __forceinline__ std::uint32_t cluster_rank() {
+  std::uint32_t rank;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
+  return rank;
+}
+/// Every thread of every CTA of the cluster (not warp-aligned: the loader warp diverges).
+__device__ __forceinline__ void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;" ::: "memory");
+}
+
 /// Waits until the phase with this parity has completed (a fresh barrier counts parity 1 as done).
 __device__ __forceinline__ void barrier_wait(std::uint64_t* bar, int parity) {
   asm volatile(
@@ -86,12 +121,25 @@ __device__ __forceinline__ void tma_load(void* dst, const CUtensorMap* map, int 
       : "memory");
 }
 
-/// The wgmma descriptor of a K-major operand in shared memory with the 128-byte swizzle: rows of
-/// 128 bytes, 8-row atoms of 1024 bytes (the stride between atoms), base 1024-byte aligned.
+/// TMA multicast: the box at (k, row) into the same place of every CTA in cta_mask, completing its
+/// bytes on each one's barrier at bar's place.
+__device__ __forceinline__ void tma_load_multicast(void* dst, const CUtensorMap* map, int k, int row,
+                                                   std::uint64_t* bar, std::uint16_t cta_mask) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1, {%2, "
+      "%3}], [%4], %5;" ::"r"(shared_address(dst)),
+      "l"(map), "r"(k), "r"(row), "r"(shared_address(bar)), "h"(cta_mask)
+      : "memory");
+}
+
+/// The wgmma descriptor of a K-major operand in shared memory with the kSwizzleBytes swizzle (layout
+/// type 1 for 128 bytes, 2 for 64): rows of kSwizzleBytes, 8-row atoms (the stride between them), base
+/// aligned to an atom.
 __device__ __forceinline__ std::uint64_t operand_descriptor(const void* smem) {
   const std::uint64_t address = shared_address(smem);
-  return ((address & 0x3FFFF) >> 4) | (std::uint64_t{1} << 16) | (std::uint64_t{1024 >> 4} << 32) |
-         (std::uint64_t{1} << 62);
+  constexpr std::uint64_t layout = kSwizzleBytes == 128 ? 1 : 2;
+  return ((address & 0x3FFFF) >> 4) | (std::uint64_t{1} << 16) | (std::uint64_t{kSwizzleAtom >> 4} << 32) |
+         (layout << 62);
 }
 
 /// d (64 x 256 FP32, the wgmma fragment) += A (64 x 16) . B (16 x 256), both K-major in shared memory
@@ -115,13 +163,14 @@ __device__ __forceinline__ void fence_accumulators(float (&d)[128]) {
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait_one() { asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory"); }
 
-template <bool kFilter>
+template <bool kFilter, int kCluster>
 __global__ void __launch_bounds__(kThreads, 1)
     wgmma_gemm_kernel(const __grid_constant__ CUtensorMap query_map, const __grid_constant__ CUtensorMap database_map,
                       Problem p) {
   extern __shared__ __align__(1024) unsigned char shared_raw[];
-  // TMA with the 128-byte swizzle wants 1024-byte aligned destinations.
+  // TMA with a swizzle wants destinations aligned to its atom (1024 bytes covers both).
   unsigned char* shared = reinterpret_cast<unsigned char*>(
       (reinterpret_cast<std::uintptr_t>(shared_raw) + 1023) & ~std::uintptr_t{1023});
   unsigned char* query_stage = shared;
@@ -129,29 +178,37 @@ __global__ void __launch_bounds__(kThreads, 1)
   auto* full = reinterpret_cast<std::uint64_t*>(database_stage + kStages * kStageDatabaseBytes);
   std::uint64_t* empty = full + kStages;
   const int warpgroup = threadIdx.x / 128;
-  const int tiles = p.tiles_q * p.tiles_x;
+  const std::uint32_t rank = cluster_rank();
+  const int cluster = blockIdx.x / kCluster, clusters = gridDim.x / kCluster;
   if (threadIdx.x == 0) {
     for (int s = 0; s < kStages; ++s) {
-      barrier_init(&full[s], 1);
-      barrier_init(&empty[s], 2);
+      barrier_init(&full[s], 1);                    // the loader's expect_tx; the bytes do the rest
+      barrier_init(&empty[s], 2 * kCluster);  // both multipliers of both CTAs: the stage is shared
     }
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
-  __syncthreads();
+  cluster_sync();  // no multicast may reach a barrier of the other CTA before it exists
 
   if (warpgroup == 0) {  // the loader
-    if (threadIdx.x != 0) return;
-    int stage = 0, phase = 0;
-    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-      const int q0 = tile / p.tiles_x * kBlockQueries, x0 = tile % p.tiles_x * kBlockDatabase;
-      for (int kb = 0; kb < p.k_blocks; ++kb) {
-        barrier_wait(&empty[stage], phase ^ 1);
-        barrier_expect_bytes(&full[stage], kStageQueryBytes + kStageDatabaseBytes);
-        tma_load(query_stage + stage * kStageQueryBytes, &query_map, kb * kBlockK, q0, &full[stage]);
-        tma_load(database_stage + stage * kStageDatabaseBytes, &database_map, kb * kBlockK, x0, &full[stage]);
-        if (++stage == kStages) stage = 0, phase ^= 1;
+    if (threadIdx.x == 0) {
+      int stage = 0, phase = 0;
+      for (int unit = cluster; unit < p.units; unit += clusters) {
+        const int q0 = (unit / p.tiles_x * kCluster + static_cast<int>(rank)) * kBlockQueries;
+        const int x0 = unit % p.tiles_x * kBlockDatabase + static_cast<int>(rank) * (kBlockDatabase / kCluster);
+        for (int kb = 0; kb < p.k_blocks; ++kb) {
+          barrier_wait(&empty[stage], phase ^ 1);
+          barrier_expect_bytes(&full[stage], kStageQueryBytes + kStageDatabaseBytes);
+          tma_load(query_stage + stage * kStageQueryBytes, &query_map, kb * kBlockK, q0, &full[stage]);
+          if constexpr (kCluster == 1)
+            tma_load(database_stage + stage * kStageDatabaseBytes, &database_map, kb * kBlockK, x0, &full[stage]);
+          else
+            tma_load_multicast(database_stage + stage * kStageDatabaseBytes + rank * (kStageDatabaseBytes / kCluster),
+                               &database_map, kb * kBlockK, x0, &full[stage], (1u << kCluster) - 1);
+          if (++stage == kStages) stage = 0, phase ^= 1;
+        }
       }
     }
+    cluster_sync();  // nobody leaves while the other CTA may still arrive here
     return;
   }
 
@@ -160,12 +217,23 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int half = warpgroup - 1;
   int stage = 0, phase = 0;
   float d[128] = {};
-  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-    const long long q0 = static_cast<long long>(tile / p.tiles_x) * kBlockQueries + 64 * half;
-    const long long x0 = static_cast<long long>(tile % p.tiles_x) * kBlockDatabase;
+  for (int unit = cluster; unit < p.units; unit += clusters) {
+    const long long q0 = static_cast<long long>(unit / p.tiles_x * kCluster + rank) * kBlockQueries + 64 * half;
+    const long long x0 = static_cast<long long>(unit % p.tiles_x) * kBlockDatabase;
+    // The bars of this thread's two rows, fetched now so that their latency hides behind the products.
+    float bars[2] = {0.0f, 0.0f};
+    if constexpr (kFilter)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const long long q = q0 + 16 * warp + lane / 4 + 8 * r;
+        if (q < p.nq) bars[r] = p.bars[q];
+      }
+    // One batch of multiplies stays in flight: k block kb is issued before kb - 1 is waited for, so
+    // the tensor cores never wait for this warpgroup to issue; a stage is released once read.
+    int previous = -1;
     for (int kb = 0; kb < p.k_blocks; ++kb) {
       barrier_wait(&full[stage], phase);
-      const std::uint64_t a = operand_descriptor(query_stage + stage * kStageQueryBytes + half * 64 * 128);
+      const std::uint64_t a = operand_descriptor(query_stage + stage * kStageQueryBytes + half * 64 * kSwizzleBytes);
       const std::uint64_t b = operand_descriptor(database_stage + stage * kStageDatabaseBytes);
       fence_accumulators(d);
       wgmma_fence();
@@ -173,58 +241,73 @@ __global__ void __launch_bounds__(kThreads, 1)
       for (int k = 0; k < kBlockK / 16; ++k)  // 16 BF16 = 32 bytes = 2 descriptor units further
         wgmma_m64n256k16(d, a + 2 * k, b + 2 * k, kb > 0 || k > 0);
       wgmma_commit();
-      wgmma_wait_all();
+      wgmma_wait_one();
       fence_accumulators(d);
-      if (t == 0) barrier_arrive(&empty[stage]);
+      if (previous >= 0 && t < kCluster) barrier_arrive_in(&empty[previous], t);
+      previous = stage;
       if (++stage == kStages) stage = 0, phase ^= 1;
     }
+    wgmma_wait_all();
+    fence_accumulators(d);
+    if (previous >= 0 && t < kCluster) barrier_arrive_in(&empty[previous], t);
     // The fragment: warp w holds rows 16w + lane/4 (+ 8); register 4j + {0,1} columns 8j + 2(lane%4)
     // + {0,1} of the first row, 4j + {2,3} the same columns of the second.
+    // A row of the block: its 256 columns, rounded to BF16, into out.
+    auto store_row = [&](int r, long long q) {
+      __nv_bfloat16* row = p.out + q * p.ld;
+#pragma unroll
+      for (int j = 0; j < 32; ++j) {
+        const long long x = x0 + 8 * j + 2 * (lane % 4);
+        const float lo = d[4 * j + 2 * r], hi = d[4 * j + 2 * r + 1];
+        if (x + 1 < p.nb) {
+          *reinterpret_cast<__nv_bfloat162*>(row + x) = __floats2bfloat162_rn(lo, hi);
+        } else if (x < p.nb) {
+          row[x] = __float2bfloat16_rn(lo);
+        }
+      }
+    };
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       const long long q = q0 + 16 * warp + lane / 4 + 8 * r;
-      if (q >= p.nq) continue;
+      const bool live = q < p.nq;
       if constexpr (kFilter) {
-        const float bar = p.bars[q];
+        // Almost always nothing in the row's piece reaches the bar: a maximum settles it in a few
+        // compact instructions. (Appending each passing score to a list instead, a hundred
+        // atomics' worth of code interleaved with the compares, cost 30% of the kernel.)
+        float most = -INFINITY;
 #pragma unroll
-        for (int j = 0; j < 32; ++j)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const long long x = x0 + 8 * j + 2 * (lane % 4) + e;
-            const float score = d[4 * j + 2 * r + e];
-            if (x < p.nb && score >= bar) {
-              const int slot = atomicAdd(&p.counts[q], 1);
-              if (slot < p.capacity) p.slots[q * p.capacity + slot] = {static_cast<int>(x), score};
-            }
-          }
-      } else {
-        __nv_bfloat16* row = p.out + q * p.ld;
-#pragma unroll
-        for (int j = 0; j < 32; ++j) {
-          const long long x = x0 + 8 * j + 2 * (lane % 4);
-          const float lo = d[4 * j + 2 * r], hi = d[4 * j + 2 * r + 1];
-          if (x + 1 < p.nb) {
-            *reinterpret_cast<__nv_bfloat162*>(row + x) = __floats2bfloat162_rn(lo, hi);
-          } else if (x < p.nb) {
-            row[x] = __float2bfloat16_rn(lo);
+        for (int j = 0; j < 32; ++j) most = fmaxf(most, fmaxf(d[4 * j + 2 * r], d[4 * j + 2 * r + 1]));
+        // The piece (256 columns of the row) is in the 4 lanes of a quad: any of them decides.
+        bool pass = live && most >= bars[r];
+        pass = __shfl_xor_sync(0xffffffffu, pass ? 1 : 0, 1) != 0 || pass;
+        pass = __shfl_xor_sync(0xffffffffu, pass ? 1 : 0, 2) != 0 || pass;
+        if (pass) {
+          store_row(r, q);
+          if (lane % 4 == 0) {
+            const int piece = static_cast<int>(x0 / kBlockDatabase);
+            atomicOr(&p.stored[q * p.stored_words + piece / 32], 1u << (piece % 32));
+            if (atomicAdd(&p.marks[q], 1) == 0) p.busy_rows[atomicAdd(p.busy_count, 1)] = static_cast<int>(q);
           }
         }
+      } else if (live) {
+        store_row(r, q);
       }
     }
   }
+  cluster_sync();  // the loader's counterpart: the other CTA's last arrivals on our barriers are in
 }
 
 #else  // no sm_90a in this compilation pass: the kernel exists, and says so when it runs
 
-template <bool kFilter>
+template <bool kFilter, int kCluster>
 __global__ void wgmma_gemm_kernel(const __grid_constant__ CUtensorMap, const __grid_constant__ CUtensorMap, Problem) {
   __trap();
 }
 
 #endif
 
-/// A 2D tensor map of rows x dim BF16 values (row stride dim), boxes of box_rows x kBlockK, 128-byte
-/// swizzle; out of range reads as zeros.
+/// A 2D tensor map of rows x dim BF16 values (row stride dim), boxes of box_rows x kBlockK, swizzled
+/// as the descriptors expect; out of range reads as zeros.
 CUtensorMap row_map(const std::uint16_t* rows, long long count, long long dim, int box_rows) {
   static PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
     void* f = nullptr;
@@ -242,10 +325,68 @@ CUtensorMap row_map(const std::uint16_t* rows, long long count, long long dim, i
   const cuuint32_t element_stride[2] = {1, 1};
   const CUresult status =
       encode(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<std::uint16_t*>(rows), size, stride, box,
-             element_stride, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+             element_stride, CU_TENSOR_MAP_INTERLEAVE_NONE,
+             kSwizzleBytes == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B,
              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (status != CUDA_SUCCESS) throw InternalError(fmt::format("cuTensorMapEncodeTiled failed ({})", static_cast<int>(status)));
   return map;
+}
+
+}  // namespace
+
+namespace {
+
+template <bool kFilter, int kCluster>
+cudaLaunchConfig_t launch_config(int grid, cudaStream_t stream, cudaLaunchAttribute& cluster) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(static_cast<unsigned>(grid));
+  config.blockDim = dim3(kThreads);
+  config.dynamicSmemBytes = kSharedBytes;
+  config.stream = stream;
+  cluster.id = cudaLaunchAttributeClusterDimension;
+  cluster.val.clusterDim.x = kCluster;
+  cluster.val.clusterDim.y = 1;
+  cluster.val.clusterDim.z = 1;
+  config.attrs = &cluster;
+  config.numAttrs = 1;
+  return config;
+}
+
+/// Clusters of the kernel resident at once: the persistent grid (a GPC with an odd number of free
+/// SMs leaves one idle with pairs).
+template <bool kFilter, int kCluster>
+int resident_clusters(int sms) {
+  check(cudaFuncSetAttribute(wgmma_gemm_kernel<kFilter, kCluster>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             kSharedBytes),
+        "cudaFuncSetAttribute(wgmma_gemm_kernel)");
+  cudaLaunchAttribute cluster{};
+  const cudaLaunchConfig_t config = launch_config<kFilter, kCluster>(sms / kCluster * kCluster, nullptr, cluster);
+  int clusters = 0;
+  check(cudaOccupancyMaxActiveClusters(&clusters, wgmma_gemm_kernel<kFilter, kCluster>, &config),
+        "cudaOccupancyMaxActiveClusters(wgmma_gemm_kernel)");
+  if (clusters < 1) throw InternalError("WgmmaGemm: no cluster of the kernel fits on this GPU");
+  return clusters;
+}
+
+template <bool kFilter, int kCluster>
+void launch(const CUtensorMap& query_map, const CUtensorMap& database_map, const Problem& p, int clusters,
+            cudaStream_t stream) {
+  cudaLaunchAttribute cluster{};
+  const cudaLaunchConfig_t config = launch_config<kFilter, kCluster>(std::min(p.units, clusters) * kCluster, stream, cluster);
+  check(cudaLaunchKernelEx(&config, wgmma_gemm_kernel<kFilter, kCluster>, query_map, database_map, p),
+        "cudaLaunchKernelEx(wgmma_gemm_kernel)");
+}
+
+Problem problem(std::int64_t dim, std::int64_t ld, std::int64_t nq, std::int64_t nb, int cluster) {
+  Problem p{};
+  p.ld = ld;
+  p.nq = nq;
+  p.nb = nb;
+  p.k_blocks = static_cast<int>((dim + kBlockK - 1) / kBlockK);
+  p.tiles_q = static_cast<int>((nq + kBlockQueries - 1) / kBlockQueries);
+  p.tiles_x = static_cast<int>((nb + kBlockDatabase - 1) / kBlockDatabase);
+  p.units = (p.tiles_q + cluster - 1) / cluster * p.tiles_x;
+  return p;
 }
 
 }  // namespace
@@ -256,55 +397,48 @@ WgmmaGemm::WgmmaGemm(std::int64_t dim, std::int64_t ld) : dim_(dim), ld_(ld) {
   check(cudaGetDevice(&device), "cudaGetDevice");
   check(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
   cudaFuncAttributes attributes{};
-  if (cudaFuncGetAttributes(&attributes, wgmma_gemm_kernel<false>) != cudaSuccess) {
+  if (cudaFuncGetAttributes(&attributes, wgmma_gemm_kernel<false, 1>) != cudaSuccess) {
     cudaGetLastError();
     throw InternalError("WgmmaGemm: this build has no sm_90a kernel for the current GPU (it needs an H100/H200)");
   }
-  for (const void* kernel : {reinterpret_cast<const void*>(wgmma_gemm_kernel<false>),
-                             reinterpret_cast<const void*>(wgmma_gemm_kernel<true>)})
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes),
-          "cudaFuncSetAttribute(wgmma_gemm_kernel)");
+  // EXPERIMENT knob: CTAs per cluster sharing the database slab (1 or 2).
+  if (const char* c = std::getenv("WEAVE_WGMMA_CLUSTER")) cluster_ = std::atoi(c) == 1 ? 1 : 2;
+  clusters_ = cluster_ == 1 ? std::min(resident_clusters<false, 1>(sms_), resident_clusters<true, 1>(sms_))
+                            : std::min(resident_clusters<false, 2>(sms_), resident_clusters<true, 2>(sms_));
 }
-
-namespace {
-
-Problem problem(std::int64_t dim, std::int64_t ld, std::int64_t nq, std::int64_t nb) {
-  Problem p{};
-  p.ld = ld;
-  p.nq = nq;
-  p.nb = nb;
-  p.k_blocks = static_cast<int>((dim + kBlockK - 1) / kBlockK);
-  p.tiles_q = static_cast<int>((nq + kBlockQueries - 1) / kBlockQueries);
-  p.tiles_x = static_cast<int>((nb + kBlockDatabase - 1) / kBlockDatabase);
-  return p;
-}
-
-}  // namespace
 
 void WgmmaGemm::run(const std::uint16_t* queries, std::int64_t nq, const std::uint16_t* database, std::int64_t nb,
                     std::uint16_t* out, cudaStream_t stream) {
   const CUtensorMap query_map = row_map(queries, nq, dim_, kBlockQueries);
-  const CUtensorMap database_map = row_map(database, nb, dim_, kBlockDatabase);
-  Problem p = problem(dim_, ld_, nq, nb);
+  const CUtensorMap database_map = row_map(database, nb, dim_, kBlockDatabase / cluster_);
+  Problem p = problem(dim_, ld_, nq, nb, cluster_);
   p.out = reinterpret_cast<__nv_bfloat16*>(out);
-  wgmma_gemm_kernel<false><<<std::min(p.tiles_q * p.tiles_x, sms_), kThreads, kSharedBytes, stream>>>(
-      query_map, database_map, p);
-  check_launch("wgmma_gemm_kernel");
+  if (cluster_ == 1)
+    launch<false, 1>(query_map, database_map, p, clusters_, stream);
+  else
+    launch<false, 2>(query_map, database_map, p, clusters_, stream);
 }
 
 void WgmmaGemm::run_filtered(const std::uint16_t* queries, std::int64_t nq, const std::uint16_t* database,
-                             std::int64_t nb, const float* bars, Candidate* slots, int* counts, int capacity,
-                             cudaStream_t stream) {
+                             std::int64_t nb, const Filter& filter, cudaStream_t stream) {
+  static_assert(kPieceRows == kBlockDatabase);
   const CUtensorMap query_map = row_map(queries, nq, dim_, kBlockQueries);
-  const CUtensorMap database_map = row_map(database, nb, dim_, kBlockDatabase);
-  Problem p = problem(dim_, ld_, nq, nb);
-  p.bars = bars;
-  p.slots = slots;
-  p.counts = counts;
-  p.capacity = capacity;
-  wgmma_gemm_kernel<true><<<std::min(p.tiles_q * p.tiles_x, sms_), kThreads, kSharedBytes, stream>>>(
-      query_map, database_map, p);
-  check_launch("wgmma_gemm_kernel (filtered)");
+  const CUtensorMap database_map = row_map(database, nb, dim_, kBlockDatabase / cluster_);
+  Problem p = problem(dim_, ld_, nq, nb, cluster_);
+  p.out = reinterpret_cast<__nv_bfloat16*>(filter.pieces);
+  p.bars = filter.bars;
+  p.stored = filter.stored;
+  p.stored_words = filter.stored_words;
+  p.marks = filter.marks;
+  p.busy_rows = filter.busy_rows;
+  p.busy_count = filter.busy_count;
+  if (filter.stored_words < stored_words(nb))
+    throw InternalError(fmt::format("WgmmaGemm: {} words of piece bits per query, {} rows need {}",
+                                    filter.stored_words, nb, stored_words(nb)));
+  if (cluster_ == 1)
+    launch<true, 1>(query_map, database_map, p, clusters_, stream);
+  else
+    launch<true, 2>(query_map, database_map, p, clusters_, stream);
 }
 
 }  // namespace weave::knn::cuda

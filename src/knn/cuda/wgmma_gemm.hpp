@@ -17,22 +17,34 @@ class WgmmaGemm {
   void run(const std::uint16_t* queries, std::int64_t nq, const std::uint16_t* database, std::int64_t nb,
            std::uint16_t* out, cudaStream_t stream);
 
-  /// A database row whose FP32 score reached its query's bar.
-  struct Candidate {
-    int column;  ///< database row, from 0
-    float score;
+  /// Where the filtered form puts the scores at the bars (GPU memory).
+  struct Filter {
+    const float* bars = nullptr;      ///< per query: the least FP32 score that matters
+    std::uint16_t* pieces = nullptr;  ///< nq x ld BF16 scores, written only where `stored` says
+    unsigned* stored = nullptr;       ///< nq x stored_words bits, one per piece of kPieceRows columns
+    int stored_words = 0;             ///< per query: at least stored_words(nb)
+    int* marks = nullptr;             ///< per query: pieces stored
+    int* busy_rows = nullptr;         ///< the queries with a piece stored, in no particular order (nq)
+    int* busy_count = nullptr;        ///< how many; stored, marks and busy_count zeroed by the caller
   };
+  static constexpr int kPieceRows = 256;  ///< database rows (columns of a score row) per piece
+#ifdef __CUDACC__
+  __host__ __device__
+#endif
+  static int stored_words(std::int64_t nb) { return static_cast<int>((nb + 32 * kPieceRows - 1) / (32 * kPieceRows)); }
 
-  /// The same products, never written: for each query q < nq, every x < nb with FP32 score >=
-  /// bars[q] is appended to slots[q * capacity ...] in no particular order, counts[q] (which the
-  /// caller zeroes) counting all of them; a count above capacity means some were dropped.
+  /// The same products, never written as a tile: for each query q < nq, each piece of 256
+  /// database rows (columns) of its scores that holds an FP32 score >= bars[q] is stored to pieces
+  /// (BF16, row q, stride ld) and flagged in stored; the query is listed in busy_rows once.
   void run_filtered(const std::uint16_t* queries, std::int64_t nq, const std::uint16_t* database, std::int64_t nb,
-                    const float* bars, Candidate* slots, int* counts, int capacity, cudaStream_t stream);
+                    const Filter& filter, cudaStream_t stream);
 
  private:
   std::int64_t dim_;
   std::int64_t ld_;
   int sms_ = 0;
+  int cluster_ = 2;   ///< CTAs per cluster
+  int clusters_ = 0;  ///< resident at once: the persistent grid
 };
 
 }  // namespace weave::knn::cuda
