@@ -57,7 +57,7 @@ struct KnnConfig {
   std::int64_t query_tile = 1024;      ///< queries per similarity tile
   std::int64_t database_tile = 4096;   ///< database rows per similarity tile
   std::int64_t gpu_query_tile = 16384;     ///< cuda: queries per tensor-core score tile
-  std::int64_t gpu_database_tile = 4096;  ///< cuda: database rows per score tile
+  std::int64_t gpu_database_tile = 0;     ///< cuda: database rows per score tile (0: 16384 own GEMM, 4096 cuBLASLt)
   std::string gpu_scores = "bf16";        ///< cuda: score tile type, bf16 (half the bytes) or fp32
   std::string gpu_gemm = "auto";          ///< cuda: auto (own filtering GEMM where it applies) or cublaslt
   int gpu_select_sms = 0;                 ///< cuda: SMs reserved for the selection (0: none, kernels alternate)

@@ -28,7 +28,8 @@ void add_knn_command(CLI::App& app, Runner& run) {
                   "cuda: queries per tensor-core score tile (lower it if the GPU runs out of memory)")
       ->capture_default_str();
   cmd->add_option("--gpu-database-tile", config->gpu_database_tile,
-                  "cuda: database rows per score tile (one tile of scores is kept; two with --gpu-select-sms)")
+                  "cuda: database rows per score tile (one tile of scores is kept; two with --gpu-select-sms); 0 "
+                  "(default): 16384 where weave's own GEMM runs (see --gpu-gemm), else 4096")
       ->capture_default_str();
   cmd->add_option("--gpu-scores", config->gpu_scores,
                   "cuda: score tile type: bf16 (half the bytes; faster) or fp32")

@@ -61,7 +61,8 @@ void KnnConfig::validate() const {
   if (backend != "cpu" && backend != "cuda")
     throw UserError(fmt::format("--backend must be cpu or cuda (got {})", backend));
   if (query_tile < 1 || database_tile < 1) throw UserError("tile sizes must be positive");
-  if (gpu_query_tile < 1 || gpu_database_tile < 1) throw UserError("--gpu-query-tile and --gpu-database-tile must be positive");
+  if (gpu_query_tile < 1) throw UserError("--gpu-query-tile must be positive");
+  if (gpu_database_tile < 0) throw UserError("--gpu-database-tile must be >= 0 (0: chosen by --gpu-gemm)");
   if (gpu_select_sms < 0) throw UserError("--gpu-select-sms must be >= 0 (0: GEMM and selection alternate on all SMs)");
   if (gpu_resident_rows < 0) throw UserError("--gpu-resident-rows must be >= 0 (0: as many as fit in GPU memory)");
   if (gpu_scores != "bf16" && gpu_scores != "fp32")

@@ -408,25 +408,28 @@ __global__ void __launch_bounds__(kScanThreads, kBlocksPerSm) scan_tile_kernel(S
   }
 }
 
-/// Query row's bar for the filtered GEMM of the next tile (see prepare_filter); no piece stored yet.
-__device__ void prepare_row(const FilteredTile& f, long long row) {
-  const ScanTile& t = f.scan;
-  const float slack = tensor_dot_error_bound(t.query_norm[row], t.query_residual[row], t.database_maxima[0],
-                                             t.database_maxima[1], t.dim);
-  f.bars[row] = bar_for<float>(t.list_sims[row * t.k + t.k - 1], slack);
+/// Query row's bar for the filtered GEMM of the next tile, from its k-th best and slack (see
+/// prepare_filter); no piece stored yet.
+__device__ void prepare_row(const FilteredTile& f, long long row, float kth, float slack) {
+  f.bars[row] = bar_for<float>(kth, slack);
   f.filter.marks[row] = 0;
   for (int w = 0; w < f.filter.stored_words; ++w) f.filter.stored[row * f.filter.stored_words + w] = 0;
 }
 
 __global__ void prepare_filter_kernel(FilteredTile f) {
+  const ScanTile& t = f.scan;
   const long long row = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (row == 0) *f.filter.busy_count = 0;
-  if (row < f.scan.nq) prepare_row(f, row);
+  if (row >= t.nq) return;
+  const float slack = tensor_dot_error_bound(t.query_norm[row], t.query_residual[row], t.database_maxima[0],
+                                             t.database_maxima[1], t.dim);
+  prepare_row(f, row, t.list_sims[row * t.k + t.k - 1], slack);
 }
 
 /// One busy query row of a filtered tile, by one warp: each stored piece (256 BF16 scores, 8 a
-/// lane) is taken like scan_row's staged scores, against the rising bar.
-__device__ void merge_row(const FilteredTile& f, long long row, int lane) {
+/// lane) is taken like scan_row's staged scores, against the rising bar; prepare_next: then the
+/// row's bar for the next tile.
+__device__ void merge_row(const FilteredTile& f, long long row, int lane, bool prepare_next) {
   const ScanTile& t = f.scan;
   RegisterList list(t.list_sims + row * t.k, reinterpret_cast<long long*>(t.list_ids) + row * t.k, t.k, lane);
   const float* query = t.queries + row * t.dim;
@@ -460,6 +463,7 @@ __device__ void merge_row(const FilteredTile& f, long long row, int lane) {
   }
   list.store();
   if (lane == 0 && rescored != 0) atomicAdd(t.rescored, rescored);
+  if (lane == 0 && prepare_next) prepare_row(f, row, list.kth_s, slack);
 }
 
 /// The warps of the grid take the busy rows (those the GEMM found a candidate for) in turn: in most
@@ -471,9 +475,7 @@ __global__ void __launch_bounds__(kScanThreads) merge_candidates_kernel(Filtered
   if (prepare_next && blockIdx.x == 0 && threadIdx.x == 0) *f.next_busy_count = 0;
   const int busy = *f.filter.busy_count;
   for (int i = static_cast<int>((blockIdx.x * blockDim.x + threadIdx.x) / kWarp); i < busy; i += warps) {
-    const long long row = f.filter.busy_rows[i];
-    merge_row(f, row, lane);
-    if (prepare_next && lane == 0) prepare_row(f, row);
+    merge_row(f, f.filter.busy_rows[i], lane, prepare_next);
   }
 }
 
