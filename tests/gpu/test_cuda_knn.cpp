@@ -213,8 +213,8 @@ TEST(CudaKnn, ExactDuplicatesTieOnGlobalId) {
   expect_gpu_matches_cpu(comm, path, {200, 1 << 20, 4096, 4096, "fp32"});
   expect_gpu_matches_cpu(comm, path, {64, 999, 256, 200, "bf16", 600});
   // 5 rows, 400 copies each, interleaved: after a query's first tile, each 1000-row tile holds 200
-  // pairs tied at its bar, more than the 72 candidate slots of k = 10, so the own GEMM stores pieces
-  // of scores instead (and on cuBLASLt for comparison).
+  // pairs tied at its bar, spread over all its 256-row pieces, which the own GEMM stores and the
+  // merge takes in turn (and the same on cuBLASLt for comparison).
   const auto many = testing::write_corpus_on_root(comm, dir, "many_dups.h5", testing::duplicated_corpus(5, 400, 64, 4));
   Case overflow{10, 1 << 20, 512, 1000, "bf16"};
   overflow.expect_filtered = true;

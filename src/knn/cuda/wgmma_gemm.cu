@@ -1,17 +1,18 @@
-// A BF16 GEMM of our own on Hopper tensor cores (wgmma, TMA, a warp-specialized pipeline), the
-// first step towards a score tile that never reaches DRAM: run() writes the BF16 tile, so that it
-// can be checked against cuBLASLt and timed; run_filtered() writes only the pairs that reach their
-// query's bar (docs/algorithms.md). EXPERIMENT, branch only: written without a GPU, not yet run.
+// A BF16 GEMM of our own on Hopper tensor cores (wgmma, TMA, a warp-specialized pipeline), so that
+// the score tile need not reach DRAM: run_filtered() writes only the pieces of score rows that
+// reach their query's bar (docs/algorithms.md, "The own filtering GEMM"); run() writes the BF16
+// tile, so that the kernel can be checked against cuBLASLt and timed.
 //
 // out[q * ld + x] = queries_q . database_x (FP32 accumulation, rounded to BF16), the layout of
 // ScoreGemm with a = database, b = queries. Rows are BF16, dim a multiple of 8 (16-byte rows for
 // TMA; columns past dim and rows past the ends read as zeros).
 //
-// CTA: 3 warpgroups. Warpgroup 0 loads (one thread issues TMA copies of a 128-query x 64 and a
-// 256-row x 64 slab per stage, kStages stages); warpgroups 1 and 2 each multiply 64 of the 128
-// queries by the 256 database rows with m64n256k16 wgmma (128 FP32 accumulators a thread), then
-// store or filter. Persistent: a CTA per SM walks the tiles; the loader runs ahead into the next tile while
-// the multipliers store. mbarriers: full[s] (TMA bytes landed), empty[s] (both multipliers done).
+// CTA: 3 warpgroups. Warpgroup 0 loads (one thread issues TMA copies of a 128-query x 64 slab and
+// its half of a 256-row x 64 slab, multicast to both CTAs of its cluster, per stage); warpgroups 1
+// and 2 each multiply 64 of the 128 queries by the 256 database rows with m64n256k16 wgmma (128
+// FP32 accumulators a thread), then store or filter. Persistent: a cluster per pair of SMs walks
+// the work; the loader runs ahead into the next tile while the multipliers store. mbarriers:
+// full[s] (TMA bytes landed), empty[s] (the multipliers of both CTAs done with the stage).
 #include "knn/cuda/wgmma_gemm.hpp"
 
 #include <cuda.h>
@@ -19,7 +20,6 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
-#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -32,21 +32,17 @@ namespace {
 
 constexpr int kBlockQueries = 128;   // BM: two multiplier warpgroups of 64
 constexpr int kBlockDatabase = 256;  // BN: one m64n256 wgmma wide
-// A stage holds kBlockK values of each row (one swizzled row of 2 kBlockK bytes). Smaller k blocks
-// give more stages in the same shared memory, so the loader runs further ahead of the multipliers:
-// with 4 stages of 64 (the first version) the multipliers waited for data about half the time.
-#ifndef WEAVE_WGMMA_BLOCK_K
-#define WEAVE_WGMMA_BLOCK_K 64
-#endif
-constexpr int kBlockK = WEAVE_WGMMA_BLOCK_K;
-static_assert(kBlockK == 32 || kBlockK == 64, "the swizzle is 64 or 128 bytes");
+// A stage holds kBlockK values of each row (one swizzled row of 2 kBlockK bytes): 4 stages of 64
+// fill the shared memory. (9 stages of 32, the loader further ahead, measured 40% slower: the
+// per-stage synchronization, not the data, was the cost.)
+constexpr int kBlockK = 64;
 constexpr int kSwizzleBytes = kBlockK * 2;
 constexpr int kSwizzleAtom = 8 * kSwizzleBytes;  // 8 rows: the alignment and the wgmma stride
 constexpr int kThreads = 384;
 // Two CTAs form a cluster: they multiply two neighbouring 128-query blocks by the same 256 database
-// rows, each loading half of those rows into both (TMA multicast). L2 -> SM traffic per CTA drops
-// from 48 to 32 KB per k block: without it the kernel ran at 530 TFLOP/s, about the rate at which L2
-// delivers 48 KB per 4 MFLOP on an H100.
+// rows, each loading half of those rows into both (TMA multicast): 32 instead of 48 KB from L2 per k
+// block and CTA (measured 3% faster than single CTAs).
+constexpr int kClusterSize = 2;
 constexpr int kStageQueryBytes = kBlockQueries * kBlockK * 2;
 constexpr int kStageDatabaseBytes = kBlockDatabase * kBlockK * 2;
 constexpr int kMaxShared = 227 * 1024;  // per CTA on sm_90
@@ -83,8 +79,8 @@ __device__ __forceinline__ void barrier_expect_bytes(std::uint64_t* bar, std::ui
                : "memory");
 }
 /// Arrives on the barrier at the same place in CTA `cta` of the cluster (this CTA's own included).
-/// Default semantics (release, CTA scope), as CUTLASS's cluster barriers: .release.cluster made every
-/// k block about 0.3 us slower.
+/// Default semantics (release, CTA scope), as CUTLASS's cluster barriers: .release.cluster (and
+/// .acquire.cluster on the wait) made the kernel 25% slower on an H100.
 __device__ __forceinline__ void barrier_arrive_in(std::uint64_t* bar, std::uint32_t cta) {
   asm volatile(
       "{\n.reg .b32 remote;\nmapa.shared::cluster.u32 remote, %0, %1;\n"
@@ -273,7 +269,8 @@ __global__ void __launch_bounds__(kThreads, 1)
       if constexpr (kFilter) {
         // Almost always nothing in the row's piece reaches the bar: a maximum settles it in a few
         // compact instructions. (Appending each passing score to a list instead, a hundred
-        // atomics' worth of code interleaved with the compares, cost 30% of the kernel.)
+        // atomics' worth of code interleaved with the compares, ran the kernel at 550 TFLOP/s
+        // instead of 675 on an H100, even with no score passing.)
         float most = -INFINITY;
 #pragma unroll
         for (int j = 0; j < 32; ++j) most = fmaxf(most, fmaxf(d[4 * j + 2 * r], d[4 * j + 2 * r + 1]));
@@ -401,30 +398,24 @@ WgmmaGemm::WgmmaGemm(std::int64_t dim, std::int64_t ld) : dim_(dim), ld_(ld) {
     cudaGetLastError();
     throw InternalError("WgmmaGemm: this build has no sm_90a kernel for the current GPU (it needs an H100/H200)");
   }
-  // EXPERIMENT knob: CTAs per cluster sharing the database slab (1 or 2).
-  if (const char* c = std::getenv("WEAVE_WGMMA_CLUSTER")) cluster_ = std::atoi(c) == 1 ? 1 : 2;
-  clusters_ = cluster_ == 1 ? std::min(resident_clusters<false, 1>(sms_), resident_clusters<true, 1>(sms_))
-                            : std::min(resident_clusters<false, 2>(sms_), resident_clusters<true, 2>(sms_));
+  clusters_ = std::min(resident_clusters<false, kClusterSize>(sms_), resident_clusters<true, kClusterSize>(sms_));
 }
 
 void WgmmaGemm::run(const std::uint16_t* queries, std::int64_t nq, const std::uint16_t* database, std::int64_t nb,
                     std::uint16_t* out, cudaStream_t stream) {
   const CUtensorMap query_map = row_map(queries, nq, dim_, kBlockQueries);
-  const CUtensorMap database_map = row_map(database, nb, dim_, kBlockDatabase / cluster_);
-  Problem p = problem(dim_, ld_, nq, nb, cluster_);
+  const CUtensorMap database_map = row_map(database, nb, dim_, kBlockDatabase / kClusterSize);
+  Problem p = problem(dim_, ld_, nq, nb, kClusterSize);
   p.out = reinterpret_cast<__nv_bfloat16*>(out);
-  if (cluster_ == 1)
-    launch<false, 1>(query_map, database_map, p, clusters_, stream);
-  else
-    launch<false, 2>(query_map, database_map, p, clusters_, stream);
+  launch<false, kClusterSize>(query_map, database_map, p, clusters_, stream);
 }
 
 void WgmmaGemm::run_filtered(const std::uint16_t* queries, std::int64_t nq, const std::uint16_t* database,
                              std::int64_t nb, const Filter& filter, cudaStream_t stream) {
   static_assert(kPieceRows == kBlockDatabase);
   const CUtensorMap query_map = row_map(queries, nq, dim_, kBlockQueries);
-  const CUtensorMap database_map = row_map(database, nb, dim_, kBlockDatabase / cluster_);
-  Problem p = problem(dim_, ld_, nq, nb, cluster_);
+  const CUtensorMap database_map = row_map(database, nb, dim_, kBlockDatabase / kClusterSize);
+  Problem p = problem(dim_, ld_, nq, nb, kClusterSize);
   p.out = reinterpret_cast<__nv_bfloat16*>(filter.pieces);
   p.bars = filter.bars;
   p.stored = filter.stored;
@@ -435,10 +426,7 @@ void WgmmaGemm::run_filtered(const std::uint16_t* queries, std::int64_t nq, cons
   if (filter.stored_words < stored_words(nb))
     throw InternalError(fmt::format("WgmmaGemm: {} words of piece bits per query, {} rows need {}",
                                     filter.stored_words, nb, stored_words(nb)));
-  if (cluster_ == 1)
-    launch<true, 1>(query_map, database_map, p, clusters_, stream);
-  else
-    launch<true, 2>(query_map, database_map, p, clusters_, stream);
+  launch<true, kClusterSize>(query_map, database_map, p, clusters_, stream);
 }
 
 }  // namespace weave::knn::cuda

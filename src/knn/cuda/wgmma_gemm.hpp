@@ -1,5 +1,5 @@
 // An own BF16 GEMM on Hopper tensor cores (wgmma + TMA), for the score tile that should never reach
-// DRAM (docs/algorithms.md). EXPERIMENT: runs only on sm_90a (H100/H200); written without a GPU.
+// DRAM (docs/algorithms.md). Runs only on sm_90a (H100/H200).
 #pragma once
 
 #include <cstdint>
@@ -43,7 +43,6 @@ class WgmmaGemm {
   std::int64_t dim_;
   std::int64_t ld_;
   int sms_ = 0;
-  int cluster_ = 2;   ///< CTAs per cluster
   int clusters_ = 0;  ///< resident at once: the persistent grid
 };
 
