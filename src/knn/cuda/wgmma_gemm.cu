@@ -161,7 +161,7 @@ __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_grou
 __device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_wait_one() { asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory"); }
 
-template <bool kFilter, int kCluster>
+template <bool kFilter>
 __global__ void __launch_bounds__(kThreads, 1)
     wgmma_gemm_kernel(const __grid_constant__ CUtensorMap query_map, const __grid_constant__ CUtensorMap database_map,
                       Problem p) {
@@ -175,11 +175,11 @@ __global__ void __launch_bounds__(kThreads, 1)
   std::uint64_t* empty = full + kStages;
   const int warpgroup = threadIdx.x / 128;
   const std::uint32_t rank = cluster_rank();
-  const int cluster = blockIdx.x / kCluster, clusters = gridDim.x / kCluster;
+  const int cluster = blockIdx.x / kClusterSize, clusters = gridDim.x / kClusterSize;
   if (threadIdx.x == 0) {
     for (int s = 0; s < kStages; ++s) {
       barrier_init(&full[s], 1);                    // the loader's expect_tx; the bytes do the rest
-      barrier_init(&empty[s], 2 * kCluster);  // both multipliers of both CTAs: the stage is shared
+      barrier_init(&empty[s], 2 * kClusterSize);  // both multipliers of both CTAs: the stage is shared
     }
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
@@ -189,17 +189,14 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (threadIdx.x == 0) {
       int stage = 0, phase = 0;
       for (int unit = cluster; unit < p.units; unit += clusters) {
-        const int q0 = (unit / p.tiles_x * kCluster + static_cast<int>(rank)) * kBlockQueries;
-        const int x0 = unit % p.tiles_x * kBlockDatabase + static_cast<int>(rank) * (kBlockDatabase / kCluster);
+        const int q0 = (unit / p.tiles_x * kClusterSize + static_cast<int>(rank)) * kBlockQueries;
+        const int x0 = unit % p.tiles_x * kBlockDatabase + static_cast<int>(rank) * (kBlockDatabase / kClusterSize);
         for (int kb = 0; kb < p.k_blocks; ++kb) {
           barrier_wait(&empty[stage], phase ^ 1);
           barrier_expect_bytes(&full[stage], kStageQueryBytes + kStageDatabaseBytes);
           tma_load(query_stage + stage * kStageQueryBytes, &query_map, kb * kBlockK, q0, &full[stage]);
-          if constexpr (kCluster == 1)
-            tma_load(database_stage + stage * kStageDatabaseBytes, &database_map, kb * kBlockK, x0, &full[stage]);
-          else
-            tma_load_multicast(database_stage + stage * kStageDatabaseBytes + rank * (kStageDatabaseBytes / kCluster),
-                               &database_map, kb * kBlockK, x0, &full[stage], (1u << kCluster) - 1);
+          tma_load_multicast(database_stage + stage * kStageDatabaseBytes + rank * (kStageDatabaseBytes / kClusterSize),
+                             &database_map, kb * kBlockK, x0, &full[stage], (1u << kClusterSize) - 1);
           if (++stage == kStages) stage = 0, phase ^= 1;
         }
       }
@@ -214,7 +211,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   int stage = 0, phase = 0;
   float d[128] = {};
   for (int unit = cluster; unit < p.units; unit += clusters) {
-    const long long q0 = static_cast<long long>(unit / p.tiles_x * kCluster + rank) * kBlockQueries + 64 * half;
+    const long long q0 = static_cast<long long>(unit / p.tiles_x * kClusterSize + rank) * kBlockQueries + 64 * half;
     const long long x0 = static_cast<long long>(unit % p.tiles_x) * kBlockDatabase;
     // The bars of this thread's two rows, fetched now so that their latency hides behind the products.
     float bars[2] = {0.0f, 0.0f};
@@ -239,13 +236,13 @@ __global__ void __launch_bounds__(kThreads, 1)
       wgmma_commit();
       wgmma_wait_one();
       fence_accumulators(d);
-      if (previous >= 0 && t < kCluster) barrier_arrive_in(&empty[previous], t);
+      if (previous >= 0 && t < kClusterSize) barrier_arrive_in(&empty[previous], t);
       previous = stage;
       if (++stage == kStages) stage = 0, phase ^= 1;
     }
     wgmma_wait_all();
     fence_accumulators(d);
-    if (previous >= 0 && t < kCluster) barrier_arrive_in(&empty[previous], t);
+    if (previous >= 0 && t < kClusterSize) barrier_arrive_in(&empty[previous], t);
     // The fragment: warp w holds rows 16w + lane/4 (+ 8); register 4j + {0,1} columns 8j + 2(lane%4)
     // + {0,1} of the first row, 4j + {2,3} the same columns of the second.
     // A row of the block: its 256 columns, rounded to BF16, into out.
@@ -296,7 +293,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 #else  // no sm_90a in this compilation pass: the kernel exists, and says so when it runs
 
-template <bool kFilter, int kCluster>
+template <bool kFilter>
 __global__ void wgmma_gemm_kernel(const __grid_constant__ CUtensorMap, const __grid_constant__ CUtensorMap, Problem) {
   __trap();
 }
@@ -329,11 +326,7 @@ CUtensorMap row_map(const std::uint16_t* rows, long long count, long long dim, i
   return map;
 }
 
-}  // namespace
-
-namespace {
-
-template <bool kFilter, int kCluster>
+/// A launch of grid CTAs in clusters of kClusterSize (cluster: the attribute, kept by the caller).
 cudaLaunchConfig_t launch_config(int grid, cudaStream_t stream, cudaLaunchAttribute& cluster) {
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(static_cast<unsigned>(grid));
@@ -341,7 +334,7 @@ cudaLaunchConfig_t launch_config(int grid, cudaStream_t stream, cudaLaunchAttrib
   config.dynamicSmemBytes = kSharedBytes;
   config.stream = stream;
   cluster.id = cudaLaunchAttributeClusterDimension;
-  cluster.val.clusterDim.x = kCluster;
+  cluster.val.clusterDim.x = kClusterSize;
   cluster.val.clusterDim.y = 1;
   cluster.val.clusterDim.z = 1;
   config.attrs = &cluster;
@@ -351,30 +344,29 @@ cudaLaunchConfig_t launch_config(int grid, cudaStream_t stream, cudaLaunchAttrib
 
 /// Clusters of the kernel resident at once: the persistent grid (a GPC with an odd number of free
 /// SMs leaves one idle with pairs).
-template <bool kFilter, int kCluster>
+template <bool kFilter>
 int resident_clusters(int sms) {
-  check(cudaFuncSetAttribute(wgmma_gemm_kernel<kFilter, kCluster>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             kSharedBytes),
+  check(cudaFuncSetAttribute(wgmma_gemm_kernel<kFilter>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes),
         "cudaFuncSetAttribute(wgmma_gemm_kernel)");
   cudaLaunchAttribute cluster{};
-  const cudaLaunchConfig_t config = launch_config<kFilter, kCluster>(sms / kCluster * kCluster, nullptr, cluster);
+  const cudaLaunchConfig_t config = launch_config(sms / kClusterSize * kClusterSize, nullptr, cluster);
   int clusters = 0;
-  check(cudaOccupancyMaxActiveClusters(&clusters, wgmma_gemm_kernel<kFilter, kCluster>, &config),
+  check(cudaOccupancyMaxActiveClusters(&clusters, wgmma_gemm_kernel<kFilter>, &config),
         "cudaOccupancyMaxActiveClusters(wgmma_gemm_kernel)");
   if (clusters < 1) throw InternalError("WgmmaGemm: no cluster of the kernel fits on this GPU");
   return clusters;
 }
 
-template <bool kFilter, int kCluster>
+template <bool kFilter>
 void launch(const CUtensorMap& query_map, const CUtensorMap& database_map, const Problem& p, int clusters,
             cudaStream_t stream) {
   cudaLaunchAttribute cluster{};
-  const cudaLaunchConfig_t config = launch_config<kFilter, kCluster>(std::min(p.units, clusters) * kCluster, stream, cluster);
-  check(cudaLaunchKernelEx(&config, wgmma_gemm_kernel<kFilter, kCluster>, query_map, database_map, p),
+  const cudaLaunchConfig_t config = launch_config(std::min(p.units, clusters) * kClusterSize, stream, cluster);
+  check(cudaLaunchKernelEx(&config, wgmma_gemm_kernel<kFilter>, query_map, database_map, p),
         "cudaLaunchKernelEx(wgmma_gemm_kernel)");
 }
 
-Problem problem(std::int64_t dim, std::int64_t ld, std::int64_t nq, std::int64_t nb, int cluster) {
+Problem problem(std::int64_t dim, std::int64_t ld, std::int64_t nq, std::int64_t nb) {
   Problem p{};
   p.ld = ld;
   p.nq = nq;
@@ -382,7 +374,7 @@ Problem problem(std::int64_t dim, std::int64_t ld, std::int64_t nq, std::int64_t
   p.k_blocks = static_cast<int>((dim + kBlockK - 1) / kBlockK);
   p.tiles_q = static_cast<int>((nq + kBlockQueries - 1) / kBlockQueries);
   p.tiles_x = static_cast<int>((nb + kBlockDatabase - 1) / kBlockDatabase);
-  p.units = (p.tiles_q + cluster - 1) / cluster * p.tiles_x;
+  p.units = (p.tiles_q + kClusterSize - 1) / kClusterSize * p.tiles_x;
   return p;
 }
 
@@ -394,20 +386,20 @@ WgmmaGemm::WgmmaGemm(std::int64_t dim, std::int64_t ld) : dim_(dim), ld_(ld) {
   check(cudaGetDevice(&device), "cudaGetDevice");
   check(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
   cudaFuncAttributes attributes{};
-  if (cudaFuncGetAttributes(&attributes, wgmma_gemm_kernel<false, 1>) != cudaSuccess) {
+  if (cudaFuncGetAttributes(&attributes, wgmma_gemm_kernel<false>) != cudaSuccess) {
     cudaGetLastError();
     throw InternalError("WgmmaGemm: this build has no sm_90a kernel for the current GPU (it needs an H100/H200)");
   }
-  clusters_ = std::min(resident_clusters<false, kClusterSize>(sms_), resident_clusters<true, kClusterSize>(sms_));
+  clusters_ = std::min(resident_clusters<false>(sms_), resident_clusters<true>(sms_));
 }
 
 void WgmmaGemm::run(const std::uint16_t* queries, std::int64_t nq, const std::uint16_t* database, std::int64_t nb,
                     std::uint16_t* out, cudaStream_t stream) {
   const CUtensorMap query_map = row_map(queries, nq, dim_, kBlockQueries);
   const CUtensorMap database_map = row_map(database, nb, dim_, kBlockDatabase / kClusterSize);
-  Problem p = problem(dim_, ld_, nq, nb, kClusterSize);
+  Problem p = problem(dim_, ld_, nq, nb);
   p.out = reinterpret_cast<__nv_bfloat16*>(out);
-  launch<false, kClusterSize>(query_map, database_map, p, clusters_, stream);
+  launch<false>(query_map, database_map, p, clusters_, stream);
 }
 
 void WgmmaGemm::run_filtered(const std::uint16_t* queries, std::int64_t nq, const std::uint16_t* database,
@@ -415,7 +407,7 @@ void WgmmaGemm::run_filtered(const std::uint16_t* queries, std::int64_t nq, cons
   static_assert(kPieceRows == kBlockDatabase);
   const CUtensorMap query_map = row_map(queries, nq, dim_, kBlockQueries);
   const CUtensorMap database_map = row_map(database, nb, dim_, kBlockDatabase / kClusterSize);
-  Problem p = problem(dim_, ld_, nq, nb, kClusterSize);
+  Problem p = problem(dim_, ld_, nq, nb);
   p.out = reinterpret_cast<__nv_bfloat16*>(filter.pieces);
   p.bars = filter.bars;
   p.stored = filter.stored;
@@ -426,7 +418,7 @@ void WgmmaGemm::run_filtered(const std::uint16_t* queries, std::int64_t nq, cons
   if (filter.stored_words < stored_words(nb))
     throw InternalError(fmt::format("WgmmaGemm: {} words of piece bits per query, {} rows need {}",
                                     filter.stored_words, nb, stored_words(nb)));
-  launch<true, kClusterSize>(query_map, database_map, p, clusters_, stream);
+  launch<true>(query_map, database_map, p, clusters_, stream);
 }
 
 }  // namespace weave::knn::cuda
