@@ -117,7 +117,7 @@ def main():
     for v, row in zip(variants, rows):
         print(f"  {v}: end to end / GEMM of the same tiles: {rate[row[0]] / float(gemm[v]['tile_tflops']):.0%} "
               f"(goal >= 80%); / 8192^3 GEMM: {rate[row[0]] / square_rate:.0%}; ring steps alone (no set-up: "
-              f"upload, BF16 copies, lists) / GEMM: {float(gemm[v]['tile_seconds']) / steps[v]:.0%}")
+              f"allocations, lists; the own rows go up during the first step) / GEMM: {float(gemm[v]['tile_seconds']) / steps[v]:.0%}")
     print(f"  GPU ({variants[0]}) / CPU backend ({args.cpu_ranks} ranks) effective rate: {gpu_rate / cpu_rate:.1f}x "
           f"(goal >= 50x)")
     gib = 1024.0 ** 3

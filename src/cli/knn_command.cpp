@@ -35,10 +35,10 @@ void add_knn_command(CLI::App& app, Runner& run) {
                   "cuda: score tile type: bf16 (half the bytes; faster) or fp32")
       ->capture_default_str();
   cmd->add_option("--gpu-gemm", config->gpu_gemm,
-                  "cuda: auto (default): on an H100/H200 with k <= 32 and bf16 scores, the tiles after each query's "
-                  "first are multiplied by weave's own GEMM, which writes only the 256-column pieces of score rows "
-                  "that reach each query's bar instead of the whole score tile; cublaslt: every tile by cuBLASLt, "
-                  "then scanned")
+                  "cuda: auto (default): on an H100/H200 with k <= 32 and bf16 scores, every tile is multiplied by "
+                  "weave's own GEMM, and those after each query's first write only the 256-column pieces of score "
+                  "rows that reach each query's bar instead of the whole score tile; cublaslt: every tile by "
+                  "cuBLASLt, then scanned")
       ->capture_default_str();
   cmd->add_option("--gpu-select-sms", config->gpu_select_sms,
                   "cuda: SMs reserved for the selection beside the GEMM of the next tile; 0 (default): GEMM and "

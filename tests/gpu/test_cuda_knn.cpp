@@ -94,25 +94,30 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
                     << i % c.k << ": gpu " << got_ids[i] << " (" << got_sims[i] << "), cpu " << want_ids[i] << " ("
                     << want_sims[i] << ")";
   }
-  double rescored = 0, uploads = 0, own_gemm = 0, filtered = 0;
+  double rescored = 0, uploads = 0, own_gemm = 0, filtered = 0, pieces = 0;
   for (const auto& [name, value] : gpu->counters()) {
     if (name == "rescored_pairs") rescored = comm.sum(value);
     if (name == "gpu_query_uploads") uploads = comm.max(value);
     if (name == "gpu_own_gemm") own_gemm = comm.min(value);
     if (name == "gpu_filtered_tiles") filtered = comm.sum(value);
+    if (name == "gpu_upload_pieces") pieces = comm.min(value);
   }
   if (comm.is_root())
     std::printf("  %s k=%d scores=%s tiles=%lldx%lld chunk=%lld select_sms=%d: %zu entries, %lld differ within 1e-6 (ties), "
-                "%lld differ, %.0f candidates re-scored (%.2f per entry), %.0f query uploads, %.0f tiles filtered\n",
+                "%lld differ, %.0f candidates re-scored (%.2f per entry), %.0f query uploads, %.0f tiles filtered, "
+                "%.0f upload pieces\n",
                 path.substr(path.rfind('/') + 1).c_str(), c.k, c.scores.c_str(),
                 static_cast<long long>(c.gpu_query_tile), static_cast<long long>(c.gpu_database_tile),
                 static_cast<long long>(c.max_block_rows), c.select_sms, got_ids.size(), static_cast<long long>(tie_swaps),
                 static_cast<long long>(wrong), rescored, rescored / static_cast<double>(got_ids.size()), uploads,
-                filtered);
+                filtered, pieces);
   if (c.expect_filtered && own_gemm > 0) EXPECT_GT(filtered, 0) << "the case is meant for the own filtering GEMM";
   if ((c.resident_rows > 0 && c.resident_rows < static_cast<std::int64_t>(got_ids.size()) / c.k / comm.size()) ||
       c.leave_free_bytes > 0)
     EXPECT_GT(uploads, 1) << "the case is meant to stream the queries";
+  else if (c.resident_rows == 0 && static_cast<std::int64_t>(got_ids.size()) / c.k / comm.size() > c.gpu_query_tile + 1)
+    // All own rows on the GPU: they went up in pieces of a query tile while the first step searched.
+    EXPECT_GT(pieces, 1) << "the own rows are meant to go up piece by piece";
   EXPECT_EQ(wrong, 0);
   EXPECT_EQ(tie_swaps, 0) << "ties are broken by global id on both backends, so even ties must agree";
 }

@@ -1,6 +1,6 @@
-// A host range page-locked for the backend's uploads. From pageable memory, cudaMemcpy stages the
-// bytes through a driver buffer at a fraction of the bus's rate; the own rows of a rank (3 GB for
-// 1M x 768) are uploaded at set-up, and again per ring step when they are streamed. Best effort:
+// A host range page-locked for the backend's streamed uploads. From pageable memory, cudaMemcpy
+// stages the bytes through a driver buffer at a fraction of the bus's rate; own rows that do not
+// fit the GPU are uploaded again per ring step, so they are locked once for all. Best effort:
 // where the system refuses (locked-memory limits), the uploads stay pageable and only slower.
 #pragma once
 
