@@ -123,8 +123,8 @@ class CudaBackend final : public SearchBackend {
     gpu_memory_weave_ = static_cast<double>(queries32_.bytes() + queries16_.bytes() + slots_[0].bytes() +
                                             slots_[1].bytes() + own_chunk_.bytes() + chunk16_.bytes() +
                                             list_sims_.bytes() + list_ids_.bytes() + scores_[0].bytes() +
-                                            scores_[1].bytes() + (gemm_ ? gemm_->workspace_bytes() : 0) + bars_.bytes() +
-                                            stored_.bytes() + marks_.bytes() + busy_rows_.bytes());
+                                            scores_[1].bytes() + (gemm_ ? gemm_->workspace_bytes() : 0) +
+                                            bars_.bytes() + stored_.bytes() + marks_.bytes() + busy_rows_.bytes());
     setup_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 
@@ -283,9 +283,10 @@ class CudaBackend final : public SearchBackend {
   }
 
  private:
-  /// A tile by the GEMM (cuBLASLt, or the own one where it applies) and the scan. Beside (--gpu-select-sms): the GEMM of tile i + 1 (gemm_
-  /// stream, the other buffer) runs while tile i is scanned (compute_ stream); events order the
-  /// reuse. Otherwise one stream and one tile, scanned right after it is written.
+  /// A tile by the GEMM (cuBLASLt, or the own one where it applies) and the scan. Beside
+  /// (--gpu-select-sms): the GEMM of tile i + 1 (gemm_ stream, the other buffer) runs while tile i
+  /// is scanned (compute_ stream); events order the reuse. Otherwise one stream and one tile,
+  /// scanned right after it is written.
   void scan_tile_after_gemm(const ScanTile& tile, const std::uint16_t* queries16, const std::uint16_t* database16,
                             int buffer) {
     Stream& scan_stream = beside() ? compute_ : gemm_stream_;
@@ -348,7 +349,8 @@ class CudaBackend final : public SearchBackend {
       for (std::int64_t b0 = 0; b0 < held.count; b0 += database_tile_) {
         std::int64_t rows = 0;
         if (uploading) {
-          const std::int64_t last = std::max(std::min(q0 + query_tile_, s1), held.own_offset + std::min(b0 + database_tile_, held.count));
+          const std::int64_t last = std::max(std::min(q0 + query_tile_, s1),
+                                             held.own_offset + std::min(b0 + database_tile_, held.count));
           rows = std::min(queries_.count, (last + piece - 1) / piece * piece);
         }
         pairs.push_back({rows, q0, b0});
@@ -374,8 +376,9 @@ class CudaBackend final : public SearchBackend {
     }
     // search() returns only when its kernels are done, so the slot received into is free, and a
     // received chunk sent on is complete (received by the same stream).
-    ring_->shift(rows_of(send), static_cast<std::size_t>(send.count * dim_), slots_[pending_shift_->recv_slot].data(),
-                 static_cast<std::size_t>(pending_shift_->recv_rows * dim_), transfer_.get());
+    const PendingShift& shift = *pending_shift_;
+    ring_->shift(rows_of(send), static_cast<std::size_t>(send.count * dim_), slots_[shift.recv_slot].data(),
+                 static_cast<std::size_t>(shift.recv_rows * dim_), transfer_.get());
     bytes_sent_ += static_cast<double>(send.count * dim_) * sizeof(float);
     pending_shift_.reset();
   }
