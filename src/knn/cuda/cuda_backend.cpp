@@ -153,18 +153,16 @@ class CudaBackend final : public SearchBackend {
     const float* database32 = rows_of(held);
     const std::uint16_t* database16 = nullptr;
     // The BF16 rows and the largest norms of the chunk's rows (for every query's slack) come first;
-    // while the own rows go up, the norms of those on the GPU (a bound for every tile that uses them).
-    std::int64_t maxima_rows = held.count;
+    // for own rows, at each group (below): while they go up, of those on the GPU (a bound for every
+    // tile that uses them).
+    std::int64_t maxima_rows = 0;  // the chunk's rows the maxima cover
     if (own) {
       database16 = queries16_.data() + held.own_offset * dim_;
-      maxima_rows = uploading ? 0 : held.count;
-      if (!uploading)
-        max_norms(query_norm_.data() + held.own_offset, query_residual_.data() + held.own_offset, held.count,
-                  maxima_.data(), gemm_stream_.get());
     } else {
       convert_rows_to_bf16(database32, held.count, dim_, chunk16_.data(), chunk_norm_.data(), chunk_residual_.data(),
                            gemm_stream_.get());
       max_norms(chunk_norm_.data(), chunk_residual_.data(), held.count, maxima_.data(), gemm_stream_.get());
+      maxima_rows = held.count;
       database16 = chunk16_.data();
     }
     std::int64_t i = 0;  // tiles so far: the score buffer in turn
@@ -181,17 +179,18 @@ class CudaBackend final : public SearchBackend {
           if (uploading) {
             uploads_->make_wait(gemm_stream_, pair.rows_needed);
             start_pending_shift(/*wait_for_uploads=*/false);
-            const std::int64_t rows = std::clamp<std::int64_t>(pair.rows_needed - held.own_offset, 0, held.count);
-            if (rows > maxima_rows) {
-              // Beside: the scans on compute_ that read the maxima come first.
-              if (beside()) {
-                scans_queued_.record(compute_);
-                scans_queued_.make_wait(gemm_stream_);
-              }
-              max_norms(query_norm_.data() + held.own_offset, query_residual_.data() + held.own_offset, rows,
-                        maxima_.data(), gemm_stream_.get());
-              maxima_rows = rows;
+          }
+          const std::int64_t rows =
+              uploading ? std::clamp<std::int64_t>(pair.rows_needed - held.own_offset, 0, held.count) : held.count;
+          if (own && rows > maxima_rows) {
+            // Beside: the scans on compute_ that read the maxima come first.
+            if (beside()) {
+              scans_queued_.record(compute_);
+              scans_queued_.make_wait(gemm_stream_);
             }
+            max_norms(query_norm_.data() + held.own_offset, query_residual_.data() + held.own_offset, rows,
+                      maxima_.data(), gemm_stream_.get());
+            maxima_rows = rows;
           }
         }
         const std::int64_t q0 = pair.q0, b0 = pair.b0;
