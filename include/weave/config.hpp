@@ -72,7 +72,10 @@ struct OrderConfig {
   CorpusOptions corpus;            ///< the corpus the kNN graph was made from (rows for stitching)
   std::string knn;                 ///< knn.h5
   std::string algorithm = "greedy";  ///< greedy (distributed) or iclm (the paper's, on rank 0)
-  int stitch_k = 8;                ///< neighbours per path end when stitching paths
+  int stitch_k = 8;                ///< meeting points per path end / exact neighbours when stitching
+  /// Stitch by exact kNN among the path ends once at most this many remain; 0 = automatic
+  /// (E^2 <= 8 N stitch_k, at least 2,048: linear in N).
+  std::int64_t stitch_exact_ends = 0;
   double tail_fraction = 0.01;     ///< hand the greedy's tail to rank 0 below this acceptance share
   int max_rounds = 200;            ///< ... or after this many rounds
   std::string out;                 ///< order.h5

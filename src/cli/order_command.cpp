@@ -21,7 +21,14 @@ void add_order_command(CLI::App& app, Runner& run) {
   cmd->add_option("--algorithm", config->algorithm, "greedy or iclm")
       ->check(CLI::IsMember({"greedy", "iclm"}))
       ->capture_default_str();
-  cmd->add_option("--stitch-k", config->stitch_k, "Neighbours per path end when stitching paths")->capture_default_str();
+  cmd->add_option("--stitch-k", config->stitch_k,
+                  "Stitching the greedy's paths: meeting points per path end in the kNN graph, and neighbours per "
+                  "end in the exact levels")
+      ->capture_default_str();
+  cmd->add_option("--stitch-exact-ends", config->stitch_exact_ends,
+                  "Stitch by exact kNN among the path ends once at most this many remain (0 = automatic: the E^2 d "
+                  "cost stays linear in the documents; larger = better links, slower)")
+      ->capture_default_str();
   cmd->add_option("--tail-fraction", config->tail_fraction,
                   "Finish the greedy on rank 0 once a round accepts fewer edges than this share of the fragments "
                   "still competing")

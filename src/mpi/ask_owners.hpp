@@ -10,32 +10,42 @@
 namespace weave::mpi {
 
 /// owner(key) -> rank; answer(key, T* out) writes `width` values for a key this rank owns. Keys
-/// for which owner() returns -1 are not sent; their answers stay value-initialised.
+/// for which owner() returns -1 are not sent; their answers stay value-initialised. Keys and
+/// answers travel in flat buffers (one copy into the message, one out of it).
 template <typename T, typename Owner, typename Answer>
 std::vector<T> ask_owners(const Comm& comm, const std::vector<std::int64_t>& keys, std::size_t width, Owner&& owner,
                           Answer&& answer) {
-  const int p = comm.size();
-  std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(p));
+  const auto p = static_cast<std::size_t>(comm.size());
   std::vector<int> where(keys.size());
+  std::vector<std::int64_t> ask_counts(p, 0);
   for (std::size_t j = 0; j < keys.size(); ++j) {
     where[j] = owner(keys[j]);
-    if (where[j] >= 0) ask[where[j]].push_back(keys[j]);
+    if (where[j] >= 0) ++ask_counts[where[j]];
   }
-  const auto asked = comm.alltoallv(ask);
-  std::vector<std::vector<T>> reply(static_cast<std::size_t>(p));
-  for (int r = 0; r < p; ++r) {
-    reply[r].resize(asked[r].size() * width);
-    for (std::size_t x = 0; x < asked[r].size(); ++x) answer(asked[r][x], reply[r].data() + x * width);
+  std::vector<std::int64_t> first(p + 1, 0);  // where each rank's keys start, in send order
+  for (std::size_t r = 0; r < p; ++r) first[r + 1] = first[r] + ask_counts[r];
+  std::vector<std::int64_t> ask(static_cast<std::size_t>(first[p]));
+  std::vector<std::int64_t> slot(keys.size(), -1);  // key j's place in the send (and answer) order
+  {
+    std::vector<std::int64_t> next(first.begin(), first.end() - 1);
+    for (std::size_t j = 0; j < keys.size(); ++j)
+      if (where[j] >= 0) ask[slot[j] = next[where[j]]++] = keys[j];
   }
-  const auto replies = comm.alltoallv(reply);
+  std::vector<std::int64_t> asked_counts;
+  const std::vector<std::int64_t> asked = comm.alltoallv_flat(ask, ask_counts, &asked_counts);
+  ask = {};
+  std::vector<T> reply(asked.size() * width);
+  for (std::size_t x = 0; x < asked.size(); ++x) answer(asked[x], reply.data() + x * width);
+  for (auto& c : asked_counts) c *= static_cast<std::int64_t>(width);
+  std::vector<std::int64_t> reply_counts;
+  const std::vector<T> replies = comm.alltoallv_flat(reply, asked_counts, &reply_counts);
+  reply = {};
+  // Answers come back in the order the keys were sent, so key j's answer is at slot[j].
   std::vector<T> out(keys.size() * width);
-  std::vector<std::size_t> next(static_cast<std::size_t>(p), 0);
-  for (std::size_t j = 0; j < keys.size(); ++j) {
-    if (where[j] < 0) continue;
-    const auto& from = replies[where[j]];
-    std::copy_n(from.begin() + static_cast<std::ptrdiff_t>(next[where[j]]++ * width), width,
-                out.begin() + static_cast<std::ptrdiff_t>(j * width));
-  }
+  for (std::size_t j = 0; j < keys.size(); ++j)
+    if (slot[j] >= 0)
+      std::copy_n(replies.begin() + static_cast<std::ptrdiff_t>(slot[j] * static_cast<std::int64_t>(width)), width,
+                  out.begin() + static_cast<std::ptrdiff_t>(j * width));
   return out;
 }
 

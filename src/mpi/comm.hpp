@@ -91,6 +91,13 @@ class Comm {
   template <typename T>
   std::vector<std::vector<T>> alltoallv(const std::vector<std::vector<T>>& send) const;
 
+  /// The same over one flat buffer: the first send_counts[0] elements go to rank 0, the next
+  /// send_counts[1] to rank 1, ...; returns what the ranks sent here, concatenated in rank order,
+  /// with their counts in *recv_counts. No per-rank vectors: for exchanges of bulk rows.
+  template <typename T>
+  std::vector<T> alltoallv_flat(const std::vector<T>& send, const std::vector<std::int64_t>& send_counts,
+                                std::vector<std::int64_t>* recv_counts) const;
+
   /// Concatenation of every rank's values on `root` (empty elsewhere). For tests and O(P) data only.
   template <typename T>
   std::vector<T> gatherv(std::span<const T> local, int root) const;
@@ -126,6 +133,17 @@ std::vector<std::vector<T>> Comm::alltoallv(const std::vector<std::vector<T>>& s
     at += recv_counts[r];
   }
   return out;
+}
+
+template <typename T>
+std::vector<T> Comm::alltoallv_flat(const std::vector<T>& send, const std::vector<std::int64_t>& send_counts,
+                                    std::vector<std::int64_t>* recv_counts) const {
+  *recv_counts = alltoall_counts(send_counts);
+  std::int64_t total = 0;
+  for (auto c : *recv_counts) total += c;
+  std::vector<T> recv(static_cast<std::size_t>(total));
+  alltoallv_bytes(send.data(), send_counts, recv.data(), *recv_counts, datatype<T>());
+  return recv;
 }
 
 template <typename T>

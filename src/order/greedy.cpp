@@ -70,7 +70,7 @@ class Greedy {
       }
     }
     stats_.messages = comm_.sum(messages_);
-    return PathCover{std::move(links_), stats_};
+    return PathCover{std::move(links_), std::move(partner_), stats_};
   }
 
  private:
@@ -243,7 +243,7 @@ class Greedy {
       }
   }
 
-  static constexpr std::int64_t kPartner = 0, kInterior = 1;
+  static constexpr std::int64_t kPartner = 0, kInterior = 1, kLink = 2;
   /// dead_ values: 0 live, 1 dead, kNeighborInterior dead because the neighbour is interior.
   static constexpr std::uint8_t kNeighborInterior = 2;
 
@@ -302,17 +302,23 @@ class Greedy {
         e.push_back({weight_of(all_edges[x]), all_edges[x + 1], all_edges[x + 2]});
       std::vector<FragmentEnd> f;
       for (std::size_t x = 0; x + 2 < all_ends.size(); x += 3) f.push_back({all_ends[x], all_ends[x + 1], all_ends[x + 2]});
-      for (const Edge& a : sequential_greedy(std::move(e), f)) {
-        post(out, a.a, {a.a, a.b});
-        post(out, a.b, {a.b, a.a});
+      const SequentialResult result = sequential_greedy(std::move(e), f);
+      for (const Edge& a : result.accepted) {
+        post(out, a.a, {kLink, a.a, a.b});
+        post(out, a.b, {kLink, a.b, a.a});
         ++tail_accepted;
       }
+      for (const auto& [end, partner] : result.new_partners) post(out, end, {kPartner, end, partner});
     }
     for (const auto& part : comm_.alltoallv(out))
-      for (std::size_t x = 0; x + 1 < part.size(); x += 2) {
-        const std::int64_t i = local(part[x]);
+      for (std::size_t x = 0; x + 2 < part.size(); x += 3) {
+        const std::int64_t i = local(part[x + 1]);
+        if (part[x] == kPartner) {
+          partner_[i] = part[x + 2];
+          continue;
+        }
         WEAVE_ASSERT(degree_[i] < 2, "tail: a document got a third path edge");
-        links_[2 * i + degree_[i]++] = part[x + 1];
+        links_[2 * i + degree_[i]++] = part[x + 2];
       }
     stats_.tail_edges_in = comm_.bcast_value(tail_in, 0);
     if (options_.progress)

@@ -33,6 +33,9 @@ struct GreedyStats {
 struct PathCover {
   /// Per owned document, its (up to two) neighbours on its path; -1 = none.
   std::vector<std::int64_t> links;  ///< range.size() x 2
+  /// Per owned document that is still a path end (fewer than two path neighbours in all, initial
+  /// paths included), the other end of its path (itself when alone); unspecified for the others.
+  std::vector<std::int64_t> partner;
   GreedyStats stats;
 };
 
@@ -49,10 +52,16 @@ PathCover greedy_path_cover(const mpi::Comm& comm, const LocalGraph& graph, cons
                             const InitialPaths& initial = {});
 
 /// Sequential greedy on an explicit edge list, starting from given fragments: the tail's solver.
-/// ends[i] = (document, the other end of its fragment, degree). Returns the accepted edges.
+/// ends[i] = (document, the other end of its fragment, degree). Returns the accepted edges and,
+/// for every end of a fragment that an accepted edge changed and that is still an end, its new
+/// partner (documents known only as a partner are ends of degree 1, or 0 when alone).
 struct FragmentEnd {
   std::int64_t doc, partner, degree;
 };
-std::vector<Edge> sequential_greedy(std::vector<Edge> edges, const std::vector<FragmentEnd>& ends);
+struct SequentialResult {
+  std::vector<Edge> accepted;
+  std::vector<std::pair<std::int64_t, std::int64_t>> new_partners;  ///< (end, its new partner)
+};
+SequentialResult sequential_greedy(std::vector<Edge> edges, const std::vector<FragmentEnd>& ends);
 
 }  // namespace weave::order

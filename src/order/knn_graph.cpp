@@ -21,9 +21,7 @@ LocalGraph build_knn_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRa
 LocalGraph build_graph_from_lists(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
                                   const std::vector<std::int64_t>& sources, int k,
                                   const std::vector<std::int64_t>& ids, const std::vector<float>& sims) {
-  const std::int64_t n_local = range.size();
-  // Directed edges (owner-side doc, other doc, weight bits), sent to the owner of each end.
-  std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
+  std::vector<WeightedPair> pairs;
   mpi::collectively(comm, [&] {
     for (std::size_t i = 0; i < sources.size(); ++i) {
       const std::int64_t u = sources[i];
@@ -34,14 +32,25 @@ LocalGraph build_graph_from_lists(const mpi::Comm& comm, std::int64_t num_docs, 
         if (v >= num_docs || v == u || !std::isfinite(w))
           throw UserError(fmt::format("knn lists: document {} has an invalid neighbour {} (similarity {})", u, v, w),
                           u);
-        const std::int64_t bits = std::bit_cast<std::uint32_t>(w);
-        for (auto [from, to] : {std::pair{u, v}, std::pair{v, u}}) {
-          auto& out = send[block_owner(num_docs, comm.size(), GlobalId(from))];
-          out.insert(out.end(), {from, to, bits});
-        }
+        pairs.push_back({u, v, w});
       }
     }
   });
+  return build_graph_from_pairs(comm, num_docs, range, pairs);
+}
+
+LocalGraph build_graph_from_pairs(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
+                                  const std::vector<WeightedPair>& pairs) {
+  const std::int64_t n_local = range.size();
+  // Directed edges (owner-side doc, other doc, weight bits), sent to the owner of each end.
+  std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
+  for (const auto& [u, v, w] : pairs) {
+    const std::int64_t bits = std::bit_cast<std::uint32_t>(w);
+    for (auto [from, to] : {std::pair{u, v}, std::pair{v, u}}) {
+      auto& out = send[block_owner(num_docs, comm.size(), GlobalId(from))];
+      out.insert(out.end(), {from, to, bits});
+    }
+  }
   const auto received = comm.alltoallv(send);
   struct Directed {
     std::int64_t from, to;

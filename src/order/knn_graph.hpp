@@ -33,6 +33,17 @@ struct LocalGraph {
 /// Collective. lists holds rows [range) of the kNN lists (ids -1 are skipped).
 LocalGraph build_knn_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, const knn::KnnLists& lists);
 
+/// An undirected edge given by one of the ranks (either end may be owned anywhere).
+struct WeightedPair {
+  std::int64_t u, v;
+  float weight;
+};
+
+/// Collective. The graph of the pairs given by all ranks (each pair may be given more than once:
+/// the largest weight is kept). Ids must be valid and u != v.
+LocalGraph build_graph_from_pairs(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
+                                  const std::vector<WeightedPair>& pairs);
+
 /// Collective. The same from arbitrary similarity lists: sources[i] lists, for document
 /// sources[i] (owned here), neighbours ids[i*k..] with similarities sims[i*k..] (-1 skipped).
 LocalGraph build_graph_from_lists(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,

@@ -61,7 +61,9 @@ Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, c
   const std::vector<std::int64_t> greedy_links = cover.links;
   auto stitch_timer = report.stage("stitch");
   std::vector<std::int64_t> links = cover.links;
-  const StitchStats stitch = stitch_paths(comm, corpus, links, config.stitch_k, options, report);
+  std::vector<std::int64_t> partner = std::move(cover.partner);
+  const StitchStats stitch = stitch_paths(comm, corpus, graph, links, partner, config.stitch_k,
+                                          config.stitch_exact_ends, options, report);
   stitch_timer.stop();
 
   auto place_timer = report.stage("place");
@@ -86,8 +88,17 @@ Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, c
   out.figures["tail_edges_accepted"] = cover.stats.tail_accepted;
   out.figures["messages"] = cover.stats.messages;
   out.figures["greedy_paths"] = n - cover.stats.accepted_total;
-  out.figures["stitch_levels"] = stitch.levels;
-  out.figures["stitch_paths_per_level"] = stitch.paths_per_level;
+  nlohmann::json levels = nlohmann::json::array();
+  std::vector<std::int64_t> paths_per_level;
+  for (const StitchLevel& l : stitch.levels) {
+    paths_per_level.push_back(l.paths);
+    levels.push_back({{"method", l.method}, {"reach", l.reach}, {"paths", l.paths}, {"ends", l.ends},
+                      {"candidates", l.candidates}, {"rows_fetched", l.rows_fetched},
+                      {"largest_meeting", l.largest_meeting}, {"accepted", l.accepted}, {"seconds", l.seconds}});
+  }
+  out.figures["stitch_levels"] = static_cast<int>(stitch.levels.size());
+  out.figures["stitch_paths_per_level"] = paths_per_level;
+  out.figures["stitch_level_details"] = levels;
   out.figures["stitch_edges"] = stitch.edges;
   return out;
 }

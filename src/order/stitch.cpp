@@ -1,12 +1,18 @@
 #include "order/stitch.hpp"
 
 #include <algorithm>
+#include <cmath>
+
+#include <mpi.h>
 
 #include "knn/cpu/cpu_backend.hpp"
 #include "knn/exact_ring.hpp"
 #include "mpi/ask_owners.hpp"
-#include "order/list_ranking.hpp"
+#include "order/knn_graph.hpp"
+#include "order/meeting_points.hpp"
+#include "order/pair_similarity.hpp"
 #include "util/log.hpp"
+#include "util/random.hpp"
 #include "util/report.hpp"
 #include "weave/error.hpp"
 
@@ -14,89 +20,230 @@ namespace weave::order {
 
 namespace {
 
-int degree_of(const std::vector<std::int64_t>& links, std::int64_t i) {
-  return (links[2 * i] >= 0 ? 1 : 0) + (links[2 * i + 1] >= 0 ? 1 : 0);
-}
+/// Ends paired with the next `kWindow` ends in a meeting point's order (the pairs per meeting stay
+/// linear in its size; at most kWindow + 1 ends meet somewhere on average, so there it is all pairs).
+constexpr int kWindow = 4;
+/// A level that removes less than this share of the paths moves on to the next kind of level.
+constexpr double kPoorProgress = 0.1;
+/// Rows of ends per projection bucket, on average.
+constexpr double kBucketEnds = 64;
+/// Remote rows fetched at once to score candidate links: 64 MiB.
+constexpr std::int64_t kFetchBytes = std::int64_t{64} << 20;
 
-/// Translates dense end numbers (rank r holds [offsets[r], offsets[r+1])) to document ids.
-std::vector<std::int64_t> dense_to_doc(const mpi::Comm& comm, const std::vector<std::int64_t>& offsets,
-                                       const std::vector<std::int64_t>& my_docs, const std::vector<std::int64_t>& dense) {
-  auto owner = [&](std::int64_t x) {
-    return x < 0 ? -1 : static_cast<int>(std::upper_bound(offsets.begin(), offsets.end(), x) - offsets.begin()) - 1;
-  };
-  auto out = mpi::ask_owners<std::int64_t>(comm, dense, 1, owner, [&](std::int64_t x, std::int64_t* doc) {
-    *doc = my_docs[x - offsets[comm.rank()]];
-  });
-  for (std::size_t j = 0; j < dense.size(); ++j)
-    if (dense[j] < 0) out[j] = -1;
-  return out;
-}
+class Stitcher {
+ public:
+  Stitcher(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
+           std::vector<std::int64_t>& links, std::vector<std::int64_t>& partner, int stitch_k, std::int64_t exact_ends,
+           const GreedyOptions& options, util::Report& report)
+      : comm_(comm), corpus_(corpus), graph_(graph), links_(links), partner_(partner), stitch_k_(stitch_k),
+        exact_ends_(exact_ends), options_(options), report_(report), range_(corpus.range), n_(corpus.info.num_docs) {}
+
+  StitchStats run() {
+    // Exact kNN among E ends costs E^2 d / P: allowed while E^2 <= 8 N k (linear in N), and always
+    // below 2,048 ends (a fraction of a second).
+    const double budget = 8.0 * static_cast<double>(n_) * std::max(2, stitch_k_);
+    const std::int64_t exact_limit =
+        exact_ends_ > 0 ? exact_ends_ : std::max<std::int64_t>(2048, static_cast<std::int64_t>(std::sqrt(budget)));
+    int graph_reach = std::max(2, stitch_k_);
+    const int max_graph_reach = 4 * graph_reach;
+    int projection_coarsening = 0;  // hyperplanes fewer than E / kBucketEnds suggests
+    bool exact_stalls = false;
+    while (true) {
+      collect_ends();
+      const std::int64_t paths = count_paths();
+      if (paths <= 1) break;
+      const double start = MPI_Wtime();
+      StitchLevel level;
+      level.paths = paths;
+      level.ends = comm_.sum(static_cast<std::int64_t>(ends_.size()));
+      std::vector<WeightedPair> candidates;
+      if (level.ends <= exact_limit && !exact_stalls) {
+        level.method = "exact";
+        candidates = exact_candidates(level);
+      } else if (graph_reach <= max_graph_reach) {
+        level.method = "graph";
+        level.reach = graph_reach;
+        candidates = meeting_candidates(graph_registrations(graph_reach), level);
+      } else {
+        level.method = "projection";
+        const double buckets = static_cast<double>(level.ends) / kBucketEnds;
+        level.reach = std::max(0, static_cast<int>(std::log2(std::max(1.0, buckets))) - projection_coarsening);
+        candidates = meeting_candidates(projection_registrations(static_cast<int>(stats_.levels.size()), level.reach),
+                                        level);
+      }
+      level.accepted = join_along(candidates);
+      level.seconds = comm_.max(MPI_Wtime() - start);
+      stats_.edges += level.accepted;
+      if (options_.progress)
+        util::print_root(comm_,
+                         "[order] stitch level {} ({}, reach {}): {} paths, {} ends, {} candidate links, {} joined, "
+                         "{:.2f} s\n",
+                         stats_.levels.size() + 1, level.method, level.reach, level.paths, level.ends,
+                         level.candidates, level.accepted, level.seconds);
+      // Few joins: the candidates of this kind are used up. Widen the meeting sets, coarsen the
+      // buckets (a single bucket always links every end to its neighbours in the projection order).
+      const bool poor = static_cast<double>(level.accepted) < kPoorProgress * static_cast<double>(paths);
+      if (poor && level.method == "graph") graph_reach *= 2;
+      if (poor && level.method == "projection") projection_coarsening += 2;
+      if (poor && level.method == "exact") exact_stalls = true;  // ties: projections chain them
+      stats_.levels.push_back(std::move(level));
+    }
+    return std::move(stats_);
+  }
+
+ private:
+  std::int64_t local(std::int64_t doc) const { return doc - range_.begin; }
+  int degree(std::int64_t i) const { return (links_[2 * i] >= 0 ? 1 : 0) + (links_[2 * i + 1] >= 0 ? 1 : 0); }
+
+  void collect_ends() {
+    ends_.clear();
+    for (std::int64_t i = 0; i < range_.size(); ++i)
+      if (degree(i) < 2) ends_.push_back(range_.begin + i);
+  }
+
+  /// A path alone counts its one end twice; every other path has two ends.
+  std::int64_t count_paths() const {
+    std::int64_t halves = 0;
+    for (std::int64_t doc : ends_) halves += partner_[local(doc)] == doc ? 2 : 1;
+    return comm_.sum(halves) / 2;
+  }
+
+  /// Each end registers at its `reach` most similar documents in the kNN graph.
+  std::vector<Registration> graph_registrations(int reach) const {
+    std::vector<Registration> out;
+    for (std::int64_t doc : ends_) {
+      const std::int64_t i = local(doc);
+      const std::int64_t last = std::min(graph_.offsets[i] + reach, graph_.offsets[i + 1]);
+      for (std::int64_t s = graph_.offsets[i]; s < last; ++s) {
+        const std::int64_t v = graph_.neighbor[s];
+        out.push_back({v, block_owner(n_, comm_.size(), GlobalId(v)), graph_.weight[s], doc, partner_[i]});
+      }
+    }
+    return out;
+  }
+
+  /// Each end registers at the bucket of its signs against `planes` random hyperplanes (drawn from
+  /// the level number: the same on every rank); the key is its projection on one more direction.
+  std::vector<Registration> projection_registrations(int level, int planes) const {
+    const std::int64_t d = corpus_.info.dim;
+    std::vector<float> directions(static_cast<std::size_t>((planes + 1) * d));
+    for (int p = 0; p <= planes; ++p) {
+      for (std::int64_t j = 0; j < d; ++j) {
+        util::CounterRng rng(0x57174c4ULL + static_cast<std::uint64_t>(level), static_cast<std::uint64_t>(p),
+                             static_cast<std::uint64_t>(j));
+        directions[p * d + j] = static_cast<float>(rng.normal());
+      }
+    }
+    std::vector<Registration> out;
+    for (std::int64_t doc : ends_) {
+      const float* row = corpus_.embeddings.data() + local(doc) * d;
+      std::int64_t bucket = 0;
+      float key = 0;
+      for (int p = 0; p <= planes; ++p) {
+        float dot = 0;
+        for (std::int64_t j = 0; j < d; ++j) dot += row[j] * directions[p * d + j];
+        if (p < planes) bucket = (bucket << 1) | (dot >= 0 ? 1 : 0);
+        else key = dot;
+      }
+      const auto owner = static_cast<int>(util::mix64(static_cast<std::uint64_t>(bucket) ^
+                                                      (static_cast<std::uint64_t>(level) << 40)) %
+                                          static_cast<std::uint64_t>(comm_.size()));
+      out.push_back({bucket, owner, key, doc, partner_[local(doc)]});
+    }
+    return out;
+  }
+
+  std::vector<WeightedPair> meeting_candidates(const std::vector<Registration>& registrations, StitchLevel& level) {
+    MeetingStats meetings;
+    const std::vector<EndPair> pairs = pair_ends_at_meetings(comm_, n_, registrations, kWindow, &meetings);
+    std::int64_t fetched = 0;
+    const std::int64_t batch_rows = std::max<std::int64_t>(1024, kFetchBytes / (4 * corpus_.info.dim));
+    const std::vector<float> sims = score_pairs(comm_, corpus_, pairs, batch_rows, &fetched);
+    level.candidates = comm_.sum(static_cast<std::int64_t>(pairs.size()));
+    level.rows_fetched = comm_.sum(fetched);
+    level.largest_meeting = comm_.max(meetings.largest_meeting);
+    std::vector<WeightedPair> out(pairs.size());
+    for (std::size_t j = 0; j < pairs.size(); ++j) out[j] = {pairs[j].a, pairs[j].b, sims[j]};
+    return out;
+  }
+
+  /// The exact kNN among all ends (the ring over a corpus of the ends' rows).
+  std::vector<WeightedPair> exact_candidates(StitchLevel& level) {
+    const std::int64_t d = corpus_.info.dim;
+    const auto local_ends = static_cast<std::int64_t>(ends_.size());
+    const std::int64_t first = comm_.exscan_sum(local_ends);
+    std::vector<std::int64_t> offsets = comm_.allgather<std::int64_t>(first);
+    offsets.push_back(level.ends);
+    corpus::CorpusBlock rows;
+    rows.info.num_docs = level.ends;
+    rows.info.dim = d;
+    rows.range = {first, first + local_ends};
+    rows.embeddings.resize(static_cast<std::size_t>(local_ends * d));
+    for (std::int64_t e = 0; e < local_ends; ++e)
+      std::copy_n(corpus_.embeddings.data() + local(ends_[e]) * d, d, rows.embeddings.data() + e * d);
+
+    KnnConfig config;
+    config.k = static_cast<int>(std::min<std::int64_t>(std::max(2, stitch_k_), level.ends - 1));
+    level.reach = config.k;
+    knn::CpuBackend backend(comm_, config.query_tile, config.database_tile);
+    const knn::KnnLists lists = knn::exact_ring_knn(comm_, rows, config, backend, /*quiet=*/true, report_);
+    // Dense end numbers (rank r holds [offsets[r], offsets[r+1])) back to document ids.
+    auto owner = [&](std::int64_t x) {
+      return x < 0 ? -1 : static_cast<int>(std::upper_bound(offsets.begin(), offsets.end(), x) - offsets.begin()) - 1;
+    };
+    const auto docs = mpi::ask_owners<std::int64_t>(comm_, lists.neighbors, 1, owner, [&](std::int64_t x, std::int64_t* doc) {
+      *doc = ends_[x - offsets[comm_.rank()]];
+    });
+    std::vector<WeightedPair> out;
+    for (std::int64_t e = 0; e < local_ends; ++e)
+      for (int j = 0; j < config.k; ++j) {
+        const std::size_t at = static_cast<std::size_t>(e * config.k + j);
+        if (lists.neighbors[at] < 0 || docs[at] == partner_[local(ends_[e])]) continue;
+        out.push_back({ends_[e], docs[at], lists.similarities[at]});
+      }
+    level.candidates = comm_.sum(static_cast<std::int64_t>(out.size()));
+    return out;
+  }
+
+  /// The greedy over the candidate links, started from the current paths; returns the links added.
+  std::int64_t join_along(const std::vector<WeightedPair>& candidates) {
+    const LocalGraph g = build_graph_from_pairs(comm_, n_, range_, candidates);
+    InitialPaths initial;
+    initial.degree.resize(static_cast<std::size_t>(range_.size()));
+    initial.partner = partner_;
+    for (std::int64_t i = 0; i < range_.size(); ++i) initial.degree[i] = static_cast<std::int8_t>(degree(i));
+    GreedyOptions quiet = options_;
+    quiet.progress = false;
+    const PathCover cover = greedy_path_cover(comm_, g, quiet, initial);
+    for (std::int64_t i = 0; i < range_.size(); ++i) {
+      for (int s = initial.degree[i]; s < 2; ++s)
+        if (cover.links[2 * i + s] >= 0) links_[2 * i + s] = cover.links[2 * i + s];
+      if (degree(i) < 2) partner_[i] = cover.partner[i];
+    }
+    return cover.stats.accepted_total;
+  }
+
+  const mpi::Comm& comm_;
+  const corpus::CorpusBlock& corpus_;
+  const LocalGraph& graph_;
+  std::vector<std::int64_t>& links_;
+  std::vector<std::int64_t>& partner_;
+  int stitch_k_;
+  std::int64_t exact_ends_;
+  GreedyOptions options_;
+  util::Report& report_;
+  BlockRange range_;
+  std::int64_t n_;
+  std::vector<std::int64_t> ends_;  ///< owned documents with fewer than two links
+  StitchStats stats_;
+};
 
 }  // namespace
 
-StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, std::vector<std::int64_t>& links,
-                         int stitch_k, const GreedyOptions& options, util::Report& report) {
-  const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
-  const BlockRange range = corpus.range;
-  StitchStats stats;
-  int k = std::max(2, stitch_k);
-  while (true) {
-    const std::vector<PathPosition> pos = rank_paths(comm, n, range, links);
-    std::int64_t starts = 0;
-    for (const auto& p : pos) starts += p.position == 0 ? 1 : 0;
-    const std::int64_t paths = comm.sum(starts);
-    if (paths <= 1) break;
-    stats.paths_per_level.push_back(paths);
-    ++stats.levels;
-
-    // The ends of every path, renumbered densely (rank order, then id order), with their rows.
-    std::vector<std::int64_t> end_docs;
-    InitialPaths initial;
-    initial.degree.resize(static_cast<std::size_t>(range.size()));
-    initial.partner.resize(static_cast<std::size_t>(range.size()));
-    for (std::int64_t i = 0; i < range.size(); ++i) {
-      const std::int64_t doc = range.begin + i;
-      initial.degree[i] = static_cast<std::int8_t>(degree_of(links, i));
-      initial.partner[i] = pos[i].start == doc ? pos[i].other_end : pos[i].start;
-      if (initial.degree[i] < 2) end_docs.push_back(doc);
-    }
-    const auto local_ends = static_cast<std::int64_t>(end_docs.size());
-    const std::int64_t first = comm.exscan_sum(local_ends);
-    const std::int64_t total_ends = comm.sum(local_ends);
-    if (options.progress)
-      util::print_root(comm, "[order] stitch level {}: {} paths, exact kNN among their {} ends\n", stats.levels, paths,
-                       total_ends);
-    std::vector<std::int64_t> offsets = comm.allgather<std::int64_t>(first);
-    offsets.push_back(total_ends);
-
-    corpus::CorpusBlock ends;
-    ends.info.num_docs = total_ends;
-    ends.info.dim = corpus.info.dim;
-    ends.range = {first, first + local_ends};
-    ends.embeddings.resize(static_cast<std::size_t>(local_ends * d));
-    for (std::int64_t e = 0; e < local_ends; ++e)
-      std::copy_n(corpus.embeddings.data() + (end_docs[e] - range.begin) * d, d, ends.embeddings.data() + e * d);
-
-    KnnConfig config;
-    config.k = static_cast<int>(std::min<std::int64_t>(k, total_ends - 1));
-    knn::CpuBackend backend(comm, config.query_tile, config.database_tile);
-    const knn::KnnLists lists = knn::exact_ring_knn(comm, ends, config, backend, /*quiet=*/true, report);
-    const auto neighbor_docs = dense_to_doc(comm, offsets, end_docs, lists.neighbors);
-
-    const LocalGraph graph = build_graph_from_lists(comm, n, range, end_docs, config.k, neighbor_docs, lists.similarities);
-    GreedyOptions quiet_options = options;
-    quiet_options.progress = false;
-    const PathCover cover = greedy_path_cover(comm, graph, quiet_options, initial);
-    for (std::int64_t i = 0; i < range.size(); ++i)
-      for (int s = initial.degree[i]; s < 2; ++s)
-        if (cover.links[2 * i + s] >= 0) links[2 * i + s] = cover.links[2 * i + s];
-    stats.edges += cover.stats.accepted_total;
-    // The heaviest edge between ends of different paths is always in a list when k >= 2, so a
-    // level cannot stall; widening k is only a guard.
-    if (cover.stats.accepted_total == 0) k *= 2;
-    WEAVE_ASSERT(stats.levels < 200, "stitching made no progress");
-  }
-  return stats;
+StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
+                         std::vector<std::int64_t>& links, std::vector<std::int64_t>& partner, int stitch_k,
+                         std::int64_t exact_ends, const GreedyOptions& options, util::Report& report) {
+  return Stitcher(comm, corpus, graph, links, partner, stitch_k, exact_ends, options, report).run();
 }
 
 }  // namespace weave::order

@@ -1,9 +1,17 @@
 // Stitching: the paths the greedy leaves are joined end to end into one path, preferring similar
-// ends: the exact kNN among the path ends (a much smaller corpus) gives candidate edges, and the
-// same greedy joins paths along them; repeated until one path remains (docs/algorithms.md).
+// ends (docs/algorithms.md, "Stitching"). Each level finds candidate links between the ends of
+// different paths, scores them exactly and lets the same distributed greedy join paths along them:
+//  - `graph`: ends meet at the documents they are most similar to in the kNN graph (what Weave
+//    already knows: no search), paired by windows at each meeting point;
+//  - `projection`: when the graph has nothing left to offer, ends meet in the buckets of random
+//    hyperplanes (an approximate search among the ends, O(E) work);
+//  - `exact`: once few ends remain (E^2 d below a budget linear in N), the exact kNN among them.
+// A level that joins few paths moves on to the next kind (or wider meeting sets), so duplicates
+// and disconnected graphs cannot stall it; the result is identical for any rank count.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "corpus/corpus.hpp"
@@ -15,15 +23,29 @@ class Report;
 
 namespace weave::order {
 
-struct StitchStats {
-  int levels = 0;
-  std::vector<std::int64_t> paths_per_level;  ///< paths before each level
-  std::int64_t edges = 0;                     ///< links added
+struct StitchLevel {
+  std::string method;               ///< graph, projection or exact
+  int reach = 0;                    ///< graph: meeting points per end; projection: hyperplanes; exact: k
+  std::int64_t paths = 0;           ///< paths before the level
+  std::int64_t ends = 0;            ///< path ends before the level
+  std::int64_t candidates = 0;      ///< distinct candidate links scored
+  std::int64_t rows_fetched = 0;    ///< remote rows fetched to score them (summed over ranks)
+  std::int64_t largest_meeting = 0; ///< most ends at one meeting point (graph, projection)
+  std::int64_t accepted = 0;        ///< links added
+  double seconds = 0;
 };
 
-/// Collective. links (2 per owned document) are extended in place until they form one path.
-/// Cost per level: an exact kNN among the E path ends, O(E^2 d / P).
-StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, std::vector<std::int64_t>& links,
-                         int stitch_k, const GreedyOptions& options, util::Report& report);
+struct StitchStats {
+  std::vector<StitchLevel> levels;
+  std::int64_t edges = 0;  ///< links added in all
+};
+
+/// Collective. links (2 per owned document) and partner (the other end of each path end's path,
+/// as greedy_path_cover returns it) are extended in place until the links form one path.
+/// graph: the kNN graph (meeting points); corpus: the rows (scores of candidate links).
+/// exact_ends: the most ends an exact level takes (0 = automatic, max(2048, sqrt(8 N stitch_k))).
+StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
+                         std::vector<std::int64_t>& links, std::vector<std::int64_t>& partner, int stitch_k,
+                         std::int64_t exact_ends, const GreedyOptions& options, util::Report& report);
 
 }  // namespace weave::order

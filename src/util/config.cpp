@@ -86,6 +86,8 @@ void OrderConfig::validate() const {
   if (algorithm != "greedy" && algorithm != "iclm")
     throw UserError(fmt::format("--algorithm must be greedy or iclm (got {})", algorithm));
   if (stitch_k < 2 || stitch_k > 1024) throw UserError(fmt::format("--stitch-k must be in [2, 1024] (got {})", stitch_k));
+  if (stitch_exact_ends < 0)
+    throw UserError(fmt::format("--stitch-exact-ends must be >= 0 (0 = automatic; got {})", stitch_exact_ends));
   if (tail_fraction < 0) throw UserError("--tail-fraction must be >= 0");
   if (max_rounds < 1) throw UserError("--max-rounds must be >= 1");
   if (knn.empty()) throw UserError("--knn is required");
@@ -94,7 +96,8 @@ void OrderConfig::validate() const {
 
 nlohmann::json to_json(const OrderConfig& c) {
   nlohmann::json j = to_json(c.corpus);
-  j.update({{"knn", c.knn}, {"algorithm", c.algorithm}, {"stitch_k", c.stitch_k}, {"tail_fraction", c.tail_fraction},
+  j.update({{"knn", c.knn}, {"algorithm", c.algorithm}, {"stitch_k", c.stitch_k},
+            {"stitch_exact_ends", c.stitch_exact_ends}, {"tail_fraction", c.tail_fraction},
             {"max_rounds", c.max_rounds}, {"out", c.out}});
   return j;
 }

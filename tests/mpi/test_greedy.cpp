@@ -109,6 +109,26 @@ WholeLists random_lists(std::int64_t n, int k, int levels, std::uint64_t seed, i
   return w;
 }
 
+/// Every path end's other end, by walking the paths of an edge set (itself for a lone document).
+std::vector<std::int64_t> path_partners(std::int64_t n, const EdgeSet& edges) {
+  std::vector<std::vector<std::int64_t>> adj(static_cast<std::size_t>(n));
+  for (const auto& [a, b] : edges) adj[a].push_back(b), adj[b].push_back(a);
+  std::vector<std::int64_t> partner(static_cast<std::size_t>(n), -1);
+  for (std::int64_t start = 0; start < n; ++start) {
+    if (adj[start].size() >= 2 || partner[start] >= 0) continue;
+    std::int64_t prev = -1, at = start;
+    while (true) {
+      std::int64_t next = -1;
+      for (auto x : adj[at])
+        if (x != prev) next = x;
+      if (next < 0) break;
+      prev = at, at = next;
+    }
+    partner[start] = at, partner[at] = start;
+  }
+  return partner;
+}
+
 void expect_equals_oracle(const mpi::Comm& comm, const WholeLists& w, const std::string& what,
                           order::GreedyOptions options = {}) {
   EdgeSet got;
@@ -117,6 +137,13 @@ void expect_equals_oracle(const mpi::Comm& comm, const WholeLists& w, const std:
   EXPECT_EQ(got.size(), want.size()) << what;
   EXPECT_TRUE(got == want) << what << ": the distributed greedy accepted a different edge set";
   EXPECT_EQ(cover.stats.accepted_total, static_cast<std::int64_t>(want.size())) << what;
+  // The partners it returns (stitching starts from them) are the other ends of the paths.
+  const auto partner = path_partners(w.n, want);
+  const BlockRange range = block_range(w.n, comm.size(), comm.rank());
+  for (std::int64_t i = 0; i < range.size(); ++i) {
+    const int degree = (cover.links[2 * i] >= 0) + (cover.links[2 * i + 1] >= 0);
+    if (degree < 2) ASSERT_EQ(cover.partner[i], partner[range.begin + i]) << what << ": partner of " << range.begin + i;
+  }
   if (comm.is_root())
     std::printf("[ %s ] %zu edges, %d rounds, %lld handed to rank 0 (%lld accepted there), %lld messages\n",
                 what.c_str(), want.size(), cover.stats.rounds, static_cast<long long>(cover.stats.tail_edges_in),

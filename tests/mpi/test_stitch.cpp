@@ -1,0 +1,175 @@
+// Stitching's parts against sequential oracles at 1, 2, 3, 5 ranks: the meeting-point windows
+// against a plain sort-and-window over all registrations, the pair scores against the canonical
+// similarity with any fetch batch, and the whole order stage on a duplicate-heavy corpus: the
+// stitched order is the same on all ranks as on rank 0 alone (a communicator of one rank).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "corpus/corpus.hpp"
+#include "io/hdf5.hpp"
+#include "knn/knn_stage.hpp"
+#include "knn/topk.hpp"
+#include "order/meeting_points.hpp"
+#include "order/order_stage.hpp"
+#include "order/pair_similarity.hpp"
+#include "test_helpers.hpp"
+#include "util/random.hpp"
+#include "util/report.hpp"
+
+namespace weave {
+namespace {
+
+/// Registrations of end e (every e in [0, n) is an end; its partner is e ^ 1 for half of them):
+/// `per_end` meeting points out of `meetings`, keys from few values (ties), drawn from e.
+std::vector<order::Registration> registrations_of(std::int64_t e, int per_end, std::int64_t meetings, int ranks) {
+  util::CounterRng rng(7, 1, static_cast<std::uint64_t>(e));
+  std::vector<order::Registration> out;
+  const std::int64_t partner = (e % 4 < 2) ? (e ^ 1) : e;
+  for (int j = 0; j < per_end; ++j) {
+    // Meeting 0 is a hub that half the ends register at (duplicates meet like this).
+    const std::int64_t m = j == 0 && e % 2 == 0 ? 0 : static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(meetings)));
+    const float key = static_cast<float>(rng.below(5)) / 4.0f;
+    out.push_back({m, static_cast<int>(m % ranks), key, e, partner});
+  }
+  return out;
+}
+
+TEST(MeetingPoints, PairsAreThoseOfASequentialWindowJoin) {
+  mpi::Comm comm;
+  const std::int64_t n = 3001, meetings = 500;
+  const int per_end = 3, window = 4;
+  const BlockRange range = block_range(n, comm.size(), comm.rank());
+  std::vector<order::Registration> mine;
+  for (std::int64_t e = range.begin; e < range.end; ++e)
+    for (const auto& r : registrations_of(e, per_end, meetings, comm.size())) mine.push_back(r);
+  order::MeetingStats stats;
+  const auto got = order::pair_ends_at_meetings(comm, n, mine, window, &stats);
+  std::vector<std::int64_t> flat;
+  for (const auto& p : got) {
+    ASSERT_LT(p.a, p.b);
+    ASSERT_TRUE(range.contains(GlobalId(p.a))) << "a pair is held by the owner of its smaller end";
+    flat.insert(flat.end(), {p.a, p.b});
+  }
+  const auto all = testing::allgather_concat(comm, flat);
+  std::set<std::pair<std::int64_t, std::int64_t>> got_set;
+  for (std::size_t x = 0; x + 1 < all.size(); x += 2) got_set.emplace(all[x], all[x + 1]);
+  EXPECT_EQ(got_set.size(), all.size() / 2) << "a pair was returned twice";
+
+  // Oracle: every registration, sorted by (meeting, key desc, end), windows within a meeting.
+  std::vector<order::Registration> every;
+  for (std::int64_t e = 0; e < n; ++e)
+    for (const auto& r : registrations_of(e, per_end, meetings, comm.size())) every.push_back(r);
+  std::sort(every.begin(), every.end(), [](const auto& x, const auto& y) {
+    if (x.meeting != y.meeting) return x.meeting < y.meeting;
+    if (x.key != y.key) return x.key > y.key;
+    return x.end < y.end;
+  });
+  std::set<std::pair<std::int64_t, std::int64_t>> want;
+  for (std::size_t i = 0; i < every.size(); ++i)
+    for (std::size_t j = i + 1; j < every.size() && j <= i + window && every[j].meeting == every[i].meeting; ++j)
+      if (every[i].end != every[j].end && every[i].partner != every[j].end)
+        want.insert(std::minmax(every[i].end, every[j].end));
+  EXPECT_EQ(got_set, want);
+  // The hub holds half the ends but yields only window pairs each.
+  EXPECT_GE(comm.max(stats.largest_meeting), n / 2);
+  EXPECT_LE(static_cast<std::int64_t>(want.size()), n * per_end * window);
+}
+
+TEST(PairSimilarity, EqualsTheCanonicalSimilarityWithAnyFetchBatch) {
+  mpi::Comm comm;
+  const std::int64_t n = 777, d = 40;
+  const auto whole = testing::random_corpus(n, d, 11);
+  std::vector<float> unit = whole.embeddings;
+  for (std::int64_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (std::int64_t j = 0; j < d; ++j) s += double(unit[i * d + j]) * unit[i * d + j];
+    for (std::int64_t j = 0; j < d; ++j) unit[i * d + j] = static_cast<float>(unit[i * d + j] / std::sqrt(s));
+  }
+  corpus::CorpusBlock block;
+  block.info.num_docs = n;
+  block.info.dim = d;
+  block.range = block_range(n, comm.size(), comm.rank());
+  block.embeddings.assign(unit.begin() + block.range.begin * d, unit.begin() + block.range.end * d);
+  std::vector<order::EndPair> pairs;
+  for (std::int64_t a = block.range.begin; a < block.range.end; ++a) {
+    util::CounterRng rng(5, 5, static_cast<std::uint64_t>(a));
+    for (int j = 0; j < 4; ++j) {
+      const auto b = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n)));
+      if (b != a) pairs.push_back({a, b});
+    }
+  }
+  for (std::int64_t batch : {1, 7, 100000}) {
+    std::int64_t fetched = -1;
+    const auto sims = order::score_pairs(comm, block, pairs, batch, &fetched);
+    ASSERT_EQ(sims.size(), pairs.size());
+    for (std::size_t j = 0; j < pairs.size(); ++j)
+      ASSERT_EQ(sims[j], knn::canonical_similarity(unit.data() + pairs[j].a * d, unit.data() + pairs[j].b * d, d))
+          << "batch " << batch << ", pair " << pairs[j].a << "-" << pairs[j].b;
+    if (comm.size() == 1) EXPECT_EQ(fetched, 0);
+  }
+}
+
+std::vector<std::int64_t> read_order(const mpi::Comm& comm, const std::string& path) {
+  io::File f = io::File::open(comm, path);
+  const auto rows = f.dataset_info("/order").rows();
+  std::vector<std::int64_t> out(static_cast<std::size_t>(rows));
+  io::read_rows(f, "/order", 0, rows, 1, out.data());
+  return out;
+}
+
+TEST(Stitching, OrderOnAllRanksEqualsTheOrderOnOneRank) {
+  mpi::Comm comm;
+  testing::ScratchDir dir(comm);
+  SynthConfig s;
+  s.docs = 2500;
+  s.dim = 24;
+  s.topics = 40;
+  s.duplicate_share = 0.3;  // exact copies: hubs and ties for the stitching
+  s.duplicate_noise = 0;
+  const std::string corpus = testing::write_synth_corpus(comm, dir, s, "c.h5");
+  util::Report report(comm, "test");
+  KnnConfig kc;
+  kc.corpus.path = corpus;
+  kc.k = 6;
+  kc.out = dir.path("knn.h5");
+  knn::run_knn_stage(comm, kc, CommonOptions{true, ""}, report);
+
+  // Automatic (exact levels from the start on a corpus this small), then with the exact levels
+  // held back to 16 ends: graph levels, then projection levels between the topics' components.
+  for (std::int64_t exact_ends : {0, 16}) {
+    OrderConfig config;
+    config.corpus.path = corpus;
+    config.knn = kc.out;
+    config.stitch_exact_ends = exact_ends;
+    config.out = dir.path("all.h5");
+    util::Report on_all(comm, "order");
+    order::run_order_stage(comm, config, CommonOptions{true, ""}, on_all);
+    const auto all = read_order(comm, config.out);
+    const nlohmann::json figures = on_all.collect()["figures"];
+    std::set<std::string> methods;
+    if (comm.is_root())
+      for (const auto& level : figures["stitch_level_details"]) methods.insert(level["method"].get<std::string>());
+    if (comm.is_root() && exact_ends == 16) {
+      EXPECT_TRUE(methods.count("graph")) << "no graph level ran";
+      EXPECT_TRUE(methods.count("projection")) << "no projection level ran";
+    }
+
+    const mpi::Comm alone = comm.split(comm.is_root() ? 0 : MPI_UNDEFINED);
+    if (!alone.is_null()) {
+      util::Report own(alone, "order");
+      config.out = dir.path("one.h5");
+      order::run_order_stage(alone, config, CommonOptions{true, ""}, own);
+      const auto one = read_order(alone, config.out);
+      std::vector<std::int64_t> sorted = one;
+      std::sort(sorted.begin(), sorted.end());
+      for (std::int64_t i = 0; i < s.docs; ++i) ASSERT_EQ(sorted[i], i) << "not a permutation";
+      EXPECT_EQ(all, one) << "the stitched order depends on the number of ranks (exact ends " << exact_ends << ")";
+    }
+    comm.barrier();
+  }
+}
+
+}  // namespace
+}  // namespace weave
