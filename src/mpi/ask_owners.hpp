@@ -2,6 +2,7 @@
 // it for `width` values". Two all-to-alls; the answers come back in the order of the keys.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -38,9 +39,13 @@ std::vector<T> ask_owners(const Comm& comm, const std::vector<std::int64_t>& key
   for (std::size_t x = 0; x < asked.size(); ++x) answer(asked[x], reply.data() + x * width);
   for (auto& c : asked_counts) c *= static_cast<std::int64_t>(width);
   std::vector<std::int64_t> reply_counts;
-  const std::vector<T> replies = comm.alltoallv_flat(reply, asked_counts, &reply_counts);
+  std::vector<T> replies = comm.alltoallv_flat(reply, asked_counts, &reply_counts);
   reply = {};
-  // Answers come back in the order the keys were sent, so key j's answer is at slot[j].
+  // Answers come back in the order the keys were sent, so key j's answer is at slot[j]: when every
+  // key was sent and in owner order already (ascending ids), that is the keys' order.
+  bool in_order = true;
+  for (std::size_t j = 0; j < keys.size() && in_order; ++j) in_order = slot[j] == static_cast<std::int64_t>(j);
+  if (in_order) return replies;
   std::vector<T> out(keys.size() * width);
   for (std::size_t j = 0; j < keys.size(); ++j)
     if (slot[j] >= 0)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 
+#include "util/random.hpp"
 #include "weave/ids.hpp"
 
 namespace weave::order {
@@ -13,6 +14,11 @@ std::int64_t key_bits(float key) { return static_cast<std::int64_t>(std::bit_cas
 float key_of(std::int64_t bits) { return std::bit_cast<float>(static_cast<std::uint32_t>(bits)); }
 
 }  // namespace
+
+std::int64_t EndPair::holder() const {
+  const std::uint64_t h = util::mix64(static_cast<std::uint64_t>(a) * 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(b));
+  return (h & 1) != 0 ? a : b;
+}
 
 std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
                                            const std::vector<Registration>& registrations, int window,
@@ -44,7 +50,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
         const Registration &x = here[i], &y = here[j];
         if (x.end == y.end || x.partner == y.end) continue;  // the same end, or its own path
         const auto [a, b] = std::minmax(x.end, y.end);
-        auto& box = pairs[block_owner(num_docs, p, GlobalId(a))];
+        auto& box = pairs[block_owner(num_docs, p, GlobalId(EndPair{a, b}.holder()))];
         box.insert(box.end(), {a, b});
       }
     first = last;

@@ -29,6 +29,10 @@ struct Registration {
 
 /// A candidate link; a < b.
 struct EndPair {
+  /// The end whose owner holds the pair: a or b by a hash of the pair, so each rank holds about
+  /// as many pairs as the others (the smaller end would load the first ranks).
+  std::int64_t holder() const;
+
   std::int64_t a, b;
   bool operator==(const EndPair&) const = default;
   auto operator<=>(const EndPair&) const = default;
@@ -40,7 +44,7 @@ struct MeetingStats {
 };
 
 /// Collective. Routes the registrations to their meeting points' owners, pairs the ends there by
-/// windows, and returns the distinct candidate pairs held by the owner of each pair's smaller end.
+/// windows, and returns the distinct candidate pairs held here (the owner of their holder()).
 std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
                                            const std::vector<Registration>& registrations, int window,
                                            MeetingStats* stats = nullptr);

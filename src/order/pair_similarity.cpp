@@ -3,10 +3,21 @@
 #include <algorithm>
 #include <numeric>
 
-#include "knn/topk.hpp"
 #include "mpi/ask_owners.hpp"
 
 namespace weave::order {
+
+float fast_similarity(const float* a, const float* b, std::int64_t d) {
+  constexpr int kLanes = 16;
+  float partial[kLanes] = {};
+  std::int64_t j = 0;
+  for (; j + kLanes <= d; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) partial[l] += a[j + l] * b[j + l];
+  for (; j < d; ++j) partial[j % kLanes] += a[j] * b[j];
+  float sum = 0;
+  for (float p : partial) sum += p;
+  return sum;
+}
 
 std::vector<float> score_pairs(const mpi::Comm& comm, const corpus::CorpusBlock& corpus,
                                const std::vector<EndPair>& pairs, std::int64_t batch_rows,
@@ -16,18 +27,23 @@ std::vector<float> score_pairs(const mpi::Comm& comm, const corpus::CorpusBlock&
   auto row = [&](std::int64_t doc) { return corpus.embeddings.data() + (doc - range.begin) * d; };
   std::vector<float> sims(pairs.size());
 
-  // Pairs whose second document is remote, by that document: each batch fetches a run of them.
+  // Each pair as (local end, other end); pairs with a remote end, by that end: each batch fetches a
+  // run of them.
+  auto mine = [&](std::size_t j) { return range.contains(GlobalId(pairs[j].a)) ? pairs[j].a : pairs[j].b; };
+  auto other = [&](std::size_t j) { return range.contains(GlobalId(pairs[j].a)) ? pairs[j].b : pairs[j].a; };
   std::vector<std::size_t> remote;
   for (std::size_t j = 0; j < pairs.size(); ++j) {
-    if (range.contains(GlobalId(pairs[j].b)))
-      sims[j] = knn::canonical_similarity(row(pairs[j].a), row(pairs[j].b), d);
+    if (range.contains(GlobalId(other(j))))
+      sims[j] = fast_similarity(row(pairs[j].a), row(pairs[j].b), d);
     else
       remote.push_back(j);
   }
-  std::sort(remote.begin(), remote.end(), [&](std::size_t x, std::size_t y) { return pairs[x].b < pairs[y].b; });
+  std::sort(remote.begin(), remote.end(), [&](std::size_t x, std::size_t y) {
+    return other(x) != other(y) ? other(x) < other(y) : mine(x) < mine(y);
+  });
   std::vector<std::int64_t> wanted;  // distinct remote documents, ascending
   for (std::size_t j : remote)
-    if (wanted.empty() || wanted.back() != pairs[j].b) wanted.push_back(pairs[j].b);
+    if (wanted.empty() || wanted.back() != other(j)) wanted.push_back(other(j));
   const std::int64_t batch = std::max<std::int64_t>(1, batch_rows);
   const auto my_batches = static_cast<std::int64_t>((wanted.size() + batch - 1) / batch);
   const std::int64_t batches = comm.max(my_batches);  // every rank answers in every batch
@@ -41,9 +57,11 @@ std::vector<float> score_pairs(const mpi::Comm& comm, const corpus::CorpusBlock&
     const auto rows = mpi::ask_owners<float>(comm, docs, static_cast<std::size_t>(d), owner,
                                              [&](std::int64_t doc, float* out) { std::copy_n(row(doc), d, out); });
     for (std::size_t x = 0; x < docs.size(); ++x)
-      for (; next_pair < remote.size() && pairs[remote[next_pair]].b == docs[x]; ++next_pair) {
-        const EndPair& pr = pairs[remote[next_pair]];
-        sims[remote[next_pair]] = knn::canonical_similarity(row(pr.a), rows.data() + x * d, d);
+      for (; next_pair < remote.size() && other(remote[next_pair]) == docs[x]; ++next_pair) {
+        const std::size_t j = remote[next_pair];
+        // The pair's order (a, b) is kept so that both holders of a pair would get the same bits.
+        sims[j] = pairs[j].a == docs[x] ? fast_similarity(rows.data() + x * d, row(pairs[j].b), d)
+                                        : fast_similarity(row(pairs[j].a), rows.data() + x * d, d);
       }
   }
   if (rows_fetched) *rows_fetched = static_cast<std::int64_t>(wanted.size());

@@ -1,6 +1,6 @@
-// The canonical similarity of candidate pairs whose first document is owned here: the rows of the
-// second documents are fetched from their owners in batches of at most `batch_rows` distinct rows,
-// so memory stays O(batch_rows * d) however many pairs a rank holds.
+// The similarity of candidate pairs of which this rank owns at least one document: the other rows
+// are fetched from their owners in batches of at most `batch_rows` distinct rows, so memory stays
+// O(batch_rows * d) however many pairs a rank holds.
 #pragma once
 
 #include <cstdint>
@@ -11,8 +11,13 @@
 
 namespace weave::order {
 
-/// Collective. pairs[j].a must be owned here. Returns one similarity per pair (knn/topk.hpp's
-/// canonical similarity: the same bits at any rank count). *rows_fetched counts the remote rows.
+/// Collective. pairs[j].a or pairs[j].b must be owned here. Returns one similarity per pair, a
+/// float32 dot product of the unit rows in a fixed order (fast_similarity): the same bits at any
+/// rank count. *rows_fetched counts the remote rows.
+/// Sixteen float32 partial sums, added in order: vectorised, several times faster than the canonical
+/// float64 similarity (knn/topk.hpp) and within a few float32 units of it.
+float fast_similarity(const float* a, const float* b, std::int64_t d);
+
 std::vector<float> score_pairs(const mpi::Comm& comm, const corpus::CorpusBlock& corpus,
                                const std::vector<EndPair>& pairs, std::int64_t batch_rows,
                                std::int64_t* rows_fetched = nullptr);

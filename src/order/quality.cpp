@@ -1,5 +1,6 @@
 #include "order/quality.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -11,24 +12,40 @@ namespace weave::order {
 
 namespace {
 
-/// Rows (and topics, when the corpus has them) of arbitrary documents, fetched from their owners.
-struct Fetched {
-  std::vector<float> rows;
-  std::vector<std::int32_t> topics;
-};
+/// Documents whose random pair is measured, about (all of them below this).
+constexpr double kRandomPairs = 65536;
 
-Fetched fetch(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const std::vector<std::int64_t>& docs) {
+/// Visits the rows of arbitrary documents, fetched from their owners in rounds of about 8 MiB:
+/// visit(first, count, rows) gets the rows of docs[first, first + count). Collective. The rows are
+/// never all held at once, and the buffers of a round are reused by the next one (fresh memory for
+/// all of them would cost more in page clearing than the transfer itself).
+template <typename Visit>
+void visit_rows(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const std::vector<std::int64_t>& docs,
+                Visit&& visit) {
   const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
   auto owner = [&](std::int64_t doc) { return block_owner(n, comm.size(), GlobalId(doc)); };
-  Fetched out;
-  out.rows = mpi::ask_owners<float>(comm, docs, static_cast<std::size_t>(d), owner, [&](std::int64_t doc, float* row) {
-    std::copy_n(corpus.embeddings.data() + (doc - corpus.range.begin) * d, d, row);
-  });
-  if (!corpus.topics.empty())
-    out.topics = mpi::ask_owners<std::int32_t>(comm, docs, 1, owner, [&](std::int64_t doc, std::int32_t* t) {
-      *t = corpus.topics[doc - corpus.range.begin];
+  const std::size_t batch = std::max<std::size_t>(256, (std::size_t{8} << 20) / (sizeof(float) * static_cast<std::size_t>(d)));
+  const auto rounds = comm.max(static_cast<std::int64_t>((docs.size() + batch - 1) / batch));
+  for (std::int64_t t = 0; t < rounds; ++t) {
+    const std::size_t first = std::min(docs.size(), static_cast<std::size_t>(t) * batch);
+    const std::size_t last = std::min(docs.size(), first + batch);
+    const std::vector<std::int64_t> part(docs.begin() + static_cast<std::ptrdiff_t>(first),
+                                         docs.begin() + static_cast<std::ptrdiff_t>(last));
+    const auto rows = mpi::ask_owners<float>(comm, part, static_cast<std::size_t>(d), owner, [&](std::int64_t doc, float* row) {
+      std::copy_n(corpus.embeddings.data() + (doc - corpus.range.begin) * d, d, row);
     });
-  return out;
+    if (last > first) visit(first, last - first, rows.data());
+  }
+}
+
+/// Topics of arbitrary documents (empty when the corpus has none).
+std::vector<std::int32_t> fetch_topics(const mpi::Comm& comm, const corpus::CorpusBlock& corpus,
+                                       const std::vector<std::int64_t>& docs) {
+  if (corpus.topics.empty()) return {};
+  auto owner = [&](std::int64_t doc) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(doc)); };
+  return mpi::ask_owners<std::int32_t>(comm, docs, 1, owner, [&](std::int64_t doc, std::int32_t* t) {
+    *t = corpus.topics[doc - corpus.range.begin];
+  });
 }
 
 bool has_edge(const LocalGraph& g, std::int64_t doc, std::int64_t other) {
@@ -94,18 +111,26 @@ OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& cor
   std::vector<std::int64_t> docs;
   if (comm.rank() > 0) docs.push_back(lasts[comm.rank() - 1]);
   docs.insert(docs.end(), order_block.begin(), order_block.end());
-  const Fetched f = fetch(comm, corpus, docs);
+  const std::vector<std::int32_t> doc_topics = fetch_topics(comm, corpus, docs);
   const std::size_t shift = comm.rank() > 0 ? 1 : 0;
 
   OrderQuality q;
   q.link_similarity.assign(order_block.size(), std::numeric_limits<float>::quiet_NaN());
+  std::vector<float> before(static_cast<std::size_t>(d));  // the row of the document before a round's first
+  visit_rows(comm, corpus, docs, [&](std::size_t first, std::size_t count, const float* rows) {
+    for (std::size_t x = 0; x < count; ++x) {
+      const std::size_t at = first + x;  // docs[at] is at position index at - shift of order_block
+      const float* prev = x > 0 ? rows + (x - 1) * d : before.data();
+      if (at >= shift + (positions.begin == 0 ? 1 : 0) && at > 0)
+        q.link_similarity[at - shift] = knn::canonical_similarity(prev, rows + x * d, d);
+    }
+    std::copy_n(rows + (count - 1) * d, d, before.data());
+  });
   std::vector<std::int64_t> prev_docs, cur_docs;
   for (std::size_t j = 0; j < order_block.size(); ++j) {
     if (positions.begin + static_cast<std::int64_t>(j) == 0) continue;
-    const std::size_t cur = j + shift, prev = cur - 1;
-    q.link_similarity[j] = knn::canonical_similarity(f.rows.data() + prev * d, f.rows.data() + cur * d, d);
-    prev_docs.push_back(docs[prev]);
-    cur_docs.push_back(docs[cur]);
+    prev_docs.push_back(docs[j + shift - 1]);
+    cur_docs.push_back(docs[j + shift]);
   }
   const auto edges = are_edges(comm, graph, prev_docs, cur_docs);
   PairFigures adjacent;
@@ -119,32 +144,39 @@ OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& cor
       ++adjacent.knn_pairs;
       adjacent.knn_similarity_sum += q.link_similarity[j];
     }
-    if (topics && f.topics[cur] == f.topics[cur - 1]) ++adjacent.same_topic;
+    if (topics && doc_topics[cur] == doc_topics[cur - 1]) ++adjacent.same_topic;
   }
 
-  // Random pairs: each document with one drawn from its id (a random order's expected figures).
-  std::vector<std::int64_t> partner;
+  // Random pairs: a sample of about kRandomPairs documents (drawn from their ids), each with one
+  // other document drawn from its id: a random order's expected figures, without fetching a row
+  // for every document.
+  const double rate = std::min(1.0, kRandomPairs / static_cast<double>(n));
+  std::vector<std::int64_t> sampled, partner;
   for (std::int64_t i = 0; i < corpus.size(); ++i) {
     const std::int64_t doc = corpus.range.begin + i;
+    if (util::CounterRng(seed, 0x73616d70, static_cast<std::uint64_t>(doc)).uniform() >= rate) continue;
+    sampled.push_back(i);
     util::CounterRng rng(seed, 0x72616e64, static_cast<std::uint64_t>(doc));
     std::int64_t other = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(std::max<std::int64_t>(1, n - 1))));
     if (other >= doc) ++other;
     partner.push_back(std::min(other, n - 1));
   }
-  const Fetched r = fetch(comm, corpus, partner);
+  const std::vector<std::int32_t> partner_topics = fetch_topics(comm, corpus, partner);
   PairFigures random;
-  for (std::int64_t i = 0; i < corpus.size(); ++i) {
-    if (partner[i] == corpus.range.begin + i) continue;
-    const float s = knn::canonical_similarity(corpus.embeddings.data() + i * d, r.rows.data() + i * d, d);
-    ++random.pairs;
-    random.similarity_sum += s;
-    if (has_edge(graph, corpus.range.begin + i, partner[i])) {
-      ++random.knn_pairs;
-      random.knn_similarity_sum += s;
+  visit_rows(comm, corpus, partner, [&](std::size_t first, std::size_t count, const float* rows) {
+    for (std::size_t x = first; x < first + count; ++x) {
+      const std::int64_t i = sampled[x];
+      if (partner[x] == corpus.range.begin + i) continue;
+      const float s = knn::canonical_similarity(corpus.embeddings.data() + i * d, rows + (x - first) * d, d);
+      ++random.pairs;
+      random.similarity_sum += s;
+      if (has_edge(graph, corpus.range.begin + i, partner[x])) {
+        ++random.knn_pairs;
+        random.knn_similarity_sum += s;
+      }
+      if (topics && corpus.topics[i] == partner_topics[x]) ++random.same_topic;
     }
-    if (topics && corpus.topics[i] == r.topics[i]) ++random.same_topic;
-  }
-
+  });
   // Upper bound of any path cover of the kNN graph: every document contributes its two heaviest
   // (positive) edges, each edge counted from both ends.
   double bound = 0;

@@ -27,8 +27,10 @@ constexpr int kWindow = 4;
 constexpr double kPoorProgress = 0.1;
 /// Rows of ends per projection bucket, on average.
 constexpr double kBucketEnds = 64;
-/// Remote rows fetched at once to score candidate links: 64 MiB.
-constexpr std::int64_t kFetchBytes = std::int64_t{64} << 20;
+/// Remote rows fetched at once to score candidate links: 8 MiB. Small batches cost little more in
+/// messages, and their buffers are reused by the allocator instead of being mapped and cleared
+/// afresh by the kernel (which took more time than the transfer itself).
+constexpr std::int64_t kFetchBytes = std::int64_t{8} << 20;
 
 class Stitcher {
  public:
@@ -157,7 +159,7 @@ class Stitcher {
     MeetingStats meetings;
     const std::vector<EndPair> pairs = pair_ends_at_meetings(comm_, n_, registrations, kWindow, &meetings);
     std::int64_t fetched = 0;
-    const std::int64_t batch_rows = std::max<std::int64_t>(1024, kFetchBytes / (4 * corpus_.info.dim));
+    const std::int64_t batch_rows = std::max<std::int64_t>(256, kFetchBytes / (4 * corpus_.info.dim));
     const std::vector<float> sims = score_pairs(comm_, corpus_, pairs, batch_rows, &fetched);
     level.candidates = comm_.sum(static_cast<std::int64_t>(pairs.size()));
     level.rows_fetched = comm_.sum(fetched);
