@@ -1,5 +1,6 @@
-// Positions along paths, by pointer doubling (O(log L) rounds for paths of length L): every
-// document learns, in each of its two directions, which path end it reaches and in how many hops.
+// Positions along paths, by a sparse ruling set (list_ranking.cpp): walks between rulers sampled
+// every ~16 documents, then pointer doubling over the rulers only. O(N/P) records moved per rank,
+// O(16 log N) walk rounds plus O(log N) doubling rounds.
 #pragma once
 
 #include <cstdint>

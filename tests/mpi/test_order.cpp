@@ -24,18 +24,18 @@
 namespace weave {
 namespace {
 
-TEST(ListRanking, PositionsMatchWalkingThePaths) {
-  mpi::Comm comm;
-  const std::int64_t n = 1003;
-  // Paths of random lengths over a random permutation of the ids (so paths cross ranks).
+/// Paths of random lengths in [1, max_length] over a random permutation of n ids (so paths cross
+/// ranks), ranked and compared with walking them.
+void expect_positions_match_walking(const mpi::Comm& comm, std::int64_t n, std::int64_t max_length) {
   std::vector<std::int64_t> perm(n);
   std::iota(perm.begin(), perm.end(), 0);
-  util::CounterRng rng(3, 3, 3);
+  util::CounterRng rng(3, 3, static_cast<std::uint64_t>(n));
   for (std::int64_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(static_cast<std::uint64_t>(i + 1))]);
   std::vector<std::int64_t> links(2 * n, -1);
   std::vector<std::vector<std::int64_t>> paths;
   for (std::int64_t at = 0; at < n;) {
-    const std::int64_t len = std::min<std::int64_t>(n - at, 1 + static_cast<std::int64_t>(rng.below(300)));
+    const std::int64_t len =
+        std::min<std::int64_t>(n - at, 1 + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(max_length))));
     paths.emplace_back(perm.begin() + at, perm.begin() + at + len);
     at += len;
   }
@@ -76,6 +76,13 @@ TEST(ListRanking, PositionsMatchWalkingThePaths) {
     ASSERT_EQ(g.length, w.length);
     ASSERT_EQ(g.predecessor, w.predecessor);
   }
+}
+
+TEST(ListRanking, PositionsMatchWalkingThePaths) {
+  mpi::Comm comm;
+  expect_positions_match_walking(comm, 1003, 300);    // many paths, short and long
+  expect_positions_match_walking(comm, 3000, 3);      // lone documents, pairs, triples: rulers only
+  expect_positions_match_walking(comm, 20011, 40000); // one path of all documents: long walks
 }
 
 /// A corpus and its exact kNN graph in the scratch folder.
