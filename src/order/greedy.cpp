@@ -74,7 +74,7 @@ class Greedy {
   }
 
  private:
-  int owner(std::int64_t doc) const { return block_owner(g_.num_docs, comm_.size(), GlobalId(doc)); }
+  int owner(std::int64_t doc) const { return g_.owner(doc); }
   std::int64_t local(std::int64_t doc) const { return doc - g_.range.begin; }
   bool is_local(std::int64_t doc) const { return g_.range.contains(GlobalId(doc)); }
 

@@ -40,14 +40,19 @@ LocalGraph build_graph_from_lists(const mpi::Comm& comm, std::int64_t num_docs, 
 }
 
 LocalGraph build_graph_from_pairs(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
-                                  const std::vector<WeightedPair>& pairs) {
+                                  const std::vector<WeightedPair>& pairs, std::vector<std::int64_t> owner_offsets) {
   const std::int64_t n_local = range.size();
+  LocalGraph g;
+  g.num_docs = num_docs;
+  g.ranks = comm.size();
+  g.range = range;
+  g.owner_offsets = std::move(owner_offsets);
   // Directed edges (owner-side doc, other doc, weight bits), sent to the owner of each end.
   std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
   for (const auto& [u, v, w] : pairs) {
     const std::int64_t bits = std::bit_cast<std::uint32_t>(w);
     for (auto [from, to] : {std::pair{u, v}, std::pair{v, u}}) {
-      auto& out = send[block_owner(num_docs, comm.size(), GlobalId(from))];
+      auto& out = send[g.owner(from)];
       out.insert(out.end(), {from, to, bits});
     }
   }
@@ -72,9 +77,6 @@ LocalGraph build_graph_from_pairs(const mpi::Comm& comm, std::int64_t num_docs, 
     return heavier(Edge::make(x.from, x.to, x.w), Edge::make(y.from, y.to, y.w));
   });
 
-  LocalGraph g;
-  g.num_docs = num_docs;
-  g.range = range;
   g.offsets.assign(static_cast<std::size_t>(n_local + 1), 0);
   for (const auto& e : edges) ++g.offsets[e.from - range.begin + 1];
   for (std::int64_t i = 0; i < n_local; ++i) g.offsets[i + 1] += g.offsets[i];
@@ -91,6 +93,11 @@ LocalGraph build_graph_from_pairs(const mpi::Comm& comm, std::int64_t num_docs, 
     std::sort(first, last, [&](std::int64_t x, std::int64_t y) { return g.neighbor[x] < g.neighbor[y]; });
   }
   return g;
+}
+
+int LocalGraph::owner(std::int64_t doc) const {
+  if (owner_offsets.empty()) return block_owner(num_docs, ranks, GlobalId(doc));
+  return static_cast<int>(std::upper_bound(owner_offsets.begin(), owner_offsets.end(), doc) - owner_offsets.begin()) - 1;
 }
 
 std::int64_t LocalGraph::slot_of(std::int64_t local, std::int64_t other) const {

@@ -15,11 +15,18 @@ namespace weave::order {
 
 struct LocalGraph {
   std::int64_t num_docs = 0;            ///< N
+  int ranks = 1;                        ///< P
   BlockRange range;                     ///< documents owned here
+  /// Where each rank's ids start (P + 1 values) when they are not block_range()'s blocks (the
+  /// stitching's dense numbering of path ends); empty = block_range().
+  std::vector<std::int64_t> owner_offsets;
   std::vector<std::int64_t> offsets;    ///< range.size() + 1
   std::vector<std::int64_t> neighbor;   ///< global ids, per document heaviest edge first
   std::vector<float> weight;
   std::vector<std::int64_t> by_neighbor;  ///< per document its slots sorted by neighbour id
+
+  /// The rank that owns a document.
+  int owner(std::int64_t doc) const;
 
   /// The slot of the edge (local, neighbour), or -1.
   std::int64_t slot_of(std::int64_t local, std::int64_t other) const;
@@ -40,9 +47,11 @@ struct WeightedPair {
 };
 
 /// Collective. The graph of the pairs given by all ranks (each pair may be given more than once:
-/// the largest weight is kept). Ids must be valid and u != v.
+/// the largest weight is kept). Ids must be valid and u != v. owner_offsets: see LocalGraph (range
+/// must then be [offsets[rank], offsets[rank + 1])).
 LocalGraph build_graph_from_pairs(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
-                                  const std::vector<WeightedPair>& pairs);
+                                  const std::vector<WeightedPair>& pairs,
+                                  std::vector<std::int64_t> owner_offsets = {});
 
 /// Collective. The same from arbitrary similarity lists: sources[i] lists, for document
 /// sources[i] (owned here), neighbours ids[i*k..] with similarities sims[i*k..] (-1 skipped).

@@ -208,19 +208,65 @@ class Stitcher {
   }
 
   /// The greedy over the candidate links, started from the current paths; returns the links added.
+  /// It runs on the ends alone, renumbered densely (rank order, then id order), so a level costs
+  /// O(E/P) however many documents the paths hold.
   std::int64_t join_along(const std::vector<WeightedPair>& candidates) {
-    const LocalGraph g = build_graph_from_pairs(comm_, n_, range_, candidates);
+    const auto local_ends = static_cast<std::int64_t>(ends_.size());
+    const std::int64_t first = comm_.exscan_sum(local_ends);
+    std::vector<std::int64_t> offsets = comm_.allgather<std::int64_t>(first);
+    offsets.push_back(comm_.sum(local_ends));
+    auto dense_of_mine = [&](std::int64_t doc) {
+      return first + (std::lower_bound(ends_.begin(), ends_.end(), doc) - ends_.begin());
+    };
+    // Dense ids of the remote ends that the candidates and the partners name, from their owners.
+    std::vector<std::int64_t> remote;
+    for (const auto& c : candidates)
+      for (std::int64_t doc : {c.u, c.v})
+        if (!range_.contains(GlobalId(doc))) remote.push_back(doc);
+    for (std::int64_t doc : ends_)
+      if (!range_.contains(GlobalId(partner_[local(doc)]))) remote.push_back(partner_[local(doc)]);
+    std::sort(remote.begin(), remote.end());
+    remote.erase(std::unique(remote.begin(), remote.end()), remote.end());
+    const auto remote_dense = mpi::ask_owners<std::int64_t>(
+        comm_, remote, 1, [&](std::int64_t doc) { return block_owner(n_, comm_.size(), GlobalId(doc)); },
+        [&](std::int64_t doc, std::int64_t* dense) { *dense = dense_of_mine(doc); });
+    auto to_dense = [&](std::int64_t doc) {
+      if (range_.contains(GlobalId(doc))) return dense_of_mine(doc);
+      return remote_dense[std::lower_bound(remote.begin(), remote.end(), doc) - remote.begin()];
+    };
+    std::vector<WeightedPair> dense_pairs(candidates.size());
+    for (std::size_t j = 0; j < candidates.size(); ++j)
+      dense_pairs[j] = {to_dense(candidates[j].u), to_dense(candidates[j].v), candidates[j].weight};
+    const LocalGraph g = build_graph_from_pairs(comm_, offsets.back(), {first, first + local_ends}, dense_pairs, offsets);
+
     InitialPaths initial;
-    initial.degree.resize(static_cast<std::size_t>(range_.size()));
-    initial.partner = partner_;
-    for (std::int64_t i = 0; i < range_.size(); ++i) initial.degree[i] = static_cast<std::int8_t>(degree(i));
+    initial.degree.resize(static_cast<std::size_t>(local_ends));
+    initial.partner.resize(static_cast<std::size_t>(local_ends));
+    for (std::int64_t e = 0; e < local_ends; ++e) {
+      initial.degree[e] = static_cast<std::int8_t>(degree(local(ends_[e])));
+      initial.partner[e] = to_dense(partner_[local(ends_[e])]);
+    }
     GreedyOptions quiet = options_;
     quiet.progress = false;
     const PathCover cover = greedy_path_cover(comm_, g, quiet, initial);
-    for (std::int64_t i = 0; i < range_.size(); ++i) {
-      for (int s = initial.degree[i]; s < 2; ++s)
-        if (cover.links[2 * i + s] >= 0) links_[2 * i + s] = cover.links[2 * i + s];
-      if (degree(i) < 2) partner_[i] = cover.partner[i];
+
+    // Back to documents: the new links, and the partners of the ends that remain.
+    std::vector<std::int64_t> dense_ids;
+    for (std::int64_t e = 0; e < local_ends; ++e) {
+      int d = initial.degree[e];
+      for (int s = d; s < 2; ++s)
+        if (cover.links[2 * e + s] >= 0) dense_ids.push_back(cover.links[2 * e + s]), ++d;
+      if (d < 2) dense_ids.push_back(cover.partner[e]);
+    }
+    const auto docs = mpi::ask_owners<std::int64_t>(
+        comm_, dense_ids, 1, [&](std::int64_t x) { return g.owner(x); },
+        [&](std::int64_t x, std::int64_t* doc) { *doc = ends_[x - first]; });
+    std::size_t next = 0;
+    for (std::int64_t e = 0; e < local_ends; ++e) {
+      const std::int64_t i = local(ends_[e]);
+      for (int s = initial.degree[e]; s < 2; ++s)
+        if (cover.links[2 * e + s] >= 0) links_[2 * i + s] = docs[next++];
+      if (degree(i) < 2) partner_[i] = docs[next++];
     }
     return cover.stats.accepted_total;
   }

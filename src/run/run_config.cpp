@@ -197,7 +197,8 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   c.knn.out = c.out_dir + "/knn.h5";
 
   c.order.corpus = corpus;
-  Section os(root.get_as<toml::table>("order"), "order", {"algorithm", "stitch_k", "stitch_exact_ends", "tail_fraction", "max_rounds"});
+  Section os(root.get_as<toml::table>("order"), "order",
+             {"algorithm", "stitch_k", "stitch_exact_ends", "tail_fraction", "max_rounds"});
   os.get("algorithm", c.order.algorithm);
   os.get("stitch_k", c.order.stitch_k);
   os.get("stitch_exact_ends", c.order.stitch_exact_ends);
