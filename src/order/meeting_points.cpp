@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 
 #include "util/random.hpp"
 #include "weave/ids.hpp"
@@ -13,6 +14,15 @@ namespace {
 std::int64_t key_bits(float key) { return static_cast<std::int64_t>(std::bit_cast<std::uint32_t>(key)); }
 float key_of(std::int64_t bits) { return std::bit_cast<float>(static_cast<std::uint32_t>(bits)); }
 
+/// How similar two ends that met are likely to be, from their keys alone. Similarities to the
+/// meeting document s, t (angles a, b): cos(a + b) = s t - sqrt((1 - s^2)(1 - t^2)) is the least
+/// their similarity can be. Projections: the closer, the likelier similar.
+float estimate(float x, float y, MeetingKeys keys) {
+  if (keys == MeetingKeys::projection) return -std::abs(x - y);
+  const double s = std::clamp<double>(x, -1, 1), t = std::clamp<double>(y, -1, 1);
+  return static_cast<float>(s * t - std::sqrt((1 - s * s) * (1 - t * t)));
+}
+
 }  // namespace
 
 std::int64_t EndPair::holder() const {
@@ -22,7 +32,7 @@ std::int64_t EndPair::holder() const {
 
 std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
                                            const std::vector<Registration>& registrations, int window,
-                                           MeetingStats* stats) {
+                                           MeetingKeys keys, int per_end, MeetingStats* stats) {
   const int p = comm.size();
   std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(p));
   for (const auto& r : registrations)
@@ -39,7 +49,8 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     return x.end < y.end;
   });
 
-  std::vector<std::vector<std::int64_t>> pairs(static_cast<std::size_t>(p));
+  // Windows: each end with its next `window` ends, as (a, b, estimate), sent to both ends' owners.
+  std::vector<std::vector<std::int64_t>> to_ends(static_cast<std::size_t>(p));
   std::int64_t largest = 0;
   for (std::size_t first = 0; first < here.size();) {
     std::size_t last = first;
@@ -50,8 +61,11 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
         const Registration &x = here[i], &y = here[j];
         if (x.end == y.end || x.partner == y.end) continue;  // the same end, or its own path
         const auto [a, b] = std::minmax(x.end, y.end);
-        auto& box = pairs[block_owner(num_docs, p, GlobalId(EndPair{a, b}.holder()))];
-        box.insert(box.end(), {a, b});
+        const std::int64_t bits = key_bits(estimate(x.key, y.key, keys));
+        for (std::int64_t end : {a, b}) {
+          auto& box = to_ends[block_owner(num_docs, p, GlobalId(end))];
+          box.insert(box.end(), {end, a, b, bits});
+        }
       }
     first = last;
   }
@@ -61,8 +75,48 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   }
   here = {};
 
+  // At each end's owner: its pairs (best estimate of each), the `per_end` best kept; a pair kept by
+  // either of its ends goes to its holder.
+  struct Offer {
+    std::int64_t end, other, a, b;
+    float estimate;
+  };
+  std::vector<Offer> offers;
+  for (const auto& part : comm.alltoallv(to_ends))
+    for (std::size_t x = 0; x + 3 < part.size(); x += 4) {
+      const std::int64_t end = part[x], a = part[x + 1], b = part[x + 2];
+      offers.push_back({end, end == a ? b : a, a, b, key_of(part[x + 3])});
+    }
+  to_ends = {};
+  std::sort(offers.begin(), offers.end(), [](const Offer& x, const Offer& y) {
+    if (x.end != y.end) return x.end < y.end;
+    if (x.other != y.other) return x.other < y.other;
+    return x.estimate > y.estimate;
+  });
+  offers.erase(std::unique(offers.begin(), offers.end(),
+                           [](const Offer& x, const Offer& y) { return x.end == y.end && x.other == y.other; }),
+               offers.end());
+  std::sort(offers.begin(), offers.end(), [](const Offer& x, const Offer& y) {
+    if (x.end != y.end) return x.end < y.end;
+    if (x.estimate != y.estimate) return x.estimate > y.estimate;
+    return x.other < y.other;
+  });
+  std::vector<std::vector<std::int64_t>> kept(static_cast<std::size_t>(p));
+  for (std::size_t first = 0; first < offers.size();) {
+    std::size_t last = first;
+    while (last < offers.size() && offers[last].end == offers[first].end) ++last;
+    const std::size_t keep = per_end > 0 ? std::min(last, first + static_cast<std::size_t>(per_end)) : last;
+    for (std::size_t x = first; x < keep; ++x) {
+      const EndPair pair{offers[x].a, offers[x].b};
+      auto& box = kept[block_owner(num_docs, p, GlobalId(pair.holder()))];
+      box.insert(box.end(), {pair.a, pair.b});
+    }
+    first = last;
+  }
+  offers = {};
+
   std::vector<EndPair> out;
-  for (const auto& part : comm.alltoallv(pairs))
+  for (const auto& part : comm.alltoallv(kept))
     for (std::size_t x = 0; x + 1 < part.size(); x += 2) out.push_back({part[x], part[x + 1]});
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

@@ -6,7 +6,9 @@
 // meeting document, or a projection), and each end is paired with the next `window` ends in that
 // order, skipping the other end of its own path. Windows bound the pairs by registrations x window
 // even where thousands of ends meet (exact duplicates all list the same few documents), and they
-// give duplicates a chain of candidates instead of a hub that only a few can join.
+// give duplicates a chain of candidates instead of a hub that only a few can join. Each end then
+// keeps only its most promising pairs (an estimate from the keys), so the rows fetched to score the
+// candidates stay a few per end.
 #pragma once
 
 #include <cstdint>
@@ -43,10 +45,17 @@ struct MeetingStats {
   std::int64_t largest_meeting = 0;
 };
 
-/// Collective. Routes the registrations to their meeting points' owners, pairs the ends there by
-/// windows, and returns the distinct candidate pairs held here (the owner of their holder()).
+/// What the registrations' keys are: similarities to the meeting document (graph meeting points),
+/// or projections on one direction (buckets).
+enum class MeetingKeys { similarity, projection };
+
+/// Collective. Routes the registrations to their meeting points' owners and pairs the ends there
+/// by windows; each end then keeps its `per_end` most promising pairs (0 = all), by an estimate
+/// from the keys (a lower bound on the similarity for MeetingKeys::similarity, the distance of the
+/// projections otherwise), and a pair kept by either end is a candidate. Returns the distinct
+/// candidates held here (the owner of their holder()).
 std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
                                            const std::vector<Registration>& registrations, int window,
-                                           MeetingStats* stats = nullptr);
+                                           MeetingKeys keys, int per_end, MeetingStats* stats = nullptr);
 
 }  // namespace weave::order

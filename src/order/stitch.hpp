@@ -33,6 +33,9 @@ struct StitchLevel {
   std::int64_t largest_meeting = 0; ///< most ends at one meeting point (graph, projection)
   std::int64_t accepted = 0;        ///< links added
   double seconds = 0;
+  double candidate_seconds = 0;     ///< finding the candidates (meetings, or the exact search)
+  double score_seconds = 0;         ///< scoring them (graph, projection)
+  double join_seconds = 0;          ///< the greedy along them
 };
 
 struct StitchStats {

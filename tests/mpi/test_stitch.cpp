@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <set>
 
 #include "corpus/corpus.hpp"
@@ -36,45 +38,72 @@ std::vector<order::Registration> registrations_of(std::int64_t e, int per_end, s
   return out;
 }
 
-TEST(MeetingPoints, PairsAreThoseOfASequentialWindowJoin) {
-  mpi::Comm comm;
-  const std::int64_t n = 3001, meetings = 500;
-  const int per_end = 3, window = 4;
-  const BlockRange range = block_range(n, comm.size(), comm.rank());
-  std::vector<order::Registration> mine;
-  for (std::int64_t e = range.begin; e < range.end; ++e)
-    for (const auto& r : registrations_of(e, per_end, meetings, comm.size())) mine.push_back(r);
-  order::MeetingStats stats;
-  const auto got = order::pair_ends_at_meetings(comm, n, mine, window, &stats);
-  std::vector<std::int64_t> flat;
-  for (const auto& p : got) {
-    ASSERT_LT(p.a, p.b);
-    ASSERT_TRUE(range.contains(GlobalId(p.holder()))) << "a pair is held by the owner of its holder()";
-    flat.insert(flat.end(), {p.a, p.b});
-  }
-  const auto all = testing::allgather_concat(comm, flat);
-  std::set<std::pair<std::int64_t, std::int64_t>> got_set;
-  for (std::size_t x = 0; x + 1 < all.size(); x += 2) got_set.emplace(all[x], all[x + 1]);
-  EXPECT_EQ(got_set.size(), all.size() / 2) << "a pair was returned twice";
+/// The documented estimate for similarity keys: cos(a + b) for the angles to the meeting document.
+float lower_bound(float x, float y) {
+  const double s = std::clamp<double>(x, -1, 1), t = std::clamp<double>(y, -1, 1);
+  return static_cast<float>(s * t - std::sqrt((1 - s * s) * (1 - t * t)));
+}
 
-  // Oracle: every registration, sorted by (meeting, key desc, end), windows within a meeting.
-  std::vector<order::Registration> every;
-  for (std::int64_t e = 0; e < n; ++e)
-    for (const auto& r : registrations_of(e, per_end, meetings, comm.size())) every.push_back(r);
+/// Windows at every meeting point over all registrations, then each end's per_end best pairs (by
+/// the estimate, the best of a pair's meetings; ties by the other end's id), united.
+std::set<std::pair<std::int64_t, std::int64_t>> window_join_oracle(std::vector<order::Registration> every, int window,
+                                                                   int per_end) {
   std::sort(every.begin(), every.end(), [](const auto& x, const auto& y) {
     if (x.meeting != y.meeting) return x.meeting < y.meeting;
     if (x.key != y.key) return x.key > y.key;
     return x.end < y.end;
   });
-  std::set<std::pair<std::int64_t, std::int64_t>> want;
+  std::map<std::int64_t, std::map<std::int64_t, float>> offers;  // end -> other -> best estimate
   for (std::size_t i = 0; i < every.size(); ++i)
-    for (std::size_t j = i + 1; j < every.size() && j <= i + window && every[j].meeting == every[i].meeting; ++j)
-      if (every[i].end != every[j].end && every[i].partner != every[j].end)
-        want.insert(std::minmax(every[i].end, every[j].end));
-  EXPECT_EQ(got_set, want);
-  // The hub holds half the ends but yields only window pairs each.
-  EXPECT_GE(comm.max(stats.largest_meeting), n / 2);
-  EXPECT_LE(static_cast<std::int64_t>(want.size()), n * per_end * window);
+    for (std::size_t j = i + 1; j < every.size() && j <= i + window && every[j].meeting == every[i].meeting; ++j) {
+      if (every[i].end == every[j].end || every[i].partner == every[j].end) continue;
+      const float e = lower_bound(every[i].key, every[j].key);
+      for (auto [u, v] : {std::pair{every[i].end, every[j].end}, std::pair{every[j].end, every[i].end}}) {
+        auto [it, inserted] = offers[u].emplace(v, e);
+        if (!inserted) it->second = std::max(it->second, e);
+      }
+    }
+  std::set<std::pair<std::int64_t, std::int64_t>> want;
+  for (const auto& [u, others] : offers) {
+    std::vector<std::pair<float, std::int64_t>> ranked;
+    for (const auto& [v, e] : others) ranked.emplace_back(-e, v);
+    std::sort(ranked.begin(), ranked.end());
+    const std::size_t keep = per_end > 0 ? std::min<std::size_t>(ranked.size(), per_end) : ranked.size();
+    for (std::size_t x = 0; x < keep; ++x) want.insert(std::minmax(u, ranked[x].second));
+  }
+  return want;
+}
+
+TEST(MeetingPoints, PairsAreThoseOfASequentialWindowJoin) {
+  mpi::Comm comm;
+  const std::int64_t n = 3001, meetings = 500;
+  const int per_end = 3, window = 4;
+  const BlockRange range = block_range(n, comm.size(), comm.rank());
+  std::vector<order::Registration> mine, every;
+  for (std::int64_t e = 0; e < n; ++e)
+    for (const auto& r : registrations_of(e, per_end, meetings, comm.size())) {
+      every.push_back(r);
+      if (range.contains(GlobalId(e))) mine.push_back(r);
+    }
+  for (int kept : {0, 2}) {  // every pair, then each end's two most promising
+    order::MeetingStats stats;
+    const auto got = order::pair_ends_at_meetings(comm, n, mine, window, order::MeetingKeys::similarity, kept, &stats);
+    std::vector<std::int64_t> flat;
+    for (const auto& p : got) {
+      ASSERT_LT(p.a, p.b);
+      ASSERT_TRUE(range.contains(GlobalId(p.holder()))) << "a pair is held by the owner of its holder()";
+      flat.insert(flat.end(), {p.a, p.b});
+    }
+    const auto all = testing::allgather_concat(comm, flat);
+    std::set<std::pair<std::int64_t, std::int64_t>> got_set;
+    for (std::size_t x = 0; x + 1 < all.size(); x += 2) got_set.emplace(all[x], all[x + 1]);
+    EXPECT_EQ(got_set.size(), all.size() / 2) << "a pair was returned twice";
+    const auto want = window_join_oracle(every, window, kept);
+    EXPECT_EQ(got_set, want) << "keeping " << kept << " per end";
+    // The hub holds half the ends but yields only window pairs each.
+    EXPECT_GE(comm.max(stats.largest_meeting), n / 2);
+    if (kept > 0) EXPECT_LE(static_cast<std::int64_t>(want.size()), n * kept);
+  }
 }
 
 TEST(PairSimilarity, EqualsTheCanonicalSimilarityWithAnyFetchBatch) {
