@@ -142,6 +142,10 @@ def main():
     print(f"ICLM reference, 1 process: {ref_s:.3f} s (sort {ref_sort_s:.3f}, merge {ref_s - ref_sort_s:.3f}); "
           f"mean adjacent similarity {r_q:.4f}")
     print(f"ratio: weave is {ref_s / weave_s:.2f}x faster; quality {w_q / r_q:.3f}x the reference's")
+    print(f"stitch / greedy time: {stages['stitch']:.3f} / {stages['greedy']:.3f} s = {stages['stitch'] / stages['greedy']:.2f}")
+    for l in rep["figures"]["stitch_level_details"]:
+        print(f"  stitch {l['method']:10} reach {l['reach']:3}: {l['paths']:8} paths {l['ends']:8} ends {l['candidates']:8} "
+              f"candidates {l['rows_fetched']:8} rows fetched {l['accepted']:8} joined {l['seconds']:.3f} s")
 
 
 if __name__ == "__main__":
