@@ -63,5 +63,7 @@ with e2e.scratch() as tmp:
                                  "not a knn file")
     e2e.run_expecting_user_error(2, ["order", "--knn", knn, "--corpus", corpus, "--out", out, "--stitch-k", 1],
                                  ["--stitch-k"], "bad stitch-k")
+    e2e.run_expecting_user_error(2, ["order", "--knn", knn, "--corpus", corpus, "--out", out, "--stitch-exact-ends", -1],
+                                 ["--stitch-exact-ends"], "bad stitch-exact-ends")
     assert not os.path.exists(out) and not os.path.exists(out + ".tmp")
     print("ok: bad inputs rejected, no output")
