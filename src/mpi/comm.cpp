@@ -1,6 +1,8 @@
 #include "mpi/comm.hpp"
 
+#include <algorithm>
 #include <climits>
+#include <cstring>
 #include <utility>
 
 #include <fmt/format.h>
@@ -75,22 +77,46 @@ std::vector<std::int64_t> Comm::alltoall_counts(const std::vector<std::int64_t>&
   return recv;
 }
 
-void Comm::alltoallv_bytes(const void* send, const std::vector<std::int64_t>& send_counts, void* recv,
-                           const std::vector<std::int64_t>& recv_counts, MPI_Datatype type) const {
-  std::vector<int> sc(send_counts.size()), rc(recv_counts.size()), sd(send_counts.size()), rd(recv_counts.size());
-  std::int64_t s_at = 0, r_at = 0;
-  for (std::size_t r = 0; r < send_counts.size(); ++r) {
-    // MPI-3 counts are int; callers batch their exchanges far below this.
-    if (send_counts[r] > INT_MAX || recv_counts[r] > INT_MAX || s_at > INT_MAX || r_at > INT_MAX)
-      throw InternalError("alltoallv: more than 2^31 elements in one exchange; batch it");
-    sc[r] = static_cast<int>(send_counts[r]);
-    rc[r] = static_cast<int>(recv_counts[r]);
-    sd[r] = static_cast<int>(s_at);
-    rd[r] = static_cast<int>(r_at);
-    s_at += send_counts[r];
-    r_at += recv_counts[r];
+namespace {
+std::int64_t max_piece = std::int64_t{1} << 30;  // elements per message: int counts, with room
+constexpr int kTag = 7001;                        // the exchanges' point-to-point messages
+}  // namespace
+
+std::int64_t Comm::max_piece_elements() { return max_piece; }
+void Comm::set_max_piece_elements(std::int64_t elements) { max_piece = std::max<std::int64_t>(1, elements); }
+
+void Comm::exchange(const std::vector<const void*>& send, const std::vector<std::int64_t>& send_counts,
+                    const std::vector<void*>& recv, const std::vector<std::int64_t>& recv_counts,
+                    MPI_Datatype type) const {
+  int size = 0;
+  check(MPI_Type_size(type, &size), "MPI_Type_size");
+  const auto bytes = static_cast<std::int64_t>(size);
+  std::vector<MPI_Request> requests;
+  // Receives first, then sends; a message of more than max_piece elements goes in pieces, matched
+  // in the order they are posted (messages between two ranks with one tag do not overtake).
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_ || recv_counts[r] == 0) continue;
+    for (std::int64_t at = 0; at < recv_counts[r]; at += max_piece) {
+      const auto n = static_cast<int>(std::min(max_piece, recv_counts[r] - at));
+      requests.emplace_back();
+      check(MPI_Irecv(static_cast<char*>(recv[r]) + at * bytes, n, type, r, kTag, comm_, &requests.back()),
+            "MPI_Irecv");
+    }
   }
-  check(MPI_Alltoallv(send, sc.data(), sd.data(), type, recv, rc.data(), rd.data(), type, comm_), "MPI_Alltoallv");
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_ || send_counts[r] == 0) continue;
+    for (std::int64_t at = 0; at < send_counts[r]; at += max_piece) {
+      const auto n = static_cast<int>(std::min(max_piece, send_counts[r] - at));
+      requests.emplace_back();
+      check(MPI_Isend(static_cast<const char*>(send[r]) + at * bytes, n, type, r, kTag, comm_,
+                      &requests.back()),
+            "MPI_Isend");
+    }
+  }
+  if (send_counts[rank_] > 0)
+    std::memcpy(recv[rank_], send[rank_], static_cast<std::size_t>(send_counts[rank_] * bytes));
+  if (!requests.empty())
+    check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
 }
 
 }  // namespace weave::mpi

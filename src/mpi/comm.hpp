@@ -88,8 +88,14 @@ class Comm {
   std::vector<std::string> bcast_strings(const std::vector<std::string>& v, int root) const;
 
   /// Personalised all-to-all: send[i] goes to rank i; returns what each rank sent here, by rank.
+  /// Point to point from each send vector into each received vector (no packed copies), in pieces
+  /// of at most max_piece_elements() elements, so any size goes.
   template <typename T>
   std::vector<std::vector<T>> alltoallv(const std::vector<std::vector<T>>& send) const;
+
+  /// Elements per message of alltoallv (int counts; tests lower it to exercise the pieces).
+  static std::int64_t max_piece_elements();
+  static void set_max_piece_elements(std::int64_t elements);
 
   /// The same over one flat buffer: the first send_counts[0] elements go to rank 0, the next
   /// send_counts[1] to rank 1, ...; returns what the ranks sent here, concatenated in rank order,
@@ -109,29 +115,27 @@ class Comm {
   int size_ = 0;
 
   std::vector<std::int64_t> alltoall_counts(const std::vector<std::int64_t>& send_counts) const;
-  void alltoallv_bytes(const void* send, const std::vector<std::int64_t>& send_counts, void* recv,
-                       const std::vector<std::int64_t>& recv_counts, MPI_Datatype type) const;
+  /// send[r] (send_counts[r] elements) to rank r and recv_counts[r] elements from rank r into recv[r].
+  void exchange(const std::vector<const void*>& send, const std::vector<std::int64_t>& send_counts,
+                const std::vector<void*>& recv, const std::vector<std::int64_t>& recv_counts, MPI_Datatype type) const;
 };
 
 template <typename T>
 std::vector<std::vector<T>> Comm::alltoallv(const std::vector<std::vector<T>>& send) const {
   std::vector<std::int64_t> send_counts(static_cast<std::size_t>(size_));
-  std::vector<T> flat;
+  std::vector<const void*> from(static_cast<std::size_t>(size_));
   for (int r = 0; r < size_; ++r) {
     send_counts[r] = static_cast<std::int64_t>(send[r].size());
-    flat.insert(flat.end(), send[r].begin(), send[r].end());
+    from[r] = send[r].data();
   }
   const auto recv_counts = alltoall_counts(send_counts);
-  std::int64_t total = 0;
-  for (auto c : recv_counts) total += c;
-  std::vector<T> recv_flat(static_cast<std::size_t>(total));
-  alltoallv_bytes(flat.data(), send_counts, recv_flat.data(), recv_counts, datatype<T>());
   std::vector<std::vector<T>> out(static_cast<std::size_t>(size_));
-  std::int64_t at = 0;
+  std::vector<void*> into(static_cast<std::size_t>(size_));
   for (int r = 0; r < size_; ++r) {
-    out[r].assign(recv_flat.begin() + at, recv_flat.begin() + at + recv_counts[r]);
-    at += recv_counts[r];
+    out[r].resize(static_cast<std::size_t>(recv_counts[r]));
+    into[r] = out[r].data();
   }
+  exchange(from, send_counts, into, recv_counts, datatype<T>());
   return out;
 }
 
@@ -142,7 +146,13 @@ std::vector<T> Comm::alltoallv_flat(const std::vector<T>& send, const std::vecto
   std::int64_t total = 0;
   for (auto c : *recv_counts) total += c;
   std::vector<T> recv(static_cast<std::size_t>(total));
-  alltoallv_bytes(send.data(), send_counts, recv.data(), *recv_counts, datatype<T>());
+  std::vector<const void*> from(static_cast<std::size_t>(size_));
+  std::vector<void*> into(static_cast<std::size_t>(size_));
+  for (std::int64_t r = 0, s_at = 0, r_at = 0; r < size_; s_at += send_counts[r], r_at += (*recv_counts)[r], ++r) {
+    from[r] = send.data() + s_at;
+    into[r] = recv.data() + r_at;
+  }
+  exchange(from, send_counts, into, *recv_counts, datatype<T>());
   return recv;
 }
 

@@ -32,6 +32,35 @@ TEST(Comm, AlltoallvDeliversEveryMessageToItsRank) {
   }
 }
 
+TEST(Comm, AlltoallvInPiecesDeliversTheSame) {
+  // Messages cut into pieces of 3 elements (the limit is 2^30 otherwise): the flat and the
+  // per-rank forms deliver every element in order.
+  mpi::Comm comm;
+  const int p = comm.size(), r = comm.rank();
+  const auto limit = mpi::Comm::max_piece_elements();
+  mpi::Comm::set_max_piece_elements(3);
+  std::vector<std::vector<std::int64_t>> send(p);
+  std::vector<std::int64_t> flat, counts(p);
+  for (int to = 0; to < p; ++to) {
+    for (int k = 0; k < 2 * r + to + 5; ++k) send[to].push_back(100000 * r + 100 * to + k);
+    flat.insert(flat.end(), send[to].begin(), send[to].end());
+    counts[to] = static_cast<std::int64_t>(send[to].size());
+  }
+  const auto got = comm.alltoallv(send);
+  std::vector<std::int64_t> got_counts;
+  const auto got_flat = comm.alltoallv_flat(flat, counts, &got_counts);
+  mpi::Comm::set_max_piece_elements(limit);
+  std::size_t at = 0;
+  for (int from = 0; from < p; ++from) {
+    ASSERT_EQ(static_cast<int>(got[from].size()), 2 * from + r + 5);
+    ASSERT_EQ(got_counts[from], 2 * from + r + 5);
+    for (int k = 0; k < 2 * from + r + 5; ++k) {
+      EXPECT_EQ(got[from][k], 100000 * from + 100 * r + k);
+      EXPECT_EQ(got_flat[at++], 100000 * from + 100 * r + k);
+    }
+  }
+}
+
 TEST(Comm, BroadcastsStringsAndGathers) {
   mpi::Comm comm;
   const auto v = comm.bcast_strings(comm.is_root() ? std::vector<std::string>{"a", "", "ccc"} : std::vector<std::string>{}, 0);
