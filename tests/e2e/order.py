@@ -44,6 +44,20 @@ with e2e.scratch() as tmp:
     assert abs(attrs["mean_link_similarity"] - np.mean(link[1:])) < 1e-6
     print("ok: permutation, path offsets and link similarities check out")
 
+    # Stitching by meeting points and projections (exact levels held back to 16 ends) against
+    # stitching by exact kNN among the ends (what this small graph gets automatically, and what the
+    # old stitching did at every level): within 0.5% of its mean adjacent similarity.
+    meet = os.path.join(tmp, "meet.h5")
+    e2e.expect_ok(e2e.run(2, "order", "--knn", knn, "--corpus", corpus, "--out", meet, "--stitch-exact-ends", 16,
+                          "--report", meet + ".json", "--quiet"), "order with meeting-point stitching")
+    with h5py.File(meet, "r") as f:
+        assert np.array_equal(np.sort(f["order"][:]), np.arange(3000))
+        meet_mean = f.attrs["mean_link_similarity"]
+    methods = {l["method"] for l in json.load(open(meet + ".json"))["figures"]["stitch_level_details"]}
+    assert "graph" in methods, methods
+    print(f"ok: meeting-point stitching {meet_mean:.4f}, exact stitching {attrs['mean_link_similarity']:.4f}")
+    assert meet_mean >= 0.995 * attrs["mean_link_similarity"], "meeting-point stitching lost more than 0.5%"
+
     iclm = os.path.join(tmp, "iclm.h5")
     e2e.expect_ok(e2e.run(2, "order", "--knn", knn, "--corpus", corpus, "--out", iclm, "--algorithm", "iclm", "--quiet"),
                   "order iclm")
