@@ -201,7 +201,10 @@ class Stitcher {
     KnnConfig config;
     config.k = static_cast<int>(std::min<std::int64_t>(std::max(2, stitch_k_), level.ends - 1));
     level.reach = config.k;
-    knn::CpuBackend backend(comm_, config.query_tile, config.database_tile);
+    // Tiles no larger than the ends (the backend's score tile is allocated whole, 16 MiB by default).
+    const std::int64_t largest = comm_.max(local_ends);
+    knn::CpuBackend backend(comm_, std::clamp<std::int64_t>(largest, 1, config.query_tile),
+                            std::clamp<std::int64_t>(largest, 1, config.database_tile));
     const knn::KnnLists lists = knn::exact_ring_knn(comm_, rows, config, backend, /*quiet=*/true, report_);
     // Dense end numbers (rank r holds [offsets[r], offsets[r+1])) back to document ids.
     auto owner = [&](std::int64_t x) {
