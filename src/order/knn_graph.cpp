@@ -57,34 +57,40 @@ LocalGraph build_graph_from_pairs(const mpi::Comm& comm, std::int64_t num_docs, 
     }
   }
   const auto received = comm.alltoallv(send);
+  send = {};
   struct Directed {
-    std::int64_t from, to;
+    std::int64_t to;
     float w;
   };
-  std::vector<Directed> edges;
+  // Bucketed by document (a counting sort: O(edges), not a sort of all of them), then each
+  // document's few edges: by neighbour, the largest weight of a pair kept, then heaviest first.
+  std::vector<std::int64_t> first(static_cast<std::size_t>(n_local + 1), 0);
   for (const auto& part : received)
-    for (std::size_t x = 0; x + 2 < part.size(); x += 3)
-      edges.push_back({part[x], part[x + 1], std::bit_cast<float>(static_cast<std::uint32_t>(part[x + 2]))});
-  // Group by (from, to), keep the largest weight, then order each document's edges heaviest first.
-  std::sort(edges.begin(), edges.end(), [](const Directed& x, const Directed& y) {
-    return x.from != y.from ? x.from < y.from : x.to != y.to ? x.to < y.to : x.w > y.w;
-  });
-  edges.erase(std::unique(edges.begin(), edges.end(),
-                          [](const Directed& x, const Directed& y) { return x.from == y.from && x.to == y.to; }),
-              edges.end());
-  std::sort(edges.begin(), edges.end(), [](const Directed& x, const Directed& y) {
-    if (x.from != y.from) return x.from < y.from;
-    return heavier(Edge::make(x.from, x.to, x.w), Edge::make(y.from, y.to, y.w));
-  });
-
+    for (std::size_t x = 0; x + 2 < part.size(); x += 3) ++first[part[x] - range.begin + 1];
+  for (std::int64_t i = 0; i < n_local; ++i) first[i + 1] += first[i];
+  std::vector<Directed> edges(static_cast<std::size_t>(first[n_local]));
+  {
+    std::vector<std::int64_t> next(first.begin(), first.end() - 1);
+    for (const auto& part : received)
+      for (std::size_t x = 0; x + 2 < part.size(); x += 3)
+        edges[next[part[x] - range.begin]++] = {part[x + 1], std::bit_cast<float>(static_cast<std::uint32_t>(part[x + 2]))};
+  }
   g.offsets.assign(static_cast<std::size_t>(n_local + 1), 0);
-  for (const auto& e : edges) ++g.offsets[e.from - range.begin + 1];
-  for (std::int64_t i = 0; i < n_local; ++i) g.offsets[i + 1] += g.offsets[i];
   g.neighbor.reserve(edges.size());
   g.weight.reserve(edges.size());
-  for (const auto& e : edges) {
-    g.neighbor.push_back(e.to);
-    g.weight.push_back(e.w);
+  for (std::int64_t i = 0; i < n_local; ++i) {
+    const auto begin = edges.begin() + first[i], end = edges.begin() + first[i + 1];
+    std::sort(begin, end, [](const Directed& x, const Directed& y) { return x.to != y.to ? x.to < y.to : x.w > y.w; });
+    const auto last = std::unique(begin, end, [](const Directed& x, const Directed& y) { return x.to == y.to; });
+    const std::int64_t doc = range.begin + i;
+    std::sort(begin, last, [doc](const Directed& x, const Directed& y) {
+      return heavier(Edge::make(doc, x.to, x.w), Edge::make(doc, y.to, y.w));
+    });
+    for (auto e = begin; e != last; ++e) {
+      g.neighbor.push_back(e->to);
+      g.weight.push_back(e->w);
+    }
+    g.offsets[i + 1] = static_cast<std::int64_t>(g.neighbor.size());
   }
   g.by_neighbor.resize(g.neighbor.size());
   for (std::int64_t i = 0; i < n_local; ++i) {
