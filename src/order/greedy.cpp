@@ -27,6 +27,27 @@ namespace {
 std::int64_t bits(float w) { return static_cast<std::int64_t>(std::bit_cast<std::uint32_t>(w)); }
 float weight_of(std::int64_t b) { return std::bit_cast<float>(static_cast<std::uint32_t>(b)); }
 
+/// Sorts edges given in (a, b) order into the greedy's order (weight descending, then a, then b):
+/// a stable radix sort on the weight alone keeps (a, b) order among equal weights. Two passes of
+/// 16 bits over the order-preserving bits of the weight, O(edges) instead of O(edges log edges)
+/// (9.8M edges on one rank: 1.37 s with std::sort).
+void sort_heaviest_first(std::vector<Edge>& edges) {
+  auto key = [](float w) {
+    if (w == 0) w = 0;  // -0 and +0 are equal weights
+    const auto u = std::bit_cast<std::uint32_t>(w);
+    const std::uint32_t ascending = (u & 0x80000000u) != 0 ? ~u : (u | 0x80000000u);
+    return ~ascending;  // heaviest first
+  };
+  std::vector<Edge> buffer(edges.size());
+  for (int shift : {0, 16}) {
+    std::vector<std::size_t> start(65537, 0);
+    for (const Edge& e : edges) ++start[((key(e.weight) >> shift) & 0xffffu) + 1];
+    for (std::size_t b = 0; b < 65536; ++b) start[b + 1] += start[b];
+    for (const Edge& e : edges) buffer[start[(key(e.weight) >> shift) & 0xffffu]++] = e;
+    edges.swap(buffer);
+  }
+}
+
 class Greedy {
  public:
   Greedy(const mpi::Comm& comm, const LocalGraph& g, const GreedyOptions& options, const InitialPaths& initial)
@@ -117,16 +138,19 @@ class Greedy {
     std::vector<Edge> heaviest_remote(static_cast<std::size_t>(n_));  // invalid = none
     for (std::int64_t i = 0; i < n_; ++i) {
       if (degree_[i] >= 2) continue;
-      for (std::int64_t s = cursor_[i]; s < g_.offsets[i + 1]; ++s) {
-        if (!eligible(i, s)) continue;
-        if (!is_local(g_.neighbor[s])) {
-          if (!heaviest_remote[i].valid()) heaviest_remote[i] = g_.edge(i, s);
-        } else if (base + i < g_.neighbor[s]) {
-          local_edges.push_back(g_.edge(i, s));
+      for (std::int64_t s = cursor_[i]; s < g_.offsets[i + 1]; ++s)
+        if (eligible(i, s) && !is_local(g_.neighbor[s])) {
+          heaviest_remote[i] = g_.edge(i, s);  // slots are heaviest first
+          break;
         }
+      // Local edges in (smaller id, larger id) order: by_neighbor lists the slots by neighbour id.
+      for (std::int64_t x = g_.offsets[i]; x < g_.offsets[i + 1]; ++x) {
+        const std::int64_t s = g_.by_neighbor[x];
+        if (s >= cursor_[i] && is_local(g_.neighbor[s]) && base + i < g_.neighbor[s] && eligible(i, s))
+          local_edges.push_back(g_.edge(i, s));
       }
     }
-    std::sort(local_edges.begin(), local_edges.end(), heavier);
+    sort_heaviest_first(local_edges);
     std::vector<std::uint8_t> frozen(static_cast<std::size_t>(n_), 0);
     auto outbox = outboxes();
     std::int64_t accepted = 0;
