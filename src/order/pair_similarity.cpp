@@ -1,9 +1,8 @@
 #include "order/pair_similarity.hpp"
 
 #include <algorithm>
-#include <numeric>
 
-#include "mpi/ask_owners.hpp"
+#include "corpus/row_rounds.hpp"
 
 namespace weave::order {
 
@@ -22,7 +21,7 @@ float fast_similarity(const float* a, const float* b, std::int64_t d) {
 std::vector<float> score_pairs(const mpi::Comm& comm, const corpus::CorpusBlock& corpus,
                                const std::vector<EndPair>& pairs, std::int64_t batch_rows,
                                std::int64_t* rows_fetched) {
-  const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
+  const std::int64_t d = corpus.info.dim;
   const BlockRange range = corpus.range;
   auto row = [&](std::int64_t doc) { return corpus.embeddings.data() + (doc - range.begin) * d; };
   std::vector<float> sims(pairs.size());
@@ -44,26 +43,17 @@ std::vector<float> score_pairs(const mpi::Comm& comm, const corpus::CorpusBlock&
   std::vector<std::int64_t> wanted;  // distinct remote documents, ascending
   for (std::size_t j : remote)
     if (wanted.empty() || wanted.back() != other(j)) wanted.push_back(other(j));
-  const std::int64_t batch = std::max<std::int64_t>(1, batch_rows);
-  const auto my_batches = static_cast<std::int64_t>((wanted.size() + batch - 1) / batch);
-  const std::int64_t batches = comm.max(my_batches);  // every rank answers in every batch
-  auto owner = [&](std::int64_t doc) { return block_owner(n, comm.size(), GlobalId(doc)); };
-
   std::size_t next_pair = 0;
-  for (std::int64_t t = 0; t < batches; ++t) {
-    const auto first = std::min<std::size_t>(wanted.size(), static_cast<std::size_t>(t * batch));
-    const auto last = std::min<std::size_t>(wanted.size(), first + static_cast<std::size_t>(batch));
-    const std::vector<std::int64_t> docs(wanted.begin() + first, wanted.begin() + last);
-    const auto rows = mpi::ask_owners<float>(comm, docs, static_cast<std::size_t>(d), owner,
-                                             [&](std::int64_t doc, float* out) { std::copy_n(row(doc), d, out); });
-    for (std::size_t x = 0; x < docs.size(); ++x)
-      for (; next_pair < remote.size() && other(remote[next_pair]) == docs[x]; ++next_pair) {
+  corpus::visit_rows(comm, corpus, wanted, batch_rows, [&](std::size_t first, std::size_t count, const float* rows) {
+    for (std::size_t x = 0; x < count; ++x)
+      for (; next_pair < remote.size() && other(remote[next_pair]) == wanted[first + x]; ++next_pair) {
         const std::size_t j = remote[next_pair];
+        const float* fetched = rows + x * d;
         // The pair's order (a, b) is kept so that both holders of a pair would get the same bits.
-        sims[j] = pairs[j].a == docs[x] ? fast_similarity(rows.data() + x * d, row(pairs[j].b), d)
-                                        : fast_similarity(row(pairs[j].a), rows.data() + x * d, d);
+        sims[j] = pairs[j].a == wanted[first + x] ? fast_similarity(fetched, row(pairs[j].b), d)
+                                                  : fast_similarity(row(pairs[j].a), fetched, d);
       }
-  }
+  });
   if (rows_fetched) *rows_fetched = static_cast<std::int64_t>(wanted.size());
   return sims;
 }

@@ -1,6 +1,6 @@
 // The similarity of candidate pairs of which this rank owns at least one document: the other rows
-// are fetched from their owners in batches of at most `batch_rows` distinct rows, so memory stays
-// O(batch_rows * d) however many pairs a rank holds.
+// are fetched from their owners in rounds of at most `batch_rows` distinct rows
+// (corpus/row_rounds.hpp), so memory stays O(batch_rows * d) however many pairs a rank holds.
 #pragma once
 
 #include <cstdint>

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "corpus/row_rounds.hpp"
 #include "knn/topk.hpp"
 #include "mpi/ask_owners.hpp"
 #include "util/random.hpp"
@@ -14,29 +15,6 @@ namespace {
 
 /// Documents whose random pair is measured, about (all of them below this).
 constexpr double kRandomPairs = 65536;
-
-/// Visits the rows of arbitrary documents, fetched from their owners in rounds of about 8 MiB:
-/// visit(first, count, rows) gets the rows of docs[first, first + count). Collective. The rows are
-/// never all held at once, and the buffers of a round are reused by the next one (fresh memory for
-/// all of them would cost more in page clearing than the transfer itself).
-template <typename Visit>
-void visit_rows(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const std::vector<std::int64_t>& docs,
-                Visit&& visit) {
-  const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
-  auto owner = [&](std::int64_t doc) { return block_owner(n, comm.size(), GlobalId(doc)); };
-  const std::size_t batch = std::max<std::size_t>(256, (std::size_t{8} << 20) / (sizeof(float) * static_cast<std::size_t>(d)));
-  const auto rounds = comm.max(static_cast<std::int64_t>((docs.size() + batch - 1) / batch));
-  for (std::int64_t t = 0; t < rounds; ++t) {
-    const std::size_t first = std::min(docs.size(), static_cast<std::size_t>(t) * batch);
-    const std::size_t last = std::min(docs.size(), first + batch);
-    const std::vector<std::int64_t> part(docs.begin() + static_cast<std::ptrdiff_t>(first),
-                                         docs.begin() + static_cast<std::ptrdiff_t>(last));
-    const auto rows = mpi::ask_owners<float>(comm, part, static_cast<std::size_t>(d), owner, [&](std::int64_t doc, float* row) {
-      std::copy_n(corpus.embeddings.data() + (doc - corpus.range.begin) * d, d, row);
-    });
-    if (last > first) visit(first, last - first, rows.data());
-  }
-}
 
 /// Topics of arbitrary documents (empty when the corpus has none).
 std::vector<std::int32_t> fetch_topics(const mpi::Comm& comm, const corpus::CorpusBlock& corpus,
@@ -117,7 +95,7 @@ OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& cor
   OrderQuality q;
   q.link_similarity.assign(order_block.size(), std::numeric_limits<float>::quiet_NaN());
   std::vector<float> before(static_cast<std::size_t>(d));  // the row of the document before a round's first
-  visit_rows(comm, corpus, docs, [&](std::size_t first, std::size_t count, const float* rows) {
+  corpus::visit_rows(comm, corpus, docs, corpus::rows_per_round(d), [&](std::size_t first, std::size_t count, const float* rows) {
     for (std::size_t x = 0; x < count; ++x) {
       const std::size_t at = first + x;  // docs[at] is at position index at - shift of order_block
       const float* prev = x > 0 ? rows + (x - 1) * d : before.data();
@@ -163,7 +141,7 @@ OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& cor
   }
   const std::vector<std::int32_t> partner_topics = fetch_topics(comm, corpus, partner);
   PairFigures random;
-  visit_rows(comm, corpus, partner, [&](std::size_t first, std::size_t count, const float* rows) {
+  corpus::visit_rows(comm, corpus, partner, corpus::rows_per_round(d), [&](std::size_t first, std::size_t count, const float* rows) {
     for (std::size_t x = first; x < first + count; ++x) {
       const std::int64_t i = sampled[x];
       if (partner[x] == corpus.range.begin + i) continue;

@@ -5,6 +5,7 @@
 
 #include <mpi.h>
 
+#include "corpus/row_rounds.hpp"
 #include "knn/cpu/cpu_backend.hpp"
 #include "knn/exact_ring.hpp"
 #include "mpi/ask_owners.hpp"
@@ -32,10 +33,6 @@ constexpr int kPerEnd = 6;
 constexpr double kPoorProgress = 0.1;
 /// Rows of ends per projection bucket, on average.
 constexpr double kBucketEnds = 64;
-/// Remote rows fetched at once to score candidate links: 8 MiB. Small batches cost little more in
-/// messages, and their buffers are reused by the allocator instead of being mapped and cleared
-/// afresh by the kernel (which took more time than the transfer itself).
-constexpr std::int64_t kFetchBytes = std::int64_t{8} << 20;
 
 class Stitcher {
  public:
@@ -62,7 +59,7 @@ class Stitcher {
       const double start = MPI_Wtime();
       StitchLevel level;
       level.paths = paths;
-      level.ends = comm_.sum(static_cast<std::int64_t>(ends_.size()));
+      level.ends = ends_offsets_.back();
       std::vector<WeightedPair> candidates;
       if (level.ends <= exact_limit && !exact_stalls) {
         level.method = "exact";
@@ -106,10 +103,19 @@ class Stitcher {
   std::int64_t local(std::int64_t doc) const { return doc - range_.begin; }
   int degree(std::int64_t i) const { return (links_[2 * i] >= 0 ? 1 : 0) + (links_[2 * i + 1] >= 0 ? 1 : 0); }
 
+  /// The ends, and their dense numbering (rank order, then id order) that the exact search and
+  /// each level's greedy run on: rank r numbers [ends_offsets_[r], ends_offsets_[r + 1]).
   void collect_ends() {
     ends_.clear();
     for (std::int64_t i = 0; i < range_.size(); ++i)
       if (degree(i) < 2) ends_.push_back(range_.begin + i);
+    const auto local_ends = static_cast<std::int64_t>(ends_.size());
+    ends_offsets_ = comm_.allgather<std::int64_t>(comm_.exscan_sum(local_ends));
+    ends_offsets_.push_back(comm_.sum(local_ends));
+  }
+  std::int64_t first_end() const { return ends_offsets_[comm_.rank()]; }
+  int end_owner(std::int64_t dense) const {
+    return static_cast<int>(std::upper_bound(ends_offsets_.begin(), ends_offsets_.end(), dense) - ends_offsets_.begin()) - 1;
   }
 
   /// A path alone counts its one end twice; every other path has two ends.
@@ -171,8 +177,8 @@ class Stitcher {
     const std::vector<EndPair> pairs = pair_ends_at_meetings(comm_, n_, registrations, kWindow, keys, kPerEnd, &meetings);
     const double met = MPI_Wtime();
     std::int64_t fetched = 0;
-    const std::int64_t batch_rows = std::max<std::int64_t>(256, kFetchBytes / (4 * corpus_.info.dim));
-    const std::vector<float> sims = score_pairs(comm_, corpus_, pairs, batch_rows, &fetched);
+    const std::vector<float> sims =
+        score_pairs(comm_, corpus_, pairs, corpus::rows_per_round(corpus_.info.dim), &fetched);
     level.candidate_seconds = comm_.max(met - start);
     level.score_seconds = comm_.max(MPI_Wtime() - met);
     level.candidates = comm_.sum(static_cast<std::int64_t>(pairs.size()));
@@ -187,9 +193,7 @@ class Stitcher {
   std::vector<WeightedPair> exact_candidates(StitchLevel& level) {
     const std::int64_t d = corpus_.info.dim;
     const auto local_ends = static_cast<std::int64_t>(ends_.size());
-    const std::int64_t first = comm_.exscan_sum(local_ends);
-    std::vector<std::int64_t> offsets = comm_.allgather<std::int64_t>(first);
-    offsets.push_back(level.ends);
+    const std::int64_t first = first_end();
     corpus::CorpusBlock rows;
     rows.info.num_docs = level.ends;
     rows.info.dim = d;
@@ -206,13 +210,10 @@ class Stitcher {
     knn::CpuBackend backend(comm_, std::clamp<std::int64_t>(largest, 1, config.query_tile),
                             std::clamp<std::int64_t>(largest, 1, config.database_tile));
     const knn::KnnLists lists = knn::exact_ring_knn(comm_, rows, config, backend, /*quiet=*/true, report_);
-    // Dense end numbers (rank r holds [offsets[r], offsets[r+1])) back to document ids.
-    auto owner = [&](std::int64_t x) {
-      return x < 0 ? -1 : static_cast<int>(std::upper_bound(offsets.begin(), offsets.end(), x) - offsets.begin()) - 1;
-    };
-    const auto docs = mpi::ask_owners<std::int64_t>(comm_, lists.neighbors, 1, owner, [&](std::int64_t x, std::int64_t* doc) {
-      *doc = ends_[x - offsets[comm_.rank()]];
-    });
+    // Dense end numbers back to document ids.
+    const auto docs = mpi::ask_owners<std::int64_t>(
+        comm_, lists.neighbors, 1, [&](std::int64_t x) { return x < 0 ? -1 : end_owner(x); },
+        [&](std::int64_t x, std::int64_t* doc) { *doc = ends_[x - first]; });
     std::vector<WeightedPair> out;
     for (std::int64_t e = 0; e < local_ends; ++e)
       for (int j = 0; j < config.k; ++j) {
@@ -229,9 +230,7 @@ class Stitcher {
   /// O(E/P) however many documents the paths hold.
   std::int64_t join_along(const std::vector<WeightedPair>& candidates) {
     const auto local_ends = static_cast<std::int64_t>(ends_.size());
-    const std::int64_t first = comm_.exscan_sum(local_ends);
-    std::vector<std::int64_t> offsets = comm_.allgather<std::int64_t>(first);
-    offsets.push_back(comm_.sum(local_ends));
+    const std::int64_t first = first_end();
     auto dense_of_mine = [&](std::int64_t doc) {
       return first + (std::lower_bound(ends_.begin(), ends_.end(), doc) - ends_.begin());
     };
@@ -254,7 +253,8 @@ class Stitcher {
     std::vector<WeightedPair> dense_pairs(candidates.size());
     for (std::size_t j = 0; j < candidates.size(); ++j)
       dense_pairs[j] = {to_dense(candidates[j].u), to_dense(candidates[j].v), candidates[j].weight};
-    const LocalGraph g = build_graph_from_pairs(comm_, offsets.back(), {first, first + local_ends}, dense_pairs, offsets);
+    const LocalGraph g = build_graph_from_pairs(comm_, ends_offsets_.back(), {first, first + local_ends}, dense_pairs,
+                                             ends_offsets_);
 
     InitialPaths initial;
     initial.degree.resize(static_cast<std::size_t>(local_ends));
@@ -299,7 +299,8 @@ class Stitcher {
   util::Report& report_;
   BlockRange range_;
   std::int64_t n_;
-  std::vector<std::int64_t> ends_;  ///< owned documents with fewer than two links
+  std::vector<std::int64_t> ends_;          ///< owned documents with fewer than two links
+  std::vector<std::int64_t> ends_offsets_;  ///< the ends' dense numbering, by rank (P + 1)
   StitchStats stats_;
 };
 

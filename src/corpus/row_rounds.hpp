@@ -1,0 +1,44 @@
+// Rows of arbitrary documents, fetched from their owners in bounded rounds. Every rank takes part
+// in as many rounds as the rank with the most documents, so the calls stay collective; the rows
+// are never all held at once, and the buffers of one round are reused by the allocator for the
+// next (fresh memory for all of them cost more in the kernel's page clearing than the transfer).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "corpus/corpus.hpp"
+#include "mpi/ask_owners.hpp"
+
+namespace weave::corpus {
+
+/// Rows of dimension d in about 8 MiB (at least 256).
+inline std::int64_t rows_per_round(std::int64_t d) {
+  return std::max<std::int64_t>(256, (std::int64_t{8} << 20) / (static_cast<std::int64_t>(sizeof(float)) * d));
+}
+
+/// Collective. visit(first, count, rows) gets the rows of docs[first, first + count), in rounds of
+/// at most round_rows documents.
+template <typename Visit>
+void visit_rows(const mpi::Comm& comm, const CorpusBlock& corpus, const std::vector<std::int64_t>& docs,
+                std::int64_t round_rows, Visit&& visit) {
+  const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
+  const auto batch = static_cast<std::size_t>(std::max<std::int64_t>(1, round_rows));
+  auto owner = [&](std::int64_t doc) { return block_owner(n, comm.size(), GlobalId(doc)); };
+  const auto rounds = comm.max(static_cast<std::int64_t>((docs.size() + batch - 1) / batch));
+  for (std::int64_t t = 0; t < rounds; ++t) {
+    const std::size_t first = std::min(docs.size(), static_cast<std::size_t>(t) * batch);
+    const std::size_t last = std::min(docs.size(), first + batch);
+    const std::vector<std::int64_t> part(docs.begin() + static_cast<std::ptrdiff_t>(first),
+                                         docs.begin() + static_cast<std::ptrdiff_t>(last));
+    const auto rows = mpi::ask_owners<float>(comm, part, static_cast<std::size_t>(d), owner,
+                                             [&](std::int64_t doc, float* row) {
+                                               std::copy_n(corpus.embeddings.data() + (doc - corpus.range.begin) * d,
+                                                           d, row);
+                                             });
+    if (last > first) visit(first, last - first, rows.data());
+  }
+}
+
+}  // namespace weave::corpus
