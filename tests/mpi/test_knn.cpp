@@ -11,6 +11,7 @@
 #include "corpus/corpus.hpp"
 #include "knn/cpu/cpu_backend.hpp"
 #include "knn/exact_ring.hpp"
+#include "knn/identical_rows.hpp"
 #include "knn/knn_file.hpp"
 #include "knn/knn_stage.hpp"
 #include "util/report.hpp"
@@ -131,6 +132,28 @@ TEST(ExactKnn, ExactDuplicatesAreOrderedById) {
   const auto path = testing::write_corpus_on_root(comm, dir, "dups.h5", c);
   expect_matches_oracle(comm, {path, 10});
   expect_matches_oracle(comm, {path, 4, 9, 5, 6});
+}
+
+TEST(ExactKnn, GroupsOfIdenticalRowsLargerThanKAreOneScoreEach) {
+  mpi::Comm comm;
+  testing::ScratchDir dir(comm);
+  // 3 distinct rows stored 60 times each (groups far larger than k, spread over every rank and
+  // chunk), so each query's list is all copies of itself, smallest ids first, the document itself
+  // left out; with tiny chunks and tiles a group is split across chunks and tiles.
+  const CorpusArrays c = testing::duplicated_corpus(3, 60, 8, 4);
+  const auto path = testing::write_corpus_on_root(comm, dir, "groups.h5", c);
+  expect_matches_oracle(comm, {path, 10});
+  expect_matches_oracle(comm, {path, 70, 23, 7, 5});
+}
+
+TEST(IdenticalRows, GroupsRowsByTheirBits) {
+  // rows: a, b, a, c, b, a, and -0.0 vs 0.0 (equal values, different bits: two groups, which only
+  // costs a second score, never a wrong list).
+  const std::vector<float> rows{1, 2, 3, 4, 1, 2, 7, 8, 3, 4, 1, 2, 0.0f, 5, -0.0f, 5};
+  const knn::IdenticalRows g = knn::group_identical_rows(rows.data(), 8, 2);
+  EXPECT_EQ(g.representative, (std::vector<std::int64_t>{0, 1, 3, 6, 7}));
+  EXPECT_EQ(g.member_begin, (std::vector<std::int64_t>{0, 3, 5, 6, 7, 8}));
+  EXPECT_EQ(g.members, (std::vector<std::int64_t>{0, 2, 5, 1, 4, 3, 6, 7}));
 }
 
 TEST(ExactKnn, TieHeavyGrid) {
