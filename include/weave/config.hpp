@@ -90,7 +90,7 @@ struct PackConfig {
   std::vector<std::int64_t> context_lengths{8192};  ///< several = a curriculum, one file each
   std::string policy = "split";          ///< split (ICLM): documents continue across contexts
   std::string tail = "drop";             ///< the last partial context: drop or pad
-  std::int64_t separator_tokens = 0;     ///< tokens the trainer adds after each document (EOS)
+  std::int64_t separator_tokens = 1;     ///< tokens the trainer adds after each document (EOS)
   std::string upsample;                  ///< "min_tokens=T,factor=F": long documents F times
   std::string source_weights;            ///< "0=1.0,1=2.5": copies per source (fractions sampled)
   std::uint64_t seed = 1;                ///< for the fractional copies (drawn from global ids)

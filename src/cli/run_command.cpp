@@ -20,9 +20,11 @@ void add_run_command(CLI::App& app, Runner& run) {
       "run", "Run synth (or use an existing corpus) -> knn -> order -> pack from one TOML configuration. Each stage "
              "writes its output before the next starts; a rerun skips the stages whose outputs were made from the "
              "same inputs and parameters and redoes the rest. Without CONFIG, the embedded default (a demo) runs.");
-  cmd->add_option("config", *path, "TOML configuration (weave run --print-default-config shows every section)");
-  cmd->add_option("--set", *overrides, "Override one value: SECTION.KEY=VALUE (TOML value), e.g. --set knn.k=20");
-  cmd->add_flag("--print-default-config", *print_default, "Print the embedded default configuration and exit");
+  cmd->add_option("config", *path, "TOML configuration (weave run --print-default-config shows every key)");
+  cmd->add_option("--set", *overrides, "Override one value: SECTION.KEY=VALUE, VALUE in TOML or a bare string, e.g. --set knn.k=20 "
+                  "--set corpus.path=corpus.h5 (repeatable)");
+  cmd->add_flag("--print-default-config", *print_default, "Print the embedded default configuration (every key, with the value it takes when left out, "
+                  "and a comment) and exit");
   add_common_options(cmd, *common);
 
   cmd->callback([&run, path, overrides, common, print_default] {

@@ -24,11 +24,17 @@ struct RunConfig {
   nlohmann::json to_json() const;
 };
 
-/// The embedded default configuration (the README demo), as TOML text.
+/// The embedded default configuration (the README demo), as TOML text: every key, with the value
+/// it takes when left out and a comment.
 const char* default_config_toml();
 
+/// Every key the configuration accepts, "out_dir" and "section.key".
+std::vector<std::string> known_config_keys();
+
 /// Parses TOML text (then `section.key=value` overrides) into a RunConfig with the output paths
-/// filled in. Throws UserError naming the unknown key or bad value.
+/// filled in. Strict: an unknown key, a value of the wrong type or a section written as a value
+/// throws UserError naming the key and where it came from (file and line, or the --set argument).
+/// An override's value is TOML, or a bare string where it does not parse as TOML.
 RunConfig parse_run_config(const std::string& toml_text, const std::string& source_name,
                            const std::vector<std::string>& overrides);
 

@@ -1,6 +1,10 @@
 // weave run's configuration file: TOML with one table per stage, checked key by key.
+#include <limits>
+#include <map>
+#include <ranges>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -12,91 +16,224 @@
 namespace weave::run {
 
 const char* default_config_toml() {
-  return R"(# weave run: the embedded default configuration (the README demo).
+  return R"(# weave run: the embedded default configuration. Every key is listed with the value it takes
+# when it is left out; a configuration needs only the keys it changes.
 out_dir = "weave-run"          # where corpus.h5, knn.h5, order.h5 and contexts.h5 go
 
 [corpus]
 # path = "corpus.h5"           # an existing corpus (HDF5 file or manifest); without it [synth] makes one
-on_zero_vector = "error"
+on_zero_vector = "error"       # a row of norm zero: error, drop (left out of every stage) or keep
+max_block_rows = 1048576       # rows per HDF5 read (bounds the staging buffer and the kNN ring's chunks)
 
-[synth]
-docs = 20000
-dim = 64
-topics = 50
-seed = 1
+[synth]                        # the synthetic corpus made when [corpus] has no path (weave synth)
+docs = 20000                   # documents (weave run's demo; weave synth's own default is 10000)
+dim = 64                       # embedding dimension
+topics = 50                    # topic clusters
+sources = 4                    # data sources (/sources values 0..sources-1)
+seed = 1                       # every value derives from the seed and the document id
+topic_spread = 1.0             # noise norm around the unit topic centroid
+duplicate_share = 0.02         # share of documents that near-copy an earlier one
+duplicate_noise = 0.02         # noise norm of a near-duplicate (0: exact copies)
+median_tokens = 300.0          # median token length (log-normal)
+length_sigma = 1.4             # sigma of log(length); larger = heavier tail
+min_tokens = 16                # smallest token length
+max_tokens = 262144            # largest token length
+first_doc_id = 0               # /doc_ids = first_doc_id + row
+dtype = "float32"              # embedding storage: float32, float16 or bfloat16
 
 [knn]
-k = 10
+k = 10                         # neighbours per document (1..1024)
+method = "exact"               # exact: every pair, by the ring of ranks
+backend = "cpu"                # cpu (BLAS) or cuda (one GPU per rank, when built with CUDA)
+query_tile = 1024              # cpu: queries per similarity tile
+database_tile = 4096           # cpu: database rows per similarity tile
+gpu_query_tile = 16384         # cuda: queries per score tile
+gpu_database_tile = 0          # cuda: database rows per score tile (0: 16384 own GEMM, 4096 cuBLASLt)
+gpu_scores = "bf16"            # cuda: score tile type, bf16 or fp32
+gpu_gemm = "auto"              # cuda: auto (own filtering GEMM where it applies) or cublaslt
+gpu_select_sms = 0             # cuda: SMs reserved for the selection (0: kernels alternate)
+gpu_resident_rows = 0          # cuda: own rows kept on the GPU at once (0: all that fit)
 
 [order]
-algorithm = "greedy"
+algorithm = "greedy"           # greedy (distributed path cover + stitching) or iclm (the paper's, on rank 0)
+stitch_k = 8                   # meeting points per path end when stitching
+stitch_exact_ends = 0          # stitch by exact kNN among path ends once at most this many remain (0: automatic)
+tail_fraction = 0.01           # hand the greedy's tail to rank 0 below this share of accepted edges a round
+max_rounds = 200               # ... or after this many rounds
 
 [pack]
-context_length = [8192]
-separator_tokens = 1
-tail = "drop"
+context_length = [8192]        # tokens per context; several = a curriculum, one file each
+policy = "split"               # split (documents continue across contexts) or pad (whole documents, padded)
+tail = "drop"                  # split: the last partial context is dropped or padded
+separator_tokens = 1           # tokens the trainer adds after each document (EOS)
+upsample = ""                  # "min_tokens=T,factor=F": documents of at least T tokens F times
+source_weights = ""            # "0=1.0,1=2.5": copies per source (fractions drawn from the seed)
+seed = 1                       # for the fractional copies
 )";
 }
 
 namespace {
 
+/// Every section and its keys: the parser accepts exactly these (known_config_keys()).
+const std::map<std::string, std::set<std::string>>& sections() {
+  static const std::map<std::string, std::set<std::string>> s{
+      {"corpus", {"path", "on_zero_vector", "max_block_rows"}},
+      {"synth", {"docs", "dim", "topics", "sources", "seed", "topic_spread", "duplicate_share", "duplicate_noise",
+                 "median_tokens", "length_sigma", "min_tokens", "max_tokens", "first_doc_id", "dtype"}},
+      {"knn", {"k", "method", "backend", "query_tile", "database_tile", "gpu_query_tile", "gpu_database_tile",
+               "gpu_scores", "gpu_gemm", "gpu_select_sms", "gpu_resident_rows"}},
+      {"order", {"algorithm", "stitch_k", "stitch_exact_ends", "tail_fraction", "max_rounds"}},
+      {"pack", {"context_length", "policy", "tail", "separator_tokens", "upsample", "source_weights", "seed"}},
+  };
+  return s;
+}
+
+/// A key and value to show in an example of a section's use (TOML, and as --set takes it).
+struct Example {
+  const char* key;
+  const char* toml;
+  const char* bare;
+};
+Example example_of(const std::string& section) {
+  static const std::map<std::string, Example> e{{"corpus", {"path", "\"corpus.h5\"", "corpus.h5"}},
+                                                {"synth", {"docs", "1000", "1000"}},
+                                                {"knn", {"k", "10", "10"}},
+                                                {"order", {"algorithm", "\"greedy\"", "greedy"}},
+                                                {"pack", {"context_length", "[8192]", "8192"}}};
+  return e.at(section);
+}
+
+/// Where a value came from, for messages: the `--set` argument that gave it, or its file and line.
+class Origins {
+ public:
+  explicit Origins(std::string source_name) : source_name_(std::move(source_name)) {}
+  void set_by(const std::string& dotted_key, const std::string& argument) { set_[dotted_key] = argument; }
+  std::string of(const std::string& dotted_key, const toml::node& node) const {
+    if (auto it = set_.find(dotted_key); it != set_.end()) return "--set " + it->second;
+    return fmt::format("{}, line {}", source_name_, node.source().begin.line);
+  }
+
+ private:
+  std::string source_name_;
+  std::map<std::string, std::string> set_;
+};
+
+const char* type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "a list";
+    case toml::node_type::table: return "a table";
+    default: return "a date or time";
+  }
+}
+
+/// One [section]: every key known, every value of its key's one type (a number may be written as
+/// an integer; nothing else converts).
 class Section {
  public:
-  Section(const toml::table* table, std::string name, std::set<std::string> allowed)
-      : table_(table), name_(std::move(name)) {
+  Section(const toml::table* table, std::string name, const Origins& origins)
+      : table_(table), name_(std::move(name)), origins_(origins) {
     if (!table_) return;
+    const auto& allowed = sections().at(name_);
     for (const auto& [key, node] : *table_)
       if (!allowed.count(std::string(key.str())))
-        throw UserError(fmt::format("configuration: unknown key {}.{} (known: {})", name_, key.str(),
-                                    fmt::join(allowed, ", ")));
+        throw UserError(fmt::format("configuration: unknown key {}.{} ({}; known: {})", name_, key.str(),
+                                    origins_.of(name_ + "." + std::string(key.str()), node), fmt::join(allowed, ", ")));
   }
 
   template <typename T>
   void get(const char* key, T& target) const {
-    if (!table_) return;
-    const toml::node* node = table_->get(key);
+    const toml::node* node = table_ ? table_->get(key) : nullptr;
     if (!node) return;
     if constexpr (std::is_same_v<T, std::string>) {
-      auto v = node->value<std::string>();
-      if (!v) fail(key, "a string");
-      target = *v;
+      if (!node->is_string()) fail(key, *node, "a string");
+      target = *node->value<std::string>();
     } else if constexpr (std::is_floating_point_v<T>) {
-      auto v = node->value<double>();
-      if (!v) fail(key, "a number");
-      target = static_cast<T>(*v);
+      if (!node->is_number()) fail(key, *node, "a number");
+      target = static_cast<T>(*node->value<double>());
     } else {
-      auto v = node->value<std::int64_t>();
-      if (!v || !node->is_integer()) fail(key, "an integer");
-      target = static_cast<T>(*v);
+      if (!node->is_integer()) fail(key, *node, "an integer");
+      const std::int64_t v = *node->value<std::int64_t>();
+      if (!std::in_range<T>(v))
+        throw UserError(fmt::format("configuration: {}.{} = {} is out of range [{}, {}] ({})", name_, key, v,
+                                    std::numeric_limits<T>::min(), std::numeric_limits<T>::max(), where(key, *node)));
+      target = static_cast<T>(v);
     }
   }
 
   void get_lengths(const char* key, std::vector<std::int64_t>& target) const {
-    if (!table_) return;
-    const toml::node* node = table_->get(key);
+    const toml::node* node = table_ ? table_->get(key) : nullptr;
     if (!node) return;
     target.clear();
     if (node->is_integer()) {
       target.push_back(*node->value<std::int64_t>());
     } else if (const toml::array* a = node->as_array()) {
       for (const auto& x : *a) {
-        if (!x.is_integer()) fail(key, "an integer or a list of integers");
+        if (!x.is_integer()) fail(key, *node, "an integer or a list of integers");
         target.push_back(*x.value<std::int64_t>());
       }
     } else {
-      fail(key, "an integer or a list of integers");
+      fail(key, *node, "an integer or a list of integers");
     }
   }
 
  private:
-  [[noreturn]] void fail(const char* key, const char* expected) const {
-    throw UserError(fmt::format("configuration: {}.{} must be {}", name_, key, expected));
+  std::string where(const char* key, const toml::node& node) const {
+    return origins_.of(name_ + "." + key, node);
+  }
+  [[noreturn]] void fail(const char* key, const toml::node& node, const char* expected) const {
+    throw UserError(fmt::format("configuration: {}.{} must be {}, not {} ({})", name_, key, expected,
+                                type_name(node), where(key, node)));
   }
   const toml::table* table_;
   std::string name_;
+  const Origins& origins_;
 };
 
+/// `--set SECTION.KEY=VALUE` into the parsed table. VALUE is TOML (`20`, `"x.h5"`, `[512, 1024]`);
+/// what does not parse as TOML is taken as a bare string (`--set corpus.path=x.h5`), and the key's
+/// type check then catches a typo in a number.
+void apply_override(toml::table& root, const std::string& argument, Origins& origins) {
+  const auto eq = argument.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw UserError(fmt::format("--set {}: expected SECTION.KEY=VALUE, e.g. --set knn.k=20", argument));
+  const std::string path = argument.substr(0, eq), text = argument.substr(eq + 1);
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + text, "--set " + argument);
+  } catch (const toml::parse_error&) {
+    parsed = toml::table{{"v", text}};
+  }
+  if (parsed.size() != 1 || !parsed.contains("v")) parsed = toml::table{{"v", text}};  // e.g. "1\nw = 2"
+  const toml::node& value = *parsed.get("v");
+  const auto dot = path.find('.');
+  if (dot == std::string::npos) {
+    if (sections().count(path))
+      throw UserError(fmt::format("--set {}: {} is a section; set one of its keys, e.g. --set {}.{}={}", argument,
+                                  path, path, example_of(path).key, example_of(path).bare));
+    root.insert_or_assign(path, value);
+    origins.set_by(path, argument);
+    return;
+  }
+  const std::string section = path.substr(0, dot), key = path.substr(dot + 1);
+  if (!root.contains(section)) root.insert(section, toml::table{});
+  toml::table* t = root.get_as<toml::table>(section);
+  if (!t) throw UserError(fmt::format("--set {}: {} is not a section in the configuration", argument, section));
+  t->insert_or_assign(key, value);
+  origins.set_by(path, argument);
+}
+
 }  // namespace
+
+std::vector<std::string> known_config_keys() {
+  std::vector<std::string> keys{"out_dir"};
+  for (const auto& [section, names] : sections())
+    for (const auto& key : names) keys.push_back(section + "." + key);
+  return keys;
+}
 
 nlohmann::json RunConfig::to_json() const {
   nlohmann::json j = {{"out_dir", out_dir}, {"synthesize", synthesize}};
@@ -112,49 +249,46 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   toml::table root;
   try {
     root = toml::parse(toml_text, source_name);
-    for (const std::string& o : overrides) {
-      const auto eq = o.find('=');
-      if (eq == std::string::npos) throw UserError(fmt::format("--set {}: expected SECTION.KEY=VALUE", o));
-      const std::string path = o.substr(0, eq), value = o.substr(eq + 1);
-      const auto dot = path.find('.');
-      toml::table parsed = toml::parse("v = " + value, "--set " + o);
-      toml::node* v = parsed.get("v");
-      if (dot == std::string::npos) {
-        root.insert_or_assign(path, *v);
-      } else {
-        const std::string section = path.substr(0, dot), key = path.substr(dot + 1);
-        if (!root.contains(section)) root.insert(section, toml::table{});
-        toml::table* t = root.get_as<toml::table>(section);
-        if (!t) throw UserError(fmt::format("--set {}: {} is not a table", o, section));
-        t->insert_or_assign(key, *v);
-      }
-    }
   } catch (const toml::parse_error& e) {
     std::ostringstream where;
     where << e.source().begin;
     throw UserError(fmt::format("{}: {} (at {})", source_name, e.description(), where.str()));
   }
+  Origins origins(source_name);
+  for (const std::string& o : overrides) apply_override(root, o, origins);
 
   RunConfig c;
-  const std::set<std::string> sections{"corpus", "synth", "knn", "order", "pack", "out_dir"};
-  for (const auto& [key, node] : root)
-    if (!sections.count(std::string(key.str())))
-      throw UserError(fmt::format("configuration: unknown section or key {} (known: {})", key.str(),
-                                  fmt::join(sections, ", ")));
+  c.synth.docs = 20000;  // weave run's demo corpus (default_config_toml)
+  for (const auto& [key, node] : root) {
+    const std::string name(key.str());
+    if (name == "out_dir") {
+      if (!node.is_string())
+        throw UserError(fmt::format("configuration: out_dir must be a string, not {} ({})", type_name(node),
+                                    origins.of(name, node)));
+    } else if (sections().count(name)) {
+      if (!node.is_table())
+        throw UserError(fmt::format("configuration: {} is a section, not a value: write [{}] and its keys below it, "
+                                    "e.g. [{}] then {} = {} ({})",
+                                    name, name, name, example_of(name).key, example_of(name).toml,
+                                    origins.of(name, node)));
+    } else {
+      throw UserError(fmt::format("configuration: unknown section or key {} ({}; known: out_dir, {})", name,
+                                  origins.of(name, node), fmt::join(std::views::keys(sections()), ", ")));
+    }
+  }
   if (auto dir = root["out_dir"].value<std::string>()) c.out_dir = *dir;
+  if (c.out_dir.empty()) throw UserError("configuration: out_dir must not be empty");
 
   CorpusOptions corpus;
   std::string zero_vector = "error";
-  Section cs(root.get_as<toml::table>("corpus"), "corpus", {"path", "on_zero_vector", "max_block_rows"});
+  Section cs(root.get_as<toml::table>("corpus"), "corpus", origins);
   cs.get("path", corpus.path);
   cs.get("on_zero_vector", zero_vector);
   cs.get("max_block_rows", corpus.max_block_rows);
   corpus.on_zero_vector = parse_zero_vector_policy(zero_vector);
   c.synthesize = corpus.path.empty();
 
-  Section ss(root.get_as<toml::table>("synth"), "synth",
-             {"docs", "dim", "topics", "sources", "seed", "topic_spread", "duplicate_share", "duplicate_noise",
-              "median_tokens", "length_sigma", "min_tokens", "max_tokens", "first_doc_id", "dtype"});
+  Section ss(root.get_as<toml::table>("synth"), "synth", origins);
   ss.get("docs", c.synth.docs);
   ss.get("dim", c.synth.dim);
   ss.get("topics", c.synth.topics);
@@ -180,9 +314,7 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   }
 
   c.knn.corpus = corpus;
-  Section ks(root.get_as<toml::table>("knn"), "knn", {"k", "method", "backend", "query_tile", "database_tile",
-                                                         "gpu_query_tile", "gpu_database_tile", "gpu_scores",
-                                                         "gpu_gemm", "gpu_select_sms", "gpu_resident_rows"});
+  Section ks(root.get_as<toml::table>("knn"), "knn", origins);
   ks.get("k", c.knn.k);
   ks.get("method", c.knn.method);
   ks.get("backend", c.knn.backend);
@@ -197,8 +329,7 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   c.knn.out = c.out_dir + "/knn.h5";
 
   c.order.corpus = corpus;
-  Section os(root.get_as<toml::table>("order"), "order",
-             {"algorithm", "stitch_k", "stitch_exact_ends", "tail_fraction", "max_rounds"});
+  Section os(root.get_as<toml::table>("order"), "order", origins);
   os.get("algorithm", c.order.algorithm);
   os.get("stitch_k", c.order.stitch_k);
   os.get("stitch_exact_ends", c.order.stitch_exact_ends);
@@ -208,8 +339,7 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   c.order.out = c.out_dir + "/order.h5";
 
   c.pack.corpus = corpus;
-  Section ps(root.get_as<toml::table>("pack"), "pack",
-             {"context_length", "policy", "tail", "separator_tokens", "upsample", "source_weights", "seed"});
+  Section ps(root.get_as<toml::table>("pack"), "pack", origins);
   ps.get("upsample", c.pack.upsample);
   ps.get("source_weights", c.pack.source_weights);
   ps.get("seed", c.pack.seed);

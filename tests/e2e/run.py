@@ -75,6 +75,19 @@ with e2e.scratch() as tmp:
     e2e.run_expecting_user_error(2, ["run", bad], ["bad.toml"], "TOML syntax error")
     e2e.run_expecting_user_error(2, ["run", cfg, "--set", "pack.colour=1"], ["unknown key pack.colour"], "unknown key")
     e2e.run_expecting_user_error(2, ["run", os.path.join(tmp, "none.toml")], ["cannot read"], "missing file")
+    # Strict configuration: a section written as a value, a value of the wrong type, bare strings in --set.
+    with open(bad, "w") as f:
+        f.write(f'out_dir = "{out}"\ncorpus = "{corpus}"\n')
+    e2e.run_expecting_user_error(2, ["run", bad], ["corpus is a section, not a value", "bad.toml, line 2"],
+                                 "section written as a value")
+    with open(bad, "w") as f:
+        f.write("out_dir = 5\n")
+    e2e.run_expecting_user_error(2, ["run", bad], ["out_dir must be a string", "bad.toml, line 1"], "out_dir = 5")
+    e2e.run_expecting_user_error(2, ["run", cfg, "--set", "knn.k=2O"], ["knn.k must be an integer", "--set knn.k=2O"],
+                                 "a typo in --set")
+    # A bare string reaches the stage: here the missing corpus is named (it would be a TOML error before).
+    e2e.run_expecting_user_error(2, ["run", cfg, "--set", f"corpus.path={tmp}/missing.h5"],
+                                 [f"{tmp}/missing.h5"], "bare string in --set")
     r = e2e.run(1, "run", "--print-default-config")
     e2e.expect_ok(r, "print default")
     assert "[knn]" in r.stdout and "context_length" in r.stdout
