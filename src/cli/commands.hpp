@@ -29,6 +29,8 @@ void add_corpus_options(CLI::App* command, CorpusOptions& options, std::string& 
 
 /// --quiet and --report FILE.json, on every subcommand.
 void add_common_options(CLI::App* command, CommonOptions& options);
+/// Collective: --report's folder exists and is writable, checked before the work (io::check_output_path).
+void check_report_path(const mpi::Comm& comm, const CommonOptions& options);
 /// Prints "weave NAME: key=value ..." (the effective configuration) on rank 0 unless quiet.
 void print_configuration(const mpi::Comm& comm, const std::string& command, const nlohmann::json& config,
                          const CommonOptions& options);
@@ -39,6 +41,7 @@ template <typename Stage>
 void run_stage_command(const mpi::Comm& comm, const std::string& name, const nlohmann::json& config,
                        const CommonOptions& common, Stage&& stage) {
   print_configuration(comm, name, config, common);
+  check_report_path(comm, common);
   util::Report report(comm, name);
   report.set_config(config);
   stage(report);

@@ -45,6 +45,7 @@ void add_inspect_command(CLI::App& app, Runner& run) {
       CommonOptions effective = *common;
       effective.quiet = effective.quiet || *json;  // JSON on stdout stays parseable
       print_configuration(comm, "inspect", to_json(*options), effective);
+      check_report_path(comm, *common);
       const std::string kind = inspect::file_kind(comm, options->path);
       if (kind != "corpus") {
         util::Report report(comm, "inspect");

@@ -1,10 +1,12 @@
 // `weave`: one executable, one subcommand per stage. Every rank parses the same command line.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "io/atomic_output.hpp"
 #include "mpi/environment.hpp"
 #include "weave/error.hpp"
 #include "weave/version.hpp"
@@ -16,6 +18,10 @@ void add_common_options(CLI::App* command, CommonOptions& options) {
   command->add_option("--report", options.report_path,
                       "Write a JSON report: per-stage wall time (min/mean/max over ranks), counters, peak memory, "
                       "configuration");
+}
+
+void check_report_path(const mpi::Comm& comm, const CommonOptions& options) {
+  if (!options.report_path.empty()) io::check_output_path(comm, options.report_path);
 }
 
 void print_configuration(const mpi::Comm& comm, const std::string& command, const nlohmann::json& config,
@@ -44,6 +50,16 @@ int run(const mpi::Comm& world, int argc, char** argv) {
   add_order_command(app, runner);
   add_pack_command(app, runner);
   add_run_command(app, runner);
+  // CLI11 would say only "A subcommand is required" for `weave frob`: name the unknown command.
+  std::vector<std::string> commands;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    commands.push_back(sub->get_name());
+  if (argc > 1 && argv[1][0] != '-' && std::find(commands.begin(), commands.end(), argv[1]) == commands.end()) {
+    if (world.is_root())
+      fmt::print(stderr, "weave: error: unknown command '{}' (commands: {})\nRun with --help for the options.\n",
+                 argv[1], fmt::join(commands, ", "));
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

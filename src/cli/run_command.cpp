@@ -47,6 +47,7 @@ void add_run_command(CLI::App& app, Runner& run) {
         config = run::parse_run_config(text, name, *overrides);
       });
       print_configuration(comm, "run", config.to_json(), *common);
+      check_report_path(comm, *common);
       run::run_pipeline(comm, config, *common);
     };
   });

@@ -47,14 +47,16 @@ void add_synth_command(CLI::App& app, Runner& run) {
                                            : EmbeddingDtype::kFloat32;
     run = [config, common](const mpi::Comm& comm) {
       print_configuration(comm, "synth", to_json(*config), *common);
+      check_report_path(comm, *common);
       util::Report report(comm, "synth");
       report.set_config(to_json(*config));
       corpus::write_synth_corpus(comm, *config, common->quiet, report);
       report.set_figure("documents", config->docs);
       mpi::collectively(comm, [&] { report.write(common->report_path); });
       if (!common->quiet)
-        util::print_root(comm, "weave synth: wrote {} ({} documents, d={}, {} topics, {})\n", config->out, config->docs,
-                         config->dim, config->topics, to_string(config->dtype));
+        util::print_root(comm, "weave synth: wrote {} ({}, d={}, {}, {})\n", config->out,
+                         util::count_of(config->docs, "document"), config->dim,
+                         util::count_of(config->topics, "topic"), to_string(config->dtype));
     };
   });
 }

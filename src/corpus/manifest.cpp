@@ -42,6 +42,11 @@ std::vector<std::string> resolve_on_root(const std::string& path) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   if (H5Fis_hdf5(path.c_str()) > 0) return {path};
   H5Eclear2(H5E_DEFAULT);
+  // A file named like HDF5 is never taken for a manifest: its error would blame "line 1".
+  const std::string extension = fs::path(path).extension().string();
+  if (extension == ".h5" || extension == ".hdf5" || extension == ".he5")
+    throw UserError(fmt::format("{}: not an HDF5 file (no HDF5 signature; a manifest of shards must not be named {})",
+                                path, extension));
 
   std::stringstream buffer;
   buffer << in.rdbuf();

@@ -11,6 +11,7 @@
 #include "io/hdf5.hpp"
 #include "mpi/collective_error.hpp"
 #include "weave/error.hpp"
+#include "util/log.hpp"
 
 namespace weave::corpus {
 
@@ -167,9 +168,9 @@ CorpusInfo read_corpus_info(const mpi::Comm& comm, const std::string& corpus_pat
   CorpusInfo info = from_json(nlohmann::json::parse(comm.bcast_string(serialized, 0)));
   mpi::collectively(comm, [&] {
     if (info.total_rows < comm.size())
-      throw UserError(fmt::format("{}: the corpus has {} documents, fewer than the {} ranks of this job; run with at "
-                                  "most {} ranks",
-                                  corpus_path, info.total_rows, comm.size(), info.total_rows));
+      throw UserError(fmt::format("{}: the corpus has {}, fewer than the {} ranks of this job; run with at most {}",
+                                  corpus_path, util::count_of(info.total_rows, "document"), comm.size(),
+                                  util::count_of(info.total_rows, "rank")));
   });
   return info;
 }

@@ -129,7 +129,7 @@ std::string CorpusSummary::to_text(const CorpusInfo& info) const {
   std::string pct;
   for (const auto& [p, v] : length_percentiles) pct += fmt::format(" p{}={}", p * 100, v);
   out += fmt::format("  length pct    {}\n", pct);
-  out += fmt::format("  over 32K       {} documents\n", docs_over_32k);
+  out += fmt::format("  over 32K       {}\n", util::count_of(docs_over_32k, "document"));
   out += fmt::format("  doc ids        {}\n", has_doc_ids ? "given (/doc_ids), unique" : "none (global row is the id)");
   if (!sources.empty()) {
     out += fmt::format("  sources        {}\n", sources.size());

@@ -96,6 +96,9 @@ void write_synth_corpus(const mpi::Comm& comm, const SynthConfig& config, bool q
     if (config.docs < comm.size())
       throw UserError(fmt::format("--docs {} is smaller than the {} ranks of this job", config.docs, comm.size()));
   });
+  // Before any work: the output path, with room for the embeddings and four per-document columns.
+  const double row_bytes = static_cast<double>(config.dim) * (config.dtype == EmbeddingDtype::kFloat32 ? 4 : 2) + 24;
+  io::check_output_path(comm, config.out, static_cast<double>(config.docs) * row_bytes);
   auto timer = report.stage("synth");
   const SynthGenerator generator(config);
   const std::int64_t d = config.dim;

@@ -8,6 +8,7 @@
 #include "mpi/collective_error.hpp"
 #include "util/random.hpp"
 #include "weave/error.hpp"
+#include "util/log.hpp"
 
 namespace weave::corpus {
 
@@ -102,9 +103,9 @@ void drop_zero_rows(const mpi::Comm& comm, CorpusBlock& block) {
   if (dropped == 0) return;
   mpi::collectively(comm, [&] {
     if (total < comm.size())
-      throw UserError(fmt::format("{}: {} documents are left after dropping {} all-zero embeddings, fewer than the {} "
-                                  "ranks of this job",
-                                  block.info.path, total, dropped, comm.size()));
+      throw UserError(fmt::format("{}: {} left after dropping {}, fewer than the {} ranks of this job",
+                                  block.info.path, util::count_of(total, "document"),
+                                  util::count_of(dropped, "all-zero embedding"), comm.size()));
   });
 
   // New ids are dense in file order: this rank's kept rows become [offset, offset + kept).

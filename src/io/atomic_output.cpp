@@ -1,6 +1,8 @@
 #include "io/atomic_output.hpp"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 
@@ -12,6 +14,41 @@
 namespace weave::io {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+std::string gib(double bytes) { return fmt::format("{:.2f} GiB", bytes / (1024.0 * 1024.0 * 1024.0)); }
+
+/// The checks of check_output_path, on one process.
+void check_output_path_here(const std::string& path, double estimated_bytes) {
+  if (path.empty()) throw UserError("no output file given");
+  const fs::path parent = fs::absolute(path).parent_path();
+  std::error_code ec;
+  if (!fs::is_directory(parent, ec))
+    throw UserError(fmt::format("{}: output folder {} does not exist", path, parent.string()));
+  if (fs::is_directory(path, ec)) throw UserError(fmt::format("{}: is a directory; name an output file", path));
+  const std::string probe = path + ".tmp";
+  if (std::FILE* f = std::fopen(probe.c_str(), "wb")) {
+    std::fclose(f);
+    fs::remove(probe, ec);
+  } else {
+    throw UserError(fmt::format("{}: cannot create a file in the output folder {}: {}", path, parent.string(),
+                                std::strerror(errno)));
+  }
+  if (estimated_bytes <= 0) return;
+  const fs::space_info space = fs::space(parent, ec);
+  if (!ec && space.available != static_cast<std::uintmax_t>(-1) && static_cast<double>(space.available) < estimated_bytes)
+    throw UserError(fmt::format("{}: the output needs about {}, but the file system of {} has {} free", path,
+                                gib(estimated_bytes), parent.string(), gib(static_cast<double>(space.available))));
+}
+
+}  // namespace
+
+void check_output_path(const mpi::Comm& comm, const std::string& path, double estimated_bytes) {
+  mpi::collectively(comm, [&] {
+    if (comm.is_root()) check_output_path_here(path, estimated_bytes);
+  });
+}
 
 AtomicOutput::AtomicOutput(const mpi::Comm& comm, std::string final_path)
     : comm_(comm), final_path_(std::move(final_path)), tmp_path_(final_path_ + ".tmp") {

@@ -8,6 +8,13 @@
 
 namespace weave::io {
 
+/// Collective, cheap: throws the same UserError on every rank unless `path` can be written — its
+/// folder exists, it is not a folder itself, a file can be created beside it (probed by creating and
+/// removing NAME.tmp, which also catches read-only file systems and permissions) and, when
+/// estimated_bytes > 0 and the file system says, there is room for about that many bytes. Stages
+/// call it before they compute, so a bad output path costs seconds, not the whole run.
+void check_output_path(const mpi::Comm& comm, const std::string& path, double estimated_bytes = 0);
+
 class AtomicOutput {
  public:
   /// Collective. Checks that the output folder exists and removes a stale NAME.tmp.

@@ -9,6 +9,7 @@
 #include "mpi/collective_error.hpp"
 #include "weave/error.hpp"
 #include "weave/version.hpp"
+#include "util/log.hpp"
 
 namespace weave::knn {
 
@@ -69,7 +70,8 @@ KnnFileBlock read_knn_file(const mpi::Comm& comm, const std::string& path) {
     out.num_docs = nb.dims[0];
     out.k = static_cast<int>(nb.dims[1]);
     if (out.num_docs < comm.size())
-      throw UserError(fmt::format("{}: {} documents, fewer than the {} ranks", path, out.num_docs, comm.size()));
+      throw UserError(fmt::format("{}: {}, fewer than the {} ranks", path, util::count_of(out.num_docs, "document"),
+                                  comm.size()));
   });
   out.range = block_range(out.num_docs, comm.size(), comm.rank());
   out.lists.k = out.k;

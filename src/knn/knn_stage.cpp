@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "corpus/corpus.hpp"
+#include "corpus/metadata.hpp"
+#include "io/atomic_output.hpp"
 #include "knn/backend.hpp"
 #include "knn/exact_ring.hpp"
 #include "knn/knn_file.hpp"
@@ -15,6 +17,9 @@ namespace weave::knn {
 
 void run_knn_stage(const mpi::Comm& comm, const KnnConfig& config, const CommonOptions& common, util::Report& report) {
   mpi::collectively(comm, [&] { config.validate(); });
+  // Before any work: a bad output path costs seconds, not the search (lists: an id and a float each).
+  const corpus::CorpusInfo info = corpus::read_corpus_info(comm, config.corpus.path);
+  io::check_output_path(comm, config.out, static_cast<double>(info.num_docs) * config.k * 12);
   std::unique_ptr<SearchBackend> backend;
   mpi::collectively(comm, [&] { backend = make_backend(config, comm); });
 
@@ -23,8 +28,8 @@ void run_knn_stage(const mpi::Comm& comm, const KnnConfig& config, const CommonO
   read_timer.stop();
   const std::int64_t n = block.info.num_docs;
   if (n - 1 < config.k)
-    util::print_root(comm, "weave knn: warning: {} documents leave fewer than k={} neighbours each; the lists are "
-                           "padded with id -1 and similarity NaN\n", n, config.k);
+    util::warn_root(comm, "weave knn: warning: the corpus has {}, so each has fewer than k={} neighbours; the lists "
+                          "are padded with id -1 and similarity NaN\n", util::count_of(n, "document"), config.k);
 
   auto search_timer = report.stage("search");
   const KnnLists lists = exact_ring_knn(comm, block, config, *backend, common.quiet, report);
@@ -49,8 +54,9 @@ void run_knn_stage(const mpi::Comm& comm, const KnnConfig& config, const CommonO
   report.set_figure("mean_similarity_first_neighbor", first);
   report.set_figure("mean_similarity_kth_neighbor", last);
   if (!common.quiet)
-    util::print_root(comm, "weave knn: wrote {} ({} documents, k={}, {} backend); mean similarity: first neighbour "
-                           "{:.4f}, k-th {:.4f}\n", config.out, n, config.k, backend->name(), first, last);
+    util::print_root(comm, "weave knn: wrote {} ({}, k={}, {} backend); mean similarity: first neighbour "
+                           "{:.4f}, k-th {:.4f}\n", config.out, util::count_of(n, "document"), config.k, backend->name(),
+                     first, last);
 }
 
 }  // namespace weave::knn

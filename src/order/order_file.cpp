@@ -10,6 +10,7 @@
 #include "weave/error.hpp"
 #include "weave/ids.hpp"
 #include "weave/version.hpp"
+#include "util/log.hpp"
 
 namespace weave::order {
 
@@ -65,7 +66,8 @@ OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path) {
       throw UserError(fmt::format("{}: /order must be a 1-D integer dataset", path));
     out.num_docs = info.rows();
     if (out.num_docs < comm.size())
-      throw UserError(fmt::format("{}: /order has {} documents, fewer than the {} ranks", path, out.num_docs, comm.size()));
+      throw UserError(fmt::format("{}: /order has {}, fewer than the {} ranks", path,
+                                  util::count_of(out.num_docs, "document"), comm.size()));
   });
   out.positions = block_range(out.num_docs, comm.size(), comm.rank());
   out.docs.resize(static_cast<std::size_t>(out.positions.size()));
@@ -78,9 +80,8 @@ OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path) {
 void check_permutation(const mpi::Comm& comm, const std::string& path, const OrderBlock& block, std::int64_t n) {
   mpi::collectively(comm, [&] {
     if (block.num_docs != n)
-      throw UserError(fmt::format("{}: /order has {} documents but the corpus has {}; give the corpus the order was "
-                                  "made from",
-                                  path, block.num_docs, n));
+      throw UserError(fmt::format("{}: /order has {} but the corpus has {}; give the corpus the order was made from",
+                                  path, util::count_of(block.num_docs, "document"), n));
     for (std::size_t j = 0; j < block.docs.size(); ++j)
       if (block.docs[j] < 0 || block.docs[j] >= n)
         throw UserError(fmt::format("{}: /order row {}: document {} is outside [0, {})", path,

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "corpus/corpus.hpp"
+#include "corpus/metadata.hpp"
+#include "io/atomic_output.hpp"
 #include "knn/knn_file.hpp"
 #include "mpi/collective_error.hpp"
 #include "order/greedy.hpp"
@@ -123,14 +125,18 @@ Ordered iclm(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const Loc
 void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const CommonOptions& common,
                      util::Report& report) {
   mpi::collectively(comm, [&] { config.validate(); });
+  // Before any work: the output path (order, link similarity and path starts: ~16 bytes a document).
+  const corpus::CorpusInfo info = corpus::read_corpus_info(comm, config.corpus.path);
+  io::check_output_path(comm, config.out, static_cast<double>(info.num_docs) * 16);
   auto read_timer = report.stage("read");
   const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus);
   const knn::KnnFileBlock knn = knn::read_knn_file(comm, config.knn);
   mpi::collectively(comm, [&] {
     if (knn.num_docs != corpus.info.num_docs)
-      throw UserError(fmt::format("{}: the kNN graph has {} documents but the corpus {} has {}; give the corpus it was "
+      throw UserError(fmt::format("{}: the kNN graph has {} but the corpus {} has {}; give the corpus it was "
                                   "made from (and the same --on-zero-vector)",
-                                  config.knn, knn.num_docs, config.corpus.path, corpus.info.num_docs));
+                                  config.knn, util::count_of(knn.num_docs, "document"), config.corpus.path,
+                                  corpus.info.num_docs));
   });
   const LocalGraph graph = build_knn_graph(comm, knn.num_docs, knn.range, knn.lists);
   read_timer.stop();
@@ -158,9 +164,9 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
   if (!common.quiet) {
     const auto& random = quality.figures["random_pairs"];
     std::string line = fmt::format(
-        "weave order: wrote {} ({} documents, {}): mean adjacent similarity {:.4f} (random pairs {:.4f}), kNN-edge "
+        "weave order: wrote {} ({}, {}): mean adjacent similarity {:.4f} (random pairs {:.4f}), kNN-edge "
         "share {:.3f}, kNN weight / path-cover bound {:.3f}",
-        config.out, corpus.info.num_docs, config.algorithm, adjacent["mean_similarity"].get<double>(),
+        config.out, util::count_of(corpus.info.num_docs, "document"), config.algorithm, adjacent["mean_similarity"].get<double>(),
         random["mean_similarity"].get<double>(), adjacent["knn_edge_share"].get<double>(),
         quality.figures["knn_weight_to_bound"].get<double>());
     if (adjacent.contains("topic_purity"))

@@ -84,9 +84,10 @@ class Stitcher {
       stats_.edges += level.accepted;
       if (options_.progress)
         util::print_root(comm_,
-                         "[order] stitch level {} ({}, reach {}): {} paths, {} ends, {} candidate links, {} joined, "
+                         "[order] stitch level {} ({}, reach {}): {}, {} ends, {} candidate links, {} joined, "
                          "{:.2f} s\n",
-                         stats_.levels.size() + 1, level.method, level.reach, level.paths, level.ends,
+                         stats_.levels.size() + 1, level.method, level.reach, util::count_of(level.paths, "path"),
+                         level.ends,
                          level.candidates, level.accepted, level.seconds);
       // Few joins: the candidates of this kind are used up. Widen the meeting sets, coarsen the
       // buckets (a single bucket always links every end to its neighbours in the projection order).

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corpus/corpus.hpp"
+#include "corpus/metadata.hpp"
 #include "io/atomic_output.hpp"
 #include "io/hdf5.hpp"
 #include "mpi/ask_owners.hpp"
@@ -146,6 +147,10 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
 
 void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const CommonOptions& common, util::Report& report) {
   mpi::collectively(comm, [&] { config.validate(); });
+  // Before any work: every output path (at least one segment a document: ~24 bytes each).
+  const corpus::CorpusInfo info = corpus::read_corpus_info(comm, config.corpus.path);
+  for (const std::int64_t L : config.context_lengths)
+    io::check_output_path(comm, config.output_for(L), static_cast<double>(info.num_docs) * 24);
   auto read_timer = report.stage("read");
   const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus);
   const order::OrderBlock order = order::read_order_file(comm, config.order);
@@ -179,9 +184,10 @@ void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const Commo
     timer.stop();
     all[std::to_string(L)] = t.json();
     if (!common.quiet)
-      util::print_root(comm, "weave pack: wrote {} ({} contexts of {} tokens, {} segments, {:.2f} segments per context; "
+      util::print_root(comm, "weave pack: wrote {} ({} of {} tokens, {}, {:.2f} segments per context; "
                              "{} padding, {} dropped tail tokens)\n",
-                       config.output_for(L), t.contexts, L, t.segments,
+                       config.output_for(L), util::count_of(t.contexts, "context"), L,
+                       util::count_of(t.segments, "segment"),
                        t.contexts ? static_cast<double>(t.segments) / static_cast<double>(t.contexts) : 0.0,
                        t.padding_tokens, t.dropped_tail_tokens);
   }

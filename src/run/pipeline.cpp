@@ -93,15 +93,8 @@ void step(const mpi::Comm& comm, const char* name, const std::vector<std::string
   for (const auto& o : outputs) write_stamp(comm, o, stamp);
 }
 
-}  // namespace
-
-void run_pipeline(const mpi::Comm& comm, const RunConfig& config, const CommonOptions& common) {
-  mpi::collectively(comm, [&] {
-    if (!comm.is_root()) return;
-    std::error_code ec;
-    fs::create_directories(config.out_dir, ec);
-    if (ec) throw UserError(fmt::format("{}: cannot create the output folder: {}", config.out_dir, ec.message()));
-  });
+/// The stages in order, each skipped when its outputs are up to date.
+void run_stages(const mpi::Comm& comm, const RunConfig& config, const CommonOptions& common) {
   util::Report report(comm, "run");
   report.set_config(config.to_json());
   CommonOptions stage_common = common;
@@ -127,6 +120,28 @@ void run_pipeline(const mpi::Comm& comm, const RunConfig& config, const CommonOp
        [&] { pack::run_pack_stage(comm, config.pack, stage_common, report); });
   mpi::collectively(comm, [&] { report.write(common.report_path); });
   if (!common.quiet) util::print_root(comm, "[run] done: {}\n", fmt::join(pack_outputs, ", "));
+}
+
+}  // namespace
+
+void run_pipeline(const mpi::Comm& comm, const RunConfig& config, const CommonOptions& common) {
+  bool created_out_dir = false;  // on rank 0
+  mpi::collectively(comm, [&] {
+    if (!comm.is_root()) return;
+    std::error_code ec;
+    created_out_dir = fs::create_directories(config.out_dir, ec);
+    if (ec) throw UserError(fmt::format("{}: cannot create the output folder: {}", config.out_dir, ec.message()));
+  });
+  try {
+    run_stages(comm, config, common);
+  } catch (...) {
+    // A failed run leaves no empty folder it made for nothing; outputs of finished stages stay (resume).
+    if (created_out_dir) {
+      std::error_code ec;
+      if (fs::is_empty(config.out_dir, ec) && !ec) fs::remove(config.out_dir, ec);
+    }
+    throw;
+  }
 }
 
 }  // namespace weave::run

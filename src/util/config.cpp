@@ -1,5 +1,6 @@
 // Validation and JSON forms of the public configuration structs.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "pack/repetition.hpp"
 #include "util/config_json.hpp"
@@ -107,6 +108,11 @@ void PackConfig::validate() const {
   for (auto l : context_lengths)
     if (l <= 0 || l > (std::int64_t{1} << 30))
       throw UserError(fmt::format("--context-length must be in [1, 2^30] (got {})", l));
+  for (std::size_t i = 0; i < context_lengths.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (context_lengths[i] == context_lengths[j])  // two would write one file, named as for a curriculum
+        throw UserError(fmt::format("--context-length {}: {} is given twice; each length makes one file",
+                                    fmt::join(context_lengths, ","), context_lengths[i]));
   if (policy != "split" && policy != "pad") throw UserError(fmt::format("--policy must be split or pad (got {})", policy));
   if (tail != "drop" && tail != "pad") throw UserError(fmt::format("--tail must be drop or pad (got {})", tail));
   if (separator_tokens < 0) throw UserError(fmt::format("--separator-tokens must be >= 0 (got {})", separator_tokens));

@@ -85,7 +85,7 @@ def case_corpus(case, tmp):
         return p("m.txt"), ["m.txt", "no shard files"]
     if case == "fewer_docs_than_ranks":
         c = {k: v[:1] for k, v in c.items()}
-        return write(p("c.h5"), c), ["c.h5", "1 documents", "fewer than the 2 ranks"]
+        return write(p("c.h5"), c), ["c.h5", "has 1 document,", "fewer than the 2 ranks"]
     if case == "manifest_missing_shard":
         write(p("a.h5"), good())
         with open(p("m.txt"), "w") as f:
@@ -106,6 +106,11 @@ def case_corpus(case, tmp):
         with open(p("m.txt"), "w") as f:
             f.write("a.h5\nb.h5\n")
         return p("m.txt"), ["b.h5", "/sources is present here but missing in", "a.h5"]
+    if case == "text_named_h5":
+        # A manifest-like text file named .h5 is not taken for a manifest (its error blamed "line 1").
+        with open(p("c.h5"), "w") as f:
+            f.write("a.h5\n")
+        return p("c.h5"), ["c.h5", "not an HDF5 file"]
     e2e.fail(f"unknown case {case}")
 
 
