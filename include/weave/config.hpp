@@ -78,6 +78,7 @@ struct OrderConfig {
   std::int64_t stitch_exact_ends = 0;
   double tail_fraction = 0.01;     ///< hand the greedy's tail to rank 0 below this acceptance share
   int max_rounds = 200;            ///< ... or after this many rounds
+  bool force = false;              ///< order a kNN graph made from another corpus (same size) anyway
   std::string out;                 ///< order.h5
 
   void validate() const;
@@ -94,6 +95,7 @@ struct PackConfig {
   std::string upsample;                  ///< "min_tokens=T,factor=F": long documents F times
   std::string source_weights;            ///< "0=1.0,1=2.5": copies per source (fractions sampled)
   std::uint64_t seed = 1;                ///< for the fractional copies (drawn from global ids)
+  bool force = false;                    ///< pack an order made from another corpus (same size) anyway
   std::string out;                       ///< contexts.h5 (contexts.L.h5 per length when several)
 
   void validate() const;

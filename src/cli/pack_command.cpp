@@ -40,6 +40,9 @@ void add_pack_command(CLI::App& app, Runner& run) {
   cmd->add_option("--source-weights", config->source_weights,
                   "Per-source copies: SOURCE=WEIGHT,... e.g. 0=1.0,1=2.5 (fractions drawn per document; needs /sources)");
   cmd->add_option("--seed", config->seed, "Seed of the fractional copies")->capture_default_str();
+  cmd->add_flag("--force", config->force,
+                "Pack even though order.h5 records another corpus than --corpus (same number of documents): "
+                "warns instead of stopping");
   add_corpus_options(cmd, config->corpus, *zero_vector);
   add_common_options(cmd, *common);
 

@@ -7,6 +7,7 @@
 
 #include "corpus/half_precision.hpp"
 #include "corpus/corpus.hpp"
+#include "corpus/provenance.hpp"
 #include "corpus/metadata.hpp"
 #include "corpus/validate.hpp"
 #include "io/hdf5.hpp"
@@ -102,6 +103,7 @@ CorpusBlock read_corpus(const mpi::Comm& comm, const CorpusOptions& options) {
   if (info.has_doc_ids) check_unique_doc_ids(comm, block);
   if (options.on_zero_vector == ZeroVectorPolicy::kDrop) drop_zero_rows(comm, block);
   normalise_rows(block);
+  block.info.fingerprint = content_fingerprint(comm, block);
   return block;
 }
 

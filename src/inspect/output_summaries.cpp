@@ -11,11 +11,13 @@
 #include <fmt/format.h>
 
 #include "corpus/corpus.hpp"
+#include "corpus/provenance.hpp"
 #include "io/hdf5.hpp"
 #include "knn/knn_file.hpp"
 #include "mpi/ask_owners.hpp"
 #include "mpi/collective_error.hpp"
 #include "order/order_file.hpp"
+#include "util/log.hpp"
 #include "weave/error.hpp"
 
 namespace weave::inspect {
@@ -152,7 +154,21 @@ nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path
   // Each rank takes a block of contexts and the (contiguous) segments they hold.
   const BlockRange cr = block_range(contexts, comm.size(), comm.rank());
   std::vector<std::int64_t> off(static_cast<std::size_t>(cr.size() + 1));
-  io::read_rows(*f, "/contexts/segment_offsets", cr.begin, cr.size() + (contexts > 0 ? 1 : 0), 1, off.data());
+  mpi::collectively(comm, [&] {
+    if (f->dataset_info("/contexts/segment_offsets").rows() != contexts + 1)
+      throw UserError(fmt::format("{}: /contexts/segment_offsets has {} rows, expected {} (contexts + 1)", path,
+                                  f->dataset_info("/contexts/segment_offsets").rows(), contexts + 1));
+    io::read_rows(*f, "/contexts/segment_offsets", cr.begin, cr.size() + (contexts > 0 ? 1 : 0), 1, off.data());
+    // Offsets index the segments: 0 first, `segments` last, never decreasing.
+    for (std::int64_t c = 0; c <= cr.size() && contexts > 0; ++c) {
+      const std::int64_t row = cr.begin + c;
+      const bool ends_right = (row != 0 || off[c] == 0) && (row != contexts || off[c] == segments);
+      if (!ends_right || off[c] < 0 || off[c] > segments || (c > 0 && off[c] < off[c - 1]))
+        throw UserError(fmt::format("{}: /contexts/segment_offsets row {} is {}: offsets must rise from 0 to the {}",
+                                    path, row, off[c], util::count_of(segments, "segment")),
+                        row);
+    }
+  });
   const auto tokens = read_block<std::int32_t>(*f, "/contexts/num_tokens", cr);
   const BlockRange sr = cr.size() > 0 ? BlockRange{off.front(), off.back()} : BlockRange{0, 0};
   const auto doc = read_block<std::int64_t>(*f, "/segments/doc_id", sr);
@@ -176,6 +192,18 @@ nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path
                       {"document_starts", comm.sum(doc_starts)}};
   if (corpus_options) {
     const corpus::CorpusBlock corpus = corpus::read_corpus(comm, *corpus_options);
+    // Topics of another corpus would give a meaningless purity (or ids beyond it).
+    corpus::check_made_from(comm, path, corpus::parse_record(io::read_string_attribute(*f, "/", "corpus")),
+                            corpus.info, corpus::OnOtherCorpus::kStop);
+    mpi::collectively(comm, [&] {
+      for (std::size_t s = 0; s < doc.size(); ++s)
+        if (doc[s] < 0 || doc[s] >= corpus.info.num_docs)
+          throw UserError(fmt::format("{}: /segments/doc_id row {} is {}, not a document of the corpus {} ({}); give "
+                                      "the corpus the contexts were made from",
+                                      path, sr.begin + static_cast<std::int64_t>(s), doc[s], corpus.info.path,
+                                      util::count_of(corpus.info.num_docs, "document")),
+                          sr.begin + static_cast<std::int64_t>(s));
+    });
     if (!corpus.topics.empty()) {
       // Topics of the segments' documents, fetched from their owners.
       const auto topic = mpi::ask_owners<std::int32_t>(

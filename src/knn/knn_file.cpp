@@ -1,9 +1,11 @@
 #include "knn/knn_file.hpp"
 
+#include <cmath>
 #include <optional>
 
 #include <fmt/format.h>
 
+#include "corpus/provenance.hpp"
 #include "io/atomic_output.hpp"
 #include "io/hdf5.hpp"
 #include "mpi/collective_error.hpp"
@@ -18,8 +20,9 @@ namespace {
 nlohmann::json corpus_files(const corpus::CorpusInfo& info) {
   nlohmann::json files = nlohmann::json::array();
   for (const auto& s : info.shards) files.push_back({{"path", s.path}, {"rows", s.rows}, {"bytes", s.file_bytes}});
-  return {{"path", info.path}, {"files", files}, {"documents", info.num_docs}, {"dim", info.dim},
-          {"dropped_zero_rows", info.dropped_zero_rows}};
+  nlohmann::json record = corpus::corpus_record(info);
+  record.update({{"files", files}, {"dropped_zero_rows", info.dropped_zero_rows}});
+  return record;
 }
 
 }  // namespace
@@ -69,6 +72,7 @@ KnnFileBlock read_knn_file(const mpi::Comm& comm, const std::string& path) {
       throw UserError(fmt::format("{}: /neighbors and /similarities must both have shape [N, k]", path));
     out.num_docs = nb.dims[0];
     out.k = static_cast<int>(nb.dims[1]);
+    out.corpus = corpus::parse_record(io::read_string_attribute(*opened, "/", "corpus"));
     if (out.num_docs < comm.size())
       throw UserError(fmt::format("{}: {}, fewer than the {} ranks", path, util::count_of(out.num_docs, "document"),
                                   comm.size()));
@@ -81,7 +85,36 @@ KnnFileBlock read_knn_file(const mpi::Comm& comm, const std::string& path) {
     io::read_rows(*opened, "/neighbors", out.range.begin, out.range.size(), out.k, out.lists.neighbors.data());
     io::read_rows(*opened, "/similarities", out.range.begin, out.range.size(), out.k, out.lists.similarities.data());
   });
+  mpi::collectively(comm, [&] { check_lists(path, out); });
   return out;
+}
+
+void check_lists(const std::string& path, const KnnFileBlock& block) {
+  const int k = block.k;
+  // A cosine of unit rows, with room for the rounding of the rows' norms and of the sum.
+  constexpr float kCosineSlack = 1e-3f;
+  for (std::int64_t i = 0; i < block.range.size(); ++i) {
+    const std::int64_t row = block.range.begin + i;
+    bool padding = false;
+    for (int j = 0; j < k; ++j) {
+      const std::int64_t v = block.lists.neighbors[i * k + j];
+      const float s = block.lists.similarities[i * k + j];
+      auto bad = [&](const std::string& what) {
+        return UserError(fmt::format("{}: row {}, column {}: {}", path, row, j, what), row);
+      };
+      if (v == -1) {
+        padding = true;
+        continue;
+      }
+      if (padding) throw bad(fmt::format("/neighbors has {} after a -1 (no neighbour): padding must come last", v));
+      if (v < 0 || v >= block.num_docs)
+        throw bad(fmt::format("/neighbors has {}, not a document of the {} (ids 0..{}) nor -1", v,
+                              util::count_of(block.num_docs, "document"), block.num_docs - 1));
+      if (v == row) throw bad("/neighbors lists the document itself; a document is never its own neighbour");
+      if (!(std::abs(s) <= 1.0f + kCosineSlack))
+        throw bad(fmt::format("/similarities has {}, not a cosine similarity in [-1, 1]", s));
+    }
+  }
 }
 
 }  // namespace weave::knn

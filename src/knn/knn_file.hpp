@@ -28,7 +28,14 @@ struct KnnFileBlock {
   int k = 0;
   BlockRange range;
   KnnLists lists;
+  nlohmann::json corpus;  ///< the corpus it was made from (corpus/provenance.hpp); null in older files
 };
+/// Collective; the lists are checked (check_lists).
 KnnFileBlock read_knn_file(const mpi::Comm& comm, const std::string& path);
+
+/// Throws a UserError naming the file, dataset, row and column of the first entry (this rank's) that
+/// no stage can use: an id outside [0, N) other than -1, -1 before a real neighbour (padding comes
+/// last), the document itself, or a similarity that is not a finite cosine in [-1, 1].
+void check_lists(const std::string& path, const KnnFileBlock& block);
 
 }  // namespace weave::knn

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "corpus/provenance.hpp"
 #include "io/atomic_output.hpp"
 #include "io/hdf5.hpp"
 #include "mpi/collective_error.hpp"
@@ -65,6 +66,7 @@ OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path) {
     if (info.dims.size() != 1 || info.type_class != H5T_INTEGER)
       throw UserError(fmt::format("{}: /order must be a 1-D integer dataset", path));
     out.num_docs = info.rows();
+    out.corpus = corpus::parse_record(io::read_string_attribute(*opened, "/", "corpus"));
     if (out.num_docs < comm.size())
       throw UserError(fmt::format("{}: /order has {}, fewer than the {} ranks", path,
                                   util::count_of(out.num_docs, "document"), comm.size()));

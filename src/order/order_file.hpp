@@ -24,6 +24,7 @@ struct OrderBlock {
   std::int64_t num_docs = 0;
   BlockRange positions;
   std::vector<std::int64_t> docs;
+  nlohmann::json corpus;  ///< the corpus it was made from (corpus/provenance.hpp); null in older files
 };
 OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path);
 

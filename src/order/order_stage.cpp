@@ -4,6 +4,7 @@
 
 #include "corpus/corpus.hpp"
 #include "corpus/metadata.hpp"
+#include "corpus/provenance.hpp"
 #include "io/atomic_output.hpp"
 #include "knn/knn_file.hpp"
 #include "mpi/collective_error.hpp"
@@ -138,6 +139,7 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
                                   config.knn, util::count_of(knn.num_docs, "document"), config.corpus.path,
                                   corpus.info.num_docs));
   });
+  corpus::check_made_from(comm, config.knn, knn.corpus, corpus.info, corpus::forced(config.force));
   const LocalGraph graph = build_knn_graph(comm, knn.num_docs, knn.range, knn.lists);
   read_timer.stop();
 
@@ -152,7 +154,8 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
 
   auto write_timer = report.stage("write");
   nlohmann::json attributes = {{"algorithm", config.algorithm}, {"configuration", to_json(config).dump()},
-                               {"quality", figures.dump()}};
+                               {"quality", figures.dump()}, {"corpus", corpus::corpus_record(corpus.info).dump()},
+                               {"knn", nlohmann::json{{"path", config.knn}, {"k", knn.k}, {"corpus", knn.corpus}}.dump()}};
   const auto& adjacent = quality.figures["adjacent"];
   attributes["mean_link_similarity"] = adjacent["mean_similarity"];
   attributes["knn_edge_share"] = adjacent["knn_edge_share"];

@@ -8,6 +8,7 @@
 
 #include "corpus/corpus.hpp"
 #include "corpus/metadata.hpp"
+#include "corpus/provenance.hpp"
 #include "io/atomic_output.hpp"
 #include "io/hdf5.hpp"
 #include "mpi/ask_owners.hpp"
@@ -137,6 +138,7 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
     for (const auto& [key, value] : totals.items()) io::write_attribute(f, "/", "total_" + key, value.get<std::int64_t>());
     io::write_attribute(f, "/", "configuration", to_json(config).dump());
     io::write_attribute(f, "/", "input_files", input_files(corpus.info, config.order).dump());
+    io::write_attribute(f, "/", "corpus", corpus::corpus_record(corpus.info).dump());
     f.close();
   }
   output.commit();
@@ -155,6 +157,7 @@ void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const Commo
   const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus);
   const order::OrderBlock order = order::read_order_file(comm, config.order);
   order::check_permutation(comm, config.order, order, corpus.info.num_docs);
+  corpus::check_made_from(comm, config.order, order.corpus, corpus.info, corpus::forced(config.force));
   const Repetition repetition = parse_repetition(config);
   mpi::collectively(comm, [&] {
     if (!repetition.source_weights.empty() && !corpus.info.has_sources)

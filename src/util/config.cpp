@@ -99,7 +99,7 @@ nlohmann::json to_json(const OrderConfig& c) {
   nlohmann::json j = to_json(c.corpus);
   j.update({{"knn", c.knn}, {"algorithm", c.algorithm}, {"stitch_k", c.stitch_k},
             {"stitch_exact_ends", c.stitch_exact_ends}, {"tail_fraction", c.tail_fraction},
-            {"max_rounds", c.max_rounds}, {"out", c.out}});
+            {"max_rounds", c.max_rounds}, {"force", c.force}, {"out", c.out}});
   return j;
 }
 
@@ -132,7 +132,7 @@ nlohmann::json to_json(const PackConfig& c) {
   nlohmann::json j = to_json(c.corpus);
   j.update({{"order", c.order}, {"context_lengths", c.context_lengths}, {"policy", c.policy}, {"tail", c.tail},
             {"separator_tokens", c.separator_tokens}, {"upsample", c.upsample}, {"source_weights", c.source_weights},
-            {"seed", c.seed}, {"out", c.out}});
+            {"seed", c.seed}, {"force", c.force}, {"out", c.out}});
   return j;
 }
 

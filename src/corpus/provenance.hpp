@@ -1,0 +1,44 @@
+// Provenance: which corpus an output was made from. read_corpus gives every corpus a content
+// fingerprint; knn.h5, order.h5 and contexts.h5 record it (attribute `corpus`, JSON), and a stage
+// given a file made from another corpus stops with exit 2 naming both (`--force` uses them anyway).
+// The run stamps of `weave run` (run/pipeline.cpp) are separate: they decide what to redo.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "corpus/corpus.hpp"
+
+namespace weave::corpus {
+
+/// Collective, O(N d / P): a 64-bit hash of every document's global id, token length, user id
+/// and embedding bits (after normalisation), combined by a wrapping sum of per-document hashes so
+/// that it does not depend on the rank count; as 16 hex digits.
+std::string content_fingerprint(const mpi::Comm& comm, const CorpusBlock& block);
+
+/// What an output records of its corpus: path, documents, dim and the content fingerprint.
+nlohmann::json corpus_record(const CorpusInfo& info);
+
+/// The JSON of a recorded attribute (null when absent or not JSON: files from before provenance).
+nlohmann::json parse_record(const std::optional<std::string>& attribute);
+
+/// What a stage does when a file records another corpus than the one given.
+enum class OnOtherCorpus {
+  kStop,              ///< exit 2 (inspect: nothing to force)
+  kStopOfferForce,    ///< exit 2, the message names --force
+  kWarn,              ///< --force given: a warning on stderr, and go on
+};
+
+/// Collective. `recorded` is the `corpus` record of `file` (null or without a fingerprint: a file
+/// from before fingerprints, accepted). Unless it matches `info`, acts as `on_other` says; the
+/// message names both corpora with their sizes and fingerprints.
+void check_made_from(const mpi::Comm& comm, const std::string& file, const nlohmann::json& recorded,
+                     const CorpusInfo& info, OnOtherCorpus on_other);
+
+/// kWarn with --force, else kStopOfferForce.
+inline OnOtherCorpus forced(bool force) { return force ? OnOtherCorpus::kWarn : OnOtherCorpus::kStopOfferForce; }
+
+}  // namespace weave::corpus
