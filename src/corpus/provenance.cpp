@@ -1,10 +1,9 @@
 #include "corpus/provenance.hpp"
 
-#include <cstring>
-
 #include <fmt/format.h>
 
 #include "mpi/collective_error.hpp"
+#include "util/hash.hpp"
 #include "util/log.hpp"
 #include "util/random.hpp"
 #include "weave/error.hpp"
@@ -13,27 +12,10 @@ namespace weave::corpus {
 
 namespace {
 
-/// Four independent multiply-xor lanes over the row's 64-bit words (fast: no long dependency
-/// chain), folded with the document's id, length and user id.
+/// A document's hash: its embedding bits, id, length and user id.
 std::uint64_t document_hash(const float* row, std::int64_t dim, std::int64_t id, std::int64_t length,
                             std::int64_t user_id) {
-  constexpr std::uint64_t kMul = 0x9e3779b97f4a7c15ULL;
-  std::uint64_t lane[4] = {0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL, 0xa4093822299f31d0ULL, 0x082efa98ec4e6c89ULL};
-  const auto bytes = static_cast<std::size_t>(dim) * sizeof(float);
-  std::size_t at = 0;
-  for (; at + 32 <= bytes; at += 32)
-    for (int l = 0; l < 4; ++l) {
-      std::uint64_t word;
-      std::memcpy(&word, reinterpret_cast<const char*>(row) + at + 8 * l, 8);
-      lane[l] = (lane[l] ^ word) * kMul;
-    }
-  for (int l = 0; at < bytes; at += 4, l = (l + 1) % 4) {
-    std::uint32_t word;
-    std::memcpy(&word, reinterpret_cast<const char*>(row) + at, 4);
-    lane[l] = (lane[l] ^ word) * kMul;
-  }
-  std::uint64_t h = util::mix64(static_cast<std::uint64_t>(id));
-  for (std::uint64_t x : lane) h = util::mix64(h ^ x);
+  std::uint64_t h = util::hash_bytes(row, static_cast<std::size_t>(dim) * sizeof(float), static_cast<std::uint64_t>(id));
   h = util::mix64(h ^ static_cast<std::uint64_t>(length));
   return util::mix64(h ^ static_cast<std::uint64_t>(user_id));
 }

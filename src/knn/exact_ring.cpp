@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "knn/identical_rows.hpp"
 #include "mpi/collective_error.hpp"
 #include "util/progress.hpp"
 #include "util/report.hpp"
@@ -17,10 +18,9 @@ BlockRange chunk_of(const BlockRange& b, std::int64_t chunk_rows, std::int64_t j
   return {begin, std::min(b.end, begin + chunk_rows)};
 }
 
-}  // namespace
-
-KnnLists exact_ring_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
-                        SearchBackend& backend, bool quiet, util::Report& report) {
+/// The ring over the block's rows as they are.
+KnnLists ring_search(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
+                     SearchBackend& backend, bool quiet, util::Report& report) {
   const std::int64_t n = block.info.num_docs;
   const std::int64_t d = block.info.dim;
   const int p = comm.size();
@@ -79,6 +79,25 @@ KnnLists exact_ring_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block,
   report.add_counter("bytes_sent", backend.bytes_sent());
   KnnLists lists = backend.finish();
   for (const auto& [name, value] : backend.counters()) report.add_counter(name, value);
+  return lists;
+}
+
+}  // namespace
+
+KnnLists exact_ring_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
+                        SearchBackend& backend, bool quiet, util::Report& report) {
+  // One row per group of identical rows (knn/identical_rows.hpp); the same lists, bit for bit.
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  FoldedRows folded;
+  const bool fold = fold_identical_rows(comm, block, folded);
+  report.add_counter("fold_seconds", std::chrono::duration<double>(Clock::now() - t0).count());
+  report.add_counter("identical_rows_folded", static_cast<double>(block.size() - folded.groups.groups()));
+  if (!fold) return ring_search(comm, block, config, backend, quiet, report);
+  const KnnLists group_lists = ring_search(comm, folded.block, config, backend, quiet, report);
+  const auto t1 = Clock::now();
+  KnnLists lists = unfold_lists(comm, block, folded, group_lists);
+  report.add_counter("unfold_seconds", std::chrono::duration<double>(Clock::now() - t1).count());
   return lists;
 }
 

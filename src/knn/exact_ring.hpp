@@ -13,6 +13,7 @@ namespace weave::knn {
 
 /// Collective. Database blocks travel in chunks of at most max_block_rows rows, so a rank holds
 /// its own rows plus two chunks: O((N/P) d + chunk d) floats, and O((N/P) k) for the results.
+/// Identical rows of a rank's block are searched once (knn/identical_rows.hpp).
 KnnLists exact_ring_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
                         SearchBackend& backend, bool quiet, util::Report& report);
 

@@ -1,9 +1,15 @@
 #include "knn/identical_rows.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <string_view>
+
+#include "knn/topk.hpp"
+#include "mpi/ask_owners.hpp"
+#include "util/hash.hpp"
 
 namespace weave::knn {
 
@@ -12,31 +18,42 @@ IdenticalRows group_identical_rows(const float* rows, std::int64_t count, std::i
   auto bytes = [&](std::int64_t i) {
     return std::string_view(reinterpret_cast<const char*>(rows + i * dim), row_bytes);
   };
-  std::vector<std::size_t> hash(static_cast<std::size_t>(count));
-  for (std::int64_t i = 0; i < count; ++i) hash[i] = std::hash<std::string_view>{}(bytes(i));
-  // Rows in (hash, row) order: equal rows are neighbours within a run of equal hashes.
-  std::vector<std::int64_t> by_hash(static_cast<std::size_t>(count));
-  std::iota(by_hash.begin(), by_hash.end(), 0);
-  std::sort(by_hash.begin(), by_hash.end(),
-            [&](std::int64_t a, std::int64_t b) { return hash[a] != hash[b] ? hash[a] < hash[b] : a < b; });
-  // group_of[i]: the first row of i's group. Within a run of equal hashes, a row joins the first
-  // earlier row it equals (a hash collision between different rows just makes another group).
-  std::vector<std::int64_t> group_of(static_cast<std::size_t>(count));
-  for (std::size_t run = 0; run < by_hash.size();) {
+  // Distinct rows almost always differ in their first 64 bytes: hashing only those keeps this pass
+  // cheap next to the search (a whole 768-d row is 3 KiB). Rows whose prefixes agree are hashed
+  // whole, and only rows with equal whole hashes are compared byte for byte.
+  const std::size_t prefix_bytes = std::min<std::size_t>(row_bytes, 64);
+  std::vector<std::pair<std::uint64_t, std::int64_t>> by_hash(static_cast<std::size_t>(count));  // (hash, row)
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < count; ++i) by_hash[i] = {util::hash_bytes(rows + i * dim, prefix_bytes), i};
+  std::sort(by_hash.begin(), by_hash.end());
+  auto run_end = [&](std::size_t run) {
     std::size_t end = run + 1;
-    while (end < by_hash.size() && hash[by_hash[end]] == hash[by_hash[run]]) ++end;
+    while (end < by_hash.size() && by_hash[end].first == by_hash[run].first) ++end;
+    return end;
+  };
+  if (prefix_bytes < row_bytes)
+    for (std::size_t run = 0, end = 0; run < by_hash.size(); run = end) {
+      end = run_end(run);
+      if (end - run == 1) continue;
+      for (std::size_t x = run; x < end; ++x) by_hash[x].first = util::hash_bytes(rows + by_hash[x].second * dim, row_bytes);
+      std::sort(by_hash.begin() + static_cast<std::ptrdiff_t>(run), by_hash.begin() + static_cast<std::ptrdiff_t>(end));
+    }
+  // group_of[i]: the first row of i's group. Within a run of equal (whole) hashes, a row joins the
+  // first earlier row it equals; a hash collision between different rows just makes another group.
+  std::vector<std::int64_t> group_of(static_cast<std::size_t>(count));
+  for (std::size_t run = 0, end = 0; run < by_hash.size(); run = end) {
+    end = run_end(run);
     for (std::size_t x = run; x < end; ++x) {
-      const std::int64_t i = by_hash[x];
+      const std::int64_t i = by_hash[x].second;
       group_of[i] = i;
       for (std::size_t y = run; y < x; ++y) {
-        const std::int64_t first = by_hash[y];
+        const std::int64_t first = by_hash[y].second;
         if (group_of[first] == first && bytes(first) == bytes(i)) {
           group_of[i] = first;
           break;
         }
       }
     }
-    run = end;
   }
   // Counting sort of the rows by group, groups in the order of their first row.
   IdenticalRows out;
@@ -55,6 +72,118 @@ IdenticalRows group_identical_rows(const float* rows, std::int64_t count, std::i
   out.members.resize(static_cast<std::size_t>(count));
   std::vector<std::int64_t> next(out.member_begin.begin(), out.member_begin.end() - 1);
   for (std::int64_t i = 0; i < count; ++i) out.members[next[index_of[group_of[i]]]++] = i;
+  return out;
+}
+
+bool fold_identical_rows(const mpi::Comm& comm, const corpus::CorpusBlock& block, FoldedRows& folded) {
+  const std::int64_t d = block.info.dim;
+  folded.groups = group_identical_rows(block.embeddings.data(), block.size(), d);
+  const std::int64_t folded_here = block.size() - folded.groups.groups();
+  if (comm.sum(folded_here) == 0) return false;
+  const auto counts = comm.allgather<std::int64_t>(folded.groups.groups());
+  folded.group_offsets.assign(counts.size() + 1, 0);
+  for (std::size_t r = 0; r < counts.size(); ++r) folded.group_offsets[r + 1] = folded.group_offsets[r] + counts[r];
+  corpus::CorpusBlock& rows = folded.block;
+  rows.info = block.info;
+  rows.info.num_docs = folded.group_offsets.back();
+  rows.range = {folded.group_offsets[comm.rank()], folded.group_offsets[comm.rank() + 1]};
+  rows.embeddings.resize(static_cast<std::size_t>(folded.groups.groups() * d));
+#pragma omp parallel for schedule(static)
+  for (std::int64_t g = 0; g < folded.groups.groups(); ++g)
+    std::copy_n(block.embeddings.data() + folded.groups.representative[g] * d, d, rows.embeddings.data() + g * d);
+  return true;
+}
+
+namespace {
+
+struct Candidate {
+  float similarity;
+  std::int64_t id;
+};
+
+}  // namespace
+
+KnnLists unfold_lists(const mpi::Comm& comm, const corpus::CorpusBlock& block, const FoldedRows& folded,
+                      const KnnLists& group_lists) {
+  const int k = group_lists.k;
+  const IdenticalRows& groups = folded.groups;
+  const auto& offsets = folded.group_offsets;
+  const std::int64_t first_group = offsets[comm.rank()];
+  auto owner = [&](std::int64_t g) {
+    return static_cast<int>(std::upper_bound(offsets.begin(), offsets.end(), g) - offsets.begin()) - 1;
+  };
+  auto global_id = [&](std::int64_t row) { return block.range.begin + row; };
+
+  // Round 1, an answer per list entry (no sort: entries are bucketed by owner): the listed group's
+  // representative id and size. Round 2, for the groups of several members only, once each: their
+  // k smallest member ids.
+  const auto entries = static_cast<std::int64_t>(group_lists.neighbors.size());
+  const auto id_and_size = mpi::ask_owners<std::int64_t>(
+      comm, group_lists.neighbors, 2, [&](std::int64_t g) { return g < 0 ? -1 : owner(g); },
+      [&](std::int64_t g, std::int64_t* out) {
+        const std::int64_t local = g - first_group;
+        out[0] = global_id(groups.representative[local]);
+        out[1] = groups.size_of(local);
+      });
+  std::vector<std::int64_t> several;
+  for (std::int64_t e = 0; e < entries; ++e)
+    if (group_lists.neighbors[e] >= 0 && id_and_size[2 * e + 1] > 1) several.push_back(group_lists.neighbors[e]);
+  std::sort(several.begin(), several.end());
+  several.erase(std::unique(several.begin(), several.end()), several.end());
+  const auto members_of_several = mpi::ask_owners<std::int64_t>(
+      comm, several, static_cast<std::size_t>(k), owner, [&](std::int64_t g, std::int64_t* out) {
+        const std::int64_t local = g - first_group;
+        const std::int64_t take = std::min<std::int64_t>(k, groups.size_of(local));
+        for (std::int64_t j = 0; j < k; ++j)
+          out[j] = j < take ? global_id(groups.members[groups.member_begin[local] + j]) : -1;
+      });
+
+  KnnLists out;
+  out.k = k;
+  out.neighbors.assign(static_cast<std::size_t>(block.size() * k), -1);
+  out.similarities.assign(out.neighbors.size(), std::numeric_limits<float>::quiet_NaN());
+  const std::int64_t d = block.info.dim;
+  // Groups are independent (each writes its members' rows): threads where the rank has them (a GPU
+  // rank's cores), one per rank on CPU runs.
+#pragma omp parallel for schedule(dynamic, 256)
+  for (std::int64_t g = 0; g < groups.groups(); ++g) {
+    thread_local std::vector<Candidate> candidates;
+    candidates.clear();
+    // The group's own members, k + 1 of them (one may be the document itself).
+    const float* row = folded.block.embeddings.data() + g * d;
+    const float self_similarity = canonical_similarity(row, row, d);
+    for (std::int64_t j = 0; j < std::min<std::int64_t>(k + 1, groups.size_of(g)); ++j)
+      candidates.push_back({self_similarity, global_id(groups.members[groups.member_begin[g] + j])});
+    for (int j = 0; j < k; ++j) {
+      const std::int64_t h = group_lists.neighbors[g * k + j];
+      if (h < 0) break;
+      const float s = group_lists.similarities[g * k + j];
+      const std::int64_t e = g * k + j;
+      if (id_and_size[2 * e + 1] == 1) {
+        candidates.push_back({s, id_and_size[2 * e]});
+        continue;
+      }
+      const auto y = static_cast<std::size_t>(std::lower_bound(several.begin(), several.end(), h) - several.begin());
+      for (int m = 0; m < k && members_of_several[y * k + m] >= 0; ++m) candidates.push_back({s, members_of_several[y * k + m]});
+    }
+    const std::size_t keep = std::min<std::size_t>(candidates.size(), static_cast<std::size_t>(k) + 1);
+    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(keep), candidates.end(),
+                      [](const Candidate& a, const Candidate& b) {
+                        return a.similarity != b.similarity ? a.similarity > b.similarity : a.id < b.id;
+                      });
+    // Every member's list: the candidates without the member itself.
+    for (std::int64_t m = groups.member_begin[g]; m < groups.member_begin[g + 1]; ++m) {
+      const std::int64_t row_of_member = groups.members[m];
+      const std::int64_t self = global_id(row_of_member);
+      int j = 0;
+      for (std::size_t c = 0; c < keep && j < k; ++c) {
+        if (candidates[c].id == self) continue;
+        out.neighbors[row_of_member * k + j] = candidates[c].id;
+        out.similarities[row_of_member * k + j] = candidates[c].similarity;
+        ++j;
+      }
+    }
+  }
   return out;
 }
 

@@ -15,19 +15,15 @@ TopK::TopK(std::int64_t num_queries, int k)
       labels_(static_cast<std::size_t>(num_queries * k)),
       count_(static_cast<std::size_t>(num_queries), 0) {}
 
-bool TopK::offer(std::int64_t q, float similarity, GlobalId id) {
+void TopK::offer(std::int64_t q, float similarity, GlobalId id) {
   float* v = values_.data() + q * k_;
   std::int64_t* l = labels_.data() + q * k_;
   const std::int64_t label = -id.value;
   if (count_[q] < k_) {
     faiss::heap_push<Heap>(static_cast<std::size_t>(++count_[q]), v, l, similarity, label);
-    return true;
-  }
-  if (Heap::cmp2(v[0], similarity, l[0], label)) {  // root is worse than the candidate
+  } else if (Heap::cmp2(v[0], similarity, l[0], label)) {  // root is worse than the candidate
     faiss::heap_replace_top<Heap>(static_cast<std::size_t>(k_), v, l, similarity, label);
-    return true;
   }
-  return false;
 }
 
 void TopK::finish(std::vector<std::int64_t>& ids, std::vector<float>& sims) {

@@ -62,9 +62,8 @@ class TopK {
   float threshold(std::int64_t q) const {
     return count_[q] < k_ ? -std::numeric_limits<float>::infinity() : values_[q * k_];
   }
-  /// Offers a candidate with its canonical similarity; keeps it (and returns true) if it beats the
-  /// worst kept one.
-  bool offer(std::int64_t q, float similarity, GlobalId id);
+  /// Offers a candidate with its canonical similarity; keeps it if it beats the worst kept one.
+  void offer(std::int64_t q, float similarity, GlobalId id);
 
   /// Sorted lists: ids[q*k + j], sims[q*k + j], best first; missing entries are -1 / NaN.
   void finish(std::vector<std::int64_t>& ids, std::vector<float>& sims);

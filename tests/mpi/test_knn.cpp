@@ -154,6 +154,14 @@ TEST(IdenticalRows, GroupsRowsByTheirBits) {
   EXPECT_EQ(g.representative, (std::vector<std::int64_t>{0, 1, 3, 6, 7}));
   EXPECT_EQ(g.member_begin, (std::vector<std::int64_t>{0, 3, 5, 6, 7, 8}));
   EXPECT_EQ(g.members, (std::vector<std::int64_t>{0, 2, 5, 1, 4, 3, 6, 7}));
+
+  // Rows of 20 floats that agree in their first 64 bytes (16 floats) and differ after: only the
+  // equal ones group (the prefix hash is only a first sieve).
+  std::vector<float> wide(6 * 20, 0.5f);
+  for (int r = 0; r < 6; ++r) wide[r * 20 + 19] = static_cast<float>(r % 3);  // rows r and r + 3 equal
+  const knn::IdenticalRows w = knn::group_identical_rows(wide.data(), 6, 20);
+  EXPECT_EQ(w.representative, (std::vector<std::int64_t>{0, 1, 2}));
+  EXPECT_EQ(w.members, (std::vector<std::int64_t>{0, 3, 1, 4, 2, 5}));
 }
 
 TEST(ExactKnn, TieHeavyGrid) {

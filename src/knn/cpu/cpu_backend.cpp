@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "knn/identical_rows.hpp"
 #include "weave/error.hpp"
 
 extern "C" {
@@ -46,29 +45,17 @@ double CpuBackend::finish_shift() { return ring_->wait(); }
 
 void CpuBackend::search(const Chunk& held) {
   const float slack = float_dot_error_bound(dim_);
-  // Identical rows are scored once (knn/identical_rows.hpp): the tiles then run over one row of each
-  // group, and a row that passes offers its members in id order until the list refuses one.
-  const float* chunk_rows = rows_of(held);
-  const IdenticalRows groups = group_identical_rows(chunk_rows, held.count, dim_);
-  const bool folded = groups.groups() < held.count;
-  const float* database = chunk_rows;
-  if (folded) {
-    unique_rows_.resize(static_cast<std::size_t>(groups.groups() * dim_));
-    for (std::int64_t g = 0; g < groups.groups(); ++g)
-      std::copy_n(chunk_rows + groups.representative[g] * dim_, dim_, unique_rows_.data() + g * dim_);
-    database = unique_rows_.data();
-    folded_rows_ += static_cast<double>(held.count - groups.groups());
-  }
-  const std::int64_t rows = folded ? groups.groups() : held.count;
+  const float* database = rows_of(held);
   TopK& topk = *topk_;
   scores_.resize(static_cast<std::size_t>(query_tile_ * database_tile_));
   std::int64_t rescored = 0;
   for (std::int64_t q0 = 0; q0 < queries_.count; q0 += query_tile_) {
     const std::int64_t nq = std::min(query_tile_, queries_.count - q0);
-    for (std::int64_t b0 = 0; b0 < rows; b0 += database_tile_) {
-      const std::int64_t nb = std::min(database_tile_, rows - b0);
+    for (std::int64_t b0 = 0; b0 < held.count; b0 += database_tile_) {
+      const std::int64_t nb = std::min(database_tile_, held.count - b0);
       similarity_tile(queries_.rows + q0 * dim_, static_cast<int>(nq), database + b0 * dim_, static_cast<int>(nb),
                       static_cast<int>(dim_), scores_.data());
+      const GlobalId db_first(held.first.value + b0);
 #pragma omp parallel for schedule(dynamic, 16) reduction(+ : rescored)
       for (std::int64_t i = 0; i < nq; ++i) {
         const std::int64_t q = q0 + i;
@@ -78,19 +65,10 @@ void CpuBackend::search(const Chunk& held) {
         float bar = topk.threshold(q) - slack;
         for (std::int64_t b = 0; b < nb; ++b) {
           if (row[b] < bar) continue;
-          const std::int64_t u = b0 + b;
-          const float similarity = canonical_similarity(qrow, database + u * dim_, dim_);
+          const std::int64_t id = db_first.value + b;
+          if (id == self) continue;
+          topk.offer(q, canonical_similarity(qrow, database + (b0 + b) * dim_, dim_), GlobalId(id));
           ++rescored;
-          if (!folded) {
-            const std::int64_t id = held.first.value + u;
-            if (id != self) topk.offer(q, similarity, GlobalId(id));
-          } else {
-            // Same similarity for every member, so ids decide: once one is refused, so are the rest.
-            for (std::int64_t m = groups.member_begin[u]; m < groups.member_begin[u + 1]; ++m) {
-              const std::int64_t id = held.first.value + groups.members[m];
-              if (id != self && !topk.offer(q, similarity, GlobalId(id))) break;
-            }
-          }
           bar = topk.threshold(q) - slack;
         }
       }

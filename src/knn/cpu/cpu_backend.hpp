@@ -1,6 +1,5 @@
 // CPU search: similarity tiles by BLAS SGEMM (OpenBLAS), candidates re-scored canonically and kept
-// in faiss heaps (knn/topk.hpp), identical rows scored once (knn/identical_rows.hpp); chunks travel with
-// nonblocking MPI (mpi/ring.hpp).
+// in faiss heaps (knn/topk.hpp); chunks travel with nonblocking MPI (mpi/ring.hpp).
 #pragma once
 
 #include <memory>
@@ -26,7 +25,7 @@ class CpuBackend final : public SearchBackend {
   KnnLists finish() override;
   double bytes_sent() const override { return ring_ ? ring_->bytes_sent() : 0; }
   std::vector<std::pair<std::string, double>> counters() const override {
-    return {{"rescored_pairs", rescored_pairs_}, {"identical_rows_folded", folded_rows_}};
+    return {{"rescored_pairs", rescored_pairs_}};
   }
 
  private:
@@ -41,9 +40,7 @@ class CpuBackend final : public SearchBackend {
   std::optional<mpi::RingShift> ring_;
   std::vector<float> slots_[2];  ///< chunks received from the left
   std::vector<float> scores_;    ///< query_tile x database_tile, reused
-  std::vector<float> unique_rows_;  ///< one row of each group of identical rows of the held chunk
-  double rescored_pairs_ = 0;       ///< pairs scored canonically
-  double folded_rows_ = 0;          ///< rows of held chunks searched through an identical row
+  double rescored_pairs_ = 0;    ///< pairs scored canonically
 };
 
 }  // namespace weave::knn
