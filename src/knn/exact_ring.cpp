@@ -90,9 +90,9 @@ KnnLists exact_ring_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block,
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   FoldedRows folded;
-  const bool fold = fold_identical_rows(comm, block, folded);
+  const bool fold = fold_identical_rows(comm, block, config.k, folded);
   report.add_counter("fold_seconds", std::chrono::duration<double>(Clock::now() - t0).count());
-  report.add_counter("identical_rows_folded", static_cast<double>(block.size() - folded.groups.groups()));
+  report.add_counter("identical_rows_folded", fold ? static_cast<double>(block.size() - folded.groups.groups()) : 0.0);
   if (!fold) return ring_search(comm, block, config, backend, quiet, report);
   const KnnLists group_lists = ring_search(comm, folded.block, config, backend, quiet, report);
   const auto t1 = Clock::now();

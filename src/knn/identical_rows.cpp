@@ -75,11 +75,17 @@ IdenticalRows group_identical_rows(const float* rows, std::int64_t count, std::i
   return out;
 }
 
-bool fold_identical_rows(const mpi::Comm& comm, const corpus::CorpusBlock& block, FoldedRows& folded) {
+bool fold_identical_rows(const mpi::Comm& comm, const corpus::CorpusBlock& block, int k, FoldedRows& folded) {
   const std::int64_t d = block.info.dim;
   folded.groups = group_identical_rows(block.embeddings.data(), block.size(), d);
-  const std::int64_t folded_here = block.size() - folded.groups.groups();
-  if (comm.sum(folded_here) == 0) return false;
+  // A group of at most k + 1 rows costs nothing extra: each member's copies are the top of its list,
+  // re-scored once as any neighbour is. Only larger groups make ties re-scored over and over.
+  std::int64_t largest = 0;
+  for (std::int64_t g = 0; g < folded.groups.groups(); ++g) largest = std::max(largest, folded.groups.size_of(g));
+  if (comm.max(largest) <= k + 1) {
+    folded.groups = {};
+    return false;
+  }
   const auto counts = comm.allgather<std::int64_t>(folded.groups.groups());
   folded.group_offsets.assign(counts.size() + 1, 0);
   for (std::size_t r = 0; r < counts.size(); ++r) folded.group_offsets[r + 1] = folded.group_offsets[r] + counts[r];

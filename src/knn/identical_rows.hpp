@@ -36,9 +36,9 @@ struct FoldedRows {
   std::vector<std::int64_t> group_offsets;   ///< ranks + 1: rank r's groups are [off[r], off[r+1])
 };
 
-/// Collective: the folded corpus of `block`, or nullopt-like (empty groups) when no rank has two
-/// identical rows (then the search runs on the block itself).
-bool fold_identical_rows(const mpi::Comm& comm, const corpus::CorpusBlock& block, FoldedRows& folded);
+/// Collective: fills `folded` and returns true when some rank has a group of more than k + 1
+/// identical rows (smaller groups cost the search nothing extra: then it runs on the block itself).
+bool fold_identical_rows(const mpi::Comm& comm, const corpus::CorpusBlock& block, int k, FoldedRows& folded);
 
 /// Collective: every document's k-list from the lists of the groups (`group_lists`, searched
 /// without the group itself): a document's candidates are the other members of its own group
