@@ -109,8 +109,14 @@ nlohmann::json summarize_order(const mpi::Comm& comm, const std::string& path) {
   const order::OrderBlock b = order::read_order_file(comm, path);
   order::check_permutation(comm, path, b, b.num_docs);
   std::optional<io::File> f;
-  mpi::collectively(comm, [&] { f.emplace(io::File::open(comm, path)); });
-  const std::int64_t paths = f->dataset_info("/path_offsets").rows() - 1;
+  std::int64_t paths = 0;
+  mpi::collectively(comm, [&] {
+    f.emplace(io::File::open(comm, path));
+    for (const char* dataset : {"/path_offsets", "/link_similarity"})
+      if (!f->has_dataset(dataset))
+        throw UserError(fmt::format("{}: missing dataset {} (an order file made by weave order has it)", path, dataset));
+    paths = f->dataset_info("/path_offsets").rows() - 1;
+  });
   const BlockRange pr = block_range(paths + 1, comm.size(), comm.rank());
   const auto offsets = read_block<std::int64_t>(*f, "/path_offsets", pr);
   std::int64_t longest = 0;

@@ -99,3 +99,18 @@ with e2e.scratch() as tmp:
         e2e.run_expecting_user_error(2, ["order", "--knn", bad, "--corpus", p("a.h5"), "--out", p("o_bad.h5")],
                                      [f"knn_{name}.h5", fragment], f"order knn {name}")
     print("ok: inspect and order name the file, dataset, row and column of broken kNN lists")
+
+    # inspect on damaged order and contexts files: one clear error (exit 2 on every rank), no abort.
+    damaged = {
+        "order_no_offsets.h5": (p("o.h5"), lambda f: f.__delitem__("path_offsets"), ["missing dataset /path_offsets"]),
+        "order_repeat.h5": (p("o.h5"), lambda f: f["order"].__setitem__(5, f["order"][6]), ["/order row 6", "appears again"]),
+        "contexts_offsets.h5": (p("c.h5"), lambda f: f["contexts/segment_offsets"].__setitem__(3, 10**9),
+                                ["/contexts/segment_offsets row 3", "offsets must rise"]),
+        "contexts_no_lengths.h5": (p("c.h5"), lambda f: f.__delitem__("segments/length"), ["/segments/length"]),
+    }
+    for name, (source, damage, fragments) in damaged.items():
+        shutil.copy(source, p(name))
+        with h5py.File(p(name), "r+") as f:
+            damage(f)
+        e2e.run_expecting_user_error(2, ["inspect", p(name)], [name] + fragments, f"inspect {name}")
+    print("ok: inspect names what is wrong in damaged order and contexts files")
