@@ -14,9 +14,10 @@
 
 namespace weave::corpus {
 
-/// Collective, O(N d / P): a 64-bit hash of every document's global id, token length, user id
-/// and embedding bits (after normalisation), combined by a wrapping sum of per-document hashes so
-/// that it does not depend on the rank count; as 16 hex digits.
+/// Collective, O(N/P + N d / (16 P)): a 64-bit hash of every document's global id, token length,
+/// user id and the first 64 bytes of its embedding (after normalisation; the whole row for one
+/// document in 16, by id), combined by a wrapping sum of per-document hashes so that it does not
+/// depend on the rank count; as 16 hex digits.
 std::string content_fingerprint(const mpi::Comm& comm, const CorpusBlock& block);
 
 /// What an output records of its corpus: path, documents, dim and the content fingerprint.
