@@ -1,7 +1,5 @@
 #include "corpus/provenance.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 
 #include "mpi/collective_error.hpp"
@@ -14,15 +12,13 @@ namespace weave::corpus {
 
 namespace {
 
-/// A document's hash: its id, length, user id and the first 64 bytes of its embedding, the whole
-/// embedding for one document in 16 (chosen by id). Cheap next to reading the rows (a 768-d row is
-/// 3 KiB; hashing runs at ~5 GB/s), and enough to tell another corpus: not an integrity checksum.
+/// A document's hash: its id, length and user id, and its embedding bits when it lies in a sampled
+/// block (sampled_block). Cheap next to reading the rows, and enough to tell another corpus (or the
+/// same documents embedded by another model): not an integrity checksum of every byte.
 std::uint64_t document_hash(const float* row, std::int64_t dim, std::int64_t id, std::int64_t length,
                             std::int64_t user_id) {
-  const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
-  const bool whole = util::mix64(static_cast<std::uint64_t>(id) ^ 0x5851f42d4c957f2dULL) % 16 == 0;
-  std::uint64_t h = util::hash_bytes(row, whole ? row_bytes : std::min<std::size_t>(row_bytes, 64),
-                                     static_cast<std::uint64_t>(id));
+  std::uint64_t h = util::mix64(static_cast<std::uint64_t>(id) ^ 0x5851f42d4c957f2dULL);
+  if (sampled_block(id)) h ^= util::hash_bytes(row, static_cast<std::size_t>(dim) * sizeof(float), h);
   h = util::mix64(h ^ static_cast<std::uint64_t>(length));
   return util::mix64(h ^ static_cast<std::uint64_t>(user_id));
 }

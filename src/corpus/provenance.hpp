@@ -14,10 +14,14 @@
 
 namespace weave::corpus {
 
-/// Collective, O(N/P + N d / (16 P)): a 64-bit hash of every document's global id, token length,
-/// user id and the first 64 bytes of its embedding (after normalisation; the whole row for one
-/// document in 16, by id), combined by a wrapping sum of per-document hashes so that it does not
-/// depend on the rank count; as 16 hex digits.
+/// Whether a document's embedding enters the fingerprint: every 16th block of 1,024 consecutive ids,
+/// so a reader that needs no embeddings could read these few contiguous rows alone.
+inline bool sampled_block(std::int64_t id) { return (id / 1024) % 16 == 0; }
+
+/// Collective, O(N/P + N d / (16 P)): a 64-bit hash of every document's global id, token length
+/// and user id, and of the embedding bits (after normalisation) of the documents in sampled blocks,
+/// combined by a wrapping sum of per-document hashes so that it does not depend on the rank count;
+/// as 16 hex digits.
 std::string content_fingerprint(const mpi::Comm& comm, const CorpusBlock& block);
 
 /// What an output records of its corpus: path, documents, dim and the content fingerprint.
