@@ -6,6 +6,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -46,11 +47,14 @@ class Comm {
     check(MPI_Allreduce(&value, &out, 1, datatype<T>(), op, comm_), "MPI_Allreduce");
     return out;
   }
+  /// Element-wise over every rank's `values` (the same length everywhere), in pieces of at most
+  /// max_piece_elements() (MPI counts are int).
   template <typename T>
   void allreduce_inplace(std::span<T> values, MPI_Op op) const {
-    check(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), datatype<T>(), op,
-                        comm_),
-          "MPI_Allreduce");
+    for (std::size_t at = 0; at < values.size(); at += static_cast<std::size_t>(max_piece_elements())) {
+      const auto n = static_cast<int>(std::min<std::size_t>(values.size() - at, max_piece_elements()));
+      check(MPI_Allreduce(MPI_IN_PLACE, values.data() + at, n, datatype<T>(), op, comm_), "MPI_Allreduce");
+    }
   }
   template <typename T>
   T sum(T v) const { return allreduce(v, MPI_SUM); }
@@ -75,9 +79,14 @@ class Comm {
     return out;
   }
 
+  /// `values` from root to every rank (the same length everywhere), in pieces of at most
+  /// max_piece_elements().
   template <typename T>
   void bcast(std::span<T> values, int root) const {
-    check(MPI_Bcast(values.data(), static_cast<int>(values.size()), datatype<T>(), root, comm_), "MPI_Bcast");
+    for (std::size_t at = 0; at < values.size(); at += static_cast<std::size_t>(max_piece_elements())) {
+      const auto n = static_cast<int>(std::min<std::size_t>(values.size() - at, max_piece_elements()));
+      check(MPI_Bcast(values.data() + at, n, datatype<T>(), root, comm_), "MPI_Bcast");
+    }
   }
   template <typename T>
   T bcast_value(T value, int root) const {
@@ -93,7 +102,8 @@ class Comm {
   template <typename T>
   std::vector<std::vector<T>> alltoallv(const std::vector<std::vector<T>>& send) const;
 
-  /// Elements per message of alltoallv (int counts; tests lower it to exercise the pieces).
+  /// Elements per message of the exchanges, gathers, broadcasts and reductions of spans (MPI counts
+  /// are int; tests lower it to exercise the pieces).
   static std::int64_t max_piece_elements();
   static void set_max_piece_elements(std::int64_t elements);
 
@@ -104,7 +114,9 @@ class Comm {
   std::vector<T> alltoallv_flat(const std::vector<T>& send, const std::vector<std::int64_t>& send_counts,
                                 std::vector<std::int64_t>* recv_counts) const;
 
-  /// Concatenation of every rank's values on `root` (empty elsewhere). For tests and O(P) data only.
+  /// Concatenation of every rank's values on `root` (empty elsewhere), any size (point to point,
+  /// in pieces). Gathering on one rank is O(N) there: for tests, O(P) data, and the stages that
+  /// say so (the greedy's tail, --algorithm iclm).
   template <typename T>
   std::vector<T> gatherv(std::span<const T> local, int root) const;
 
@@ -158,18 +170,18 @@ std::vector<T> Comm::alltoallv_flat(const std::vector<T>& send, const std::vecto
 
 template <typename T>
 std::vector<T> Comm::gatherv(std::span<const T> local, int root) const {
-  const int n = static_cast<int>(local.size());
-  std::vector<int> counts(static_cast<std::size_t>(size_));
-  check(MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, root, comm_), "MPI_Gather");
-  std::vector<int> displs(static_cast<std::size_t>(size_), 0);
-  std::vector<T> out;
-  if (rank_ == root) {
-    for (int r = 1; r < size_; ++r) displs[r] = displs[r - 1] + counts[r - 1];
-    out.resize(static_cast<std::size_t>(displs.back() + counts.back()));
-  }
-  check(MPI_Gatherv(local.data(), n, datatype<T>(), out.data(), counts.data(), displs.data(), datatype<T>(),
-                    root, comm_),
-        "MPI_Gatherv");
+  // An exchange in which every rank sends only to root: 64-bit counts, messages in pieces.
+  std::vector<std::int64_t> send_counts(static_cast<std::size_t>(size_), 0);
+  send_counts[root] = static_cast<std::int64_t>(local.size());
+  const auto recv_counts = alltoall_counts(send_counts);
+  std::int64_t total = 0;
+  for (auto c : recv_counts) total += c;
+  std::vector<T> out(static_cast<std::size_t>(total));
+  std::vector<const void*> from(static_cast<std::size_t>(size_), nullptr);
+  std::vector<void*> into(static_cast<std::size_t>(size_), nullptr);
+  from[root] = local.data();
+  for (std::int64_t r = 0, at = 0; r < size_; at += recv_counts[r], ++r) into[r] = out.data() + at;
+  exchange(from, send_counts, into, recv_counts, datatype<T>());
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <numeric>
+
 #include "mpi/collective_error.hpp"
 #include "mpi/comm.hpp"
 #include "test_helpers.hpp"
@@ -59,6 +61,35 @@ TEST(Comm, AlltoallvInPiecesDeliversTheSame) {
       EXPECT_EQ(got_flat[at++], 100000 * from + 100 * r + k);
     }
   }
+}
+
+TEST(Comm, GatherBroadcastAndReduceInPiecesDeliverTheSame) {
+  // Pieces of 3 elements (2^30 otherwise): gatherv, bcast and allreduce_inplace of spans longer
+  // than a piece give what one message would.
+  mpi::Comm comm;
+  const int p = comm.size(), r = comm.rank();
+  const auto limit = mpi::Comm::max_piece_elements();
+  mpi::Comm::set_max_piece_elements(3);
+  std::vector<std::int64_t> mine;
+  for (int k = 0; k < 3 * r + 4; ++k) mine.push_back(1000 * r + k);
+  const auto gathered = comm.gatherv<std::int64_t>(mine, p - 1);  // the last rank gathers
+  std::vector<std::int64_t> broadcast(17, r == 0 ? 0 : -1);
+  if (r == 0) std::iota(broadcast.begin(), broadcast.end(), 40);
+  comm.bcast(std::span<std::int64_t>(broadcast), 0);
+  std::vector<std::int64_t> summed(11);
+  for (int k = 0; k < 11; ++k) summed[k] = r * k;
+  comm.allreduce_inplace(std::span<std::int64_t>(summed), MPI_SUM);
+  mpi::Comm::set_max_piece_elements(limit);
+  if (r == p - 1) {
+    std::vector<std::int64_t> want;
+    for (int from = 0; from < p; ++from)
+      for (int k = 0; k < 3 * from + 4; ++k) want.push_back(1000 * from + k);
+    EXPECT_EQ(gathered, want);
+  } else {
+    EXPECT_TRUE(gathered.empty());
+  }
+  for (int k = 0; k < 17; ++k) EXPECT_EQ(broadcast[k], 40 + k);
+  for (int k = 0; k < 11; ++k) EXPECT_EQ(summed[k], static_cast<std::int64_t>(k) * p * (p - 1) / 2);
 }
 
 TEST(Comm, BroadcastsStringsAndGathers) {
