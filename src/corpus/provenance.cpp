@@ -34,8 +34,14 @@ std::string content_fingerprint(const mpi::Comm& comm, const CorpusBlock& block)
   return fmt::format("{:016x}", util::mix64(sum ^ static_cast<std::uint64_t>(block.info.num_docs)));
 }
 
+namespace {
+/// Names the definition of content_fingerprint: a file whose record has another one is not compared.
+constexpr const char* kFingerprintScheme = "weave-1";
+}  // namespace
+
 nlohmann::json corpus_record(const CorpusInfo& info) {
-  return {{"path", info.path}, {"documents", info.num_docs}, {"dim", info.dim}, {"fingerprint", info.fingerprint}};
+  return {{"path", info.path}, {"documents", info.num_docs}, {"dim", info.dim}, {"fingerprint", info.fingerprint},
+          {"fingerprint_scheme", kFingerprintScheme}};
 }
 
 nlohmann::json parse_record(const std::optional<std::string>& attribute) {
@@ -48,6 +54,11 @@ void check_made_from(const mpi::Comm& comm, const std::string& file, const nlohm
   if (!recorded.is_object() || !recorded.contains("fingerprint") || !recorded["fingerprint"].is_string()) return;
   const std::string fingerprint = recorded["fingerprint"].get<std::string>();
   if (fingerprint.empty() || fingerprint == info.fingerprint) return;
+  if (recorded.value("fingerprint_scheme", std::string()) != kFingerprintScheme) {
+    util::warn_root(comm, "weave: warning: {} records its corpus with another fingerprint scheme ({}); not compared\n",
+                    file, recorded.value("fingerprint_scheme", std::string("none")));
+    return;
+  }
   const std::string message = fmt::format(
       "{} was made from the corpus {} ({}, d={}, fingerprint {}), but the corpus given is {} ({}, d={}, fingerprint "
       "{})",

@@ -3,6 +3,13 @@
 #include <algorithm>
 #include <numeric>
 
+#include <fmt/format.h>
+
+#include "mpi/collective_error.hpp"
+#include "util/log.hpp"
+#include "util/memory.hpp"
+#include "weave/error.hpp"
+
 namespace weave::order {
 
 IclmOrder iclm_sequential(std::int64_t n, const std::vector<std::int64_t>& offsets,
@@ -36,6 +43,19 @@ IclmOrder iclm_sequential(std::int64_t n, const std::vector<std::int64_t>& offse
 }
 
 IclmOrder iclm_order(const mpi::Comm& comm, const LocalGraph& g) {
+  // Rank 0 will hold every edge (8 bytes) and ~33 bytes per document (degrees, offsets, the degree
+  // order, visited marks, the order): refuse before gathering if that cannot fit.
+  const auto edges = comm.sum(static_cast<std::int64_t>(g.neighbor.size()));
+  const double needed = 8.0 * static_cast<double>(edges) + 33.0 * static_cast<double>(g.num_docs);
+  mpi::collectively(comm, [&] {
+    if (!comm.is_root()) return;
+    const auto available = util::available_memory_bytes();
+    if (available && needed > *available)
+      throw UserError(fmt::format("--algorithm iclm gathers the whole kNN graph on rank 0: about {} for {} edges, "
+                                  "but rank 0 has {} available; use --algorithm greedy (distributed, O(N/P) per "
+                                  "rank) or a node with more memory",
+                                  util::format_bytes(needed), edges, util::format_bytes(*available)));
+  });
   // Gather the adjacency (already sorted heaviest first per document) on rank 0.
   std::vector<std::int64_t> degrees(static_cast<std::size_t>(g.range.size()));
   for (std::int64_t i = 0; i < g.range.size(); ++i) degrees[i] = g.degree(i);

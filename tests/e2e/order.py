@@ -67,6 +67,12 @@ with e2e.scratch() as tmp:
     greedy_mean = attrs["mean_link_similarity"]
     print(f"ok: mean adjacent similarity greedy {greedy_mean:.4f}, iclm {iclm_mean:.4f}")
     assert greedy_mean > iclm_mean, "greedy should beat the ICLM traversal on a clustered corpus"
+    # iclm gathers the graph on rank 0: refused before the gather when rank 0 lacks the memory
+    # (WEAVE_AVAILABLE_MEMORY_BYTES stands in for a small node).
+    e2e.run_expecting_user_error(2, ["order", "--knn", knn, "--corpus", corpus, "--out", os.path.join(tmp, "i2.h5"),
+                                     "--algorithm", "iclm"], ["--algorithm iclm gathers the whole kNN graph on rank 0",
+                                                              "available", "--algorithm greedy"],
+                                 "iclm on a node too small", env={"WEAVE_AVAILABLE_MEMORY_BYTES": "100000"})
 
     small = os.path.join(tmp, "small.h5")
     e2e.expect_ok(e2e.run(1, "synth", "--docs", 100, "--dim", 8, "--out", small, "--quiet"), "small synth")

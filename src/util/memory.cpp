@@ -1,0 +1,46 @@
+#include "util/memory.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace weave::util {
+
+namespace {
+
+/// The first number in a file ("max" or a missing file: nullopt).
+std::optional<double> number_in(const char* path) {
+  std::ifstream in(path);
+  std::string word;
+  if (!(in >> word) || word == "max") return std::nullopt;
+  try {
+    return std::stod(word);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::optional<double> available_memory_bytes() {
+  if (const char* forced = std::getenv("WEAVE_AVAILABLE_MEMORY_BYTES")) return std::atof(forced);
+  std::optional<double> available;
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string line; std::getline(meminfo, line);) {
+    std::istringstream fields(line);
+    std::string key;
+    double kib = 0;
+    if (fields >> key >> kib && key == "MemAvailable:") available = kib * 1024.0;
+  }
+  const auto limit = number_in("/sys/fs/cgroup/memory.max");
+  const auto used = number_in("/sys/fs/cgroup/memory.current");
+  if (limit && used) {
+    const double left = std::max(0.0, *limit - *used);
+    available = available ? std::min(*available, left) : left;
+  }
+  return available;
+}
+
+}  // namespace weave::util
