@@ -33,7 +33,8 @@ struct CorpusInfo {
   bool has_sources = false;
   bool has_topics = false;
   std::int64_t dropped_zero_rows = 0;
-  std::string fingerprint;       ///< content hash (corpus/provenance.hpp), set by read_corpus
+  std::string fingerprint;            ///< content hash (corpus/provenance.hpp), set by read_corpus
+  std::string documents_fingerprint;  ///< the same without the embeddings
 
   /// "float32", or "mixed (float32, float16)" across shards.
   std::string embedding_dtype() const;

@@ -1,5 +1,7 @@
 #include "corpus/provenance.hpp"
 
+#include <span>
+
 #include <fmt/format.h>
 
 #include "mpi/collective_error.hpp"
@@ -12,26 +14,29 @@ namespace weave::corpus {
 
 namespace {
 
-/// A document's hash: its id, length and user id, and its embedding bits when it lies in a sampled
-/// block (sampled_block). Cheap next to reading the rows, and enough to tell another corpus (or the
-/// same documents embedded by another model): not an integrity checksum of every byte.
-std::uint64_t document_hash(const float* row, std::int64_t dim, std::int64_t id, std::int64_t length,
-                            std::int64_t user_id) {
+/// A document's hash: its id, length and user id.
+std::uint64_t document_hash(std::int64_t id, std::int64_t length, std::int64_t user_id) {
   std::uint64_t h = util::mix64(static_cast<std::uint64_t>(id) ^ 0x5851f42d4c957f2dULL);
-  if (sampled_block(id)) h ^= util::hash_bytes(row, static_cast<std::size_t>(dim) * sizeof(float), h);
   h = util::mix64(h ^ static_cast<std::uint64_t>(length));
   return util::mix64(h ^ static_cast<std::uint64_t>(user_id));
 }
 
 }  // namespace
 
-std::string content_fingerprint(const mpi::Comm& comm, const CorpusBlock& block) {
-  std::uint64_t sum = 0;  // wraps: a sum mod 2^64 is the same for any split of the documents
-  for (std::int64_t i = 0; i < block.size(); ++i)
-    sum += document_hash(block.embedding(LocalId(i)), block.info.dim, block.range.begin + i, block.lengths[i],
-                         block.doc_ids.empty() ? -1 : block.doc_ids[i]);
-  sum = comm.sum(sum);
-  return fmt::format("{:016x}", util::mix64(sum ^ static_cast<std::uint64_t>(block.info.num_docs)));
+void fingerprint_corpus(const mpi::Comm& comm, CorpusBlock& block) {
+  // Sums wrap: a sum mod 2^64 is the same for any split of the documents over the ranks.
+  std::uint64_t sums[2] = {0, 0};  // documents; embeddings of the sampled blocks
+  for (std::int64_t i = 0; i < block.size(); ++i) {
+    const std::int64_t id = block.range.begin + i;
+    const std::uint64_t h = document_hash(id, block.lengths[i], block.doc_ids.empty() ? -1 : block.doc_ids[i]);
+    sums[0] += h;
+    if (sampled_block(id))
+      sums[1] += util::hash_bytes(block.embedding(LocalId(i)), static_cast<std::size_t>(block.info.dim) * sizeof(float), h);
+  }
+  comm.allreduce_inplace(std::span<std::uint64_t>(sums), MPI_SUM);
+  const auto n = static_cast<std::uint64_t>(block.info.num_docs);
+  block.info.documents_fingerprint = fmt::format("{:016x}", util::mix64(sums[0] ^ n));
+  block.info.fingerprint = fmt::format("{:016x}", util::mix64(util::mix64(sums[0] ^ n) ^ sums[1]));
 }
 
 namespace {
@@ -40,7 +45,11 @@ constexpr const char* kFingerprintScheme = "weave-1";
 }  // namespace
 
 nlohmann::json corpus_record(const CorpusInfo& info) {
-  return {{"path", info.path}, {"documents", info.num_docs}, {"dim", info.dim}, {"fingerprint", info.fingerprint},
+  return {{"path", info.path},
+          {"documents", info.num_docs},
+          {"dim", info.dim},
+          {"fingerprint", info.fingerprint},
+          {"documents_fingerprint", info.documents_fingerprint},
           {"fingerprint_scheme", kFingerprintScheme}};
 }
 
@@ -50,21 +59,22 @@ nlohmann::json parse_record(const std::optional<std::string>& attribute) {
 }
 
 void check_made_from(const mpi::Comm& comm, const std::string& file, const nlohmann::json& recorded,
-                     const CorpusInfo& info, OnOtherCorpus on_other) {
-  if (!recorded.is_object() || !recorded.contains("fingerprint") || !recorded["fingerprint"].is_string()) return;
-  const std::string fingerprint = recorded["fingerprint"].get<std::string>();
-  if (fingerprint.empty() || fingerprint == info.fingerprint) return;
+                     const CorpusInfo& info, Compared compared, OnOtherCorpus on_other) {
+  const char* key = compared == Compared::kDocuments ? "documents_fingerprint" : "fingerprint";
+  const std::string& given = compared == Compared::kDocuments ? info.documents_fingerprint : info.fingerprint;
+  if (!recorded.is_object() || !recorded.contains(key) || !recorded[key].is_string()) return;
+  const std::string fingerprint = recorded[key].get<std::string>();
+  if (fingerprint.empty() || fingerprint == given) return;
   if (recorded.value("fingerprint_scheme", std::string()) != kFingerprintScheme) {
     util::warn_root(comm, "weave: warning: {} records its corpus with another fingerprint scheme ({}); not compared\n",
                     file, recorded.value("fingerprint_scheme", std::string("none")));
     return;
   }
   const std::string message = fmt::format(
-      "{} was made from the corpus {} ({}, d={}, fingerprint {}), but the corpus given is {} ({}, d={}, fingerprint "
-      "{})",
-      file, recorded.value("path", std::string("?")), util::count_of(recorded.value("documents", std::int64_t{-1}), "document"),
-      recorded.value("dim", -1), fingerprint, info.path, util::count_of(info.num_docs, "document"), info.dim,
-      info.fingerprint);
+      "{} was made from the corpus {} ({}, d={}, {} {}), but the corpus given is {} ({}, d={}, {} {})", file,
+      recorded.value("path", std::string("?")), util::count_of(recorded.value("documents", std::int64_t{-1}), "document"),
+      recorded.value("dim", -1), key, fingerprint, info.path, util::count_of(info.num_docs, "document"), info.dim, key,
+      given);
   if (on_other == OnOtherCorpus::kWarn) {
     util::warn_root(comm, "weave: warning: {}; going on (--force)\n", message);
     return;

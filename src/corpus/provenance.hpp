@@ -18,11 +18,11 @@ namespace weave::corpus {
 /// so a reader that needs no embeddings could read these few contiguous rows alone.
 inline bool sampled_block(std::int64_t id) { return (id / 1024) % 16 == 0; }
 
-/// Collective, O(N/P + N d / (16 P)): a 64-bit hash of every document's global id, token length
-/// and user id, and of the embedding bits (after normalisation) of the documents in sampled blocks,
-/// combined by a wrapping sum of per-document hashes so that it does not depend on the rank count;
-/// as 16 hex digits.
-std::string content_fingerprint(const mpi::Comm& comm, const CorpusBlock& block);
+/// Collective, O(N/P + N d / (16 P)): sets block.info's fingerprints, 64-bit hashes as 16 hex
+/// digits, each a wrapping sum of per-document hashes so that it does not depend on the rank count:
+/// documents_fingerprint of every document's global id, token length and user id; fingerprint of
+/// those and the embedding bits (after normalisation) of the documents in sampled blocks.
+void fingerprint_corpus(const mpi::Comm& comm, CorpusBlock& block);
 
 /// What an output records of its corpus: path, documents, dim and the content fingerprint.
 nlohmann::json corpus_record(const CorpusInfo& info);
@@ -37,11 +37,15 @@ enum class OnOtherCorpus {
   kWarn,              ///< --force given: a warning on stderr, and go on
 };
 
+/// Which fingerprint a stage compares: the documents alone (pack, inspect: they use lengths, ids,
+/// topics) or with the embeddings (order: the kNN graph was made from them).
+enum class Compared { kDocuments, kContent };
+
 /// Collective. `recorded` is the `corpus` record of `file` (null or without a fingerprint: a file
 /// from before fingerprints, accepted). Unless it matches `info`, acts as `on_other` says; the
 /// message names both corpora with their sizes and fingerprints.
 void check_made_from(const mpi::Comm& comm, const std::string& file, const nlohmann::json& recorded,
-                     const CorpusInfo& info, OnOtherCorpus on_other);
+                     const CorpusInfo& info, Compared compared, OnOtherCorpus on_other);
 
 /// kWarn with --force, else kStopOfferForce.
 inline OnOtherCorpus forced(bool force) { return force ? OnOtherCorpus::kWarn : OnOtherCorpus::kStopOfferForce; }

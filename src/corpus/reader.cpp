@@ -103,7 +103,7 @@ CorpusBlock read_corpus(const mpi::Comm& comm, const CorpusOptions& options) {
   if (info.has_doc_ids) check_unique_doc_ids(comm, block);
   if (options.on_zero_vector == ZeroVectorPolicy::kDrop) drop_zero_rows(comm, block);
   normalise_rows(block);
-  block.info.fingerprint = content_fingerprint(comm, block);
+  fingerprint_corpus(comm, block);
   return block;
 }
 

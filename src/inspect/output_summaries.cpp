@@ -200,7 +200,7 @@ nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path
     const corpus::CorpusBlock corpus = corpus::read_corpus(comm, *corpus_options);
     // Topics of another corpus would give a meaningless purity (or ids beyond it).
     corpus::check_made_from(comm, path, corpus::parse_record(io::read_string_attribute(*f, "/", "corpus")),
-                            corpus.info, corpus::OnOtherCorpus::kStop);
+                            corpus.info, corpus::Compared::kDocuments, corpus::OnOtherCorpus::kStop);
     mpi::collectively(comm, [&] {
       for (std::size_t s = 0; s < doc.size(); ++s)
         if (doc[s] < 0 || doc[s] >= corpus.info.num_docs)

@@ -139,7 +139,8 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
                                   config.knn, util::count_of(knn.num_docs, "document"), config.corpus.path,
                                   corpus.info.num_docs));
   });
-  corpus::check_made_from(comm, config.knn, knn.corpus, corpus.info, corpus::forced(config.force));
+  corpus::check_made_from(comm, config.knn, knn.corpus, corpus.info, corpus::Compared::kContent,
+                          corpus::forced(config.force));
   const LocalGraph graph = build_knn_graph(comm, knn.num_docs, knn.range, knn.lists);
   read_timer.stop();
 

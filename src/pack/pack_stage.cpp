@@ -157,7 +157,8 @@ void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const Commo
   const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus);
   const order::OrderBlock order = order::read_order_file(comm, config.order);
   order::check_permutation(comm, config.order, order, corpus.info.num_docs);
-  corpus::check_made_from(comm, config.order, order.corpus, corpus.info, corpus::forced(config.force));
+  corpus::check_made_from(comm, config.order, order.corpus, corpus.info, corpus::Compared::kDocuments,
+                          corpus::forced(config.force));
   const Repetition repetition = parse_repetition(config);
   mpi::collectively(comm, [&] {
     if (!repetition.source_weights.empty() && !corpus.info.has_sources)

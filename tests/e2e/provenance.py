@@ -66,7 +66,21 @@ with e2e.scratch() as tmp:
     e2e.expect_ok(e2e.run(2, "pack", "--order", p("o.h5"), "--corpus", p("a.h5"), "--context-length", 512,
                           "--out", p("c.h5"), "--quiet"), "pack")
     assert recorded(p("c.h5"))["fingerprint"] == prints[1]
-    print("ok: pack refuses an order of another corpus; contexts.h5 records the corpus")
+    # The same documents embedded anew (a.h5's lengths and ids, b.h5's embeddings): order refuses
+    # the old graph (it was made from the embeddings), pack accepts the order (it uses the documents).
+    with h5py.File(p("reembedded.h5"), "w") as f:
+        for k, v in data.items():
+            f[k] = v
+        with h5py.File(p("b.h5"), "r") as b:
+            f["embeddings"][...] = b["embeddings"][:]
+    e2e.run_expecting_user_error(2, ["order", "--knn", knn, "--corpus", p("reembedded.h5"), "--out", p("o_re.h5")],
+                                 ["ka2.h5 was made from the corpus", "reembedded.h5", "fingerprint"],
+                                 "order: the same documents embedded anew")
+    e2e.expect_ok(e2e.run(2, "pack", "--order", p("o.h5"), "--corpus", p("reembedded.h5"), "--context-length", 512,
+                          "--out", p("c_re.h5"), "--quiet"), "pack: the same documents embedded anew")
+    assert recorded(p("c_re.h5"))["documents_fingerprint"] == recorded(p("c.h5"))["documents_fingerprint"]
+    print("ok: pack refuses an order of another corpus (documents), order a graph of other embeddings; "
+          "contexts.h5 records the corpus")
 
     # inspect contexts with a wrong corpus, smaller (it aborted) and larger (meaningless purity).
     e2e.expect_ok(e2e.run(2, "synth", "--docs", 1000, "--dim", 32, "--out", p("small.h5"), "--quiet"), "synth small")
