@@ -35,6 +35,7 @@ struct CorpusInfo {
   std::int64_t dropped_zero_rows = 0;
   std::string fingerprint;            ///< content hash (corpus/provenance.hpp), set by read_corpus
   std::string documents_fingerprint;  ///< the same without the embeddings
+  bool embeddings_read = true;        ///< false when a stage read the documents alone (Columns)
 
   /// "float32", or "mixed (float32, float16)" across shards.
   std::string embedding_dtype() const;
@@ -53,6 +54,7 @@ struct CorpusBlock {
   std::vector<std::int32_t> sources;    ///< empty when absent
   std::vector<std::int32_t> topics;     ///< empty when absent
   std::vector<std::int64_t> file_rows;  ///< row in the concatenated files; empty when no row was dropped
+  double bytes_read = 0;                ///< bytes of the datasets this rank read (as stored in the files)
 
   std::int64_t size() const { return range.size(); }
   const float* embedding(LocalId l) const { return embeddings.data() + l.value * info.dim; }
@@ -66,5 +68,17 @@ std::vector<std::string> resolve_shards(const mpi::Comm& comm, const std::string
 /// Reads, validates and L2-normalises this rank's block (collective). Every bad input of
 /// docs/format.md throws the same UserError on every rank, naming file, dataset and row.
 CorpusBlock read_corpus(const mpi::Comm& comm, const CorpusOptions& options);
+
+/// What a stage reads of the corpus.
+enum class Columns {
+  kAll,        ///< embeddings too (knn, order, inspect of a corpus)
+  kDocuments,  ///< lengths, user ids, sources, topics: no embeddings (pack, inspect of contexts), except
+               ///< with --on-zero-vector=drop, which must see the embeddings to know the ids
+};
+
+/// read_corpus for a stage that needs only `columns`. Without embeddings, block.embeddings is empty,
+/// they are neither validated nor fingerprinted (info.fingerprint is empty; documents_fingerprint is
+/// set), and block.info.embedding_bytes_read is 0.
+CorpusBlock read_corpus(const mpi::Comm& comm, const CorpusOptions& options, Columns columns);
 
 }  // namespace weave::corpus

@@ -30,13 +30,14 @@ void fingerprint_corpus(const mpi::Comm& comm, CorpusBlock& block) {
     const std::int64_t id = block.range.begin + i;
     const std::uint64_t h = document_hash(id, block.lengths[i], block.doc_ids.empty() ? -1 : block.doc_ids[i]);
     sums[0] += h;
-    if (sampled_block(id))
+    if (block.info.embeddings_read && sampled_block(id))
       sums[1] += util::hash_bytes(block.embedding(LocalId(i)), static_cast<std::size_t>(block.info.dim) * sizeof(float), h);
   }
   comm.allreduce_inplace(std::span<std::uint64_t>(sums), MPI_SUM);
   const auto n = static_cast<std::uint64_t>(block.info.num_docs);
   block.info.documents_fingerprint = fmt::format("{:016x}", util::mix64(sums[0] ^ n));
-  block.info.fingerprint = fmt::format("{:016x}", util::mix64(util::mix64(sums[0] ^ n) ^ sums[1]));
+  block.info.fingerprint =
+      block.info.embeddings_read ? fmt::format("{:016x}", util::mix64(util::mix64(sums[0] ^ n) ^ sums[1])) : "";
 }
 
 namespace {
@@ -45,12 +46,13 @@ constexpr const char* kFingerprintScheme = "weave-1";
 }  // namespace
 
 nlohmann::json corpus_record(const CorpusInfo& info) {
-  return {{"path", info.path},
-          {"documents", info.num_docs},
-          {"dim", info.dim},
-          {"fingerprint", info.fingerprint},
-          {"documents_fingerprint", info.documents_fingerprint},
-          {"fingerprint_scheme", kFingerprintScheme}};
+  nlohmann::json record = {{"path", info.path},
+                           {"documents", info.num_docs},
+                           {"dim", info.dim},
+                           {"documents_fingerprint", info.documents_fingerprint},
+                           {"fingerprint_scheme", kFingerprintScheme}};
+  if (!info.fingerprint.empty()) record["fingerprint"] = info.fingerprint;  // the embeddings were read
+  return record;
 }
 
 nlohmann::json parse_record(const std::optional<std::string>& attribute) {

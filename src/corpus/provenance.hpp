@@ -21,7 +21,8 @@ inline bool sampled_block(std::int64_t id) { return (id / 1024) % 16 == 0; }
 /// Collective, O(N/P + N d / (16 P)): sets block.info's fingerprints, 64-bit hashes as 16 hex
 /// digits, each a wrapping sum of per-document hashes so that it does not depend on the rank count:
 /// documents_fingerprint of every document's global id, token length and user id; fingerprint of
-/// those and the embedding bits (after normalisation) of the documents in sampled blocks.
+/// those and the embedding bits (after normalisation) of the documents in sampled blocks (empty
+/// when the embeddings were not read).
 void fingerprint_corpus(const mpi::Comm& comm, CorpusBlock& block);
 
 /// What an output records of its corpus: path, documents, dim and the content fingerprint.

@@ -32,22 +32,30 @@ void chunked_collective_read(const mpi::Comm& comm, std::int64_t count, std::int
 }
 
 void read_shard_block(const mpi::Comm& comm, const CorpusInfo& info, const Shard& shard, std::int64_t shard_begin,
-                      std::int64_t count, std::int64_t out_offset, std::int64_t max_rows, CorpusBlock& block) {
+                      std::int64_t count, std::int64_t out_offset, std::int64_t max_rows, bool embeddings,
+                      CorpusBlock& block) {
   const io::File f = io::File::open(comm, shard.path);
   const std::int64_t d = info.dim;
   const bool bf16 = shard.embedding_dtype == "bfloat16";
   const bool f16 = shard.embedding_dtype == "float16";
   std::vector<std::uint16_t> staging;
   chunked_collective_read(comm, count, max_rows, [&](std::int64_t first, std::int64_t n) {
-    float* out = block.embeddings.data() + (out_offset + first) * d;
-    if (bf16 || f16) {
+    if (!embeddings) {
+      // documents only (Columns::kDocuments)
+    } else if (bf16 || f16) {
+      float* out = block.embeddings.data() + (out_offset + first) * d;
       staging.resize(static_cast<std::size_t>(n * d));
       if (bf16) io::read_rows(f, "/embeddings", shard_begin + first, n, d, staging.data());
       else io::read_rows_raw(f, "/embeddings", shard_begin + first, n, d, io::float16_type(), staging.data());
       std::transform(staging.begin(), staging.end(), out, bf16 ? bfloat16_to_float : half_to_float);
     } else {
-      io::read_rows(f, "/embeddings", shard_begin + first, n, d, out);  // HDF5 converts float64
+      io::read_rows(f, "/embeddings", shard_begin + first, n, d,
+                    block.embeddings.data() + (out_offset + first) * d);  // HDF5 converts float64
     }
+    const double element_bytes = bf16 || f16 ? 2 : shard.embedding_dtype == "float64" ? 8 : 4;
+    block.bytes_read += static_cast<double>(n) * ((embeddings ? element_bytes * static_cast<double>(d) : 0.0) + 8 +
+                                                  (info.has_doc_ids ? 8 : 0) + (info.has_sources ? 4 : 0) +
+                                                  (info.has_topics ? 4 : 0));
     io::read_rows(f, "/lengths", shard_begin + first, n, 1, block.lengths.data() + out_offset + first);
     if (info.has_doc_ids) io::read_rows(f, "/doc_ids", shard_begin + first, n, 1, block.doc_ids.data() + out_offset + first);
     if (info.has_sources) io::read_rows(f, "/sources", shard_begin + first, n, 1, block.sources.data() + out_offset + first);
@@ -56,6 +64,7 @@ void read_shard_block(const mpi::Comm& comm, const CorpusInfo& info, const Shard
 }
 
 void normalise_rows(CorpusBlock& block) {
+  if (!block.info.embeddings_read) return;
   const std::int64_t d = block.info.dim;
   for (std::int64_t i = 0; i < block.size(); ++i) {
     float* row = block.embeddings.data() + i * d;
@@ -70,6 +79,10 @@ void normalise_rows(CorpusBlock& block) {
 }  // namespace
 
 CorpusBlock read_corpus(const mpi::Comm& comm, const CorpusOptions& options) {
+  return read_corpus(comm, options, Columns::kAll);
+}
+
+CorpusBlock read_corpus(const mpi::Comm& comm, const CorpusOptions& options, Columns columns) {
   mpi::collectively(comm, [&] {
     if (options.max_block_rows <= 0) throw UserError("--max-block-rows must be positive");
   });
@@ -78,8 +91,10 @@ CorpusBlock read_corpus(const mpi::Comm& comm, const CorpusOptions& options) {
   const CorpusInfo& info = block.info;
   block.range = block_range(info.total_rows, comm.size(), comm.rank());
   const auto n = static_cast<std::size_t>(block.range.size());
+  const bool embeddings = columns == Columns::kAll || options.on_zero_vector == ZeroVectorPolicy::kDrop;
+  block.info.embeddings_read = embeddings;
   mpi::collectively(comm, [&] {
-    block.embeddings.resize(n * static_cast<std::size_t>(info.dim));
+    if (embeddings) block.embeddings.resize(n * static_cast<std::size_t>(info.dim));
     block.lengths.resize(n);
     if (info.has_doc_ids) block.doc_ids.resize(n);
     if (info.has_sources) block.sources.resize(n);
@@ -95,7 +110,7 @@ CorpusBlock read_corpus(const mpi::Comm& comm, const CorpusOptions& options) {
     const std::int64_t out_offset = count > 0 ? begin - block.range.begin : 0;
     // Every rank opens every non-empty shard: parallel HDF5 opens and reads are collective.
     mpi::collectively(comm, [&] {
-      read_shard_block(comm, info, shard, shard_begin, count, out_offset, options.max_block_rows, block);
+      read_shard_block(comm, info, shard, shard_begin, count, out_offset, options.max_block_rows, embeddings, block);
     });
   }
 

@@ -28,9 +28,9 @@ void check_values(const CorpusBlock& block, ZeroVectorPolicy policy) {
   const std::int64_t d = info.dim;
   for (std::int64_t i = 0; i < block.size(); ++i) {
     const std::int64_t row = block.file_row(LocalId(i));
-    const float* x = block.embeddings.data() + i * d;
-    bool zero = true;
-    for (std::int64_t j = 0; j < d; ++j) {
+    const float* x = info.embeddings_read ? block.embeddings.data() + i * d : nullptr;
+    bool zero = info.embeddings_read;
+    for (std::int64_t j = 0; j < d && info.embeddings_read; ++j) {
       if (!std::isfinite(x[j]))
         throw UserError(fmt::format("{}: embedding has a non-finite value ({}) in column {}",
                                     where(info, "/embeddings", row), x[j], j),

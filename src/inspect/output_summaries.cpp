@@ -197,7 +197,7 @@ nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path
                       {"max_segments_per_context", comm.max(max_segments)},
                       {"document_starts", comm.sum(doc_starts)}};
   if (corpus_options) {
-    const corpus::CorpusBlock corpus = corpus::read_corpus(comm, *corpus_options);
+    const corpus::CorpusBlock corpus = corpus::read_corpus(comm, *corpus_options, corpus::Columns::kDocuments);
     // Topics of another corpus would give a meaningless purity (or ids beyond it).
     corpus::check_made_from(comm, path, corpus::parse_record(io::read_string_attribute(*f, "/", "corpus")),
                             corpus.info, corpus::Compared::kDocuments, corpus::OnOtherCorpus::kStop);

@@ -25,6 +25,7 @@ void run_knn_stage(const mpi::Comm& comm, const KnnConfig& config, const CommonO
 
   auto read_timer = report.stage("read_corpus");
   const corpus::CorpusBlock block = corpus::read_corpus(comm, config.corpus);
+  report.add_counter("corpus_bytes_read", block.bytes_read);
   read_timer.stop();
   const std::int64_t n = block.info.num_docs;
   if (n - 1 < config.k)

@@ -131,6 +131,7 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
   io::check_output_path(comm, config.out, static_cast<double>(info.num_docs) * 16);
   auto read_timer = report.stage("read");
   const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus);
+  report.add_counter("corpus_bytes_read", corpus.bytes_read);
   const knn::KnnFileBlock knn = knn::read_knn_file(comm, config.knn);
   mpi::collectively(comm, [&] {
     if (knn.num_docs != corpus.info.num_docs)

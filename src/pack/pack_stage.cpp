@@ -154,7 +154,9 @@ void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const Commo
   for (const std::int64_t L : config.context_lengths)
     io::check_output_path(comm, config.output_for(L), static_cast<double>(info.num_docs) * 24);
   auto read_timer = report.stage("read");
-  const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus);
+  // Lengths, ids and sources only: the embeddings play no part in packing.
+  const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus, corpus::Columns::kDocuments);
+  report.add_counter("corpus_bytes_read", corpus.bytes_read);
   const order::OrderBlock order = order::read_order_file(comm, config.order);
   order::check_permutation(comm, config.order, order, corpus.info.num_docs);
   corpus::check_made_from(comm, config.order, order.corpus, corpus.info, corpus::Compared::kDocuments,

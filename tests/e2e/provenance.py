@@ -65,7 +65,9 @@ with e2e.scratch() as tmp:
                                      "--out", p("c.h5")], ["o.h5 was made from the corpus", "b.h5"], "pack: another corpus")
     e2e.expect_ok(e2e.run(2, "pack", "--order", p("o.h5"), "--corpus", p("a.h5"), "--context-length", 512,
                           "--out", p("c.h5"), "--quiet"), "pack")
-    assert recorded(p("c.h5"))["fingerprint"] == prints[1]
+    # pack reads no embeddings, so it records the documents' fingerprint alone.
+    assert recorded(p("c.h5"))["documents_fingerprint"] == recorded(knn)["documents_fingerprint"]
+    assert "fingerprint" not in recorded(p("c.h5"))
     # The same documents embedded anew (a.h5's lengths and ids, b.h5's embeddings): order refuses
     # the old graph (it was made from the embeddings), pack accepts the order (it uses the documents).
     with h5py.File(p("reembedded.h5"), "w") as f:
@@ -81,6 +83,26 @@ with e2e.scratch() as tmp:
     assert recorded(p("c_re.h5"))["documents_fingerprint"] == recorded(p("c.h5"))["documents_fingerprint"]
     print("ok: pack refuses an order of another corpus (documents), order a graph of other embeddings; "
           "contexts.h5 records the corpus")
+
+    # pack reads no embeddings: with every embedding NaN (knn refuses such a corpus) it packs the
+    # same contexts, and its report counts only the bytes of lengths (and ids, sources, topics).
+    with h5py.File(p("garbage.h5"), "w") as f:
+        for k, v in data.items():
+            f[k] = v
+        f["embeddings"][...] = np.nan
+    e2e.run_expecting_user_error(2, ["knn", "--corpus", p("garbage.h5"), "--out", p("k_garbage.h5")],
+                                 ["garbage.h5", "non-finite"], "knn reads and checks the embeddings")
+    e2e.expect_ok(e2e.run(2, "pack", "--order", p("o.h5"), "--corpus", p("garbage.h5"), "--context-length", 512,
+                          "--out", p("c_garbage.h5"), "--quiet", "--report", p("pack.json")), "pack without embeddings")
+    with h5py.File(p("c.h5"), "r") as a, h5py.File(p("c_garbage.h5"), "r") as b:
+        for k in ("contexts/segment_offsets", "segments/doc_id", "segments/length"):
+            assert np.array_equal(a[k][:], b[k][:]), k
+    with open(p("pack.json")) as f:
+        read = json.load(f)["counters"]["corpus_bytes_read"]["total"]
+    embedding_bytes = data["embeddings"].nbytes
+    assert read < 0.5 * embedding_bytes, f"pack read {read} bytes, the embeddings alone are {embedding_bytes}"
+    print(f"ok: pack packs a corpus of NaN embeddings like the real one, reading {read:.0f} bytes "
+          f"(embeddings: {embedding_bytes})")
 
     # inspect contexts with a wrong corpus, smaller (it aborted) and larger (meaningless purity).
     e2e.expect_ok(e2e.run(2, "synth", "--docs", 1000, "--dim", 32, "--out", p("small.h5"), "--quiet"), "synth small")
