@@ -57,6 +57,23 @@ Comm Comm::split(int color) const {
 
 void Comm::barrier() const { check(MPI_Barrier(comm_), "MPI_Barrier"); }
 
+std::pair<int, int> Comm::node_rank_and_size() const {
+  MPI_Comm node = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  int local_rank = 0, local_size = 1;
+  check(MPI_Comm_rank(node, &local_rank), "MPI_Comm_rank");
+  check(MPI_Comm_size(node, &local_size), "MPI_Comm_size");
+  check(MPI_Comm_free(&node), "MPI_Comm_free");
+  return {local_rank, local_size};
+}
+
+std::string Comm::processor_name() {
+  char host[MPI_MAX_PROCESSOR_NAME] = {};
+  int length = 0;
+  check(MPI_Get_processor_name(host, &length), "MPI_Get_processor_name");
+  return std::string(host, static_cast<std::size_t>(length));
+}
+
 std::string Comm::bcast_string(const std::string& s, int root) const {
   auto n = bcast_value<std::int64_t>(static_cast<std::int64_t>(s.size()), root);
   std::string out = rank_ == root ? s : std::string(static_cast<std::size_t>(n), '\0');

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mpi/datatype.hpp"
@@ -32,6 +33,10 @@ class Comm {
   /// A new communicator of the ranks passing the same color (MPI_Comm_split), ordered by rank.
   /// Ranks passing MPI_UNDEFINED get an empty Comm (is_null()).
   Comm split(int color) const;
+  /// This rank's place among the ranks of its node (shared memory), and their number.
+  std::pair<int, int> node_rank_and_size() const;
+  /// The name of the host this process runs on.
+  static std::string processor_name();
 
   MPI_Comm get() const { return comm_; }
   bool is_null() const { return comm_ == MPI_COMM_NULL; }

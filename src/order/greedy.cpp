@@ -18,6 +18,7 @@
 #include <bit>
 
 #include "util/log.hpp"
+#include "util/progress.hpp"
 #include "weave/error.hpp"
 
 namespace weave::order {
@@ -77,8 +78,8 @@ class Greedy {
       stats_.accepted_per_round.push_back(accepted);
       stats_.accepted_total += accepted;
       ++stats_.rounds;
-      if (options_.progress && (MPI_Wtime() - last_print_ > 2.0 || stats_.rounds == 1)) {
-        last_print_ = MPI_Wtime();
+      if (options_.progress && (util::wall_seconds() - last_print_ > 2.0 || stats_.rounds == 1)) {
+        last_print_ = util::wall_seconds();
         util::print_root(comm_, "[order] greedy round {}: {} edges accepted, {} fragments competing, {} edges in total\n",
                          stats_.rounds, accepted, active, stats_.accepted_total);
       }

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include <mpi.h>
-
 #include "corpus/row_rounds.hpp"
 #include "knn/cpu/cpu_backend.hpp"
 #include "knn/exact_ring.hpp"
@@ -13,6 +11,7 @@
 #include "order/meeting_points.hpp"
 #include "order/pair_similarity.hpp"
 #include "util/log.hpp"
+#include "util/progress.hpp"
 #include "util/random.hpp"
 #include "util/report.hpp"
 #include "weave/error.hpp"
@@ -56,16 +55,16 @@ class Stitcher {
       collect_ends();
       const std::int64_t paths = count_paths();
       if (paths <= 1) break;
-      const double start = MPI_Wtime();
+      const double start = util::wall_seconds();
       StitchLevel level;
       level.paths = paths;
       level.ends = ends_offsets_.back();
       std::vector<WeightedPair> candidates;
       if (level.ends <= exact_limit && !exact_stalls) {
         level.method = "exact";
-        const double search_start = MPI_Wtime();
+        const double search_start = util::wall_seconds();
         candidates = exact_candidates(level);
-        level.candidate_seconds = comm_.max(MPI_Wtime() - search_start);
+        level.candidate_seconds = comm_.max(util::wall_seconds() - search_start);
       } else if (graph_reach <= max_graph_reach) {
         level.method = "graph";
         level.reach = graph_reach;
@@ -77,10 +76,10 @@ class Stitcher {
         candidates = meeting_candidates(projection_registrations(static_cast<int>(stats_.levels.size()), level.reach),
                                         MeetingKeys::projection, level);
       }
-      const double join_start = MPI_Wtime();
+      const double join_start = util::wall_seconds();
       level.accepted = join_along(candidates);
-      level.join_seconds = comm_.max(MPI_Wtime() - join_start);
-      level.seconds = comm_.max(MPI_Wtime() - start);
+      level.join_seconds = comm_.max(util::wall_seconds() - join_start);
+      level.seconds = comm_.max(util::wall_seconds() - start);
       stats_.edges += level.accepted;
       if (options_.progress)
         util::print_root(comm_,
@@ -174,14 +173,14 @@ class Stitcher {
   std::vector<WeightedPair> meeting_candidates(const std::vector<Registration>& registrations, MeetingKeys keys,
                                                StitchLevel& level) {
     MeetingStats meetings;
-    const double start = MPI_Wtime();
+    const double start = util::wall_seconds();
     const std::vector<EndPair> pairs = pair_ends_at_meetings(comm_, n_, registrations, kWindow, keys, kPerEnd, &meetings);
-    const double met = MPI_Wtime();
+    const double met = util::wall_seconds();
     std::int64_t fetched = 0;
     const std::vector<float> sims =
         score_pairs(comm_, corpus_, pairs, corpus::rows_per_round(corpus_.info.dim), &fetched);
     level.candidate_seconds = comm_.max(met - start);
-    level.score_seconds = comm_.max(MPI_Wtime() - met);
+    level.score_seconds = comm_.max(util::wall_seconds() - met);
     level.candidates = comm_.sum(static_cast<std::int64_t>(pairs.size()));
     level.rows_fetched = comm_.sum(fetched);
     level.largest_meeting = comm_.max(meetings.largest_meeting);

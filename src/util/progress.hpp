@@ -12,6 +12,11 @@
 
 namespace weave::util {
 
+/// Seconds on a monotonic clock, for progress intervals and phase timings.
+inline double wall_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 class Progress {
  public:
   Progress(const mpi::Comm& comm, std::string label, std::int64_t total, std::string unit, bool quiet,

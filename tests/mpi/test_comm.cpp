@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
 
 #include "mpi/collective_error.hpp"
@@ -90,6 +91,19 @@ TEST(Comm, GatherBroadcastAndReduceInPiecesDeliverTheSame) {
   }
   for (int k = 0; k < 17; ++k) EXPECT_EQ(broadcast[k], 40 + k);
   for (int k = 0; k < 11; ++k) EXPECT_EQ(summed[k], static_cast<std::int64_t>(k) * p * (p - 1) / 2);
+}
+
+TEST(Comm, NodeRankAndSizeOnOneMachine) {
+  // The tests run on one machine: every rank shares its node, with a distinct place on it (the GPU
+  // backend picks its GPU by it).
+  mpi::Comm comm;
+  const auto [local_rank, local_size] = comm.node_rank_and_size();
+  EXPECT_EQ(local_size, comm.size());
+  const auto places = comm.allgather<int>(local_rank);
+  std::vector<int> sorted(places.begin(), places.end());
+  std::sort(sorted.begin(), sorted.end());
+  for (int r = 0; r < comm.size(); ++r) EXPECT_EQ(sorted[r], r);
+  EXPECT_FALSE(mpi::Comm::processor_name().empty());
 }
 
 TEST(Comm, BroadcastsStringsAndGathers) {

@@ -1,6 +1,5 @@
 #include "knn/cuda/gpu_device.hpp"
 
-#include <mpi.h>
 
 #include <utility>
 
@@ -12,21 +11,6 @@
 
 namespace weave::knn::cuda {
 
-namespace {
-
-/// This rank's place among the ranks of its node, and their number.
-std::pair<int, int> node_rank_and_size(const mpi::Comm& comm) {
-  MPI_Comm node = MPI_COMM_NULL;
-  MPI_Comm_split_type(comm.get(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node);
-  int local_rank = 0, local_size = 1;
-  MPI_Comm_rank(node, &local_rank);
-  MPI_Comm_size(node, &local_size);
-  MPI_Comm_free(&node);
-  return {local_rank, local_size};
-}
-
-}  // namespace
-
 int visible_gpu_count() {
   int gpus = 0;
   if (cudaGetDeviceCount(&gpus) != cudaSuccess) {
@@ -36,13 +20,11 @@ int visible_gpu_count() {
   return gpus;
 }
 
-int ranks_on_this_node(const mpi::Comm& comm) { return node_rank_and_size(comm).second; }
+int ranks_on_this_node(const mpi::Comm& comm) { return comm.node_rank_and_size().second; }
 
 int select_gpu(const mpi::Comm& comm) {
-  const auto [local_rank, local_size] = node_rank_and_size(comm);
-  char host[MPI_MAX_PROCESSOR_NAME] = {};
-  int host_length = 0;
-  MPI_Get_processor_name(host, &host_length);
+  const auto [local_rank, local_size] = comm.node_rank_and_size();
+  const std::string host = mpi::Comm::processor_name();
 
   int gpus = 0;
   const cudaError_t status = cudaGetDeviceCount(&gpus);

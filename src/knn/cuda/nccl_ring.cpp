@@ -1,6 +1,6 @@
 #include "knn/cuda/nccl_ring.hpp"
 
-#include <mpi.h>
+#include <span>
 
 #include "knn/cuda/cuda_check.hpp"
 #include "knn/cuda/device_array.hpp"
@@ -12,7 +12,7 @@ NcclRing::NcclRing(const mpi::Comm& comm)
     : right_((comm.rank() + 1) % comm.size()), left_((comm.rank() + comm.size() - 1) % comm.size()) {
   ncclUniqueId id{};
   if (comm.rank() == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
-  MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm.get());
+  comm.bcast(std::span<char>(reinterpret_cast<char*>(&id), sizeof(id)), 0);
   check(ncclCommInitRank(&comm_, comm.size(), id, comm.rank()), "ncclCommInitRank");
   // NCCL connects peers on their first send/receive, inside that call on the host: warm the ring up
   // here, or the first shift of the search stalls every rank before it can queue any tile.
