@@ -77,8 +77,8 @@ enum class Columns {
 };
 
 /// read_corpus for a stage that needs only `columns`. Without embeddings, block.embeddings is empty,
-/// they are neither validated nor fingerprinted (info.fingerprint is empty; documents_fingerprint is
-/// set), and block.info.embedding_bytes_read is 0.
+/// info.embeddings_read is false, and they are neither validated nor fingerprinted
+/// (info.fingerprint is empty; documents_fingerprint is set).
 CorpusBlock read_corpus(const mpi::Comm& comm, const CorpusOptions& options, Columns columns);
 
 }  // namespace weave::corpus

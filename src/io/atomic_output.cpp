@@ -53,14 +53,9 @@ void check_output_path(const mpi::Comm& comm, const std::string& path, double es
 AtomicOutput::AtomicOutput(const mpi::Comm& comm, std::string final_path)
     : comm_(comm), final_path_(std::move(final_path)), tmp_path_(final_path_ + ".tmp") {
   mpi::collectively(comm_, [&] {
-    if (final_path_.empty()) throw UserError("no output file given");
     if (!comm_.is_root()) return;
-    const fs::path parent = fs::absolute(final_path_).parent_path();
+    check_output_path_here(final_path_, 0);  // the stage checked before computing; the folder may have gone since
     std::error_code ec;
-    if (!fs::is_directory(parent, ec))
-      throw UserError(fmt::format("{}: output folder {} does not exist", final_path_, parent.string()));
-    if (fs::is_directory(final_path_, ec))
-      throw UserError(fmt::format("{}: is a directory; name an output file", final_path_));
     fs::remove(tmp_path_, ec);  // left by a killed run
   });
 }
