@@ -48,14 +48,14 @@ def main():
         return next(s for s in rep["stages"] if s["stage"] == name)["wall_seconds"]["max"]
 
     print(f"\nsequential greedy oracle (1 process): {oracle_s:.3f} s")
-    print(f"{'run':22} {'greedy s':>9} {'stitch s':>9} {'total s':>8} {'rounds':>7} {'to rank0':>9} {'peak MiB/rank':>14}")
+    print(f"{'run':22} {'greedy s':>9} {'stitch s':>9} {'total s':>8} {'rounds':>7} {'tail':>9} {'peak MiB/rank':>14}")
     for (algorithm, ranks), rep in runs.items():
         total = sum(s["wall_seconds"]["max"] for s in rep["stages"])
         fig = rep["figures"]
         mem = rep["peak_memory_bytes"]["max"] / 2**20
         if algorithm == "greedy":
             print(f"{'greedy, ' + str(ranks) + ' rank(s)':22} {stage(rep, 'greedy'):9.3f} {stage(rep, 'stitch'):9.3f} "
-                  f"{total:8.2f} {fig['rounds']:7d} {fig['tail_edges_handed_to_rank0']:9d} {mem:14.1f}")
+                  f"{total:8.2f} {fig['rounds']:7d} {fig['tail_edges']:9d} {mem:14.1f}")
         else:
             print(f"{'iclm, ' + str(ranks) + ' rank(s)':22} {stage(rep, 'iclm'):9.3f} {'':9} {total:8.2f} {'':7} {'':9} {mem:14.1f}")
     g, i = runs[("greedy", 2)]["figures"], runs[("iclm", 2)]["figures"]

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <limits>
 
 #include "util/log.hpp"
 #include "util/progress.hpp"
@@ -84,14 +85,18 @@ class Greedy {
                          stats_.rounds, accepted, active, stats_.accepted_total);
       }
       // Fragments with a candidate edge come in pairs per accepted edge at best; few acceptances
-      // mean a contended chain: finish it on rank 0 rather than pay a round per edge.
+      // mean a contended chain: finish it sequentially, in batches, rather than pay a round per edge.
       if (static_cast<double>(accepted) < options_.tail_fraction * static_cast<double>(active) ||
           stats_.rounds >= options_.max_rounds) {
-        finish_on_root();
+        finish_in_batches();
         break;
       }
     }
     stats_.messages = comm_.sum(messages_);
+    // What a rank holds (its graph slots) plus the most it was handed at once in the tail.
+    const std::int64_t peak = static_cast<std::int64_t>(g_.neighbor.size()) + handed_;
+    stats_.peak_edges_max = comm_.max(peak);
+    stats_.peak_edges_mean = static_cast<double>(comm_.sum(peak)) / comm_.size();
     return PathCover{std::move(links_), std::move(partner_), stats_};
   }
 
@@ -288,11 +293,16 @@ class Greedy {
     } else {
       post(updates, my_partner, {kPartner, my_partner, from_partner});
     }
-    if (degree_[i] == 2) {  // local neighbours see the degree; remote ones are told, unless interior
-      for (std::int64_t s = g_.offsets[i]; s < g_.offsets[i + 1]; ++s) {
-        const std::int64_t w = g_.neighbor[s];
-        if (w != from && !is_local(w) && dead_[s] != kNeighborInterior) post(updates, w, {kInterior, w, doc});
-      }
+    if (degree_[i] == 2) tell_interior(i, from, updates);
+  }
+
+  /// Document i took its second path edge (the last to `from`): local neighbours see its degree;
+  /// remote ones are told, unless they are interior themselves.
+  void tell_interior(std::int64_t i, std::int64_t from, std::vector<std::vector<std::int64_t>>& updates) {
+    const std::int64_t doc = g_.range.begin + i;
+    for (std::int64_t s = g_.offsets[i]; s < g_.offsets[i + 1]; ++s) {
+      const std::int64_t w = g_.neighbor[s];
+      if (w != from && !is_local(w) && dead_[s] != kNeighborInterior) post(updates, w, {kInterior, w, doc});
     }
   }
 
@@ -301,55 +311,149 @@ class Greedy {
     if (s >= 0 && !dead_[s]) dead_[s] = 1;
   }
 
-  /// Hands every still-eligible edge and the state of their ends to rank 0, which finishes with
-  /// the sequential greedy and sends the accepted edges back to their ends' owners.
-  void finish_on_root() {
-    std::vector<std::int64_t> edges, ends;
+  /// One still-eligible slot of an owned document, in the tail.
+  struct TailEntry {
+    Edge edge;
+    std::int64_t i, slot;
+  };
+
+  /// Finishes the contended tail in batches, each a prefix of the global edge order: every
+  /// still-eligible edge at least as heavy as a threshold chosen so that the batch holds at most
+  /// about `budget` slots in all. The batch's edges and the state of their ends go to one rank (batch
+  /// b to rank b mod P), which runs the sequential greedy on them and sends back the accepted edges
+  /// and the new partners; documents that became interior tell their neighbours, as in the rounds.
+  /// Every edge of a batch is decided by it (accepted, or ineligible for good), so the batches are
+  /// exactly the sequential greedy's passes over consecutive pieces of the order. What a rank is
+  /// handed at once is bounded by the budget (by default the mean number of graph slots a rank
+  /// holds), never by N.
+  void finish_in_batches() {
+    std::vector<TailEntry> entries;
     for (std::int64_t i = 0; i < n_; ++i) {
       if (degree_[i] >= 2) continue;
       const std::int64_t doc = g_.range.begin + i;
-      bool any = false;
-      for (std::int64_t s = cursor_[i]; s < g_.offsets[i + 1]; ++s) {
-        if (!eligible(i, s)) continue;
-        any = true;
-        if (doc < g_.neighbor[s]) edges.insert(edges.end(), {bits(g_.weight[s]), doc, g_.neighbor[s]});
-      }
-      if (any) ends.insert(ends.end(), {doc, partner_[i], degree_[i]});
+      for (std::int64_t s = cursor_[i]; s < g_.offsets[i + 1]; ++s)
+        if (eligible(i, s)) entries.push_back({Edge::make(doc, g_.neighbor[s], g_.weight[s]), i, s});
     }
-    const auto all_edges = comm_.gatherv<std::int64_t>(edges, 0);
-    const auto all_ends = comm_.gatherv<std::int64_t>(ends, 0);
-    messages_ += static_cast<std::int64_t>(edges.size() / 3 + ends.size() / 3);
-    auto out = outboxes();
-    std::int64_t tail_in = static_cast<std::int64_t>(all_edges.size() / 3), tail_accepted = 0;
-    if (comm_.is_root()) {
-      std::vector<Edge> e;
-      for (std::size_t x = 0; x + 2 < all_edges.size(); x += 3)
-        e.push_back({weight_of(all_edges[x]), all_edges[x + 1], all_edges[x + 2]});
-      std::vector<FragmentEnd> f;
-      for (std::size_t x = 0; x + 2 < all_ends.size(); x += 3) f.push_back({all_ends[x], all_ends[x + 1], all_ends[x + 2]});
-      const SequentialResult result = sequential_greedy(std::move(e), f);
-      for (const Edge& a : result.accepted) {
-        post(out, a.a, {kLink, a.a, a.b});
-        post(out, a.b, {kLink, a.b, a.a});
-        ++tail_accepted;
+    std::sort(entries.begin(), entries.end(), [](const TailEntry& x, const TailEntry& y) { return heavier(x.edge, y.edge); });
+    const int ranks = comm_.size();
+    const std::int64_t slots_held = static_cast<std::int64_t>(g_.neighbor.size());
+    const std::int64_t budget = options_.tail_batch_slots > 0
+                                    ? options_.tail_batch_slots
+                                    : std::max<std::int64_t>(64, (comm_.sum(slots_held) + ranks - 1) / ranks);
+    // Thresholds at the scales q, 2q, 4q, ... slots per rank: the heaviest of the ranks' proposals
+    // at a scale leaves at most that many slots on any rank; the largest scale whose global count
+    // fits the budget is taken (so a batch is full also when the heavy edges sit on one rank).
+    const std::int64_t per_rank = std::max<std::int64_t>(1, budget / ranks);
+    const std::int64_t limit = std::max<std::int64_t>(budget, ranks);
+    const int scales = 1 + static_cast<int>(std::bit_width(static_cast<std::uint64_t>(ranks - 1)));
+    std::int64_t batch = 0, handed_most = 0;
+    while (true) {
+      std::erase_if(entries, [&](const TailEntry& e) { return degree_[e.i] >= 2 || !eligible(e.i, e.slot); });
+      std::vector<std::int64_t> heaviness(scales, -1), first(scales), second(scales);
+      const auto size = static_cast<std::int64_t>(entries.size());
+      for (int j = 0; j < scales && size > 0; ++j)
+        heaviness[j] = heaviness_of(entries[std::min(size, per_rank << j) - 1].edge.weight);
+      comm_.allreduce_inplace(std::span(heaviness), MPI_MAX);
+      if (heaviness[0] < 0) break;  // no eligible edge left anywhere
+      for (int j = 0; j < scales; ++j) {
+        const Edge& p = entries.empty() ? Edge{} : entries[std::min(size, per_rank << j) - 1].edge;
+        first[j] = p.valid() && heaviness_of(p.weight) == heaviness[j] ? p.a : kNone;
       }
-      for (const auto& [end, partner] : result.new_partners) post(out, end, {kPartner, end, partner});
-    }
-    for (const auto& part : comm_.alltoallv(out))
-      for (std::size_t x = 0; x + 2 < part.size(); x += 3) {
-        const std::int64_t i = local(part[x + 1]);
-        if (part[x] == kPartner) {
-          partner_[i] = part[x + 2];
-          continue;
+      comm_.allreduce_inplace(std::span(first), MPI_MIN);
+      for (int j = 0; j < scales; ++j) {
+        const Edge& p = entries.empty() ? Edge{} : entries[std::min(size, per_rank << j) - 1].edge;
+        second[j] = p.valid() && heaviness_of(p.weight) == heaviness[j] && p.a == first[j] ? p.b : kNone;
+      }
+      comm_.allreduce_inplace(std::span(second), MPI_MIN);
+      auto count_within = [&](int j) {  // entries at least as heavy as threshold j (a prefix)
+        const Edge threshold{weight_of_heaviness(heaviness[j]), first[j], second[j]};
+        return static_cast<std::int64_t>(std::partition_point(entries.begin(), entries.end(),
+                                                              [&](const TailEntry& e) { return !heavier(threshold, e.edge); }) -
+                                         entries.begin());
+      };
+      std::vector<std::int64_t> counts(scales);
+      for (int j = 0; j < scales; ++j) counts[j] = heaviness[j] < 0 ? limit + 1 : count_within(j);
+      std::vector<std::int64_t> global_counts = counts;
+      comm_.allreduce_inplace(std::span(global_counts), MPI_SUM);
+      int chosen = 0;  // scale 0 always fits: no rank has more than per_rank slots above it
+      for (int j = 1; j < scales; ++j)
+        if (heaviness[j] >= 0 && global_counts[j] <= limit) chosen = j;
+      const std::int64_t taken = counts[chosen];
+
+      // The batch: edges from the end with the smaller id, the state of every end involved.
+      std::vector<std::int64_t> edges, ends, involved;
+      for (std::int64_t x = 0; x < taken; ++x) {
+        const TailEntry& e = entries[x];
+        if (e.edge.a == g_.range.begin + e.i) edges.insert(edges.end(), {bits(e.edge.weight), e.edge.a, e.edge.b});
+        involved.push_back(e.i);
+      }
+      std::sort(involved.begin(), involved.end());
+      involved.erase(std::unique(involved.begin(), involved.end()), involved.end());
+      for (std::int64_t i : involved) ends.insert(ends.end(), {g_.range.begin + i, partner_[i], degree_[i]});
+      entries.erase(entries.begin(), entries.begin() + taken);
+      const int solver = static_cast<int>(batch % ranks);
+      const auto batch_edges = comm_.gatherv<std::int64_t>(edges, solver);
+      const auto batch_ends = comm_.gatherv<std::int64_t>(ends, solver);
+      messages_ += static_cast<std::int64_t>(edges.size() / 3 + ends.size() / 3);
+      auto out = outboxes();
+      if (comm_.rank() == solver) {
+        std::vector<Edge> e;
+        for (std::size_t x = 0; x + 2 < batch_edges.size(); x += 3)
+          e.push_back({weight_of(batch_edges[x]), batch_edges[x + 1], batch_edges[x + 2]});
+        handed_most = std::max(handed_most, static_cast<std::int64_t>(e.size()));
+        std::vector<FragmentEnd> f;
+        for (std::size_t x = 0; x + 2 < batch_ends.size(); x += 3) f.push_back({batch_ends[x], batch_ends[x + 1], batch_ends[x + 2]});
+        const SequentialResult result = sequential_greedy(std::move(e), f);
+        for (const Edge& a : result.accepted) {
+          post(out, a.a, {kLink, a.a, a.b});
+          post(out, a.b, {kLink, a.b, a.a});
         }
-        WEAVE_ASSERT(degree_[i] < 2, "tail: a document got a third path edge");
-        links_[2 * i + degree_[i]++] = part[x + 2];
+        stats_.tail_accepted += static_cast<std::int64_t>(result.accepted.size());
+        for (const auto& [end, partner] : result.new_partners) post(out, end, {kPartner, end, partner});
       }
-    stats_.tail_edges_in = comm_.bcast_value(tail_in, 0);
-    if (options_.progress)
-      util::print_root(comm_, "[order] greedy: the last {} competing edges finished on rank 0\n", stats_.tail_edges_in);
-    stats_.tail_accepted = comm_.bcast_value(tail_accepted, 0);
+      auto notices = outboxes();
+      for (const auto& part : comm_.alltoallv(out))
+        for (std::size_t x = 0; x + 2 < part.size(); x += 3) {
+          const std::int64_t i = local(part[x + 1]), value = part[x + 2];
+          if (part[x] == kPartner) {
+            partner_[i] = value;
+            continue;
+          }
+          WEAVE_ASSERT(degree_[i] < 2, "tail: a document got a third path edge");
+          links_[2 * i + degree_[i]++] = value;
+          mark_dead(i, value);
+          if (degree_[i] == 2) tell_interior(i, value, notices);
+        }
+      apply_updates(comm_.alltoallv(notices));
+      const std::int64_t batch_size = comm_.sum(static_cast<std::int64_t>(edges.size() / 3));
+      stats_.tail_edges_in += batch_size;
+      stats_.tail_largest_batch = std::max(stats_.tail_largest_batch, batch_size);
+      ++batch;
+      if (options_.progress && (util::wall_seconds() - last_print_ > 2.0 || batch == 1)) {
+        last_print_ = util::wall_seconds();
+        util::print_root(comm_, "[order] greedy tail batch {}: {} edges decided on rank {}\n", batch, batch_size, solver);
+      }
+    }
+    stats_.tail_batches = batch;
+    stats_.tail_accepted = comm_.sum(stats_.tail_accepted);
     stats_.accepted_total += stats_.tail_accepted;
+    if (options_.progress && batch > 0)
+      util::print_root(comm_, "[order] greedy: the last {} competing edges decided in {} batches\n", stats_.tail_edges_in,
+                       batch);
+    handed_ = handed_most;
+  }
+
+  static constexpr std::int64_t kNone = std::numeric_limits<std::int64_t>::max();
+
+  /// The weight's place in the edge order as a non-negative integer, heavier = larger (-0 = +0).
+  static std::int64_t heaviness_of(float w) {
+    if (w == 0) w = 0;
+    const auto u = std::bit_cast<std::uint32_t>(w);
+    return (u & 0x80000000u) != 0 ? ~u : (u | 0x80000000u);
+  }
+  static float weight_of_heaviness(std::int64_t h) {
+    const auto u = static_cast<std::uint32_t>(h);
+    return std::bit_cast<float>((u & 0x80000000u) != 0 ? (u & 0x7fffffffu) : ~u);
   }
 
   const mpi::Comm& comm_;
@@ -366,6 +470,7 @@ class Greedy {
   bool active_built_ = false;
   std::int64_t messages_ = 0;
   double last_print_ = 0;
+  std::int64_t handed_ = 0;  ///< the most tail edges this rank was handed at once
   GreedyStats stats_;
 };
 

@@ -1,6 +1,6 @@
 // The greedy maximum-weight path cover, distributed (docs/algorithms.md): rounds of
-// fragment-level mutual best edges, then the contended tail finished on rank 0. Accepts exactly
-// the edges the sequential greedy accepts, whatever the rank count.
+// fragment-level mutual best edges, then the contended tail finished sequentially in batches of
+// bounded size. Accepts exactly the edges the sequential greedy accepts, whatever the rank count.
 #pragma once
 
 #include <cstdint>
@@ -11,23 +11,33 @@
 namespace weave::order {
 
 struct GreedyOptions {
-  /// Hand the rest to rank 0 when a round accepts fewer edges than this share of the fragments
-  /// that still have an eligible edge (the rounds have stopped paying for their messages) ...
+  /// Finish the tail sequentially, in batches, when a round accepts fewer edges than this share of
+  /// the fragments that still have an eligible edge (the rounds have stopped paying for their
+  /// messages) ...
   double tail_fraction = 0.01;
   /// ... or after this many rounds.
   int max_rounds = 200;
   /// Print a progress line per round (rate-limited) on rank 0.
   bool progress = false;
+  /// Graph slots (an edge counts at both ends) per tail batch; 0 = the mean a rank holds, so no rank
+  /// is handed more than it already holds. Tests set it small to exercise many batches.
+  std::int64_t tail_batch_slots = 0;
 };
 
 struct GreedyStats {
   int rounds = 0;
   std::int64_t accepted_locally = 0;  ///< edges accepted by the ranks on their own before the rounds
   std::vector<std::int64_t> accepted_per_round;
-  std::int64_t tail_edges_in = 0;     ///< eligible edges handed to rank 0
-  std::int64_t tail_accepted = 0;     ///< edges rank 0 accepted from them
-  std::int64_t messages = 0;          ///< point-to-point records sent, summed over ranks
+  std::int64_t tail_edges_in = 0;       ///< eligible edges decided in the tail's batches
+  std::int64_t tail_accepted = 0;       ///< edges accepted from them
+  std::int64_t tail_batches = 0;
+  std::int64_t tail_largest_batch = 0;  ///< the most edges one rank was handed at once
+  std::int64_t messages = 0;            ///< point-to-point records sent, summed over ranks
   std::int64_t accepted_total = 0;
+  /// Per rank, the graph slots it holds plus the most tail edges it was handed at once: the largest
+  /// over ranks and the mean (the bound of docs/algorithms.md: no rank above twice the mean).
+  std::int64_t peak_edges_max = 0;
+  double peak_edges_mean = 0;
 };
 
 struct PathCover {
@@ -52,6 +62,7 @@ PathCover greedy_path_cover(const mpi::Comm& comm, const LocalGraph& graph, cons
                             const InitialPaths& initial = {});
 
 /// Sequential greedy on an explicit edge list, starting from given fragments: the tail's solver.
+/// Every end of an edge must be among `ends` (a document on an edge has degree < 2).
 /// ends[i] = (document, the other end of its fragment, degree). Returns the accepted edges and,
 /// for every end of a fragment that an accepted edge changed and that is still an end, its new
 /// partner (documents known only as a partner are ends of degree 1, or 0 when alone).

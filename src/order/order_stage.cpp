@@ -87,8 +87,12 @@ Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, c
   out.figures["accepted_per_round"] = cover.stats.accepted_per_round;
   out.figures["greedy_edges"] = cover.stats.accepted_total;
   out.figures["accepted_locally"] = cover.stats.accepted_locally;
-  out.figures["tail_edges_handed_to_rank0"] = cover.stats.tail_edges_in;
+  out.figures["tail_edges"] = cover.stats.tail_edges_in;
   out.figures["tail_edges_accepted"] = cover.stats.tail_accepted;
+  out.figures["tail_batches"] = cover.stats.tail_batches;
+  out.figures["tail_largest_batch"] = cover.stats.tail_largest_batch;
+  out.figures["greedy_peak_edges_max"] = cover.stats.peak_edges_max;
+  out.figures["greedy_peak_edges_mean"] = cover.stats.peak_edges_mean;
   out.figures["messages"] = cover.stats.messages;
   out.figures["greedy_paths"] = n - cover.stats.accepted_total;
   nlohmann::json levels = nlohmann::json::array();
@@ -178,8 +182,9 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
       line += fmt::format(", topic purity {:.3f} (random {:.3f})", adjacent["topic_purity"].get<double>(),
                           random["topic_purity"].get<double>());
     if (figures.contains("rounds"))
-      line += fmt::format("; {} greedy rounds, {} edges to rank 0, {} stitch levels", figures["rounds"].get<int>(),
-                          figures["tail_edges_handed_to_rank0"].get<std::int64_t>(), figures["stitch_levels"].get<int>());
+      line += fmt::format("; {} greedy rounds, {} tail edges in {} batches, {} stitch levels", figures["rounds"].get<int>(),
+                          figures["tail_edges"].get<std::int64_t>(), figures["tail_batches"].get<std::int64_t>(),
+                          figures["stitch_levels"].get<int>());
     util::print_root(comm, "{}\n", line);
   }
 }

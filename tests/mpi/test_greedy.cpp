@@ -1,6 +1,7 @@
 // The distributed greedy path cover against the sequential greedy (Boost disjoint sets): the same
 // accepted edge set on random, clustered and tie-heavy kNN graphs at 1, 2, 3 and 5 ranks, and on
-// the adversarial chain of increasing weights within a bounded number of rounds.
+// the adversarial chain of increasing weights within a bounded number of rounds and a per-rank
+// bound on the edges held or handed in the tail.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -145,9 +146,10 @@ void expect_equals_oracle(const mpi::Comm& comm, const WholeLists& w, const std:
     if (degree < 2) ASSERT_EQ(cover.partner[i], partner[range.begin + i]) << what << ": partner of " << range.begin + i;
   }
   if (comm.is_root())
-    std::printf("[ %s ] %zu edges, %d rounds, %lld handed to rank 0 (%lld accepted there), %lld messages\n",
+    std::printf("[ %s ] %zu edges, %d rounds, %lld in the tail (%lld accepted, %lld batches), %lld messages\n",
                 what.c_str(), want.size(), cover.stats.rounds, static_cast<long long>(cover.stats.tail_edges_in),
-                static_cast<long long>(cover.stats.tail_accepted), static_cast<long long>(cover.stats.messages));
+                static_cast<long long>(cover.stats.tail_accepted), static_cast<long long>(cover.stats.tail_batches),
+                static_cast<long long>(cover.stats.messages));
 }
 
 TEST(DistributedGreedy, RandomGraphs) {
@@ -155,8 +157,13 @@ TEST(DistributedGreedy, RandomGraphs) {
   for (std::uint64_t seed : {1, 2, 3}) expect_equals_oracle(comm, random_lists(2000, 6, 100000, seed), "random");
   // Rounds only (no tail): exercises the mutual-best rounds to the end.
   expect_equals_oracle(comm, random_lists(1500, 5, 100000, 9), "random, rounds only", {0.0, 100000});
-  // Tail only: everything on rank 0 after the first round.
+  // Tail only: everything in the tail after the first round, in one batch or in many small ones
+  // (thresholds at several scales, batches solved by every rank in turn).
   expect_equals_oracle(comm, random_lists(1500, 5, 100000, 10), "random, early tail", {1.1, 100000});
+  expect_equals_oracle(comm, random_lists(1500, 5, 100000, 11), "random, tail in batches of 40 slots",
+                       {1.1, 100000, false, 40});
+  expect_equals_oracle(comm, random_lists(2000, 8, 3, 12), "3 weight levels, tail in batches of 7 slots",
+                       {1.1, 100000, false, 7});
 }
 
 TEST(DistributedGreedy, ClusteredGraphs) {
@@ -172,31 +179,64 @@ TEST(DistributedGreedy, TieHeavyGraphs) {
   expect_equals_oracle(comm, random_lists(7, 10, 2, 8), "fewer documents than k+1");
 }
 
-TEST(DistributedGreedy, AdversarialChainFinishesInFewRounds) {
+TEST(DistributedGreedy, AdversarialChainIsBoundedPerRank) {
   mpi::Comm comm;
   // A chain of 100,000 documents with increasing weights along it; consecutive chain documents
   // are in different thirds of the ids (position p is document p / 3 of third p mod 3), so at 3
-  // ranks they alternate between the ranks. Mutual-best rounds accept one edge per round here.
+  // ranks they alternate between the ranks. Mutual-best rounds accept one edge per round here, so
+  // the whole chain goes to the tail; its batches must keep every rank within 2 (N/P) k edges held
+  // or handed at once, and within twice the mean over ranks.
   const std::int64_t n = 100000;
-  WholeLists w{n, 2, std::vector<std::int64_t>(2 * n, -1), std::vector<float>(2 * n, std::nanf(""))};
+  const int k = 2;
+  WholeLists w{n, k, std::vector<std::int64_t>(k * n, -1), std::vector<float>(k * n, std::nanf(""))};
   auto doc = [&](std::int64_t p) { return block_range(n, 3, static_cast<int>(p % 3)).begin + p / 3; };
   for (std::int64_t p = 0; p < n; ++p) {
     std::vector<std::pair<float, std::int64_t>> row;
     if (p + 1 < n) row.emplace_back(static_cast<float>(p + 1) / n, doc(p + 1));
     if (p > 0) row.emplace_back(static_cast<float>(p) / n, doc(p - 1));
     for (std::size_t j = 0; j < row.size(); ++j) {
-      w.ids[doc(p) * 2 + j] = row[j].second;
-      w.sims[doc(p) * 2 + j] = row[j].first;
+      w.ids[doc(p) * k + j] = row[j].second;
+      w.sims[doc(p) * k + j] = row[j].first;
     }
   }
   EdgeSet got;
   const auto cover = run_distributed(comm, w, got);
   EXPECT_EQ(got, sequential_oracle(w));
   EXPECT_EQ(static_cast<std::int64_t>(got.size()), n - 1);  // one path through the whole chain
-  EXPECT_LE(cover.stats.rounds, 3) << "the contended chain should be handed to rank 0 at once";
+  EXPECT_LE(cover.stats.rounds, 3) << "the contended chain should go to the tail at once";
+  const double per_rank_bound = 2.0 * static_cast<double>(n) / comm.size() * k;
+  EXPECT_LE(static_cast<double>(cover.stats.peak_edges_max), per_rank_bound);
+  EXPECT_LE(static_cast<double>(cover.stats.peak_edges_max), 2.0 * cover.stats.peak_edges_mean);
+  EXPECT_LE(static_cast<double>(cover.stats.tail_largest_batch), static_cast<double>(n) / comm.size() * k);
+  if (comm.size() > 1) EXPECT_GE(cover.stats.tail_batches, comm.size() / 2) << "the chain fits no single batch";
   if (comm.is_root())
-    std::printf("[ chain ] %d rounds, %lld edges handed to rank 0\n", cover.stats.rounds,
-                static_cast<long long>(cover.stats.tail_edges_in));
+    std::printf("[ chain ] %d rounds, %lld tail edges in %lld batches (largest %lld); peak edges per rank %lld "
+                "(mean %.0f, bound 2 (N/P) k = %.0f)\n",
+                cover.stats.rounds, static_cast<long long>(cover.stats.tail_edges_in),
+                static_cast<long long>(cover.stats.tail_batches), static_cast<long long>(cover.stats.tail_largest_batch),
+                static_cast<long long>(cover.stats.peak_edges_max), cover.stats.peak_edges_mean, per_rank_bound);
+}
+
+/// The same chain, its heavy half on the last ranks: thresholds at larger scales keep the batches
+/// full when one rank holds all the heaviest edges.
+TEST(DistributedGreedy, ChainWithHeavyEdgesOnOneRank) {
+  mpi::Comm comm;
+  const std::int64_t n = 30000;
+  const int k = 2;
+  WholeLists w{n, k, std::vector<std::int64_t>(k * n, -1), std::vector<float>(k * n, std::nanf(""))};
+  for (std::int64_t p = 0; p < n; ++p) {  // document p at position p: the blocks are contiguous pieces
+    std::vector<std::pair<float, std::int64_t>> row;
+    if (p + 1 < n) row.emplace_back(static_cast<float>(p + 1) / n, p + 1);
+    if (p > 0) row.emplace_back(static_cast<float>(p) / n, p - 1);
+    for (std::size_t j = 0; j < row.size(); ++j) w.ids[p * k + j] = row[j].second, w.sims[p * k + j] = row[j].first;
+  }
+  EdgeSet got;
+  const auto cover = run_distributed(comm, w, got, {1.1, 100000});
+  EXPECT_EQ(got, sequential_oracle(w));
+  EXPECT_LE(static_cast<double>(cover.stats.peak_edges_max), 2.0 * static_cast<double>(n) / comm.size() * k);
+  // Each batch takes at least half the budget (the mean slots per rank, 2 (n/P)) unless the tail is
+  // nearly done, so about 2 (n/P) / ((n/P) / 2) = P batches at most, with some slack.
+  EXPECT_LE(cover.stats.tail_batches, 2 * comm.size() + 2);
 }
 
 }  // namespace
