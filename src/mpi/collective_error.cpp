@@ -29,6 +29,7 @@ void agree_on_error(const Comm& comm, std::exception_ptr local_error) {
     int rank;
   } mine{static_cast<long>(key), comm.rank()}, winner{};
   static_assert(sizeof(long) == sizeof(std::int64_t));
+  count_collective(sizeof(mine));
   check(MPI_Allreduce(&mine, &winner, 1, MPI_LONG_INT, MPI_MINLOC, comm.get()), "MPI_Allreduce(MINLOC)");
   if (winner.key == kNoError) return;
   const std::string agreed = comm.bcast_string(message, winner.rank);

@@ -55,7 +55,10 @@ Comm Comm::split(int color) const {
   return c;
 }
 
-void Comm::barrier() const { check(MPI_Barrier(comm_), "MPI_Barrier"); }
+void Comm::barrier() const {
+  count_collective(0);
+  check(MPI_Barrier(comm_), "MPI_Barrier");
+}
 
 std::pair<int, int> Comm::node_rank_and_size() const {
   MPI_Comm node = MPI_COMM_NULL;
@@ -90,6 +93,7 @@ std::vector<std::string> Comm::bcast_strings(const std::vector<std::string>& v, 
 
 std::vector<std::int64_t> Comm::alltoall_counts(const std::vector<std::int64_t>& send_counts) const {
   std::vector<std::int64_t> recv(static_cast<std::size_t>(size_));
+  count_collective(static_cast<double>(size_) * sizeof(std::int64_t));
   check(MPI_Alltoall(send_counts.data(), 1, MPI_INT64_T, recv.data(), 1, MPI_INT64_T, comm_), "MPI_Alltoall");
   return recv;
 }
@@ -118,6 +122,7 @@ void Comm::exchange(const std::vector<const void*>& send, const std::vector<std:
       requests.emplace_back();
       check(MPI_Irecv(static_cast<char*>(recv[r]) + at * bytes, n, type, r, kTag, comm_, &requests.back()),
             "MPI_Irecv");
+      traffic().bytes_received += static_cast<double>(n) * static_cast<double>(bytes);
     }
   }
   for (int r = 0; r < size_; ++r) {
@@ -128,6 +133,8 @@ void Comm::exchange(const std::vector<const void*>& send, const std::vector<std:
       check(MPI_Isend(static_cast<const char*>(send[r]) + at * bytes, n, type, r, kTag, comm_,
                       &requests.back()),
             "MPI_Isend");
+      traffic().bytes_sent += static_cast<double>(n) * static_cast<double>(bytes);
+      ++traffic().messages_sent;
     }
   }
   if (send_counts[rank_] > 0)

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "mpi/datatype.hpp"
+#include "mpi/traffic.hpp"
 
 namespace weave::mpi {
 
@@ -49,6 +50,7 @@ class Comm {
   template <typename T>
   T allreduce(T value, MPI_Op op) const {
     T out{};
+    count_collective(sizeof(T));
     check(MPI_Allreduce(&value, &out, 1, datatype<T>(), op, comm_), "MPI_Allreduce");
     return out;
   }
@@ -58,6 +60,7 @@ class Comm {
   void allreduce_inplace(std::span<T> values, MPI_Op op) const {
     for (std::size_t at = 0; at < values.size(); at += static_cast<std::size_t>(max_piece_elements())) {
       const auto n = static_cast<int>(std::min<std::size_t>(values.size() - at, max_piece_elements()));
+      count_collective(static_cast<double>(n) * sizeof(T));
       check(MPI_Allreduce(MPI_IN_PLACE, values.data() + at, n, datatype<T>(), op, comm_), "MPI_Allreduce");
     }
   }
@@ -72,6 +75,7 @@ class Comm {
   template <typename T>
   T exscan_sum(T value) const {
     T out{};
+    count_collective(sizeof(T));
     check(MPI_Exscan(&value, &out, 1, datatype<T>(), MPI_SUM, comm_), "MPI_Exscan");
     return rank_ == 0 ? T{} : out;
   }
@@ -80,6 +84,7 @@ class Comm {
   template <typename T>
   std::vector<T> allgather(T value) const {
     std::vector<T> out(static_cast<std::size_t>(size_));
+    count_collective(sizeof(T));
     check(MPI_Allgather(&value, 1, datatype<T>(), out.data(), 1, datatype<T>(), comm_), "MPI_Allgather");
     return out;
   }
@@ -90,6 +95,7 @@ class Comm {
   void bcast(std::span<T> values, int root) const {
     for (std::size_t at = 0; at < values.size(); at += static_cast<std::size_t>(max_piece_elements())) {
       const auto n = static_cast<int>(std::min<std::size_t>(values.size() - at, max_piece_elements()));
+      count_collective(static_cast<double>(n) * sizeof(T));
       check(MPI_Bcast(values.data() + at, n, datatype<T>(), root, comm_), "MPI_Bcast");
     }
   }

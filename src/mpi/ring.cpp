@@ -29,6 +29,11 @@ void RingShift::start(const float* send, std::int64_t send_rows, float* recv, st
   check(MPI_Isend(send, static_cast<int>(send_rows), row_type_, right(), kRingTag, comm_.get(), &requests_[1]),
         "MPI_Isend");
   bytes_sent_ += static_cast<double>(send_rows * row_bytes_);
+  if (right() != comm_.rank()) {
+    traffic().bytes_sent += static_cast<double>(send_rows * row_bytes_);
+    traffic().bytes_received += static_cast<double>(recv_rows * row_bytes_);
+    ++traffic().messages_sent;
+  }
 }
 
 void RingShift::poll() {

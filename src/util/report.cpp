@@ -18,7 +18,8 @@ std::int64_t peak_memory_bytes() {
   return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
-Report::Report(const mpi::Comm& comm, std::string command) : comm_(comm), command_(std::move(command)) {}
+Report::Report(const mpi::Comm& comm, std::string command)
+    : comm_(comm), command_(std::move(command)), traffic_at_start_(mpi::traffic()) {}
 
 Report::StageTimer::StageTimer(Report& report, std::string name)
     : report_(report), name_(std::move(name)), start_(std::chrono::steady_clock::now()) {}
@@ -64,6 +65,7 @@ nlohmann::json spread(const std::vector<double>& per_rank) {
 }  // namespace
 
 nlohmann::json Report::collect() const {
+  const mpi::Traffic moved = mpi::traffic() - traffic_at_start_;  // before collect's own collectives
   // Every rank records the same stages and counters in the same order; check before reducing.
   const auto n_stages = comm_.allgather<std::int64_t>(static_cast<std::int64_t>(stages_.size()));
   const auto n_counters = comm_.allgather<std::int64_t>(static_cast<std::int64_t>(counters_.size()));
@@ -87,6 +89,11 @@ nlohmann::json Report::collect() const {
   nlohmann::json counters = nlohmann::json::object();
   for (const auto& [name, value] : counters_) counters[name] = spread(comm_.allgather<double>(value));
   doc["counters"] = counters;
+  doc["traffic"] = {{"bytes_sent", spread(comm_.allgather<double>(moved.bytes_sent))},
+                    {"bytes_received", spread(comm_.allgather<double>(moved.bytes_received))},
+                    {"messages_sent", spread(comm_.allgather<double>(static_cast<double>(moved.messages_sent)))},
+                    {"collectives", spread(comm_.allgather<double>(static_cast<double>(moved.collectives)))},
+                    {"collective_bytes", spread(comm_.allgather<double>(moved.collective_bytes))}};
   auto mem = comm_.allgather<double>(static_cast<double>(peak_memory_bytes()));
   nlohmann::json m = spread(mem);
   m.erase("total");

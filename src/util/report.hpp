@@ -1,6 +1,6 @@
 // The --report FILE.json facility: per-stage wall time (min/mean/max over ranks, with the rank of
-// each), counters summed over ranks (bytes moved, ...), peak memory per rank, quality figures and
-// the effective configuration. Stages and counters are recorded on every rank in the same order.
+// each), counters summed over ranks (bytes moved, ...), the traffic of every rank through Comm
+// since the report began, peak memory per rank, quality figures and the effective configuration. Stages and counters are recorded on every rank in the same order.
 #pragma once
 
 #include <chrono>
@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mpi/comm.hpp"
+#include "mpi/traffic.hpp"
 
 namespace weave::util {
 
@@ -57,6 +58,7 @@ class Report {
   std::vector<std::pair<std::string, double>> counters_;  ///< this rank's values, in order
   nlohmann::json figures_ = nlohmann::json::object();
   nlohmann::json config_ = nlohmann::json::object();
+  mpi::Traffic traffic_at_start_;
 };
 
 }  // namespace weave::util

@@ -22,6 +22,33 @@ TEST(Comm, ReductionsAndPrefixSums) {
   for (int i = 0; i < p; ++i) EXPECT_EQ(all[i], i * 0.5);
 }
 
+TEST(Comm, TrafficCountsWhatGoesToOtherRanks) {
+  mpi::Comm comm;
+  const int p = comm.size(), r = comm.rank();
+  // Rank r sends r + 1 + t int64s to rank t; nothing to itself counts as traffic.
+  std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(p));
+  double want_sent = 0, want_received = 0;
+  std::int64_t want_messages = 0;
+  for (int t = 0; t < p; ++t) {
+    send[t].assign(static_cast<std::size_t>(r + 1 + t), r);
+    if (t == r) continue;
+    want_sent += 8.0 * (r + 1 + t);
+    want_received += 8.0 * (t + 1 + r);
+    ++want_messages;
+  }
+  const mpi::Traffic before = mpi::traffic();
+  comm.alltoallv(send);
+  const mpi::Traffic moved = mpi::traffic() - before;
+  EXPECT_EQ(moved.bytes_sent, want_sent);
+  EXPECT_EQ(moved.bytes_received, want_received);
+  EXPECT_EQ(moved.messages_sent, want_messages);
+  EXPECT_EQ(moved.collectives, 1);  // the count exchange
+  const mpi::Traffic before_sum = mpi::traffic();
+  comm.sum<std::int64_t>(1);
+  EXPECT_EQ((mpi::traffic() - before_sum).collectives, 1);
+  EXPECT_EQ((mpi::traffic() - before_sum).collective_bytes, 8.0);
+}
+
 TEST(Comm, AlltoallvDeliversEveryMessageToItsRank) {
   mpi::Comm comm;
   const int p = comm.size(), r = comm.rank();

@@ -1,0 +1,10 @@
+#include "mpi/traffic.hpp"
+
+namespace weave::mpi {
+
+Traffic& traffic() {
+  static Traffic counters;
+  return counters;
+}
+
+}  // namespace weave::mpi
