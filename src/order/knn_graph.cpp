@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -12,93 +13,123 @@
 
 namespace weave::order {
 
-LocalGraph build_knn_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, const knn::KnnLists& lists) {
-  std::vector<std::int64_t> sources(static_cast<std::size_t>(range.size()));
-  for (std::int64_t i = 0; i < range.size(); ++i) sources[i] = range.begin + i;
-  return build_graph_from_lists(comm, num_docs, range, sources, lists.k, lists.neighbors, lists.similarities);
-}
+namespace {
 
-LocalGraph build_graph_from_lists(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
-                                  const std::vector<std::int64_t>& sources, int k,
-                                  const std::vector<std::int64_t>& ids, const std::vector<float>& sims) {
-  std::vector<WeightedPair> pairs;
-  mpi::collectively(comm, [&] {
-    for (std::size_t i = 0; i < sources.size(); ++i) {
-      const std::int64_t u = sources[i];
-      for (int j = 0; j < k; ++j) {
-        const std::int64_t v = ids[i * k + j];
-        const float w = sims[i * k + j];
-        if (v < 0) continue;
-        if (v >= num_docs || v == u || !std::isfinite(w))
-          throw UserError(fmt::format("knn lists: document {} has an invalid neighbour {} (similarity {})", u, v, w),
-                          u);
-        pairs.push_back({u, v, w});
-      }
-    }
-  });
-  return build_graph_from_pairs(comm, num_docs, range, pairs);
-}
+/// Pairs handed to the exchange per round and rank: the records in flight stay bounded (~25 MiB
+/// sent and about as much received per round) whatever the graph's size.
+std::int64_t pairs_per_round = std::int64_t{1} << 19;
 
-LocalGraph build_graph_from_pairs(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
-                                  const std::vector<WeightedPair>& pairs, std::vector<std::int64_t> owner_offsets) {
+/// The graph of `count` pairs given by pair_at(i) (std::nullopt: no pair at i), in two passes of
+/// bounded rounds: the first counts each owned document's directed edges (one id per end), so the
+/// second can place the records (neighbour, weight) straight into their document's bucket of the
+/// graph's own arrays. Memory: 12 bytes a directed edge and one round's records, never every record
+/// at once.
+template <typename PairAt>
+LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, std::int64_t count,
+                       PairAt pair_at, std::vector<std::int64_t> owner_offsets) {
   const std::int64_t n_local = range.size();
   LocalGraph g;
   g.num_docs = num_docs;
   g.ranks = comm.size();
   g.range = range;
   g.owner_offsets = std::move(owner_offsets);
-  // Directed edges (owner-side doc, other doc, weight bits), sent to the owner of each end.
-  std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
-  for (const auto& [u, v, w] : pairs) {
-    const std::int64_t bits = std::bit_cast<std::uint32_t>(w);
-    for (auto [from, to] : {std::pair{u, v}, std::pair{v, u}}) {
-      auto& out = send[g.owner(from)];
-      out.insert(out.end(), {from, to, bits});
+  const std::int64_t rounds = comm.max((count + pairs_per_round - 1) / pairs_per_round);
+  // Each pass sends, for every pair {u, v}, a record to the owner of u about u and to the owner of v
+  // about v: the end's id alone (fields = 1, counting) or (end, other end, weight bits); `take`
+  // consumes each record that arrived.
+  auto pass = [&](int fields, auto&& take) {
+    for (std::int64_t round = 0; round < rounds; ++round) {
+      std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
+      const std::int64_t first = round * pairs_per_round, last = std::min(count, first + pairs_per_round);
+      for (std::int64_t x = first; x < last; ++x) {
+        const std::optional<WeightedPair> p = pair_at(x);
+        if (!p) continue;
+        const std::int64_t bits = std::bit_cast<std::uint32_t>(p->weight);
+        for (auto [from, to] : {std::pair{p->u, p->v}, std::pair{p->v, p->u}}) {
+          auto& out = send[g.owner(from)];
+          if (fields == 1) out.push_back(from);
+          else out.insert(out.end(), {from, to, bits});
+        }
+      }
+      for (const auto& part : comm.alltoallv(send))
+        for (std::size_t y = 0; y + fields - 1 < part.size(); y += static_cast<std::size_t>(fields)) take(&part[y]);
     }
+  };
+  // Bucketed by document straight into the graph's arrays (a counting sort: O(edges), not a sort
+  // of all of them); then each document's few edges: by neighbour, the largest weight of a pair
+  // kept, heaviest first, compacted towards the front (a bucket never moves past its own start).
+  std::vector<std::int64_t> first(static_cast<std::size_t>(n_local + 1), 0);
+  pass(1, [&](const std::int64_t* r) { ++first[r[0] - range.begin + 1]; });
+  for (std::int64_t i = 0; i < n_local; ++i) first[i + 1] += first[i];
+  g.neighbor.resize(static_cast<std::size_t>(first[n_local]));
+  g.weight.resize(static_cast<std::size_t>(first[n_local]));
+  {
+    std::vector<std::int64_t> next(first.begin(), first.end() - 1);
+    pass(3, [&](const std::int64_t* r) {
+      const std::int64_t s = next[r[0] - range.begin]++;
+      g.neighbor[s] = r[1];
+      g.weight[s] = std::bit_cast<float>(static_cast<std::uint32_t>(r[2]));
+    });
   }
-  const auto received = comm.alltoallv(send);
-  send = {};
   struct Directed {
     std::int64_t to;
     float w;
   };
-  // Bucketed by document (a counting sort: O(edges), not a sort of all of them), then each
-  // document's few edges: by neighbour, the largest weight of a pair kept, then heaviest first.
-  std::vector<std::int64_t> first(static_cast<std::size_t>(n_local + 1), 0);
-  for (const auto& part : received)
-    for (std::size_t x = 0; x + 2 < part.size(); x += 3) ++first[part[x] - range.begin + 1];
-  for (std::int64_t i = 0; i < n_local; ++i) first[i + 1] += first[i];
-  std::vector<Directed> edges(static_cast<std::size_t>(first[n_local]));
-  {
-    std::vector<std::int64_t> next(first.begin(), first.end() - 1);
-    for (const auto& part : received)
-      for (std::size_t x = 0; x + 2 < part.size(); x += 3)
-        edges[next[part[x] - range.begin]++] = {part[x + 1], std::bit_cast<float>(static_cast<std::uint32_t>(part[x + 2]))};
-  }
+  std::vector<Directed> bucket;
   g.offsets.assign(static_cast<std::size_t>(n_local + 1), 0);
-  g.neighbor.reserve(edges.size());
-  g.weight.reserve(edges.size());
+  std::int64_t kept = 0;
   for (std::int64_t i = 0; i < n_local; ++i) {
-    const auto begin = edges.begin() + first[i], end = edges.begin() + first[i + 1];
-    std::sort(begin, end, [](const Directed& x, const Directed& y) { return x.to != y.to ? x.to < y.to : x.w > y.w; });
-    const auto last = std::unique(begin, end, [](const Directed& x, const Directed& y) { return x.to == y.to; });
+    bucket.clear();
+    for (std::int64_t s = first[i]; s < first[i + 1]; ++s) bucket.push_back({g.neighbor[s], g.weight[s]});
+    std::sort(bucket.begin(), bucket.end(), [](const Directed& x, const Directed& y) { return x.to != y.to ? x.to < y.to : x.w > y.w; });
+    const auto last = std::unique(bucket.begin(), bucket.end(), [](const Directed& x, const Directed& y) { return x.to == y.to; });
     const std::int64_t doc = range.begin + i;
-    std::sort(begin, last, [doc](const Directed& x, const Directed& y) {
+    std::sort(bucket.begin(), last, [doc](const Directed& x, const Directed& y) {
       return heavier(Edge::make(doc, x.to, x.w), Edge::make(doc, y.to, y.w));
     });
-    for (auto e = begin; e != last; ++e) {
-      g.neighbor.push_back(e->to);
-      g.weight.push_back(e->w);
-    }
-    g.offsets[i + 1] = static_cast<std::int64_t>(g.neighbor.size());
+    for (auto e = bucket.begin(); e != last; ++e, ++kept) g.neighbor[kept] = e->to, g.weight[kept] = e->w;
+    g.offsets[i + 1] = kept;
   }
+  first = {};
+  g.neighbor.resize(static_cast<std::size_t>(kept));  // the capacity of the directed edges stays
+  g.weight.resize(static_cast<std::size_t>(kept));
   g.by_neighbor.resize(g.neighbor.size());
   for (std::int64_t i = 0; i < n_local; ++i) {
-    auto first = g.by_neighbor.begin() + g.offsets[i], last = g.by_neighbor.begin() + g.offsets[i + 1];
-    std::iota(first, last, g.offsets[i]);
-    std::sort(first, last, [&](std::int64_t x, std::int64_t y) { return g.neighbor[x] < g.neighbor[y]; });
+    auto from = g.by_neighbor.begin() + g.offsets[i], to = g.by_neighbor.begin() + g.offsets[i + 1];
+    std::iota(from, to, g.offsets[i]);
+    std::sort(from, to, [&](std::int64_t x, std::int64_t y) { return g.neighbor[x] < g.neighbor[y]; });
   }
   return g;
+}
+
+}  // namespace
+
+void set_graph_pairs_per_round(std::int64_t pairs) { pairs_per_round = std::max<std::int64_t>(1, pairs); }
+
+LocalGraph build_knn_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, const knn::KnnLists& lists) {
+  const int k = lists.k;
+  mpi::collectively(comm, [&] {
+    for (std::int64_t i = 0; i < range.size(); ++i)
+      for (int j = 0; j < k; ++j) {
+        const std::int64_t u = range.begin + i, v = lists.neighbors[i * k + j];
+        const float w = lists.similarities[i * k + j];
+        if (v >= 0 && (v >= num_docs || v == u || !std::isfinite(w)))
+          throw UserError(fmt::format("knn lists: document {} has an invalid neighbour {} (similarity {})", u, v, w),
+                          u);
+      }
+  });
+  const auto entries = static_cast<std::int64_t>(lists.neighbors.size());
+  return build_graph(comm, num_docs, range, entries, [&](std::int64_t x) -> std::optional<WeightedPair> {
+    const std::int64_t v = lists.neighbors[x];
+    if (v < 0) return std::nullopt;
+    return WeightedPair{range.begin + x / k, v, lists.similarities[x]};
+  }, {});
+}
+
+LocalGraph build_graph_from_pairs(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
+                                  const std::vector<WeightedPair>& pairs, std::vector<std::int64_t> owner_offsets) {
+  return build_graph(comm, num_docs, range, static_cast<std::int64_t>(pairs.size()),
+                     [&](std::int64_t x) -> std::optional<WeightedPair> { return pairs[x]; }, std::move(owner_offsets));
 }
 
 int LocalGraph::owner(std::int64_t doc) const {

@@ -1,7 +1,8 @@
 // The undirected kNN graph, distributed like the documents: rank r holds, for each document it
 // owns, every incident edge, sorted heaviest first. Built from the kNN lists by sending each
-// directed edge u->v to v's owner too; an edge listed in both directions gets the larger weight.
-// Memory O((N/P) k) on average (a document can be the neighbour of many others: hubs cost more).
+// directed edge u->v to v's owner too (in rounds of bounded size); an edge listed in both
+// directions gets the larger weight. Memory O((N/P) k) on average (a document can be the neighbour
+// of many others: hubs cost more): 20 bytes a slot, 12 a directed edge while building.
 #pragma once
 
 #include <cstdint>
@@ -53,10 +54,8 @@ LocalGraph build_graph_from_pairs(const mpi::Comm& comm, std::int64_t num_docs, 
                                   const std::vector<WeightedPair>& pairs,
                                   std::vector<std::int64_t> owner_offsets = {});
 
-/// Collective. The same from arbitrary similarity lists: sources[i] lists, for document
-/// sources[i] (owned here), neighbours ids[i*k..] with similarities sims[i*k..] (-1 skipped).
-LocalGraph build_graph_from_lists(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
-                                  const std::vector<std::int64_t>& sources, int k,
-                                  const std::vector<std::int64_t>& ids, const std::vector<float>& sims);
+/// Pairs each rank hands to one round of the building's exchanges (default 2^19; tests lower it to
+/// exercise the rounds).
+void set_graph_pairs_per_round(std::int64_t pairs);
 
 }  // namespace weave::order

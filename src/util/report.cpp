@@ -30,7 +30,7 @@ void Report::StageTimer::stop() {
   if (!running_) return;
   running_ = false;
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  report_.stages_.emplace_back(name_, s);
+  report_.stages_.push_back({name_, s, static_cast<double>(peak_memory_bytes())});
 }
 
 void Report::add_counter(const std::string& name, double local_value) {
@@ -79,11 +79,12 @@ nlohmann::json Report::collect() const {
   doc["ranks"] = comm_.size();
   doc["configuration"] = config_;
   nlohmann::json stages = nlohmann::json::array();
-  for (const auto& [name, seconds] : stages_) {
-    auto per_rank = comm_.allgather<double>(seconds);
-    nlohmann::json s = spread(per_rank);
+  for (const auto& [name, seconds, peak] : stages_) {
+    nlohmann::json s = spread(comm_.allgather<double>(seconds));
     s.erase("total");
-    stages.push_back({{"stage", name}, {"wall_seconds", s}});
+    nlohmann::json m = spread(comm_.allgather<double>(peak));
+    m.erase("total");
+    stages.push_back({{"stage", name}, {"wall_seconds", s}, {"peak_memory_bytes", m}});
   }
   doc["stages"] = stages;
   nlohmann::json counters = nlohmann::json::object();

@@ -54,7 +54,12 @@ class Report {
  private:
   const mpi::Comm& comm_;
   std::string command_;
-  std::vector<std::pair<std::string, double>> stages_;    ///< this rank's seconds, in order
+  struct StageRecord {
+    std::string name;
+    double seconds;
+    double peak_memory;  ///< this process's peak resident size when the stage ended
+  };
+  std::vector<StageRecord> stages_;                       ///< this rank's stages, in order
   std::vector<std::pair<std::string, double>> counters_;  ///< this rank's values, in order
   nlohmann::json figures_ = nlohmann::json::object();
   nlohmann::json config_ = nlohmann::json::object();

@@ -169,6 +169,10 @@ TEST(DistributedGreedy, RandomGraphs) {
 TEST(DistributedGreedy, ClusteredGraphs) {
   mpi::Comm comm;
   expect_equals_oracle(comm, random_lists(3000, 10, 1000000, 4, 17), "clustered");
+  // The graph built in many rounds of 97 pairs (a rank's lists: 6,000 to 30,000 pairs) is the same.
+  order::set_graph_pairs_per_round(97);
+  expect_equals_oracle(comm, random_lists(3000, 10, 1000000, 4, 17), "clustered, graph built in small rounds");
+  order::set_graph_pairs_per_round(std::int64_t{1} << 19);
   expect_equals_oracle(comm, random_lists(3000, 10, 1000000, 5, 17), "clustered, rounds only", {0.0, 100000});
 }
 
