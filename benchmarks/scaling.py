@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+"""Scaling study of Weave's stages measured as per-rank counters (issue: order and pack at a billion
+documents). A 2-core machine cannot time 64 ranks, but it can count what each rank holds and moves:
+for P = 1, 2, 4, ..., 64 ranks (oversubscribed), weak scaling (N/P documents fixed) and strong
+scaling (N fixed), it runs `weave knn` (exact), `weave order` and `weave pack` with --report and
+records per rank (largest and mean over ranks): peak memory (raw, and above the resident size of
+the same program doing nothing at that P: MPI, HDF5, BLAS), point-to-point bytes sent and received,
+messages, collectives, rounds and work units (pairs scored, graph slots held, tail batches). Wall
+times are recorded too but mean something only at 1 and 2 ranks here.
+
+Writes JSON (--json) and draws docs/scaling_weak.png and docs/scaling_strong.png with Debian's
+matplotlib; --plot-only redraws them from the JSON.
+
+knn (exact, O(N^2 d) work) runs on `weave synth` corpora of --knn-per-rank documents per rank (weak)
+or --knn-docs (strong); order and pack on graphs generated directly (benchmarks/order_graph_gen: a
+clustered corpus and a k-NN graph of it without a search) of --order-per-rank / --order-docs.
+
+Usage: /usr/bin/python3 benchmarks/scaling.py [--ranks 1,2,4,8,16,32,64] [--knn-per-rank 2000]
+       [--order-per-rank 20000] [--knn-docs 64000] [--order-docs 640000] [--dim 32] [--k 10]
+       [--json docs/scaling.json] [--plot-only]
+(run from the repository root after scripts/build.sh)."""
+import argparse
+import json
+import os
+import tempfile
+
+from bench_common import BUILD, ROOT, WEAVE, run
+
+STAGES = ("knn", "order", "pack")
+GRAPH_GEN = os.path.join(BUILD, "benchmarks", "order_graph_gen")
+
+
+def spread(report, *path):
+    x = report
+    for key in path:
+        x = x[key]
+    return {"max": x["max"], "mean": x["mean"]}
+
+
+def stage_row(stage, rep, wall, baseline):
+    """Per-rank figures of one stage's report."""
+    mem = spread(rep, "peak_memory_bytes")
+    fig = rep.get("figures", {})
+    row = {
+        "wall_seconds": wall,
+        "stage_seconds": sum(s["wall_seconds"]["max"] for s in rep["stages"]),
+        "peak_memory": mem,
+        "peak_memory_above_idle": {"max": mem["max"] - baseline["max"], "mean": mem["mean"] - baseline["mean"]},
+        "bytes_sent": spread(rep, "traffic", "bytes_sent"),
+        "bytes_received": spread(rep, "traffic", "bytes_received"),
+        "messages_sent": spread(rep, "traffic", "messages_sent"),
+        "collectives": spread(rep, "traffic", "collectives"),
+    }
+    if stage == "knn":
+        row["pairs_scored"] = spread(rep, "counters", "pairs_scored")
+        row["ring_bytes_sent"] = spread(rep, "counters", "bytes_sent")
+    if stage == "order":
+        row["greedy_rounds"] = fig["rounds"]
+        row["tail_batches"] = fig["tail_batches"]
+        row["stitch_levels"] = fig["stitch_levels"]
+        row["graph_slots_plus_tail"] = {"max": fig["greedy_peak_edges_max"], "mean": fig["greedy_peak_edges_mean"]}
+        row["mean_adjacent_similarity"] = fig["adjacent"]["mean_similarity"]
+    if stage == "pack":
+        row["corpus_bytes_read"] = spread(rep, "counters", "corpus_bytes_read")
+    return row
+
+
+def measure(tmp, p, n_knn, n_order, args):
+    """knn (exact) on n_knn synthetic documents, order and pack on a generated graph of n_order
+    documents (the exact kNN of n_order documents would take hours here), all at p ranks."""
+    # Yield when idle: 64 ranks share 2 cores, busy polling would starve the ranks doing the work.
+    mpirun = ["mpirun", "-n", p, "--bind-to", "none"]
+    env = {"OMPI_MCA_mpi_yield_when_idle": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    corpus = os.path.join(tmp, f"corpus_{n_knn}.h5")
+    if not os.path.exists(corpus):
+        run(["mpirun", "-n", 2, WEAVE, "synth", "--docs", n_knn, "--dim", args.dim, "--topics", max(1, n_knn // 500),
+             "--out", corpus, "--quiet"], env)
+    graph = os.path.join(tmp, f"graph_{n_order}")
+    if not os.path.exists(graph):
+        os.makedirs(graph)
+        run(["mpirun", "-n", 2, GRAPH_GEN, n_order, args.k, max(1, n_order // 1000), args.dim, graph], env)
+    knn, order, ctx = (os.path.join(tmp, f"{s}_{p}.h5") for s in ("knn", "order", "contexts"))
+    idle = os.path.join(tmp, f"idle_{p}.json")  # the program doing (almost) nothing at p ranks
+    run(mpirun + [WEAVE, "synth", "--docs", 4 * p, "--dim", 4, "--out", os.path.join(tmp, "idle.h5"), "--quiet",
+                  "--report", idle], env)
+    baseline = json.load(open(idle))["peak_memory_bytes"]
+    gcorpus = os.path.join(graph, "corpus.h5")
+    commands = {
+        "knn": ([WEAVE, "knn", "--corpus", corpus, "--k", args.k, "--out", knn], n_knn),
+        "order": ([WEAVE, "order", "--corpus", gcorpus, "--knn", os.path.join(graph, "knn.h5"), "--out", order], n_order),
+        "pack": ([WEAVE, "pack", "--corpus", gcorpus, "--order", order, "--context-length", 8192, "--out", ctx], n_order),
+    }
+    out = {}
+    for stage in STAGES:
+        path = os.path.join(tmp, f"{stage}_{p}.json")
+        command, n = commands[stage]
+        _, wall = run(mpirun + command + ["--quiet", "--report", path], env)
+        row = stage_row(stage, json.load(open(path)), wall, baseline)
+        row["docs"] = n
+        out[stage] = row
+        print(f"  P={p:3d} {stage:5s} N={n:8d} wall {wall:7.2f} s  peak {row['peak_memory']['max'] / 2**20:7.1f} MiB "
+              f"(+{row['peak_memory_above_idle']['max'] / 2**20:6.1f} over idle)  sent/rank max "
+              f"{row['bytes_sent']['max'] / 2**20:8.2f} MiB  messages {row['messages_sent']['max']:8.0f}", flush=True)
+    for f in (knn, order, ctx):
+        if os.path.exists(f):
+            os.remove(f)
+    return out
+
+
+def plot(results, png_prefix):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    for mode in ("weak", "strong"):
+        runs = results[mode]
+        if not runs:
+            continue
+        ps = [r["ranks"] for r in runs]
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+        panels = (("peak_memory_above_idle", "peak memory per rank above idle (MiB, max over ranks)", 2**20),
+                  ("bytes_sent", "bytes sent per rank (MiB, max over ranks)", 2**20),
+                  ("messages_sent", "messages sent per rank (max over ranks)", 1))
+        for ax, (key, title, unit) in zip(axes, panels):
+            for stage, marker in zip(STAGES, "osd"):
+                ax.plot(ps, [max(r[stage][key]["max"] / unit, 1e-3) for r in runs], marker=marker, label=stage)
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xlabel("ranks P")
+            ax.set_title(title, fontsize=10)
+            ax.grid(True, which="both", alpha=0.3)
+        axes[0].legend()
+        first = runs[0]
+        what = (f"weak scaling: {first['knn']['docs'] // first['ranks']} (knn) and "
+                f"{first['order']['docs'] // first['ranks']} (order, pack) documents per rank" if mode == "weak"
+                else f"strong scaling: {first['knn']['docs']} (knn) and {first['order']['docs']} (order, pack) documents")
+        fig.suptitle(f"weave, {what}, d = {results['dim']}, k = {results['k']} (oversubscribed on 2 cores)")
+        fig.tight_layout()
+        path = f"{png_prefix}_{mode}.png"
+        fig.savefig(path, dpi=90)
+        print("wrote", path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ranks", default="1,2,4,8,16,32,64")
+    ap.add_argument("--knn-per-rank", type=int, default=2000, help="weak scaling of knn: documents per rank")
+    ap.add_argument("--order-per-rank", type=int, default=20000, help="weak scaling of order, pack")
+    ap.add_argument("--knn-docs", type=int, default=64000, help="strong scaling of knn: documents")
+    ap.add_argument("--order-docs", type=int, default=640000, help="strong scaling of order, pack")
+    ap.add_argument("--dim", type=int, default=32)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--json", default=os.path.join(ROOT, "docs", "scaling.json"))
+    ap.add_argument("--png", default=os.path.join(ROOT, "docs", "scaling"))
+    ap.add_argument("--plot-only", action="store_true")
+    args = ap.parse_args()
+    if args.plot_only:
+        plot(json.load(open(args.json)), args.png)
+        return
+    ranks = [int(x) for x in args.ranks.split(",")]
+    results = {"dim": args.dim, "k": args.k, "weak": [], "strong": []}
+    with tempfile.TemporaryDirectory(prefix="weave-scaling-") as tmp:
+        for mode in ("weak", "strong"):
+            print(f"{mode} scaling")
+            for p in ranks:
+                n_knn = p * args.knn_per_rank if mode == "weak" else args.knn_docs
+                n_order = p * args.order_per_rank if mode == "weak" else args.order_docs
+                results[mode].append({"ranks": p, **measure(tmp, p, n_knn, n_order, args)})
+                with open(args.json + ".tmp", "w") as f:
+                    json.dump(results, f, indent=1)
+                os.replace(args.json + ".tmp", args.json)
+    summarize(results)
+    plot(results, args.png)
+
+
+def summarize(results):
+    """Ratios that the issue's goals name: largest P against P = 2 (P = 1 moves nothing)."""
+    weak = results["weak"]
+    if len(weak) < 3:
+        return
+    base = next(r for r in weak if r["ranks"] == 2)
+    last = weak[-1]
+    print(f"\nweak scaling, P = {last['ranks']} against P = 2 (per rank, max over ranks):")
+    for stage in STAGES:
+        mem = last[stage]["peak_memory"]["max"] / base[stage]["peak_memory"]["max"]
+        above = last[stage]["peak_memory_above_idle"]["max"] / max(base[stage]["peak_memory_above_idle"]["max"], 1)
+        sent = last[stage]["bytes_sent"]["max"] / max(base[stage]["bytes_sent"]["max"], 1)
+        print(f"  {stage:5s} peak memory {mem:5.2f}x (above idle {above:5.2f}x), bytes sent {sent:6.2f}x")
+    print("  greedy rounds by P: " + ", ".join(f"{r['ranks']}: {r['order']['greedy_rounds']}" for r in weak))
+
+
+if __name__ == "__main__":
+    main()
