@@ -3,8 +3,9 @@
 documents). A 2-core machine cannot time 64 ranks, but it can count what each rank holds and moves:
 for P = 1, 2, 4, ..., 64 ranks (oversubscribed), weak scaling (N/P documents fixed) and strong
 scaling (N fixed), it runs `weave knn` (exact), `weave order` and `weave pack` with --report and
-records per rank (largest and mean over ranks): peak memory (raw, and above the resident size of
-the same program doing nothing at that P: MPI, HDF5, BLAS), point-to-point bytes sent and received,
+records per rank (largest and mean over ranks): peak memory (raw, and above the same stage's on a
+tiny corpus at that P: the program, MPI and its per-peer buffers, HDF5, BLAS), point-to-point bytes
+sent and received,
 messages, collectives, rounds and work units (pairs scored, graph slots held, tail batches). Wall
 times are recorded too but mean something only at 1 and 2 ranks here.
 
@@ -80,10 +81,23 @@ def measure(tmp, p, n_knn, n_order, args):
         os.makedirs(graph)
         run(["mpirun", "-n", 2, GRAPH_GEN, n_order, args.k, max(1, n_order // 1000), args.dim, graph], env)
     knn, order, ctx = (os.path.join(tmp, f"{s}_{p}.h5") for s in ("knn", "order", "contexts"))
-    idle = os.path.join(tmp, f"idle_{p}.json")  # the program doing (almost) nothing at p ranks
-    run(mpirun + [WEAVE, "synth", "--docs", 4 * p, "--dim", 4, "--out", os.path.join(tmp, "idle.h5"), "--quiet",
-                  "--report", idle], env)
-    baseline = json.load(open(idle))["peak_memory_bytes"]
+    # Each stage's resident size on a tiny corpus at p ranks: the program, MPI, HDF5 and BLAS, and MPI's
+    # buffers for every peer the stage talks to (they grow with p: ~10 MiB per rank at 64 ranks here).
+    tiny, tiny_graph = os.path.join(tmp, f"tiny_{p}.h5"), os.path.join(tmp, f"tiny_graph_{p}")
+    os.makedirs(tiny_graph, exist_ok=True)
+    run(["mpirun", "-n", 2, GRAPH_GEN, 16 * p, args.k, 4, args.dim, tiny_graph], env)
+    run(["mpirun", "-n", 2, WEAVE, "synth", "--docs", 16 * p, "--dim", args.dim, "--out", tiny, "--quiet"], env)
+    tiny_gcorpus = os.path.join(tiny_graph, "corpus.h5")
+    idle = {}
+    for stage, command in (
+            ("knn", [WEAVE, "knn", "--corpus", tiny, "--k", args.k, "--out", knn]),
+            ("order", [WEAVE, "order", "--corpus", tiny_gcorpus, "--knn", os.path.join(tiny_graph, "knn.h5"),
+                       "--out", order]),
+            ("pack", [WEAVE, "pack", "--corpus", tiny_gcorpus, "--order", order, "--context-length", 8192,
+                      "--out", ctx])):
+        path = os.path.join(tmp, f"idle_{stage}_{p}.json")
+        run(mpirun + command + ["--quiet", "--report", path], env)
+        idle[stage] = json.load(open(path))["peak_memory_bytes"]
     gcorpus = os.path.join(graph, "corpus.h5")
     commands = {
         "knn": ([WEAVE, "knn", "--corpus", corpus, "--k", args.k, "--out", knn], n_knn),
@@ -95,7 +109,7 @@ def measure(tmp, p, n_knn, n_order, args):
         path = os.path.join(tmp, f"{stage}_{p}.json")
         command, n = commands[stage]
         _, wall = run(mpirun + command + ["--quiet", "--report", path], env)
-        row = stage_row(stage, json.load(open(path)), wall, baseline)
+        row = stage_row(stage, json.load(open(path)), wall, idle[stage])
         row["docs"] = n
         out[stage] = row
         print(f"  P={p:3d} {stage:5s} N={n:8d} wall {wall:7.2f} s  peak {row['peak_memory']['max'] / 2**20:7.1f} MiB "
@@ -116,18 +130,29 @@ def plot(results, png_prefix):
         if not runs:
             continue
         ps = [r["ranks"] for r in runs]
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-        panels = (("peak_memory_above_idle", "peak memory per rank above idle (MiB, max over ranks)", 2**20),
-                  ("bytes_sent", "bytes sent per rank (MiB, max over ranks)", 2**20),
-                  ("messages_sent", "messages sent per rank (max over ranks)", 1))
-        for ax, (key, title, unit) in zip(axes, panels):
+        fig, axes = plt.subplots(1, 4, figsize=(19, 4.2))
+        panels = (("peak_memory_above_idle", "peak memory per rank above idle (MiB, max over ranks)", 2**20, 1),
+                  ("bytes_sent", "bytes sent per rank (MiB, max over ranks)", 2**20, 2),
+                  ("messages_sent", "messages sent per rank (max over ranks)", 1, 2))
+        for ax, (key, title, unit, from_p) in zip(axes, panels):
             for stage, marker in zip(STAGES, "osd"):
-                ax.plot(ps, [max(r[stage][key]["max"] / unit, 1e-3) for r in runs], marker=marker, label=stage)
+                xs = [r for r in runs if r["ranks"] >= from_p]  # one rank moves nothing
+                ax.plot([r["ranks"] for r in xs], [max(r[stage][key]["max"] / unit, 1e-3) for r in xs],
+                        marker=marker, label=stage)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xlabel("ranks P")
             ax.set_title(title, fontsize=10)
             ax.grid(True, which="both", alpha=0.3)
+        ax = axes[3]
+        ax.plot(ps, [r["order"]["greedy_rounds"] for r in runs], marker="s", label="greedy rounds")
+        ax.plot(ps, [r["order"]["stitch_levels"] for r in runs], marker="^", label="stitch levels")
+        ax.plot(ps, [r["order"]["tail_batches"] for r in runs], marker="v", label="tail batches")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("ranks P")
+        ax.set_title("order: rounds (global synchronisations)", fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
         axes[0].legend()
         first = runs[0]
         what = (f"weak scaling: {first['knn']['docs'] // first['ranks']} (knn) and "
@@ -184,7 +209,10 @@ def summarize(results):
         mem = last[stage]["peak_memory"]["max"] / base[stage]["peak_memory"]["max"]
         above = last[stage]["peak_memory_above_idle"]["max"] / max(base[stage]["peak_memory_above_idle"]["max"], 1)
         sent = last[stage]["bytes_sent"]["max"] / max(base[stage]["bytes_sent"]["max"], 1)
-        print(f"  {stage:5s} peak memory {mem:5.2f}x (above idle {above:5.2f}x), bytes sent {sent:6.2f}x")
+        # The share of a rank's partners that are remote grows as (P - 1) / P: 1/2 at P = 2.
+        remote = sent / ((last["ranks"] - 1) / last["ranks"] / 0.5)
+        print(f"  {stage:5s} peak memory {mem:5.2f}x (above idle {above:5.2f}x), bytes sent {sent:6.2f}x "
+              f"({remote:5.2f}x per remote share)")
     print("  greedy rounds by P: " + ", ".join(f"{r['ranks']}: {r['order']['greedy_rounds']}" for r in weak))
 
 
