@@ -138,7 +138,15 @@ int LocalGraph::owner(std::int64_t doc) const {
 }
 
 std::int64_t LocalGraph::slot_of(std::int64_t local, std::int64_t other) const {
-  auto first = by_neighbor.begin() + offsets[local], last = by_neighbor.begin() + offsets[local + 1];
+  // A kNN document has ~2k slots: scanning their few contiguous cache lines beats a binary search
+  // through by_neighbor's indirection (at 10^7 documents the greedy spent 40% of its time here).
+  const std::int64_t begin = offsets[local], end = offsets[local + 1];
+  if (end - begin <= 64) {
+    for (std::int64_t s = begin; s < end; ++s)
+      if (neighbor[s] == other) return s;
+    return -1;
+  }
+  auto first = by_neighbor.begin() + begin, last = by_neighbor.begin() + end;
   auto it = std::lower_bound(first, last, other, [&](std::int64_t slot, std::int64_t id) { return neighbor[slot] < id; });
   return it != last && neighbor[*it] == other ? *it : -1;
 }
