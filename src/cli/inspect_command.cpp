@@ -31,10 +31,16 @@ void add_inspect_command(CLI::App& app, Runner& run) {
                  "dimension, dtype, token total and length percentiles, sources, topics. knn.h5: similarities, "
                  "missing neighbours, hubs. order.h5: permutation check, paths, link similarity, the quality "
                  "recorded by weave order. contexts.h5: contexts, segments, padding share, segments per context, "
-                 "totals, topic purity per context (with --corpus).");
+                 "totals, topic purity per context (with --corpus). A token store (Megatron indexed dataset, "
+                 "PREFIX.idx + PREFIX.bin): sequences, tokens, dtype, lengths; with --corpus, checked against it "
+                 "(one sequence per corpus row, lengths equal to /lengths).");
   auto corpus_for_contexts = std::make_shared<std::string>();
-  cmd->add_option("file", options->path, "Corpus (HDF5 file or manifest), knn.h5, order.h5 or contexts.h5")->required();
-  cmd->add_option("--corpus", *corpus_for_contexts, "For contexts.h5: the corpus, to report topic purity per context");
+  cmd->add_option("file", options->path,
+                  "Corpus (HDF5 file or manifest), knn.h5, order.h5, contexts.h5 or a token store (PREFIX.idx)")
+      ->required();
+  cmd->add_option("--corpus", *corpus_for_contexts,
+                  "For contexts.h5: the corpus, to report topic purity per context; for a token store: the corpus "
+                  "it must match");
   add_corpus_options(cmd, *options, *zero_vector);
   cmd->add_flag("--json", *json, "Print the summary as JSON (for machines)");
   add_common_options(cmd, *common);
@@ -52,10 +58,12 @@ void add_inspect_command(CLI::App& app, Runner& run) {
         CorpusOptions corpus = *options;
         corpus.path = *corpus_for_contexts;
         auto timer = report.stage("summary");
+        const CorpusOptions* with_corpus = corpus.path.empty() ? nullptr : &corpus;
         const nlohmann::json summary =
-            kind == "knn"   ? inspect::summarize_knn(comm, options->path)
-            : kind == "order" ? inspect::summarize_order(comm, options->path)
-                              : inspect::summarize_contexts(comm, options->path, corpus.path.empty() ? nullptr : &corpus);
+            kind == "knn"      ? inspect::summarize_knn(comm, options->path)
+            : kind == "order"  ? inspect::summarize_order(comm, options->path)
+            : kind == "tokens" ? inspect::summarize_tokens(comm, options->path, with_corpus)
+                               : inspect::summarize_contexts(comm, options->path, with_corpus);
         timer.stop();
         report.set_figure("summary", summary);
         mpi::collectively(comm, [&] { report.write(common->report_path); });

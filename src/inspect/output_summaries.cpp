@@ -12,7 +12,9 @@
 
 #include "corpus/corpus.hpp"
 #include "corpus/provenance.hpp"
+#include "corpus/token_store.hpp"
 #include "io/hdf5.hpp"
+#include "io/indexed_dataset.hpp"
 #include "knn/knn_file.hpp"
 #include "mpi/ask_owners.hpp"
 #include "mpi/collective_error.hpp"
@@ -46,7 +48,10 @@ std::string file_kind(const mpi::Comm& comm, const std::string& path) {
   std::string kind = "corpus";
   if (comm.is_root()) {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    if (H5Fis_hdf5(path.c_str()) > 0) {
+    // A .idx or .bin is taken for a token store even without the magic, so its reader names the fault.
+    if (io::is_indexed_dataset(path) || io::indexed_dataset_prefix(path) != path) {
+      kind = "tokens";
+    } else if (H5Fis_hdf5(path.c_str()) > 0) {
       try {
         mpi::Comm self(MPI_COMM_SELF);
         const io::File f = io::File::open(self, path);
@@ -236,6 +241,29 @@ nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path
   }
   j["attributes"] = nlohmann::json::parse(comm.bcast_string(attrs.dump(), 0));
   return j;
+}
+
+nlohmann::json summarize_tokens(const mpi::Comm& comm, const std::string& path, const CorpusOptions* corpus_options) {
+  const io::IndexedDatasetInfo info = io::read_indexed_dataset_info(comm, path);
+  io::IndexedDatasetBlock block;
+  nlohmann::json out = {{"kind", "tokens"}};
+  if (corpus_options != nullptr) {
+    const corpus::CorpusBlock corpus = corpus::read_corpus(comm, *corpus_options, corpus::Columns::kDocuments);
+    block = corpus::read_token_store(comm, path, corpus).index;
+    out["aligned_with_corpus"] = corpus_options->path;
+  } else {
+    const BlockRange rows = block_range(info.sequences, comm.size(), comm.rank());
+    block = io::read_indexed_dataset(comm, info, rows.begin, rows.size());
+  }
+  std::int64_t shortest = std::numeric_limits<std::int64_t>::max(), longest = 0;
+  for (auto l : block.lengths) shortest = std::min(shortest, l), longest = std::max(longest, l);
+  shortest = comm.min(shortest), longest = comm.max(longest);
+  out.update({{"prefix", info.prefix}, {"dtype", info.type.name}, {"sequences", info.sequences},
+              {"tokens", block.info.tokens}, {"idx_bytes", info.idx_bytes}, {"bin_bytes", info.bin_bytes},
+              {"shortest_sequence", info.sequences > 0 ? shortest : 0}, {"longest_sequence", longest},
+              {"mean_sequence", info.sequences > 0 ? static_cast<double>(block.info.tokens) / info.sequences : 0.0},
+              {"attributes", nlohmann::json::object()}});
+  return out;
 }
 
 std::string to_text(const std::string& path, const nlohmann::json& s) {

@@ -1,5 +1,5 @@
-// `weave inspect` for the stages' outputs: knn.h5, order.h5 and contexts.h5 (the corpus summary is
-// corpus/summary.hpp). Each is computed collectively from row blocks; results complete everywhere.
+// `weave inspect` for the stages' outputs: knn.h5, order.h5 and contexts.h5, and for token stores
+// (the corpus summary is corpus/summary.hpp). Each is computed collectively from row blocks; results complete everywhere.
 #pragma once
 
 #include <string>
@@ -11,7 +11,8 @@
 
 namespace weave::inspect {
 
-/// "corpus", "knn", "order" or "contexts", decided from the datasets present (collective).
+/// "corpus", "knn", "order", "contexts" (decided from the datasets present) or "tokens" (a Megatron
+/// indexed dataset: PREFIX, PREFIX.idx or PREFIX.bin) (collective).
 std::string file_kind(const mpi::Comm& comm, const std::string& path);
 
 nlohmann::json summarize_knn(const mpi::Comm& comm, const std::string& path);
@@ -19,6 +20,10 @@ nlohmann::json summarize_order(const mpi::Comm& comm, const std::string& path);
 /// With a corpus that has /topics, also the mean topic purity of the contexts (share of a
 /// context's tokens from its most common topic).
 nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path, const CorpusOptions* corpus);
+
+/// A token store (Megatron indexed dataset): sequences, tokens, dtype, lengths; with a corpus, also
+/// checked against it (one sequence per row, lengths equal to /lengths).
+nlohmann::json summarize_tokens(const mpi::Comm& comm, const std::string& path, const CorpusOptions* corpus);
 
 /// Human-readable form of the summaries above.
 std::string to_text(const std::string& path, const nlohmann::json& summary);

@@ -1,0 +1,59 @@
+// Megatron-LM's indexed dataset: PREFIX.idx (header, then per sequence its length and byte offset
+// in PREFIX.bin, then the document index) and PREFIX.bin (the tokens, one dtype); the layout is in
+// docs/format.md. The token store of a corpus is one: one sequence per document, aligned by row.
+// Reads are positioned reads of the ranges a rank needs: no rank reads a whole file.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mpi/comm.hpp"
+
+namespace weave::io {
+
+/// A token dtype of the format, by the code the .idx stores.
+struct TokenType {
+  std::uint8_t code = 0;
+  int bytes = 0;
+  const char* name = "";
+};
+/// The type of a dtype code (Megatron's DType: 1 uint8 ... 8 uint16), or nullopt when unknown.
+std::optional<TokenType> token_type_of_code(std::uint8_t code);
+
+/// What every rank knows about the whole dataset.
+struct IndexedDatasetInfo {
+  std::string prefix;
+  TokenType type;
+  std::int64_t sequences = 0;
+  std::int64_t document_entries = 0;  ///< entries of the document index: sequences + 1 here
+  std::int64_t idx_bytes = 0, bin_bytes = 0;
+  std::int64_t tokens = 0;            ///< sum of the lengths (bin_bytes / type.bytes once checked)
+};
+
+/// Rows [first, first + lengths.size()) of the index.
+struct IndexedDatasetBlock {
+  IndexedDatasetInfo info;
+  std::int64_t first = 0;
+  std::vector<std::int64_t> lengths;   ///< tokens per sequence
+  std::vector<std::int64_t> pointers;  ///< byte offset of each sequence in the .bin
+};
+
+/// "PREFIX" for PREFIX, PREFIX.idx or PREFIX.bin.
+std::string indexed_dataset_prefix(const std::string& path);
+/// Whether path (or PREFIX.idx) starts with the format's magic bytes (rank-local, no error).
+bool is_indexed_dataset(const std::string& path);
+
+/// Collective. The header and the file sizes, checked (magic, version, dtype code, the .idx size
+/// against the counts, one sequence per document, the .bin exists). Any failure is a UserError
+/// naming the file, thrown on every rank.
+IndexedDatasetInfo read_indexed_dataset_info(const mpi::Comm& comm, const std::string& path);
+
+/// Collective. Rows [first, first + count) of the index (the ranks' rows in rank order, together
+/// every row), checked: the document index, each pointer where the lengths before it put it, the
+/// .bin holding every sequence and nothing more. A UserError names the file and the first bad row.
+IndexedDatasetBlock read_indexed_dataset(const mpi::Comm& comm, const IndexedDatasetInfo& info, std::int64_t first,
+                                         std::int64_t count);
+
+}  // namespace weave::io
