@@ -112,6 +112,10 @@ class Comm {
   /// of at most max_piece_elements() elements, so any size goes.
   template <typename T>
   std::vector<std::vector<T>> alltoallv(const std::vector<std::vector<T>>& send) const;
+  /// The same into `received` (resized to P, each vector to what arrives), reusing its capacity: for
+  /// exchanges repeated in rounds, where fresh buffers each round cost the kernel's page clearing.
+  template <typename T>
+  void alltoallv_into(const std::vector<std::vector<T>>& send, std::vector<std::vector<T>>& received) const;
 
   /// Elements per message of the exchanges, gathers, broadcasts and reductions of spans (MPI counts
   /// are int; tests lower it to exercise the pieces).
@@ -145,6 +149,13 @@ class Comm {
 
 template <typename T>
 std::vector<std::vector<T>> Comm::alltoallv(const std::vector<std::vector<T>>& send) const {
+  std::vector<std::vector<T>> out;
+  alltoallv_into(send, out);
+  return out;
+}
+
+template <typename T>
+void Comm::alltoallv_into(const std::vector<std::vector<T>>& send, std::vector<std::vector<T>>& out) const {
   std::vector<std::int64_t> send_counts(static_cast<std::size_t>(size_));
   std::vector<const void*> from(static_cast<std::size_t>(size_));
   for (int r = 0; r < size_; ++r) {
@@ -152,14 +163,13 @@ std::vector<std::vector<T>> Comm::alltoallv(const std::vector<std::vector<T>>& s
     from[r] = send[r].data();
   }
   const auto recv_counts = alltoall_counts(send_counts);
-  std::vector<std::vector<T>> out(static_cast<std::size_t>(size_));
+  out.resize(static_cast<std::size_t>(size_));
   std::vector<void*> into(static_cast<std::size_t>(size_));
   for (int r = 0; r < size_; ++r) {
     out[r].resize(static_cast<std::size_t>(recv_counts[r]));
     into[r] = out[r].data();
   }
   exchange(from, send_counts, into, recv_counts, datatype<T>());
-  return out;
 }
 
 template <typename T>

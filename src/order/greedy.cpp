@@ -123,8 +123,20 @@ class Greedy {
     return c < end ? g_.edge(i, c) : Edge{};
   }
 
-  std::vector<std::vector<std::int64_t>> outboxes() const {
-    return std::vector<std::vector<std::int64_t>>(static_cast<std::size_t>(comm_.size()));
+  using Boxes = std::vector<std::vector<std::int64_t>>;
+  /// Emptied per-rank boxes that keep their capacity: the rounds reuse three sets of buffers (to
+  /// send, to send updates, received), so the kernel does not clear fresh pages every round (21% of
+  /// the greedy at 10^7 documents).
+  static Boxes& emptied(Boxes& boxes, int ranks) {
+    boxes.resize(static_cast<std::size_t>(ranks));
+    for (auto& b : boxes) b.clear();
+    return boxes;
+  }
+  Boxes& outboxes() { return emptied(send_, comm_.size()); }
+  Boxes& update_boxes() { return emptied(updates_, comm_.size()); }
+  const Boxes& exchange(const Boxes& send) {
+    comm_.alltoallv_into(send, received_);
+    return received_;
   }
   void post(std::vector<std::vector<std::int64_t>>& out, std::int64_t to_doc, std::initializer_list<std::int64_t> rec) {
     auto& box = out[owner(to_doc)];
@@ -158,7 +170,7 @@ class Greedy {
     }
     sort_heaviest_first(local_edges);
     std::vector<std::uint8_t> frozen(static_cast<std::size_t>(n_), 0);
-    auto outbox = outboxes();
+    Boxes& outbox = outboxes();
     std::int64_t accepted = 0;
     for (const Edge& e : local_edges) {
       const std::int64_t u = local(e.a), v = local(e.b);
@@ -185,7 +197,7 @@ class Greedy {
       ++accepted;
     }
     // Remote neighbours of documents that became interior learn it now.
-    apply_updates(comm_.alltoallv(outbox));
+    apply_updates(exchange(outbox));
     stats_.accepted_locally = comm_.sum(accepted);
     stats_.accepted_total += stats_.accepted_locally;
     if (options_.progress)
@@ -208,7 +220,7 @@ class Greedy {
       if (best_[i].valid()) active_[kept++] = i;
     }
     active_.resize(kept);
-    auto out = outboxes();
+    Boxes& out = outboxes();
     for (std::int64_t i : active_) {
       if (partner_[i] == self_base + i || is_local(partner_[i])) continue;
       const Edge& b = best_[i];
@@ -221,7 +233,7 @@ class Greedy {
         if (heavier(other, fragment_best_[i])) fragment_best_[i] = other;
       }
     }
-    for (const auto& part : comm_.alltoallv(out))
+    for (const auto& part : exchange(out))
       for (std::size_t x = 0; x + 3 < part.size(); x += 4) {
         const Edge other{weight_of(part[x + 1]), part[x + 2], part[x + 3]};
         const std::int64_t i = local(part[x]);
@@ -232,7 +244,7 @@ class Greedy {
 
     // 2. Proposals from the end incident to its fragment's best edge.
     std::int64_t candidates = 0;
-    out = outboxes();
+    outboxes();
     for (std::int64_t i : active_) {
       const Edge& fb = fragment_best_[i];
       const std::int64_t doc = self_base + i;
@@ -244,8 +256,8 @@ class Greedy {
 
     // 3. Mutual proposals are accepted; 4. partner updates and interior notices.
     std::int64_t accepted = 0;
-    auto updates = outboxes();
-    for (const auto& part : comm_.alltoallv(out))
+    Boxes& updates = update_boxes();
+    for (const auto& part : exchange(out))
       for (std::size_t x = 0; x + 2 < part.size(); x += 3) {
         const std::int64_t y = part[x], from = part[x + 1], from_partner = part[x + 2];
         const std::int64_t i = local(y);
@@ -255,7 +267,7 @@ class Greedy {
         accept(i, from, from_partner, updates);
         if (y < from) ++accepted;
       }
-    apply_updates(comm_.alltoallv(updates));
+    apply_updates(exchange(updates));
     return {comm_.sum(candidates), comm_.sum(accepted)};
   }
 
@@ -405,7 +417,7 @@ class Greedy {
       const auto batch_edges = comm_.gatherv<std::int64_t>(edges, solver);
       const auto batch_ends = comm_.gatherv<std::int64_t>(ends, solver);
       messages_ += static_cast<std::int64_t>(edges.size() / 3 + ends.size() / 3);
-      auto out = outboxes();
+      Boxes& out = outboxes();
       if (comm_.rank() == solver) {
         std::vector<Edge> e;
         for (std::size_t x = 0; x + 2 < batch_edges.size(); x += 3)
@@ -421,8 +433,8 @@ class Greedy {
         stats_.tail_accepted += static_cast<std::int64_t>(result.accepted.size());
         for (const auto& [end, partner] : result.new_partners) post(out, end, {kPartner, end, partner});
       }
-      auto notices = outboxes();
-      for (const auto& part : comm_.alltoallv(out))
+      Boxes& notices = update_boxes();
+      for (const auto& part : exchange(out))
         for (std::size_t x = 0; x + 2 < part.size(); x += 3) {
           const std::int64_t i = local(part[x + 1]), value = part[x + 2];
           if (part[x] == kPartner) {
@@ -434,7 +446,7 @@ class Greedy {
           mark_dead(i, value);
           if (degree_[i] == 2) tell_interior(i, value, notices);
         }
-      apply_updates(comm_.alltoallv(notices));
+      apply_updates(exchange(notices));
       const std::int64_t batch_size = comm_.sum(static_cast<std::int64_t>(edges.size() / 3));
       stats_.tail_edges_in += batch_size;
       stats_.tail_largest_batch = std::max(stats_.tail_largest_batch, batch_size);
@@ -477,6 +489,7 @@ class Greedy {
   std::vector<std::int64_t> links_;
   std::vector<Edge> best_, fragment_best_;
   std::vector<std::int64_t> active_;  ///< ends that still have an eligible edge
+  Boxes send_, updates_, received_;   ///< the rounds' message buffers, reused
   bool active_built_ = false;
   std::int64_t messages_ = 0;
   double last_print_ = 0;

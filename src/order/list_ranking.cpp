@@ -133,12 +133,13 @@ std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_doc
       const std::int64_t next = links[2 * (doc - range.begin) + s];
       if (next >= 0) out[owner(next)].insert(out[owner(next)].end(), {next, doc, doc, 1});
     }
+  std::vector<std::vector<std::int64_t>> arrived;  // reused: fresh buffers each round cost page clearing
   for (std::int64_t rounds = 0;; ++rounds) {
     std::int64_t walking = 0;
     for (const auto& box : out) walking += static_cast<std::int64_t>(box.size() / 4);
     if (comm.sum(walking) == 0) break;
     WEAVE_ASSERT(rounds <= range.size() + num_docs, "rank_paths: a walk did not end (are the links simple paths?)");
-    const auto arrived = comm.alltoallv(out);
+    comm.alltoallv_into(out, arrived);
     for (auto& box : out) box.clear();
     for (const auto& part : arrived)
       for (std::size_t y = 0; y + 3 < part.size(); y += 4) {
