@@ -7,9 +7,11 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
 
+#include "io/atomic_output.hpp"
 #include "mpi/collective_error.hpp"
 #include "weave/error.hpp"
 
@@ -53,6 +55,40 @@ class PositionedFile {
   std::string path_;
   int fd_ = -1;
   std::int64_t size_ = 0;
+};
+
+/// A file written by offset (pwrite); created (emptied) when `create`.
+class PositionedWriter {
+ public:
+  PositionedWriter(std::string path, bool create) : path_(std::move(path)) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0644);
+    if (fd_ < 0) throw UserError(fmt::format("{}: cannot open for writing: {}", path_, std::strerror(errno)));
+  }
+  PositionedWriter(const PositionedWriter&) = delete;
+  PositionedWriter& operator=(const PositionedWriter&) = delete;
+  ~PositionedWriter() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void write_at(std::int64_t offset, const void* data, std::int64_t bytes) const {
+    const auto* from = static_cast<const char*>(data);
+    while (bytes > 0) {
+      const ssize_t put = ::pwrite(fd_, from, static_cast<std::size_t>(bytes), static_cast<off_t>(offset));
+      if (put < 0 && errno == EINTR) continue;
+      if (put <= 0) throw UserError(fmt::format("{}: write failed at byte {}: {}", path_, offset, std::strerror(errno)));
+      from += put, offset += put, bytes -= put;
+    }
+  }
+  void close() {
+    if (fd_ >= 0 && ::close(fd_) != 0) {
+      fd_ = -1;
+      throw UserError(fmt::format("{}: close failed: {}", path_, std::strerror(errno)));
+    }
+    fd_ = -1;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
 };
 
 template <typename T>
@@ -206,6 +242,61 @@ IndexedDatasetBlock read_indexed_dataset(const mpi::Comm& comm, const IndexedDat
   });
   block.info.tokens = total / bytes;
   return block;
+}
+
+void write_indexed_dataset(const mpi::Comm& comm, const std::string& prefix, TokenType type,
+                           std::span<const std::int64_t> lengths, std::span<const std::byte> tokens) {
+  const auto count = static_cast<std::int64_t>(lengths.size());
+  std::int64_t local_tokens = 0;
+  mpi::collectively(comm, [&] {
+    for (std::int64_t i = 0; i < count; ++i) {
+      if (lengths[i] < 0 || lengths[i] > std::numeric_limits<std::int32_t>::max())
+        throw UserError(fmt::format("{}.idx: a sequence of {} tokens does not fit the format's int32 lengths", prefix,
+                                    lengths[i]));
+      local_tokens += lengths[i];
+    }
+  });
+  WEAVE_ASSERT(static_cast<std::int64_t>(tokens.size()) == local_tokens * type.bytes,
+               "write_indexed_dataset: tokens do not match the lengths");
+  const std::int64_t first = comm.exscan_sum(count), sequences = comm.sum(count);
+  const std::int64_t byte_offset = comm.exscan_sum(static_cast<std::int64_t>(tokens.size()));
+
+  AtomicOutput bin(comm, prefix + ".bin"), idx(comm, prefix + ".idx");
+  mpi::collectively(comm, [&] {  // rank 0 creates both files and writes the header
+    if (!comm.is_root()) return;
+    PositionedWriter b(bin.tmp_path(), true);
+    b.close();
+    PositionedWriter f(idx.tmp_path(), true);
+    std::array<unsigned char, kHeaderBytes> h{};
+    std::memcpy(h.data(), kMagic.data(), kMagic.size());
+    const std::uint64_t version = 1, s = static_cast<std::uint64_t>(sequences), d = s + 1;
+    std::memcpy(h.data() + 9, &version, 8);
+    h[17] = type.code;
+    std::memcpy(h.data() + 18, &s, 8);
+    std::memcpy(h.data() + 26, &d, 8);
+    f.write_at(0, h.data(), kHeaderBytes);
+    const std::int64_t last = sequences;  // the document index's closing entry
+    f.write_at(kHeaderBytes + 12 * sequences + 8 * sequences, &last, 8);
+    f.close();
+  });
+  mpi::collectively(comm, [&] {
+    PositionedWriter b(bin.tmp_path(), false);
+    if (!tokens.empty()) b.write_at(byte_offset, tokens.data(), static_cast<std::int64_t>(tokens.size()));
+    b.close();
+    std::vector<std::int32_t> length32(lengths.begin(), lengths.end());
+    std::vector<std::int64_t> pointers(static_cast<std::size_t>(count)), documents(static_cast<std::size_t>(count));
+    for (std::int64_t i = 0, at = byte_offset; i < count; at += lengths[i] * type.bytes, ++i)
+      pointers[i] = at, documents[i] = first + i;
+    PositionedWriter f(idx.tmp_path(), false);
+    if (count > 0) {
+      f.write_at(kHeaderBytes + 4 * first, length32.data(), 4 * count);
+      f.write_at(kHeaderBytes + 4 * sequences + 8 * first, pointers.data(), 8 * count);
+      f.write_at(kHeaderBytes + 12 * sequences + 8 * first, documents.data(), 8 * count);
+    }
+    f.close();
+  });
+  bin.commit();
+  idx.commit();
 }
 
 }  // namespace weave::io

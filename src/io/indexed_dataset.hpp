@@ -4,8 +4,10 @@
 // Reads are positioned reads of the ranges a rank needs: no rank reads a whole file.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -55,5 +57,13 @@ IndexedDatasetInfo read_indexed_dataset_info(const mpi::Comm& comm, const std::s
 /// .bin holding every sequence and nothing more. A UserError names the file and the first bad row.
 IndexedDatasetBlock read_indexed_dataset(const mpi::Comm& comm, const IndexedDatasetInfo& info, std::int64_t first,
                                          std::int64_t count);
+
+/// Collective. Writes PREFIX.idx and PREFIX.bin, one document per sequence: the sequences of all
+/// ranks in rank order, this rank's given by `lengths` (tokens each) and `tokens` (theirs back to
+/// back, type.bytes a token, little-endian). Offsets come from exclusive scans; rank 0 writes the
+/// header, every rank its own byte ranges (positioned writes). Written as .tmp files renamed when
+/// every rank succeeded (the .bin first); byte-identical for any rank count.
+void write_indexed_dataset(const mpi::Comm& comm, const std::string& prefix, TokenType type,
+                           std::span<const std::int64_t> lengths, std::span<const std::byte> tokens);
 
 }  // namespace weave::io
