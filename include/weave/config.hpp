@@ -97,10 +97,16 @@ struct PackConfig {
   std::uint64_t seed = 1;                ///< for the fractional copies (drawn from global ids)
   bool force = false;                    ///< pack an order made from another corpus (same size) anyway
   std::string out;                       ///< contexts.h5 (contexts.L.h5 per length when several)
+  std::string tokens;                    ///< the corpus's token store (Megatron PREFIX[.idx]); empty = none
+  std::string dataset;                   ///< output Megatron dataset PREFIX (PREFIX.L per length when several)
+  std::int64_t eod_id = -1;              ///< token id written at each separator position
+  std::int64_t pad_id = -1;              ///< token id of right padding (needed when contexts are padded)
 
   void validate() const;
   /// The output file for context length L.
   std::string output_for(std::int64_t length) const;
+  /// The output dataset prefix for context length L.
+  std::string dataset_for(std::int64_t length) const;
 };
 
 const char* to_string(ZeroVectorPolicy p);

@@ -40,6 +40,14 @@ void add_pack_command(CLI::App& app, Runner& run) {
   cmd->add_option("--source-weights", config->source_weights,
                   "Per-source copies: SOURCE=WEIGHT,... e.g. 0=1.0,1=2.5 (fractions drawn per document; needs /sources)");
   cmd->add_option("--seed", config->seed, "Seed of the fractional copies")->capture_default_str();
+  cmd->add_option("--tokens", config->tokens,
+                  "The corpus's token store: a Megatron-LM indexed dataset PREFIX (PREFIX.idx + PREFIX.bin), one "
+                  "sequence per corpus row, checked against /lengths");
+  cmd->add_option("--dataset", config->dataset,
+                  "Also write a Megatron-LM indexed dataset PREFIX with one sequence of L tokens per context "
+                  "(PREFIX.L per length when several): one GPTDataset sample of seq_length L each (needs --tokens)");
+  cmd->add_option("--eod-id", config->eod_id, "Token id written at each document's separator positions (--dataset)");
+  cmd->add_option("--pad-id", config->pad_id, "Token id of the right padding of padded contexts (--dataset)");
   cmd->add_flag("--force", config->force,
                 "Pack even though order.h5 records another corpus than --corpus (same number of documents): "
                 "warns instead of stopping");

@@ -244,6 +244,28 @@ IndexedDatasetBlock read_indexed_dataset(const mpi::Comm& comm, const IndexedDat
   return block;
 }
 
+TokenReader::TokenReader(const IndexedDatasetInfo& info) : path_(info.prefix + ".bin"), bytes_(info.type.bytes) {
+  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw UserError(fmt::format("{}: cannot open: {}", path_, std::strerror(errno)));
+}
+
+TokenReader::~TokenReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void TokenReader::read(std::int64_t pointer, std::int64_t first, std::int64_t count, std::byte* out) const {
+  std::int64_t offset = pointer + first * bytes_, bytes = count * bytes_;
+  auto* to = reinterpret_cast<char*>(out);
+  while (bytes > 0) {
+    const ssize_t got = ::pread(fd_, to, static_cast<std::size_t>(bytes), static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0)
+      throw UserError(fmt::format("{}: read failed at byte {}: {}", path_, offset,
+                                  got < 0 ? std::strerror(errno) : "unexpected end of file"));
+    to += got, offset += got, bytes -= got;
+  }
+}
+
 void write_indexed_dataset(const mpi::Comm& comm, const std::string& prefix, TokenType type,
                            std::span<const std::int64_t> lengths, std::span<const std::byte> tokens) {
   const auto count = static_cast<std::int64_t>(lengths.size());

@@ -58,6 +58,23 @@ IndexedDatasetInfo read_indexed_dataset_info(const mpi::Comm& comm, const std::s
 IndexedDatasetBlock read_indexed_dataset(const mpi::Comm& comm, const IndexedDatasetInfo& info, std::int64_t first,
                                          std::int64_t count);
 
+/// The tokens of a dataset's .bin, read by offset; rank-local (each rank opens its own).
+class TokenReader {
+ public:
+  explicit TokenReader(const IndexedDatasetInfo& info);
+  TokenReader(const TokenReader&) = delete;
+  TokenReader& operator=(const TokenReader&) = delete;
+  ~TokenReader();
+  /// `count` tokens starting `first` tokens into the sequence at byte `pointer`, into out
+  /// (count * type.bytes bytes). UserError naming the file on a failed read.
+  void read(std::int64_t pointer, std::int64_t first, std::int64_t count, std::byte* out) const;
+
+ private:
+  std::string path_;
+  int bytes_ = 0;
+  int fd_ = -1;
+};
+
 /// Collective. Writes PREFIX.idx and PREFIX.bin, one document per sequence: the sequences of all
 /// ranks in rank order, this rank's given by `lengths` (tokens each) and `tokens` (theirs back to
 /// back, type.bytes a token, little-endian). Offsets come from exclusive scans; rank 0 writes the

@@ -1,6 +1,7 @@
 #include "pack/pack_stage.hpp"
 
 #include <filesystem>
+#include <limits>
 #include <optional>
 
 #include <fmt/format.h>
@@ -9,13 +10,15 @@
 #include "corpus/corpus.hpp"
 #include "corpus/metadata.hpp"
 #include "corpus/provenance.hpp"
+#include "corpus/token_store.hpp"
 #include "io/atomic_output.hpp"
 #include "io/hdf5.hpp"
 #include "mpi/ask_owners.hpp"
 #include "mpi/collective_error.hpp"
 #include "order/order_file.hpp"
-#include "pack/repetition.hpp"
+#include "pack/context_dataset.hpp"
 #include "pack/context_rows.hpp"
+#include "pack/repetition.hpp"
 #include "util/config_json.hpp"
 #include "util/log.hpp"
 #include "util/report.hpp"
@@ -145,14 +148,34 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
   return t;
 }
 
+/// The EOD and pad ids must be tokens of the store's dtype.
+void check_token_ids(const mpi::Comm& comm, const PackConfig& config, const io::IndexedDatasetInfo& store) {
+  mpi::collectively(comm, [&] {
+    const int bits = 8 * store.type.bytes;
+    const std::string name = store.type.name;
+    const bool is_signed = name.front() == 'i';
+    const std::int64_t most = bits >= 64 ? std::numeric_limits<std::int64_t>::max()
+                                         : (std::int64_t{1} << (bits - (is_signed ? 1 : 0))) - 1;
+    if (name.front() == 'f') throw UserError(fmt::format("{}.idx: {} tokens: a token store holds integer ids", store.prefix, name));
+    for (auto [option, id] : {std::pair{"--eod-id", config.eod_id}, std::pair{"--pad-id", config.pad_id}})
+      if (id > most)
+        throw UserError(fmt::format("{} {} does not fit the token store's {} tokens (at most {})", option, id, name, most));
+  });
+}
+
 }  // namespace
 
 void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const CommonOptions& common, util::Report& report) {
   mpi::collectively(comm, [&] { config.validate(); });
   // Before any work: every output path (at least one segment a document: ~24 bytes each).
   const corpus::CorpusInfo info = corpus::read_corpus_info(comm, config.corpus.path);
-  for (const std::int64_t L : config.context_lengths)
+  for (const std::int64_t L : config.context_lengths) {
     io::check_output_path(comm, config.output_for(L), static_cast<double>(info.num_docs) * 24);
+    if (!config.dataset.empty()) {
+      io::check_output_path(comm, config.dataset_for(L) + ".bin");
+      io::check_output_path(comm, config.dataset_for(L) + ".idx");
+    }
+  }
   auto read_timer = report.stage("read");
   // Lengths, ids and sources only: the embeddings play no part in packing.
   const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus, corpus::Columns::kDocuments);
@@ -161,6 +184,12 @@ void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const Commo
   order::check_permutation(comm, config.order, order, corpus.info.num_docs);
   corpus::check_made_from(comm, config.order, order.corpus, corpus.info, corpus::Compared::kDocuments,
                           corpus::forced(config.force));
+  // The token store, checked against the corpus before any work (rows, lengths), and the ids against its dtype.
+  std::optional<corpus::TokenStoreBlock> store;
+  if (!config.tokens.empty()) {
+    store = corpus::read_token_store(comm, config.tokens, corpus);
+    check_token_ids(comm, config, store->index.info);
+  }
   const Repetition repetition = parse_repetition(config);
   mpi::collectively(comm, [&] {
     if (!repetition.source_weights.empty() && !corpus.info.has_sources)
@@ -188,6 +217,16 @@ void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const Commo
     auto timer = report.stage(fmt::format("pack_{}", L));
     const Totals t = pack_one(comm, config, L, corpus, stream, columns);
     timer.stop();
+    if (!config.dataset.empty()) {
+      auto dataset_timer = report.stage(fmt::format("dataset_{}", L));
+      const std::int64_t copied = write_context_dataset(comm, config.output_for(L), L, corpus, *store,
+                                                        {config.eod_id, config.pad_id}, config.dataset_for(L));
+      report.add_counter("tokens_copied", static_cast<double>(copied));
+      dataset_timer.stop();
+      if (!common.quiet)
+        util::print_root(comm, "weave pack: wrote {}.bin/.idx ({} of {} tokens, Megatron indexed dataset)\n",
+                         config.dataset_for(L), util::count_of(t.contexts, "sequence"), L);
+    }
     all[std::to_string(L)] = t.json();
     if (!common.quiet)
       util::print_root(comm, "weave pack: wrote {} ({} of {} tokens, {}, {:.2f} segments per context; "

@@ -78,12 +78,18 @@ void write_stamp(const mpi::Comm& comm, const std::string& path, const std::stri
   });
 }
 
-/// Runs `stage` unless every output already carries `stamp`; stamps the outputs after it ran.
+/// Runs `stage` unless every output already carries `stamp` (and every unstamped output, a file of
+/// another format written by the same stage before the stamped ones are stamped, exists); stamps
+/// the outputs after it ran.
 template <typename Stage>
 void step(const mpi::Comm& comm, const char* name, const std::vector<std::string>& outputs, const std::string& stamp,
-          bool quiet, Stage&& stage) {
+          bool quiet, Stage&& stage, const std::vector<std::string>& unstamped = {}) {
   bool fresh = true;
   for (const auto& o : outputs) fresh = fresh && read_stamp(comm, o) == stamp;
+  std::int64_t missing = 0;
+  if (comm.is_root())
+    for (const auto& o : unstamped) missing += fs::exists(o) ? 0 : 1;
+  fresh = fresh && comm.bcast_value(missing, 0) == 0;
   if (fresh) {
     if (!quiet) util::print_root(comm, "[run] {}: up to date ({}), skipped\n", name, fmt::join(outputs, ", "));
     return;
@@ -115,9 +121,14 @@ void run_stages(const mpi::Comm& comm, const RunConfig& config, const CommonOpti
        [&] { order::run_order_stage(comm, config.order, stage_common, report); });
   const std::string pack_stamp = fingerprint(order_stamp + to_json(config.pack).dump());
   std::vector<std::string> pack_outputs;
-  for (auto L : config.pack.context_lengths) pack_outputs.push_back(config.pack.output_for(L));
+  std::vector<std::string> dataset_files;  // Megatron .bin/.idx: no HDF5 attribute to stamp
+  for (auto L : config.pack.context_lengths) {
+    pack_outputs.push_back(config.pack.output_for(L));
+    if (!config.pack.dataset.empty())
+      for (const char* suffix : {".bin", ".idx"}) dataset_files.push_back(config.pack.dataset_for(L) + suffix);
+  }
   step(comm, "pack", pack_outputs, pack_stamp, common.quiet,
-       [&] { pack::run_pack_stage(comm, config.pack, stage_common, report); });
+       [&] { pack::run_pack_stage(comm, config.pack, stage_common, report); }, dataset_files);
   mpi::collectively(comm, [&] { report.write(common.report_path); });
   if (!common.quiet) util::print_root(comm, "[run] done: {}\n", fmt::join(pack_outputs, ", "));
 }

@@ -69,6 +69,9 @@ separator_tokens = 1           # tokens the trainer adds after each document (EO
 upsample = ""                  # "min_tokens=T,factor=F": documents of at least T tokens F times
 source_weights = ""            # "0=1.0,1=2.5": copies per source (fractions drawn from the seed)
 seed = 1                       # for the fractional copies
+tokens = ""                    # the corpus's token store (Megatron PREFIX[.idx]); with it, out_dir/dataset.bin/.idx
+eod_id = -1                    # with tokens: the token id written after each document (required then)
+pad_id = -1                    # with tokens: the token id of padding (required with policy pad or tail pad)
 )";
 }
 
@@ -83,7 +86,8 @@ const std::map<std::string, std::set<std::string>>& sections() {
       {"knn", {"k", "method", "backend", "query_tile", "database_tile", "gpu_query_tile", "gpu_database_tile",
                "gpu_scores", "gpu_gemm", "gpu_select_sms", "gpu_resident_rows"}},
       {"order", {"algorithm", "stitch_k", "stitch_exact_ends", "tail_fraction", "max_rounds"}},
-      {"pack", {"context_length", "policy", "tail", "separator_tokens", "upsample", "source_weights", "seed"}},
+      {"pack", {"context_length", "policy", "tail", "separator_tokens", "upsample", "source_weights", "seed", "tokens",
+                "eod_id", "pad_id"}},
   };
   return s;
 }
@@ -347,8 +351,12 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   ps.get("policy", c.pack.policy);
   ps.get("tail", c.pack.tail);
   ps.get("separator_tokens", c.pack.separator_tokens);
+  ps.get("tokens", c.pack.tokens);
+  ps.get("eod_id", c.pack.eod_id);
+  ps.get("pad_id", c.pack.pad_id);
   c.pack.order = c.order.out;
   c.pack.out = c.out_dir + "/contexts.h5";
+  if (!c.pack.tokens.empty()) c.pack.dataset = c.out_dir + "/dataset";
 
   if (c.synthesize) c.synth.validate();
   c.knn.validate();

@@ -118,7 +118,18 @@ void PackConfig::validate() const {
   if (separator_tokens < 0) throw UserError(fmt::format("--separator-tokens must be >= 0 (got {})", separator_tokens));
   if (order.empty()) throw UserError("--order is required");
   if (out.empty()) throw UserError("--out is required");
+  if (!dataset.empty() && tokens.empty())
+    throw UserError("--dataset needs --tokens: the token store the contexts' tokens come from");
+  if (!dataset.empty() && separator_tokens > 0 && eod_id < 0)
+    throw UserError("--dataset needs --eod-id: the token id written after each document (--separator-tokens > 0)");
+  if (!dataset.empty() && pad_id < 0 && (policy == "pad" || tail == "pad"))
+    throw UserError(fmt::format("--dataset with {} needs --pad-id: the token id of the padding",
+                                policy == "pad" ? "--policy pad" : "--tail pad"));
   pack::parse_repetition(*this);  // throws on malformed --upsample / --source-weights
+}
+
+std::string PackConfig::dataset_for(std::int64_t length) const {
+  return context_lengths.size() == 1 ? dataset : fmt::format("{}.{}", dataset, length);
 }
 
 std::string PackConfig::output_for(std::int64_t length) const {
@@ -132,7 +143,8 @@ nlohmann::json to_json(const PackConfig& c) {
   nlohmann::json j = to_json(c.corpus);
   j.update({{"order", c.order}, {"context_lengths", c.context_lengths}, {"policy", c.policy}, {"tail", c.tail},
             {"separator_tokens", c.separator_tokens}, {"upsample", c.upsample}, {"source_weights", c.source_weights},
-            {"seed", c.seed}, {"force", c.force}, {"out", c.out}});
+            {"seed", c.seed}, {"force", c.force}, {"out", c.out}, {"tokens", c.tokens}, {"dataset", c.dataset},
+            {"eod_id", c.eod_id}, {"pad_id", c.pad_id}});
   return j;
 }
 

@@ -1,0 +1,105 @@
+#include "pack/context_dataset.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "io/hdf5.hpp"
+#include "io/indexed_dataset.hpp"
+#include "mpi/ask_owners.hpp"
+#include "mpi/collective_error.hpp"
+#include "weave/error.hpp"
+
+namespace weave::pack {
+
+namespace {
+
+/// This rank's block of contexts, read back from the contexts file (the contract between stages).
+struct ContextBlock {
+  std::int64_t first = 0;                 ///< first context
+  std::vector<std::int64_t> offsets;      ///< segment offsets of the block's contexts (count + 1)
+  std::vector<std::int32_t> num_tokens;
+  std::vector<std::int64_t> doc_id, doc_offset;
+  std::vector<std::int32_t> length;
+};
+
+ContextBlock read_context_block(const mpi::Comm& comm, const std::string& path) {
+  const io::File f = io::File::open(comm, path);
+  const std::int64_t contexts = f.dataset_info("/contexts/num_tokens").rows();
+  const BlockRange mine = block_range(contexts, comm.size(), comm.rank());
+  ContextBlock b;
+  b.first = mine.begin;
+  b.offsets.resize(static_cast<std::size_t>(mine.size() + 1));
+  b.num_tokens.resize(static_cast<std::size_t>(mine.size()));
+  io::read_rows(f, "/contexts/segment_offsets", mine.begin, mine.size() + 1, 1, b.offsets.data());
+  io::read_rows(f, "/contexts/num_tokens", mine.begin, mine.size(), 1, b.num_tokens.data());
+  const std::int64_t s0 = b.offsets.front(), count = b.offsets.back() - s0;
+  b.doc_id.resize(static_cast<std::size_t>(count));
+  b.doc_offset.resize(static_cast<std::size_t>(count));
+  b.length.resize(static_cast<std::size_t>(count));
+  io::read_rows(f, "/segments/doc_id", s0, count, 1, b.doc_id.data());
+  io::read_rows(f, "/segments/doc_offset", s0, count, 1, b.doc_offset.data());
+  io::read_rows(f, "/segments/length", s0, count, 1, b.length.data());
+  return b;
+}
+
+/// Writes `count` copies of token id `id` (already checked to fit the type) at `out`.
+void fill(std::byte* out, std::int64_t count, std::int64_t id, const io::TokenType& type) {
+  std::byte one[8];
+  const auto u = static_cast<std::uint64_t>(id);
+  std::memcpy(one, &u, 8);  // little-endian: the low `type.bytes` bytes are the id
+  for (std::int64_t x = 0; x < count; ++x) std::memcpy(out + x * type.bytes, one, static_cast<std::size_t>(type.bytes));
+}
+
+}  // namespace
+
+std::int64_t write_context_dataset(const mpi::Comm& comm, const std::string& contexts_path, std::int64_t L,
+                                   const corpus::CorpusBlock& corpus, const corpus::TokenStoreBlock& store,
+                                   DatasetIds ids, const std::string& prefix) {
+  const io::TokenType type = store.index.info.type;
+  const ContextBlock b = read_context_block(comm, contexts_path);
+  // Where each segment's document sits in the store: (byte offset, tokens), from the document's owner.
+  const std::vector<std::int64_t> where = mpi::ask_owners<std::int64_t>(
+      comm, b.doc_id, 2, [&](std::int64_t doc) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(doc)); },
+      [&](std::int64_t doc, std::int64_t* a) {
+        const std::int64_t row = store.row_of(corpus, LocalId(doc - corpus.range.begin));
+        a[0] = store.index.pointers[row];
+        a[1] = store.index.lengths[row];
+      });
+  const auto contexts = static_cast<std::int64_t>(b.num_tokens.size());
+  std::vector<std::byte> tokens(static_cast<std::size_t>(contexts * L * type.bytes));
+  std::vector<std::int64_t> lengths(static_cast<std::size_t>(contexts), L);
+  std::int64_t copied = 0;
+  mpi::collectively(comm, [&] {
+    const io::TokenReader reader(store.index.info);
+    for (std::int64_t c = 0; c < contexts; ++c) {
+      std::byte* out = tokens.data() + c * L * type.bytes;
+      std::int64_t at = 0;  // tokens of this context written so far
+      for (std::int64_t s = b.offsets[c] - b.offsets.front(); s < b.offsets[c + 1] - b.offsets.front(); ++s) {
+        const std::int64_t pointer = where[2 * s], doc_tokens = where[2 * s + 1];
+        const std::int64_t begin = b.doc_offset[s], end = begin + b.length[s];
+        // The document's own tokens, then its separator positions (EOD).
+        const std::int64_t own_end = std::min(end, doc_tokens);
+        if (begin < own_end) {
+          reader.read(pointer, begin, own_end - begin, out + at * type.bytes);
+          copied += own_end - begin;
+        }
+        const std::int64_t separators = end - std::max(begin, doc_tokens);
+        if (separators > 0) fill(out + (at + std::max<std::int64_t>(0, own_end - begin)) * type.bytes, separators, ids.eod, type);
+        at += b.length[s];
+      }
+      WEAVE_ASSERT(at == b.num_tokens[c], "context dataset: segments do not add up to num_tokens");
+      if (at < L) {
+        if (ids.pad < 0)
+          throw UserError(fmt::format("{}: context {} has {} tokens of {}: padding needs --pad-id", contexts_path,
+                                      b.first + c, at, L), b.first + c);
+        fill(out + at * type.bytes, L - at, ids.pad, type);
+      }
+    }
+  });
+  io::write_indexed_dataset(comm, prefix, type, lengths, tokens);
+  return copied;
+}
+
+}  // namespace weave::pack
