@@ -22,6 +22,19 @@ namespace {
 constexpr std::array<char, 9> kMagic = {'M', 'M', 'I', 'D', 'I', 'D', 'X', '\0', '\0'};
 constexpr std::int64_t kHeaderBytes = 9 + 8 + 1 + 8 + 8;  // magic, version, dtype code, two counts
 
+/// bytes at offset of the open file fd (named path in errors) into out, however many pread calls it takes.
+void read_fully(int fd, const std::string& path, std::int64_t offset, std::int64_t bytes, void* out) {
+  auto* to = static_cast<char*>(out);
+  while (bytes > 0) {
+    const ssize_t got = ::pread(fd, to, static_cast<std::size_t>(bytes), static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0)
+      throw UserError(fmt::format("{}: read failed at byte {}: {}", path, offset,
+                                  got < 0 ? std::strerror(errno) : "unexpected end of file"));
+    to += got, offset += got, bytes -= got;
+  }
+}
+
 /// A file read by offset (pread), closed on scope exit.
 class PositionedFile {
  public:
@@ -39,17 +52,7 @@ class PositionedFile {
   }
   std::int64_t size() const { return size_; }
   /// bytes at offset into out; the caller has checked that they lie inside the file.
-  void read_at(std::int64_t offset, std::int64_t bytes, void* out) const {
-    auto* to = static_cast<char*>(out);
-    while (bytes > 0) {
-      const ssize_t got = ::pread(fd_, to, static_cast<std::size_t>(bytes), static_cast<off_t>(offset));
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0)
-        throw UserError(fmt::format("{}: read failed at byte {}: {}", path_, offset,
-                                    got < 0 ? std::strerror(errno) : "unexpected end of file"));
-      to += got, offset += got, bytes -= got;
-    }
-  }
+  void read_at(std::int64_t offset, std::int64_t bytes, void* out) const { read_fully(fd_, path_, offset, bytes, out); }
 
  private:
   std::string path_;
@@ -254,16 +257,7 @@ TokenReader::~TokenReader() {
 }
 
 void TokenReader::read(std::int64_t pointer, std::int64_t first, std::int64_t count, std::byte* out) const {
-  std::int64_t offset = pointer + first * bytes_, bytes = count * bytes_;
-  auto* to = reinterpret_cast<char*>(out);
-  while (bytes > 0) {
-    const ssize_t got = ::pread(fd_, to, static_cast<std::size_t>(bytes), static_cast<off_t>(offset));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0)
-      throw UserError(fmt::format("{}: read failed at byte {}: {}", path_, offset,
-                                  got < 0 ? std::strerror(errno) : "unexpected end of file"));
-    to += got, offset += got, bytes -= got;
-  }
+  read_fully(fd_, path_, pointer + first * bytes_, count * bytes_, out);
 }
 
 void write_indexed_dataset(const mpi::Comm& comm, const std::string& prefix, TokenType type,
