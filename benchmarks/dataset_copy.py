@@ -3,8 +3,9 @@
 in one run: a token store of the corpus's lengths (uint16, written here with numpy), then `weave
 pack --tokens --dataset` on RANKS ranks, timed by its report (stage dataset_L: reading contexts.h5,
 the owners' pointers, the positioned reads of every segment, writing the .bin/.idx), and `dd` of
-the store's .bin to /dev/null (the same bytes, sequentially). Both read through the page cache the
-first run warmed; prints tokens per second per rank and the ratio.
+the store's .bin to /dev/null (the same bytes, sequentially) and to a new file (a sequential copy:
+read and write). All read through the page cache the first run warmed; prints tokens per second per
+rank and the ratios, the stage split into reading and writing (report counters).
 
 Usage: benchmarks/dataset_copy.py --corpus C.h5 --order O.h5 [--ranks 2] [--context-length 8192]
 (run from the repository root after scripts/build.sh; e.g. the generated 1M graph of
@@ -60,6 +61,13 @@ def main():
         t0 = time.perf_counter()
         dd = subprocess.run(["dd", f"if={store}.bin", "of=/dev/null", "bs=16M"], capture_output=True, text=True)
         dd_s = time.perf_counter() - t0
+        copy = os.path.join(tmp, "dd_copy.bin")  # the same bytes read and written to a new file, sequentially
+        t0 = time.perf_counter()
+        subprocess.run(["dd", f"if={store}.bin", f"of={copy}", "bs=16M"], capture_output=True)
+        dd_copy_s = time.perf_counter() - t0
+        os.remove(copy)
+        for f in ("ds.bin", "ds.idx"):  # weave writes new files too
+            os.remove(os.path.join(tmp, f))
         run(cmd, env)
         rep = json.load(open(os.path.join(tmp, "r.json")))
         stage = next(s for s in rep["stages"] if s["stage"] == f"dataset_{L}")["wall_seconds"]["max"]
@@ -72,7 +80,15 @@ def main():
         rate = copied / stage / args.ranks
         print(f"weave pack dataset stage, {args.ranks} ranks: {stage:.2f} s (max over ranks), "
               f"{rate / 1e6:.1f}M tokens/s per rank, {copied * 2 / stage / 2**30:.2f} GiB/s in all")
-        print(f"ratio to dd (bytes per second, all ranks): {copied * 2 / stage / (bin_bytes / dd_s):.2f}")
+        cnt = rep["counters"]
+        read_s = cnt[f"dataset_{L}_read_seconds"]["max"]
+        write_s = cnt[f"dataset_{L}_write_seconds"]["max"]
+        print(f"  of which reading (contexts, pointers, the store's tokens) {read_s:.2f} s, writing .bin/.idx "
+              f"{write_s:.2f} s (max over ranks)")
+        print(f"dd copy of the store's .bin to a new file: {dd_copy_s:.2f} s, {bin_bytes / dd_copy_s / 2**30:.2f} GiB/s")
+        print(f"ratio to dd read (bytes per second, all ranks): {copied * 2 / stage / (bin_bytes / dd_s):.2f}; "
+              f"reading alone: {copied * 2 / read_s / (bin_bytes / dd_s):.2f}; "
+              f"to dd copy: {copied * 2 / stage / (bin_bytes / dd_copy_s):.2f}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 #include "io/indexed_dataset.hpp"
 #include "mpi/ask_owners.hpp"
 #include "mpi/collective_error.hpp"
+#include "util/progress.hpp"
 #include "weave/error.hpp"
 
 namespace weave::pack {
@@ -54,10 +55,12 @@ void fill(std::byte* out, std::int64_t count, std::int64_t id, const io::TokenTy
 
 }  // namespace
 
-std::int64_t write_context_dataset(const mpi::Comm& comm, const std::string& contexts_path, std::int64_t L,
+DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& contexts_path, std::int64_t L,
                                    const corpus::CorpusBlock& corpus, const corpus::TokenStoreBlock& store,
                                    DatasetIds ids, const std::string& prefix) {
   const io::TokenType type = store.index.info.type;
+  DatasetWork work;
+  const double start = util::wall_seconds();
   const ContextBlock b = read_context_block(comm, contexts_path);
   // Where each segment's document sits in the store: (byte offset, tokens), from the document's owner.
   const std::vector<std::int64_t> where = mpi::ask_owners<std::int64_t>(
@@ -98,8 +101,12 @@ std::int64_t write_context_dataset(const mpi::Comm& comm, const std::string& con
       }
     }
   });
+  const double read = util::wall_seconds();
   io::write_indexed_dataset(comm, prefix, type, lengths, tokens);
-  return copied;
+  work.tokens_copied = copied;
+  work.read_seconds = read - start;
+  work.write_seconds = util::wall_seconds() - read;
+  return work;
 }
 
 }  // namespace weave::pack

@@ -18,11 +18,17 @@ struct DatasetIds {
   std::int64_t pad = -1;  ///< written as right padding (-1: none may be needed)
 };
 
+/// What one rank did, for the report.
+struct DatasetWork {
+  std::int64_t tokens_copied = 0;  ///< tokens read from the store
+  double read_seconds = 0;         ///< the contexts' rows, the owners' pointers, the store's tokens
+  double write_seconds = 0;        ///< the .bin and .idx
+};
+
 /// Collective. Reads this rank's block of contexts from `contexts_path` (written by pack for length
 /// L), fetches each segment's tokens from the token store by positioned reads (the owner of each
-/// document says where its sequence starts), and writes PREFIX.idx / PREFIX.bin. Returns the tokens
-/// copied from the store (this rank's).
-std::int64_t write_context_dataset(const mpi::Comm& comm, const std::string& contexts_path, std::int64_t L,
+/// document says where its sequence starts), and writes PREFIX.idx / PREFIX.bin.
+DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& contexts_path, std::int64_t L,
                                    const corpus::CorpusBlock& corpus, const corpus::TokenStoreBlock& store,
                                    DatasetIds ids, const std::string& prefix);
 

@@ -219,9 +219,11 @@ void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const Commo
     timer.stop();
     if (!config.dataset.empty()) {
       auto dataset_timer = report.stage(fmt::format("dataset_{}", L));
-      const std::int64_t copied = write_context_dataset(comm, config.output_for(L), L, corpus, *store,
-                                                        {config.eod_id, config.pad_id}, config.dataset_for(L));
-      report.add_counter("tokens_copied", static_cast<double>(copied));
+      const DatasetWork work = write_context_dataset(comm, config.output_for(L), L, corpus, *store,
+                                                     {config.eod_id, config.pad_id}, config.dataset_for(L));
+      report.add_counter("tokens_copied", static_cast<double>(work.tokens_copied));
+      report.add_counter(fmt::format("dataset_{}_read_seconds", L), work.read_seconds);
+      report.add_counter(fmt::format("dataset_{}_write_seconds", L), work.write_seconds);
       dataset_timer.stop();
       if (!common.quiet)
         util::print_root(comm, "weave pack: wrote {}.bin/.idx ({} of {} tokens, Megatron indexed dataset)\n",
