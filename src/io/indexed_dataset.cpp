@@ -160,14 +160,14 @@ IndexedDatasetInfo read_indexed_dataset_info(const mpi::Comm& comm, const std::s
 
 std::optional<TokenType> token_type_of_code(std::uint8_t code) {
   switch (code) {
-    case 1: return TokenType{1, 1, "uint8"};
-    case 2: return TokenType{2, 1, "int8"};
-    case 3: return TokenType{3, 2, "int16"};
-    case 4: return TokenType{4, 4, "int32"};
-    case 5: return TokenType{5, 8, "int64"};
-    case 6: return TokenType{6, 8, "float64"};
-    case 7: return TokenType{7, 4, "float32"};
-    case 8: return TokenType{8, 2, "uint16"};
+    case 1: return TokenType{1, 1, "uint8", true, false};
+    case 2: return TokenType{2, 1, "int8", true, true};
+    case 3: return TokenType{3, 2, "int16", true, true};
+    case 4: return TokenType{4, 4, "int32", true, true};
+    case 5: return TokenType{5, 8, "int64", true, true};
+    case 6: return TokenType{6, 8, "float64", false, true};
+    case 7: return TokenType{7, 4, "float32", false, true};
+    case 8: return TokenType{8, 2, "uint16", true, false};
     default: return std::nullopt;
   }
 }

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -20,6 +21,14 @@ struct TokenType {
   std::uint8_t code = 0;
   int bytes = 0;
   const char* name = "";
+  bool is_integer = true;
+  bool is_signed = false;
+
+  /// The largest token id the type holds (integer types).
+  std::int64_t largest_id() const {
+    const int bits = 8 * bytes - (is_signed ? 1 : 0);
+    return bits >= 63 ? std::numeric_limits<std::int64_t>::max() : (std::int64_t{1} << bits) - 1;
+  }
 };
 /// The type of a dtype code (Megatron's DType: 1 uint8 ... 8 uint16), or nullopt when unknown.
 std::optional<TokenType> token_type_of_code(std::uint8_t code);

@@ -83,13 +83,10 @@ DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& cont
         const std::int64_t pointer = where[2 * s], doc_tokens = where[2 * s + 1];
         const std::int64_t begin = b.doc_offset[s], end = begin + b.length[s];
         // The document's own tokens, then its separator positions (EOD).
-        const std::int64_t own_end = std::min(end, doc_tokens);
-        if (begin < own_end) {
-          reader.read(pointer, begin, own_end - begin, out + at * type.bytes);
-          copied += own_end - begin;
-        }
-        const std::int64_t separators = end - std::max(begin, doc_tokens);
-        if (separators > 0) fill(out + (at + std::max<std::int64_t>(0, own_end - begin)) * type.bytes, separators, ids.eod, type);
+        const std::int64_t own = std::max<std::int64_t>(0, std::min(end, doc_tokens) - begin);
+        if (own > 0) reader.read(pointer, begin, own, out + at * type.bytes);
+        if (b.length[s] > own) fill(out + (at + own) * type.bytes, b.length[s] - own, ids.eod, type);
+        copied += own;
         at += b.length[s];
       }
       WEAVE_ASSERT(at == b.num_tokens[c], "context dataset: segments do not add up to num_tokens");

@@ -1,7 +1,6 @@
 #include "pack/pack_stage.hpp"
 
 #include <filesystem>
-#include <limits>
 #include <optional>
 
 #include <fmt/format.h>
@@ -151,15 +150,13 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
 /// The EOD and pad ids must be tokens of the store's dtype.
 void check_token_ids(const mpi::Comm& comm, const PackConfig& config, const io::IndexedDatasetInfo& store) {
   mpi::collectively(comm, [&] {
-    const int bits = 8 * store.type.bytes;
-    const std::string name = store.type.name;
-    const bool is_signed = name.front() == 'i';
-    const std::int64_t most = bits >= 64 ? std::numeric_limits<std::int64_t>::max()
-                                         : (std::int64_t{1} << (bits - (is_signed ? 1 : 0))) - 1;
-    if (name.front() == 'f') throw UserError(fmt::format("{}.idx: {} tokens: a token store holds integer ids", store.prefix, name));
+    const io::TokenType& type = store.type;
+    if (!type.is_integer)
+      throw UserError(fmt::format("{}.idx: {} tokens: a token store holds integer ids", store.prefix, type.name));
     for (auto [option, id] : {std::pair{"--eod-id", config.eod_id}, std::pair{"--pad-id", config.pad_id}})
-      if (id > most)
-        throw UserError(fmt::format("{} {} does not fit the token store's {} tokens (at most {})", option, id, name, most));
+      if (id > type.largest_id())
+        throw UserError(fmt::format("{} {} does not fit the token store's {} tokens (at most {})", option, id,
+                                    type.name, type.largest_id()));
   });
 }
 
