@@ -52,7 +52,9 @@ struct SynthConfig {
 struct KnnConfig {
   CorpusOptions corpus;
   int k = 10;                          ///< neighbours per document, 1..1024
-  std::string method = "exact";        ///< exact (ring); ivf comes later
+  /// exact (the ring), ivf (approximate: distributed inverted file) or auto (exact up to
+  /// kExactMaxDocs documents, ivf above)
+  std::string method = "auto";
   std::string backend = "cpu";         ///< cpu (faiss heaps over BLAS); cuda when built with it
   std::int64_t query_tile = 1024;      ///< queries per similarity tile
   std::int64_t database_tile = 4096;   ///< database rows per similarity tile
@@ -62,9 +64,27 @@ struct KnnConfig {
   std::string gpu_gemm = "auto";          ///< cuda: auto (own filtering GEMM where it applies) or cublaslt
   int gpu_select_sms = 0;                 ///< cuda: SMs reserved for the selection (0: none, kernels alternate)
   std::int64_t gpu_resident_rows = 0;     ///< cuda: own rows kept on the GPU at once (0: all that fit)
+  // ivf (knn/ivf/ivf_search.hpp); 0 = chosen from the corpus (KnnConfig::resolved_*)
+  int nlist = 0;                       ///< clusters (0: the power of two nearest sqrt(N))
+  int nprobe = 0;                      ///< clusters each document searches (0: least reaching target_recall)
+  double target_recall = 0.95;         ///< recall@k the automatic nprobe must reach on the recall sample
+  std::int64_t train_sample = 0;       ///< k-means training rows (0: 64 per cluster)
+  int train_iterations = 10;           ///< k-means iterations
+  std::int64_t recall_sample = 1000;   ///< queries whose lists are checked against exact search (0: none)
+  std::int64_t round_rows = 0;         ///< rows one rank searches per round (0: 1 GiB of rows)
   std::string out;                     ///< output knn.h5
 
+  /// Up to this many documents `auto` is exact (docs/benchmarks.md, "IVF").
+  static constexpr std::int64_t kExactMaxDocs = 1'000'000;
+
   void validate() const;
+  /// What runs for a corpus of n documents: "exact" or "ivf".
+  std::string resolved_method(std::int64_t n) const;
+  int resolved_nlist(std::int64_t n) const;
+  std::int64_t resolved_train_sample(std::int64_t n) const;
+  std::int64_t resolved_round_rows(std::int64_t n, int dim, int ranks, int nprobe) const;
+  /// UserError for ivf options that do not fit a corpus of n documents.
+  void validate_for(std::int64_t n) const;
 };
 
 /// `weave order`: one order of all documents from the kNN graph.

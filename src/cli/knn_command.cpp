@@ -12,12 +12,40 @@ void add_knn_command(CLI::App& app, Runner& run) {
   auto common = std::make_shared<CommonOptions>();
   auto zero_vector = std::make_shared<std::string>("error");
   CLI::App* cmd = app.add_subcommand(
-      "knn", "Compute every document's k most similar documents (cosine), exactly, across all ranks: each rank "
-             "keeps its rows as queries while the others' rows travel around the ring of ranks.");
+      "knn", "Compute every document's k most similar documents (cosine) across all ranks: exactly (each rank "
+             "keeps its rows as queries while the others' rows travel around the ring of ranks) or approximately "
+             "for large corpora (--method ivf: a distributed inverted file, recall measured).");
   cmd->add_option("--corpus", config->corpus.path, "Corpus HDF5 file or manifest of shards")->required();
   cmd->add_option("--out", config->out, "Output knn.h5")->required();
   cmd->add_option("--k", config->k, "Neighbours per document (1..1024)")->capture_default_str();
-  cmd->add_option("--method", config->method, "exact (the ring)")->check(CLI::IsMember({"exact"}))->capture_default_str();
+  cmd->add_option("--method", config->method,
+                  "exact (every pair, by the ring of ranks), ivf (approximate: clusters by k-means, each document "
+                  "searches the members of its --nprobe nearest clusters; recall measured on a sample) or auto "
+                  "(exact up to 1,000,000 documents, ivf above)")
+      ->check(CLI::IsMember({"exact", "ivf", "auto"}))
+      ->capture_default_str();
+  cmd->add_option("--nlist", config->nlist,
+                  "ivf: clusters (0, the default: the power of two nearest sqrt(N), at least 8 documents each)")
+      ->capture_default_str();
+  cmd->add_option("--nprobe", config->nprobe,
+                  "ivf: clusters each document searches (0, the default: the least that reaches --target-recall "
+                  "on the recall sample)")
+      ->capture_default_str();
+  cmd->add_option("--target-recall", config->target_recall,
+                  "ivf: recall@k the automatic --nprobe must reach on the recall sample")
+      ->capture_default_str();
+  cmd->add_option("--train-sample", config->train_sample,
+                  "ivf: k-means training rows, drawn by a hash of the global id (0, the default: 64 per cluster)")
+      ->capture_default_str();
+  cmd->add_option("--train-iterations", config->train_iterations, "ivf: k-means iterations")->capture_default_str();
+  cmd->add_option("--recall-sample", config->recall_sample,
+                  "ivf: documents whose lists are checked against exact search; the recall is written into knn.h5 "
+                  "and the report (0: none, then --nprobe must be given)")
+      ->capture_default_str();
+  cmd->add_option("--round-rows", config->round_rows,
+                  "ivf: rows (cluster members + queries) one rank receives and searches per round; bounds memory "
+                  "(0, the default: all in one round, at most 1 GiB of rows)")
+      ->capture_default_str();
   cmd->add_option("--backend", config->backend,
                   "cpu (BLAS + faiss heaps) or cuda (one GPU per rank: BF16 tensor cores, NCCL ring; the same lists)")
       ->check(CLI::IsMember({"cpu", "cuda"}))

@@ -89,18 +89,9 @@ KnnLists ring_search(const mpi::Comm& comm, const corpus::CorpusBlock& block, co
 KnnLists exact_ring_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
                         SearchBackend& backend, bool quiet, util::Report& report) {
   // One row per group of identical rows (knn/identical_rows.hpp); the same lists, bit for bit.
-  using Clock = std::chrono::steady_clock;
-  const auto t0 = Clock::now();
-  FoldedRows folded;
-  const bool fold = fold_identical_rows(comm, block, config.k, folded);
-  report.add_counter("fold_seconds", std::chrono::duration<double>(Clock::now() - t0).count());
-  report.add_counter("identical_rows_folded", fold ? static_cast<double>(block.size() - folded.groups.groups()) : 0.0);
-  if (!fold) return ring_search(comm, block, config, backend, quiet, report);
-  const KnnLists group_lists = ring_search(comm, folded.block, config, backend, quiet, report);
-  const auto t1 = Clock::now();
-  KnnLists lists = unfold_lists(comm, block, folded, group_lists);
-  report.add_counter("unfold_seconds", std::chrono::duration<double>(Clock::now() - t1).count());
-  return lists;
+  return search_identical_rows_once(comm, block, config.k, report, [&](const corpus::CorpusBlock& rows) {
+    return ring_search(comm, rows, config, backend, quiet, report);
+  });
 }
 
 }  // namespace weave::knn

@@ -6,12 +6,14 @@
 // x 128 on 2 CPU ranks; 220 times slower on a GPU).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
 #include "corpus/corpus.hpp"
 #include "knn/backend.hpp"
 #include "mpi/comm.hpp"
+#include "util/report.hpp"
 
 namespace weave::knn {
 
@@ -40,11 +42,34 @@ struct FoldedRows {
 /// identical rows (smaller groups cost the search nothing extra: then it runs on the block itself).
 bool fold_identical_rows(const mpi::Comm& comm, const corpus::CorpusBlock& block, int k, FoldedRows& folded);
 
+/// Collective: `search(block)` on the block, or on its folded groups and unfolded after (the same
+/// lists, bit for bit, when the search is exact); timings and the folded count go to the report.
+template <typename Search>
+KnnLists search_identical_rows_once(const mpi::Comm& comm, const corpus::CorpusBlock& block, int k,
+                                    util::Report& report, Search&& search);
+
 /// Collective: every document's k-list from the lists of the groups (`group_lists`, searched
 /// without the group itself): a document's candidates are the other members of its own group
 /// (at the canonical similarity of the row with itself) and the members of each listed group
 /// (fetched from the group's owner), ordered by (similarity desc, global id asc).
 KnnLists unfold_lists(const mpi::Comm& comm, const corpus::CorpusBlock& block, const FoldedRows& folded,
                       const KnnLists& group_lists);
+
+template <typename Search>
+KnnLists search_identical_rows_once(const mpi::Comm& comm, const corpus::CorpusBlock& block, int k,
+                                    util::Report& report, Search&& search) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  FoldedRows folded;
+  const bool fold = fold_identical_rows(comm, block, k, folded);
+  report.add_counter("fold_seconds", std::chrono::duration<double>(Clock::now() - t0).count());
+  report.add_counter("identical_rows_folded", fold ? static_cast<double>(block.size() - folded.groups.groups()) : 0.0);
+  if (!fold) return search(block);
+  const KnnLists group_lists = search(folded.block);
+  const auto t1 = Clock::now();
+  KnnLists lists = unfold_lists(comm, block, folded, group_lists);
+  report.add_counter("unfold_seconds", std::chrono::duration<double>(Clock::now() - t1).count());
+  return lists;
+}
 
 }  // namespace weave::knn

@@ -54,6 +54,8 @@ void write_knn_file(const mpi::Comm& comm, const std::string& path, const corpus
     io::write_attribute(f, "/", "creator_version", std::string(kVersion));
     io::write_attribute(f, "/", "corpus", corpus_files(block.info).dump());
     io::write_attribute(f, "/", "configuration", attributes.configuration.dump());
+    for (const auto& [name, value] : attributes.integers) io::write_attribute(f, "/", name, value);
+    for (const auto& [name, value] : attributes.reals) io::write_attribute(f, "/", name, value);
     f.close();
   }
   output.commit();

@@ -16,6 +16,9 @@ struct KnnFileAttributes {
   std::string method;
   std::string backend;
   nlohmann::json configuration;
+  /// Method-specific attributes (ivf: nlist, nprobe, recall_at_k, ...).
+  std::vector<std::pair<std::string, std::int64_t>> integers;
+  std::vector<std::pair<std::string, double>> reals;
 };
 
 /// Collective: writes every rank's rows of the lists through the .tmp + rename protocol.

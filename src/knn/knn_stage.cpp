@@ -7,18 +7,70 @@
 #include "io/atomic_output.hpp"
 #include "knn/backend.hpp"
 #include "knn/exact_ring.hpp"
+#include "knn/identical_rows.hpp"
+#include "knn/ivf/ivf_search.hpp"
 #include "knn/knn_file.hpp"
 #include "mpi/collective_error.hpp"
 #include "util/config_json.hpp"
 #include "util/log.hpp"
 #include "util/report.hpp"
+#include "weave/error.hpp"
 
 namespace weave::knn {
+
+namespace {
+
+/// The ivf search of the block (identical rows searched once), its figures into the file's attributes.
+KnnLists approximate_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config, bool quiet,
+                         util::Report& report, KnnFileAttributes& attributes) {
+  ivf::IvfResult result;
+  const int ranks = comm.size();
+  KnnLists lists = search_identical_rows_once(comm, block, config.k, report, [&](const corpus::CorpusBlock& rows) {
+    const std::int64_t n = rows.info.num_docs;
+    config.validate_for(n);  // the same on every rank: n is global
+    ivf::IvfOptions options;
+    options.k = config.k;
+    options.clusters = config.resolved_nlist(n);
+    options.probe = config.nprobe;
+    options.target_recall = config.target_recall;
+    options.train_sample = config.resolved_train_sample(n);
+    options.train_iterations = config.train_iterations;
+    options.recall_sample = config.recall_sample;
+    // The probe is not known before the recall sample chooses it: plan for a typical one.
+    options.round_rows = config.resolved_round_rows(n, rows.info.dim, ranks, config.nprobe > 0 ? config.nprobe : 16);
+    result = ivf::ivf_knn(comm, RowBlock{rows.embeddings.data(), rows.size(), GlobalId(rows.range.begin)},
+                          rows.info.dim, n, options, quiet, report);
+    attributes.integers = {{"nlist", options.clusters}, {"nprobe", result.probe},
+                           {"train_sample", options.train_sample}, {"recall_queries", result.recall_queries}};
+    if (result.recall >= 0) attributes.reals = {{"recall_at_k", result.recall}, {"target_recall", config.target_recall}};
+    return std::move(result.lists);
+  });
+  if (!quiet) {
+    if (result.recall >= 0)
+      util::print_root(comm, "weave knn: ivf with nlist={} nprobe={}: recall@{} {:.4f} on {} (target {})\n",
+                       config.resolved_nlist(block.info.num_docs), result.probe, config.k, result.recall,
+                       util::count_of(result.recall_queries, "sampled document"), config.target_recall);
+    else
+      util::print_root(comm, "weave knn: ivf with nlist={} nprobe={} (recall not measured: --recall-sample 0)\n",
+                       config.resolved_nlist(block.info.num_docs), result.probe);
+  }
+  if (result.recall >= 0 && result.recall < config.target_recall && config.nprobe == 0)
+    util::warn_root(comm, "weave knn: warning: recall {:.4f} is below the target {} even with every cluster probed\n",
+                    result.recall, config.target_recall);
+  return lists;
+}
+
+}  // namespace
 
 void run_knn_stage(const mpi::Comm& comm, const KnnConfig& config, const CommonOptions& common, util::Report& report) {
   mpi::collectively(comm, [&] { config.validate(); });
   // Before any work: a bad output path costs seconds, not the search (lists: an id and a float each).
   const corpus::CorpusInfo info = corpus::read_corpus_info(comm, config.corpus.path);
+  // Every rank sees the same N, so every rank throws the same error.
+  config.validate_for(info.num_docs);
+  if (config.resolved_method(info.num_docs) == "ivf" && config.backend != "cpu")
+    throw UserError("--method ivf runs on --backend cpu in this version (the GPU search of the clusters is not "
+                    "built yet); use --backend cpu, or --method exact for the GPU ring");
   io::check_output_path(comm, config.out, static_cast<double>(info.num_docs) * config.k * 12);
   std::unique_ptr<SearchBackend> backend;
   mpi::collectively(comm, [&] { backend = make_backend(config, comm); });
@@ -32,12 +84,15 @@ void run_knn_stage(const mpi::Comm& comm, const KnnConfig& config, const CommonO
     util::warn_root(comm, "weave knn: warning: the corpus has {}, so each has fewer than k={} neighbours; the lists "
                           "are padded with id -1 and similarity NaN\n", util::count_of(n, "document"), config.k);
 
+  const std::string method = config.resolved_method(n);
+  KnnFileAttributes attributes{method, backend->name(), to_json(config), {}, {}};
   auto search_timer = report.stage("search");
-  const KnnLists lists = exact_ring_knn(comm, block, config, *backend, common.quiet, report);
+  const KnnLists lists = method == "exact" ? exact_ring_knn(comm, block, config, *backend, common.quiet, report)
+                                           : approximate_knn(comm, block, config, common.quiet, report, attributes);
   search_timer.stop();
 
   auto write_timer = report.stage("write");
-  write_knn_file(comm, config.out, block, lists, {config.method, backend->name(), to_json(config)});
+  write_knn_file(comm, config.out, block, lists, attributes);
   write_timer.stop();
 
   // Quality figures: mean similarity of the first and the k-th neighbour.

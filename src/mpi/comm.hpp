@@ -80,6 +80,19 @@ class Comm {
     return rank_ == 0 ? T{} : out;
   }
 
+  /// Element-wise exclusive prefix sum over ranks, in place (zeros on rank 0), in pieces like
+  /// allreduce_inplace.
+  template <typename T>
+  void exscan_sum_inplace(std::span<T> values) const {
+    std::vector<T> out(std::min<std::size_t>(values.size(), static_cast<std::size_t>(max_piece_elements())));
+    for (std::size_t at = 0; at < values.size(); at += static_cast<std::size_t>(max_piece_elements())) {
+      const auto n = static_cast<int>(std::min<std::size_t>(values.size() - at, max_piece_elements()));
+      count_collective(static_cast<double>(n) * sizeof(T));
+      check(MPI_Exscan(values.data() + at, out.data(), n, datatype<T>(), MPI_SUM, comm_), "MPI_Exscan");
+      for (int i = 0; i < n; ++i) values[at + i] = rank_ == 0 ? T{} : out[i];
+    }
+  }
+
   /// One value from every rank, indexed by rank (O(P) memory).
   template <typename T>
   std::vector<T> allgather(T value) const {

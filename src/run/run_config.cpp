@@ -43,7 +43,7 @@ dtype = "float32"              # embedding storage: float32, float16 or bfloat16
 
 [knn]
 k = 10                         # neighbours per document (1..1024)
-method = "exact"               # exact: every pair, by the ring of ranks
+method = "auto"                # exact (every pair, the ring), ivf (approximate) or auto (exact up to 10^6 docs)
 backend = "cpu"                # cpu (BLAS) or cuda (one GPU per rank, when built with CUDA)
 query_tile = 1024              # cpu: queries per similarity tile
 database_tile = 4096           # cpu: database rows per similarity tile
@@ -53,6 +53,13 @@ gpu_scores = "bf16"            # cuda: score tile type, bf16 or fp32
 gpu_gemm = "auto"              # cuda: auto (own filtering GEMM where it applies) or cublaslt
 gpu_select_sms = 0             # cuda: SMs reserved for the selection (0: kernels alternate)
 gpu_resident_rows = 0          # cuda: own rows kept on the GPU at once (0: all that fit)
+nlist = 0                      # ivf: clusters (0: the power of two nearest sqrt(N))
+nprobe = 0                     # ivf: clusters each document searches (0: least reaching target_recall)
+target_recall = 0.95           # ivf: recall@k the automatic nprobe reaches on the recall sample
+train_sample = 0               # ivf: k-means training rows (0: 64 per cluster)
+train_iterations = 10          # ivf: k-means iterations
+recall_sample = 1000           # ivf: documents checked against exact search (0: none; needs nprobe)
+round_rows = 0                 # ivf: rows one rank searches per round (0: automatic, <= 1 GiB)
 
 [order]
 algorithm = "greedy"           # greedy (distributed path cover + stitching) or iclm (the paper's, on rank 0)
@@ -84,7 +91,8 @@ const std::map<std::string, std::set<std::string>>& sections() {
       {"synth", {"docs", "dim", "topics", "sources", "seed", "topic_spread", "duplicate_share", "duplicate_noise",
                  "median_tokens", "length_sigma", "min_tokens", "max_tokens", "first_doc_id", "dtype"}},
       {"knn", {"k", "method", "backend", "query_tile", "database_tile", "gpu_query_tile", "gpu_database_tile",
-               "gpu_scores", "gpu_gemm", "gpu_select_sms", "gpu_resident_rows"}},
+               "gpu_scores", "gpu_gemm", "gpu_select_sms", "gpu_resident_rows", "nlist", "nprobe", "target_recall",
+               "train_sample", "train_iterations", "recall_sample", "round_rows"}},
       {"order", {"algorithm", "stitch_k", "stitch_exact_ends", "tail_fraction", "max_rounds"}},
       {"pack", {"context_length", "policy", "tail", "separator_tokens", "upsample", "source_weights", "seed", "tokens",
                 "eod_id", "pad_id"}},
@@ -330,6 +338,13 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   ks.get("gpu_gemm", c.knn.gpu_gemm);
   ks.get("gpu_select_sms", c.knn.gpu_select_sms);
   ks.get("gpu_resident_rows", c.knn.gpu_resident_rows);
+  ks.get("nlist", c.knn.nlist);
+  ks.get("nprobe", c.knn.nprobe);
+  ks.get("target_recall", c.knn.target_recall);
+  ks.get("train_sample", c.knn.train_sample);
+  ks.get("train_iterations", c.knn.train_iterations);
+  ks.get("recall_sample", c.knn.recall_sample);
+  ks.get("round_rows", c.knn.round_rows);
   c.knn.out = c.out_dir + "/knn.h5";
 
   c.order.corpus = corpus;

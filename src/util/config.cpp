@@ -1,4 +1,7 @@
 // Validation and JSON forms of the public configuration structs.
+#include <algorithm>
+#include <cmath>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -57,8 +60,24 @@ void SynthConfig::validate() const {
 
 void KnnConfig::validate() const {
   if (k < 1 || k > 1024) throw UserError(fmt::format("--k must be in [1, 1024] (got {})", k));
-  if (method != "exact")
-    throw UserError(fmt::format("--method {}: only 'exact' is available in this version", method));
+  if (method != "exact" && method != "ivf" && method != "auto")
+    throw UserError(fmt::format("--method must be exact, ivf or auto (got {})", method));
+  if (nlist < 0) throw UserError(fmt::format("--nlist must be >= 0 (0: automatic; got {})", nlist));
+  if (nprobe < 0) throw UserError(fmt::format("--nprobe must be >= 0 (0: automatic; got {})", nprobe));
+  if (nlist > 0 && nprobe > nlist)
+    throw UserError(fmt::format("--nprobe ({}) must be at most --nlist ({}): a document cannot search more clusters "
+                                "than there are", nprobe, nlist));
+  if (!(target_recall > 0 && target_recall <= 1))
+    throw UserError(fmt::format("--target-recall must be in (0, 1] (got {})", target_recall));
+  if (train_sample < 0) throw UserError(fmt::format("--train-sample must be >= 0 (0: automatic; got {})", train_sample));
+  if (nlist > 0 && train_sample > 0 && train_sample < nlist)
+    throw UserError(fmt::format("--train-sample ({}) must be at least --nlist ({}): each cluster starts from a sample row",
+                                train_sample, nlist));
+  if (train_iterations < 0) throw UserError(fmt::format("--train-iterations must be >= 0 (got {})", train_iterations));
+  if (recall_sample < 0) throw UserError(fmt::format("--recall-sample must be >= 0 (got {})", recall_sample));
+  if (nprobe == 0 && recall_sample == 0 && method != "exact")
+    throw UserError("--recall-sample 0 needs an explicit --nprobe: the automatic nprobe is chosen on the recall sample");
+  if (round_rows < 0) throw UserError(fmt::format("--round-rows must be >= 0 (0: automatic; got {})", round_rows));
   if (backend != "cpu" && backend != "cuda")
     throw UserError(fmt::format("--backend must be cpu or cuda (got {})", backend));
   if (query_tile < 1 || database_tile < 1) throw UserError("tile sizes must be positive");
@@ -79,8 +98,54 @@ nlohmann::json to_json(const KnnConfig& c) {
   j.update({{"k", c.k}, {"method", c.method}, {"backend", c.backend}, {"query_tile", c.query_tile},
             {"database_tile", c.database_tile}, {"gpu_query_tile", c.gpu_query_tile},
             {"gpu_database_tile", c.gpu_database_tile}, {"gpu_scores", c.gpu_scores}, {"gpu_gemm", c.gpu_gemm},
-            {"gpu_select_sms", c.gpu_select_sms}, {"gpu_resident_rows", c.gpu_resident_rows}, {"out", c.out}});
+            {"gpu_select_sms", c.gpu_select_sms}, {"gpu_resident_rows", c.gpu_resident_rows}, {"nlist", c.nlist},
+            {"nprobe", c.nprobe}, {"target_recall", c.target_recall}, {"train_sample", c.train_sample},
+            {"train_iterations", c.train_iterations}, {"recall_sample", c.recall_sample},
+            {"round_rows", c.round_rows}, {"out", c.out}});
   return j;
+}
+
+std::string KnnConfig::resolved_method(std::int64_t n) const {
+  if (method != "auto") return method;
+  return n > kExactMaxDocs ? "ivf" : "exact";
+}
+
+int KnnConfig::resolved_nlist(std::int64_t n) const {
+  if (nlist > 0) return nlist;
+  // The power of two nearest sqrt(n): about as many clusters as members per cluster, which balances
+  // the assignment (n x nlist) against the search (n x probe x n / nlist); at least 8 rows each.
+  const double root = std::sqrt(static_cast<double>(std::max<std::int64_t>(n, 1)));
+  auto chosen = static_cast<std::int64_t>(std::exp2(std::round(std::log2(root))));
+  chosen = std::min<std::int64_t>(chosen, std::max<std::int64_t>(1, n / 8));
+  return static_cast<int>(std::clamp<std::int64_t>(chosen, 1, 1 << 20));
+}
+
+std::int64_t KnnConfig::resolved_train_sample(std::int64_t n) const {
+  if (train_sample > 0) return std::min(train_sample, n);
+  return std::min<std::int64_t>(n, 64 * static_cast<std::int64_t>(resolved_nlist(n)));
+}
+
+std::int64_t KnnConfig::resolved_round_rows(std::int64_t n, int dim, int ranks, int probe) const {
+  if (round_rows > 0) return round_rows;
+  // Every row once as a member and probe times as a query, spread over the ranks; at most 1 GiB of
+  // rows per rank and round (more rounds instead).
+  const std::int64_t all = (n * (1 + static_cast<std::int64_t>(probe)) + ranks - 1) / ranks + 1;
+  const std::int64_t cap = std::max<std::int64_t>(65536, (std::int64_t{1} << 30) / (4 * std::max(dim, 1)));
+  return std::min(all, cap);
+}
+
+void KnnConfig::validate_for(std::int64_t n) const {
+  if (resolved_method(n) != "ivf") return;
+  const int clusters = resolved_nlist(n);
+  if (clusters > n)
+    throw UserError(fmt::format("--nlist {} is more clusters than the corpus has documents ({})", clusters, n));
+  if (nprobe > clusters) throw UserError(fmt::format("--nprobe ({}) must be at most --nlist ({})", nprobe, clusters));
+  if (resolved_train_sample(n) < clusters)
+    throw UserError(fmt::format("--train-sample {} is smaller than --nlist {}: each cluster starts from a sample row",
+                                resolved_train_sample(n), clusters));
+  if (k >= n)
+    throw UserError(fmt::format("--method ivf needs more documents than k + 1 (k={}, {} documents); use --method exact, "
+                                "which pads short lists", k, n));
 }
 
 void OrderConfig::validate() const {

@@ -2,25 +2,10 @@
 
 #include <algorithm>
 
+#include "knn/cpu/row_search.hpp"
 #include "weave/error.hpp"
 
-extern "C" {
-// Fortran BLAS (OpenBLAS through Debian's libblas.so.3 alternative), as faiss itself declares it.
-int sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const float* alpha,
-           const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c, const int* ldc);
-}
-
 namespace weave::knn {
-
-namespace {
-
-/// scores[q * nb + b] = <database row b, query row q>, one SGEMM: S^T = D^T^T Q^T in column-major.
-void similarity_tile(const float* queries, int nq, const float* database, int nb, int d, float* scores) {
-  const float one = 1.0f, zero = 0.0f;
-  sgemm_("T", "N", &nb, &nq, &d, &one, database, &d, queries, &d, &zero, scores, &nb);
-}
-
-}  // namespace
 
 void CpuBackend::begin(const RowBlock& queries, std::int64_t dim, int k, std::int64_t chunk_rows) {
   queries_ = queries;

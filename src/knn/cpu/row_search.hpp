@@ -1,0 +1,45 @@
+// One block of query rows against one block of database rows, each row with its own global id:
+// similarity tiles by BLAS SGEMM, candidates near a query's bar re-scored canonically (knn/topk.hpp).
+// The building block of the approximate search (knn/ivf/), which searches rows gathered from many
+// ranks, so ids are given per row instead of as one contiguous range (the ring's CpuBackend).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "knn/topk.hpp"
+
+namespace weave::knn {
+
+/// Rows with their global ids; ids may be null for queries (then no row is excluded as "itself").
+struct RowSet {
+  const float* rows = nullptr;
+  const std::int64_t* ids = nullptr;
+  std::int64_t count = 0;
+};
+
+class RowSearcher {
+ public:
+  explicit RowSearcher(std::int64_t query_tile = 1024, std::int64_t database_tile = 4096)
+      : query_tile_(query_tile), database_tile_(database_tile) {}
+
+  /// Offers every pair that may enter query q's list to topk row (first_topk_row + q): exact, in
+  /// the total order (similarity desc, id asc). A database row with the query's own id is skipped.
+  void search(const RowSet& queries, const RowSet& database, std::int64_t dim, TopK& topk,
+              std::int64_t first_topk_row = 0);
+
+  double rescored_pairs() const { return rescored_pairs_; }
+  double scored_pairs() const { return scored_pairs_; }
+
+ private:
+  std::int64_t query_tile_;
+  std::int64_t database_tile_;
+  std::vector<float> scores_;  ///< query_tile x database_tile, reused
+  double rescored_pairs_ = 0;
+  double scored_pairs_ = 0;
+};
+
+/// scores[q * nb + b] = <database row b, query row q> by one SGEMM (OpenBLAS).
+void similarity_tile(const float* queries, int nq, const float* database, int nb, int d, float* scores);
+
+}  // namespace weave::knn

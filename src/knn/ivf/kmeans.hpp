@@ -1,0 +1,45 @@
+// Spherical k-means for the IVF clusters, distributed and exact: every rank assigns its part of the
+// training sample (canonical similarity, ties to the lower cluster id), the per-cluster sums are kept
+// in 2^-32 fixed point as int64 and summed across ranks as integers, so the centroids are the same
+// bits for any number of ranks (no float reduction decides anything).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "knn/backend.hpp"
+#include "mpi/comm.hpp"
+
+namespace weave::knn::ivf {
+
+struct Centroids {
+  int count = 0;
+  std::int64_t dim = 0;
+  std::vector<float> rows;  ///< count x dim, unit norm
+  std::vector<std::int64_t> ids() const;  ///< 0 .. count - 1
+};
+
+struct KmeansOptions {
+  int clusters = 0;
+  std::int64_t sample = 0;  ///< training rows (the lowest keys of the seed; all when >= N)
+  int iterations = 10;
+  std::uint64_t seed = 0;
+};
+
+struct KmeansStats {
+  std::int64_t sample = 0;
+  int iterations = 0;
+  std::int64_t empty_clusters_split = 0;
+  double mean_similarity = 0;  ///< of the sample to its centroid, last iteration (exact sum)
+};
+
+/// Collective. `own` is this rank's rows (unit norm; ids first .. first + count, ascending over ranks),
+/// `total` rows in all. Starts from the sample's `clusters` lowest-key rows; an empty cluster is
+/// re-seeded by splitting the largest one (a deterministic perturbation of its centroid).
+Centroids train_centroids(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, std::int64_t total,
+                          const KmeansOptions& options, KmeansStats& stats);
+
+/// Each own row's `probe` most similar centroids (best first, ties by cluster id), probe x rows.
+std::vector<std::int32_t> nearest_centroids(const RowBlock& own, const Centroids& centroids, int probe);
+
+}  // namespace weave::knn::ivf

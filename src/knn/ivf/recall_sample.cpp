@@ -1,0 +1,183 @@
+#include "knn/ivf/recall_sample.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <tuple>
+
+#include "knn/cpu/row_search.hpp"
+#include "knn/ivf/hash_sample.hpp"
+#include "knn/topk.hpp"
+
+namespace weave::knn::ivf {
+
+namespace {
+
+constexpr std::uint64_t kRecallStream = 0x726563616c6cULL;  // "recall"
+
+struct Candidate {
+  float similarity;
+  std::int64_t id;
+  std::int32_t bucket;
+};
+
+}  // namespace
+
+RecallSample::RecallSample(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, std::int64_t total,
+                           std::int64_t count, std::uint64_t seed, int k)
+    : comm_(comm), own_(own), dim_(dim), k_(k) {
+  auto local = lowest_key_sample(comm, own.first.value, own.count, total, util::mix64(seed ^ kRecallStream), count);
+  std::sort(local.begin(), local.end());  // id order, so the concatenation over ranks is ascending
+  std::vector<std::int64_t> ids;
+  std::vector<float> rows;
+  for (std::int64_t l : local) {
+    ids.push_back(own.first.value + l);
+    rows.insert(rows.end(), own.rows + l * dim, own.rows + (l + 1) * dim);
+  }
+  ids_ = comm.gatherv<std::int64_t>(ids, 0);
+  rows_ = comm.gatherv<float>(rows, 0);
+  std::int64_t n = comm.bcast_value(static_cast<std::int64_t>(ids_.size()), 0);
+  ids_.resize(static_cast<std::size_t>(n));
+  rows_.resize(static_cast<std::size_t>(n * dim));
+  comm.bcast(std::span<std::int64_t>(ids_), 0);
+  comm.bcast(std::span<float>(rows_), 0);
+}
+
+std::vector<double> RecallSample::recall_by_probe(const std::vector<int>& levels, const std::vector<std::int32_t>& primary,
+                                                  const Centroids& centroids) {
+  const std::int64_t s_count = size();
+  const int p = comm_.size();
+  // Bucket b < levels.size(): documents whose centroid ranks in [levels[b-1], levels[b]) for the
+  // query; the last bucket: the rest (in no list but the exact one and probe = all clusters).
+  int ranked = 0;
+  for (int level : levels)
+    if (level < centroids.count) ranked = std::max(ranked, level);
+  const auto buckets = static_cast<std::int32_t>(levels.size() + 1);
+  // Each query's `ranked` nearest centroids as (cluster, position) sorted by cluster.
+  std::vector<std::pair<std::int32_t, std::int32_t>> ranking(static_cast<std::size_t>(s_count * ranked));
+  if (ranked > 0) {
+    const RowBlock queries{rows_.data(), s_count, GlobalId(0)};
+    const auto nearest = nearest_centroids(queries, centroids, ranked);
+    for (std::int64_t s = 0; s < s_count; ++s) {
+      auto* r = ranking.data() + s * ranked;
+      for (int pos = 0; pos < ranked; ++pos) r[pos] = {nearest[s * ranked + pos], pos};
+      std::sort(r, r + ranked);
+    }
+  }
+  auto bucket_of = [&](std::int64_t s, std::int32_t cluster) -> std::int32_t {
+    const auto* r = ranking.data() + s * ranked;
+    const auto* at = std::lower_bound(r, r + ranked, std::pair<std::int32_t, std::int32_t>{cluster, 0});
+    if (at == r + ranked || at->first != cluster) return buckets - 1;
+    return static_cast<std::int32_t>(std::upper_bound(levels.begin(), levels.end(), at->second) - levels.begin());
+  };
+
+  // Every (sample query, own row) pair, kept per bucket: k best of each.
+  TopK topk(s_count * buckets, k_);
+  const float slack = float_dot_error_bound(dim_);
+  constexpr std::int64_t kTile = 2048;
+  std::vector<float> scores(static_cast<std::size_t>(s_count * std::min(kTile, std::max<std::int64_t>(1, own_.count))));
+  for (std::int64_t b0 = 0; b0 < own_.count; b0 += kTile) {
+    const std::int64_t nb = std::min(kTile, own_.count - b0);
+    similarity_tile(rows_.data(), static_cast<int>(s_count), own_.rows + b0 * dim_, static_cast<int>(nb),
+                    static_cast<int>(dim_), scores.data());
+#pragma omp parallel for schedule(dynamic, 4)
+    for (std::int64_t s = 0; s < s_count; ++s) {
+      auto lowest_bar = [&] {
+        float bar = topk.threshold(s * buckets);
+        for (std::int32_t b = 1; b < buckets; ++b) bar = std::min(bar, topk.threshold(s * buckets + b));
+        return bar - slack;
+      };
+      float bar = lowest_bar();
+      const float* row = scores.data() + s * nb;
+      for (std::int64_t x = 0; x < nb; ++x) {
+        if (row[x] < bar) continue;
+        const std::int64_t l = b0 + x;
+        const std::int64_t id = own_.first.value + l;
+        if (id == ids_[s]) continue;
+        const std::int32_t b = bucket_of(s, primary[l]);
+        topk.offer(s * buckets + b, canonical_similarity(rows_.data() + s * dim_, own_.rows + l * dim_, dim_), GlobalId(id));
+        bar = lowest_bar();
+      }
+    }
+  }
+  std::vector<std::int64_t> kept_ids;
+  std::vector<float> kept_sims;
+  topk.finish(kept_ids, kept_sims);
+
+  // Every bucket list of query s to its home rank, which merges them.
+  std::vector<std::vector<std::int64_t>> send_ids(p);
+  std::vector<std::vector<float>> send_sims(p);
+  for (std::int64_t s = 0; s < s_count; ++s)
+    for (std::int32_t b = 0; b < buckets; ++b)
+      for (int j = 0; j < k_; ++j) {
+        const std::int64_t at = (s * buckets + b) * k_ + j;
+        if (kept_ids[at] < 0) break;
+        send_ids[home_of(s)].insert(send_ids[home_of(s)].end(), {s, b, kept_ids[at]});
+        send_sims[home_of(s)].push_back(kept_sims[at]);
+      }
+  const auto got_ids = comm_.alltoallv(send_ids);
+  const auto got_sims = comm_.alltoallv(send_sims);
+  const std::int64_t homed = (s_count - comm_.rank() + p - 1) / p;
+  std::vector<std::vector<Candidate>> candidates(static_cast<std::size_t>(std::max<std::int64_t>(0, homed)));
+  for (int r = 0; r < p; ++r)
+    for (std::size_t i = 0; i < got_sims[r].size(); ++i) {
+      const std::int64_t s = got_ids[r][3 * i];
+      candidates[s / p].push_back({got_sims[r][i], got_ids[r][3 * i + 2], static_cast<std::int32_t>(got_ids[r][3 * i + 1])});
+    }
+
+  // hits[level], then the number of exact entries.
+  std::vector<std::int64_t> hits(levels.size() + 1, 0);
+  exact_.assign(candidates.size(), {});
+  for (std::size_t h = 0; h < candidates.size(); ++h) {
+    auto& c = candidates[h];
+    std::sort(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) {
+      return a.similarity != b.similarity ? a.similarity > b.similarity : a.id < b.id;
+    });
+    auto& exact = exact_[h];
+    for (std::size_t j = 0; j < c.size() && static_cast<int>(exact.size()) < k_; ++j) exact.push_back(c[j].id);
+    hits.back() += static_cast<std::int64_t>(exact.size());
+    std::vector<std::int64_t> sorted_exact = exact;
+    std::sort(sorted_exact.begin(), sorted_exact.end());
+    for (std::size_t level = 0; level < levels.size(); ++level) {
+      const bool all = levels[level] >= centroids.count;
+      int taken = 0;
+      for (std::size_t j = 0; j < c.size() && taken < k_; ++j) {
+        if (!all && c[j].bucket > static_cast<std::int32_t>(level)) continue;
+        ++taken;
+        hits[level] += std::binary_search(sorted_exact.begin(), sorted_exact.end(), c[j].id) ? 1 : 0;
+      }
+    }
+  }
+  comm_.allreduce_inplace(std::span<std::int64_t>(hits), MPI_SUM);
+  std::vector<double> recall(levels.size());
+  for (std::size_t level = 0; level < levels.size(); ++level)
+    recall[level] = hits.back() == 0 ? 1.0 : static_cast<double>(hits[level]) / static_cast<double>(hits.back());
+  return recall;
+}
+
+double RecallSample::measure(const KnnLists& lists) const {
+  const int p = comm_.size();
+  std::vector<std::vector<std::int64_t>> send(p);
+  const auto first = std::lower_bound(ids_.begin(), ids_.end(), own_.first.value) - ids_.begin();
+  const auto last = std::lower_bound(ids_.begin(), ids_.end(), own_.first.value + own_.count) - ids_.begin();
+  for (std::int64_t s = first; s < last; ++s) {
+    const std::int64_t l = ids_[s] - own_.first.value;
+    auto& out = send[home_of(s)];
+    out.push_back(s);
+    out.insert(out.end(), lists.neighbors.begin() + l * k_, lists.neighbors.begin() + (l + 1) * k_);
+  }
+  const auto got = comm_.alltoallv(send);
+  std::int64_t counts[2] = {0, 0};  // hits, exact entries
+  for (int r = 0; r < p; ++r)
+    for (std::size_t at = 0; at < got[r].size(); at += static_cast<std::size_t>(k_ + 1)) {
+      const auto& exact = exact_[got[r][at] / p];
+      counts[1] += static_cast<std::int64_t>(exact.size());
+      for (int j = 0; j < k_; ++j) {
+        const std::int64_t id = got[r][at + 1 + j];
+        if (id >= 0 && std::find(exact.begin(), exact.end(), id) != exact.end()) ++counts[0];
+      }
+    }
+  comm_.allreduce_inplace(std::span<std::int64_t>(counts), MPI_SUM);
+  return counts[1] == 0 ? 1.0 : static_cast<double>(counts[0]) / static_cast<double>(counts[1]);
+}
+
+}  // namespace weave::knn::ivf

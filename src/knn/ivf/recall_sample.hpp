@@ -1,0 +1,47 @@
+// Recall measured, not assumed: a hash sample of the documents is searched exactly (every rank scores
+// the sample against its own rows), and the same scores tell what the IVF search returns for the
+// sample at every probe count at once (probe p keeps the documents whose nearest centroid is among
+// the query's p nearest). That curve chooses the probe count; the lists the search really returns
+// for the sample are checked against the exact ones afterwards (measure()).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "knn/backend.hpp"
+#include "knn/ivf/kmeans.hpp"
+#include "mpi/comm.hpp"
+
+namespace weave::knn::ivf {
+
+class RecallSample {
+ public:
+  /// Collective: the `count` documents of the lowest keys of `seed`, rows copied to every rank
+  /// (count x dim floats).
+  RecallSample(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, std::int64_t total,
+               std::int64_t count, std::uint64_t seed, int k);
+
+  std::int64_t size() const { return static_cast<std::int64_t>(ids_.size()); }
+
+  /// Collective: recall@k of the IVF search with each probe count in `levels` (ascending, each in
+  /// [1, centroids.count]); `primary` is each own row's nearest centroid. Keeps the exact lists.
+  std::vector<double> recall_by_probe(const std::vector<int>& levels, const std::vector<std::int32_t>& primary,
+                                      const Centroids& centroids);
+
+  /// Collective: recall@k of `lists` (this rank's rows) against the exact lists of the sample.
+  double measure(const KnnLists& lists) const;
+
+ private:
+  int home_of(std::int64_t s) const { return static_cast<int>(s % comm_.size()); }
+
+  const mpi::Comm& comm_;
+  const RowBlock& own_;
+  std::int64_t dim_;
+  int k_;
+  std::vector<std::int64_t> ids_;  ///< ascending
+  std::vector<float> rows_;
+  /// Exact lists of the sample queries homed here (s mod P == rank), by s / P.
+  std::vector<std::vector<std::int64_t>> exact_;
+};
+
+}  // namespace weave::knn::ivf
