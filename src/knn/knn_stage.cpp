@@ -27,7 +27,7 @@ KnnLists approximate_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block
   const int ranks = comm.size();
   KnnLists lists = search_identical_rows_once(comm, block, config.k, report, [&](const corpus::CorpusBlock& rows) {
     const std::int64_t n = rows.info.num_docs;
-    config.validate_for(n);  // the same on every rank: n is global
+    mpi::collectively(comm, [&] { config.validate_for(n); });  // n: the distinct rows when folded
     ivf::IvfOptions options;
     options.k = config.k;
     options.clusters = config.resolved_nlist(n);
@@ -66,11 +66,12 @@ void run_knn_stage(const mpi::Comm& comm, const KnnConfig& config, const CommonO
   mpi::collectively(comm, [&] { config.validate(); });
   // Before any work: a bad output path costs seconds, not the search (lists: an id and a float each).
   const corpus::CorpusInfo info = corpus::read_corpus_info(comm, config.corpus.path);
-  // Every rank sees the same N, so every rank throws the same error.
-  config.validate_for(info.num_docs);
-  if (config.resolved_method(info.num_docs) == "ivf" && config.backend != "cpu")
-    throw UserError("--method ivf runs on --backend cpu in this version (the GPU search of the clusters is not "
-                    "built yet); use --backend cpu, or --method exact for the GPU ring");
+  mpi::collectively(comm, [&] {
+    config.validate_for(info.num_docs);
+    if (config.resolved_method(info.num_docs) == "ivf" && config.backend != "cpu")
+      throw UserError("--method ivf runs on --backend cpu in this version (the GPU search of the clusters is not "
+                      "built yet); use --backend cpu, or --method exact for the GPU ring");
+  });
   io::check_output_path(comm, config.out, static_cast<double>(info.num_docs) * config.k * 12);
   std::unique_ptr<SearchBackend> backend;
   mpi::collectively(comm, [&] { backend = make_backend(config, comm); });

@@ -22,40 +22,6 @@ namespace {
 
 using testing::CorpusArrays;
 
-/// The canonical similarity as docs/algorithms.md defines it, written out independently of
-/// src/knn: 32 float64 partial sums (element j into partial (j div 4) mod 32), combined by halving.
-float reference_similarity(const float* a, const float* b, std::int64_t d) {
-  std::vector<double> p(32, 0.0);
-  for (std::int64_t g = 0; g * 4 < d; ++g)
-    for (std::int64_t j = g * 4; j < std::min(d, g * 4 + 4); ++j) p[g % 32] += double(a[j]) * double(b[j]);
-  for (int width = 32; width > 1; width /= 2)
-    for (int l = 0; l < width / 2; ++l) p[l] = p[l] + p[l + width / 2];
-  return static_cast<float>(p[0]);
-}
-
-/// Brute force: all pairs, canonical similarity, order (sim desc, id asc), self excluded, padded
-/// with -1/NaN. Written independently of src/knn.
-knn::KnnLists oracle(const std::vector<float>& unit_rows, std::int64_t n, std::int64_t d, int k) {
-  knn::KnnLists out;
-  out.k = k;
-  out.neighbors.assign(static_cast<std::size_t>(n * k), -1);
-  out.similarities.assign(static_cast<std::size_t>(n * k), std::nanf(""));
-  std::vector<std::pair<float, std::int64_t>> all;
-  for (std::int64_t q = 0; q < n; ++q) {
-    all.clear();
-    for (std::int64_t x = 0; x < n; ++x) {
-      if (x == q) continue;
-      all.emplace_back(reference_similarity(&unit_rows[q * d], &unit_rows[x * d], d), x);
-    }
-    std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-    for (int j = 0; j < k && j < static_cast<int>(all.size()); ++j) {
-      out.neighbors[q * k + j] = all[j].second;
-      out.similarities[q * k + j] = all[j].first;
-    }
-  }
-  return out;
-}
-
 struct Case {
   std::string path;
   int k = 10;
@@ -80,7 +46,7 @@ void expect_matches_oracle(const mpi::Comm& comm, const Case& c) {
   const auto sims = testing::allgather_concat(comm, got.similarities);
   const auto rows = testing::allgather_concat(comm, block.embeddings);
   const std::int64_t n = block.info.num_docs;
-  const knn::KnnLists want = oracle(rows, n, block.info.dim, c.k);
+  const knn::KnnLists want = testing::brute_force_knn(rows, n, block.info.dim, c.k);
   std::int64_t wrong = 0;
   for (std::int64_t i = 0; i < n * c.k; ++i) {
     const bool same_sim = (std::isnan(sims[i]) && std::isnan(want.similarities[i])) || sims[i] == want.similarities[i];
@@ -215,7 +181,7 @@ TEST(ExactKnn, StageWritesTheSameListsToKnnH5) {
   const auto ids = testing::allgather_concat(comm, file.lists.neighbors);
   const auto sims = testing::allgather_concat(comm, file.lists.similarities);
   const corpus::CorpusBlock block = corpus::read_corpus(comm, config.corpus);
-  const knn::KnnLists want = oracle(testing::allgather_concat(comm, block.embeddings), 97, 8, 5);
+  const knn::KnnLists want = testing::brute_force_knn(testing::allgather_concat(comm, block.embeddings), 97, 8, 5);
   EXPECT_EQ(ids, want.neighbors);
   EXPECT_EQ(sims, want.similarities);
 }

@@ -140,4 +140,35 @@ std::string write_corpus_on_root(const mpi::Comm& comm, const ScratchDir& dir, c
   return dir.path(name);
 }
 
+float reference_similarity(const float* a, const float* b, std::int64_t d) {
+  std::vector<double> p(32, 0.0);
+  for (std::int64_t g = 0; g * 4 < d; ++g)
+    for (std::int64_t j = g * 4; j < std::min(d, g * 4 + 4); ++j) p[g % 32] += double(a[j]) * double(b[j]);
+  for (int width = 32; width > 1; width /= 2)
+    for (int l = 0; l < width / 2; ++l) p[l] = p[l] + p[l + width / 2];
+  return static_cast<float>(p[0]);
+}
+
+knn::KnnLists brute_force_knn(const std::vector<float>& unit_rows, std::int64_t n, std::int64_t d, int k,
+                              const std::function<bool(std::int64_t query, std::int64_t row)>& allowed) {
+  knn::KnnLists out;
+  out.k = k;
+  out.neighbors.assign(static_cast<std::size_t>(n * k), -1);
+  out.similarities.assign(static_cast<std::size_t>(n * k), std::nanf(""));
+  std::vector<std::pair<float, std::int64_t>> all;
+  for (std::int64_t q = 0; q < n; ++q) {
+    all.clear();
+    for (std::int64_t x = 0; x < n; ++x) {
+      if (x == q || (allowed && !allowed(q, x))) continue;
+      all.emplace_back(reference_similarity(&unit_rows[q * d], &unit_rows[x * d], d), x);
+    }
+    std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    for (int j = 0; j < k && j < static_cast<int>(all.size()); ++j) {
+      out.neighbors[q * k + j] = all[j].second;
+      out.similarities[q * k + j] = all[j].first;
+    }
+  }
+  return out;
+}
+
 }  // namespace weave::testing

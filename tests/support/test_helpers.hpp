@@ -2,9 +2,11 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "knn/backend.hpp"
 #include "mpi/comm.hpp"
 #include "util/random.hpp"
 #include "weave/config.hpp"
@@ -75,5 +77,14 @@ void order_sensitive_rows(util::CounterRng& rng, std::size_t d, std::vector<floa
 /// Writes the corpus on rank 0 into the scratch folder; every rank gets the path (collective).
 std::string write_corpus_on_root(const mpi::Comm& comm, const ScratchDir& dir, const std::string& name,
                                  const CorpusArrays& corpus);
+
+/// The canonical similarity as docs/algorithms.md defines it, written out independently of
+/// src/knn: 32 float64 partial sums (element j into partial (j div 4) mod 32), combined by halving.
+float reference_similarity(const float* a, const float* b, std::int64_t d);
+
+/// Brute force: all pairs (those `allowed` if given), canonical similarity, order (sim desc, id
+/// asc), self excluded, padded with -1/NaN. Written independently of src/knn.
+knn::KnnLists brute_force_knn(const std::vector<float>& unit_rows, std::int64_t n, std::int64_t d, int k,
+                              const std::function<bool(std::int64_t query, std::int64_t row)>& allowed = {});
 
 }  // namespace weave::testing

@@ -52,7 +52,9 @@ ClusterPlan plan_and_route(const mpi::Comm& comm, std::int64_t own, int clusters
     routes.member_piece[l] = static_cast<std::int32_t>(before[c]++ / plan.member_piece_rows[c]);
     for (int j = 0; j < probe; ++j) {
       const std::int32_t q = routes.clusters[l * probe + j];
-      routes.query_piece[l * probe + j] = static_cast<std::int32_t>(before[clusters + q]++ / plan.query_piece_rows[q]);
+      // A cluster without members has no pieces (nothing to search there).
+      const std::int64_t piece_rows = std::max<std::int64_t>(1, plan.query_piece_rows[q]);
+      routes.query_piece[l * probe + j] = static_cast<std::int32_t>(before[clusters + q]++ / piece_rows);
     }
   }
   return plan;
@@ -279,6 +281,9 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
     largest = std::max(largest, plan.members[c]);
     split += plan.member_pieces[c] * plan.query_pieces[c] > 1 ? 1 : 0;
   }
+  result.centroids = centroids.rows;
+  result.rounds = plan.rounds;
+  result.clusters_split = split;
   report.set_figure("ivf_clusters", options.clusters);
   report.set_figure("ivf_probe", probe);
   report.set_figure("ivf_train_sample", kmeans.sample);

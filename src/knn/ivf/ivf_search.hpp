@@ -42,6 +42,9 @@ struct IvfResult {
   std::int64_t recall_queries = 0;
   std::vector<int> probe_levels;        ///< the recall curve: probe counts ...
   std::vector<double> recall_by_probe;  ///< ... and the recall of each
+  std::vector<float> centroids;         ///< clusters x dim, unit rows (the same on every rank)
+  int rounds = 0;
+  std::int64_t clusters_split = 0;      ///< clusters searched in more than one piece
 };
 
 /// Collective. `own`: this rank's rows (unit norm), ids [first, first + count), ascending over ranks,
