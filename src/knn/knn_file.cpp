@@ -42,6 +42,12 @@ void write_knn_file(const mpi::Comm& comm, const std::string& path, const corpus
     io::create_dataset(f, "/similarities", H5T_IEEE_F32LE, {n, k}, chunk_rows);
     io::write_rows(f, "/neighbors", block.range.begin, block.size(), k, lists.neighbors.data());
     io::write_rows(f, "/similarities", block.range.begin, block.size(), k, lists.similarities.data());
+    if (!attributes.centroids.empty()) {
+      const std::int64_t d = block.info.dim;
+      const auto clusters = static_cast<std::int64_t>(attributes.centroids.size()) / d;
+      io::create_dataset(f, "/centroids", H5T_IEEE_F32LE, {clusters, d});
+      io::write_rows(f, "/centroids", 0, comm.is_root() ? clusters : 0, d, attributes.centroids.data());
+    }
     io::write_attribute(f, "/", "k", k);
     io::write_attribute(f, "/", "num_docs", n);
     io::write_attribute(f, "/", "metric", std::string("cosine"));

@@ -19,6 +19,8 @@ struct KnnFileAttributes {
   /// Method-specific attributes (ivf: nlist, nprobe, recall_at_k, ...).
   std::vector<std::pair<std::string, std::int64_t>> integers;
   std::vector<std::pair<std::string, double>> reals;
+  /// ivf: the cluster centroids, clusters x dim unit rows (the same on every rank), as /centroids.
+  std::vector<float> centroids;
 };
 
 /// Collective: writes every rank's rows of the lists through the .tmp + rename protocol.

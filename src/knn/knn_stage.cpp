@@ -42,6 +42,7 @@ KnnLists approximate_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block
                           rows.info.dim, n, options, quiet, report);
     attributes.integers = {{"nlist", options.clusters}, {"nprobe", result.probe},
                            {"train_sample", options.train_sample}, {"recall_queries", result.recall_queries}};
+    attributes.centroids = std::move(result.centroids);
     if (result.recall >= 0) attributes.reals = {{"recall_at_k", result.recall}, {"target_recall", config.target_recall}};
     return std::move(result.lists);
   });

@@ -80,27 +80,24 @@ class RoundRunner {
   void run(int round, RoundStats& stats, util::Progress& progress) {
     const int p = comm_.size();
     auto t0 = Clock::now();
-    for (auto& m : send_meta_) m.clear();
-    for (auto& r : send_rows_) r.clear();
+    // Two passes over the routes of this round: count per destination, then copy into place (no
+    // reallocation of the buffers, which hold up to every own row probe + 1 times).
+    std::vector<std::int64_t> count(static_cast<std::size_t>(p), 0);
+    for_each_route(round, [&](std::int64_t, int to, std::int64_t) { ++count[to]; });
     send_meta_.resize(p);
     send_rows_.resize(p);
-    auto route = [&](std::int64_t l, std::int64_t u, Role role) {
-      if (plan_.unit_round[u] != round) return;
-      const int to = plan_.unit_rank[u];
-      send_meta_[to].insert(send_meta_[to].end(), {own_.first.value + l, 2 * u + role});
-      send_rows_[to].insert(send_rows_[to].end(), own_.rows + l * dim_, own_.rows + (l + 1) * dim_);
-      stats.rows_sent += 1;
-    };
-    const int probe = routes_.probe;
-    for (std::int64_t l = 0; l < own_.count; ++l) {
-      const std::int32_t c = routes_.clusters[l * probe];
-      for (std::int64_t j = 0; j < plan_.query_pieces[c]; ++j) route(l, plan_.unit(c, j, routes_.member_piece[l]), kMember);
-      for (int x = 0; x < probe; ++x) {
-        const std::int32_t q = routes_.clusters[l * probe + x];
-        for (std::int64_t i = 0; i < plan_.member_pieces[q]; ++i)
-          route(l, plan_.unit(q, routes_.query_piece[l * probe + x], i), kQuery);
-      }
+    for (int r = 0; r < p; ++r) {
+      send_meta_[r].resize(static_cast<std::size_t>(2 * count[r]));
+      send_rows_[r].resize(static_cast<std::size_t>(count[r] * dim_));
+      stats.rows_sent += static_cast<double>(count[r]);
+      count[r] = 0;
     }
+    for_each_route(round, [&](std::int64_t l, int to, std::int64_t tag) {
+      const std::int64_t at = count[to]++;
+      send_meta_[to][2 * at] = own_.first.value + l;
+      send_meta_[to][2 * at + 1] = tag;
+      std::copy_n(own_.rows + l * dim_, dim_, send_rows_[to].begin() + at * dim_);
+    });
     comm_.alltoallv_into(send_meta_, got_meta_);
     comm_.alltoallv_into(send_rows_, got_rows_);
     stats.shuffle_seconds += seconds_since(t0);
@@ -163,6 +160,24 @@ class RoundRunner {
         merged_.offer(got_ids_[r][2 * i] - own_.first.value, got_sims_[r][i], GlobalId(got_ids_[r][2 * i + 1]));
     stats.merge_seconds += seconds_since(t0);
     progress.advance(pairs);
+  }
+
+  /// fn(own row, destination rank, 2 x unit + role) for every copy of an own row this round sends.
+  template <typename Fn>
+  void for_each_route(int round, Fn&& fn) const {
+    const int probe = routes_.probe;
+    auto route = [&](std::int64_t l, std::int64_t u, Role role) {
+      if (plan_.unit_round[u] == round) fn(l, plan_.unit_rank[u], 2 * u + role);
+    };
+    for (std::int64_t l = 0; l < own_.count; ++l) {
+      const std::int32_t c = routes_.clusters[l * probe];
+      for (std::int64_t j = 0; j < plan_.query_pieces[c]; ++j) route(l, plan_.unit(c, j, routes_.member_piece[l]), kMember);
+      for (int x = 0; x < probe; ++x) {
+        const std::int32_t q = routes_.clusters[l * probe + x];
+        for (std::int64_t i = 0; i < plan_.member_pieces[q]; ++i)
+          route(l, plan_.unit(q, routes_.query_piece[l * probe + x], i), kQuery);
+      }
+    }
   }
 
   KnnLists finish() {

@@ -52,23 +52,18 @@ std::vector<double> RecallSample::recall_by_probe(const std::vector<int>& levels
   for (int level : levels)
     if (level < centroids.count) ranked = std::max(ranked, level);
   const auto buckets = static_cast<std::int32_t>(levels.size() + 1);
-  // Each query's `ranked` nearest centroids as (cluster, position) sorted by cluster.
-  std::vector<std::pair<std::int32_t, std::int32_t>> ranking(static_cast<std::size_t>(s_count * ranked));
+  // bucket[s * clusters + c]: the bucket of query s's documents whose cluster is c (levels are few,
+  // so one byte each; a table instead of a search, since it is looked up for every pair).
+  const std::int64_t clusters = centroids.count;
+  std::vector<std::uint8_t> bucket(static_cast<std::size_t>(s_count * clusters), static_cast<std::uint8_t>(buckets - 1));
   if (ranked > 0) {
     const RowBlock queries{rows_.data(), s_count, GlobalId(0)};
     const auto nearest = nearest_centroids(queries, centroids, ranked);
-    for (std::int64_t s = 0; s < s_count; ++s) {
-      auto* r = ranking.data() + s * ranked;
-      for (int pos = 0; pos < ranked; ++pos) r[pos] = {nearest[s * ranked + pos], pos};
-      std::sort(r, r + ranked);
-    }
+    for (std::int64_t s = 0; s < s_count; ++s)
+      for (int pos = 0; pos < ranked; ++pos)
+        bucket[s * clusters + nearest[s * ranked + pos]] =
+            static_cast<std::uint8_t>(std::upper_bound(levels.begin(), levels.end(), pos) - levels.begin());
   }
-  auto bucket_of = [&](std::int64_t s, std::int32_t cluster) -> std::int32_t {
-    const auto* r = ranking.data() + s * ranked;
-    const auto* at = std::lower_bound(r, r + ranked, std::pair<std::int32_t, std::int32_t>{cluster, 0});
-    if (at == r + ranked || at->first != cluster) return buckets - 1;
-    return static_cast<std::int32_t>(std::upper_bound(levels.begin(), levels.end(), at->second) - levels.begin());
-  };
 
   // Every (sample query, own row) pair, kept per bucket: k best of each.
   TopK topk(s_count * buckets, k_);
@@ -81,21 +76,15 @@ std::vector<double> RecallSample::recall_by_probe(const std::vector<int>& levels
                     static_cast<int>(dim_), scores.data());
 #pragma omp parallel for schedule(dynamic, 4)
     for (std::int64_t s = 0; s < s_count; ++s) {
-      auto lowest_bar = [&] {
-        float bar = topk.threshold(s * buckets);
-        for (std::int32_t b = 1; b < buckets; ++b) bar = std::min(bar, topk.threshold(s * buckets + b));
-        return bar - slack;
-      };
-      float bar = lowest_bar();
       const float* row = scores.data() + s * nb;
+      const std::uint8_t* bucket_of = bucket.data() + s * clusters;
       for (std::int64_t x = 0; x < nb; ++x) {
-        if (row[x] < bar) continue;
         const std::int64_t l = b0 + x;
+        const std::int64_t slot = s * buckets + bucket_of[primary[l]];
+        if (row[x] < topk.threshold(slot) - slack) continue;
         const std::int64_t id = own_.first.value + l;
         if (id == ids_[s]) continue;
-        const std::int32_t b = bucket_of(s, primary[l]);
-        topk.offer(s * buckets + b, canonical_similarity(rows_.data() + s * dim_, own_.rows + l * dim_, dim_), GlobalId(id));
-        bar = lowest_bar();
+        topk.offer(slot, canonical_similarity(rows_.data() + s * dim_, own_.rows + l * dim_, dim_), GlobalId(id));
       }
     }
   }
