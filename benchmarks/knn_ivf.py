@@ -14,7 +14,9 @@ run, on one machine:
 Prints the ratios: exact / ivf (goal >= 20x at recall >= 0.95 for 10^6 x 128), faiss / weave.
 
 Usage: benchmarks/knn_ivf.py [--docs 1000000 --dim 128 --topics 1000 --topic-spread 1.0 | --corpus C.h5]
-       [--k 10] [--ranks 2] [--exact-fraction 4] [--queries 1000] [ivf options passed on, e.g. --nprobe 8]"""
+       [--k 10] [--ranks 2] [--exact-fraction 4] [--queries 1000] [--order] [ivf options passed on, e.g. --nprobe 8]
+With --order (and --exact-fraction 1): (e) weave order on both graphs, the mean adjacent similarity
+of each (goal: the IVF graph's >= 0.99 of the exact one's)."""
 import argparse
 import json
 import os
@@ -73,6 +75,8 @@ def main():
     ap.add_argument("--ranks", type=int, default=2)
     ap.add_argument("--exact-fraction", type=int, default=4)
     ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--order", action="store_true",
+                    help="also run weave order on the exact and the IVF graph (needs --exact-fraction 1)")
     args, ivf_options = ap.parse_known_args()
     r, k = args.ranks, args.k
     one_thread = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OMPI_MCA_mpi_yield_when_idle": "0"}
@@ -136,6 +140,15 @@ def main():
         exact_rows = max(exact_times)
         exact_est = exact_times[exact_rows] * (n / exact_rows) ** 2
 
+        # (e) the order each graph gives: mean similarity of adjacent documents
+        adjacent = {}
+        if args.order and exact_rows == n:
+            for name, graph in (("exact", os.path.join(tmp, f"exact{n}.h5")), ("ivf", out)):
+                rep_path = os.path.join(tmp, f"order_{name}.json")
+                run(mpirun + [WEAVE, "order", "--corpus", corpus, "--knn", graph, "--out",
+                              os.path.join(tmp, f"order_{name}.h5"), "--report", rep_path, "--quiet"], env=one_thread)
+                adjacent[name] = json.load(open(rep_path))["figures"]["adjacent"]["mean_similarity"]
+
     print(f"\nweave ivf: nlist {nlist}, nprobe {nprobe} (chosen: {'--nprobe' not in ivf_options}), pairs "
           f"{fig['pairs_fraction']:.4f} of N^2, clusters {fig['cluster_size_min']}..{fig['cluster_size_max']} "
           f"(mean {fig['cluster_size_mean']:.0f}), rounds {fig['ivf_rounds']}")
@@ -150,11 +163,17 @@ def main():
         (a, ta), (b, tb) = sorted(exact_times.items())
         print(f"  growth {a} -> {b} rows: {tb / ta:.2f}x (quadratic: {(b / a) ** 2:.2f}x)")
     print(f"  estimate for {n} rows: {exact_est:.1f} s")
+    if adjacent:
+        print(f"weave order: mean adjacent similarity {adjacent['exact']:.5f} on the exact graph, {adjacent['ivf']:.5f} "
+              f"on the IVF graph")
     print("\nratios")
     print(f"  exact / ivf (search stages): {exact_est / ivf_search:.1f}x at recall {ivf_recall:.4f}")
     print(f"  faiss (add + search) / weave ivf search stage: {(faiss_add + faiss_search) / ivf_search:.2f}x")
     print(f"  faiss (k-means + add + search) / weave ivf search stage: "
           f"{(faiss_train + faiss_add + faiss_search) / ivf_search:.2f}x")
+    if adjacent:
+        print(f"  order on the IVF graph / on the exact graph (mean adjacent similarity): "
+              f"{adjacent['ivf'] / adjacent['exact']:.4f} (goal >= 0.99)")
 
 
 if __name__ == "__main__":

@@ -105,7 +105,13 @@ nlohmann::json summarize_knn(const mpi::Comm& comm, const std::string& path) {
                       {"documents_never_a_neighbor", comm.sum(zero_in)}};
   mpi::Comm self(MPI_COMM_SELF);
   nlohmann::json attrs;
-  if (comm.is_root()) attrs = root_attributes(io::File::open(self, path), {"method", "backend", "metric", "creator_version"});
+  if (comm.is_root()) {
+    const io::File f = io::File::open(self, path);
+    attrs = root_attributes(f, {"method", "backend", "metric", "creator_version", "nlist", "nprobe", "train_sample",
+                                "recall_queries"});
+    for (const char* name : {"recall_at_k", "target_recall"})
+      if (auto v = io::read_double_attribute(f, "/", name)) attrs[name] = *v;
+  }
   j["attributes"] = nlohmann::json::parse(comm.bcast_string(attrs.dump(), 0));
   return j;
 }

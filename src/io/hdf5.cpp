@@ -353,6 +353,15 @@ std::optional<std::int64_t> read_int_attribute(const File& file, const std::stri
   return value;
 }
 
+std::optional<double> read_double_attribute(const File& file, const std::string& object, const std::string& name) {
+  Handle obj = open_object(file, object);
+  if (H5Aexists(obj.get(), name.c_str()) <= 0) return std::nullopt;
+  Handle attr(checked(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), "H5Aopen"), H5Aclose);
+  double value = 0;
+  checked_status(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value), "H5Aread");
+  return value;
+}
+
 hid_t float16_type() {
   // IEEE binary16, little-endian: sign bit 15, exponent bits 10..14 (bias 15), mantissa bits 0..9.
   static const hid_t type = [] {

@@ -116,6 +116,7 @@ void write_attribute(const File& file, const std::string& object, const std::str
 void write_attribute(const File& file, const std::string& object, const std::string& name, double value);
 std::optional<std::string> read_string_attribute(const File& file, const std::string& object, const std::string& name);
 std::optional<std::int64_t> read_int_attribute(const File& file, const std::string& object, const std::string& name);
+std::optional<double> read_double_attribute(const File& file, const std::string& object, const std::string& name);
 
 /// The HDF5 type of IEEE binary16 (what numpy's float16 is stored as).
 hid_t float16_type();

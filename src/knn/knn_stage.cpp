@@ -55,6 +55,11 @@ KnnLists approximate_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block
       util::print_root(comm, "weave knn: ivf with nlist={} nprobe={} (recall not measured: --recall-sample 0)\n",
                        config.resolved_nlist(block.info.num_docs), result.probe);
   }
+  if (result.pairs_fraction > 0.1)
+    util::warn_root(comm, "weave knn: warning: ivf scored {:.0f}% of all pairs (nprobe {} of {} clusters): the clusters do "
+                          "not separate this corpus; a larger --nlist (about the number of topics) is usually far "
+                          "cheaper, and --method exact costs little more\n",
+                    100 * result.pairs_fraction, result.probe, config.resolved_nlist(block.info.num_docs));
   if (result.recall >= 0 && result.recall < config.target_recall && config.nprobe == 0)
     util::warn_root(comm, "weave knn: warning: recall {:.4f} is below the target {} even with every cluster probed\n",
                     result.recall, config.target_recall);

@@ -63,6 +63,13 @@ with e2e.scratch() as tmp:
     # search's candidates, never worse than the exact k-th.
     assert np.all(got[1][1][:, 0] <= want[1][:, 0] + 0)
 
+    # weave inspect shows what the search did.
+    r = e2e.run(2, "inspect", os.path.join(tmp, "ivf1.h5"))
+    e2e.expect_ok(r, "inspect")
+    for line in ("method                         ivf", f"nprobe                         {attrs['nprobe']}",
+                 f"recall_at_k                    {attrs['recall_at_k']:.4f}"):
+        assert line in r.stdout, (line, r.stdout)
+
     # One cluster: the exact lists, bit for bit.
     one = os.path.join(tmp, "one.h5")
     e2e.expect_ok(e2e.run(3, "knn", "--corpus", corpus, "--method", "ivf", "--nlist", 1, "--nprobe", 1, "--out", one,

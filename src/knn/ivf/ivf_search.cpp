@@ -299,6 +299,7 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
   result.centroids = centroids.rows;
   result.rounds = plan.rounds;
   result.clusters_split = split;
+  result.pairs_fraction = plan.pairs() / (static_cast<double>(total) * static_cast<double>(total));
   report.set_figure("ivf_clusters", options.clusters);
   report.set_figure("ivf_probe", probe);
   report.set_figure("ivf_train_sample", kmeans.sample);
@@ -311,7 +312,7 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
   report.set_figure("clusters_split", split);
   report.set_figure("ivf_units", plan.units());
   report.set_figure("ivf_rounds", plan.rounds);
-  report.set_figure("pairs_fraction", plan.pairs() / (static_cast<double>(total) * static_cast<double>(total)));
+  report.set_figure("pairs_fraction", result.pairs_fraction);
   if (sample) {
     report.set_figure("recall_at_k", result.recall);
     report.set_figure("recall_queries", result.recall_queries);

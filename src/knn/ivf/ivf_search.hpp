@@ -44,7 +44,8 @@ struct IvfResult {
   std::vector<double> recall_by_probe;  ///< ... and the recall of each
   std::vector<float> centroids;         ///< clusters x dim, unit rows (the same on every rank)
   int rounds = 0;
-  std::int64_t clusters_split = 0;      ///< clusters searched in more than one piece
+  std::int64_t clusters_split = 0;
+  double pairs_fraction = 0;            ///< pairs scored / N^2      ///< clusters searched in more than one piece
 };
 
 /// Collective. `own`: this rank's rows (unit norm), ids [first, first + count), ascending over ranks,
