@@ -6,6 +6,7 @@
 #include "corpus/metadata.hpp"
 #include "io/atomic_output.hpp"
 #include "knn/backend.hpp"
+#include "knn/block_search.hpp"
 #include "knn/exact_ring.hpp"
 #include "knn/identical_rows.hpp"
 #include "knn/ivf/ivf_search.hpp"
@@ -21,8 +22,8 @@ namespace weave::knn {
 namespace {
 
 /// The ivf search of the block (identical rows searched once), its figures into the file's attributes.
-KnnLists approximate_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config, bool quiet,
-                         util::Report& report, KnnFileAttributes& attributes) {
+KnnLists approximate_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
+                         BlockSearch& search, bool quiet, util::Report& report, KnnFileAttributes& attributes) {
   ivf::IvfResult result;
   const int ranks = comm.size();
   KnnLists lists = search_identical_rows_once(comm, block, config.k, report, [&](const corpus::CorpusBlock& rows) {
@@ -39,7 +40,7 @@ KnnLists approximate_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block
     // The probe is not known before the recall sample chooses it: plan for a typical one.
     options.round_rows = config.resolved_round_rows(n, rows.info.dim, ranks, config.nprobe > 0 ? config.nprobe : 16);
     result = ivf::ivf_knn(comm, RowBlock{rows.embeddings.data(), rows.size(), GlobalId(rows.range.begin)},
-                          rows.info.dim, n, options, quiet, report);
+                          rows.info.dim, n, options, search, quiet, report);
     attributes.integers = {{"nlist", options.clusters}, {"nprobe", result.probe},
                            {"train_sample", options.train_sample}, {"recall_queries", result.recall_queries}};
     attributes.centroids = std::move(result.centroids);
@@ -72,15 +73,14 @@ void run_knn_stage(const mpi::Comm& comm, const KnnConfig& config, const CommonO
   mpi::collectively(comm, [&] { config.validate(); });
   // Before any work: a bad output path costs seconds, not the search (lists: an id and a float each).
   const corpus::CorpusInfo info = corpus::read_corpus_info(comm, config.corpus.path);
-  mpi::collectively(comm, [&] {
-    config.validate_for(info.num_docs);
-    if (config.resolved_method(info.num_docs) == "ivf" && config.backend != "cpu")
-      throw UserError("--method ivf runs on --backend cpu in this version (the GPU search of the clusters is not "
-                      "built yet); use --backend cpu, or --method exact for the GPU ring");
-  });
+  mpi::collectively(comm, [&] { config.validate_for(info.num_docs); });
   io::check_output_path(comm, config.out, static_cast<double>(info.num_docs) * config.k * 12);
+  // The ring's backend for the exact method, a block search (CPU or GPU) for ivf.
+  const std::string method = config.resolved_method(info.num_docs);
   std::unique_ptr<SearchBackend> backend;
-  mpi::collectively(comm, [&] { backend = make_backend(config, comm); });
+  std::unique_ptr<BlockSearch> block_search;
+  if (method == "exact") mpi::collectively(comm, [&] { backend = make_backend(config, comm); });
+  else mpi::collectively(comm, [&] { block_search = make_block_search(config.backend, comm); });
 
   auto read_timer = report.stage("read_corpus");
   const corpus::CorpusBlock block = corpus::read_corpus(comm, config.corpus);
@@ -91,11 +91,10 @@ void run_knn_stage(const mpi::Comm& comm, const KnnConfig& config, const CommonO
     util::warn_root(comm, "weave knn: warning: the corpus has {}, so each has fewer than k={} neighbours; the lists "
                           "are padded with id -1 and similarity NaN\n", util::count_of(n, "document"), config.k);
 
-  const std::string method = config.resolved_method(n);
-  KnnFileAttributes attributes{method, backend->name(), to_json(config), {}, {}};
+  KnnFileAttributes attributes{method, backend ? backend->name() : block_search->name(), to_json(config), {}, {}, {}};
   auto search_timer = report.stage("search");
-  const KnnLists lists = method == "exact" ? exact_ring_knn(comm, block, config, *backend, common.quiet, report)
-                                           : approximate_knn(comm, block, config, common.quiet, report, attributes);
+  const KnnLists lists = backend ? exact_ring_knn(comm, block, config, *backend, common.quiet, report)
+                                 : approximate_knn(comm, block, config, *block_search, common.quiet, report, attributes);
   search_timer.stop();
 
   auto write_timer = report.stage("write");
@@ -118,7 +117,7 @@ void run_knn_stage(const mpi::Comm& comm, const KnnConfig& config, const CommonO
   report.set_figure("mean_similarity_kth_neighbor", last);
   if (!common.quiet)
     util::print_root(comm, "weave knn: wrote {} ({}, k={}, {} backend); mean similarity: first neighbour "
-                           "{:.4f}, k-th {:.4f}\n", config.out, util::count_of(n, "document"), config.k, backend->name(),
+                           "{:.4f}, k-th {:.4f}\n", config.out, util::count_of(n, "document"), config.k, attributes.backend,
                      first, last);
 }
 

@@ -122,7 +122,6 @@ with e2e.scratch() as tmp:
     e2e.run_expecting_user_error(2, base + ["--recall-sample", 0], ["--recall-sample 0", "--nprobe"],
                                  "no sample, automatic probe")
     e2e.run_expecting_user_error(2, base + ["--target-recall", 1.5], ["--target-recall"], "target recall > 1")
-    e2e.run_expecting_user_error(2, base + ["--backend", "cuda"], ["--method ivf", "--backend cpu"], "ivf on cuda")
     tiny = os.path.join(tmp, "tiny.h5")
     with h5py.File(tiny, "w") as f:
         f["embeddings"] = rng.normal(size=(8, 4)).astype(np.float32)

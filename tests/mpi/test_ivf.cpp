@@ -32,11 +32,12 @@ IvfRun run_ivf(const mpi::Comm& comm, const std::string& path, const knn::ivf::I
   co.path = path;
   const corpus::CorpusBlock block = corpus::read_corpus(comm, co);
   util::Report report(comm, "knn");
+  const auto search = knn::make_block_search("cpu", comm);
   IvfRun run;
   run.n = block.info.num_docs;
   run.d = block.info.dim;
   run.result = knn::ivf::ivf_knn(comm, knn::RowBlock{block.embeddings.data(), block.size(), GlobalId(block.range.begin)},
-                                 run.d, run.n, options, /*quiet=*/true, report);
+                                 run.d, run.n, options, *search, /*quiet=*/true, report);
   run.rows = testing::allgather_concat(comm, block.embeddings);
   run.ids = testing::allgather_concat(comm, run.result.lists.neighbors);
   run.sims = testing::allgather_concat(comm, run.result.lists.similarities);

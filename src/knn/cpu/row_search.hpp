@@ -7,16 +7,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "knn/block_search.hpp"
 #include "knn/topk.hpp"
 
 namespace weave::knn {
-
-/// Rows with their global ids; ids may be null for queries (then no row is excluded as "itself").
-struct RowSet {
-  const float* rows = nullptr;
-  const std::int64_t* ids = nullptr;
-  std::int64_t count = 0;
-};
 
 class RowSearcher {
  public:

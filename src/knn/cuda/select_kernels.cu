@@ -273,6 +273,13 @@ __device__ __forceinline__ void load_round(const Score* scores, long long base, 
 /// (k + 1)-th lane maximum less its rounding and slack (k + 1 because one of them may be the query
 /// itself), and nothing below that can enter; then the passing scores, 32 at a time, are held
 /// against the rising bar and re-scored one by one.
+__device__ __forceinline__ long long query_id(const ScanTile& t, long long row) {
+  return t.query_ids ? static_cast<long long>(t.query_ids[row]) : t.query_first + row;
+}
+__device__ __forceinline__ long long database_id(const ScanTile& t, long long col) {
+  return t.database_ids ? static_cast<long long>(t.database_ids[col]) : t.database_first + col;
+}
+
 template <typename Score, typename List>
 __device__ void scan_row(const ScanTile& t, long long row, int lane, Staged* staging) {
   using R = Round<Score>;
@@ -284,7 +291,7 @@ __device__ void scan_row(const ScanTile& t, long long row, int lane, Staged* sta
   load_round<Score, R::kSweepLoads>(scores, 0, t.nb, lane, sweep);
   List list(t.list_sims + row * t.k, reinterpret_cast<long long*>(t.list_ids) + row * t.k, t.k, lane);
   const float* query = t.queries + row * t.dim;
-  const long long self = t.query_first + row;
+  const long long self = query_id(t, row);
   const float slack = tensor_dot_error_bound(t.query_norm[row], t.query_residual[row], t.database_maxima[0],
                                              t.database_maxima[1], t.dim);
   float floor = -INFINITY;  // a bar from the scores seen in this tile (raised by rounds that pass many)
@@ -355,13 +362,13 @@ __device__ void scan_row(const ScanTile& t, long long row, int lane, Staged* sta
       for (int c0 = 0; c0 < total; c0 += kWarp) {
         const Staged mine = c0 + lane < total ? staging[c0 + lane] : Staged{0, -INFINITY};
         unsigned pass = __ballot_sync(kFullMask, c0 + lane < total && mine.score >= bar &&
-                                                     t.database_first + mine.col != self);
+                                                     database_id(t, mine.col) != self);
         while (pass != 0) {
           const int src = __ffs(pass) - 1;
           pass &= pass - 1;
           const int col = __shfl_sync(kFullMask, mine.col, src);
           if (__shfl_sync(kFullMask, mine.score, src) < bar) continue;
-          const long long id = t.database_first + col;
+          const long long id = database_id(t, col);
           const float s = warp_canonical_similarity(query, t.database + col * t.dim, t.dim, lane);
           ++rescored;
           if (!beats(s, id, list.kth_s, list.kth_id)) continue;
@@ -433,7 +440,7 @@ __device__ void merge_row(const FilteredTile& f, long long row, int lane, bool p
   const ScanTile& t = f.scan;
   RegisterList list(t.list_sims + row * t.k, reinterpret_cast<long long*>(t.list_ids) + row * t.k, t.k, lane);
   const float* query = t.queries + row * t.dim;
-  const long long self = t.query_first + row;
+  const long long self = query_id(t, row);
   const float slack = tensor_dot_error_bound(t.query_norm[row], t.query_residual[row], t.database_maxima[0],
                                              t.database_maxima[1], t.dim);
   unsigned long long rescored = 0;
@@ -452,9 +459,10 @@ __device__ void merge_row(const FilteredTile& f, long long row, int lane, bool p
              pass &= pass - 1) {
           const int src = __ffs(pass) - 1;
           if (__shfl_sync(kFullMask, mine, src) < bar_for<__nv_bfloat16>(list.kth_s, slack)) continue;
-          const long long id = t.database_first + base + src * 8 + e;
+          const long long col = base + src * 8 + e;
+          const long long id = database_id(t, col);
           if (id == self) continue;
-          const float s = warp_canonical_similarity(query, t.database + (id - t.database_first) * t.dim, t.dim, lane);
+          const float s = warp_canonical_similarity(query, t.database + col * t.dim, t.dim, lane);
           ++rescored;
           if (beats(s, id, list.kth_s, list.kth_id)) list.insert(s, id);
         }

@@ -32,8 +32,10 @@ struct ScanTile {
   const float* queries = nullptr;   ///< nq x dim FP32 unit rows, for the canonical re-score
   const float* database = nullptr;  ///< nb x dim FP32 unit rows
   std::int64_t dim = 0;
-  std::int64_t query_first = 0;     ///< global id of query row 0
+  std::int64_t query_first = 0;     ///< global id of query row 0 (ids consecutive) ...
   std::int64_t database_first = 0;  ///< global id of database row 0
+  const std::int64_t* query_ids = nullptr;     ///< ... or, when set, the id of each query row (GPU memory)
+  const std::int64_t* database_ids = nullptr;  ///< the id of each database row (GPU memory)
   float* list_sims = nullptr;       ///< nq x k, sorted best first (similarity desc, id asc)
   std::int64_t* list_ids = nullptr;
   int k = 0;

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <optional>
 
-#include "knn/cpu/row_search.hpp"
 #include "knn/ivf/cluster_plan.hpp"
 #include "knn/ivf/kmeans.hpp"
 #include "knn/ivf/recall_sample.hpp"
@@ -69,8 +68,8 @@ struct RoundStats {
 class RoundRunner {
  public:
   RoundRunner(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, int k, const ClusterPlan& plan,
-              const Routes& routes)
-      : comm_(comm), own_(own), dim_(dim), k_(k), plan_(plan), routes_(routes), merged_(own.count, k),
+              const Routes& routes, BlockSearch& search)
+      : comm_(comm), own_(own), dim_(dim), k_(k), plan_(plan), routes_(routes), search_(search), merged_(own.count, k),
         owner_first_(comm.allgather<std::int64_t>(own.first.value)) {
     slot_.resize(static_cast<std::size_t>(plan.units()));
     for (std::int64_t u = 0; u < plan.units(); ++u)
@@ -136,11 +135,11 @@ class RoundRunner {
       gather(where, m0, m1, member_rows_, member_ids_);
       gather(where, q0, q1, query_rows_, query_ids_);
       const std::int64_t nm = m1 - m0, nq = q1 - q0;
-      TopK topk(nq, k_);
-      searcher_.search(RowSet{query_rows_.data(), query_ids_.data(), nq},
-                       RowSet{member_rows_.data(), member_ids_.data(), nm}, dim_, topk);
+      search_.search(RowSet{query_rows_.data(), query_ids_.data(), nq},
+                     RowSet{member_rows_.data(), member_ids_.data(), nm}, dim_, k_, lists_);
       pairs += nq * nm;
-      topk.finish(list_ids_, list_sims_);
+      const auto& list_ids_ = lists_.neighbors;
+      const auto& list_sims_ = lists_.similarities;
       for (std::int64_t q = 0; q < nq; ++q) {
         const int to = owner_of(query_ids_[q]);
         for (int j = 0; j < k_ && list_ids_[q * k_ + j] >= 0; ++j) {
@@ -186,7 +185,6 @@ class RoundRunner {
     merged_.finish(lists.neighbors, lists.similarities);
     return lists;
   }
-  double rescored_pairs() const { return searcher_.rescored_pairs(); }
 
  private:
   int owner_of(std::int64_t id) const {
@@ -209,15 +207,16 @@ class RoundRunner {
   int k_;
   const ClusterPlan& plan_;
   const Routes& routes_;
+  BlockSearch& search_;
   TopK merged_;
   std::vector<std::int64_t> owner_first_;
   std::vector<std::int64_t> slot_;
-  RowSearcher searcher_;
+  KnnLists lists_;
   // Buffers reused over rounds.
   std::vector<std::vector<std::int64_t>> send_meta_, got_meta_, result_ids_, got_ids_;
   std::vector<std::vector<float>> send_rows_, got_rows_, result_sims_, got_sims_;
-  std::vector<float> member_rows_, query_rows_, list_sims_;
-  std::vector<std::int64_t> member_ids_, query_ids_, list_ids_;
+  std::vector<float> member_rows_, query_rows_;
+  std::vector<std::int64_t> member_ids_, query_ids_;
 };
 
 }  // namespace
@@ -236,12 +235,13 @@ std::vector<int> probe_levels(int clusters, int also) {
 }
 
 IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, std::int64_t total,
-                  const IvfOptions& options, bool quiet, util::Report& report) {
+                  const IvfOptions& options, BlockSearch& search, bool quiet, util::Report& report) {
   IvfResult result;
   auto t0 = Clock::now();
   KmeansStats kmeans;
   const Centroids centroids = train_centroids(
-      comm, own, dim, total, {options.clusters, options.train_sample, options.train_iterations, options.seed}, kmeans);
+      comm, own, dim, total, {options.clusters, options.train_sample, options.train_iterations, options.seed}, search,
+      kmeans);
   report.add_counter("train_seconds", seconds_since(t0));
 
   // The recall sample, and the probe count if it is to choose it.
@@ -249,10 +249,10 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
   int probe = options.probe;
   if (options.recall_sample > 0) {
     t0 = Clock::now();
-    const auto primary = nearest_centroids(own, centroids, 1);
+    const auto primary = nearest_centroids(own, centroids, 1, search);
     sample.emplace(comm, own, dim, total, options.recall_sample, options.seed, options.k);
     result.probe_levels = probe_levels(options.clusters, options.probe);
-    result.recall_by_probe = sample->recall_by_probe(result.probe_levels, primary, centroids);
+    result.recall_by_probe = sample->recall_by_probe(result.probe_levels, primary, centroids, search);
     if (probe == 0) {
       probe = options.clusters;
       for (std::size_t i = 0; i < result.probe_levels.size(); ++i)
@@ -269,11 +269,11 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
   t0 = Clock::now();
   Routes routes;
   routes.probe = probe;
-  routes.clusters = nearest_centroids(own, centroids, probe);
+  routes.clusters = nearest_centroids(own, centroids, probe, search);
   const ClusterPlan plan = plan_and_route(comm, own.count, options.clusters, options.round_rows, routes);
   report.add_counter("assign_seconds", seconds_since(t0));
 
-  RoundRunner runner(comm, own, dim, options.k, plan, routes);
+  RoundRunner runner(comm, own, dim, options.k, plan, routes, search);
   RoundStats stats;
   util::Progress progress(comm, "knn ivf", static_cast<std::int64_t>(plan.pairs()), "pairs", quiet);
   for (int round = 0; round < plan.rounds; ++round) runner.run(round, stats, progress);
@@ -289,7 +289,7 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
   report.add_counter("bytes_shuffled", stats.rows_sent * static_cast<double>(dim * 4 + 16));
   report.add_counter("largest_round_rows_received", stats.largest_round_rows);
   report.add_counter("pairs_scored", stats.pairs);
-  report.add_counter("rescored_pairs", runner.rescored_pairs());
+  report.add_counter("rescored_pairs", search.rescored_pairs());
   std::int64_t smallest = total, largest = 0, split = 0;
   for (std::size_t c = 0; c < plan.members.size(); ++c) {
     smallest = std::min(smallest, plan.members[c]);

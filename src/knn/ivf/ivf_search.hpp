@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "knn/backend.hpp"
+#include "knn/block_search.hpp"
 #include "mpi/comm.hpp"
 
 namespace weave::util {
@@ -50,8 +51,9 @@ struct IvfResult {
 
 /// Collective. `own`: this rank's rows (unit norm), ids [first, first + count), ascending over ranks,
 /// `total` rows in all; any set of rows numbered so (a corpus, the ends of paths, ...).
+/// Every block search (k-means, assignment, the units) runs on `search` (CPU or this rank's GPU).
 IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, std::int64_t total,
-                  const IvfOptions& options, bool quiet, util::Report& report);
+                  const IvfOptions& options, BlockSearch& search, bool quiet, util::Report& report);
 
 /// The probe counts the recall curve tries: 1, 2, 3, 4, 6, 8, 12, ... below `clusters`, then
 /// `clusters` itself (the exact search), with `also` (if > 0) added.

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "knn/cpu/row_search.hpp"
 #include "knn/ivf/hash_sample.hpp"
+#include "knn/topk.hpp"
 #include "util/random.hpp"
 
 namespace weave::knn::ivf {
@@ -60,20 +60,17 @@ std::vector<std::int64_t> Centroids::ids() const {
   return ids;
 }
 
-std::vector<std::int32_t> nearest_centroids(const RowBlock& own, const Centroids& centroids, int probe) {
-  TopK topk(own.count, probe);
+std::vector<std::int32_t> nearest_centroids(const RowBlock& own, const Centroids& centroids, int probe,
+                                            BlockSearch& search) {
   const auto ids = centroids.ids();
-  RowSearcher searcher;
-  searcher.search(RowSet{own.rows, nullptr, own.count}, RowSet{centroids.rows.data(), ids.data(), centroids.count},
-                  centroids.dim, topk);
-  std::vector<std::int64_t> lists;
-  std::vector<float> sims;
-  topk.finish(lists, sims);
-  return {lists.begin(), lists.end()};
+  KnnLists lists;
+  search.search(RowSet{own.rows, nullptr, own.count}, RowSet{centroids.rows.data(), ids.data(), centroids.count},
+                centroids.dim, probe, lists);
+  return {lists.neighbors.begin(), lists.neighbors.end()};
 }
 
 Centroids train_centroids(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, std::int64_t total,
-                          const KmeansOptions& options, KmeansStats& stats) {
+                          const KmeansOptions& options, BlockSearch& search, KmeansStats& stats) {
   const int clusters = options.clusters;
   const std::uint64_t seed = util::mix64(options.seed ^ kSampleStream);
   const auto sample_by_key = lowest_key_sample(comm, own.first.value, own.count, total, seed, options.sample);
@@ -90,7 +87,7 @@ Centroids train_centroids(const mpi::Comm& comm, const RowBlock& own, std::int64
   std::vector<std::int64_t> sums(static_cast<std::size_t>(clusters * dim + clusters + 1));
   std::vector<double> direction(static_cast<std::size_t>(dim));
   for (int iteration = 0; iteration < options.iterations; ++iteration) {
-    const auto assigned = nearest_centroids(sample, centroids, 1);
+    const auto assigned = nearest_centroids(sample, centroids, 1, search);
     std::fill(sums.begin(), sums.end(), 0);
     std::int64_t* counts = sums.data() + clusters * dim;
     std::int64_t& similarity_sum = sums.back();

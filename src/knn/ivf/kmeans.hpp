@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "knn/backend.hpp"
+#include "knn/block_search.hpp"
 #include "mpi/comm.hpp"
 
 namespace weave::knn::ivf {
@@ -37,9 +38,10 @@ struct KmeansStats {
 /// `total` rows in all. Starts from the sample's `clusters` lowest-key rows; an empty cluster is
 /// re-seeded by splitting the largest one (a deterministic perturbation of its centroid).
 Centroids train_centroids(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, std::int64_t total,
-                          const KmeansOptions& options, KmeansStats& stats);
+                          const KmeansOptions& options, BlockSearch& search, KmeansStats& stats);
 
 /// Each own row's `probe` most similar centroids (best first, ties by cluster id), probe x rows.
-std::vector<std::int32_t> nearest_centroids(const RowBlock& own, const Centroids& centroids, int probe);
+std::vector<std::int32_t> nearest_centroids(const RowBlock& own, const Centroids& centroids, int probe,
+                                            BlockSearch& search);
 
 }  // namespace weave::knn::ivf

@@ -43,7 +43,7 @@ RecallSample::RecallSample(const mpi::Comm& comm, const RowBlock& own, std::int6
 }
 
 std::vector<double> RecallSample::recall_by_probe(const std::vector<int>& levels, const std::vector<std::int32_t>& primary,
-                                                  const Centroids& centroids) {
+                                                  const Centroids& centroids, BlockSearch& search) {
   const std::int64_t s_count = size();
   const int p = comm_.size();
   // Bucket b < levels.size(): documents whose centroid ranks in [levels[b-1], levels[b]) for the
@@ -58,7 +58,7 @@ std::vector<double> RecallSample::recall_by_probe(const std::vector<int>& levels
   std::vector<std::uint8_t> bucket(static_cast<std::size_t>(s_count * clusters), static_cast<std::uint8_t>(buckets - 1));
   if (ranked > 0) {
     const RowBlock queries{rows_.data(), s_count, GlobalId(0)};
-    const auto nearest = nearest_centroids(queries, centroids, ranked);
+    const auto nearest = nearest_centroids(queries, centroids, ranked, search);
     for (std::int64_t s = 0; s < s_count; ++s)
       for (int pos = 0; pos < ranked; ++pos)
         bucket[s * clusters + nearest[s * ranked + pos]] =

@@ -26,7 +26,7 @@ class RecallSample {
   /// Collective: recall@k of the IVF search with each probe count in `levels` (ascending, each in
   /// [1, centroids.count]); `primary` is each own row's nearest centroid. Keeps the exact lists.
   std::vector<double> recall_by_probe(const std::vector<int>& levels, const std::vector<std::int32_t>& primary,
-                                      const Centroids& centroids);
+                                      const Centroids& centroids, BlockSearch& search);
 
   /// Collective: recall@k of `lists` (this rank's rows) against the exact lists of the sample.
   double measure(const KnnLists& lists) const;
