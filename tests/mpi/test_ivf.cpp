@@ -56,24 +56,36 @@ void expect_same_lists(const IvfRun& run, const knn::KnnLists& want, int k, cons
   EXPECT_EQ(wrong, 0) << what;
 }
 
-/// Each row's `probe` most similar centroids (similarity desc, cluster id asc), by the reference similarity.
-std::vector<std::vector<int>> probes_of(const IvfRun& run, int clusters, int probe) {
+/// Each row's centroids by the reference similarity (similarity desc, cluster id asc).
+std::vector<std::vector<int>> rankings_of(const IvfRun& run, int clusters) {
   std::vector<std::vector<int>> out(static_cast<std::size_t>(run.n));
   for (std::int64_t x = 0; x < run.n; ++x) {
     std::vector<std::pair<float, int>> s;
     for (int c = 0; c < clusters; ++c)
       s.emplace_back(testing::reference_similarity(&run.rows[x * run.d], &run.result.centroids[c * run.d], run.d), c);
     std::sort(s.begin(), s.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-    for (int j = 0; j < probe; ++j) out[x].push_back(s[j].second);
+    for (const auto& [sim, c] : s) out[x].push_back(c);
   }
   return out;
 }
 
-/// The IVF oracle: brute force over the members (nearest centroid) of the query's probed clusters.
+/// The IVF oracle: brute force over the members (nearest centroid) of the query's probed clusters:
+/// its `probe` nearest, and the next ones (at most 16 more) while they hold fewer than k + 1 members.
 knn::KnnLists ivf_oracle(const IvfRun& run, int clusters, int probe, int k) {
-  const auto probes = probes_of(run, clusters, probe);
+  const auto ranking = rankings_of(run, clusters);
+  std::vector<std::int64_t> members(static_cast<std::size_t>(clusters), 0);
+  for (const auto& r : ranking) ++members[r[0]];
+  std::vector<std::vector<int>> probed(static_cast<std::size_t>(run.n));
+  for (std::int64_t q = 0; q < run.n; ++q) {
+    std::int64_t held = 0;
+    for (int j = 0; j < clusters; ++j) {
+      if (j >= probe && (held >= k + 1 || j >= probe + 16)) break;
+      probed[q].push_back(ranking[q][j]);
+      held += members[ranking[q][j]];
+    }
+  }
   return testing::brute_force_knn(run.rows, run.n, run.d, k, [&](std::int64_t q, std::int64_t x) {
-    return std::find(probes[q].begin(), probes[q].end(), probes[x][0]) != probes[q].end();
+    return std::find(probed[q].begin(), probed[q].end(), ranking[x][0]) != probed[q].end();
   });
 }
 
@@ -151,6 +163,20 @@ TEST(IvfKnn, DuplicatesLeaveClustersEmptyWithoutHarm) {
   const auto path = testing::write_corpus_on_root(comm, dir, "dups.h5", testing::duplicated_corpus(3, 60, 8, 4));
   const IvfRun run = run_ivf(comm, path, options_of(10, 8, 2, 50));
   expect_same_lists(run, ivf_oracle(run, 8, 2, 10), 10, "duplicates");
+}
+
+TEST(IvfKnn, TinyClustersAreProbedFurtherSoNoListIsShort) {
+  mpi::Comm comm;
+  testing::ScratchDir dir(comm);
+  // 64 clusters for 300 random rows: about 5 members each, fewer than k + 1 = 11.
+  const auto path = testing::write_corpus_on_root(comm, dir, "tiny.h5", testing::random_corpus(300, 16, 41));
+  knn::ivf::IvfOptions o = options_of(10, 64, 1, 1 << 20, 120);
+  const IvfRun run = run_ivf(comm, path, o);
+  expect_same_lists(run, ivf_oracle(run, 64, 1, 10), 10, "tiny clusters");
+  EXPECT_EQ(std::count(run.ids.begin(), run.ids.end(), -1), 0);
+  // The curve predicts the search exactly here too (the extra probes included).
+  const auto at = std::find(run.result.probe_levels.begin(), run.result.probe_levels.end(), 1) - run.result.probe_levels.begin();
+  EXPECT_EQ(run.result.recall_by_probe[at], run.result.recall);
 }
 
 TEST(IvfKnn, TheMeasuredRecallIsTheCurvesAtTheChosenProbe) {

@@ -21,23 +21,37 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 enum Role : std::int64_t { kMember = 0, kQuery = 1 };
 
-/// Where each own row goes: its cluster and piece as a member, its probed clusters and pieces as a query.
+/// Where each own row goes: its cluster and piece as a member, its probed clusters and pieces as a
+/// query (row l probes clusters[offsets[l] .. offsets[l + 1]), nearest first; the first is its own).
 struct Routes {
-  int probe = 0;
-  std::vector<std::int32_t> clusters;  ///< rows x probe, nearest first (the first is its own cluster)
+  std::vector<std::int64_t> offsets;
+  std::vector<std::int32_t> clusters;
   std::vector<std::int32_t> member_piece;  ///< rows
-  std::vector<std::int32_t> query_piece;   ///< rows x probe
+  std::vector<std::int32_t> query_piece;   ///< aligned with clusters
 };
+
+/// Each row probes its `probe` nearest clusters, and more (up to kExtraProbes, nearest first) while
+/// they hold fewer than k + 1 members, so no list comes out short because its clusters are tiny.
+Routes probed_clusters(const std::vector<std::int32_t>& nearest, std::int64_t rows, int width, int probe,
+                       const std::vector<std::int64_t>& members, int k) {
+  Routes routes;
+  routes.offsets.assign(1, 0);
+  for (std::int64_t l = 0; l < rows; ++l) {
+    const int count = probes_needed(nearest.data() + l * width, width, probe, members, k);
+    routes.clusters.insert(routes.clusters.end(), nearest.begin() + l * width, nearest.begin() + l * width + count);
+    routes.offsets.push_back(static_cast<std::int64_t>(routes.clusters.size()));
+  }
+  return routes;
+}
 
 /// Global member and query counts per cluster, the plan, and each own row's pieces (its position in
 /// the cluster, by global id, over the piece size).
 ClusterPlan plan_and_route(const mpi::Comm& comm, std::int64_t own, int clusters, std::int64_t round_rows,
                            Routes& routes) {
-  const int probe = routes.probe;
   std::vector<std::int64_t> counts(static_cast<std::size_t>(2 * clusters), 0);  // members, then queries
   for (std::int64_t l = 0; l < own; ++l) {
-    ++counts[routes.clusters[l * probe]];
-    for (int j = 0; j < probe; ++j) ++counts[clusters + routes.clusters[l * probe + j]];
+    ++counts[routes.clusters[routes.offsets[l]]];
+    for (std::int64_t j = routes.offsets[l]; j < routes.offsets[l + 1]; ++j) ++counts[clusters + routes.clusters[j]];
   }
   std::vector<std::int64_t> before = counts;  // rows of each cluster on lower ranks (lower ids)
   comm.exscan_sum_inplace(std::span<std::int64_t>(before));
@@ -45,15 +59,15 @@ ClusterPlan plan_and_route(const mpi::Comm& comm, std::int64_t own, int clusters
   ClusterPlan plan = plan_clusters({counts.begin(), counts.begin() + clusters}, {counts.begin() + clusters, counts.end()},
                                    comm.size(), round_rows);
   routes.member_piece.resize(static_cast<std::size_t>(own));
-  routes.query_piece.resize(static_cast<std::size_t>(own * probe));
+  routes.query_piece.resize(routes.clusters.size());
   for (std::int64_t l = 0; l < own; ++l) {
-    const std::int32_t c = routes.clusters[l * probe];
+    const std::int32_t c = routes.clusters[routes.offsets[l]];
     routes.member_piece[l] = static_cast<std::int32_t>(before[c]++ / plan.member_piece_rows[c]);
-    for (int j = 0; j < probe; ++j) {
-      const std::int32_t q = routes.clusters[l * probe + j];
+    for (std::int64_t j = routes.offsets[l]; j < routes.offsets[l + 1]; ++j) {
+      const std::int32_t q = routes.clusters[j];
       // A cluster without members has no pieces (nothing to search there).
       const std::int64_t piece_rows = std::max<std::int64_t>(1, plan.query_piece_rows[q]);
-      routes.query_piece[l * probe + j] = static_cast<std::int32_t>(before[clusters + q]++ / piece_rows);
+      routes.query_piece[j] = static_cast<std::int32_t>(before[clusters + q]++ / piece_rows);
     }
   }
   return plan;
@@ -164,17 +178,15 @@ class RoundRunner {
   /// fn(own row, destination rank, 2 x unit + role) for every copy of an own row this round sends.
   template <typename Fn>
   void for_each_route(int round, Fn&& fn) const {
-    const int probe = routes_.probe;
     auto route = [&](std::int64_t l, std::int64_t u, Role role) {
       if (plan_.unit_round[u] == round) fn(l, plan_.unit_rank[u], 2 * u + role);
     };
     for (std::int64_t l = 0; l < own_.count; ++l) {
-      const std::int32_t c = routes_.clusters[l * probe];
+      const std::int32_t c = routes_.clusters[routes_.offsets[l]];
       for (std::int64_t j = 0; j < plan_.query_pieces[c]; ++j) route(l, plan_.unit(c, j, routes_.member_piece[l]), kMember);
-      for (int x = 0; x < probe; ++x) {
-        const std::int32_t q = routes_.clusters[l * probe + x];
-        for (std::int64_t i = 0; i < plan_.member_pieces[q]; ++i)
-          route(l, plan_.unit(q, routes_.query_piece[l * probe + x], i), kQuery);
+      for (std::int64_t x = routes_.offsets[l]; x < routes_.offsets[l + 1]; ++x) {
+        const std::int32_t q = routes_.clusters[x];
+        for (std::int64_t i = 0; i < plan_.member_pieces[q]; ++i) route(l, plan_.unit(q, routes_.query_piece[x], i), kQuery);
       }
     }
   }
@@ -244,15 +256,23 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
       kmeans);
   report.add_counter("train_seconds", seconds_since(t0));
 
+  // Each row's cluster, and the global member counts (a row probes more clusters while its
+  // probed ones hold fewer than k + 1 members).
+  t0 = Clock::now();
+  const auto primary = nearest_centroids(own, centroids, 1, search);
+  std::vector<std::int64_t> members(static_cast<std::size_t>(options.clusters), 0);
+  for (const std::int32_t c : primary) ++members[c];
+  comm.allreduce_inplace(std::span<std::int64_t>(members), MPI_SUM);
+  double assign_seconds = seconds_since(t0);
+
   // The recall sample, and the probe count if it is to choose it.
   std::optional<RecallSample> sample;
   int probe = options.probe;
   if (options.recall_sample > 0) {
     t0 = Clock::now();
-    const auto primary = nearest_centroids(own, centroids, 1, search);
     sample.emplace(comm, own, dim, total, options.recall_sample, options.seed, options.k);
     result.probe_levels = probe_levels(options.clusters, options.probe);
-    result.recall_by_probe = sample->recall_by_probe(result.probe_levels, primary, centroids, search);
+    result.recall_by_probe = sample->recall_by_probe(result.probe_levels, primary, members, centroids, search);
     if (probe == 0) {
       probe = options.clusters;
       for (std::size_t i = 0; i < result.probe_levels.size(); ++i)
@@ -267,11 +287,13 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
   result.probe = probe;
 
   t0 = Clock::now();
-  Routes routes;
-  routes.probe = probe;
-  routes.clusters = nearest_centroids(own, centroids, probe, search);
+  const int width = std::min(options.clusters, probe + kExtraProbes);
+  Routes routes = probed_clusters(nearest_centroids(own, centroids, width, search), own.count, width, probe, members,
+                                  options.k);
   const ClusterPlan plan = plan_and_route(comm, own.count, options.clusters, options.round_rows, routes);
-  report.add_counter("assign_seconds", seconds_since(t0));
+  assign_seconds += seconds_since(t0);
+  report.add_counter("assign_seconds", assign_seconds);
+  report.add_counter("extra_probes", static_cast<double>(routes.clusters.size() - own.count * probe));
 
   RoundRunner runner(comm, own, dim, options.k, plan, routes, search);
   RoundStats stats;

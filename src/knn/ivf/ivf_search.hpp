@@ -55,6 +55,22 @@ struct IvfResult {
 IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, std::int64_t total,
                   const IvfOptions& options, BlockSearch& search, bool quiet, util::Report& report);
 
+/// Clusters a row probes beyond nprobe at most, while its probed clusters hold fewer than k + 1
+/// members (a row in a tiny cluster would otherwise get a short list).
+inline constexpr int kExtraProbes = 16;
+
+/// How many of a row's nearest clusters (`nearest`, `width` of them, nearest first) it probes:
+/// `probe`, then more while they hold fewer than k + 1 members in all, at most probe + kExtraProbes.
+inline int probes_needed(const std::int32_t* nearest, int width, int probe, const std::vector<std::int64_t>& members,
+                         int k) {
+  const int most = std::min(width, probe + kExtraProbes);
+  int count = std::min(probe, width);
+  std::int64_t held = 0;
+  for (int j = 0; j < count; ++j) held += members[nearest[j]];
+  while (held < k + 1 && count < most) held += members[nearest[count++]];
+  return count;
+}
+
 /// The probe counts the recall curve tries: 1, 2, 3, 4, 6, 8, 12, ... below `clusters`, then
 /// `clusters` itself (the exact search), with `also` (if > 0) added.
 std::vector<int> probe_levels(int clusters, int also);

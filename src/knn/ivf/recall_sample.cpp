@@ -6,6 +6,7 @@
 
 #include "knn/cpu/row_search.hpp"
 #include "knn/ivf/hash_sample.hpp"
+#include "knn/ivf/ivf_search.hpp"
 #include "knn/topk.hpp"
 
 namespace weave::knn::ivf {
@@ -43,26 +44,37 @@ RecallSample::RecallSample(const mpi::Comm& comm, const RowBlock& own, std::int6
 }
 
 std::vector<double> RecallSample::recall_by_probe(const std::vector<int>& levels, const std::vector<std::int32_t>& primary,
-                                                  const Centroids& centroids, BlockSearch& search) {
+                                                  const std::vector<std::int64_t>& members, const Centroids& centroids,
+                                                  BlockSearch& search) {
   const std::int64_t s_count = size();
   const int p = comm_.size();
-  // Bucket b < levels.size(): documents whose centroid ranks in [levels[b-1], levels[b]) for the
-  // query; the last bucket: the rest (in no list but the exact one and probe = all clusters).
-  int ranked = 0;
-  for (int level : levels)
-    if (level < centroids.count) ranked = std::max(ranked, level);
-  const auto buckets = static_cast<std::int32_t>(levels.size() + 1);
-  // bucket[s * clusters + c]: the bucket of query s's documents whose cluster is c (levels are few,
-  // so one byte each; a table instead of a search, since it is looked up for every pair).
   const std::int64_t clusters = centroids.count;
+  // Level i keeps the rows whose cluster is among the first probes(i) of the query's ranking, where
+  // probes(i) is what the search would probe with nprobe = levels[i] (probes_needed: more while
+  // the clusters are tiny). Bucket i: the rows first kept at level i; the last bucket: the rest (in
+  // no list but the exact one and nprobe = all clusters).
+  int below = 0;
+  for (int level : levels)
+    if (level < clusters) below = std::max(below, level);
+  const int ranked = below == 0 ? 0 : static_cast<int>(std::min<std::int64_t>(clusters, below + kExtraProbes));
+  const auto buckets = static_cast<std::int32_t>(levels.size() + 1);
+  // bucket[s * clusters + c]: the bucket of query s's rows of cluster c (levels are few, so a byte
+  // each; a table instead of a search, since it is looked up for every pair).
   std::vector<std::uint8_t> bucket(static_cast<std::size_t>(s_count * clusters), static_cast<std::uint8_t>(buckets - 1));
   if (ranked > 0) {
     const RowBlock queries{rows_.data(), s_count, GlobalId(0)};
     const auto nearest = nearest_centroids(queries, centroids, ranked, search);
-    for (std::int64_t s = 0; s < s_count; ++s)
-      for (int pos = 0; pos < ranked; ++pos)
-        bucket[s * clusters + nearest[s * ranked + pos]] =
-            static_cast<std::uint8_t>(std::upper_bound(levels.begin(), levels.end(), pos) - levels.begin());
+    std::vector<int> probes(levels.size());
+    for (std::int64_t s = 0; s < s_count; ++s) {
+      const std::int32_t* ranking = nearest.data() + s * ranked;
+      for (std::size_t i = 0; i < levels.size(); ++i)
+        probes[i] = levels[i] >= clusters ? ranked : probes_needed(ranking, ranked, levels[i], members, k_);
+      std::size_t i = 0;
+      for (int pos = 0; pos < ranked; ++pos) {
+        while (i < levels.size() && probes[i] <= pos) ++i;
+        bucket[s * clusters + ranking[pos]] = static_cast<std::uint8_t>(i);
+      }
+    }
   }
 
   // Every (sample query, own row) pair, kept per bucket: k best of each.

@@ -24,9 +24,12 @@ class RecallSample {
   std::int64_t size() const { return static_cast<std::int64_t>(ids_.size()); }
 
   /// Collective: recall@k of the IVF search with each probe count in `levels` (ascending, each in
-  /// [1, centroids.count]); `primary` is each own row's nearest centroid. Keeps the exact lists.
+  /// [1, centroids.count]), probing more clusters where those hold fewer than k + 1 members as the
+  /// search does (probes_needed); `primary` is each own row's nearest centroid, `members` the global
+  /// member count of each cluster. Keeps the exact lists.
   std::vector<double> recall_by_probe(const std::vector<int>& levels, const std::vector<std::int32_t>& primary,
-                                      const Centroids& centroids, BlockSearch& search);
+                                      const std::vector<std::int64_t>& members, const Centroids& centroids,
+                                      BlockSearch& search);
 
   /// Collective: recall@k of `lists` (this rank's rows) against the exact lists of the sample.
   double measure(const KnnLists& lists) const;
