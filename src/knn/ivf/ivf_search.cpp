@@ -30,15 +30,35 @@ struct Routes {
   std::vector<std::int32_t> query_piece;   ///< aligned with clusters
 };
 
-/// Each row probes its `probe` nearest clusters, and more (up to kExtraProbes, nearest first) while
-/// they hold fewer than k + 1 members, so no list comes out short because its clusters are tiny.
-Routes probed_clusters(const std::vector<std::int32_t>& nearest, std::int64_t rows, int width, int probe,
-                       const std::vector<std::int64_t>& members, int k) {
+/// Each row probes its `probe` nearest clusters (`nearest`, rows x probe), and more (up to
+/// kExtraProbes, nearest first) while they hold fewer than k + 1 members, so no list comes out short
+/// because its clusters are tiny. Only those few rows are searched against the centroids again.
+Routes probed_clusters(const RowBlock& own, const Centroids& centroids, const std::vector<std::int32_t>& nearest,
+                       int probe, const std::vector<std::int64_t>& members, int k, BlockSearch& search) {
+  std::vector<std::int64_t> short_rows;
+  std::vector<float> rows;
+  for (std::int64_t l = 0; l < own.count && probe < centroids.count; ++l) {
+    std::int64_t held = 0;
+    for (int j = 0; j < probe; ++j) held += members[nearest[l * probe + j]];
+    if (held >= k + 1) continue;
+    short_rows.push_back(l);
+    rows.insert(rows.end(), own.rows + l * centroids.dim, own.rows + (l + 1) * centroids.dim);
+  }
+  const int width = std::min(centroids.count, probe + kExtraProbes);
+  const auto wide = short_rows.empty() ? std::vector<std::int32_t>{}
+                                       : nearest_centroids(RowBlock{rows.data(), static_cast<std::int64_t>(short_rows.size()),
+                                                                    GlobalId(0)},
+                                                           centroids, width, search);
   Routes routes;
   routes.offsets.assign(1, 0);
-  for (std::int64_t l = 0; l < rows; ++l) {
-    const int count = probes_needed(nearest.data() + l * width, width, probe, members, k);
-    routes.clusters.insert(routes.clusters.end(), nearest.begin() + l * width, nearest.begin() + l * width + count);
+  std::size_t next_short = 0;
+  for (std::int64_t l = 0; l < own.count; ++l) {
+    if (next_short < short_rows.size() && short_rows[next_short] == l) {
+      const std::int32_t* list = wide.data() + next_short++ * width;
+      routes.clusters.insert(routes.clusters.end(), list, list + probes_needed(list, width, probe, members, k));
+    } else {
+      routes.clusters.insert(routes.clusters.end(), nearest.begin() + l * probe, nearest.begin() + (l + 1) * probe);
+    }
     routes.offsets.push_back(static_cast<std::int64_t>(routes.clusters.size()));
   }
   return routes;
@@ -287,9 +307,8 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
   result.probe = probe;
 
   t0 = Clock::now();
-  const int width = std::min(options.clusters, probe + kExtraProbes);
-  Routes routes = probed_clusters(nearest_centroids(own, centroids, width, search), own.count, width, probe, members,
-                                  options.k);
+  Routes routes = probed_clusters(own, centroids, probe == 1 ? primary : nearest_centroids(own, centroids, probe, search),
+                                  probe, members, options.k, search);
   const ClusterPlan plan = plan_and_route(comm, own.count, options.clusters, options.round_rows, routes);
   assign_seconds += seconds_since(t0);
   report.add_counter("assign_seconds", assign_seconds);
