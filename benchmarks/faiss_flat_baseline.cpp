@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "corpus/corpus.hpp"
+#include "lists_without_self.hpp"
 #include "mpi/environment.hpp"
 
 int main(int argc, char** argv) {
@@ -35,22 +36,8 @@ int main(int argc, char** argv) {
   index.search(n, block.embeddings.data(), k + 1, sims.data(), ids.data());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  if (argc > 3) {  // the lists without self, for the benchmark's agreement check
-    std::ofstream out(argv[3], std::ios::binary);
-    for (std::int64_t q = 0; q < n; ++q) {
-      int written = 0;
-      for (int j = 0; j <= k && written < k; ++j) {
-        const std::int64_t id = ids[q * (k + 1) + j];
-        if (id == q) continue;
-        out.write(reinterpret_cast<const char*>(&id), sizeof id);
-        ++written;
-      }
-      for (; written < k; ++written) {
-        const std::int64_t none = -1;
-        out.write(reinterpret_cast<const char*>(&none), sizeof none);
-      }
-    }
-  }
+  if (argc > 3)  // the lists without self, for the benchmark's agreement check
+    write_lists_without_self(argv[3], std::vector<std::int64_t>(ids.begin(), ids.end()), n, k);
   fmt::print("RESULT baseline=faiss_IndexFlatIP n={} d={} k={} threads={} seconds={:.4f}\n", n, d, k,
              omp_get_max_threads(), seconds);
   return 0;

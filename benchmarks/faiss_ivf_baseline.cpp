@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "corpus/corpus.hpp"
+#include "lists_without_self.hpp"
 #include "mpi/environment.hpp"
 
 namespace {
@@ -75,20 +76,7 @@ int main(int argc, char** argv) {
   index.search(n, block.embeddings.data(), k + 1, sims.data(), ids.data());
   const double search_seconds = since(t0);
 
-  std::ofstream out(argv[7], std::ios::binary);
-  for (std::int64_t q = 0; q < n; ++q) {
-    int written = 0;
-    for (int j = 0; j <= k && written < k; ++j) {
-      const std::int64_t id = ids[q * (k + 1) + j];
-      if (id == q) continue;
-      out.write(reinterpret_cast<const char*>(&id), sizeof id);
-      ++written;
-    }
-    for (; written < k; ++written) {
-      const std::int64_t none = -1;
-      out.write(reinterpret_cast<const char*>(&none), sizeof none);
-    }
-  }
+  write_lists_without_self(argv[7], std::vector<std::int64_t>(ids.begin(), ids.end()), n, k);
   fmt::print("RESULT baseline=faiss_IndexIVFFlat n={} d={} k={} nlist={} nprobe={} threads={} train_seconds={:.4f} "
              "add_seconds={:.4f} search_seconds={:.4f}\n",
              n, d, k, nlist, nprobe, omp_get_max_threads(), train_seconds, add_seconds, search_seconds);

@@ -16,6 +16,9 @@ void similarity_tile(const float* queries, int nq, const float* database, int nb
   sgemm_("T", "N", &nb, &nq, &d, &one, database, &d, queries, &d, &zero, scores, &nb);
 }
 
+// The same tile loop as the ring's CpuBackend::search, with ids per row instead of a range. Sharing
+// one template between the two measured 8% slower in the ring (100,000 x 128, 2 ranks, interleaved
+// runs), so each keeps its loop.
 void RowSearcher::search(const RowSet& queries, const RowSet& database, std::int64_t dim, TopK& topk,
                          std::int64_t first_topk_row) {
   if (queries.count == 0 || database.count == 0) return;
