@@ -21,7 +21,7 @@ void add_knn_command(CLI::App& app, Runner& run) {
   cmd->add_option("--method", config->method,
                   "exact (every pair, by the ring of ranks), ivf (approximate: clusters by k-means, each document "
                   "searches the members of its --nprobe nearest clusters; recall measured on a sample) or auto "
-                  "(exact up to 1,000,000 documents, ivf above)")
+                  "(exact up to 1,000,000 documents on --backend cpu and 10,000,000 on cuda, ivf above)")
       ->check(CLI::IsMember({"exact", "ivf", "auto"}))
       ->capture_default_str();
   cmd->add_option("--nlist", config->nlist,

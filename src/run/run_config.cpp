@@ -43,7 +43,7 @@ dtype = "float32"              # embedding storage: float32, float16 or bfloat16
 
 [knn]
 k = 10                         # neighbours per document (1..1024)
-method = "auto"                # exact (every pair, the ring), ivf (approximate) or auto (exact up to 10^6 docs)
+method = "auto"                # exact (every pair, the ring), ivf (approximate) or auto (exact up to 10^6 docs, 10^7 on cuda)
 backend = "cpu"                # cpu (BLAS) or cuda (one GPU per rank, when built with CUDA)
 query_tile = 1024              # cpu: queries per similarity tile
 database_tile = 4096           # cpu: database rows per similarity tile

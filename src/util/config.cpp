@@ -107,7 +107,7 @@ nlohmann::json to_json(const KnnConfig& c) {
 
 std::string KnnConfig::resolved_method(std::int64_t n) const {
   if (method != "auto") return method;
-  return n > kExactMaxDocs ? "ivf" : "exact";
+  return n > (backend == "cuda" ? kExactMaxDocsGpu : kExactMaxDocs) ? "ivf" : "exact";
 }
 
 int KnnConfig::resolved_nlist(std::int64_t n) const {

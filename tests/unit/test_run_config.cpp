@@ -85,3 +85,30 @@ TEST(RunConfig, SetTakesBareStringsAndItsErrorsNameTheArgument) {
 
 }  // namespace
 }  // namespace weave
+
+namespace weave {
+namespace {
+
+TEST(KnnConfig, AutoPicksExactUpToTheBackendsLimitAndIvfAbove) {
+  KnnConfig c;
+  EXPECT_EQ(c.method, "auto");
+  EXPECT_EQ(c.resolved_method(KnnConfig::kExactMaxDocs), "exact");
+  EXPECT_EQ(c.resolved_method(KnnConfig::kExactMaxDocs + 1), "ivf");
+  c.backend = "cuda";
+  EXPECT_EQ(c.resolved_method(KnnConfig::kExactMaxDocs + 1), "exact");
+  EXPECT_EQ(c.resolved_method(KnnConfig::kExactMaxDocsGpu + 1), "ivf");
+  c.method = "ivf";
+  EXPECT_EQ(c.resolved_method(100), "ivf");
+  // nlist: the power of two nearest sqrt(N), at least 8 rows per cluster; the sample 64 per cluster.
+  EXPECT_EQ(c.resolved_nlist(1'000'000), 1024);
+  EXPECT_EQ(c.resolved_nlist(3000), 64);
+  EXPECT_EQ(c.resolved_nlist(40), 5);
+  EXPECT_EQ(c.resolved_train_sample(1'000'000), 65536);
+  EXPECT_EQ(c.resolved_train_sample(3000), 3000);
+  c.nlist = 7;
+  EXPECT_EQ(c.resolved_nlist(1'000'000), 7);
+  EXPECT_THROW(c.validate_for(6), UserError);  // more clusters than documents
+}
+
+}  // namespace
+}  // namespace weave
