@@ -47,7 +47,8 @@ void add_knn_command(CLI::App& app, Runner& run) {
                   "(0, the default: all in one round, at most 1 GiB of rows)")
       ->capture_default_str();
   cmd->add_option("--backend", config->backend,
-                  "cpu (BLAS + faiss heaps) or cuda (one GPU per rank: BF16 tensor cores, NCCL ring; the same lists)")
+                  "cpu (BLAS + faiss heaps) or cuda (one GPU per rank: BF16 tensor cores; the exact ring over NCCL, or the ivf's "
+                  "clusters searched on each rank's GPU; the same lists)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   cmd->add_option("--query-tile", config->query_tile, "Queries per similarity tile")->capture_default_str();
