@@ -25,13 +25,14 @@ namespace {
 KnnLists approximate_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
                          BlockSearch& search, bool quiet, util::Report& report, KnnFileAttributes& attributes) {
   ivf::IvfResult result;
+  int clusters = 0;  // of the rows searched (the distinct ones when identical rows were folded)
   const int ranks = comm.size();
   KnnLists lists = search_identical_rows_once(comm, block, config.k, report, [&](const corpus::CorpusBlock& rows) {
     const std::int64_t n = rows.info.num_docs;
     mpi::collectively(comm, [&] { config.validate_for(n); });  // n: the distinct rows when folded
     ivf::IvfOptions options;
     options.k = config.k;
-    options.clusters = config.resolved_nlist(n);
+    options.clusters = clusters = config.resolved_nlist(n);
     options.probe = config.nprobe;
     options.target_recall = config.target_recall;
     options.train_sample = config.resolved_train_sample(n);
@@ -50,17 +51,17 @@ KnnLists approximate_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block
   if (!quiet) {
     if (result.recall >= 0)
       util::print_root(comm, "weave knn: ivf with nlist={} nprobe={}: recall@{} {:.4f} on {} (target {})\n",
-                       config.resolved_nlist(block.info.num_docs), result.probe, config.k, result.recall,
+                       clusters, result.probe, config.k, result.recall,
                        util::count_of(result.recall_queries, "sampled document"), config.target_recall);
     else
       util::print_root(comm, "weave knn: ivf with nlist={} nprobe={} (recall not measured: --recall-sample 0)\n",
-                       config.resolved_nlist(block.info.num_docs), result.probe);
+                       clusters, result.probe);
   }
   if (result.pairs_fraction > 0.1)
     util::warn_root(comm, "weave knn: warning: ivf scored {:.0f}% of all pairs (nprobe {} of {} clusters): the clusters do "
                           "not separate this corpus; a larger --nlist (about the number of topics) is usually far "
                           "cheaper, and --method exact costs little more\n",
-                    100 * result.pairs_fraction, result.probe, config.resolved_nlist(block.info.num_docs));
+                    100 * result.pairs_fraction, result.probe, clusters);
   if (result.recall >= 0 && result.recall < config.target_recall && config.nprobe == 0)
     util::warn_root(comm, "weave knn: warning: recall {:.4f} is below the target {} even with every cluster probed\n",
                     result.recall, config.target_recall);

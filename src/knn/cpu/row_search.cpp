@@ -53,7 +53,6 @@ void RowSearcher::search(const RowSet& queries, const RowSet& database, std::int
     }
   }
   rescored_pairs_ += static_cast<double>(rescored);
-  scored_pairs_ += static_cast<double>(queries.count) * static_cast<double>(database.count);
 }
 
 }  // namespace weave::knn

@@ -23,14 +23,12 @@ class RowSearcher {
               std::int64_t first_topk_row = 0);
 
   double rescored_pairs() const { return rescored_pairs_; }
-  double scored_pairs() const { return scored_pairs_; }
 
  private:
   std::int64_t query_tile_;
   std::int64_t database_tile_;
   std::vector<float> scores_;  ///< query_tile x database_tile, reused
   double rescored_pairs_ = 0;
-  double scored_pairs_ = 0;
 };
 
 /// scores[q * nb + b] = <database row b, query row q> by one SGEMM (OpenBLAS).
