@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/install-slurm.sh   # for the Slurm job tests (label slurm)
 scripts/build.sh release
 source scripts/env.sh
 cd build/release
