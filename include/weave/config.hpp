@@ -102,7 +102,20 @@ struct OrderConfig {
   double tail_fraction = 0.01;     ///< hand the greedy's tail to rank 0 below this acceptance share
   int max_rounds = 200;            ///< ... or after this many rounds
   bool force = false;              ///< order a kNN graph made from another corpus (same size) anyway
+  std::string dedup;               ///< dedup.h5: order only the documents it keeps (empty = all)
   std::string out;                 ///< order.h5
+
+  void validate() const;
+};
+
+/// `weave dedup`: near-duplicate groups from the kNN graph, one document kept per group.
+struct DedupConfig {
+  CorpusOptions corpus;            ///< the corpus the kNN graph was made from (token lengths)
+  std::string knn;                 ///< knn.h5
+  double threshold = 0.95;         ///< kNN edges of similarity >= this join documents into a group
+  std::string keep = "longest";    ///< longest (most tokens, then lowest id) or first (lowest id)
+  bool force = false;              ///< use a kNN graph made from another corpus (same size) anyway
+  std::string out;                 ///< dedup.h5
 
   void validate() const;
 };
@@ -119,6 +132,7 @@ struct PackConfig {
   std::string source_weights;            ///< "0=1.0,1=2.5": copies per source (fractions sampled)
   std::uint64_t seed = 1;                ///< for the fractional copies (drawn from global ids)
   bool force = false;                    ///< pack an order made from another corpus (same size) anyway
+  std::string dedup;                     ///< dedup.h5: leave out the documents it removes (empty = none)
   std::string out;                       ///< contexts.h5 (contexts.L.h5 per length when several)
   std::string tokens;                    ///< the corpus's token store (Megatron PREFIX[.idx]); empty = none
   std::string dataset;                   ///< output Megatron dataset PREFIX (PREFIX.L per length when several)

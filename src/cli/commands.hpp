@@ -20,6 +20,7 @@ using Runner = std::function<void(const mpi::Comm&)>;
 void add_synth_command(CLI::App& app, Runner& run);
 void add_inspect_command(CLI::App& app, Runner& run);
 void add_knn_command(CLI::App& app, Runner& run);
+void add_dedup_command(CLI::App& app, Runner& run);
 void add_order_command(CLI::App& app, Runner& run);
 void add_pack_command(CLI::App& app, Runner& run);
 void add_run_command(CLI::App& app, Runner& run);

@@ -47,6 +47,7 @@ int run(const mpi::Comm& world, int argc, char** argv) {
   add_synth_command(app, runner);
   add_inspect_command(app, runner);
   add_knn_command(app, runner);
+  add_dedup_command(app, runner);
   add_order_command(app, runner);
   add_pack_command(app, runner);
   add_run_command(app, runner);

@@ -164,7 +164,22 @@ nlohmann::json to_json(const OrderConfig& c) {
   nlohmann::json j = to_json(c.corpus);
   j.update({{"knn", c.knn}, {"algorithm", c.algorithm}, {"stitch_k", c.stitch_k},
             {"stitch_exact_ends", c.stitch_exact_ends}, {"tail_fraction", c.tail_fraction},
-            {"max_rounds", c.max_rounds}, {"force", c.force}, {"out", c.out}});
+            {"max_rounds", c.max_rounds}, {"force", c.force}, {"dedup", c.dedup}, {"out", c.out}});
+  return j;
+}
+
+void DedupConfig::validate() const {
+  // A cosine is at most 1: a threshold above it joins nothing, one at or below -1 joins every edge.
+  if (!(threshold > -1.0 && threshold <= 1.0))
+    throw UserError(fmt::format("--threshold must be in (-1, 1] (a cosine similarity; got {})", threshold));
+  if (keep != "longest" && keep != "first") throw UserError(fmt::format("--keep must be longest or first (got {})", keep));
+  if (knn.empty()) throw UserError("--knn is required");
+  if (out.empty()) throw UserError("--out is required");
+}
+
+nlohmann::json to_json(const DedupConfig& c) {
+  nlohmann::json j = to_json(c.corpus);
+  j.update({{"knn", c.knn}, {"threshold", c.threshold}, {"keep", c.keep}, {"force", c.force}, {"out", c.out}});
   return j;
 }
 
@@ -208,7 +223,7 @@ nlohmann::json to_json(const PackConfig& c) {
   nlohmann::json j = to_json(c.corpus);
   j.update({{"order", c.order}, {"context_lengths", c.context_lengths}, {"policy", c.policy}, {"tail", c.tail},
             {"separator_tokens", c.separator_tokens}, {"upsample", c.upsample}, {"source_weights", c.source_weights},
-            {"seed", c.seed}, {"force", c.force}, {"out", c.out}, {"tokens", c.tokens}, {"dataset", c.dataset},
+            {"seed", c.seed}, {"force", c.force}, {"dedup", c.dedup}, {"out", c.out}, {"tokens", c.tokens}, {"dataset", c.dataset},
             {"eod_id", c.eod_id}, {"pad_id", c.pad_id}});
   return j;
 }

@@ -11,6 +11,7 @@ nlohmann::json to_json(const SynthConfig& c);
 nlohmann::json to_json(const CorpusOptions& c);
 nlohmann::json to_json(const KnnConfig& c);
 nlohmann::json to_json(const OrderConfig& c);
+nlohmann::json to_json(const DedupConfig& c);
 nlohmann::json to_json(const PackConfig& c);
 
 }  // namespace weave

@@ -1,0 +1,82 @@
+#include "dedup/dedup_stage.hpp"
+
+#include <fmt/format.h>
+
+#include "corpus/corpus.hpp"
+#include "corpus/metadata.hpp"
+#include "corpus/provenance.hpp"
+#include "dedup/dedup_file.hpp"
+#include "dedup/duplicate_groups.hpp"
+#include "io/atomic_output.hpp"
+#include "knn/knn_file.hpp"
+#include "mpi/collective_error.hpp"
+#include "util/config_json.hpp"
+#include "util/log.hpp"
+#include "util/report.hpp"
+
+namespace weave::dedup {
+
+void run_dedup_stage(const mpi::Comm& comm, const DedupConfig& config, const CommonOptions& common,
+                     util::Report& report) {
+  mpi::collectively(comm, [&] { config.validate(); });
+  // Before any work: the output path (a kept flag, a representative and a group size: 17 bytes a document).
+  const corpus::CorpusInfo info = corpus::read_corpus_info(comm, config.corpus.path);
+  io::check_output_path(comm, config.out, static_cast<double>(info.num_docs) * 17);
+  auto read_timer = report.stage("read");
+  // Token lengths only (the longest document of a group is kept); the similarities come from knn.h5.
+  const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus, corpus::Columns::kDocuments);
+  report.add_counter("corpus_bytes_read", corpus.bytes_read);
+  const knn::KnnFileBlock knn = knn::read_knn_file(comm, config.knn);
+  mpi::collectively(comm, [&] {
+    if (knn.num_docs != corpus.info.num_docs)
+      throw UserError(fmt::format("{}: the kNN graph has {} but the corpus {} has {}; give the corpus it was "
+                                  "made from (and the same --on-zero-vector)",
+                                  config.knn, util::count_of(knn.num_docs, "document"), config.corpus.path,
+                                  corpus.info.num_docs));
+  });
+  corpus::check_made_from(comm, config.knn, knn.corpus, corpus.info, corpus::Compared::kDocuments,
+                          corpus::forced(config.force));
+  read_timer.stop();
+
+  auto group_timer = report.stage("groups");
+  const DuplicateGroups groups = find_duplicate_groups(comm, corpus.info.num_docs, corpus.range, knn.lists,
+                                                       corpus.lengths, config.threshold, parse_keep_rule(config.keep));
+  group_timer.stop();
+  std::int64_t tokens = 0;
+  for (auto l : corpus.lengths) tokens += l;
+  const std::int64_t total_tokens = comm.sum(tokens);
+  const nlohmann::json figures = {{"threshold", config.threshold},
+                                  {"keep", config.keep},
+                                  {"documents", corpus.info.num_docs},
+                                  {"k", knn.k},
+                                  {"edges_at_threshold", groups.edges},
+                                  {"groups", groups.groups},
+                                  {"kept_documents", corpus.info.num_docs - groups.removed_documents},
+                                  {"removed_documents", groups.removed_documents},
+                                  {"removed_tokens", groups.removed_tokens},
+                                  {"total_tokens", total_tokens},
+                                  {"component_iterations", groups.iterations},
+                                  {"group_size_histogram", groups.size_histogram},
+                                  {"largest_groups", groups.largest}};
+  for (const auto& [key, value] : figures.items()) report.set_figure(key, value);
+
+  auto write_timer = report.stage("write");
+  nlohmann::json attributes = figures;
+  attributes.erase("documents");  // num_docs, written by the file itself
+  attributes["configuration"] = to_json(config).dump();
+  attributes["corpus"] = corpus::corpus_record(corpus.info).dump();
+  attributes["knn"] = nlohmann::json{{"path", config.knn}, {"k", knn.k}, {"corpus", knn.corpus}}.dump();
+  write_dedup_file(comm, config.out, corpus.info.num_docs, corpus.range, groups, attributes);
+  write_timer.stop();
+
+  if (!common.quiet)
+    util::print_root(comm,
+                     "weave dedup: wrote {}: threshold {}: {} of near-duplicates ({} edges at or above it), {} "
+                     "removed ({:.2f}%), {} removed of {}; kept by rule {}\n",
+                     config.out, config.threshold, util::count_of(groups.groups, "group"), groups.edges,
+                     util::count_of(groups.removed_documents, "document"),
+                     100.0 * static_cast<double>(groups.removed_documents) / static_cast<double>(corpus.info.num_docs),
+                     util::count_of(groups.removed_tokens, "token"), util::count_of(total_tokens, "token"), config.keep);
+}
+
+}  // namespace weave::dedup
