@@ -35,6 +35,9 @@ void add_order_command(CLI::App& app, Runner& run) {
       ->capture_default_str();
   cmd->add_option("--max-rounds", config->max_rounds, "Finish the greedy on rank 0 after this many rounds")
       ->capture_default_str();
+  cmd->add_option("--dedup", config->dedup,
+                  "dedup.h5 from weave dedup: order only the documents it keeps (the order is a permutation of "
+                  "them; weave pack then needs the same --dedup)");
   cmd->add_flag("--force", config->force,
                 "Order even though knn.h5 records another corpus than --corpus (same number of documents): "
                 "warns instead of stopping");

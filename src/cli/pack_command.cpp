@@ -48,6 +48,9 @@ void add_pack_command(CLI::App& app, Runner& run) {
                   "(PREFIX.L per length when several): one GPTDataset sample of seq_length L each (needs --tokens)");
   cmd->add_option("--eod-id", config->eod_id, "Token id written at each document's separator positions (--dataset)");
   cmd->add_option("--pad-id", config->pad_id, "Token id of the right padding of padded contexts (--dataset)");
+  cmd->add_option("--dedup", config->dedup,
+                  "dedup.h5 from weave dedup: leave out the documents it removes (the order may be of the whole "
+                  "corpus or, made with weave order --dedup, of the kept documents)");
   cmd->add_flag("--force", config->force,
                 "Pack even though order.h5 records another corpus than --corpus (same number of documents): "
                 "warns instead of stopping");

@@ -88,6 +88,47 @@ void check_unique_doc_ids(const mpi::Comm& comm, const CorpusBlock& block) {
   });
 }
 
+void keep_rows(const mpi::Comm& comm, CorpusBlock& block, const std::vector<std::int64_t>& keep) {
+  const std::int64_t d = block.info.dim;
+  const auto kept = static_cast<std::int64_t>(keep.size());
+  const std::int64_t total = comm.sum(kept);
+  // New ids are dense in file order: this rank's kept rows become [offset, offset + kept).
+  const std::int64_t offset = comm.exscan_sum(kept);
+  const int p = comm.size();
+  const bool embeddings = !block.embeddings.empty();
+  std::vector<std::vector<float>> send_emb(p);
+  std::vector<std::vector<std::int64_t>> send_len(p), send_ids(p), send_rows(p);
+  std::vector<std::vector<std::int32_t>> send_src(p), send_top(p);
+  for (std::int64_t k = 0; k < kept; ++k) {
+    const std::int64_t i = keep[k];
+    const int to = block_owner(total, p, GlobalId(offset + k));
+    if (embeddings) {
+      const float* x = block.embeddings.data() + i * d;
+      send_emb[to].insert(send_emb[to].end(), x, x + d);
+    }
+    send_len[to].push_back(block.lengths[i]);
+    send_rows[to].push_back(block.file_row(LocalId(i)));
+    if (!block.doc_ids.empty()) send_ids[to].push_back(block.doc_ids[i]);
+    if (!block.sources.empty()) send_src[to].push_back(block.sources[i]);
+    if (!block.topics.empty()) send_top[to].push_back(block.topics[i]);
+  }
+  // Senders are ranks in rank order, and each sends its rows in id order: concatenation is sorted.
+  auto concat = [](const auto& parts) {
+    std::decay_t<decltype(parts[0])> out;
+    for (const auto& part : parts) out.insert(out.end(), part.begin(), part.end());
+    return out;
+  };
+  block.embeddings = concat(comm.alltoallv(send_emb));
+  block.lengths = concat(comm.alltoallv(send_len));
+  block.file_rows = concat(comm.alltoallv(send_rows));
+  block.doc_ids = concat(comm.alltoallv(send_ids));
+  block.sources = concat(comm.alltoallv(send_src));
+  block.topics = concat(comm.alltoallv(send_top));
+  block.info.num_docs = total;
+  block.range = block_range(total, p, comm.rank());
+  WEAVE_ASSERT(static_cast<std::int64_t>(block.lengths.size()) == block.range.size(), "keep_rows: rebalance lost rows");
+}
+
 void drop_zero_rows(const mpi::Comm& comm, CorpusBlock& block) {
   const std::int64_t d = block.info.dim;
   std::vector<std::int64_t> keep;
@@ -107,38 +148,7 @@ void drop_zero_rows(const mpi::Comm& comm, CorpusBlock& block) {
                                   block.info.path, util::count_of(total, "document"),
                                   util::count_of(dropped, "all-zero embedding"), comm.size()));
   });
-
-  // New ids are dense in file order: this rank's kept rows become [offset, offset + kept).
-  const std::int64_t offset = comm.exscan_sum(kept);
-  const int p = comm.size();
-  std::vector<std::vector<float>> send_emb(p);
-  std::vector<std::vector<std::int64_t>> send_len(p), send_ids(p), send_rows(p);
-  std::vector<std::vector<std::int32_t>> send_src(p), send_top(p);
-  for (std::int64_t k = 0; k < kept; ++k) {
-    const std::int64_t i = keep[k];
-    const int to = block_owner(total, p, GlobalId(offset + k));
-    const float* x = block.embeddings.data() + i * d;
-    send_emb[to].insert(send_emb[to].end(), x, x + d);
-    send_len[to].push_back(block.lengths[i]);
-    send_rows[to].push_back(block.file_row(LocalId(i)));
-    if (!block.doc_ids.empty()) send_ids[to].push_back(block.doc_ids[i]);
-    if (!block.sources.empty()) send_src[to].push_back(block.sources[i]);
-    if (!block.topics.empty()) send_top[to].push_back(block.topics[i]);
-  }
-  // Senders are ranks in rank order, and each sends its rows in id order: concatenation is sorted.
-  auto concat = [](const auto& parts) {
-    std::decay_t<decltype(parts[0])> out;
-    for (const auto& part : parts) out.insert(out.end(), part.begin(), part.end());
-    return out;
-  };
-  block.embeddings = concat(comm.alltoallv(send_emb));
-  block.lengths = concat(comm.alltoallv(send_len));
-  block.file_rows = concat(comm.alltoallv(send_rows));
-  block.doc_ids = concat(comm.alltoallv(send_ids));
-  block.sources = concat(comm.alltoallv(send_src));
-  block.topics = concat(comm.alltoallv(send_top));
-  block.range = block_range(total, p, comm.rank());
-  WEAVE_ASSERT(static_cast<std::int64_t>(block.lengths.size()) == block.range.size(), "drop_zero_rows: rebalance lost rows");
+  keep_rows(comm, block, keep);
 }
 
 }  // namespace weave::corpus

@@ -1,4 +1,4 @@
-// Validation of the values of a corpus block, and the drop of zero rows.
+// Validation of the values of a corpus block, the drop of zero rows, and keeping a subset of rows.
 #pragma once
 
 #include "corpus/corpus.hpp"
@@ -16,5 +16,10 @@ void check_unique_doc_ids(const mpi::Comm& comm, const CorpusBlock& block);
 /// Collective: removes zero-norm rows, renumbers the remaining documents densely and rebalances
 /// them into block_range(num_docs, P, rank). Records file_rows so messages still name file rows.
 void drop_zero_rows(const mpi::Comm& comm, CorpusBlock& block);
+
+/// Collective: keeps the rows `keep` (local indices, ascending) of every rank, renumbers them densely
+/// in id order and rebalances them into block_range(kept, P, rank) (every column the block holds;
+/// file_rows keeps naming the files' rows). The caller checks that enough rows are left.
+void keep_rows(const mpi::Comm& comm, CorpusBlock& block, const std::vector<std::int64_t>& keep);
 
 }  // namespace weave::corpus

@@ -67,6 +67,7 @@ OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path) {
       throw UserError(fmt::format("{}: /order must be a 1-D integer dataset", path));
     out.num_docs = info.rows();
     out.corpus = corpus::parse_record(io::read_string_attribute(*opened, "/", "corpus"));
+    out.dedup = corpus::parse_record(io::read_string_attribute(*opened, "/", "dedup"));
     if (out.num_docs < comm.size())
       throw UserError(fmt::format("{}: /order has {}, fewer than the {} ranks", path,
                                   util::count_of(out.num_docs, "document"), comm.size()));
@@ -79,11 +80,22 @@ OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path) {
   return out;
 }
 
-void check_permutation(const mpi::Comm& comm, const std::string& path, const OrderBlock& block, std::int64_t n) {
+void check_permutation(const mpi::Comm& comm, const std::string& path, const OrderBlock& block, std::int64_t n,
+                       const std::vector<std::uint8_t>* kept, std::int64_t kept_count) {
   mpi::collectively(comm, [&] {
-    if (block.num_docs != n)
-      throw UserError(fmt::format("{}: /order has {} but the corpus has {}; give the corpus the order was made from",
-                                  path, util::count_of(block.num_docs, "document"), n));
+    if (kept && block.num_docs != kept_count && block.num_docs != n)
+      throw UserError(fmt::format("{}: /order has {} but the dedup file keeps {} of the corpus's {}; give the "
+                                  "dedup file the order was made with (or an order of the whole corpus)",
+                                  path, util::count_of(block.num_docs, "document"), kept_count, n));
+    if (!kept && block.num_docs != n) {
+      const std::string hint =
+          block.dedup.is_object() && block.dedup.contains("path")
+              ? fmt::format(" (it was made with --dedup {}: give weave pack the same --dedup)",
+                            block.dedup["path"].get<std::string>())
+              : std::string("; give the corpus the order was made from");
+      throw UserError(fmt::format("{}: /order has {} but the corpus has {}{}", path,
+                                  util::count_of(block.num_docs, "document"), n, hint));
+    }
     for (std::size_t j = 0; j < block.docs.size(); ++j)
       if (block.docs[j] < 0 || block.docs[j] >= n)
         throw UserError(fmt::format("{}: /order row {}: document {} is outside [0, {})", path,
@@ -98,13 +110,16 @@ void check_permutation(const mpi::Comm& comm, const std::string& path, const Ord
   }
   const BlockRange mine = block_range(n, comm.size(), comm.rank());
   std::vector<std::int64_t> first_seen(static_cast<std::size_t>(mine.size()), -1);
-  std::int64_t bad_position = -1, bad_doc = -1, earlier = -1;
+  std::int64_t bad_position = -1, bad_doc = -1, earlier = -1, bad_removed = -1, removed_doc = -1;
   for (const auto& part : comm.alltoallv(send))
     for (std::size_t x = 0; x + 1 < part.size(); x += 2) {
       auto& seen = first_seen[part[x] - mine.begin];
       const std::int64_t p = part[x + 1];
       if (seen < 0) {
         seen = p;
+        // An order of the kept documents only (as long as the kept set) must hold no removed one.
+        if (kept && block.num_docs != n && !(*kept)[part[x] - mine.begin] && (bad_removed < 0 || p < bad_removed))
+          bad_removed = p, removed_doc = part[x];
         continue;
       }
       const std::int64_t later = std::max(seen, p);
@@ -112,6 +127,11 @@ void check_permutation(const mpi::Comm& comm, const std::string& path, const Ord
       seen = std::min(seen, p);
     }
   mpi::collectively(comm, [&] {
+    if (bad_removed >= 0)
+      throw UserError(fmt::format("{}: /order row {}: document {} is one the dedup file removes; give the dedup file "
+                                  "the order was made with",
+                                  path, bad_removed, removed_doc),
+                      bad_removed);
     if (bad_position >= 0)
       throw UserError(fmt::format("{}: /order row {}: document {} appears again (first at row {}); the order must be a "
                                   "permutation of the corpus",

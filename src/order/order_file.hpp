@@ -25,11 +25,14 @@ struct OrderBlock {
   BlockRange positions;
   std::vector<std::int64_t> docs;
   nlohmann::json corpus;  ///< the corpus it was made from (corpus/provenance.hpp); null in older files
+  nlohmann::json dedup;   ///< made with --dedup: {path, threshold, kept_documents, removed_documents}; else null
 };
 OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path);
 
 /// Collective: throws the same UserError everywhere unless the blocks hold every id of [0, n)
-/// exactly once (names the first bad position).
-void check_permutation(const mpi::Comm& comm, const std::string& path, const OrderBlock& block, std::int64_t n);
+/// exactly once (names the first bad position). With `kept` (1/0 per id of this rank's
+/// block_range(n, P, rank), and kept_count over all ranks): every kept id exactly once instead.
+void check_permutation(const mpi::Comm& comm, const std::string& path, const OrderBlock& block, std::int64_t n,
+                       const std::vector<std::uint8_t>* kept = nullptr, std::int64_t kept_count = 0);
 
 }  // namespace weave::order

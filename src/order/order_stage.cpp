@@ -1,10 +1,14 @@
 #include "order/order_stage.hpp"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "corpus/corpus.hpp"
 #include "corpus/metadata.hpp"
 #include "corpus/provenance.hpp"
+#include "dedup/dedup_file.hpp"
+#include "dedup/kept_subset.hpp"
 #include "io/atomic_output.hpp"
 #include "knn/knn_file.hpp"
 #include "mpi/collective_error.hpp"
@@ -134,19 +138,33 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
   const corpus::CorpusInfo info = corpus::read_corpus_info(comm, config.corpus.path);
   io::check_output_path(comm, config.out, static_cast<double>(info.num_docs) * 16);
   auto read_timer = report.stage("read");
-  const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus);
-  report.add_counter("corpus_bytes_read", corpus.bytes_read);
+  corpus::CorpusBlock whole = corpus::read_corpus(comm, config.corpus);
+  report.add_counter("corpus_bytes_read", whole.bytes_read);
   const knn::KnnFileBlock knn = knn::read_knn_file(comm, config.knn);
   mpi::collectively(comm, [&] {
-    if (knn.num_docs != corpus.info.num_docs)
+    if (knn.num_docs != whole.info.num_docs)
       throw UserError(fmt::format("{}: the kNN graph has {} but the corpus {} has {}; give the corpus it was "
                                   "made from (and the same --on-zero-vector)",
                                   config.knn, util::count_of(knn.num_docs, "document"), config.corpus.path,
-                                  corpus.info.num_docs));
+                                  whole.info.num_docs));
   });
-  corpus::check_made_from(comm, config.knn, knn.corpus, corpus.info, corpus::Compared::kContent,
+  corpus::check_made_from(comm, config.knn, knn.corpus, whole.info, corpus::Compared::kContent,
                           corpus::forced(config.force));
-  const LocalGraph graph = build_knn_graph(comm, knn.num_docs, knn.range, knn.lists);
+  const nlohmann::json corpus_record = corpus::corpus_record(whole.info);  // the whole corpus, deduplicated or not
+  // With --dedup: the kept documents become a corpus of their own (ids 0..K-1, their lists among
+  // themselves); the order is made of them and named by whole-corpus ids again when written.
+  std::optional<dedup::KeptSubset> kept;
+  nlohmann::json dedup_record;
+  if (!config.dedup.empty()) {
+    const dedup::DedupBlock d = dedup::read_dedup_file(comm, config.dedup, whole.info.num_docs);
+    corpus::check_made_from(comm, config.dedup, d.corpus, whole.info, corpus::Compared::kDocuments,
+                            corpus::forced(config.force));
+    dedup_record = {{"path", config.dedup}, {"threshold", d.threshold}, {"kept_documents", d.kept_documents},
+                    {"removed_documents", whole.info.num_docs - d.kept_documents}};
+    kept.emplace(dedup::keep_documents(comm, std::move(whole), knn.lists, d.kept));
+  }
+  const corpus::CorpusBlock& corpus = kept ? kept->corpus : whole;
+  const LocalGraph graph = build_knn_graph(comm, corpus.info.num_docs, corpus.range, kept ? kept->lists : knn.lists);
   read_timer.stop();
 
   Ordered ordered = config.algorithm == "iclm" ? iclm(comm, corpus, graph, report)
@@ -166,12 +184,16 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
     for (auto& level : file_figures["stitch_level_details"])
       for (const char* timing : {"seconds", "candidate_seconds", "score_seconds", "join_seconds"}) level.erase(timing);
   nlohmann::json attributes = {{"algorithm", config.algorithm}, {"configuration", to_json(config).dump()},
-                               {"quality", file_figures.dump()}, {"corpus", corpus::corpus_record(corpus.info).dump()},
+                               {"quality", file_figures.dump()}, {"corpus", corpus_record.dump()},
                                {"knn", nlohmann::json{{"path", config.knn}, {"k", knn.k}, {"corpus", knn.corpus}}.dump()}};
   const auto& adjacent = quality.figures["adjacent"];
   attributes["mean_link_similarity"] = adjacent["mean_similarity"];
   attributes["knn_edge_share"] = adjacent["knn_edge_share"];
   if (figures.contains("rounds")) attributes["rounds"] = figures["rounds"];
+  if (kept) {
+    attributes["dedup"] = dedup_record.dump();
+    ordered.order_block = dedup::original_ids_of(comm, *kept, ordered.order_block);
+  }
   write_order_file(comm, config.out, corpus.info.num_docs, ordered.order_block, quality.link_similarity,
                    ordered.boundaries, attributes);
   write_timer.stop();

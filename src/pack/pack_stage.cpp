@@ -10,6 +10,7 @@
 #include "corpus/metadata.hpp"
 #include "corpus/provenance.hpp"
 #include "corpus/token_store.hpp"
+#include "dedup/dedup_file.hpp"
 #include "io/atomic_output.hpp"
 #include "io/hdf5.hpp"
 #include "mpi/ask_owners.hpp"
@@ -178,7 +179,15 @@ void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const Commo
   const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus, corpus::Columns::kDocuments);
   report.add_counter("corpus_bytes_read", corpus.bytes_read);
   const order::OrderBlock order = order::read_order_file(comm, config.order);
-  order::check_permutation(comm, config.order, order, corpus.info.num_docs);
+  // With --dedup: the order may be of the whole corpus or of the kept documents; removed ones are left out.
+  std::optional<dedup::DedupBlock> dedup;
+  if (!config.dedup.empty()) {
+    dedup = dedup::read_dedup_file(comm, config.dedup, corpus.info.num_docs);
+    corpus::check_made_from(comm, config.dedup, dedup->corpus, corpus.info, corpus::Compared::kDocuments,
+                            corpus::forced(config.force));
+  }
+  order::check_permutation(comm, config.order, order, corpus.info.num_docs, dedup ? &dedup->kept : nullptr,
+                           dedup ? dedup->kept_documents : 0);
   corpus::check_made_from(comm, config.order, order.corpus, corpus.info, corpus::Compared::kDocuments,
                           corpus::forced(config.force));
   // The token store, checked against the corpus before any work (rows, lengths), and the ids against its dtype.
@@ -196,11 +205,21 @@ void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const Commo
   // The stream: the order itself, or its passes with copies (pack/repetition.hpp).
   auto repeat_timer = report.stage("repeat");
   ExpandedOrder stream;
-  if (repetition.active) {
-    const DocColumns own = fetch_columns(comm, corpus, order.docs);
-    std::vector<std::int64_t> copies(order.docs.size());
-    for (std::size_t i = 0; i < copies.size(); ++i)
-      copies[i] = repetition.copies(order.docs[i], own.lengths[i], own.sources.empty() ? 0 : static_cast<std::int32_t>(own.sources[i]));
+  if (repetition.active || dedup) {
+    // A removed document gets no copy: the stream is the order without it.
+    std::vector<std::int64_t> kept(order.docs.size(), 1);
+    if (dedup)
+      kept = mpi::ask_owners<std::int64_t>(
+          comm, order.docs, 1, [&](std::int64_t d) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(d)); },
+          [&](std::int64_t d, std::int64_t* out) { *out = dedup->kept[d - dedup->range.begin]; });
+    std::vector<std::int64_t> copies(kept);
+    if (repetition.active) {
+      const DocColumns own = fetch_columns(comm, corpus, order.docs);
+      for (std::size_t i = 0; i < copies.size(); ++i)
+        if (kept[i])
+          copies[i] = repetition.copies(order.docs[i], own.lengths[i],
+                                        own.sources.empty() ? 0 : static_cast<std::int32_t>(own.sources[i]));
+    }
     stream = expand_order(comm, order.docs, copies);
   } else {
     stream.total = order.num_docs;
