@@ -30,7 +30,8 @@ void add_inspect_command(CLI::App& app, Runner& run) {
       "inspect", "Validate a file and print its summary. A corpus (HDF5 file or manifest of shards): documents, "
                  "dimension, dtype, token total and length percentiles, sources, topics. knn.h5: similarities, "
                  "missing neighbours, hubs. order.h5: permutation check, paths, link similarity, the quality "
-                 "recorded by weave order. contexts.h5: contexts, segments, padding share, segments per context, "
+                 "recorded by weave order. dedup.h5: documents kept and removed, groups by size, the largest "
+                 "groups' first documents, tokens removed. contexts.h5: contexts, segments, padding share, segments per context, "
                  "totals, topic purity per context (with --corpus). A token store (Megatron indexed dataset, "
                  "PREFIX.idx + PREFIX.bin): sequences, tokens, dtype, lengths; with --corpus, checked against it "
                  "(one sequence per corpus row, lengths equal to /lengths).");
@@ -62,6 +63,7 @@ void add_inspect_command(CLI::App& app, Runner& run) {
         const nlohmann::json summary =
             kind == "knn"      ? inspect::summarize_knn(comm, options->path)
             : kind == "order"  ? inspect::summarize_order(comm, options->path)
+            : kind == "dedup"  ? inspect::summarize_dedup(comm, options->path)
             : kind == "tokens" ? inspect::summarize_tokens(comm, options->path, with_corpus)
                                : inspect::summarize_contexts(comm, options->path, with_corpus);
         timer.stop();

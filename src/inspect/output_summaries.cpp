@@ -57,6 +57,7 @@ std::string file_kind(const mpi::Comm& comm, const std::string& path) {
         const io::File f = io::File::open(self, path);
         if (f.has_dataset("/neighbors")) kind = "knn";
         else if (f.has_dataset("/order")) kind = "order";
+        else if (f.has_dataset("/kept")) kind = "dedup";
         else if (f.has_dataset("/contexts/segment_offsets")) kind = "contexts";
       } catch (const std::exception&) {
         kind = "corpus";  // the corpus reader gives the precise error
@@ -118,7 +119,14 @@ nlohmann::json summarize_knn(const mpi::Comm& comm, const std::string& path) {
 
 nlohmann::json summarize_order(const mpi::Comm& comm, const std::string& path) {
   const order::OrderBlock b = order::read_order_file(comm, path);
-  order::check_permutation(comm, path, b, b.num_docs);
+  if (b.dedup.is_object() && b.dedup.contains("removed_documents")) {
+    // An order of the documents a dedup file kept: distinct ids of the whole corpus, as many as were kept.
+    const std::int64_t n = b.num_docs + b.dedup["removed_documents"].get<std::int64_t>();
+    const std::vector<std::uint8_t> any(static_cast<std::size_t>(block_range(n, comm.size(), comm.rank()).size()), 1);
+    order::check_permutation(comm, path, b, n, &any, b.num_docs);
+  } else {
+    order::check_permutation(comm, path, b, b.num_docs);
+  }
   std::optional<io::File> f;
   std::int64_t paths = 0;
   mpi::collectively(comm, [&] {
@@ -151,8 +159,57 @@ nlohmann::json summarize_order(const mpi::Comm& comm, const std::string& path) {
   nlohmann::json attrs;
   if (comm.is_root()) {
     mpi::Comm self(MPI_COMM_SELF);
-    attrs = root_attributes(io::File::open(self, path), {"algorithm", "rounds", "quality", "creator_version"});
-    if (attrs.contains("quality")) attrs["quality"] = nlohmann::json::parse(attrs["quality"].get<std::string>());
+    attrs = root_attributes(io::File::open(self, path), {"algorithm", "rounds", "quality", "dedup", "creator_version"});
+    for (const char* name : {"quality", "dedup"})
+      if (attrs.contains(name)) attrs[name] = nlohmann::json::parse(attrs[name].get<std::string>());
+  }
+  j["attributes"] = nlohmann::json::parse(comm.bcast_string(attrs.dump(), 0));
+  return j;
+}
+
+nlohmann::json summarize_dedup(const mpi::Comm& comm, const std::string& path) {
+  std::optional<io::File> f;
+  std::int64_t n = 0;
+  mpi::collectively(comm, [&] {
+    f.emplace(io::File::open(comm, path));
+    for (const char* dataset : {"/kept", "/representative", "/group_size"})
+      if (!f->has_dataset(dataset))
+        throw UserError(fmt::format("{}: missing dataset {} (a dedup file made by weave dedup has it)", path, dataset));
+    n = f->dataset_info("/kept").rows();
+    if (n < comm.size())
+      throw UserError(fmt::format("{}: {}, fewer than the {} ranks", path, util::count_of(n, "document"), comm.size()));
+  });
+  const BlockRange r = block_range(n, comm.size(), comm.rank());
+  const auto kept = read_block<std::uint8_t>(*f, "/kept", r);
+  const auto representative = read_block<std::int64_t>(*f, "/representative", r);
+  const auto size = read_block<std::int64_t>(*f, "/group_size", r);
+  // Checked from the data, not only the attributes: kept rows represent themselves, removed ones another.
+  std::int64_t removed = 0, inconsistent = -1, largest = 1;
+  for (std::int64_t i = 0; i < r.size(); ++i) {
+    removed += kept[i] ? 0 : 1;
+    largest = std::max(largest, size[i]);
+    if ((kept[i] != 0) != (representative[i] == r.begin + i) && inconsistent < 0) inconsistent = r.begin + i;
+  }
+  mpi::collectively(comm, [&] {
+    if (inconsistent >= 0)
+      throw UserError(fmt::format("{}: row {}: /kept and /representative disagree (a kept document represents itself)",
+                                  path, inconsistent),
+                      inconsistent);
+  });
+  nlohmann::json j = {{"kind", "dedup"},
+                      {"documents", n},
+                      {"kept_documents", n - comm.sum(removed)},
+                      {"removed_documents", comm.sum(removed)},
+                      {"largest_group", comm.max(largest)}};
+  nlohmann::json attrs;
+  if (comm.is_root()) {
+    mpi::Comm self(MPI_COMM_SELF);
+    const io::File file = io::File::open(self, path);
+    attrs = root_attributes(file, {"keep", "groups", "edges_at_threshold", "removed_tokens", "total_tokens",
+                                   "group_size_histogram", "largest_groups", "creator_version"});
+    if (auto t = io::read_double_attribute(file, "/", "threshold")) attrs["threshold"] = *t;
+    for (const char* name : {"group_size_histogram", "largest_groups"})
+      if (attrs.contains(name)) attrs[name] = nlohmann::json::parse(attrs[name].get<std::string>());
   }
   j["attributes"] = nlohmann::json::parse(comm.bcast_string(attrs.dump(), 0));
   return j;

@@ -11,12 +11,15 @@
 
 namespace weave::inspect {
 
-/// "corpus", "knn", "order", "contexts" (decided from the datasets present) or "tokens" (a Megatron
+/// "corpus", "knn", "order", "dedup", "contexts" (decided from the datasets present) or "tokens" (a Megatron
 /// indexed dataset: PREFIX, PREFIX.idx or PREFIX.bin) (collective).
 std::string file_kind(const mpi::Comm& comm, const std::string& path);
 
 nlohmann::json summarize_knn(const mpi::Comm& comm, const std::string& path);
 nlohmann::json summarize_order(const mpi::Comm& comm, const std::string& path);
+/// A dedup file: documents kept and removed (counted from /kept), the largest group, and the
+/// groups' summary attributes (histogram of sizes, the largest groups' first documents, tokens removed).
+nlohmann::json summarize_dedup(const mpi::Comm& comm, const std::string& path);
 /// With a corpus that has /topics, also the mean topic purity of the contexts (share of a
 /// context's tokens from its most common topic).
 nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path, const CorpusOptions* corpus);

@@ -6,6 +6,7 @@
 
 #include "corpus/corpus.hpp"
 #include "corpus/synth.hpp"
+#include "dedup/dedup_stage.hpp"
 #include "io/hdf5.hpp"
 #include "knn/knn_stage.hpp"
 #include "mpi/collective_error.hpp"
@@ -116,7 +117,13 @@ void run_stages(const mpi::Comm& comm, const RunConfig& config, const CommonOpti
   const std::string knn_stamp = fingerprint(corpus_stamp + to_json(config.knn).dump());
   step(comm, "knn", {config.knn.out}, knn_stamp, common.quiet,
        [&] { knn::run_knn_stage(comm, config.knn, stage_common, report); });
-  const std::string order_stamp = fingerprint(knn_stamp + to_json(config.order).dump());
+  std::string dedup_stamp;
+  if (config.dedup_enabled) {
+    dedup_stamp = fingerprint(knn_stamp + to_json(config.dedup).dump());
+    step(comm, "dedup", {config.dedup.out}, dedup_stamp, common.quiet,
+         [&] { dedup::run_dedup_stage(comm, config.dedup, stage_common, report); });
+  }
+  const std::string order_stamp = fingerprint(knn_stamp + dedup_stamp + to_json(config.order).dump());
   step(comm, "order", {config.order.out}, order_stamp, common.quiet,
        [&] { order::run_order_stage(comm, config.order, stage_common, report); });
   const std::string pack_stamp = fingerprint(order_stamp + to_json(config.pack).dump());

@@ -19,6 +19,8 @@ struct RunConfig {
   bool synthesize = true;  ///< no [corpus] path: generate the corpus with [synth]
   SynthConfig synth;
   KnnConfig knn;
+  bool dedup_enabled = false;  ///< [dedup] enabled: the dedup stage runs, order and pack leave removed documents out
+  DedupConfig dedup;
   OrderConfig order;
   PackConfig pack;
   nlohmann::json to_json() const;

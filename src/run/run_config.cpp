@@ -61,6 +61,11 @@ train_iterations = 10          # ivf: k-means iterations
 recall_sample = 1000           # ivf: documents checked against exact search (0: none; needs nprobe)
 round_rows = 0                 # ivf: rows one rank searches per round (0: automatic, <= 1 GiB)
 
+[dedup]                        # off by default: near-duplicates (weave dedup) left out of order and pack
+enabled = false                # true: run the dedup stage between knn and order (out_dir/dedup.h5)
+threshold = 0.95               # kNN edges of cosine similarity >= this join documents into a group
+keep = "longest"               # the document kept per group: longest (then lowest id) or first (lowest id)
+
 [order]
 algorithm = "greedy"           # greedy (distributed path cover + stitching) or iclm (the paper's, on rank 0)
 stitch_k = 8                   # meeting points per path end when stitching
@@ -93,6 +98,7 @@ const std::map<std::string, std::set<std::string>>& sections() {
       {"knn", {"k", "method", "backend", "query_tile", "database_tile", "gpu_query_tile", "gpu_database_tile",
                "gpu_scores", "gpu_gemm", "gpu_select_sms", "gpu_resident_rows", "nlist", "nprobe", "target_recall",
                "train_sample", "train_iterations", "recall_sample", "round_rows"}},
+      {"dedup", {"enabled", "threshold", "keep"}},
       {"order", {"algorithm", "stitch_k", "stitch_exact_ends", "tail_fraction", "max_rounds"}},
       {"pack", {"context_length", "policy", "tail", "separator_tokens", "upsample", "source_weights", "seed", "tokens",
                 "eod_id", "pad_id"}},
@@ -110,6 +116,7 @@ Example example_of(const std::string& section) {
   static const std::map<std::string, Example> e{{"corpus", {"path", "\"corpus.h5\"", "corpus.h5"}},
                                                 {"synth", {"docs", "1000", "1000"}},
                                                 {"knn", {"k", "10", "10"}},
+                                                {"dedup", {"enabled", "true", "true"}},
                                                 {"order", {"algorithm", "\"greedy\"", "greedy"}},
                                                 {"pack", {"context_length", "[8192]", "8192"}}};
   return e.at(section);
@@ -163,6 +170,9 @@ class Section {
     if constexpr (std::is_same_v<T, std::string>) {
       if (!node->is_string()) fail(key, *node, "a string");
       target = *node->value<std::string>();
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (!node->is_boolean()) fail(key, *node, "true or false");
+      target = *node->value<bool>();
     } else if constexpr (std::is_floating_point_v<T>) {
       if (!node->is_number()) fail(key, *node, "a number");
       target = static_cast<T>(*node->value<double>());
@@ -251,6 +261,7 @@ nlohmann::json RunConfig::to_json() const {
   nlohmann::json j = {{"out_dir", out_dir}, {"synthesize", synthesize}};
   if (synthesize) j["synth"] = weave::to_json(synth);
   j["knn"] = weave::to_json(knn);
+  if (dedup_enabled) j["dedup"] = weave::to_json(dedup);
   j["order"] = weave::to_json(order);
   j["pack"] = weave::to_json(pack);
   return j;
@@ -347,6 +358,14 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   ks.get("round_rows", c.knn.round_rows);
   c.knn.out = c.out_dir + "/knn.h5";
 
+  c.dedup.corpus = corpus;
+  Section ds(root.get_as<toml::table>("dedup"), "dedup", origins);
+  ds.get("enabled", c.dedup_enabled);
+  ds.get("threshold", c.dedup.threshold);
+  ds.get("keep", c.dedup.keep);
+  c.dedup.knn = c.knn.out;
+  c.dedup.out = c.out_dir + "/dedup.h5";
+
   c.order.corpus = corpus;
   Section os(root.get_as<toml::table>("order"), "order", origins);
   os.get("algorithm", c.order.algorithm);
@@ -370,11 +389,13 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   ps.get("eod_id", c.pack.eod_id);
   ps.get("pad_id", c.pack.pad_id);
   c.pack.order = c.order.out;
+  if (c.dedup_enabled) c.order.dedup = c.pack.dedup = c.dedup.out;
   c.pack.out = c.out_dir + "/contexts.h5";
   if (!c.pack.tokens.empty()) c.pack.dataset = c.out_dir + "/dataset";
 
   if (c.synthesize) c.synth.validate();
   c.knn.validate();
+  if (c.dedup_enabled) c.dedup.validate();
   c.order.validate();
   c.pack.validate();
   return c;
