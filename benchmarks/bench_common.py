@@ -25,3 +25,12 @@ def result_line(text):
     """The key=value pairs of the first line starting with RESULT."""
     line = next(l for l in text.splitlines() if l.startswith("RESULT"))
     return dict(kv.split("=", 1) for kv in line.split()[1:])
+
+
+def write_subset(src, dst, rows):
+    """The first `rows` documents of a corpus file (embeddings and lengths) as a corpus of their own:
+    exact kNN is timed on it and scaled by (N / rows)^2 where the whole corpus would take too long."""
+    import h5py
+    with h5py.File(src, "r") as f, h5py.File(dst, "w") as g:
+        g["embeddings"] = f["embeddings"][:rows]
+        g["lengths"] = f["lengths"][:rows]

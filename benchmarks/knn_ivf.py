@@ -26,7 +26,7 @@ import tempfile
 import h5py
 import numpy as np
 
-from bench_common import BUILD, WEAVE, result_line, run
+from bench_common import BUILD, WEAVE, result_line, run, write_subset
 
 
 def unit_rows(path):
@@ -56,12 +56,6 @@ def recall(x, lists, queries, kth):
         sims = x[row].astype(np.float64) @ x[q].astype(np.float64)
         hits += np.count_nonzero(sims >= bar - 1e-6)
     return hits / (len(queries) * lists.shape[1])
-
-
-def write_subset(src, dst, rows):
-    with h5py.File(src, "r") as f, h5py.File(dst, "w") as g:
-        g["embeddings"] = f["embeddings"][:rows]
-        g["lengths"] = f["lengths"][:rows]
 
 
 def main():

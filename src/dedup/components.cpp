@@ -22,6 +22,10 @@ Components connected_components(const mpi::Comm& comm, const order::LocalGraph& 
   std::vector<std::int64_t> neighbors(graph.neighbor.begin(), graph.neighbor.end());
   std::sort(neighbors.begin(), neighbors.end());
   neighbors.erase(std::unique(neighbors.begin(), neighbors.end()), neighbors.end());
+  // Each edge slot's place in `neighbors`, found once (not per iteration).
+  std::vector<std::int64_t> slot_index(graph.neighbor.size());
+  for (std::size_t s = 0; s < slot_index.size(); ++s)
+    slot_index[s] = std::lower_bound(neighbors.begin(), neighbors.end(), graph.neighbor[s]) - neighbors.begin();
 
   std::vector<std::int64_t> grandparent(static_cast<std::size_t>(n_local));
   std::vector<std::int64_t> asked(active.size());
@@ -44,10 +48,8 @@ Components connected_components(const mpi::Comm& comm, const order::LocalGraph& 
     hooks.reserve(active.size());
     for (const std::int64_t v : active) {
       std::int64_t smallest = grandparent[v];
-      for (std::int64_t s = graph.offsets[v]; s < graph.offsets[v + 1]; ++s) {
-        const auto at = std::lower_bound(neighbors.begin(), neighbors.end(), graph.neighbor[s]) - neighbors.begin();
-        smallest = std::min(smallest, neighbor_gp[at]);
-      }
+      for (std::int64_t s = graph.offsets[v]; s < graph.offsets[v + 1]; ++s)
+        smallest = std::min(smallest, neighbor_gp[slot_index[s]]);
       next[v] = std::min(next[v], smallest);  // aggressive hooking and shortcutting
       if (smallest < parent[v]) hooks.emplace_back(parent[v], smallest);  // stochastic hooking of f[v]
     }

@@ -9,6 +9,7 @@
 #include "dedup/components.hpp"
 #include "mpi/ask_owners.hpp"
 #include "order/knn_graph.hpp"
+#include "util/progress.hpp"
 #include "weave/error.hpp"
 
 namespace weave::dedup {
@@ -51,13 +52,18 @@ DuplicateGroups find_duplicate_groups(const mpi::Comm& comm, std::int64_t num_do
       const float s = lists.similarities[i * k + j];
       if (v >= 0 && static_cast<double>(s) >= threshold) pairs.push_back({first + i, v, s});
     }
+  const double start = util::wall_seconds();
   const order::LocalGraph graph = order::build_graph_from_pairs(comm, num_docs, range, pairs);
   pairs = {};
+  const double built = util::wall_seconds();
   const Components components = connected_components(comm, graph);
+  const double labelled = util::wall_seconds();
   auto owner = [&](std::int64_t id) { return graph.owner(id); };
 
   DuplicateGroups out;
   out.iterations = components.iterations;
+  out.graph_seconds = comm.max(built - start);
+  out.component_seconds = comm.max(labelled - built);
   out.edges = comm.sum(static_cast<std::int64_t>(graph.neighbor.size())) / 2;
   // Each member tells its group's root (the smallest id, owned somewhere) its tokens and id; the
   // root's owner keeps the best one and the count.

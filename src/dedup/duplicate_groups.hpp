@@ -32,6 +32,8 @@ struct DuplicateGroups {
   std::int64_t removed_documents = 0;
   std::int64_t removed_tokens = 0;
   int iterations = 0;                  ///< of the connected components
+  double graph_seconds = 0;            ///< building the graph of the edges at the threshold (max over ranks)
+  double component_seconds = 0;        ///< the connected components (max over ranks)
   /// groups by size: {"2": n, "3-4": n, "5-8": n, ...} (power-of-two buckets, empty ones left out)
   nlohmann::json size_histogram;
   /// the largest groups (size desc, then smallest id): size, representative, first members (ids asc)
