@@ -9,6 +9,7 @@
 #include "dedup/duplicate_groups.hpp"
 #include "io/atomic_output.hpp"
 #include "knn/knn_file.hpp"
+#include "mpi/ask_owners.hpp"
 #include "mpi/collective_error.hpp"
 #include "util/config_json.hpp"
 #include "util/log.hpp"
@@ -42,6 +43,22 @@ void run_dedup_stage(const mpi::Comm& comm, const DedupConfig& config, const Com
   const DuplicateGroups groups = find_duplicate_groups(comm, corpus.info.num_docs, corpus.range, knn.lists,
                                                        corpus.lengths, config.threshold, parse_keep_rule(config.keep));
   group_timer.stop();
+  // The largest groups' first documents also by the corpus's own ids, when it has /doc_ids.
+  nlohmann::json largest = groups.largest;
+  if (corpus.info.has_doc_ids) {
+    std::vector<std::int64_t> ids;
+    for (const auto& g : largest)
+      for (const auto& id : g["first_members"]) ids.push_back(id.get<std::int64_t>());
+    const std::vector<std::int64_t> user_ids = mpi::ask_owners<std::int64_t>(
+        comm, ids, 1, [&](std::int64_t id) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(id)); },
+        [&](std::int64_t id, std::int64_t* answer) { *answer = corpus.doc_ids[id - corpus.range.begin]; });
+    std::size_t at = 0;
+    for (auto& g : largest) {
+      std::vector<std::int64_t> mine;
+      for (std::size_t m = 0; m < g["first_members"].size(); ++m) mine.push_back(user_ids[at++]);
+      g["first_members_doc_ids"] = mine;
+    }
+  }
   std::int64_t tokens = 0;
   for (auto l : corpus.lengths) tokens += l;
   const std::int64_t total_tokens = comm.sum(tokens);
@@ -57,7 +74,7 @@ void run_dedup_stage(const mpi::Comm& comm, const DedupConfig& config, const Com
                                   {"total_tokens", total_tokens},
                                   {"component_iterations", groups.iterations},
                                   {"group_size_histogram", groups.size_histogram},
-                                  {"largest_groups", groups.largest}};
+                                  {"largest_groups", largest}};
   for (const auto& [key, value] : figures.items()) report.set_figure(key, value);
   report.set_figure("graph_seconds", groups.graph_seconds);  // report only: a file does not hold times
   report.set_figure("component_seconds", groups.component_seconds);

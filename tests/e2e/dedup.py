@@ -8,6 +8,7 @@
   - `weave run` with [dedup] enabled runs the stage between knn and order and skips it when up to date;
   - `weave inspect dedup.h5` prints the summary;
   - bad input: --threshold outside (-1, 1], a dedup file of another corpus -> exit 2, one message."""
+import json
 import os
 
 import h5py
@@ -47,6 +48,7 @@ def make_corpus(path, seed=5):
     with h5py.File(path, "w") as f:
         f["embeddings"] = emb
         f["lengths"] = lengths
+        f["doc_ids"] = 1000 + 7 * np.arange(len(emb), dtype=np.int64)  # the largest groups name them too
     return groups
 
 
@@ -108,6 +110,9 @@ with e2e.scratch() as tmp:
         if attrs["removed_documents"] != removed.sum() or attrs["removed_tokens"] != lengths[removed].sum() \
                 or attrs["groups"] != len(np.unique(rep[size > 1])):
             e2e.fail(f"dedup at {ranks} ranks: attributes {attrs} disagree with the oracle")
+        for g in json.loads(attrs["largest_groups"]):
+            if g["first_members_doc_ids"] != [1000 + 7 * m for m in g["first_members"]]:
+                e2e.fail(f"dedup at {ranks} ranks: largest group {g}: first_members_doc_ids are not their /doc_ids")
         first = first or got
         if not all(np.array_equal(a, b) for a, b in zip(first, got)):
             e2e.fail(f"dedup at {ranks} ranks differs from 1 rank")
