@@ -1,6 +1,7 @@
 #include "io/indexed_dataset.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -250,14 +251,30 @@ IndexedDatasetBlock read_indexed_dataset(const mpi::Comm& comm, const IndexedDat
 TokenReader::TokenReader(const IndexedDatasetInfo& info) : path_(info.prefix + ".bin"), bytes_(info.type.bytes) {
   fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw UserError(fmt::format("{}: cannot open: {}", path_, std::strerror(errno)));
+  // Mapped read-only: a segment is then one memcpy from the page cache, not a system call (a
+  // million small preads cost more than the bytes they copy). Where mapping fails, pread.
+  struct stat st {};
+  if (::fstat(fd_, &st) == 0 && st.st_size > 0) {
+    void* m = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fd_, 0);
+    if (m != MAP_FAILED) {
+      map_ = static_cast<const std::byte*>(m);
+      map_bytes_ = st.st_size;
+    }
+  }
 }
 
 TokenReader::~TokenReader() {
+  if (map_) ::munmap(const_cast<std::byte*>(map_), static_cast<std::size_t>(map_bytes_));
   if (fd_ >= 0) ::close(fd_);
 }
 
 void TokenReader::read(std::int64_t pointer, std::int64_t first, std::int64_t count, std::byte* out) const {
-  read_fully(fd_, path_, pointer + first * bytes_, count * bytes_, out);
+  const std::int64_t offset = pointer + first * bytes_, bytes = count * bytes_;
+  if (map_ && offset >= 0 && offset + bytes <= map_bytes_) {
+    std::memcpy(out, map_ + offset, static_cast<std::size_t>(bytes));
+    return;
+  }
+  read_fully(fd_, path_, offset, bytes, out);  // also names a read past the end
 }
 
 void write_indexed_dataset(const mpi::Comm& comm, const std::string& prefix, TokenType type,

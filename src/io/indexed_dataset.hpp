@@ -82,6 +82,8 @@ class TokenReader {
   std::string path_;
   int bytes_ = 0;
   int fd_ = -1;
+  const std::byte* map_ = nullptr;  ///< the whole file mapped read-only, or null (then pread)
+  std::int64_t map_bytes_ = 0;
 };
 
 /// Collective. Writes PREFIX.idx and PREFIX.bin, one document per sequence: the sequences of all
