@@ -10,15 +10,15 @@ def contexts(path):
     with h5py.File(path, "r") as f:
         offsets = f["contexts/segment_offsets"][:]
         num_tokens = f["contexts/num_tokens"][:]
-        seg = {k: f["segments"][k] for k in ("doc_id", "doc_offset", "length", "is_doc_start")}
+        seg = {k: f["segments"][k] for k in ("doc_id", "doc_offset", "length", "is_doc_start", "context_offset")}
         for c in range(len(num_tokens)):
             a, b = offsets[c], offsets[c + 1]
-            lengths = seg["length"][a:b].astype(np.int32)
             yield {
                 "doc_id": seg["doc_id"][a:b],            # global ids (user ids: /segments/user_doc_id)
                 "doc_offset": seg["doc_offset"][a:b],    # first token of each piece in its document
                 "is_doc_start": seg["is_doc_start"][a:b],  # 1: reset position ids here
-                "cu_seqlens": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32),
+                # /segments/context_offset: each piece's first token in the context; + num_tokens at the end
+                "cu_seqlens": np.append(seg["context_offset"][a:b], num_tokens[c]).astype(np.int32),
                 "padding": int(f.attrs["context_length"]) - int(num_tokens[c]),  # right-pad to L
             }
 

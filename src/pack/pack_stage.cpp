@@ -77,6 +77,31 @@ struct Totals {
   }
 };
 
+/// Each segment's first token within its context (a context's cu_seqlens without the last value,
+/// num_tokens). A context's segments may start on an earlier rank: the carry into this rank is the
+/// tokens the earlier ranks put into the context that is open at their end (an exclusive scan that
+/// restarts at every rank holding a context start; O(P) values allgathered).
+std::vector<std::int32_t> context_offsets(const mpi::Comm& comm, const Segments& segs) {
+  std::int64_t since_start = 0;
+  bool has_start = false;
+  for (std::size_t j = 0; j < segs.size(); ++j) {
+    if (segs.starts_context[j]) since_start = 0, has_start = true;
+    since_start += segs.length[j];
+  }
+  const auto tails = comm.allgather<std::int64_t>(since_start);
+  const auto starts = comm.allgather<std::int64_t>(has_start ? 1 : 0);
+  std::int64_t carry = 0;
+  for (int r = 0; r < comm.rank(); ++r) carry = starts[r] ? tails[r] : carry + tails[r];
+  std::vector<std::int32_t> out(segs.size());
+  std::int64_t at = carry;
+  for (std::size_t j = 0; j < segs.size(); ++j) {
+    if (segs.starts_context[j]) at = 0;
+    out[j] = static_cast<std::int32_t>(at);
+    at += segs.length[j];
+  }
+  return out;
+}
+
 /// Packs for one context length and writes its file; returns the totals.
 Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L, const corpus::CorpusBlock& corpus,
                 const ExpandedOrder& stream, const DocColumns& columns) {
@@ -103,6 +128,7 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
     for (auto i : segs.source_index) user_ids.push_back(columns.user_ids[i]);
   std::vector<std::int32_t> copies;
   for (auto i : segs.source_index) copies.push_back(stream.copy[i]);
+  const std::vector<std::int32_t> in_context = context_offsets(comm, segs);
 
   io::AtomicOutput output(comm, config.output_for(L));
   {
@@ -117,6 +143,7 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
     io::create_dataset(f, "/segments/length", H5T_STD_I32LE, {t.segments}, chunk);
     io::create_dataset(f, "/segments/is_doc_start", H5T_STD_U8LE, {t.segments}, chunk);
     io::create_dataset(f, "/segments/copy", H5T_STD_I32LE, {t.segments}, chunk);
+    io::create_dataset(f, "/segments/context_offset", H5T_STD_I32LE, {t.segments}, chunk);
     io::write_rows(f, "/contexts/segment_offsets", rows.offsets_first, static_cast<std::int64_t>(rows.offsets.size()), 1,
                    rows.offsets.data());
     io::write_rows(f, "/contexts/num_tokens", rows.num_tokens_first, static_cast<std::int64_t>(rows.num_tokens.size()),
@@ -126,6 +153,7 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
     io::write_rows(f, "/segments/length", rows.segments_first, local_segments, 1, segs.length.data());
     io::write_rows(f, "/segments/is_doc_start", rows.segments_first, local_segments, 1, segs.is_doc_start.data());
     io::write_rows(f, "/segments/copy", rows.segments_first, local_segments, 1, copies.data());
+    io::write_rows(f, "/segments/context_offset", rows.segments_first, local_segments, 1, in_context.data());
     if (corpus.info.has_doc_ids) {
       io::create_dataset(f, "/segments/user_doc_id", H5T_STD_I64LE, {t.segments}, chunk);
       io::write_rows(f, "/segments/user_doc_id", rows.segments_first, local_segments, 1, user_ids.data());

@@ -17,7 +17,7 @@ def load(path):
     with h5py.File(path, "r") as f:
         data = {k: f[k][:] for k in ("contexts/segment_offsets", "contexts/num_tokens", "segments/doc_id",
                                      "segments/doc_offset", "segments/length", "segments/is_doc_start",
-                                     "segments/user_doc_id")}
+                                     "segments/user_doc_id", "segments/context_offset")}
         return data, dict(f.attrs)
 
 
@@ -31,6 +31,11 @@ def check_index(d, attrs, order, lengths, L, sep, tail):
     contexts = full + (1 if tail == "pad" and rest else 0)
     assert len(nt) == contexts and off[0] == 0 and off[-1] == len(doc), (len(nt), contexts)
     assert all(ln[off[c]:off[c + 1]].sum() == nt[c] for c in range(contexts))
+    # context_offset: each segment's first token in its context (cu_seqlens without num_tokens)
+    co = d["segments/context_offset"]
+    for c in range(contexts):
+        expect = np.concatenate([[0], np.cumsum(ln[off[c]:off[c + 1]])[:-1]])
+        assert np.array_equal(co[off[c]:off[c + 1]], expect), f"context {c}: context_offset {co[off[c]:off[c + 1]]}"
     assert (nt[:full] == L).all()
     padding = contexts * L - int(nt.sum())
     dropped = rest if tail == "drop" else 0
@@ -119,7 +124,8 @@ with e2e.scratch() as tmp:
                                   "--tail", tail, "--separator-tokens", sep, "--out", out, "--quiet"), f"edge L={L}")
             with h5py.File(out, "r") as f:
                 d = {k: f[k][:] for k in ("contexts/segment_offsets", "contexts/num_tokens", "segments/doc_id",
-                                          "segments/doc_offset", "segments/length", "segments/is_doc_start")}
+                                          "segments/doc_offset", "segments/length", "segments/is_doc_start",
+                                          "segments/context_offset")}
                 attrs = dict(f.attrs)
             check_index(d, attrs, perm, lens, L, sep, tail)
     print("ok: documents longer than L, exactly L, L=1, a corpus shorter than one context")

@@ -34,7 +34,11 @@ def check(path, order, lengths, L, sep, what):
     with h5py.File(path, "r") as f:
         off, nt = f["contexts/segment_offsets"][:], f["contexts/num_tokens"][:]
         doc, ln, doff = f["segments/doc_id"][:], f["segments/length"][:], f["segments/doc_offset"][:]
+        co = f["segments/context_offset"][:]
         attrs = dict(f.attrs)
+    for a, b in zip(off[:-1], off[1:]):  # each segment's first token within its context
+        if not np.array_equal(co[a:b], np.concatenate([[0], np.cumsum(ln[a:b])[:-1]])):
+            e2e.fail(f"{what}: /segments/context_offset {co[a:b]} is not the running sum of the lengths {ln[a:b]}")
     got = [list(zip(doc[a:b].tolist(), ln[a:b].tolist())) for a, b in zip(off[:-1], off[1:])]
     if got != want:
         e2e.fail(f"{what}: contexts differ from the sequential packer (first: {got[:3]} vs {want[:3]})")
