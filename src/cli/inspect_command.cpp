@@ -32,6 +32,7 @@ void add_inspect_command(CLI::App& app, Runner& run) {
                  "missing neighbours, hubs. order.h5: permutation check, paths, link similarity, the quality "
                  "recorded by weave order. dedup.h5: documents kept and removed, groups by size, the largest "
                  "groups' first documents, tokens removed. contexts.h5: contexts, segments, padding share, segments per context, "
+                 "the first contexts' documents and cu_seqlens, "
                  "totals, topic purity per context (with --corpus). A token store (Megatron indexed dataset, "
                  "PREFIX.idx + PREFIX.bin): sequences, tokens, dtype, lengths; with --corpus, checked against it "
                  "(one sequence per corpus row, lengths equal to /lengths).");

@@ -297,10 +297,27 @@ nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path
   nlohmann::json attrs;
   if (comm.is_root()) {
     mpi::Comm self(MPI_COMM_SELF);
-    attrs = root_attributes(io::File::open(self, path),
-                            {"policy", "tail", "separator_tokens", "total_documents", "total_document_tokens",
-                             "total_padding_tokens", "total_dropped_tail_tokens", "total_truncated_tokens",
-                             "schema_version", "creator_version"});
+    const io::File file = io::File::open(self, path);
+    attrs = root_attributes(file, {"policy", "tail", "separator_tokens", "total_documents", "total_document_tokens",
+                                   "total_padding_tokens", "total_dropped_tail_tokens", "total_truncated_tokens",
+                                   "schema_version", "creator_version"});
+    // The first contexts' documents and boundaries (cu_seqlens), as a loader sees them.
+    if (contexts > 0 && file.has_dataset("/segments/context_offset")) {
+      const std::int64_t shown = std::min<std::int64_t>(3, contexts);
+      const auto off = read_block<std::int64_t>(file, "/contexts/segment_offsets", BlockRange{0, shown + 1});
+      const auto used = read_block<std::int32_t>(file, "/contexts/num_tokens", BlockRange{0, shown});
+      const BlockRange segs{0, off[shown]};
+      const auto doc = read_block<std::int64_t>(file, "/segments/doc_id", segs);
+      const auto at = read_block<std::int32_t>(file, "/segments/context_offset", segs);
+      nlohmann::json first = nlohmann::json::array();
+      for (std::int64_t c = 0; c < shown; ++c) {
+        std::vector<std::int64_t> docs(doc.begin() + off[c], doc.begin() + off[c + 1]);
+        std::vector<std::int64_t> cu(at.begin() + off[c], at.begin() + off[c + 1]);
+        cu.push_back(used[c]);
+        first.push_back({{"context", c}, {"doc_id", docs}, {"cu_seqlens", cu}});
+      }
+      attrs["first_contexts"] = first;
+    }
   }
   j["attributes"] = nlohmann::json::parse(comm.bcast_string(attrs.dump(), 0));
   return j;
