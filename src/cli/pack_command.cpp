@@ -42,7 +42,8 @@ void add_pack_command(CLI::App& app, Runner& run) {
   cmd->add_option("--seed", config->seed, "Seed of the fractional copies")->capture_default_str();
   cmd->add_option("--tokens", config->tokens,
                   "The corpus's token store: a Megatron-LM indexed dataset PREFIX (PREFIX.idx + PREFIX.bin), one "
-                  "sequence per corpus row, checked against /lengths");
+                  "sequence per corpus row, checked against /lengths; or a text manifest listing several PREFIXes "
+                  "(one per line) whose sequences, in order, are the corpus's rows");
   cmd->add_option("--dataset", config->dataset,
                   "Also write a Megatron-LM indexed dataset PREFIX with one sequence of L tokens per context "
                   "(PREFIX.L per length when several): one GPTDataset sample of seq_length L each (needs --tokens)");

@@ -1,6 +1,8 @@
 #include "corpus/token_store.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -10,37 +12,132 @@
 
 namespace weave::corpus {
 
-TokenStoreBlock read_token_store(const mpi::Comm& comm, const std::string& path, const CorpusBlock& corpus) {
-  const io::IndexedDatasetInfo info = io::read_indexed_dataset_info(comm, path);
-  const std::string idx = info.prefix + ".idx";
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return {};
+  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+}
+
+std::vector<std::string> prefixes_on_root(const std::string& path) {
+  if (path.empty()) throw UserError("no token store given (--tokens PREFIX, or a manifest of prefixes)");
+  if (io::is_indexed_dataset(path)) return {io::indexed_dataset_prefix(path)};
+  std::error_code ec;
+  // Not a dataset: a manifest if it is a text file; otherwise the dataset reader names what is wrong.
+  if (!fs::is_regular_file(path, ec) || path.ends_with(".idx") || path.ends_with(".bin")) return {path};
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  std::string line;
+  int number = 0;
+  const fs::path folder = fs::path(path).parent_path();
+  while (std::getline(in, line)) {
+    ++number;
+    const std::string entry = trim(line);
+    if (entry.empty() || entry.front() == '#') continue;
+    if (entry.find('\0') != std::string::npos || entry.size() > 4096)
+      throw UserError(fmt::format("{}: line {} is not a dataset prefix (a token store is a Megatron PREFIX.idx/.bin, "
+                                  "or a text manifest of prefixes)", path, number));
+    const fs::path p(entry);
+    out.push_back(p.is_absolute() ? entry : (folder / p).string());
+  }
+  if (out.empty())
+    throw UserError(fmt::format("{}: neither a Megatron indexed dataset (PREFIX.idx + PREFIX.bin) nor a manifest "
+                                "listing any", path));
+  return out;
+}
+
+/// Reads the datasets' headers, checks one dtype, and deals rows [begin, end) of the store (this
+/// rank's, in rank order over the ranks) out to the datasets they fall in.
+TokenStoreBlock read_rows(const mpi::Comm& comm, const std::string& path, std::int64_t expected_rows,
+                          const std::string& rows_owner, std::int64_t begin, std::int64_t end_or_last) {
+  TokenStoreBlock out;
+  out.path = path;
+  const std::vector<std::string> prefixes = token_store_prefixes(comm, path);
+  std::vector<io::IndexedDatasetInfo> infos;
+  out.shard_first_row.push_back(0);
+  for (const auto& prefix : prefixes) {
+    infos.push_back(io::read_indexed_dataset_info(comm, prefix));
+    out.shard_first_row.push_back(out.shard_first_row.back() + infos.back().sequences);
+  }
+  out.sequences = out.shard_first_row.back();
+  out.type = infos.front().type;
   mpi::collectively(comm, [&] {
-    if (info.sequences != corpus.info.total_rows)
+    for (const auto& info : infos)
+      if (info.type.code != out.type.code)
+        throw UserError(fmt::format("{}.idx holds {} tokens but {}.idx holds {}: the datasets of a token store share "
+                                    "one dtype", info.prefix, info.type.name, infos.front().prefix, out.type.name));
+    if (expected_rows >= 0 && out.sequences != expected_rows)
       throw UserError(fmt::format("{}: {} but the corpus {} has {} rows: a token store holds one sequence per "
                                   "document, in the corpus's row order",
-                                  idx, util::count_of(info.sequences, "sequence"), corpus.info.path, corpus.info.total_rows));
+                                  prefixes.size() == 1 ? prefixes.front() + ".idx" : path,
+                                  util::count_of(out.sequences, "sequence") +
+                                      (prefixes.size() > 1 ? fmt::format(" in {} datasets", prefixes.size()) : ""),
+                                  rows_owner, expected_rows));
   });
+  const std::int64_t end = comm.rank() == comm.size() - 1 ? out.sequences : end_or_last;
+  for (std::size_t s = 0; s < infos.size(); ++s) {
+    const std::int64_t first = std::clamp(begin, out.shard_first_row[s], out.shard_first_row[s + 1]);
+    const std::int64_t last = std::clamp(end, out.shard_first_row[s], out.shard_first_row[s + 1]);
+    out.shards.push_back(io::read_indexed_dataset(comm, infos[s], first - out.shard_first_row[s], last - first));
+    out.tokens += out.shards.back().info.tokens;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> token_store_prefixes(const mpi::Comm& comm, const std::string& path) {
+  std::vector<std::string> prefixes;
+  mpi::collectively(comm, [&] {
+    if (comm.is_root()) prefixes = prefixes_on_root(path);
+  });
+  return comm.bcast_strings(prefixes, 0);
+}
+
+TokenLocation TokenStoreBlock::locate(const CorpusBlock& corpus, LocalId i) const {
+  const std::int64_t row = corpus.file_row(i);
+  const auto s = static_cast<std::size_t>(
+      std::upper_bound(shard_first_row.begin(), shard_first_row.end(), row) - shard_first_row.begin() - 1);
+  const io::IndexedDatasetBlock& b = shards[s];
+  const std::int64_t local = row - shard_first_row[s] - b.first;
+  return {static_cast<std::int64_t>(s), b.pointers[local], b.lengths[local]};
+}
+
+TokenStoreBlock read_token_store(const mpi::Comm& comm, const std::string& path, const CorpusBlock& corpus) {
   // Index rows by rank, in rank order and covering every row: up to the last file row of this rank's
   // documents (rows dropped as zero vectors between two ranks' documents go to the earlier rank).
   const std::int64_t my_end = corpus.size() > 0 ? corpus.file_row(LocalId(corpus.size() - 1)) + 1 : 0;
   const auto ends = comm.allgather<std::int64_t>(my_end);
   std::int64_t begin = 0;
   for (int r = 0; r < comm.rank(); ++r) begin = std::max(begin, ends[r]);
-  std::int64_t end = std::max(begin, my_end);
-  if (comm.rank() == comm.size() - 1) end = info.sequences;
-
-  TokenStoreBlock out;
-  out.index = io::read_indexed_dataset(comm, info, begin, end - begin);
+  TokenStoreBlock out =
+      read_rows(comm, path, corpus.info.total_rows, corpus.info.path, begin, std::max(begin, my_end));
   mpi::collectively(comm, [&] {
     for (std::int64_t i = 0; i < corpus.size(); ++i) {
-      const std::int64_t row = corpus.file_row(LocalId(i));
-      const std::int64_t tokens = out.index.lengths[row - begin];
-      if (tokens != corpus.lengths[i])
-        throw UserError(fmt::format("{}: row {} has {} tokens, but /lengths of {} says {}", idx, row, tokens,
-                                    corpus.info.path, corpus.lengths[i]),
+      const TokenLocation at = out.locate(corpus, LocalId(i));
+      if (at.tokens != corpus.lengths[i]) {
+        const std::int64_t row = corpus.file_row(LocalId(i));
+        const std::int64_t in_shard = row - out.shard_first_row[at.shard];
+        throw UserError(fmt::format("{}.idx: row {} has {} tokens, but /lengths of {} says {}{}",
+                                    out.shards[at.shard].info.prefix, in_shard, at.tokens, corpus.info.path,
+                                    corpus.lengths[i],
+                                    out.shards.size() > 1 ? fmt::format(" (corpus row {})", row) : std::string()),
                         row);
+      }
     }
   });
   return out;
+}
+
+TokenStoreBlock read_token_store(const mpi::Comm& comm, const std::string& path) {
+  // The total is known only after the headers: read them once for the row blocks.
+  std::int64_t total = 0;
+  for (const auto& prefix : token_store_prefixes(comm, path)) total += io::read_indexed_dataset_info(comm, prefix).sequences;
+  const BlockRange rows = block_range(total, comm.size(), comm.rank());
+  return read_rows(comm, path, -1, "", rows.begin, rows.end);
 }
 
 }  // namespace weave::corpus

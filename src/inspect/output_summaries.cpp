@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <optional>
@@ -42,6 +44,20 @@ std::vector<T> read_block(const io::File& f, const std::string& name, BlockRange
   return out;
 }
 
+/// A text manifest whose first entry is a Megatron indexed dataset: a sharded token store.
+bool lists_token_datasets(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  for (int lines = 0; lines < 100 && std::getline(in, line); ++lines) {
+    const auto b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos || line[b] == '#') continue;
+    const std::string entry = line.substr(b, line.find_last_not_of(" \t\r") - b + 1);
+    const std::filesystem::path p(entry);
+    return io::is_indexed_dataset(p.is_absolute() ? entry : (std::filesystem::path(path).parent_path() / p).string());
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string file_kind(const mpi::Comm& comm, const std::string& path) {
@@ -49,7 +65,7 @@ std::string file_kind(const mpi::Comm& comm, const std::string& path) {
   if (comm.is_root()) {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     // A .idx or .bin is taken for a token store even without the magic, so its reader names the fault.
-    if (io::is_indexed_dataset(path) || io::indexed_dataset_prefix(path) != path) {
+    if (io::is_indexed_dataset(path) || io::indexed_dataset_prefix(path) != path || lists_token_datasets(path)) {
       kind = "tokens";
     } else if (H5Fis_hdf5(path.c_str()) > 0) {
       try {
@@ -324,25 +340,29 @@ nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path
 }
 
 nlohmann::json summarize_tokens(const mpi::Comm& comm, const std::string& path, const CorpusOptions* corpus_options) {
-  const io::IndexedDatasetInfo info = io::read_indexed_dataset_info(comm, path);
-  io::IndexedDatasetBlock block;
+  corpus::TokenStoreBlock store;
   nlohmann::json out = {{"kind", "tokens"}};
   if (corpus_options != nullptr) {
     const corpus::CorpusBlock corpus = corpus::read_corpus(comm, *corpus_options, corpus::Columns::kDocuments);
-    block = corpus::read_token_store(comm, path, corpus).index;
+    store = corpus::read_token_store(comm, path, corpus);
     out["aligned_with_corpus"] = corpus_options->path;
   } else {
-    const BlockRange rows = block_range(info.sequences, comm.size(), comm.rank());
-    block = io::read_indexed_dataset(comm, info, rows.begin, rows.size());
+    store = corpus::read_token_store(comm, path);
   }
-  std::int64_t shortest = std::numeric_limits<std::int64_t>::max(), longest = 0;
-  for (auto l : block.lengths) shortest = std::min(shortest, l), longest = std::max(longest, l);
+  std::int64_t shortest = std::numeric_limits<std::int64_t>::max(), longest = 0, idx_bytes = 0, bin_bytes = 0;
+  for (const auto& shard : store.shards) {
+    for (auto l : shard.lengths) shortest = std::min(shortest, l), longest = std::max(longest, l);
+    idx_bytes += shard.info.idx_bytes, bin_bytes += shard.info.bin_bytes;
+  }
   shortest = comm.min(shortest), longest = comm.max(longest);
-  out.update({{"prefix", info.prefix}, {"dtype", info.type.name}, {"sequences", info.sequences},
-              {"tokens", block.info.tokens}, {"idx_bytes", info.idx_bytes}, {"bin_bytes", info.bin_bytes},
-              {"shortest_sequence", info.sequences > 0 ? shortest : 0}, {"longest_sequence", longest},
-              {"mean_sequence", info.sequences > 0 ? static_cast<double>(block.info.tokens) / info.sequences : 0.0},
+  const std::int64_t n = store.sequences;
+  out.update({{"prefix", store.shards.size() == 1 ? store.shards.front().info.prefix : path},
+              {"dtype", store.type.name}, {"sequences", n},
+              {"tokens", store.tokens}, {"idx_bytes", idx_bytes}, {"bin_bytes", bin_bytes},
+              {"shortest_sequence", n > 0 ? shortest : 0}, {"longest_sequence", longest},
+              {"mean_sequence", n > 0 ? static_cast<double>(store.tokens) / static_cast<double>(n) : 0.0},
               {"attributes", nlohmann::json::object()}});
+  if (store.shards.size() > 1) out["datasets"] = store.shards.size();
   return out;
 }
 

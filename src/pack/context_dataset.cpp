@@ -60,17 +60,18 @@ void fill(std::byte* out, std::int64_t count, std::int64_t id, const io::TokenTy
 DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& contexts_path, std::int64_t L,
                                    const corpus::CorpusBlock& corpus, const corpus::TokenStoreBlock& store,
                                    DatasetIds ids, const std::string& prefix) {
-  const io::TokenType type = store.index.info.type;
+  const io::TokenType type = store.type;
   DatasetWork work;
   const double start = util::wall_seconds();
   const ContextBlock b = read_context_block(comm, contexts_path);
-  // Where each segment's document sits in the store: (byte offset, tokens), from the document's owner.
+  // Where each segment's document sits in the store: (dataset, byte offset, tokens), from the document's owner.
   const std::vector<std::int64_t> where = mpi::ask_owners<std::int64_t>(
-      comm, b.doc_id, 2, [&](std::int64_t doc) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(doc)); },
+      comm, b.doc_id, 3, [&](std::int64_t doc) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(doc)); },
       [&](std::int64_t doc, std::int64_t* a) {
-        const std::int64_t row = store.row_of(corpus, LocalId(doc - corpus.range.begin));
-        a[0] = store.index.pointers[row];
-        a[1] = store.index.lengths[row];
+        const corpus::TokenLocation at = store.locate(corpus, LocalId(doc - corpus.range.begin));
+        a[0] = at.shard;
+        a[1] = at.pointer;
+        a[2] = at.tokens;
       });
   const auto contexts = static_cast<std::int64_t>(b.num_tokens.size());
   // Every byte is written below (tokens, EOD, padding): no zero fill first (it cost a pass over ~L bytes a context).
@@ -79,16 +80,21 @@ DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& cont
   std::vector<std::int64_t> lengths(static_cast<std::size_t>(contexts), L);
   std::int64_t copied = 0;
   mpi::collectively(comm, [&] {
-    const io::TokenReader reader(store.index.info);
+    // One reader (a mapping) per dataset of the store, opened when a segment first needs it.
+    std::vector<std::unique_ptr<io::TokenReader>> readers(store.shards.size());
     for (std::int64_t c = 0; c < contexts; ++c) {
       std::byte* out = tokens.get() + c * L * type.bytes;
       std::int64_t at = 0;  // tokens of this context written so far
       for (std::int64_t s = b.offsets[c] - b.offsets.front(); s < b.offsets[c + 1] - b.offsets.front(); ++s) {
-        const std::int64_t pointer = where[2 * s], doc_tokens = where[2 * s + 1];
+        const std::int64_t shard = where[3 * s], pointer = where[3 * s + 1], doc_tokens = where[3 * s + 2];
         const std::int64_t begin = b.doc_offset[s], end = begin + b.length[s];
         // The document's own tokens, then its separator positions (EOD).
         const std::int64_t own = std::max<std::int64_t>(0, std::min(end, doc_tokens) - begin);
-        if (own > 0) reader.read(pointer, begin, own, out + at * type.bytes);
+        if (own > 0) {
+          auto& reader = readers[static_cast<std::size_t>(shard)];
+          if (!reader) reader = std::make_unique<io::TokenReader>(store.shards[static_cast<std::size_t>(shard)].info);
+          reader->read(pointer, begin, own, out + at * type.bytes);
+        }
         if (b.length[s] > own) fill(out + (at + own) * type.bytes, b.length[s] - own, ids.eod, type);
         copied += own;
         at += b.length[s];

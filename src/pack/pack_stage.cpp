@@ -177,11 +177,12 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
 }
 
 /// The EOD and pad ids must be tokens of the store's dtype.
-void check_token_ids(const mpi::Comm& comm, const PackConfig& config, const io::IndexedDatasetInfo& store) {
+void check_token_ids(const mpi::Comm& comm, const PackConfig& config, const corpus::TokenStoreBlock& store) {
   mpi::collectively(comm, [&] {
     const io::TokenType& type = store.type;
     if (!type.is_integer)
-      throw UserError(fmt::format("{}.idx: {} tokens: a token store holds integer ids", store.prefix, type.name));
+      throw UserError(fmt::format("{}.idx: {} tokens: a token store holds integer ids", store.shards.front().info.prefix,
+                                  type.name));
     for (auto [option, id] : {std::pair{"--eod-id", config.eod_id}, std::pair{"--pad-id", config.pad_id}})
       if (id > type.largest_id())
         throw UserError(fmt::format("{} {} does not fit the token store's {} tokens (at most {})", option, id,
@@ -222,7 +223,7 @@ void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const Commo
   std::optional<corpus::TokenStoreBlock> store;
   if (!config.tokens.empty()) {
     store = corpus::read_token_store(comm, config.tokens, corpus);
-    check_token_ids(comm, config, store->index.info);
+    check_token_ids(comm, config, *store);
   }
   const Repetition repetition = parse_repetition(config);
   mpi::collectively(comm, [&] {

@@ -5,6 +5,7 @@ numpy reader of the documented layout rebuilds every context from contexts.h5 an
 compares; the files are byte-identical at 1, 2, 3 and 5 ranks; several lengths with upsampling and
 the pad policy get their datasets too; `weave run` writes and resumes it; bad options and a store of
 another corpus are exit 2 with no output."""
+import json
 import os
 import struct
 import subprocess
@@ -84,6 +85,42 @@ with e2e.scratch() as tmp:
     assert all(v == files[1] for v in files.values()), "the dataset depends on the rank count"
     count = check(p("ds1"), p("ctx1.h5"), sequences, 2048)
     print(f"ok: {count} contexts of 2048 tokens, byte-identical at 1, 2, 3, 5 ranks, equal to the numpy rebuild")
+
+    # The same store as three datasets listed in a manifest (relative paths, a comment, uneven split
+    # that does not fall on the ranks' boundaries): the same dataset bytes at 1, 2, 3, 5 ranks.
+    os.makedirs(p("shards"))
+    cuts = [0, 1, 1777, n]  # a one-sequence dataset first
+    for i in range(3):
+        write_store(p(f"shards/part{i}"), sequences[cuts[i]:cuts[i + 1]])
+    with open(p("shards/tokens.txt"), "w") as f:
+        f.write("# the corpus's tokens, in row order\npart0\n\npart1\n" + p("shards/part2") + "\n")
+    sharded = ["pack", "--corpus", p("c.h5"), "--order", p("o.h5"), "--tokens", p("shards/tokens.txt"), "--eod-id", EOD]
+    for ranks in (1, 2, 3, 5):
+        r = e2e.run(ranks, *sharded, "--context-length", 2048, "--out", p(f"sctx{ranks}.h5"), "--dataset", p(f"sds{ranks}"))
+        e2e.expect_ok(r, f"pack --dataset from a sharded store at {ranks} ranks")
+        got = [open(p(f"sds{ranks}{s}"), "rb").read() for s in (".idx", ".bin")]
+        assert got == files[1], f"the dataset from the sharded store differs at {ranks} ranks"
+    print("ok: a token store of 3 datasets in a manifest gives the same dataset bytes at 1, 2, 3, 5 ranks")
+    r = e2e.run(3, "inspect", p("shards/tokens.txt"), "--corpus", p("c.h5"), "--json", "--quiet")
+    e2e.expect_ok(r, "inspect of a sharded store")
+    summary = json.loads(r.stdout)
+    assert summary["kind"] == "tokens" and summary["sequences"] == n and summary["datasets"] == 3, summary
+    assert summary["tokens"] == int(lengths.sum()), summary
+    print("ok: inspect of the manifest: 3 datasets, every sequence and token")
+    write_store(p("shards/wide"), sequences[1777:], dtype=np.int32)
+    with open(p("shards/mixed.txt"), "w") as f:
+        f.write("part0\npart1\nwide\n")
+    with open(p("shards/short.txt"), "w") as f:
+        f.write("part0\npart1\n")
+    with open(p("shards/missing.txt"), "w") as f:
+        f.write("part0\npart1\nnothere\n")
+    bad = ["pack", "--corpus", p("c.h5"), "--order", p("o.h5"), "--context-length", 2048, "--out", p("bad.h5"),
+           "--dataset", p("bad"), "--eod-id", 1, "--tokens"]
+    e2e.run_expecting_user_error(2, bad + [p("shards/mixed.txt")], ["int32", "uint16", "one dtype"], "datasets of two dtypes")
+    e2e.run_expecting_user_error(2, bad + [p("shards/short.txt")], ["short.txt", "1777 sequences in 2 datasets", "3000 rows"],
+                                 "a manifest short of sequences")
+    e2e.run_expecting_user_error(2, bad + [p("shards/missing.txt")], ["nothere"], "a manifest naming a missing dataset")
+    print("ok: manifests of mixed dtypes, too few sequences or a missing dataset stop with exit 2")
 
     # Two lengths, upsampling, the pad policy: each length's dataset matches its contexts file.
     r = e2e.run(3, *common, "--pad-id", PAD, "--policy", "pad", "--context-length", 1024, 4096, "--upsample",
