@@ -13,6 +13,10 @@ packages=(
   libgtest-dev libgmock-dev
   python3-h5py python3-numpy                # the h5py examples and format tests (/usr/bin/python3)
 )
+# scripts/install-slurm.sh runs this with --slurm: the packages of the Slurm job tests instead.
+if [ "${1:-}" = "--slurm" ]; then
+  packages=(slurmctld slurmd slurm-client munge)
+fi
 # The optional GPU backend (weave knn --backend cuda) also needs NVIDIA's CUDA toolkit (nvcc,
 # cuBLASLt) and NCCL, which Debian 12 does not package in usable versions; where they are installed
 # (say /usr/local/cuda), CMake finds them, and where they are not, the backend is left out.
@@ -22,13 +26,13 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages already installed"
+  echo "install-deps${1:+ $1}: all ${#packages[@]} packages already installed"
   exit 0
 fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
+echo "install-deps${1:+ $1}: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
@@ -41,4 +45,4 @@ if command -v update-alternatives >/dev/null; then
   [ -e "$blas" ] && $SUDO update-alternatives --set "libblas.so.3-${arch_triplet}" "$blas" || true
   [ -e "$lapack" ] && $SUDO update-alternatives --set "liblapack.so.3-${arch_triplet}" "$lapack" || true
 fi
-echo "install-deps: done"
+echo "install-deps${1:+ $1}: done"

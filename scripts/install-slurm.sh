@@ -5,22 +5,6 @@
 # and stop it again; they never use or touch the Slurm services these packages set up. Debian ships
 # no /etc/slurm/slurm.conf, so the packages' own slurmctld/slurmd services do not start; munge's
 # starts with its own key, as on any Debian machine that installs it.
-# Idempotent, like install-deps.sh; scripts/test.sh runs both.
+# Idempotent, like install-deps.sh (which does the work); scripts/test.sh runs both.
 set -euo pipefail
-
-packages=(slurmctld slurmd slurm-client munge)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-slurm: all ${#packages[@]} packages already installed"
-  exit 0
-fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-slurm: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-echo "install-slurm: done"
+exec "$(dirname "$0")/install-deps.sh" --slurm

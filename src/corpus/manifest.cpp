@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "corpus/corpus.hpp"
+#include "corpus/manifest.hpp"
 #include "mpi/collective_error.hpp"
 #include "weave/error.hpp"
 
@@ -17,19 +18,6 @@ namespace weave::corpus {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool looks_like_text(const std::string& bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](unsigned char c) {
-    return c == '\n' || c == '\r' || c == '\t' || (c >= 0x20 && c != 0x7f) || c >= 0x80;
-  });
-}
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return {};
-  const auto e = s.find_last_not_of(" \t\r");
-  return s.substr(b, e - b + 1);
-}
 
 std::vector<std::string> resolve_on_root(const std::string& path) {
   std::error_code ec;
@@ -55,16 +43,8 @@ std::vector<std::string> resolve_on_root(const std::string& path) {
   if (!looks_like_text(text))
     throw UserError(fmt::format("{}: not an HDF5 file, nor a manifest (a text file naming one HDF5 shard per line)", path));
 
-  const fs::path folder = fs::absolute(path).parent_path();
   std::vector<std::string> shards;
-  std::istringstream lines(text);
-  std::string line;
-  for (int number = 1; std::getline(lines, line); ++number) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#') continue;
-    fs::path shard(line);
-    if (shard.is_relative()) shard = folder / shard;
-    const std::string s = shard.lexically_normal().string();
+  for (const auto& [number, s] : manifest_entries(path, text)) {
     if (!fs::exists(s, ec))
       throw UserError(fmt::format("{}: line {}: shard {}: no such file", path, number, s));
     if (H5Fis_hdf5(s.c_str()) <= 0) {
@@ -78,6 +58,32 @@ std::vector<std::string> resolve_on_root(const std::string& path) {
 }
 
 }  // namespace
+
+bool looks_like_text(const std::string& bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](unsigned char c) {
+    return c == '\n' || c == '\r' || c == '\t' || (c >= 0x20 && c != 0x7f) || c >= 0x80;
+  });
+}
+
+std::vector<ManifestEntry> manifest_entries(const std::string& manifest_path, const std::string& text) {
+  auto trim = [](const std::string& s) {
+    const auto b = s.find_first_not_of(" \t\r");
+    if (b == std::string::npos) return std::string();
+    return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+  };
+  const fs::path folder = fs::absolute(manifest_path).parent_path();
+  std::vector<ManifestEntry> out;
+  std::istringstream lines(text);
+  std::string line;
+  for (int number = 1; std::getline(lines, line); ++number) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    fs::path entry(line);
+    if (entry.is_relative()) entry = folder / entry;
+    out.push_back({number, entry.lexically_normal().string()});
+  }
+  return out;
+}
 
 std::vector<std::string> resolve_shards(const mpi::Comm& comm, const std::string& path) {
   std::vector<std::string> shards;

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
+#include "corpus/manifest.hpp"
 #include "mpi/collective_error.hpp"
 #include "util/log.hpp"
 #include "weave/error.hpp"
@@ -16,33 +18,21 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return {};
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
-}
-
 std::vector<std::string> prefixes_on_root(const std::string& path) {
   if (path.empty()) throw UserError("no token store given (--tokens PREFIX, or a manifest of prefixes)");
   if (io::is_indexed_dataset(path)) return {io::indexed_dataset_prefix(path)};
   std::error_code ec;
   // Not a dataset: a manifest if it is a text file; otherwise the dataset reader names what is wrong.
   if (!fs::is_regular_file(path, ec) || path.ends_with(".idx") || path.ends_with(".bin")) return {path};
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  if (!looks_like_text(text))
+    throw UserError(fmt::format("{}: neither a Megatron indexed dataset (PREFIX.idx + PREFIX.bin) nor a text manifest "
+                                "of dataset prefixes", path));
   std::vector<std::string> out;
-  std::string line;
-  int number = 0;
-  const fs::path folder = fs::path(path).parent_path();
-  while (std::getline(in, line)) {
-    ++number;
-    const std::string entry = trim(line);
-    if (entry.empty() || entry.front() == '#') continue;
-    if (entry.find('\0') != std::string::npos || entry.size() > 4096)
-      throw UserError(fmt::format("{}: line {} is not a dataset prefix (a token store is a Megatron PREFIX.idx/.bin, "
-                                  "or a text manifest of prefixes)", path, number));
-    const fs::path p(entry);
-    out.push_back(p.is_absolute() ? entry : (folder / p).string());
-  }
+  for (const auto& entry : manifest_entries(path, text)) out.push_back(io::indexed_dataset_prefix(entry.path));
   if (out.empty())
     throw UserError(fmt::format("{}: neither a Megatron indexed dataset (PREFIX.idx + PREFIX.bin) nor a manifest "
                                 "listing any", path));

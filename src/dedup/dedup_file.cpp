@@ -30,12 +30,7 @@ void write_dedup_file(const mpi::Comm& comm, const std::string& path, std::int64
     io::write_rows(f, "/kept", range.begin, range.size(), 1, kept.data());
     io::write_rows(f, "/representative", range.begin, range.size(), 1, groups.representative.data());
     io::write_rows(f, "/group_size", range.begin, range.size(), 1, groups.group_size.data());
-    for (const auto& [key, value] : attributes.items()) {
-      if (value.is_string()) io::write_attribute(f, "/", key, value.get<std::string>());
-      else if (value.is_number_integer()) io::write_attribute(f, "/", key, value.get<std::int64_t>());
-      else if (value.is_number()) io::write_attribute(f, "/", key, value.get<double>());
-      else io::write_attribute(f, "/", key, value.dump());
-    }
+    io::write_json_attributes(f, "/", attributes);
     io::write_attribute(f, "/", "num_docs", num_docs);
     io::write_attribute(f, "/", "kept_documents", num_docs - groups.removed_documents);
     io::write_attribute(f, "/", "creator", std::string("weave dedup"));

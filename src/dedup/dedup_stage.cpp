@@ -27,16 +27,8 @@ void run_dedup_stage(const mpi::Comm& comm, const DedupConfig& config, const Com
   // Token lengths only (the longest document of a group is kept); the similarities come from knn.h5.
   const corpus::CorpusBlock corpus = corpus::read_corpus(comm, config.corpus, corpus::Columns::kDocuments);
   report.add_counter("corpus_bytes_read", corpus.bytes_read);
-  const knn::KnnFileBlock knn = knn::read_knn_file(comm, config.knn);
-  mpi::collectively(comm, [&] {
-    if (knn.num_docs != corpus.info.num_docs)
-      throw UserError(fmt::format("{}: the kNN graph has {} but the corpus {} has {}; give the corpus it was "
-                                  "made from (and the same --on-zero-vector)",
-                                  config.knn, util::count_of(knn.num_docs, "document"), config.corpus.path,
-                                  corpus.info.num_docs));
-  });
-  corpus::check_made_from(comm, config.knn, knn.corpus, corpus.info, corpus::Compared::kDocuments,
-                          corpus::forced(config.force));
+  const knn::KnnFileBlock knn =
+      knn::read_knn_file_for(comm, config.knn, corpus.info, corpus::Compared::kDocuments, config.force);
   read_timer.stop();
 
   auto group_timer = report.stage("groups");

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "corpus/corpus.hpp"
+#include "corpus/manifest.hpp"
 #include "corpus/provenance.hpp"
 #include "corpus/token_store.hpp"
 #include "io/hdf5.hpp"
@@ -46,16 +47,15 @@ std::vector<T> read_block(const io::File& f, const std::string& name, BlockRange
 
 /// A text manifest whose first entry is a Megatron indexed dataset: a sharded token store.
 bool lists_token_datasets(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  for (int lines = 0; lines < 100 && std::getline(in, line); ++lines) {
-    const auto b = line.find_first_not_of(" \t\r");
-    if (b == std::string::npos || line[b] == '#') continue;
-    const std::string entry = line.substr(b, line.find_last_not_of(" \t\r") - b + 1);
-    const std::filesystem::path p(entry);
-    return io::is_indexed_dataset(p.is_absolute() ? entry : (std::filesystem::path(path).parent_path() / p).string());
-  }
-  return false;
+  std::ifstream in(path, std::ios::binary);
+  std::string head(4096, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  if (head.empty() || !corpus::looks_like_text(head)) return false;
+  // A longer file is cut at its last whole line within the first 4 KiB.
+  if (in.gcount() == 4096 && head.rfind('\n') != std::string::npos) head.resize(head.rfind('\n') + 1);
+  const auto entries = corpus::manifest_entries(path, head);
+  return !entries.empty() && io::is_indexed_dataset(entries.front().path);
 }
 
 }  // namespace

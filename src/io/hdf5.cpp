@@ -321,6 +321,15 @@ void write_attribute(const File& file, const std::string& object, const std::str
   write_attribute_raw(file, object, name, H5T_NATIVE_DOUBLE, &value);
 }
 
+void write_json_attributes(const File& file, const std::string& object, const nlohmann::json& attributes) {
+  for (const auto& [key, value] : attributes.items()) {
+    if (value.is_string()) write_attribute(file, object, key, value.get<std::string>());
+    else if (value.is_number_integer()) write_attribute(file, object, key, value.get<std::int64_t>());
+    else if (value.is_number()) write_attribute(file, object, key, value.get<double>());
+    else write_attribute(file, object, key, value.dump());
+  }
+}
+
 std::optional<std::string> read_string_attribute(const File& file, const std::string& object, const std::string& name) {
   Handle obj = open_object(file, object);
   if (H5Aexists(obj.get(), name.c_str()) <= 0) return std::nullopt;

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "mpi/comm.hpp"
 
 namespace weave::io {
@@ -114,6 +116,9 @@ void write_rows_raw(const File& file, const std::string& dataset, std::int64_t r
 void write_attribute(const File& file, const std::string& object, const std::string& name, const std::string& value);
 void write_attribute(const File& file, const std::string& object, const std::string& name, std::int64_t value);
 void write_attribute(const File& file, const std::string& object, const std::string& name, double value);
+/// Every key of a JSON object as a root/dataset attribute (collective): strings and numbers as
+/// themselves, anything else (objects, arrays, booleans) as its JSON text.
+void write_json_attributes(const File& file, const std::string& object, const nlohmann::json& attributes);
 std::optional<std::string> read_string_attribute(const File& file, const std::string& object, const std::string& name);
 std::optional<std::int64_t> read_int_attribute(const File& file, const std::string& object, const std::string& name);
 std::optional<double> read_double_attribute(const File& file, const std::string& object, const std::string& name);

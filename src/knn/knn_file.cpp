@@ -97,6 +97,19 @@ KnnFileBlock read_knn_file(const mpi::Comm& comm, const std::string& path) {
   return out;
 }
 
+KnnFileBlock read_knn_file_for(const mpi::Comm& comm, const std::string& path, const corpus::CorpusInfo& corpus,
+                               corpus::Compared compared, bool force) {
+  KnnFileBlock knn = read_knn_file(comm, path);
+  mpi::collectively(comm, [&] {
+    if (knn.num_docs != corpus.num_docs)
+      throw UserError(fmt::format("{}: the kNN graph has {} but the corpus {} has {}; give the corpus it was "
+                                  "made from (and the same --on-zero-vector)",
+                                  path, util::count_of(knn.num_docs, "document"), corpus.path, corpus.num_docs));
+  });
+  corpus::check_made_from(comm, path, knn.corpus, corpus, compared, corpus::forced(force));
+  return knn;
+}
+
 void check_lists(const std::string& path, const KnnFileBlock& block) {
   const int k = block.k;
   // A cosine of unit rows, with room for the rounding of the rows' norms and of the sum.

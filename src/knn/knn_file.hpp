@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corpus/corpus.hpp"
+#include "corpus/provenance.hpp"
 #include "knn/exact_ring.hpp"
 
 namespace weave::knn {
@@ -37,6 +38,11 @@ struct KnnFileBlock {
 };
 /// Collective; the lists are checked (check_lists).
 KnnFileBlock read_knn_file(const mpi::Comm& comm, const std::string& path);
+
+/// read_knn_file, checked to belong to the corpus read as `corpus`: as many documents, and a
+/// `corpus` record that matches it (compared as `compared` says; with `force` a mismatch warns).
+KnnFileBlock read_knn_file_for(const mpi::Comm& comm, const std::string& path, const corpus::CorpusInfo& corpus,
+                               corpus::Compared compared, bool force);
 
 /// Throws a UserError naming the file, dataset, row and column of the first entry (this rank's) that
 /// no stage can use: an id outside [0, N) other than -1, -1 before a real neighbour (padding comes

@@ -40,12 +40,7 @@ void write_order_file(const mpi::Comm& comm, const std::string& path, std::int64
     io::write_rows(f, "/order", positions.begin, positions.size(), 1, order_block.data());
     io::write_rows(f, "/link_similarity", positions.begin, positions.size(), 1, link_similarity.data());
     io::write_rows(f, "/path_offsets", first, count, 1, offsets.data());
-    for (const auto& [key, value] : attributes.items()) {
-      if (value.is_string()) io::write_attribute(f, "/", key, value.get<std::string>());
-      else if (value.is_number_integer()) io::write_attribute(f, "/", key, value.get<std::int64_t>());
-      else if (value.is_number()) io::write_attribute(f, "/", key, value.get<double>());
-      else io::write_attribute(f, "/", key, value.dump());
-    }
+    io::write_json_attributes(f, "/", attributes);
     io::write_attribute(f, "/", "num_docs", num_docs);
     io::write_attribute(f, "/", "num_paths", total - 1);
     io::write_attribute(f, "/", "creator", std::string("weave order"));

@@ -140,16 +140,8 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
   auto read_timer = report.stage("read");
   corpus::CorpusBlock whole = corpus::read_corpus(comm, config.corpus);
   report.add_counter("corpus_bytes_read", whole.bytes_read);
-  const knn::KnnFileBlock knn = knn::read_knn_file(comm, config.knn);
-  mpi::collectively(comm, [&] {
-    if (knn.num_docs != whole.info.num_docs)
-      throw UserError(fmt::format("{}: the kNN graph has {} but the corpus {} has {}; give the corpus it was "
-                                  "made from (and the same --on-zero-vector)",
-                                  config.knn, util::count_of(knn.num_docs, "document"), config.corpus.path,
-                                  whole.info.num_docs));
-  });
-  corpus::check_made_from(comm, config.knn, knn.corpus, whole.info, corpus::Compared::kContent,
-                          corpus::forced(config.force));
+  const knn::KnnFileBlock knn =
+      knn::read_knn_file_for(comm, config.knn, whole.info, corpus::Compared::kContent, config.force);
   const nlohmann::json corpus_record = corpus::corpus_record(whole.info);  // the whole corpus, deduplicated or not
   // With --dedup: the kept documents become a corpus of their own (ids 0..K-1, their lists among
   // themselves); the order is made of them and named by whole-corpus ids again when written.
