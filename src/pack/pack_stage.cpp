@@ -188,6 +188,12 @@ void check_token_ids(const mpi::Comm& comm, const PackConfig& config, const corp
         throw UserError(fmt::format("{} {} does not fit the token store's {} tokens (at most {})", option, id,
                                     type.name, type.largest_id()));
   });
+  // Megatron's GPTDataset masks the loss where the label is the pad id, and treats a pad id that is
+  // also a special token as no pad id at all: padding must have an id of its own.
+  if (config.pad_id >= 0 && config.pad_id == config.eod_id)
+    util::warn_root(comm, "weave: warning: --pad-id {} is also --eod-id: a trainer cannot tell padding from document "
+                          "ends (Megatron's GPTDataset then masks the loss of neither, or of both); give padding an id "
+                          "of its own\n", config.pad_id);
 }
 
 }  // namespace
