@@ -81,7 +81,7 @@ int run(const mpi::Comm& world, int argc, char** argv) {
 
 int main(int argc, char** argv) {
   weave::mpi::Environment env(argc, argv);
-  weave::mpi::Comm world(MPI_COMM_WORLD);
+  const weave::mpi::Comm world = weave::mpi::Comm::world();
   try {
     return weave::cli::run(world, argc, argv);
   } catch (const weave::UserError& e) {

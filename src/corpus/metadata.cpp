@@ -92,7 +92,7 @@ ShardMetadata read_shard_metadata(const mpi::Comm& self, const std::string& path
 }
 
 CorpusInfo read_info_on_root(const std::string& corpus_path, const std::vector<std::string>& files) {
-  mpi::Comm self(MPI_COMM_SELF);
+  const mpi::Comm self = mpi::Comm::self();
   CorpusInfo info;
   info.path = corpus_path;
   const char* optional[3] = {"/doc_ids", "/sources", "/topics"};

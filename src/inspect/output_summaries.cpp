@@ -69,7 +69,7 @@ std::string file_kind(const mpi::Comm& comm, const std::string& path) {
       kind = "tokens";
     } else if (H5Fis_hdf5(path.c_str()) > 0) {
       try {
-        mpi::Comm self(MPI_COMM_SELF);
+        const mpi::Comm self = mpi::Comm::self();
         const io::File f = io::File::open(self, path);
         if (f.has_dataset("/neighbors")) kind = "knn";
         else if (f.has_dataset("/order")) kind = "order";
@@ -120,7 +120,7 @@ nlohmann::json summarize_knn(const mpi::Comm& comm, const std::string& path) {
                       {"missing_neighbors", comm.sum(missing)},
                       {"max_in_degree", comm.max(max_in)},
                       {"documents_never_a_neighbor", comm.sum(zero_in)}};
-  mpi::Comm self(MPI_COMM_SELF);
+  const mpi::Comm self = mpi::Comm::self();
   nlohmann::json attrs;
   if (comm.is_root()) {
     const io::File f = io::File::open(self, path);
@@ -174,7 +174,7 @@ nlohmann::json summarize_order(const mpi::Comm& comm, const std::string& path) {
                       {"is_permutation", true}};
   nlohmann::json attrs;
   if (comm.is_root()) {
-    mpi::Comm self(MPI_COMM_SELF);
+    const mpi::Comm self = mpi::Comm::self();
     attrs = root_attributes(io::File::open(self, path), {"algorithm", "rounds", "quality", "dedup", "creator_version"});
     for (const char* name : {"quality", "dedup"})
       if (attrs.contains(name)) attrs[name] = nlohmann::json::parse(attrs[name].get<std::string>());
@@ -219,7 +219,7 @@ nlohmann::json summarize_dedup(const mpi::Comm& comm, const std::string& path) {
                       {"largest_group", comm.max(largest)}};
   nlohmann::json attrs;
   if (comm.is_root()) {
-    mpi::Comm self(MPI_COMM_SELF);
+    const mpi::Comm self = mpi::Comm::self();
     const io::File file = io::File::open(self, path);
     attrs = root_attributes(file, {"keep", "groups", "edges_at_threshold", "removed_tokens", "total_tokens",
                                    "group_size_histogram", "largest_groups", "creator_version"});
@@ -312,7 +312,7 @@ nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path
   }
   nlohmann::json attrs;
   if (comm.is_root()) {
-    mpi::Comm self(MPI_COMM_SELF);
+    const mpi::Comm self = mpi::Comm::self();
     const io::File file = io::File::open(self, path);
     attrs = root_attributes(file, {"policy", "tail", "separator_tokens", "total_documents", "total_document_tokens",
                                    "total_padding_tokens", "total_dropped_tail_tokens", "total_truncated_tokens",

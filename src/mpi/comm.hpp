@@ -25,6 +25,10 @@ class Comm {
  public:
   /// Wraps a communicator without owning it (MPI_COMM_WORLD, or one the caller frees).
   explicit Comm(MPI_Comm comm = MPI_COMM_WORLD);
+  /// This process alone (MPI_COMM_SELF): for files one rank opens by itself (metadata, attributes).
+  static Comm self() { return Comm(MPI_COMM_SELF); }
+  /// Every process of the job (MPI_COMM_WORLD).
+  static Comm world() { return Comm(MPI_COMM_WORLD); }
   Comm(const Comm&) = delete;
   Comm& operator=(const Comm&) = delete;
   Comm(Comm&& other) noexcept;

@@ -58,7 +58,7 @@ std::string read_stamp(const mpi::Comm& comm, const std::string& path) {
     std::error_code ec;
     if (fs::exists(path, ec)) {
       try {
-        mpi::Comm self(MPI_COMM_SELF);
+        const mpi::Comm self = mpi::Comm::self();
         const io::File f = io::File::open(self, path);
         stamp = io::read_string_attribute(f, "/", kStampAttribute).value_or("");
       } catch (const std::exception&) {
@@ -72,7 +72,7 @@ std::string read_stamp(const mpi::Comm& comm, const std::string& path) {
 void write_stamp(const mpi::Comm& comm, const std::string& path, const std::string& stamp) {
   mpi::collectively(comm, [&] {
     if (!comm.is_root()) return;
-    mpi::Comm self(MPI_COMM_SELF);
+    const mpi::Comm self = mpi::Comm::self();
     io::File f = io::File::open_rw(self, path);
     io::write_attribute(f, "/", kStampAttribute, stamp);
     f.close();
