@@ -7,6 +7,12 @@
 
 namespace weave::dedup {
 
+namespace {
+std::int64_t keys_per_round = std::int64_t{1} << 22;
+}  // namespace
+
+void set_component_keys_per_round(std::int64_t keys) { keys_per_round = std::max<std::int64_t>(1, keys); }
+
 Components connected_components(const mpi::Comm& comm, const order::LocalGraph& graph) {
   const std::int64_t n_local = graph.range.size();
   const std::int64_t first = graph.range.begin;
@@ -35,13 +41,15 @@ Components connected_components(const mpi::Comm& comm, const order::LocalGraph& 
     ++out.iterations;
     // gf[v] = f[f[v]]: the owner of f[v] answers with its parent.
     for (std::size_t a = 0; a < active.size(); ++a) asked[a] = parent[active[a]];
-    const std::vector<std::int64_t> gp = mpi::ask_owners<std::int64_t>(
-        comm, asked, 1, owner, [&](std::int64_t id, std::int64_t* answer) { *answer = parent[id - first]; });
+    const std::vector<std::int64_t> gp = mpi::ask_owners_in_rounds<std::int64_t>(
+        comm, asked, 1, owner, [&](std::int64_t id, std::int64_t* answer) { *answer = parent[id - first]; },
+        keys_per_round);
     std::copy(parent.begin(), parent.end(), grandparent.begin());
     for (std::size_t a = 0; a < active.size(); ++a) grandparent[active[a]] = gp[a];
     // Every neighbour's grandparent, from its owner (a neighbour has an edge: it is active there).
-    const std::vector<std::int64_t> neighbor_gp = mpi::ask_owners<std::int64_t>(
-        comm, neighbors, 1, owner, [&](std::int64_t id, std::int64_t* answer) { *answer = grandparent[id - first]; });
+    const std::vector<std::int64_t> neighbor_gp = mpi::ask_owners_in_rounds<std::int64_t>(
+        comm, neighbors, 1, owner, [&](std::int64_t id, std::int64_t* answer) { *answer = grandparent[id - first]; },
+        keys_per_round);
 
     std::vector<std::int64_t> next = parent;
     std::vector<std::pair<std::int64_t, std::int64_t>> hooks;  // (f[v], smallest grandparent across v's edges)

@@ -20,7 +20,11 @@ struct Components {
 
 /// Collective. graph: each rank's vertices with every incident edge (both directions, as
 /// order::build_graph_from_pairs makes it); weights are ignored. Memory O(vertices + edges) per
-/// rank; each iteration exchanges O(vertices with an edge + edges) ids per rank.
+/// rank; each iteration exchanges O(vertices with an edge + distinct neighbours) ids per rank, in
+/// rounds of bounded size.
 Components connected_components(const mpi::Comm& comm, const order::LocalGraph& graph);
+
+/// Ids each rank asks for in one exchange round (default 2^22; tests lower it to exercise the rounds).
+void set_component_keys_per_round(std::int64_t keys);
 
 }  // namespace weave::dedup

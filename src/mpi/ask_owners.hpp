@@ -54,4 +54,24 @@ std::vector<T> ask_owners(const Comm& comm, const std::vector<std::int64_t>& key
   return out;
 }
 
+/// ask_owners in rounds of at most `keys_per_round` keys per rank (every rank takes part in every
+/// round, with an empty share once its keys are done): the exchange buffers stay bounded whatever
+/// the number of keys. Answers in the order of the keys, as ask_owners gives them.
+template <typename T, typename Owner, typename Answer>
+std::vector<T> ask_owners_in_rounds(const Comm& comm, const std::vector<std::int64_t>& keys, std::size_t width,
+                                    Owner&& owner, Answer&& answer, std::int64_t keys_per_round) {
+  const auto n = static_cast<std::int64_t>(keys.size());
+  const std::int64_t rounds = comm.max((n + keys_per_round - 1) / keys_per_round);
+  if (rounds <= 1) return ask_owners<T>(comm, keys, width, owner, answer);
+  std::vector<T> out;
+  out.reserve(keys.size() * width);
+  for (std::int64_t r = 0; r < rounds; ++r) {
+    const std::int64_t begin = std::min(n, r * keys_per_round), end = std::min(n, begin + keys_per_round);
+    const std::vector<std::int64_t> part(keys.begin() + begin, keys.begin() + end);
+    const std::vector<T> got = ask_owners<T>(comm, part, width, owner, answer);
+    out.insert(out.end(), got.begin(), got.end());
+  }
+  return out;
+}
+
 }  // namespace weave::mpi

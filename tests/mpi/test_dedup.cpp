@@ -191,6 +191,16 @@ TEST(Dedup, AllDuplicatesAndStars) {
   expect_matches_oracle(comm, star, 0.4, dedup::KeepRule::kFirst);
 }
 
+TEST(Dedup, ExchangesInSmallRounds) {
+  // The components' exchanges cut into rounds of 7 ids a rank: the same groups.
+  mpi::Comm comm(MPI_COMM_WORLD);
+  dedup::set_component_keys_per_round(7);
+  const WholeGraph g = random_graph(499, 4, 11);
+  for (double threshold : {0.95, 0.85})
+    for (auto keep : {dedup::KeepRule::kLongest, dedup::KeepRule::kFirst}) expect_matches_oracle(comm, g, threshold, keep);
+  dedup::set_component_keys_per_round(std::int64_t{1} << 22);
+}
+
 TEST(Dedup, NoEdgeAtThreshold) {
   mpi::Comm comm(MPI_COMM_WORLD);
   const WholeGraph g = random_graph(101, 3, 9);
