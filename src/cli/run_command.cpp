@@ -17,8 +17,8 @@ void add_run_command(CLI::App& app, Runner& run) {
   auto common = std::make_shared<CommonOptions>();
   auto print_default = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand(
-      "run", "Run synth (or use an existing corpus) -> knn -> dedup (when [dedup] enabled) -> order -> pack from one TOML configuration. Each stage "
-             "writes its output before the next starts; a rerun skips the stages whose outputs were made from the "
+      "run", "Run synth (or use an existing corpus) -> knn -> dedup (when [dedup] enabled) -> order -> pack from "
+             "one TOML configuration. Each stage writes its output before the next starts; a rerun skips the stages whose outputs were made from the "
              "same inputs and parameters and redoes the rest. Without CONFIG, the embedded default (a demo) runs.");
   cmd->add_option("config", *path, "TOML configuration (weave run --print-default-config shows every key)");
   cmd->add_option("--set", *overrides, "Override one value: SECTION.KEY=VALUE, VALUE in TOML or a bare string, e.g. --set knn.k=20 "
