@@ -21,6 +21,9 @@ struct CorpusOptions {
   std::string path;                                     ///< HDF5 file or text manifest
   ZeroVectorPolicy on_zero_vector = ZeroVectorPolicy::kError;
   std::int64_t max_block_rows = 1 << 20;  ///< rows per HDF5 read call (bounds the staging buffer)
+  /// A token store (Megatron PREFIX or a manifest of them) whose sequence lengths are the documents'
+  /// token lengths, for a corpus without /lengths; every stage must be given the same one.
+  std::string lengths_from;
 };
 
 /// Embedding storage type of a corpus written by `weave synth`.

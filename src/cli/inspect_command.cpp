@@ -19,6 +19,9 @@ void add_corpus_options(CLI::App* cmd, CorpusOptions& options, std::string& zero
       ->capture_default_str();
   cmd->add_option("--max-block-rows", options.max_block_rows, "Rows per HDF5 read call (bounds staging memory)")
       ->capture_default_str();
+  cmd->add_option("--lengths-from", options.lengths_from,
+                  "For a corpus without /lengths: the token store (Megatron PREFIX, or a manifest of them) whose "
+                  "sequence lengths are the documents' token lengths; give every stage the same");
 }
 
 void add_inspect_command(CLI::App& app, Runner& run) {

@@ -32,6 +32,7 @@ struct CorpusInfo {
   bool has_doc_ids = false;
   bool has_sources = false;
   bool has_topics = false;
+  bool has_lengths = true;            ///< false: the lengths come from a token store (--lengths-from)
   std::int64_t dropped_zero_rows = 0;
   std::string fingerprint;            ///< content hash (corpus/provenance.hpp), set by read_corpus
   std::string documents_fingerprint;  ///< the same without the embeddings

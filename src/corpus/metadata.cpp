@@ -62,6 +62,7 @@ struct ShardMetadata {
   Shard shard;
   std::int64_t dim = 0;
   bool present[3] = {false, false, false};  ///< /doc_ids, /sources, /topics
+  bool has_lengths = true;
 };
 
 ShardMetadata read_shard_metadata(const mpi::Comm& self, const std::string& path) {
@@ -79,9 +80,8 @@ ShardMetadata read_shard_metadata(const mpi::Comm& self, const std::string& path
   shard.embedding_dtype = embedding_dtype_of(path, e);
   shard.rows = e.dims[0];
   if (e.dims[1] <= 0 && shard.rows > 0) throw UserError(fmt::format("{}: /embeddings has dimension 0", path));
-  if (!f.has_dataset("/lengths"))
-    throw UserError(fmt::format("{}: missing dataset /lengths (tokens per document, integer, shape [n])", path));
-  check_column(path, f, "/lengths", shard.rows, true);
+  meta.has_lengths = f.has_dataset("/lengths");  // without it, the reader takes them from --lengths-from
+  if (meta.has_lengths) check_column(path, f, "/lengths", shard.rows, true);
   const char* optional[3] = {"/doc_ids", "/sources", "/topics"};
   for (int i = 0; i < 3; ++i) {
     meta.present[i] = f.has_dataset(optional[i]);
@@ -107,6 +107,7 @@ CorpusInfo read_info_on_root(const std::string& corpus_path, const std::vector<s
     const bool* present = meta.present;
     s.first_row = row;
     if (i == 0) {
+      info.has_lengths = meta.has_lengths;
       first_file = files[i];
       first_dim = dim;
       std::copy(present, present + 3, first_present);
@@ -114,6 +115,10 @@ CorpusInfo read_info_on_root(const std::string& corpus_path, const std::vector<s
       if (dim != first_dim)
         throw UserError(fmt::format("{}: /embeddings has dimension {}, but {} has {}; all shards need the same dimension",
                                     files[i], dim, first_file, first_dim));
+      if (meta.has_lengths != info.has_lengths)
+        throw UserError(fmt::format("{}: /lengths is {} here but {} in {}; give it in every shard or in none", files[i],
+                                    meta.has_lengths ? "present" : "missing", info.has_lengths ? "present" : "missing",
+                                    first_file));
       for (int k = 0; k < 3; ++k)
         if (present[k] != first_present[k])
           throw UserError(fmt::format("{}: {} is {} here but {} in {}; give it in every shard or in none", files[i],
@@ -140,7 +145,7 @@ nlohmann::json to_json(const CorpusInfo& info) {
                       {"bytes", s.file_bytes}});
   return {{"path", info.path},         {"shards", shards},           {"total_rows", info.total_rows},
           {"dim", info.dim},           {"has_doc_ids", info.has_doc_ids}, {"has_sources", info.has_sources},
-          {"has_topics", info.has_topics}};
+          {"has_topics", info.has_topics}, {"has_lengths", info.has_lengths}};
 }
 
 CorpusInfo from_json(const nlohmann::json& j) {
@@ -154,6 +159,7 @@ CorpusInfo from_json(const nlohmann::json& j) {
   info.has_doc_ids = j["has_doc_ids"];
   info.has_sources = j["has_sources"];
   info.has_topics = j["has_topics"];
+  info.has_lengths = j["has_lengths"];
   return info;
 }
 

@@ -9,6 +9,7 @@
 #include "corpus/corpus.hpp"
 #include "corpus/provenance.hpp"
 #include "corpus/metadata.hpp"
+#include "corpus/token_store.hpp"
 #include "corpus/validate.hpp"
 #include "io/hdf5.hpp"
 #include "mpi/collective_error.hpp"
@@ -56,7 +57,8 @@ void read_shard_block(const mpi::Comm& comm, const CorpusInfo& info, const Shard
     block.bytes_read += static_cast<double>(n) * ((embeddings ? element_bytes * static_cast<double>(d) : 0.0) + 8 +
                                                   (info.has_doc_ids ? 8 : 0) + (info.has_sources ? 4 : 0) +
                                                   (info.has_topics ? 4 : 0));
-    io::read_rows(f, "/lengths", shard_begin + first, n, 1, block.lengths.data() + out_offset + first);
+    if (info.has_lengths)
+      io::read_rows(f, "/lengths", shard_begin + first, n, 1, block.lengths.data() + out_offset + first);
     if (info.has_doc_ids) io::read_rows(f, "/doc_ids", shard_begin + first, n, 1, block.doc_ids.data() + out_offset + first);
     if (info.has_sources) io::read_rows(f, "/sources", shard_begin + first, n, 1, block.sources.data() + out_offset + first);
     if (info.has_topics) io::read_rows(f, "/topics", shard_begin + first, n, 1, block.topics.data() + out_offset + first);
@@ -114,6 +116,16 @@ CorpusBlock read_corpus(const mpi::Comm& comm, const CorpusOptions& options, Col
     });
   }
 
+  // Without /lengths, the documents' lengths are their sequences' in the token store (this rank's
+  // file rows, before any row is dropped).
+  mpi::collectively(comm, [&] {
+    if (!info.has_lengths && options.lengths_from.empty())
+      throw UserError(fmt::format("{}: missing dataset /lengths (tokens per document, integer, shape [n]); or give "
+                                  "--lengths-from STORE to take them from the corpus's token store",
+                                  info.shards.front().path));
+  });
+  if (!info.has_lengths)
+    block.lengths = token_store_lengths(comm, options.lengths_from, info, block.range.begin, block.range.end);
   mpi::collectively(comm, [&] { check_values(block, options.on_zero_vector); });
   if (info.has_doc_ids) check_unique_doc_ids(comm, block);
   if (options.on_zero_vector == ZeroVectorPolicy::kDrop) drop_zero_rows(comm, block);

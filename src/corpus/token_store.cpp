@@ -122,6 +122,15 @@ TokenStoreBlock read_token_store(const mpi::Comm& comm, const std::string& path,
   return out;
 }
 
+std::vector<std::int64_t> token_store_lengths(const mpi::Comm& comm, const std::string& path, const CorpusInfo& corpus,
+                                              std::int64_t begin, std::int64_t end) {
+  const TokenStoreBlock store = read_rows(comm, path, corpus.total_rows, corpus.path, begin, end);
+  std::vector<std::int64_t> lengths;
+  lengths.reserve(static_cast<std::size_t>(end - begin));
+  for (const auto& shard : store.shards) lengths.insert(lengths.end(), shard.lengths.begin(), shard.lengths.end());
+  return lengths;
+}
+
 TokenStoreBlock read_token_store(const mpi::Comm& comm, const std::string& path) {
   // The total is known only after the headers: read them once for the row blocks.
   std::int64_t total = 0;

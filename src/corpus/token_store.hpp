@@ -44,6 +44,12 @@ struct TokenStoreBlock {
 /// dtype. Any mismatch is a UserError naming the files and the row, on every rank.
 TokenStoreBlock read_token_store(const mpi::Comm& comm, const std::string& path, const CorpusBlock& corpus);
 
+/// Collective. The lengths of store rows [begin, end) (this rank's file rows, in rank order over the
+/// ranks): the documents' lengths of a corpus without /lengths (`--lengths-from`). The store must
+/// hold one sequence per row of `corpus`.
+std::vector<std::int64_t> token_store_lengths(const mpi::Comm& comm, const std::string& path, const CorpusInfo& corpus,
+                                              std::int64_t begin, std::int64_t end);
+
 /// Collective. The store alone, its rows dealt to the ranks in blocks (for inspect without a corpus).
 TokenStoreBlock read_token_store(const mpi::Comm& comm, const std::string& path);
 

@@ -43,7 +43,9 @@ void check_values(const CorpusBlock& block, ZeroVectorPolicy policy) {
                                   where(info, "/embeddings", row)),
                       row);
     if (block.lengths[i] <= 0)
-      throw UserError(fmt::format("{}: token length {} is not positive", where(info, "/lengths", row), block.lengths[i]),
+      throw UserError(fmt::format("{}: token length {} is not positive{}", where(info, "/lengths", row), block.lengths[i],
+                                  info.has_lengths ? "" : " (the token store given by --lengths-from has an empty "
+                                                          "sequence for this row)"),
                       row);
   }
 }

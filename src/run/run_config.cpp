@@ -24,6 +24,7 @@ out_dir = "weave-run"          # where corpus.h5, knn.h5, order.h5 and contexts.
 # path = "corpus.h5"           # an existing corpus (HDF5 file or manifest); without it [synth] makes one
 on_zero_vector = "error"       # a row of norm zero: error, drop (left out of every stage) or keep
 max_block_rows = 1048576       # rows per HDF5 read (bounds the staging buffer and the kNN ring's chunks)
+# lengths_from = "tokens"      # a corpus without /lengths: its token store's sequence lengths (every stage)
 
 [synth]                        # the synthetic corpus made when [corpus] has no path (weave synth)
 docs = 20000                   # documents (weave run's demo; weave synth's own default is 10000)
@@ -92,7 +93,7 @@ namespace {
 /// Every section and its keys: the parser accepts exactly these (known_config_keys()).
 const std::map<std::string, std::set<std::string>>& sections() {
   static const std::map<std::string, std::set<std::string>> s{
-      {"corpus", {"path", "on_zero_vector", "max_block_rows"}},
+      {"corpus", {"path", "on_zero_vector", "max_block_rows", "lengths_from"}},
       {"synth", {"docs", "dim", "topics", "sources", "seed", "topic_spread", "duplicate_share", "duplicate_noise",
                  "median_tokens", "length_sigma", "min_tokens", "max_tokens", "first_doc_id", "dtype"}},
       {"knn", {"k", "method", "backend", "query_tile", "database_tile", "gpu_query_tile", "gpu_database_tile",
@@ -308,6 +309,7 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   cs.get("path", corpus.path);
   cs.get("on_zero_vector", zero_vector);
   cs.get("max_block_rows", corpus.max_block_rows);
+  cs.get("lengths_from", corpus.lengths_from);
   corpus.on_zero_vector = parse_zero_vector_policy(zero_vector);
   c.synthesize = corpus.path.empty();
 

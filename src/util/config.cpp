@@ -247,7 +247,10 @@ nlohmann::json to_json(const SynthConfig& c) {
 }
 
 nlohmann::json to_json(const CorpusOptions& c) {
-  return {{"corpus", c.path}, {"on_zero_vector", to_string(c.on_zero_vector)}, {"max_block_rows", c.max_block_rows}};
+  nlohmann::json j = {{"corpus", c.path}, {"on_zero_vector", to_string(c.on_zero_vector)},
+                      {"max_block_rows", c.max_block_rows}};
+  if (!c.lengths_from.empty()) j["lengths_from"] = c.lengths_from;  // absent: configurations and stamps as before
+  return j;
 }
 
 }  // namespace weave
