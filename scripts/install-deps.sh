@@ -38,7 +38,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
 # faiss must run on OpenBLAS (pthread build), which is many times faster than the reference BLAS.
-if command -v update-alternatives >/dev/null; then
+if [ "${1:-}" != "--slurm" ] && command -v update-alternatives >/dev/null; then
   arch_triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
   blas="/usr/lib/${arch_triplet}/openblas-pthread/libblas.so.3"
   lapack="/usr/lib/${arch_triplet}/openblas-pthread/liblapack.so.3"

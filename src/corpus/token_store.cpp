@@ -39,39 +39,59 @@ std::vector<std::string> prefixes_on_root(const std::string& path) {
   return out;
 }
 
-/// Reads the datasets' headers, checks one dtype, and deals rows [begin, end) of the store (this
-/// rank's, in rank order over the ranks) out to the datasets they fall in.
-TokenStoreBlock read_rows(const mpi::Comm& comm, const std::string& path, std::int64_t expected_rows,
-                          const std::string& rows_owner, std::int64_t begin, std::int64_t end_or_last) {
-  TokenStoreBlock out;
-  out.path = path;
-  const std::vector<std::string> prefixes = token_store_prefixes(comm, path);
+/// Every dataset's header, checked to share one dtype; where each dataset's rows start in the store.
+struct StoreHeaders {
+  std::string path;
   std::vector<io::IndexedDatasetInfo> infos;
-  out.shard_first_row.push_back(0);
-  for (const auto& prefix : prefixes) {
-    infos.push_back(io::read_indexed_dataset_info(comm, prefix));
-    out.shard_first_row.push_back(out.shard_first_row.back() + infos.back().sequences);
+  std::vector<std::int64_t> first_row;  ///< per dataset, then the total
+  io::TokenType type;
+  std::int64_t sequences() const { return first_row.back(); }
+};
+
+StoreHeaders read_headers(const mpi::Comm& comm, const std::string& path) {
+  StoreHeaders h;
+  h.path = path;
+  h.first_row.push_back(0);
+  for (const auto& prefix : token_store_prefixes(comm, path)) {
+    h.infos.push_back(io::read_indexed_dataset_info(comm, prefix));
+    h.first_row.push_back(h.first_row.back() + h.infos.back().sequences);
   }
-  out.sequences = out.shard_first_row.back();
-  out.type = infos.front().type;
+  h.type = h.infos.front().type;
   mpi::collectively(comm, [&] {
-    for (const auto& info : infos)
-      if (info.type.code != out.type.code)
+    for (const auto& info : h.infos)
+      if (info.type.code != h.type.code)
         throw UserError(fmt::format("{}.idx holds {} tokens but {}.idx holds {}: the datasets of a token store share "
-                                    "one dtype", info.prefix, info.type.name, infos.front().prefix, out.type.name));
-    if (expected_rows >= 0 && out.sequences != expected_rows)
+                                    "one dtype", info.prefix, info.type.name, h.infos.front().prefix, h.type.name));
+  });
+  return h;
+}
+
+/// The store must hold one sequence per row of the corpus `rows_owner`.
+void check_rows(const mpi::Comm& comm, const StoreHeaders& h, std::int64_t expected_rows, const std::string& rows_owner) {
+  mpi::collectively(comm, [&] {
+    if (h.sequences() != expected_rows)
       throw UserError(fmt::format("{}: {} but the corpus {} has {} rows: a token store holds one sequence per "
                                   "document, in the corpus's row order",
-                                  prefixes.size() == 1 ? prefixes.front() + ".idx" : path,
-                                  util::count_of(out.sequences, "sequence") +
-                                      (prefixes.size() > 1 ? fmt::format(" in {} datasets", prefixes.size()) : ""),
+                                  h.infos.size() == 1 ? h.infos.front().prefix + ".idx" : h.path,
+                                  util::count_of(h.sequences(), "sequence") +
+                                      (h.infos.size() > 1 ? fmt::format(" in {} datasets", h.infos.size()) : ""),
                                   rows_owner, expected_rows));
   });
+}
+
+/// Deals rows [begin, end) of the store (this rank's, in rank order over the ranks; the last rank's
+/// run to the end) out to the datasets they fall in, and reads those index rows.
+TokenStoreBlock read_rows(const mpi::Comm& comm, const StoreHeaders& h, std::int64_t begin, std::int64_t end_or_last) {
+  TokenStoreBlock out;
+  out.path = h.path;
+  out.type = h.type;
+  out.shard_first_row = h.first_row;
+  out.sequences = h.sequences();
   const std::int64_t end = comm.rank() == comm.size() - 1 ? out.sequences : end_or_last;
-  for (std::size_t s = 0; s < infos.size(); ++s) {
-    const std::int64_t first = std::clamp(begin, out.shard_first_row[s], out.shard_first_row[s + 1]);
-    const std::int64_t last = std::clamp(end, out.shard_first_row[s], out.shard_first_row[s + 1]);
-    out.shards.push_back(io::read_indexed_dataset(comm, infos[s], first - out.shard_first_row[s], last - first));
+  for (std::size_t s = 0; s < h.infos.size(); ++s) {
+    const std::int64_t first = std::clamp(begin, h.first_row[s], h.first_row[s + 1]);
+    const std::int64_t last = std::clamp(end, h.first_row[s], h.first_row[s + 1]);
+    out.shards.push_back(io::read_indexed_dataset(comm, h.infos[s], first - h.first_row[s], last - first));
     out.tokens += out.shards.back().info.tokens;
   }
   return out;
@@ -103,8 +123,9 @@ TokenStoreBlock read_token_store(const mpi::Comm& comm, const std::string& path,
   const auto ends = comm.allgather<std::int64_t>(my_end);
   std::int64_t begin = 0;
   for (int r = 0; r < comm.rank(); ++r) begin = std::max(begin, ends[r]);
-  TokenStoreBlock out =
-      read_rows(comm, path, corpus.info.total_rows, corpus.info.path, begin, std::max(begin, my_end));
+  const StoreHeaders headers = read_headers(comm, path);
+  check_rows(comm, headers, corpus.info.total_rows, corpus.info.path);
+  TokenStoreBlock out = read_rows(comm, headers, begin, std::max(begin, my_end));
   mpi::collectively(comm, [&] {
     for (std::int64_t i = 0; i < corpus.size(); ++i) {
       const TokenLocation at = out.locate(corpus, LocalId(i));
@@ -124,7 +145,9 @@ TokenStoreBlock read_token_store(const mpi::Comm& comm, const std::string& path,
 
 std::vector<std::int64_t> token_store_lengths(const mpi::Comm& comm, const std::string& path, const CorpusInfo& corpus,
                                               std::int64_t begin, std::int64_t end) {
-  const TokenStoreBlock store = read_rows(comm, path, corpus.total_rows, corpus.path, begin, end);
+  const StoreHeaders headers = read_headers(comm, path);
+  check_rows(comm, headers, corpus.total_rows, corpus.path);
+  const TokenStoreBlock store = read_rows(comm, headers, begin, end);
   std::vector<std::int64_t> lengths;
   lengths.reserve(static_cast<std::size_t>(end - begin));
   for (const auto& shard : store.shards) lengths.insert(lengths.end(), shard.lengths.begin(), shard.lengths.end());
@@ -132,11 +155,9 @@ std::vector<std::int64_t> token_store_lengths(const mpi::Comm& comm, const std::
 }
 
 TokenStoreBlock read_token_store(const mpi::Comm& comm, const std::string& path) {
-  // The total is known only after the headers: read them once for the row blocks.
-  std::int64_t total = 0;
-  for (const auto& prefix : token_store_prefixes(comm, path)) total += io::read_indexed_dataset_info(comm, prefix).sequences;
-  const BlockRange rows = block_range(total, comm.size(), comm.rank());
-  return read_rows(comm, path, -1, "", rows.begin, rows.end);
+  const StoreHeaders headers = read_headers(comm, path);
+  const BlockRange rows = block_range(headers.sequences(), comm.size(), comm.rank());
+  return read_rows(comm, headers, rows.begin, rows.end);
 }
 
 }  // namespace weave::corpus

@@ -99,7 +99,7 @@ def expect_same_outputs(out, reference, what):
     print(f"ok: {what}: {', '.join(OUTPUTS)} identical to mpirun -n 2")
 
 
-def mpirun_reference(tmp, config, out):
+def mpirun_reference(config, out):
     """The same configuration under mpirun -n 2; its outputs moved aside to OUT.mpirun."""
     r = e2e.run(2, "run", config, "--quiet", timeout=600)
     e2e.expect_ok(r, "mpirun -n 2 weave run")
@@ -131,7 +131,7 @@ def stage_lines(text):
 def case_pipeline(slurm, tmp):
     out = os.path.join(tmp, "out")
     config = write_config(tmp, out, docs=3000, dim=32)
-    reference = mpirun_reference(tmp, config, out)
+    reference = mpirun_reference(config, out)
     report = os.path.join(tmp, "report.json")
     job = slurm.sbatch(["--ntasks=2", os.path.join(JOBS, "slurm_pipeline.sbatch"), config],
                        env=job_env(WEAVE_REPORT=report), cwd=tmp)
@@ -152,7 +152,7 @@ def case_resume(slurm, tmp):
     out = os.path.join(tmp, "out")
     # Large enough that the exact kNN runs for several seconds at 2 ranks here (about 6 s).
     config = write_config(tmp, out, docs=60000, dim=128)
-    reference = mpirun_reference(tmp, config, out)
+    reference = mpirun_reference(config, out)
     script = os.path.join(JOBS, "slurm_pipeline.sbatch")
     first = slurm.sbatch(["--ntasks=2", script, config], env=job_env(WEAVE_REPORT=os.path.join(tmp, "r1.json")), cwd=tmp)
     output = os.path.join(tmp, f"weave-{first}.out")
