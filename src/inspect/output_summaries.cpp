@@ -22,6 +22,7 @@
 #include "mpi/ask_owners.hpp"
 #include "mpi/collective_error.hpp"
 #include "order/order_file.hpp"
+#include "util/exact_sum.hpp"
 #include "util/log.hpp"
 #include "weave/error.hpp"
 
@@ -87,7 +88,7 @@ std::string file_kind(const mpi::Comm& comm, const std::string& path) {
 nlohmann::json summarize_knn(const mpi::Comm& comm, const std::string& path) {
   const knn::KnnFileBlock b = knn::read_knn_file(comm, path);
   const int k = b.k;
-  double first = 0, last = 0;
+  util::ExactSum first, last;
   float lo = std::numeric_limits<float>::infinity(), hi = -lo;
   std::int64_t missing = 0;
   std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
@@ -100,8 +101,8 @@ nlohmann::json summarize_knn(const mpi::Comm& comm, const std::string& path) {
         continue;
       }
       lo = std::min(lo, s), hi = std::max(hi, s);
-      if (j == 0) first += s;
-      if (j == k - 1) last += s;
+      if (j == 0) first.add(s);
+      if (j == k - 1) last.add(s);
       send[block_owner(b.num_docs, comm.size(), GlobalId(v))].push_back(v);
     }
   // In-degree: how often a document is someone's neighbour (hubs concentrate the graph).
@@ -113,8 +114,8 @@ nlohmann::json summarize_knn(const mpi::Comm& comm, const std::string& path) {
   nlohmann::json j = {{"kind", "knn"},
                       {"documents", b.num_docs},
                       {"k", k},
-                      {"mean_similarity_first_neighbor", comm.sum(first) / static_cast<double>(b.num_docs)},
-                      {"mean_similarity_kth_neighbor", comm.sum(last) / static_cast<double>(b.num_docs)},
+                      {"mean_similarity_first_neighbor", util::ExactSum::value_of(comm.sum(first.units())) / static_cast<double>(b.num_docs)},
+                      {"mean_similarity_kth_neighbor", util::ExactSum::value_of(comm.sum(last.units())) / static_cast<double>(b.num_docs)},
                       {"min_similarity", static_cast<double>(comm.min(lo))},
                       {"max_similarity", static_cast<double>(comm.max(hi))},
                       {"missing_neighbors", comm.sum(missing)},

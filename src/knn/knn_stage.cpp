@@ -13,6 +13,7 @@
 #include "knn/knn_file.hpp"
 #include "mpi/collective_error.hpp"
 #include "util/config_json.hpp"
+#include "util/exact_sum.hpp"
 #include "util/log.hpp"
 #include "util/report.hpp"
 #include "weave/error.hpp"
@@ -103,15 +104,15 @@ void run_knn_stage(const mpi::Comm& comm, const KnnConfig& config, const CommonO
   write_timer.stop();
 
   // Quality figures: mean similarity of the first and the k-th neighbour.
-  double first = 0, last = 0;
+  util::ExactSum first_sum, last_sum;
   for (std::int64_t i = 0; i < block.size(); ++i) {
     const float a = lists.similarities[i * config.k];
     const float b = lists.similarities[i * config.k + config.k - 1];
-    first += std::isnan(a) ? 0 : a;
-    last += std::isnan(b) ? 0 : b;
+    first_sum.add(std::isnan(a) ? 0 : a);
+    last_sum.add(std::isnan(b) ? 0 : b);
   }
-  first = comm.sum(first) / static_cast<double>(n);
-  last = comm.sum(last) / static_cast<double>(n);
+  const double first = util::ExactSum::value_of(comm.sum(first_sum.units())) / static_cast<double>(n);
+  const double last = util::ExactSum::value_of(comm.sum(last_sum.units())) / static_cast<double>(n);
   report.set_figure("documents", n);
   report.set_figure("k", config.k);
   report.set_figure("mean_similarity_first_neighbor", first);

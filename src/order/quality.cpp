@@ -3,18 +3,17 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <span>
+#include <unordered_map>
 
 #include "corpus/row_rounds.hpp"
 #include "knn/topk.hpp"
 #include "mpi/ask_owners.hpp"
-#include "util/random.hpp"
+#include "util/exact_sum.hpp"
 
 namespace weave::order {
 
 namespace {
-
-/// Documents whose random pair is measured, about (all of them below this).
-constexpr double kRandomPairs = 65536;
 
 /// Topics of arbitrary documents (empty when the corpus has none).
 std::vector<std::int32_t> fetch_topics(const mpi::Comm& comm, const corpus::CorpusBlock& corpus,
@@ -26,16 +25,10 @@ std::vector<std::int32_t> fetch_topics(const mpi::Comm& comm, const corpus::Corp
   });
 }
 
-bool has_edge(const LocalGraph& g, std::int64_t doc, std::int64_t other) {
-  const std::int64_t i = doc - g.range.begin;
-  for (std::int64_t s = g.offsets[i]; s < g.offsets[i + 1]; ++s)
-    if (g.neighbor[s] == other) return true;
-  return false;
-}
-
-/// For pairs (a[j], b[j]): whether {a, b} is an edge of the graph (asked at b's owner).
-std::vector<std::uint8_t> are_edges(const mpi::Comm& comm, const LocalGraph& g, const std::vector<std::int64_t>& a,
-                                    const std::vector<std::int64_t>& b) {
+/// For pairs (a[j], b[j]): the weight of the graph's edge {a, b}, asked at b's owner; NaN where
+/// {a, b} is no edge.
+std::vector<float> edge_weights(const mpi::Comm& comm, const LocalGraph& g, const std::vector<std::int64_t>& a,
+                                const std::vector<std::int64_t>& b) {
   const int p = comm.size();
   std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(p));
   for (std::size_t j = 0; j < a.size(); ++j) {
@@ -43,11 +36,14 @@ std::vector<std::uint8_t> are_edges(const mpi::Comm& comm, const LocalGraph& g, 
     box.insert(box.end(), {b[j], a[j]});
   }
   const auto asked = comm.alltoallv(ask);
-  std::vector<std::vector<std::uint8_t>> reply(static_cast<std::size_t>(p));
+  std::vector<std::vector<float>> reply(static_cast<std::size_t>(p));
   for (int r = 0; r < p; ++r)
-    for (std::size_t x = 0; x + 1 < asked[r].size(); x += 2) reply[r].push_back(has_edge(g, asked[r][x], asked[r][x + 1]));
+    for (std::size_t x = 0; x + 1 < asked[r].size(); x += 2) {
+      const std::int64_t slot = g.slot_of(asked[r][x] - g.range.begin, asked[r][x + 1]);
+      reply[r].push_back(slot >= 0 ? g.weight[slot] : std::numeric_limits<float>::quiet_NaN());
+    }
   const auto replies = comm.alltoallv(reply);
-  std::vector<std::uint8_t> out(a.size());
+  std::vector<float> out(a.size());
   std::vector<std::size_t> next(static_cast<std::size_t>(p), 0);
   for (std::size_t j = 0; j < a.size(); ++j) {
     const int r = block_owner(g.num_docs, p, GlobalId(b[j]));
@@ -57,30 +53,91 @@ std::vector<std::uint8_t> are_edges(const mpi::Comm& comm, const LocalGraph& g, 
 }
 
 struct PairFigures {
-  double similarity_sum = 0, knn_similarity_sum = 0;
+  util::ExactSum similarity_sum, knn_similarity_sum;
   std::int64_t pairs = 0, knn_pairs = 0, same_topic = 0;
 };
 
 nlohmann::json to_json(const mpi::Comm& comm, PairFigures f, bool topics) {
-  f.similarity_sum = comm.sum(f.similarity_sum);
-  f.knn_similarity_sum = comm.sum(f.knn_similarity_sum);
+  const double similarity_sum = util::ExactSum::value_of(comm.sum(f.similarity_sum.units()));
+  const double knn_similarity_sum = util::ExactSum::value_of(comm.sum(f.knn_similarity_sum.units()));
   f.pairs = comm.sum(f.pairs);
   f.knn_pairs = comm.sum(f.knn_pairs);
   f.same_topic = comm.sum(f.same_topic);
   const double pairs = std::max<double>(1.0, static_cast<double>(f.pairs));
   nlohmann::json j = {{"pairs", f.pairs},
-                      {"mean_similarity", f.similarity_sum / pairs},
+                      {"mean_similarity", similarity_sum / pairs},
                       {"knn_edge_share", static_cast<double>(f.knn_pairs) / pairs},
-                      {"similarity_sum", f.similarity_sum},
-                      {"knn_similarity_sum", f.knn_similarity_sum}};
+                      {"similarity_sum", similarity_sum},
+                      {"knn_similarity_sum", knn_similarity_sum}};
   if (topics) j["topic_purity"] = static_cast<double>(f.same_topic) / pairs;
+  return j;
+}
+
+/// Pairs of documents with the same topic, sum_t c_t (c_t - 1) / 2 over the topics' counts c_t,
+/// counted at an owner per topic.
+std::int64_t same_topic_pairs(const mpi::Comm& comm, const std::vector<std::int32_t>& topics) {
+  std::unordered_map<std::int32_t, std::int64_t> local;
+  for (std::int32_t t : topics) ++local[t];
+  std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
+  for (const auto& [topic, count] : local) {
+    auto& box = send[static_cast<std::size_t>(static_cast<std::uint32_t>(topic) % static_cast<std::uint32_t>(comm.size()))];
+    box.insert(box.end(), {topic, count});
+  }
+  std::unordered_map<std::int64_t, std::int64_t> counts;
+  for (const auto& part : comm.alltoallv(send))
+    for (std::size_t x = 0; x + 1 < part.size(); x += 2) counts[part[x]] += part[x + 1];
+  std::int64_t pairs = 0;
+  for (const auto& [topic, c] : counts) pairs += c * (c - 1) / 2;
+  return comm.sum(pairs);
+}
+
+/// The figures of a random order, exactly: the means over all pairs of distinct documents. With
+/// S the sum of the (unit) rows, the pairs' similarities sum to (|S|^2 - sum_i |x_i|^2) / 2, so no
+/// row moves; S is summed in fixed point (the same at any rank count). The kNN edges among all
+/// pairs are the graph's edges, and same-topic pairs come from the topics' counts.
+nlohmann::json all_pairs_figures(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph) {
+  const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
+  // S's columns in units of 2^-22: a unit row's |x_ij| <= 1 scales exactly into float's integers
+  // and converts to int32 in vector registers (the 2^-30 units of ExactSum need a scalar int64
+  // conversion per element: 3x slower here); the last entry is sum_i |x_i|^2 in ExactSum's units.
+  constexpr float kColumnScale = 0x1p22f;
+  std::vector<std::int64_t> units(static_cast<std::size_t>(d) + 1, 0);
+  util::ExactSum squares;
+  for (std::int64_t i = 0; i < corpus.size(); ++i) {
+    const float* row = corpus.embeddings.data() + i * d;
+    for (std::int64_t j = 0; j < d; ++j) {
+      const float scaled = row[j] * kColumnScale;
+      units[j] += static_cast<std::int32_t>(scaled + std::copysign(0.5f, scaled));  // half away from zero
+    }
+    squares.add(knn::canonical_similarity(row, row, d));
+  }
+  units[d] = squares.units();
+  comm.allreduce_inplace(std::span<std::int64_t>(units), MPI_SUM);
+  double s2 = 0;
+  for (std::int64_t j = 0; j < d; ++j) s2 += std::pow(static_cast<double>(units[j]) / kColumnScale, 2);
+  const double similarity_sum = (s2 - util::ExactSum::value_of(units[d])) / 2;
+
+  util::ExactSum slot_weights;  // every edge at both of its ends
+  for (float w : graph.weight) slot_weights.add(w);
+  const std::int64_t edges = comm.sum(static_cast<std::int64_t>(graph.weight.size())) / 2;
+  const double knn_similarity_sum = util::ExactSum::value_of(comm.sum(slot_weights.units())) / 2;
+
+  const std::int64_t pairs = n * (n - 1) / 2;
+  const double denominator = std::max<double>(1.0, static_cast<double>(pairs));
+  nlohmann::json j = {{"pairs", pairs},
+                      {"mean_similarity", similarity_sum / denominator},
+                      {"knn_edge_share", static_cast<double>(edges) / denominator},
+                      {"similarity_sum", similarity_sum},
+                      {"knn_similarity_sum", knn_similarity_sum}};
+  if (!corpus.topics.empty())
+    j["topic_purity"] = static_cast<double>(same_topic_pairs(comm, corpus.topics)) / denominator;
   return j;
 }
 
 }  // namespace
 
 OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
-                           const std::vector<std::int64_t>& order_block, std::uint64_t seed) {
+                           const std::vector<std::int64_t>& order_block) {
   const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
   const BlockRange positions = block_range(n, comm.size(), comm.rank());
   const bool topics = !corpus.topics.empty();
@@ -94,77 +151,55 @@ OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& cor
 
   OrderQuality q;
   q.link_similarity.assign(order_block.size(), std::numeric_limits<float>::quiet_NaN());
-  std::vector<float> before(static_cast<std::size_t>(d));  // the row of the document before a round's first
-  corpus::visit_rows(comm, corpus, docs, corpus::rows_per_round(d), [&](std::size_t first, std::size_t count, const float* rows) {
-    for (std::size_t x = 0; x < count; ++x) {
-      const std::size_t at = first + x;  // docs[at] is at position index at - shift of order_block
-      const float* prev = x > 0 ? rows + (x - 1) * d : before.data();
-      if (at >= shift + (positions.begin == 0 ? 1 : 0) && at > 0)
-        q.link_similarity[at - shift] = knn::canonical_similarity(prev, rows + x * d, d);
-    }
-    std::copy_n(rows + (count - 1) * d, d, before.data());
-  });
   std::vector<std::int64_t> prev_docs, cur_docs;
   for (std::size_t j = 0; j < order_block.size(); ++j) {
     if (positions.begin + static_cast<std::int64_t>(j) == 0) continue;
     prev_docs.push_back(docs[j + shift - 1]);
     cur_docs.push_back(docs[j + shift]);
   }
-  const auto edges = are_edges(comm, graph, prev_docs, cur_docs);
+  // A link along a kNN edge has the edge's weight, which is the canonical similarity of the two
+  // rows (knn.h5's definition): only the other links (stitching's, ICLM's restarts) need rows.
+  const std::vector<float> weights = edge_weights(comm, graph, prev_docs, cur_docs);
+  std::vector<std::size_t> unlinked;     // positions j whose link is no kNN edge
+  std::vector<std::int64_t> pair_docs;   // their (previous, current) documents
+  for (std::size_t j = 0, e = 0; j < order_block.size(); ++j) {
+    if (positions.begin + static_cast<std::int64_t>(j) == 0) continue;
+    if (std::isnan(weights[e])) {
+      unlinked.push_back(j);
+      pair_docs.insert(pair_docs.end(), {prev_docs[e], cur_docs[e]});
+    } else {
+      q.link_similarity[j] = weights[e];
+    }
+    ++e;
+  }
+  const std::int64_t round_pairs = std::max<std::int64_t>(1, corpus::rows_per_round(d) / 2);
+  corpus::visit_rows(comm, corpus, pair_docs, 2 * round_pairs, [&](std::size_t first, std::size_t count, const float* rows) {
+    for (std::size_t x = 0; x + 1 < count; x += 2)
+      q.link_similarity[unlinked[(first + x) / 2]] = knn::canonical_similarity(rows + x * d, rows + (x + 1) * d, d);
+  });
   PairFigures adjacent;
-  std::size_t e = 0;
-  for (std::size_t j = 0; j < order_block.size(); ++j) {
+  for (std::size_t j = 0, e = 0; j < order_block.size(); ++j) {
     if (positions.begin + static_cast<std::int64_t>(j) == 0) continue;
     const std::size_t cur = j + shift;
     ++adjacent.pairs;
-    adjacent.similarity_sum += q.link_similarity[j];
-    if (edges[e++]) {
+    adjacent.similarity_sum.add(q.link_similarity[j]);
+    if (!std::isnan(weights[e++])) {
       ++adjacent.knn_pairs;
-      adjacent.knn_similarity_sum += q.link_similarity[j];
+      adjacent.knn_similarity_sum.add(q.link_similarity[j]);
     }
     if (topics && doc_topics[cur] == doc_topics[cur - 1]) ++adjacent.same_topic;
   }
 
-  // Random pairs: a sample of about kRandomPairs documents (drawn from their ids), each with one
-  // other document drawn from its id: a random order's expected figures, without fetching a row
-  // for every document.
-  const double rate = std::min(1.0, kRandomPairs / static_cast<double>(n));
-  std::vector<std::int64_t> sampled, partner;
-  for (std::int64_t i = 0; i < corpus.size(); ++i) {
-    const std::int64_t doc = corpus.range.begin + i;
-    if (util::CounterRng(seed, 0x73616d70, static_cast<std::uint64_t>(doc)).uniform() >= rate) continue;
-    sampled.push_back(i);
-    util::CounterRng rng(seed, 0x72616e64, static_cast<std::uint64_t>(doc));
-    std::int64_t other = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(std::max<std::int64_t>(1, n - 1))));
-    if (other >= doc) ++other;
-    partner.push_back(std::min(other, n - 1));
-  }
-  const std::vector<std::int32_t> partner_topics = fetch_topics(comm, corpus, partner);
-  PairFigures random;
-  corpus::visit_rows(comm, corpus, partner, corpus::rows_per_round(d), [&](std::size_t first, std::size_t count, const float* rows) {
-    for (std::size_t x = first; x < first + count; ++x) {
-      const std::int64_t i = sampled[x];
-      if (partner[x] == corpus.range.begin + i) continue;
-      const float s = knn::canonical_similarity(corpus.embeddings.data() + i * d, rows + (x - first) * d, d);
-      ++random.pairs;
-      random.similarity_sum += s;
-      if (has_edge(graph, corpus.range.begin + i, partner[x])) {
-        ++random.knn_pairs;
-        random.knn_similarity_sum += s;
-      }
-      if (topics && corpus.topics[i] == partner_topics[x]) ++random.same_topic;
-    }
-  });
   // Upper bound of any path cover of the kNN graph: every document contributes its two heaviest
   // (positive) edges, each edge counted from both ends.
-  double bound = 0;
+  util::ExactSum local_bound;
   for (std::int64_t i = 0; i < graph.range.size(); ++i)
     for (std::int64_t s = graph.offsets[i]; s < std::min(graph.offsets[i] + 2, graph.offsets[i + 1]); ++s)
-      bound += std::max(0.0f, graph.weight[s]);
-  bound = comm.sum(bound) / 2;
+      local_bound.add(std::max(0.0f, graph.weight[s]));
+  const double bound = util::ExactSum::value_of(comm.sum(local_bound.units())) / 2;
 
   q.figures["adjacent"] = to_json(comm, adjacent, topics);
-  q.figures["random_pairs"] = to_json(comm, random, topics);
+  q.figures["random_pairs"] = all_pairs_figures(comm, corpus, graph);
   q.figures["path_cover_upper_bound"] = bound;
   q.figures["knn_weight_to_bound"] = bound > 0 ? q.figures["adjacent"]["knn_similarity_sum"].get<double>() / bound : 0.0;
   return q;

@@ -1,7 +1,7 @@
 // Quality figures of a document order (printed, stored in order.h5, reported): mean similarity of
 // adjacent documents, share of adjacent pairs that are kNN edges, the path-cover upper bound
 // 1/2 sum_v (w1(v) + w2(v)) and the ratio to it, topic purity of adjacent pairs, and the same
-// figures for random pairs of documents (what a random order gives in expectation).
+// figures over all pairs of distinct documents (what a random order gives in expectation), exactly.
 #pragma once
 
 #include <cstdint>
@@ -15,12 +15,14 @@
 namespace weave::order {
 
 struct OrderQuality {
-  std::vector<float> link_similarity;  ///< for the positions owned here; NaN at position 0
+  /// For the positions owned here; NaN at position 0. A link along a kNN edge takes the edge's
+  /// weight (the canonical similarity, as knn.h5 defines it): only other links fetch rows.
+  std::vector<float> link_similarity;
   nlohmann::json figures;              ///< the same on every rank
 };
 
 /// Collective. order_block: documents at positions block_range(N, P, rank).
 OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
-                           const std::vector<std::int64_t>& order_block, std::uint64_t seed = 1);
+                           const std::vector<std::int64_t>& order_block);
 
 }  // namespace weave::order

@@ -13,7 +13,7 @@ with e2e.scratch() as tmp:
     corpus, knn = os.path.join(tmp, "c.h5"), os.path.join(tmp, "knn.h5")
     e2e.expect_ok(e2e.run(2, "synth", "--docs", 3000, "--dim", 32, "--topics", 30, "--out", corpus, "--quiet"), "synth")
     e2e.expect_ok(e2e.run(2, "knn", "--corpus", corpus, "--k", 10, "--out", knn, "--quiet"), "knn")
-    results = {}
+    results, figures = {}, {}
     for ranks in (1, 2, 3):
         out = os.path.join(tmp, f"order{ranks}.h5")
         r = e2e.run(ranks, "order", "--knn", knn, "--corpus", corpus, "--out", out, "--report", out + ".json")
@@ -22,6 +22,9 @@ with e2e.scratch() as tmp:
         with h5py.File(out, "r") as f:
             results[ranks] = {k: f[k][:] for k in ("order", "path_offsets", "link_similarity")}
             attrs = dict(f.attrs)
+            quality = json.loads(attrs["quality"])
+            figures[ranks] = (attrs["mean_link_similarity"], attrs["knn_edge_share"], quality["adjacent"],
+                              quality["random_pairs"], quality["path_cover_upper_bound"])
         report = json.load(open(out + ".json"))
         fig = report["figures"]
         assert fig["rounds"] >= (0 if ranks == 1 else 1) and "accepted_per_round" in fig
@@ -30,7 +33,9 @@ with e2e.scratch() as tmp:
         for k, v in results[1].items():
             if not np.array_equal(v, results[ranks][k], equal_nan=True):
                 e2e.fail(f"/{k} differs between 1 and {ranks} ranks")
-    print("ok: identical order.h5 at 1, 2, 3 ranks")
+        if figures[ranks] != figures[1]:  # summed exactly: the same bits at any rank count
+            e2e.fail(f"quality figures differ between 1 and {ranks} ranks: {figures[1]} / {figures[ranks]}")
+    print("ok: identical order.h5 (and its quality figures) at 1, 2, 3 ranks")
 
     order, offsets, link = results[1]["order"], results[1]["path_offsets"], results[1]["link_similarity"]
     assert np.array_equal(np.sort(order), np.arange(3000)), "not a permutation"
@@ -42,6 +47,19 @@ with e2e.scratch() as tmp:
     sims = np.einsum("ij,ij->i", x[order[:-1]], x[order[1:]])
     assert np.isnan(link[0]) and np.allclose(link[1:], sims, atol=1e-5), "link_similarity disagrees with numpy"
     assert abs(attrs["mean_link_similarity"] - np.mean(link[1:])) < 1e-6
+    # The random-order figures are exact means over all pairs of distinct documents.
+    random = json.loads(attrs["quality"])["random_pairs"]
+    n, total = len(x), x.sum(axis=0)
+    assert random["pairs"] == n * (n - 1) // 2
+    assert abs(random["mean_similarity"] - (total @ total - n) / (n * (n - 1))) < 1e-7, (random, (total @ total - n) / (n * (n - 1)))
+    with h5py.File(corpus, "r") as f:
+        _, per_topic = np.unique(f["topics"][:], return_counts=True)
+    assert abs(random["topic_purity"] - (per_topic * (per_topic - 1)).sum() / (n * (n - 1))) < 1e-12, random
+    with h5py.File(knn, "r") as f:
+        nbrs = f["neighbors"][:]
+    rows = np.repeat(np.arange(n), nbrs.shape[1])
+    edges = {(min(a, b), max(a, b)) for a, b in zip(rows, nbrs.ravel()) if b >= 0}
+    assert abs(random["knn_edge_share"] - len(edges) / random["pairs"]) < 1e-12, random
     print("ok: permutation, path offsets and link similarities check out")
 
     # Stitching by meeting points and projections (exact levels held back to 16 ends) against
