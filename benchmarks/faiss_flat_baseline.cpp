@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "usage: faiss_flat_baseline CORPUS K [OUT_IDS.bin]\n");
     return 2;
   }
-  weave::mpi::Comm self(MPI_COMM_SELF);
+  const weave::mpi::Comm self = weave::mpi::Comm::self();
   weave::CorpusOptions options;
   options.path = argv[1];
   const int k = std::stoi(argv[2]);

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "usage: faiss_ivf_baseline CORPUS CENTROIDS.f32 NLIST K NPROBE TRAIN_SAMPLE OUT_IDS.bin\n");
     return 2;
   }
-  weave::mpi::Comm self(MPI_COMM_SELF);
+  const weave::mpi::Comm self = weave::mpi::Comm::self();
   weave::CorpusOptions options;
   options.path = argv[1];
   const int nlist = std::stoi(argv[3]), k = std::stoi(argv[4]), nprobe = std::stoi(argv[5]);

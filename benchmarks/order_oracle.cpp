@@ -16,7 +16,7 @@ using namespace weave;
 
 int main(int argc, char** argv) {
   mpi::Environment env(argc, argv);
-  mpi::Comm self(MPI_COMM_SELF);
+  const mpi::Comm self = mpi::Comm::self();
   const knn::KnnFileBlock f = knn::read_knn_file(self, argv[1]);
   const auto t0 = std::chrono::steady_clock::now();
   const std::int64_t n = f.num_docs;

@@ -33,7 +33,7 @@ void fingerprint_corpus(const mpi::Comm& comm, CorpusBlock& block) {
     if (block.info.embeddings_read && sampled_block(id))
       sums[1] += util::hash_bytes(block.embedding(LocalId(i)), static_cast<std::size_t>(block.info.dim) * sizeof(float), h);
   }
-  comm.allreduce_inplace(std::span<std::uint64_t>(sums), MPI_SUM);
+  comm.sum_inplace(std::span<std::uint64_t>(sums));
   const auto n = static_cast<std::uint64_t>(block.info.num_docs);
   block.info.documents_fingerprint = fmt::format("{:016x}", util::mix64(sums[0] ^ n));
   block.info.fingerprint =

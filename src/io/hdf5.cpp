@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "mpi/raw_comm.hpp"
 #include "weave/error.hpp"
 
 namespace weave::io {
@@ -33,7 +34,7 @@ void checked_status(herr_t rc, const std::string& what) {
 
 Handle file_access(const mpi::Comm& comm) {
   Handle fapl(checked(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate(fapl)"), H5Pclose);
-  checked_status(H5Pset_fapl_mpio(fapl.get(), comm.get(), MPI_INFO_NULL), "H5Pset_fapl_mpio");
+  checked_status(H5Pset_fapl_mpio(fapl.get(), mpi::RawComm::of(comm), MPI_INFO_NULL), "H5Pset_fapl_mpio");
   // Metadata reads by one rank, broadcast to the others (cheaper than N ranks reading it).
   checked_status(H5Pset_all_coll_metadata_ops(fapl.get(), true), "H5Pset_all_coll_metadata_ops");
   checked_status(H5Pset_coll_metadata_write(fapl.get(), true), "H5Pset_coll_metadata_write");

@@ -3,6 +3,8 @@
 #include <limits>
 #include <string>
 
+#include "mpi/raw_comm.hpp"
+
 namespace weave::mpi {
 
 void agree_on_error(const Comm& comm, std::exception_ptr local_error) {
@@ -30,7 +32,7 @@ void agree_on_error(const Comm& comm, std::exception_ptr local_error) {
   } mine{static_cast<long>(key), comm.rank()}, winner{};
   static_assert(sizeof(long) == sizeof(std::int64_t));
   count_collective(sizeof(mine));
-  check(MPI_Allreduce(&mine, &winner, 1, MPI_LONG_INT, MPI_MINLOC, comm.get()), "MPI_Allreduce(MINLOC)");
+  check(MPI_Allreduce(&mine, &winner, 1, MPI_LONG_INT, MPI_MINLOC, RawComm::of(comm)), "MPI_Allreduce(MINLOC)");
   if (winner.key == kNoError) return;
   const std::string agreed = comm.bcast_string(message, winner.rank);
   const bool agreed_internal = comm.bcast_value<std::uint8_t>(internal ? 1 : 0, winner.rank) != 0;

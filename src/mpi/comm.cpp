@@ -7,9 +7,62 @@
 
 #include <fmt/format.h>
 
+#include "mpi/raw_comm.hpp"
 #include "weave/error.hpp"
 
 namespace weave::mpi {
+
+namespace {
+
+static_assert(sizeof(MPI_Comm) <= sizeof(std::uintptr_t), "an MPI_Comm must fit the Comm's handle");
+
+std::uintptr_t handle_of(MPI_Comm comm) {
+  std::uintptr_t handle = 0;
+  std::memcpy(&handle, &comm, sizeof comm);
+  return handle;
+}
+
+MPI_Comm comm_of(std::uintptr_t handle) {
+  MPI_Comm comm;
+  std::memcpy(&comm, &handle, sizeof comm);
+  return comm;
+}
+
+MPI_Datatype datatype(ElementType type) {
+  switch (type) {
+    case ElementType::kFloat: return MPI_FLOAT;
+    case ElementType::kDouble: return MPI_DOUBLE;
+    case ElementType::kChar: return MPI_CHAR;
+    case ElementType::kInt8: return MPI_INT8_T;
+    case ElementType::kUint8: return MPI_UINT8_T;
+    case ElementType::kInt16: return MPI_INT16_T;
+    case ElementType::kUint16: return MPI_UINT16_T;
+    case ElementType::kInt32: return MPI_INT32_T;
+    case ElementType::kUint32: return MPI_UINT32_T;
+    case ElementType::kInt64: return MPI_INT64_T;
+    case ElementType::kUint64: return MPI_UINT64_T;
+  }
+  throw InternalError("mpi: unknown element type");
+}
+
+MPI_Op operation(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::kSum: return MPI_SUM;
+    case ReduceOp::kMin: return MPI_MIN;
+    case ReduceOp::kMax: return MPI_MAX;
+  }
+  throw InternalError("mpi: unknown reduction");
+}
+
+double bytes_of(int n, ElementType type) {
+  int size = 0;
+  check(MPI_Type_size(datatype(type), &size), "MPI_Type_size");
+  return static_cast<double>(n) * size;
+}
+
+}  // namespace
+
+MPI_Comm RawComm::of(const Comm& comm) { return comm_of(comm.handle_); }
 
 void check(int rc, const char* what) {
   if (rc == MPI_SUCCESS) return;
@@ -19,23 +72,35 @@ void check(int rc, const char* what) {
   throw InternalError(fmt::format("{} failed: {}", what, std::string(text, static_cast<std::size_t>(len))));
 }
 
-Comm::Comm(MPI_Comm comm) : comm_(comm) {
-  if (comm_ != MPI_COMM_NULL) {
-    check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
-    check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+Comm::Comm(FromHandle, std::uintptr_t handle, bool owned) : handle_(handle), owned_(owned) {
+  const MPI_Comm comm = comm_of(handle_);
+  if (comm != MPI_COMM_NULL) {
+    check(MPI_Comm_rank(comm, &rank_), "MPI_Comm_rank");
+    check(MPI_Comm_size(comm, &size_), "MPI_Comm_size");
   }
 }
 
+Comm::Comm() : Comm(FromHandle{}, handle_of(MPI_COMM_WORLD), false) {}
+
+Comm Comm::self() { return Comm(FromHandle{}, handle_of(MPI_COMM_SELF), false); }
+
 Comm::Comm(Comm&& other) noexcept
-    : comm_(std::exchange(other.comm_, MPI_COMM_NULL)),
+    : handle_(std::exchange(other.handle_, handle_of(MPI_COMM_NULL))),
       owned_(std::exchange(other.owned_, false)),
       rank_(other.rank_),
       size_(other.size_) {}
 
+namespace {
+void free_if_owned(std::uintptr_t handle, bool owned) {
+  MPI_Comm comm = comm_of(handle);
+  if (owned && comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
+}
+}  // namespace
+
 Comm& Comm::operator=(Comm&& other) noexcept {
   if (this != &other) {
-    if (owned_ && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
-    comm_ = std::exchange(other.comm_, MPI_COMM_NULL);
+    free_if_owned(handle_, owned_);
+    handle_ = std::exchange(other.handle_, handle_of(MPI_COMM_NULL));
     owned_ = std::exchange(other.owned_, false);
     rank_ = other.rank_;
     size_ = other.size_;
@@ -43,26 +108,44 @@ Comm& Comm::operator=(Comm&& other) noexcept {
   return *this;
 }
 
-Comm::~Comm() {
-  if (owned_ && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
-}
+Comm::~Comm() { free_if_owned(handle_, owned_); }
+
+bool Comm::is_null() const { return comm_of(handle_) == MPI_COMM_NULL; }
 
 Comm Comm::split(int color) const {
   MPI_Comm out = MPI_COMM_NULL;
-  check(MPI_Comm_split(comm_, color, rank_, &out), "MPI_Comm_split");
-  Comm c(out);
-  c.owned_ = out != MPI_COMM_NULL;
-  return c;
+  check(MPI_Comm_split(comm_of(handle_), color == kNoColor ? MPI_UNDEFINED : color, rank_, &out), "MPI_Comm_split");
+  return Comm(FromHandle{}, handle_of(out), out != MPI_COMM_NULL);
 }
 
 void Comm::barrier() const {
   count_collective(0);
-  check(MPI_Barrier(comm_), "MPI_Barrier");
+  check(MPI_Barrier(comm_of(handle_)), "MPI_Barrier");
+}
+
+void Comm::allreduce_elements(void* values, int n, ElementType type, ReduceOp op) const {
+  count_collective(bytes_of(n, type));
+  check(MPI_Allreduce(MPI_IN_PLACE, values, n, datatype(type), operation(op), comm_of(handle_)), "MPI_Allreduce");
+}
+
+void Comm::exscan_sum_elements(const void* values, void* out, int n, ElementType type) const {
+  count_collective(bytes_of(n, type));
+  check(MPI_Exscan(values, out, n, datatype(type), MPI_SUM, comm_of(handle_)), "MPI_Exscan");
+}
+
+void Comm::allgather_element(const void* value, void* out, ElementType type) const {
+  count_collective(bytes_of(1, type));
+  check(MPI_Allgather(value, 1, datatype(type), out, 1, datatype(type), comm_of(handle_)), "MPI_Allgather");
+}
+
+void Comm::bcast_elements(void* values, int n, ElementType type, int root) const {
+  count_collective(bytes_of(n, type));
+  check(MPI_Bcast(values, n, datatype(type), root, comm_of(handle_)), "MPI_Bcast");
 }
 
 std::pair<int, int> Comm::node_rank_and_size() const {
   MPI_Comm node = MPI_COMM_NULL;
-  check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  check(MPI_Comm_split_type(comm_of(handle_), MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
   int local_rank = 0, local_size = 1;
   check(MPI_Comm_rank(node, &local_rank), "MPI_Comm_rank");
   check(MPI_Comm_size(node, &local_size), "MPI_Comm_size");
@@ -94,7 +177,8 @@ std::vector<std::string> Comm::bcast_strings(const std::vector<std::string>& v, 
 std::vector<std::int64_t> Comm::alltoall_counts(const std::vector<std::int64_t>& send_counts) const {
   std::vector<std::int64_t> recv(static_cast<std::size_t>(size_));
   count_collective(static_cast<double>(size_) * sizeof(std::int64_t));
-  check(MPI_Alltoall(send_counts.data(), 1, MPI_INT64_T, recv.data(), 1, MPI_INT64_T, comm_), "MPI_Alltoall");
+  check(MPI_Alltoall(send_counts.data(), 1, MPI_INT64_T, recv.data(), 1, MPI_INT64_T, comm_of(handle_)),
+        "MPI_Alltoall");
   return recv;
 }
 
@@ -108,7 +192,9 @@ void Comm::set_max_piece_elements(std::int64_t elements) { max_piece = std::max<
 
 void Comm::exchange(const std::vector<const void*>& send, const std::vector<std::int64_t>& send_counts,
                     const std::vector<void*>& recv, const std::vector<std::int64_t>& recv_counts,
-                    MPI_Datatype type) const {
+                    ElementType element) const {
+  const MPI_Datatype type = datatype(element);
+  const MPI_Comm comm = comm_of(handle_);
   int size = 0;
   check(MPI_Type_size(type, &size), "MPI_Type_size");
   const auto bytes = static_cast<std::int64_t>(size);
@@ -120,7 +206,7 @@ void Comm::exchange(const std::vector<const void*>& send, const std::vector<std:
     for (std::int64_t at = 0; at < recv_counts[r]; at += max_piece) {
       const auto n = static_cast<int>(std::min(max_piece, recv_counts[r] - at));
       requests.emplace_back();
-      check(MPI_Irecv(static_cast<char*>(recv[r]) + at * bytes, n, type, r, kTag, comm_, &requests.back()),
+      check(MPI_Irecv(static_cast<char*>(recv[r]) + at * bytes, n, type, r, kTag, comm, &requests.back()),
             "MPI_Irecv");
       traffic().bytes_received += static_cast<double>(n) * static_cast<double>(bytes);
     }
@@ -130,7 +216,7 @@ void Comm::exchange(const std::vector<const void*>& send, const std::vector<std:
     for (std::int64_t at = 0; at < send_counts[r]; at += max_piece) {
       const auto n = static_cast<int>(std::min(max_piece, send_counts[r] - at));
       requests.emplace_back();
-      check(MPI_Isend(static_cast<const char*>(send[r]) + at * bytes, n, type, r, kTag, comm_,
+      check(MPI_Isend(static_cast<const char*>(send[r]) + at * bytes, n, type, r, kTag, comm,
                       &requests.back()),
             "MPI_Isend");
       traffic().bytes_sent += static_cast<double>(n) * static_cast<double>(bytes);

@@ -2,9 +2,10 @@
 //
 // Every MPI call is checked; a failure raises InternalError carrying MPI_Error_string. Collective
 // helpers take and return std::vector, so callers never see counts, displacements or datatypes.
+// This header does not include <mpi.h>: the calls live in comm.cpp (the templates hand typed
+// buffers to untyped members), and only src/mpi/ (and the HDF5 layer, through mpi/raw_comm.hpp)
+// sees an MPI_Comm.
 #pragma once
-
-#include <mpi.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -13,38 +14,36 @@
 #include <utility>
 #include <vector>
 
-#include "mpi/datatype.hpp"
+#include "mpi/element_type.hpp"
 #include "mpi/traffic.hpp"
 
 namespace weave::mpi {
 
-/// Throws InternalError with MPI_Error_string when rc != MPI_SUCCESS.
-void check(int rc, const char* what);
-
 class Comm {
  public:
-  /// Wraps a communicator without owning it (MPI_COMM_WORLD, or one the caller frees).
-  explicit Comm(MPI_Comm comm = MPI_COMM_WORLD);
-  /// This process alone (MPI_COMM_SELF): for files one rank opens by itself (metadata, attributes).
-  static Comm self() { return Comm(MPI_COMM_SELF); }
   /// Every process of the job (MPI_COMM_WORLD).
-  static Comm world() { return Comm(MPI_COMM_WORLD); }
+  Comm();
+  /// This process alone (MPI_COMM_SELF): for files one rank opens by itself (metadata, attributes).
+  static Comm self();
+  /// Every process of the job (MPI_COMM_WORLD).
+  static Comm world() { return Comm(); }
   Comm(const Comm&) = delete;
   Comm& operator=(const Comm&) = delete;
   Comm(Comm&& other) noexcept;
   Comm& operator=(Comm&& other) noexcept;
   ~Comm();
 
-  /// A new communicator of the ranks passing the same color (MPI_Comm_split), ordered by rank.
-  /// Ranks passing MPI_UNDEFINED get an empty Comm (is_null()).
+  /// The color of split() for ranks that join no communicator.
+  static constexpr int kNoColor = -1;
+  /// A new communicator of the ranks passing the same color (>= 0; MPI_Comm_split), ordered by
+  /// rank. Ranks passing kNoColor get an empty Comm (is_null()).
   Comm split(int color) const;
   /// This rank's place among the ranks of its node (shared memory), and their number.
   std::pair<int, int> node_rank_and_size() const;
   /// The name of the host this process runs on.
   static std::string processor_name();
 
-  MPI_Comm get() const { return comm_; }
-  bool is_null() const { return comm_ == MPI_COMM_NULL; }
+  bool is_null() const;
   int rank() const { return rank_; }
   int size() const { return size_; }
   bool is_root() const { return rank_ == 0; }
@@ -52,36 +51,34 @@ class Comm {
   void barrier() const;
 
   template <typename T>
-  T allreduce(T value, MPI_Op op) const {
-    T out{};
-    count_collective(sizeof(T));
-    check(MPI_Allreduce(&value, &out, 1, datatype<T>(), op, comm_), "MPI_Allreduce");
-    return out;
+  T allreduce(T value, ReduceOp op) const {
+    allreduce_inplace(std::span<T>(&value, 1), op);
+    return value;
   }
   /// Element-wise over every rank's `values` (the same length everywhere), in pieces of at most
   /// max_piece_elements() (MPI counts are int).
   template <typename T>
-  void allreduce_inplace(std::span<T> values, MPI_Op op) const {
+  void allreduce_inplace(std::span<T> values, ReduceOp op) const {
     for (std::size_t at = 0; at < values.size(); at += static_cast<std::size_t>(max_piece_elements())) {
       const auto n = static_cast<int>(std::min<std::size_t>(values.size() - at, max_piece_elements()));
-      count_collective(static_cast<double>(n) * sizeof(T));
-      check(MPI_Allreduce(MPI_IN_PLACE, values.data() + at, n, datatype<T>(), op, comm_), "MPI_Allreduce");
+      allreduce_elements(values.data() + at, n, element_type<T>(), op);
     }
   }
   template <typename T>
-  T sum(T v) const { return allreduce(v, MPI_SUM); }
+  T sum(T v) const { return allreduce(v, ReduceOp::kSum); }
   template <typename T>
-  T max(T v) const { return allreduce(v, MPI_MAX); }
+  T max(T v) const { return allreduce(v, ReduceOp::kMax); }
   template <typename T>
-  T min(T v) const { return allreduce(v, MPI_MIN); }
+  T min(T v) const { return allreduce(v, ReduceOp::kMin); }
+  /// Element-wise sums over every rank's `values`, in place.
+  template <typename T>
+  void sum_inplace(std::span<T> values) const { allreduce_inplace(values, ReduceOp::kSum); }
 
   /// Exclusive prefix sum over ranks (0 on rank 0).
   template <typename T>
   T exscan_sum(T value) const {
-    T out{};
-    count_collective(sizeof(T));
-    check(MPI_Exscan(&value, &out, 1, datatype<T>(), MPI_SUM, comm_), "MPI_Exscan");
-    return rank_ == 0 ? T{} : out;
+    exscan_sum_inplace(std::span<T>(&value, 1));
+    return value;
   }
 
   /// Element-wise exclusive prefix sum over ranks, in place (zeros on rank 0), in pieces like
@@ -91,8 +88,7 @@ class Comm {
     std::vector<T> out(std::min<std::size_t>(values.size(), static_cast<std::size_t>(max_piece_elements())));
     for (std::size_t at = 0; at < values.size(); at += static_cast<std::size_t>(max_piece_elements())) {
       const auto n = static_cast<int>(std::min<std::size_t>(values.size() - at, max_piece_elements()));
-      count_collective(static_cast<double>(n) * sizeof(T));
-      check(MPI_Exscan(values.data() + at, out.data(), n, datatype<T>(), MPI_SUM, comm_), "MPI_Exscan");
+      exscan_sum_elements(values.data() + at, out.data(), n, element_type<T>());
       for (int i = 0; i < n; ++i) values[at + i] = rank_ == 0 ? T{} : out[i];
     }
   }
@@ -101,8 +97,7 @@ class Comm {
   template <typename T>
   std::vector<T> allgather(T value) const {
     std::vector<T> out(static_cast<std::size_t>(size_));
-    count_collective(sizeof(T));
-    check(MPI_Allgather(&value, 1, datatype<T>(), out.data(), 1, datatype<T>(), comm_), "MPI_Allgather");
+    allgather_element(&value, out.data(), element_type<T>());
     return out;
   }
 
@@ -112,8 +107,7 @@ class Comm {
   void bcast(std::span<T> values, int root) const {
     for (std::size_t at = 0; at < values.size(); at += static_cast<std::size_t>(max_piece_elements())) {
       const auto n = static_cast<int>(std::min<std::size_t>(values.size() - at, max_piece_elements()));
-      count_collective(static_cast<double>(n) * sizeof(T));
-      check(MPI_Bcast(values.data() + at, n, datatype<T>(), root, comm_), "MPI_Bcast");
+      bcast_elements(values.data() + at, n, element_type<T>(), root);
     }
   }
   template <typename T>
@@ -153,15 +147,25 @@ class Comm {
   std::vector<T> gatherv(std::span<const T> local, int root) const;
 
  private:
-  MPI_Comm comm_ = MPI_COMM_NULL;
+  friend class RawComm;
+  /// The MPI_Comm's bits (a pointer or an int, depending on the MPI library), opaque here.
+  std::uintptr_t handle_ = 0;
   bool owned_ = false;
   int rank_ = 0;
   int size_ = 0;
 
+  struct FromHandle {};
+  Comm(FromHandle, std::uintptr_t handle, bool owned);
+
+  // The MPI calls behind the templates (comm.cpp): n elements of `type` at a time.
+  void allreduce_elements(void* values, int n, ElementType type, ReduceOp op) const;
+  void exscan_sum_elements(const void* values, void* out, int n, ElementType type) const;
+  void allgather_element(const void* value, void* out, ElementType type) const;
+  void bcast_elements(void* values, int n, ElementType type, int root) const;
   std::vector<std::int64_t> alltoall_counts(const std::vector<std::int64_t>& send_counts) const;
   /// send[r] (send_counts[r] elements) to rank r and recv_counts[r] elements from rank r into recv[r].
   void exchange(const std::vector<const void*>& send, const std::vector<std::int64_t>& send_counts,
-                const std::vector<void*>& recv, const std::vector<std::int64_t>& recv_counts, MPI_Datatype type) const;
+                const std::vector<void*>& recv, const std::vector<std::int64_t>& recv_counts, ElementType type) const;
 };
 
 template <typename T>
@@ -186,7 +190,7 @@ void Comm::alltoallv_into(const std::vector<std::vector<T>>& send, std::vector<s
     out[r].resize(static_cast<std::size_t>(recv_counts[r]));
     into[r] = out[r].data();
   }
-  exchange(from, send_counts, into, recv_counts, datatype<T>());
+  exchange(from, send_counts, into, recv_counts, element_type<T>());
 }
 
 template <typename T>
@@ -202,7 +206,7 @@ std::vector<T> Comm::alltoallv_flat(const std::vector<T>& send, const std::vecto
     from[r] = send.data() + s_at;
     into[r] = recv.data() + r_at;
   }
-  exchange(from, send_counts, into, *recv_counts, datatype<T>());
+  exchange(from, send_counts, into, *recv_counts, element_type<T>());
   return recv;
 }
 
@@ -219,7 +223,7 @@ std::vector<T> Comm::gatherv(std::span<const T> local, int root) const {
   std::vector<void*> into(static_cast<std::size_t>(size_), nullptr);
   from[root] = local.data();
   for (std::int64_t r = 0, at = 0; r < size_; at += recv_counts[r], ++r) into[r] = out.data() + at;
-  exchange(from, send_counts, into, recv_counts, datatype<T>());
+  exchange(from, send_counts, into, recv_counts, element_type<T>());
   return out;
 }
 

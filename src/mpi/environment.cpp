@@ -1,10 +1,8 @@
 #include "mpi/environment.hpp"
 
-#include <mpi.h>
-
 #include <cstdlib>
 
-#include "mpi/comm.hpp"
+#include "mpi/raw_comm.hpp"
 
 namespace weave::mpi {
 

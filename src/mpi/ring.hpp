@@ -2,9 +2,8 @@
 // the left, nonblocking, so the caller computes on the current block while the next one travels.
 #pragma once
 
-#include <mpi.h>
-
 #include <cstdint>
+#include <memory>
 
 #include "mpi/comm.hpp"
 
@@ -33,8 +32,8 @@ class RingShift {
  private:
   const Comm& comm_;
   std::int64_t row_bytes_;
-  MPI_Datatype row_type_ = MPI_DATATYPE_NULL;
-  MPI_Request requests_[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+  struct Requests;  // the row datatype and the two requests (ring.cpp)
+  std::unique_ptr<Requests> mpi_;
   double bytes_sent_ = 0;
 };
 

@@ -383,16 +383,16 @@ class Greedy {
       std::vector<std::int64_t> heaviness(scales, -1), first(scales), second(scales);
       for (int j = 0; j < scales; ++j)
         if (proposal[j].valid()) heaviness[j] = heaviness_of(proposal[j].weight);
-      comm_.allreduce_inplace(std::span(heaviness), MPI_MAX);
+      comm_.allreduce_inplace(std::span(heaviness), mpi::ReduceOp::kMax);
       if (heaviness[0] < 0) break;  // no eligible edge left anywhere
       for (int j = 0; j < scales; ++j)
         first[j] = proposal[j].valid() && heaviness_of(proposal[j].weight) == heaviness[j] ? proposal[j].a : kNone;
-      comm_.allreduce_inplace(std::span(first), MPI_MIN);
+      comm_.allreduce_inplace(std::span(first), mpi::ReduceOp::kMin);
       for (int j = 0; j < scales; ++j)
         second[j] = proposal[j].valid() && heaviness_of(proposal[j].weight) == heaviness[j] && proposal[j].a == first[j]
                         ? proposal[j].b
                         : kNone;
-      comm_.allreduce_inplace(std::span(second), MPI_MIN);
+      comm_.allreduce_inplace(std::span(second), mpi::ReduceOp::kMin);
       auto count_within = [&](int j) {  // entries at least as heavy as threshold j (a prefix)
         const Edge threshold{weight_of_heaviness(static_cast<std::uint32_t>(heaviness[j])), first[j], second[j]};
         return static_cast<std::int64_t>(std::partition_point(entries.begin(), entries.end(),
@@ -402,7 +402,7 @@ class Greedy {
       std::vector<std::int64_t> counts(scales);
       for (int j = 0; j < scales; ++j) counts[j] = heaviness[j] < 0 ? limit + 1 : count_within(j);
       std::vector<std::int64_t> global_counts = counts;
-      comm_.allreduce_inplace(std::span(global_counts), MPI_SUM);
+      comm_.sum_inplace(std::span(global_counts));
       int chosen = 0;  // scale 0 always fits: no rank has more than per_rank slots above it
       for (int j = 1; j < scales; ++j)
         if (heaviness[j] >= 0 && global_counts[j] <= limit) chosen = j;

@@ -113,7 +113,7 @@ nlohmann::json all_pairs_figures(const mpi::Comm& comm, const corpus::CorpusBloc
     squares.add(fast_similarity(row, row, d));  // |x_i|^2, ~1: float32 lanes are precise enough here
   }
   units[d] = squares.units();
-  comm.allreduce_inplace(std::span<std::int64_t>(units), MPI_SUM);
+  comm.sum_inplace(std::span<std::int64_t>(units));
   double s2 = 0;
   for (std::int64_t j = 0; j < d; ++j) s2 += std::pow(static_cast<double>(units[j]) / kColumnScale, 2);
   const double similarity_sum = (s2 - util::ExactSum::value_of(units[d])) / 2;

@@ -106,7 +106,7 @@ TEST(Comm, GatherBroadcastAndReduceInPiecesDeliverTheSame) {
   comm.bcast(std::span<std::int64_t>(broadcast), 0);
   std::vector<std::int64_t> summed(11);
   for (int k = 0; k < 11; ++k) summed[k] = r * k;
-  comm.allreduce_inplace(std::span<std::int64_t>(summed), MPI_SUM);
+  comm.sum_inplace(std::span<std::int64_t>(summed));
   mpi::Comm::set_max_piece_elements(limit);
   if (r == p - 1) {
     std::vector<std::int64_t> want;
@@ -146,7 +146,7 @@ TEST(Comm, BroadcastsStringsAndGathers) {
 
 TEST(Comm, SplitMakesSubCommunicators) {
   mpi::Comm comm;
-  const mpi::Comm evens = comm.split(comm.rank() % 2 == 0 ? 0 : MPI_UNDEFINED);
+  const mpi::Comm evens = comm.split(comm.rank() % 2 == 0 ? 0 : mpi::Comm::kNoColor);
   if (comm.rank() % 2 == 0) {
     ASSERT_FALSE(evens.is_null());
     EXPECT_EQ(evens.rank(), comm.rank() / 2);

@@ -130,7 +130,7 @@ WholeGraph random_graph(std::int64_t n, int k, std::uint64_t seed) {
 }
 
 TEST(Dedup, RandomGraphsMatchUnionFind) {
-  mpi::Comm comm(MPI_COMM_WORLD);
+  mpi::Comm comm;
   for (std::uint64_t seed : {1, 2, 3}) {
     const WholeGraph g = random_graph(997, 4, seed);
     // The oracle itself finds many groups of several sizes below the giant component's threshold.
@@ -151,7 +151,7 @@ TEST(Dedup, RandomGraphsMatchUnionFind) {
 TEST(Dedup, LongChainAcrossRanks) {
   // 0 - 1 - 2 - ... - n-1 listed only from the higher end, with the smallest id at one end and the
   // longest document in the middle: one group, labels must travel the whole chain.
-  mpi::Comm comm(MPI_COMM_WORLD);
+  mpi::Comm comm;
   const std::int64_t n = 2000;
   WholeGraph g{n, 1, std::vector<std::int64_t>(n, -1), std::vector<float>(n, NAN), std::vector<std::int64_t>(n, 10)};
   for (std::int64_t u = 1; u < n; ++u) g.ids[u] = u - 1, g.sims[u] = 0.99f;
@@ -169,7 +169,7 @@ TEST(Dedup, LongChainAcrossRanks) {
 }
 
 TEST(Dedup, AllDuplicatesAndStars) {
-  mpi::Comm comm(MPI_COMM_WORLD);
+  mpi::Comm comm;
   // Every document lists k others of one big group (all similarities 1): one group of n.
   const std::int64_t n = 600;
   const int k = 5;
@@ -193,7 +193,7 @@ TEST(Dedup, AllDuplicatesAndStars) {
 
 TEST(Dedup, ExchangesInSmallRounds) {
   // The components' exchanges cut into rounds of 7 ids a rank: the same groups.
-  mpi::Comm comm(MPI_COMM_WORLD);
+  mpi::Comm comm;
   dedup::set_component_keys_per_round(7);
   const WholeGraph g = random_graph(499, 4, 11);
   for (double threshold : {0.95, 0.85})
@@ -202,7 +202,7 @@ TEST(Dedup, ExchangesInSmallRounds) {
 }
 
 TEST(Dedup, NoEdgeAtThreshold) {
-  mpi::Comm comm(MPI_COMM_WORLD);
+  mpi::Comm comm;
   const WholeGraph g = random_graph(101, 3, 9);
   std::vector<std::int64_t> rep, size;
   const auto groups = run_distributed(comm, g, 1.0, dedup::KeepRule::kLongest, rep, size);

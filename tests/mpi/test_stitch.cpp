@@ -189,7 +189,7 @@ TEST(Stitching, OrderOnAllRanksEqualsTheOrderOnOneRank) {
       EXPECT_TRUE(methods.count("projection")) << "no projection level ran";
     }
 
-    const mpi::Comm alone = comm.split(comm.is_root() ? 0 : MPI_UNDEFINED);
+    const mpi::Comm alone = comm.split(comm.is_root() ? 0 : mpi::Comm::kNoColor);
     if (!alone.is_null()) {
       util::Report own(alone, "order");
       config.out = dir.path("one.h5");

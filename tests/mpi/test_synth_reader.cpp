@@ -59,7 +59,7 @@ SynthConfig small_config(const std::string& out) {
 
 /// Runs synth on the first q ranks only (a sub-communicator), the others wait.
 void synth_on_first_ranks(const mpi::Comm& comm, int q, const SynthConfig& config) {
-  mpi::Comm sub = comm.split(comm.rank() < q ? 0 : MPI_UNDEFINED);
+  mpi::Comm sub = comm.split(comm.rank() < q ? 0 : mpi::Comm::kNoColor);
   if (!sub.is_null()) {
     util::Report report(sub, "synth");
     corpus::write_synth_corpus(sub, config, /*quiet=*/true, report);
@@ -105,7 +105,7 @@ TEST(Reader, EqualsTheGeneratorNormalisedWhateverTheRankCount) {
   }
   // Every sub-communicator size reads the same corpus.
   for (int q = 1; q <= comm.size(); ++q) {
-    mpi::Comm sub = comm.split(comm.rank() < q ? 0 : MPI_UNDEFINED);
+    mpi::Comm sub = comm.split(comm.rank() < q ? 0 : mpi::Comm::kNoColor);
     if (!sub.is_null()) expect_identical(oracle, read_all(sub, config.out), "reader at " + std::to_string(q) + " ranks");
     comm.barrier();
   }
@@ -197,7 +197,7 @@ TEST(Reader, ZeroRowsAreDroppedOrKeptIdenticallyForAnyRankCount) {
     for (int j = 0; j < 4; ++j) EXPECT_EQ(kept.embeddings[r * 4 + j], 0.0f);
 
   for (int q = 1; q <= comm.size(); ++q) {
-    mpi::Comm sub = comm.split(comm.rank() < q ? 0 : MPI_UNDEFINED);
+    mpi::Comm sub = comm.split(comm.rank() < q ? 0 : mpi::Comm::kNoColor);
     if (!sub.is_null()) {
       CorpusOptions options;
       options.path = dir.path("z.h5");

@@ -51,7 +51,7 @@ CorpusArrays CorpusArrays::slice(std::int64_t begin, std::int64_t end) const {
 }
 
 void write_corpus_file(const std::string& path, const CorpusArrays& c) {
-  mpi::Comm self(MPI_COMM_SELF);
+  const mpi::Comm self = mpi::Comm::self();
   io::File f = io::File::create(self, path);
   const std::int64_t n = c.rows();
   io::create_dataset(f, "/embeddings", H5T_IEEE_F32LE, {n, c.dim});

@@ -75,7 +75,7 @@ ClusterPlan plan_and_route(const mpi::Comm& comm, std::int64_t own, int clusters
   }
   std::vector<std::int64_t> before = counts;  // rows of each cluster on lower ranks (lower ids)
   comm.exscan_sum_inplace(std::span<std::int64_t>(before));
-  comm.allreduce_inplace(std::span<std::int64_t>(counts), MPI_SUM);
+  comm.sum_inplace(std::span<std::int64_t>(counts));
   ClusterPlan plan = plan_clusters({counts.begin(), counts.begin() + clusters}, {counts.begin() + clusters, counts.end()},
                                    comm.size(), round_rows);
   routes.member_piece.resize(static_cast<std::size_t>(own));
@@ -282,7 +282,7 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
   const auto primary = nearest_centroids(own, centroids, 1, search);
   std::vector<std::int64_t> members(static_cast<std::size_t>(options.clusters), 0);
   for (const std::int32_t c : primary) ++members[c];
-  comm.allreduce_inplace(std::span<std::int64_t>(members), MPI_SUM);
+  comm.sum_inplace(std::span<std::int64_t>(members));
   double assign_seconds = seconds_since(t0);
 
   // The recall sample, and the probe count if it is to choose it.

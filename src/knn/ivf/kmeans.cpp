@@ -101,7 +101,7 @@ Centroids train_centroids(const mpi::Comm& comm, const RowBlock& own, std::int64
           static_cast<double>(canonical_similarity(row, centroids.rows.data() + static_cast<std::int64_t>(c) * dim, dim)) *
           kFixedPointScale);
     }
-    comm.allreduce_inplace(std::span<std::int64_t>(sums), MPI_SUM);
+    comm.sum_inplace(std::span<std::int64_t>(sums));
     stats.mean_similarity = static_cast<double>(similarity_sum) / kFixedPointScale / static_cast<double>(stats.sample);
 
     // New centroids: the normalised sums (a zero sum keeps the old centroid).

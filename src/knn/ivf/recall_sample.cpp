@@ -148,7 +148,7 @@ std::vector<double> RecallSample::recall_by_probe(const std::vector<int>& levels
       }
     }
   }
-  comm_.allreduce_inplace(std::span<std::int64_t>(hits), MPI_SUM);
+  comm_.sum_inplace(std::span<std::int64_t>(hits));
   std::vector<double> recall(levels.size());
   for (std::size_t level = 0; level < levels.size(); ++level)
     recall[level] = hits.back() == 0 ? 1.0 : static_cast<double>(hits[level]) / static_cast<double>(hits.back());
@@ -177,7 +177,7 @@ double RecallSample::measure(const KnnLists& lists) const {
         if (id >= 0 && std::find(exact.begin(), exact.end(), id) != exact.end()) ++counts[0];
       }
     }
-  comm_.allreduce_inplace(std::span<std::int64_t>(counts), MPI_SUM);
+  comm_.sum_inplace(std::span<std::int64_t>(counts));
   return counts[1] == 0 ? 1.0 : static_cast<double>(counts[0]) / static_cast<double>(counts[1]);
 }
 
