@@ -71,9 +71,9 @@ int main(int argc, char** argv) {
   {  // corpus.h5
     io::AtomicOutput out(comm, dir + "/corpus.h5");
     io::File f = io::File::create(comm, out.tmp_path());
-    io::create_dataset(f, "/embeddings", H5T_IEEE_F32LE, {n, d});
-    io::create_dataset(f, "/lengths", H5T_STD_I32LE, {n});
-    io::create_dataset(f, "/topics", H5T_STD_I32LE, {n});
+    io::create_dataset(f, "/embeddings", io::StoredType::kFloat32, {n, d});
+    io::create_dataset(f, "/lengths", io::StoredType::kInt32, {n});
+    io::create_dataset(f, "/topics", io::StoredType::kInt32, {n});
     io::write_rows(f, "/embeddings", block.range.begin, block.size(), d, block.embeddings.data());
     io::write_rows(f, "/lengths", block.range.begin, block.size(), 1, lengths.data());
     io::write_rows(f, "/topics", block.range.begin, block.size(), 1, topic.data());

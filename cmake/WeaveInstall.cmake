@@ -1,7 +1,7 @@
 # `cmake --install` puts the weave program, the library and its public headers in place, and
 # exports weave::weave so other CMake projects can find_package(weave).
 include(GNUInstallDirs)
-install(TARGETS weave weave_core EXPORT weaveTargets
+install(TARGETS weave weave_core weave_io weave_mpi EXPORT weaveTargets
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})

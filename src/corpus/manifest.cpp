@@ -1,5 +1,4 @@
 // Resolving a corpus path: one HDF5 file, or a text manifest that lists HDF5 shard files.
-#include <hdf5.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -10,6 +9,7 @@
 
 #include "corpus/corpus.hpp"
 #include "corpus/manifest.hpp"
+#include "io/hdf5.hpp"
 #include "mpi/collective_error.hpp"
 #include "weave/error.hpp"
 
@@ -27,9 +27,7 @@ std::vector<std::string> resolve_on_root(const std::string& path) {
     throw UserError(fmt::format("{}: is a directory; give an HDF5 file or a manifest listing the shard files", path));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UserError(fmt::format("{}: cannot be opened for reading", path));
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  if (H5Fis_hdf5(path.c_str()) > 0) return {path};
-  H5Eclear2(H5E_DEFAULT);
+  if (io::is_hdf5(path)) return {path};
   // A file named like HDF5 is never taken for a manifest: its error would blame "line 1".
   const std::string extension = fs::path(path).extension().string();
   if (extension == ".h5" || extension == ".hdf5" || extension == ".he5")
@@ -47,10 +45,7 @@ std::vector<std::string> resolve_on_root(const std::string& path) {
   for (const auto& [number, s] : manifest_entries(path, text)) {
     if (!fs::exists(s, ec))
       throw UserError(fmt::format("{}: line {}: shard {}: no such file", path, number, s));
-    if (H5Fis_hdf5(s.c_str()) <= 0) {
-      H5Eclear2(H5E_DEFAULT);
-      throw UserError(fmt::format("{}: line {}: shard {}: not an HDF5 file", path, number, s));
-    }
+    if (!io::is_hdf5(s)) throw UserError(fmt::format("{}: line {}: shard {}: not an HDF5 file", path, number, s));
     shards.push_back(s);
   }
   if (shards.empty()) throw UserError(fmt::format("{}: manifest lists no shard files (empty corpus)", path));

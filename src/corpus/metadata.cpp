@@ -33,11 +33,11 @@ namespace {
 
 /// The embedding type as Weave names it, or a UserError saying what is accepted.
 std::string embedding_dtype_of(const std::string& file, const io::DatasetInfo& e) {
-  if (e.type_class == H5T_FLOAT && (e.type_size == 2 || e.type_size == 4 || e.type_size == 8))
+  if (e.type_class == io::TypeClass::kFloat && (e.type_size == 2 || e.type_size == 4 || e.type_size == 8))
     return fmt::format("float{}", e.type_size * 8);
-  if (e.type_class == H5T_INTEGER && e.type_size == 2 && !e.is_signed && e.dtype_attribute == "bfloat16")
+  if (e.type_class == io::TypeClass::kInteger && e.type_size == 2 && !e.is_signed && e.dtype_attribute == "bfloat16")
     return "bfloat16";
-  if (e.type_class == H5T_INTEGER && e.type_size == 2 && !e.is_signed)
+  if (e.type_class == io::TypeClass::kInteger && e.type_size == 2 && !e.is_signed)
     throw UserError(fmt::format("{}: /embeddings is uint16 without the attribute dtype=\"bfloat16\"; if it holds "
                                 "bfloat16 bit patterns, set that attribute",
                                 file));
@@ -51,7 +51,7 @@ void check_column(const std::string& file, const io::File& f, const std::string&
   const auto info = f.dataset_info(name);
   if (info.dims.size() != 1)
     throw UserError(fmt::format("{}: {} has {} dimensions, expected 1 (one value per document)", file, name, info.dims.size()));
-  if (integer_required && info.type_class != H5T_INTEGER)
+  if (integer_required && info.type_class != io::TypeClass::kInteger)
     throw UserError(fmt::format("{}: {} has type {}, expected an integer type", file, name, info.describe()));
   if (info.rows() != rows)
     throw UserError(fmt::format("{}: {} has {} rows but /embeddings has {}; every dataset needs one row per document",

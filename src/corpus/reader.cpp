@@ -47,7 +47,7 @@ void read_shard_block(const mpi::Comm& comm, const CorpusInfo& info, const Shard
       float* out = block.embeddings.data() + (out_offset + first) * d;
       staging.resize(static_cast<std::size_t>(n * d));
       if (bf16) io::read_rows(f, "/embeddings", shard_begin + first, n, d, staging.data());
-      else io::read_rows_raw(f, "/embeddings", shard_begin + first, n, d, io::float16_type(), staging.data());
+      else io::read_float16_rows(f, "/embeddings", shard_begin + first, n, d, staging.data());
       std::transform(staging.begin(), staging.end(), out, bf16 ? bfloat16_to_float : half_to_float);
     } else {
       io::read_rows(f, "/embeddings", shard_begin + first, n, d,

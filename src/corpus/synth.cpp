@@ -109,14 +109,14 @@ void write_synth_corpus(const mpi::Comm& comm, const SynthConfig& config, bool q
     std::optional<io::File> created;
     mpi::collectively(comm, [&] { created.emplace(io::File::create(comm, output.tmp_path())); });
     io::File& file = *created;
-    hid_t emb_type = H5T_IEEE_F32LE;
-    if (config.dtype == EmbeddingDtype::kFloat16) emb_type = io::float16_type();
-    if (config.dtype == EmbeddingDtype::kBFloat16) emb_type = H5T_STD_U16LE;
+    io::StoredType emb_type = io::StoredType::kFloat32;
+    if (config.dtype == EmbeddingDtype::kFloat16) emb_type = io::StoredType::kFloat16;
+    if (config.dtype == EmbeddingDtype::kBFloat16) emb_type = io::StoredType::kUint16;
     io::create_dataset(file, "/embeddings", emb_type, {config.docs, d});
-    io::create_dataset(file, "/lengths", H5T_STD_I32LE, {config.docs});
-    io::create_dataset(file, "/doc_ids", H5T_STD_I64LE, {config.docs});
-    io::create_dataset(file, "/sources", H5T_STD_I32LE, {config.docs});
-    io::create_dataset(file, "/topics", H5T_STD_I32LE, {config.docs});
+    io::create_dataset(file, "/lengths", io::StoredType::kInt32, {config.docs});
+    io::create_dataset(file, "/doc_ids", io::StoredType::kInt64, {config.docs});
+    io::create_dataset(file, "/sources", io::StoredType::kInt32, {config.docs});
+    io::create_dataset(file, "/topics", io::StoredType::kInt32, {config.docs});
     if (config.dtype == EmbeddingDtype::kBFloat16) io::write_attribute(file, "/embeddings", "dtype", std::string("bfloat16"));
 
     // Chunks of ~16 MiB of embeddings; every rank makes the same number of collective writes.
@@ -146,7 +146,7 @@ void write_synth_corpus(const mpi::Comm& comm, const SynthConfig& config, bool q
       } else if (config.dtype == EmbeddingDtype::kFloat16) {
         emb16.resize(emb.size());
         std::transform(emb.begin(), emb.end(), emb16.begin(), float_to_half);
-        io::write_rows_raw(file, "/embeddings", begin, n, d, io::float16_type(), emb16.data());
+        io::write_float16_rows(file, "/embeddings", begin, n, d, emb16.data());
       } else {
         io::write_rows(file, "/embeddings", begin, n, d, emb.data());
       }

@@ -24,9 +24,9 @@ void write_dedup_file(const mpi::Comm& comm, const std::string& path, std::int64
     mpi::collectively(comm, [&] { created.emplace(io::File::create(comm, output.tmp_path())); });
     io::File& f = *created;
     const std::int64_t chunk = std::int64_t{1} << 20;
-    io::create_dataset(f, "/kept", H5T_STD_U8LE, {num_docs}, chunk);
-    io::create_dataset(f, "/representative", H5T_STD_I64LE, {num_docs}, chunk);
-    io::create_dataset(f, "/group_size", H5T_STD_I64LE, {num_docs}, chunk);
+    io::create_dataset(f, "/kept", io::StoredType::kUint8, {num_docs}, chunk);
+    io::create_dataset(f, "/representative", io::StoredType::kInt64, {num_docs}, chunk);
+    io::create_dataset(f, "/group_size", io::StoredType::kInt64, {num_docs}, chunk);
     io::write_rows(f, "/kept", range.begin, range.size(), 1, kept.data());
     io::write_rows(f, "/representative", range.begin, range.size(), 1, groups.representative.data());
     io::write_rows(f, "/group_size", range.begin, range.size(), 1, groups.group_size.data());
@@ -48,7 +48,7 @@ DedupBlock read_dedup_file(const mpi::Comm& comm, const std::string& path, std::
     if (!opened->has_dataset("/kept") || !opened->has_dataset("/representative"))
       throw UserError(fmt::format("{}: not a dedup file (needs /kept and /representative; made by weave dedup)", path));
     const auto info = opened->dataset_info("/kept");
-    if (info.dims.size() != 1 || info.type_class != H5T_INTEGER)
+    if (info.dims.size() != 1 || info.type_class != io::TypeClass::kInteger)
       throw UserError(fmt::format("{}: /kept must be a 1-D integer dataset", path));
     out.num_docs = info.rows();
     if (out.num_docs != num_docs)

@@ -1,7 +1,5 @@
 #include "inspect/output_summaries.hpp"
 
-#include <hdf5.h>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -64,11 +62,10 @@ bool lists_token_datasets(const std::string& path) {
 std::string file_kind(const mpi::Comm& comm, const std::string& path) {
   std::string kind = "corpus";
   if (comm.is_root()) {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     // A .idx or .bin is taken for a token store even without the magic, so its reader names the fault.
     if (io::is_indexed_dataset(path) || io::indexed_dataset_prefix(path) != path || lists_token_datasets(path)) {
       kind = "tokens";
-    } else if (H5Fis_hdf5(path.c_str()) > 0) {
+    } else if (io::is_hdf5(path)) {
       try {
         const mpi::Comm self = mpi::Comm::self();
         const io::File f = io::File::open(self, path);
@@ -80,7 +77,6 @@ std::string file_kind(const mpi::Comm& comm, const std::string& path) {
         kind = "corpus";  // the corpus reader gives the precise error
       }
     }
-    H5Eclear2(H5E_DEFAULT);
   }
   return comm.bcast_string(kind, 0);
 }

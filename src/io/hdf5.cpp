@@ -1,8 +1,9 @@
-#include "io/hdf5.hpp"
+#include "io/hdf5_handle.hpp"
 
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -48,13 +49,13 @@ Handle collective_transfer() {
 }
 
 Handle open_dataset(const File& file, const std::string& name) {
-  return Handle(checked(H5Dopen2(file.id(), name.c_str(), H5P_DEFAULT),
+  return Handle(checked(H5Dopen2(FileId::of(file), name.c_str(), H5P_DEFAULT),
                         fmt::format("{}: cannot open dataset {}", file.path(), name)),
                 H5Dclose);
 }
 
 Handle open_object(const File& file, const std::string& object) {
-  return Handle(checked(H5Oopen(file.id(), object.c_str(), H5P_DEFAULT),
+  return Handle(checked(H5Oopen(FileId::of(file), object.c_str(), H5P_DEFAULT),
                         fmt::format("{}: cannot open {}", file.path(), object)),
                 H5Oclose);
 }
@@ -129,10 +130,10 @@ std::string hdf5_error_detail() {
 std::string DatasetInfo::describe() const {
   std::string base;
   switch (type_class) {
-    case H5T_FLOAT: base = fmt::format("float{}", type_size * 8); break;
-    case H5T_INTEGER: base = fmt::format("{}int{}", is_signed ? "" : "u", type_size * 8); break;
-    case H5T_STRING: base = "string"; break;
-    default: base = fmt::format("HDF5 type class {}", static_cast<int>(type_class)); break;
+    case TypeClass::kFloat: base = fmt::format("float{}", type_size * 8); break;
+    case TypeClass::kInteger: base = fmt::format("{}int{}", is_signed ? "" : "u", type_size * 8); break;
+    case TypeClass::kString: base = "string"; break;
+    case TypeClass::kOther: base = fmt::format("HDF5 type class {}", hdf5_class); break;
   }
   if (dtype_attribute) base += fmt::format(" (dtype={})", *dtype_attribute);
   return base;
@@ -158,14 +159,11 @@ File File::open(const mpi::Comm& comm, const std::string& path) {
     std::ifstream probe(path, std::ios::binary);
     if (!probe) throw UserError(fmt::format("{}: cannot be opened for reading", path));
   }
-  if (H5Fis_hdf5(path.c_str()) <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    throw UserError(fmt::format("{}: not an HDF5 file", path));
-  }
+  if (!is_hdf5(path)) throw UserError(fmt::format("{}: not an HDF5 file", path));
   Handle fapl = file_access(comm);
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
   if (id < 0) fail(fmt::format("{}: cannot open HDF5 file (damaged or truncated?)", path));
-  return File(comm, path, Handle(id, H5Fclose));
+  return File(comm, path, id);
 }
 
 File File::open_rw(const mpi::Comm& comm, const std::string& path) {
@@ -173,7 +171,7 @@ File File::open_rw(const mpi::Comm& comm, const std::string& path) {
   Handle fapl = file_access(comm);
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
   if (id < 0) fail(fmt::format("{}: cannot open for writing", path));
-  return File(comm, path, Handle(id, H5Fclose));
+  return File(comm, path, id);
 }
 
 File File::create(const mpi::Comm& comm, const std::string& path) {
@@ -181,14 +179,27 @@ File File::create(const mpi::Comm& comm, const std::string& path) {
   Handle fapl = file_access(comm);
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
   if (id < 0) fail(fmt::format("{}: cannot create file (does the folder exist and is it writable?)", path));
-  return File(comm, path, Handle(id, H5Fclose));
+  return File(comm, path, id);
+}
+
+File::File(File&& other) noexcept : comm_(other.comm_), path_(std::move(other.path_)), id_(std::exchange(other.id_, -1)) {}
+
+File::~File() {
+  if (id_ >= 0) H5Fclose(id_);
 }
 
 void File::close() {
-  if (!file_.valid()) return;
-  // Release ownership first so a failing close is not retried by the destructor.
-  const hid_t id = file_.release();
+  if (id_ < 0) return;
+  // Give up the id first so a failing close is not retried by the destructor.
+  const hid_t id = std::exchange(id_, -1);
   checked_status(H5Fclose(id), fmt::format("{}: error while closing (disk full?)", path_));
+}
+
+bool is_hdf5(const std::string& path) {
+  silence_hdf5_once();
+  const bool yes = H5Fis_hdf5(path.c_str()) > 0;
+  H5Eclear2(H5E_DEFAULT);
+  return yes;
 }
 
 bool File::has_dataset(const std::string& name) const {
@@ -196,12 +207,12 @@ bool File::has_dataset(const std::string& name) const {
   const auto slash = name.find('/', 1);
   if (slash != std::string::npos) {
     const std::string group = name.substr(0, slash);
-    if (H5Lexists(id(), group.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (H5Lexists(id_, group.c_str(), H5P_DEFAULT) <= 0) return false;
   }
-  const htri_t exists = H5Lexists(id(), name.c_str(), H5P_DEFAULT);
+  const htri_t exists = H5Lexists(id_, name.c_str(), H5P_DEFAULT);
   if (exists < 0) fail(fmt::format("{}: cannot look up {}", path_, name));
   if (exists == 0) return false;
-  const hid_t obj = H5Oopen(id(), name.c_str(), H5P_DEFAULT);
+  const hid_t obj = H5Oopen(id_, name.c_str(), H5P_DEFAULT);
   if (obj < 0) {
     H5Eclear2(H5E_DEFAULT);
     return false;
@@ -220,12 +231,19 @@ DatasetInfo File::dataset_info(const std::string& name) const {
   std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
   if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   for (auto d : dims) info.dims.push_back(static_cast<std::int64_t>(d));
-  info.type_class = H5Tget_class(type.get());
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  info.hdf5_class = static_cast<int>(type_class);
+  info.type_class = type_class == H5T_INTEGER ? TypeClass::kInteger
+                    : type_class == H5T_FLOAT ? TypeClass::kFloat
+                    : type_class == H5T_STRING ? TypeClass::kString
+                                               : TypeClass::kOther;
   info.type_size = H5Tget_size(type.get());
-  info.is_signed = info.type_class == H5T_INTEGER && H5Tget_sign(type.get()) == H5T_SGN_2;
+  info.is_signed = type_class == H5T_INTEGER && H5Tget_sign(type.get()) == H5T_SGN_2;
   info.dtype_attribute = read_string_attribute(*this, name, "dtype");
   return info;
 }
+
+namespace {
 
 void read_rows_raw(const File& file, const std::string& dataset, std::int64_t row_begin, std::int64_t row_count,
                    std::int64_t cols, hid_t mem_type, void* out) {
@@ -237,14 +255,50 @@ void read_rows_raw(const File& file, const std::string& dataset, std::int64_t ro
                  fmt::format("{}: cannot read {} rows {}..{}", file.path(), dataset, row_begin, row_begin + row_count));
 }
 
+void write_rows_raw(const File& file, const std::string& dataset, std::int64_t row_begin, std::int64_t row_count,
+                    std::int64_t cols, hid_t mem_type, const void* in) {
+  Handle dset = open_dataset(file, dataset);
+  if (total_rows(dset.get()) == 0) return;  // an empty dataset has no storage to write to
+  auto [fspace, mspace] = row_selection(file, dataset, dset.get(), row_begin, row_count, cols);
+  Handle dxpl = collective_transfer();
+  checked_status(H5Dwrite(dset.get(), mem_type, mspace.get(), fspace.get(), dxpl.get(), in),
+                 fmt::format("{}: cannot write {} rows {}..{} (disk full?)", file.path(), dataset, row_begin,
+                             row_begin + row_count));
+}
+
+hid_t stored_type(StoredType type) {
+  switch (type) {
+    case StoredType::kUint8: return H5T_STD_U8LE;
+    case StoredType::kUint16: return H5T_STD_U16LE;
+    case StoredType::kInt32: return H5T_STD_I32LE;
+    case StoredType::kInt64: return H5T_STD_I64LE;
+    case StoredType::kFloat16: return float16_type();
+    case StoredType::kFloat32: return H5T_IEEE_F32LE;
+  }
+  throw InternalError("io: unknown stored type");
+}
+
+}  // namespace
+
+void read_float16_rows(const File& file, const std::string& dataset, std::int64_t row_begin, std::int64_t row_count,
+                       std::int64_t cols, std::uint16_t* out) {
+  read_rows_raw(file, dataset, row_begin, row_count, cols, float16_type(), out);
+}
+
+void write_float16_rows(const File& file, const std::string& dataset, std::int64_t row_begin, std::int64_t row_count,
+                        std::int64_t cols, const std::uint16_t* in) {
+  write_rows_raw(file, dataset, row_begin, row_count, cols, float16_type(), in);
+}
+
 template <typename T>
 void read_rows(const File& file, const std::string& dataset, std::int64_t row_begin, std::int64_t row_count,
                std::int64_t cols, T* out) {
   read_rows_raw(file, dataset, row_begin, row_count, cols, native_type<T>(), out);
 }
 
-void create_dataset(const File& file, const std::string& name, hid_t file_type, const std::vector<std::int64_t>& dims,
+void create_dataset(const File& file, const std::string& name, StoredType type, const std::vector<std::int64_t>& dims,
                     std::int64_t chunk_rows) {
+  const hid_t file_type = stored_type(type);
   std::vector<hsize_t> hdims(dims.begin(), dims.end());
   Handle space(checked(H5Screate_simple(static_cast<int>(hdims.size()), hdims.data(), nullptr), "H5Screate_simple"),
                H5Sclose);
@@ -259,20 +313,9 @@ void create_dataset(const File& file, const std::string& name, hid_t file_type, 
   // Intermediate groups ("/segments/doc_id") are created on the way.
   Handle lcpl(checked(H5Pcreate(H5P_LINK_CREATE), "H5Pcreate(lcpl)"), H5Pclose);
   checked_status(H5Pset_create_intermediate_group(lcpl.get(), 1), "H5Pset_create_intermediate_group");
-  Handle dset(checked(H5Dcreate2(file.id(), name.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
+  Handle dset(checked(H5Dcreate2(FileId::of(file), name.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
                       fmt::format("{}: cannot create dataset {}", file.path(), name)),
               H5Dclose);
-}
-
-void write_rows_raw(const File& file, const std::string& dataset, std::int64_t row_begin, std::int64_t row_count,
-                    std::int64_t cols, hid_t mem_type, const void* in) {
-  Handle dset = open_dataset(file, dataset);
-  if (total_rows(dset.get()) == 0) return;  // an empty dataset has no storage to write to
-  auto [fspace, mspace] = row_selection(file, dataset, dset.get(), row_begin, row_count, cols);
-  Handle dxpl = collective_transfer();
-  checked_status(H5Dwrite(dset.get(), mem_type, mspace.get(), fspace.get(), dxpl.get(), in),
-                 fmt::format("{}: cannot write {} rows {}..{} (disk full?)", file.path(), dataset, row_begin,
-                             row_begin + row_count));
 }
 
 template <typename T>

@@ -38,14 +38,14 @@ void write_knn_file(const mpi::Comm& comm, const std::string& path, const corpus
     io::File& f = *created;
     // Chunked by rows so a reader of a few rows touches little of the file.
     const std::int64_t chunk_rows = std::max<std::int64_t>(1, (std::int64_t{1} << 20) / std::max<std::int64_t>(1, k));
-    io::create_dataset(f, "/neighbors", H5T_STD_I64LE, {n, k}, chunk_rows);
-    io::create_dataset(f, "/similarities", H5T_IEEE_F32LE, {n, k}, chunk_rows);
+    io::create_dataset(f, "/neighbors", io::StoredType::kInt64, {n, k}, chunk_rows);
+    io::create_dataset(f, "/similarities", io::StoredType::kFloat32, {n, k}, chunk_rows);
     io::write_rows(f, "/neighbors", block.range.begin, block.size(), k, lists.neighbors.data());
     io::write_rows(f, "/similarities", block.range.begin, block.size(), k, lists.similarities.data());
     if (!attributes.centroids.empty()) {
       const std::int64_t d = block.info.dim;
       const auto clusters = static_cast<std::int64_t>(attributes.centroids.size()) / d;
-      io::create_dataset(f, "/centroids", H5T_IEEE_F32LE, {clusters, d});
+      io::create_dataset(f, "/centroids", io::StoredType::kFloat32, {clusters, d});
       io::write_rows(f, "/centroids", 0, comm.is_root() ? clusters : 0, d, attributes.centroids.data());
     }
     io::write_attribute(f, "/", "k", k);

@@ -34,9 +34,9 @@ void write_order_file(const mpi::Comm& comm, const std::string& path, std::int64
     mpi::collectively(comm, [&] { created.emplace(io::File::create(comm, output.tmp_path())); });
     io::File& f = *created;
     const std::int64_t chunk = std::int64_t{1} << 20;
-    io::create_dataset(f, "/order", H5T_STD_I64LE, {num_docs}, chunk);
-    io::create_dataset(f, "/link_similarity", H5T_IEEE_F32LE, {num_docs}, chunk);
-    io::create_dataset(f, "/path_offsets", H5T_STD_I64LE, {total}, chunk);
+    io::create_dataset(f, "/order", io::StoredType::kInt64, {num_docs}, chunk);
+    io::create_dataset(f, "/link_similarity", io::StoredType::kFloat32, {num_docs}, chunk);
+    io::create_dataset(f, "/path_offsets", io::StoredType::kInt64, {total}, chunk);
     io::write_rows(f, "/order", positions.begin, positions.size(), 1, order_block.data());
     io::write_rows(f, "/link_similarity", positions.begin, positions.size(), 1, link_similarity.data());
     io::write_rows(f, "/path_offsets", first, count, 1, offsets.data());
@@ -58,7 +58,7 @@ OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path) {
     if (!opened->has_dataset("/order"))
       throw UserError(fmt::format("{}: not an order file (needs /order; made by weave order)", path));
     const auto info = opened->dataset_info("/order");
-    if (info.dims.size() != 1 || info.type_class != H5T_INTEGER)
+    if (info.dims.size() != 1 || info.type_class != io::TypeClass::kInteger)
       throw UserError(fmt::format("{}: /order must be a 1-D integer dataset", path));
     out.num_docs = info.rows();
     out.corpus = corpus::parse_record(io::read_string_attribute(*opened, "/", "corpus"));

@@ -136,14 +136,14 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
     mpi::collectively(comm, [&] { created.emplace(io::File::create(comm, output.tmp_path())); });
     io::File& f = *created;
     const std::int64_t chunk = std::int64_t{1} << 20;
-    io::create_dataset(f, "/contexts/segment_offsets", H5T_STD_I64LE, {t.contexts + 1}, chunk);
-    io::create_dataset(f, "/contexts/num_tokens", H5T_STD_I32LE, {t.contexts}, chunk);
-    io::create_dataset(f, "/segments/doc_id", H5T_STD_I64LE, {t.segments}, chunk);
-    io::create_dataset(f, "/segments/doc_offset", H5T_STD_I64LE, {t.segments}, chunk);
-    io::create_dataset(f, "/segments/length", H5T_STD_I32LE, {t.segments}, chunk);
-    io::create_dataset(f, "/segments/is_doc_start", H5T_STD_U8LE, {t.segments}, chunk);
-    io::create_dataset(f, "/segments/copy", H5T_STD_I32LE, {t.segments}, chunk);
-    io::create_dataset(f, "/segments/context_offset", H5T_STD_I32LE, {t.segments}, chunk);
+    io::create_dataset(f, "/contexts/segment_offsets", io::StoredType::kInt64, {t.contexts + 1}, chunk);
+    io::create_dataset(f, "/contexts/num_tokens", io::StoredType::kInt32, {t.contexts}, chunk);
+    io::create_dataset(f, "/segments/doc_id", io::StoredType::kInt64, {t.segments}, chunk);
+    io::create_dataset(f, "/segments/doc_offset", io::StoredType::kInt64, {t.segments}, chunk);
+    io::create_dataset(f, "/segments/length", io::StoredType::kInt32, {t.segments}, chunk);
+    io::create_dataset(f, "/segments/is_doc_start", io::StoredType::kUint8, {t.segments}, chunk);
+    io::create_dataset(f, "/segments/copy", io::StoredType::kInt32, {t.segments}, chunk);
+    io::create_dataset(f, "/segments/context_offset", io::StoredType::kInt32, {t.segments}, chunk);
     io::write_rows(f, "/contexts/segment_offsets", rows.offsets_first, static_cast<std::int64_t>(rows.offsets.size()), 1,
                    rows.offsets.data());
     io::write_rows(f, "/contexts/num_tokens", rows.num_tokens_first, static_cast<std::int64_t>(rows.num_tokens.size()),
@@ -155,7 +155,7 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
     io::write_rows(f, "/segments/copy", rows.segments_first, local_segments, 1, copies.data());
     io::write_rows(f, "/segments/context_offset", rows.segments_first, local_segments, 1, in_context.data());
     if (corpus.info.has_doc_ids) {
-      io::create_dataset(f, "/segments/user_doc_id", H5T_STD_I64LE, {t.segments}, chunk);
+      io::create_dataset(f, "/segments/user_doc_id", io::StoredType::kInt64, {t.segments}, chunk);
       io::write_rows(f, "/segments/user_doc_id", rows.segments_first, local_segments, 1, user_ids.data());
     }
     io::write_attribute(f, "/", "schema_version", std::int64_t{1});

@@ -27,7 +27,7 @@ void write_through_protocol(const mpi::Comm& comm, const std::string& path, int 
   io::AtomicOutput out(comm, path);
   {
     io::File f = io::File::create(comm, out.tmp_path());
-    io::create_dataset(f, "/x", H5T_STD_I64LE, {comm.size()});
+    io::create_dataset(f, "/x", io::StoredType::kInt64, {comm.size()});
     const std::int64_t v = comm.rank();
     io::write_rows(f, "/x", comm.rank(), 1, 1, &v);
     f.close();

@@ -29,8 +29,6 @@ ScratchDir::~ScratchDir() {
 
 }  // namespace weave::testing
 
-#include <hdf5.h>
-
 #include "corpus/synth.hpp"
 #include "io/hdf5.hpp"
 #include "util/random.hpp"
@@ -54,20 +52,20 @@ void write_corpus_file(const std::string& path, const CorpusArrays& c) {
   const mpi::Comm self = mpi::Comm::self();
   io::File f = io::File::create(self, path);
   const std::int64_t n = c.rows();
-  io::create_dataset(f, "/embeddings", H5T_IEEE_F32LE, {n, c.dim});
+  io::create_dataset(f, "/embeddings", io::StoredType::kFloat32, {n, c.dim});
   io::write_rows(f, "/embeddings", 0, n, c.dim, c.embeddings.data());
-  io::create_dataset(f, "/lengths", H5T_STD_I64LE, {n});
+  io::create_dataset(f, "/lengths", io::StoredType::kInt64, {n});
   io::write_rows(f, "/lengths", 0, n, 1, c.lengths.data());
   if (c.has_doc_ids) {
-    io::create_dataset(f, "/doc_ids", H5T_STD_I64LE, {n});
+    io::create_dataset(f, "/doc_ids", io::StoredType::kInt64, {n});
     io::write_rows(f, "/doc_ids", 0, n, 1, c.doc_ids.data());
   }
   if (c.has_sources) {
-    io::create_dataset(f, "/sources", H5T_STD_I32LE, {n});
+    io::create_dataset(f, "/sources", io::StoredType::kInt32, {n});
     io::write_rows(f, "/sources", 0, n, 1, c.sources.data());
   }
   if (c.has_topics) {
-    io::create_dataset(f, "/topics", H5T_STD_I32LE, {n});
+    io::create_dataset(f, "/topics", io::StoredType::kInt32, {n});
     io::write_rows(f, "/topics", 0, n, 1, c.topics.data());
   }
   f.close();
