@@ -20,6 +20,7 @@
 #include "mpi/ask_owners.hpp"
 #include "mpi/collective_error.hpp"
 #include "order/order_file.hpp"
+#include "pack/contexts_file.hpp"
 #include "util/exact_sum.hpp"
 #include "util/log.hpp"
 #include "weave/error.hpp"
@@ -229,44 +230,17 @@ nlohmann::json summarize_dedup(const mpi::Comm& comm, const std::string& path) {
 }
 
 nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path, const CorpusOptions* corpus_options) {
-  std::optional<io::File> f;
-  std::int64_t contexts = 0, segments = 0, L = 0;
-  mpi::collectively(comm, [&] {
-    f.emplace(io::File::open(comm, path));
-    contexts = f->dataset_info("/contexts/num_tokens").rows();
-    segments = f->dataset_info("/segments/length").rows();
-    L = io::read_int_attribute(*f, "/", "context_length").value_or(0);
-    if (L <= 0) throw UserError(fmt::format("{}: no context_length attribute; not made by weave pack?", path));
-  });
+  const pack::ContextsFile file = pack::ContextsFile::open(comm, path);
+  const std::int64_t contexts = file.contexts(), segments = file.segments(), L = file.context_length();
   // Each rank takes a block of contexts and the (contiguous) segments they hold.
-  const BlockRange cr = block_range(contexts, comm.size(), comm.rank());
-  std::vector<std::int64_t> off(static_cast<std::size_t>(cr.size() + 1));
-  mpi::collectively(comm, [&] {
-    if (f->dataset_info("/contexts/segment_offsets").rows() != contexts + 1)
-      throw UserError(fmt::format("{}: /contexts/segment_offsets has {} rows, expected {} (contexts + 1)", path,
-                                  f->dataset_info("/contexts/segment_offsets").rows(), contexts + 1));
-    io::read_rows(*f, "/contexts/segment_offsets", cr.begin, cr.size() + (contexts > 0 ? 1 : 0), 1, off.data());
-    // Offsets index the segments: 0 first, `segments` last, never decreasing.
-    for (std::int64_t c = 0; c <= cr.size() && contexts > 0; ++c) {
-      const std::int64_t row = cr.begin + c;
-      const bool ends_right = (row != 0 || off[c] == 0) && (row != contexts || off[c] == segments);
-      if (!ends_right || off[c] < 0 || off[c] > segments || (c > 0 && off[c] < off[c - 1]))
-        throw UserError(fmt::format("{}: /contexts/segment_offsets row {} is {}: offsets must rise from 0 to the {}",
-                                    path, row, off[c], util::count_of(segments, "segment")),
-                        row);
-    }
-  });
-  const auto tokens = read_block<std::int32_t>(*f, "/contexts/num_tokens", cr);
-  const BlockRange sr = cr.size() > 0 ? BlockRange{off.front(), off.back()} : BlockRange{0, 0};
-  const auto doc = read_block<std::int64_t>(*f, "/segments/doc_id", sr);
-  const auto len = read_block<std::int32_t>(*f, "/segments/length", sr);
-  const auto starts = read_block<std::uint8_t>(*f, "/segments/is_doc_start", sr);
+  const pack::ContextsBlock b = file.read_block();
+  const BlockRange cr = b.contexts, sr = b.segments;
   std::int64_t used = 0, max_segments = 0, doc_starts = 0;
   for (std::int64_t c = 0; c < cr.size(); ++c) {
-    used += tokens[c];
-    max_segments = std::max(max_segments, off[c + 1] - off[c]);
+    used += b.num_tokens[c];
+    max_segments = std::max(max_segments, b.offsets[c + 1] - b.offsets[c]);
   }
-  for (auto s : starts) doc_starts += s;
+  for (auto s : b.is_doc_start) doc_starts += s;
   used = comm.sum(used);
   nlohmann::json j = {{"kind", "contexts"},
                       {"contexts", contexts},
@@ -280,59 +254,56 @@ nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path
   if (corpus_options) {
     const corpus::CorpusBlock corpus = corpus::read_corpus(comm, *corpus_options, corpus::Columns::kDocuments);
     // Topics of another corpus would give a meaningless purity (or ids beyond it).
-    corpus::check_made_from(comm, path, corpus::parse_record(io::read_string_attribute(*f, "/", "corpus")),
+    const nlohmann::json& a = file.attributes();
+    corpus::check_made_from(comm, path,
+                            corpus::parse_record(a.contains("corpus") ? std::optional(a["corpus"].get<std::string>()) : std::nullopt),
                             corpus.info, corpus::Compared::kDocuments, corpus::OnOtherCorpus::kStop);
     mpi::collectively(comm, [&] {
-      for (std::size_t s = 0; s < doc.size(); ++s)
-        if (doc[s] < 0 || doc[s] >= corpus.info.num_docs)
+      for (std::size_t s = 0; s < b.doc_id.size(); ++s)
+        if (b.doc_id[s] < 0 || b.doc_id[s] >= corpus.info.num_docs)
           throw UserError(fmt::format("{}: /segments/doc_id row {} is {}, not a document of the corpus {} ({}); give "
                                       "the corpus the contexts were made from",
-                                      path, sr.begin + static_cast<std::int64_t>(s), doc[s], corpus.info.path,
+                                      path, sr.begin + static_cast<std::int64_t>(s), b.doc_id[s], corpus.info.path,
                                       util::count_of(corpus.info.num_docs, "document")),
                           sr.begin + static_cast<std::int64_t>(s));
     });
     if (!corpus.topics.empty()) {
       // Topics of the segments' documents, fetched from their owners.
       const auto topic = mpi::ask_owners<std::int32_t>(
-          comm, doc, 1, [&](std::int64_t d) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(d)); },
+          comm, b.doc_id, 1, [&](std::int64_t d) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(d)); },
           [&](std::int64_t d, std::int32_t* t) { *t = corpus.topics[d - corpus.range.begin]; });
       double purity = 0;
       for (std::int64_t c = 0; c < cr.size(); ++c) {
         std::map<std::int32_t, std::int64_t> by_topic;
-        for (std::int64_t s = off[c] - sr.begin; s < off[c + 1] - sr.begin; ++s) by_topic[topic[s]] += len[s];
+        for (std::int64_t s = b.offsets[c] - sr.begin; s < b.offsets[c + 1] - sr.begin; ++s) by_topic[topic[s]] += b.length[s];
         std::int64_t best = 0;
         for (auto& [t, n] : by_topic) best = std::max(best, n);
-        purity += tokens[c] > 0 ? static_cast<double>(best) / tokens[c] : 0.0;
+        purity += b.num_tokens[c] > 0 ? static_cast<double>(best) / b.num_tokens[c] : 0.0;
       }
       j["mean_topic_purity"] = comm.sum(purity) / static_cast<double>(std::max<std::int64_t>(1, contexts));
     }
   }
-  nlohmann::json attrs;
-  if (comm.is_root()) {
-    const mpi::Comm self = mpi::Comm::self();
-    const io::File file = io::File::open(self, path);
-    attrs = root_attributes(file, {"policy", "tail", "separator_tokens", "total_documents", "total_document_tokens",
-                                   "total_padding_tokens", "total_dropped_tail_tokens", "total_truncated_tokens",
-                                   "schema_version", "creator_version"});
-    // The first contexts' documents and boundaries (cu_seqlens), as a loader sees them.
-    if (contexts > 0 && file.has_dataset("/segments/context_offset")) {
-      const std::int64_t shown = std::min<std::int64_t>(3, contexts);
-      const auto off = read_block<std::int64_t>(file, "/contexts/segment_offsets", BlockRange{0, shown + 1});
-      const auto used = read_block<std::int32_t>(file, "/contexts/num_tokens", BlockRange{0, shown});
-      const BlockRange segs{0, off[shown]};
-      const auto doc = read_block<std::int64_t>(file, "/segments/doc_id", segs);
-      const auto at = read_block<std::int32_t>(file, "/segments/context_offset", segs);
-      nlohmann::json first = nlohmann::json::array();
-      for (std::int64_t c = 0; c < shown; ++c) {
-        std::vector<std::int64_t> docs(doc.begin() + off[c], doc.begin() + off[c + 1]);
-        std::vector<std::int64_t> cu(at.begin() + off[c], at.begin() + off[c + 1]);
-        cu.push_back(used[c]);
-        first.push_back({{"context", c}, {"doc_id", docs}, {"cu_seqlens", cu}});
-      }
-      attrs["first_contexts"] = first;
+  nlohmann::json attrs = nlohmann::json::object();
+  for (const char* name : {"policy", "tail", "separator_tokens", "total_documents", "total_document_tokens",
+                           "total_padding_tokens", "total_dropped_tail_tokens", "total_truncated_tokens",
+                           "schema_version", "creator_version"})
+    if (file.attributes().contains(name)) attrs[name] = file.attributes()[name];
+  // The first contexts' documents and boundaries (cu_seqlens), as a loader sees them: every rank
+  // reads them (a few rows), from the same open file.
+  if (contexts > 0 && file.has_context_offset()) {
+    const std::int64_t shown = std::min<std::int64_t>(3, contexts);
+    const pack::ContextsBlock head = file.read(BlockRange{0, shown});
+    nlohmann::json first = nlohmann::json::array();
+    for (std::int64_t c = 0; c < shown; ++c) {
+      std::vector<std::int64_t> docs(head.doc_id.begin() + head.offsets[c], head.doc_id.begin() + head.offsets[c + 1]);
+      std::vector<std::int64_t> cu(head.context_offset.begin() + head.offsets[c],
+                                   head.context_offset.begin() + head.offsets[c + 1]);
+      cu.push_back(head.num_tokens[c]);
+      first.push_back({{"context", c}, {"doc_id", docs}, {"cu_seqlens", cu}});
     }
+    attrs["first_contexts"] = first;
   }
-  j["attributes"] = nlohmann::json::parse(comm.bcast_string(attrs.dump(), 0));
+  j["attributes"] = attrs;
   return j;
 }
 

@@ -7,45 +7,16 @@
 
 #include <fmt/format.h>
 
-#include "io/hdf5.hpp"
 #include "io/indexed_dataset.hpp"
 #include "mpi/ask_owners.hpp"
 #include "mpi/collective_error.hpp"
+#include "pack/contexts_file.hpp"
 #include "util/progress.hpp"
 #include "weave/error.hpp"
 
 namespace weave::pack {
 
 namespace {
-
-/// This rank's block of contexts, read back from the contexts file (the contract between stages).
-struct ContextBlock {
-  std::int64_t first = 0;                 ///< first context
-  std::vector<std::int64_t> offsets;      ///< segment offsets of the block's contexts (count + 1)
-  std::vector<std::int32_t> num_tokens;
-  std::vector<std::int64_t> doc_id, doc_offset;
-  std::vector<std::int32_t> length;
-};
-
-ContextBlock read_context_block(const mpi::Comm& comm, const std::string& path) {
-  const io::File f = io::File::open(comm, path);
-  const std::int64_t contexts = f.dataset_info("/contexts/num_tokens").rows();
-  const BlockRange mine = block_range(contexts, comm.size(), comm.rank());
-  ContextBlock b;
-  b.first = mine.begin;
-  b.offsets.resize(static_cast<std::size_t>(mine.size() + 1));
-  b.num_tokens.resize(static_cast<std::size_t>(mine.size()));
-  io::read_rows(f, "/contexts/segment_offsets", mine.begin, mine.size() + 1, 1, b.offsets.data());
-  io::read_rows(f, "/contexts/num_tokens", mine.begin, mine.size(), 1, b.num_tokens.data());
-  const std::int64_t s0 = b.offsets.front(), count = b.offsets.back() - s0;
-  b.doc_id.resize(static_cast<std::size_t>(count));
-  b.doc_offset.resize(static_cast<std::size_t>(count));
-  b.length.resize(static_cast<std::size_t>(count));
-  io::read_rows(f, "/segments/doc_id", s0, count, 1, b.doc_id.data());
-  io::read_rows(f, "/segments/doc_offset", s0, count, 1, b.doc_offset.data());
-  io::read_rows(f, "/segments/length", s0, count, 1, b.length.data());
-  return b;
-}
 
 /// Writes `count` copies of token id `id` (already checked to fit the type) at `out`.
 void fill(std::byte* out, std::int64_t count, std::int64_t id, const io::TokenType& type) {
@@ -63,7 +34,7 @@ DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& cont
   const io::TokenType type = store.type;
   DatasetWork work;
   const double start = util::wall_seconds();
-  const ContextBlock b = read_context_block(comm, contexts_path);
+  const ContextsBlock b = ContextsFile::open(comm, contexts_path).read_block();
   // Where each segment's document sits in the store: (dataset, byte offset, tokens), from the document's owner.
   const std::vector<std::int64_t> where = mpi::ask_owners<std::int64_t>(
       comm, b.doc_id, 3, [&](std::int64_t doc) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(doc)); },
@@ -103,7 +74,7 @@ DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& cont
       if (at < L) {
         if (ids.pad < 0)
           throw UserError(fmt::format("{}: context {} has {} tokens of {}: padding needs --pad-id", contexts_path,
-                                      b.first + c, at, L), b.first + c);
+                                      b.contexts.begin + c, at, L), b.contexts.begin + c);
         fill(out + at * type.bytes, L - at, ids.pad, type);
       }
     }

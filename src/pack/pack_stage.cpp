@@ -12,17 +12,16 @@
 #include "corpus/token_store.hpp"
 #include "dedup/dedup_file.hpp"
 #include "io/atomic_output.hpp"
-#include "io/hdf5.hpp"
 #include "mpi/ask_owners.hpp"
 #include "mpi/collective_error.hpp"
 #include "order/order_file.hpp"
 #include "pack/context_dataset.hpp"
 #include "pack/context_rows.hpp"
+#include "pack/contexts_file.hpp"
 #include "pack/repetition.hpp"
 #include "util/config_json.hpp"
 #include "util/log.hpp"
 #include "util/report.hpp"
-#include "weave/version.hpp"
 
 namespace weave::pack {
 
@@ -117,7 +116,6 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
   const ContextRows rows = config.policy == "pad" ? pad_rows(comm, stream.total, stream.docs, tokens, L)
                                                   : split_rows(comm, stream.docs, tokens, L, config.tail == "pad");
   const Segments& segs = rows.segs;
-  const auto local_segments = static_cast<std::int64_t>(segs.size());
   t.contexts = rows.contexts;
   t.segments = rows.segments;
   t.padding_tokens = rows.padding_tokens;
@@ -131,47 +129,17 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
   const std::vector<std::int32_t> in_context = context_offsets(comm, segs);
 
   io::AtomicOutput output(comm, config.output_for(L));
-  {
-    std::optional<io::File> created;
-    mpi::collectively(comm, [&] { created.emplace(io::File::create(comm, output.tmp_path())); });
-    io::File& f = *created;
-    const std::int64_t chunk = std::int64_t{1} << 20;
-    io::create_dataset(f, "/contexts/segment_offsets", io::StoredType::kInt64, {t.contexts + 1}, chunk);
-    io::create_dataset(f, "/contexts/num_tokens", io::StoredType::kInt32, {t.contexts}, chunk);
-    io::create_dataset(f, "/segments/doc_id", io::StoredType::kInt64, {t.segments}, chunk);
-    io::create_dataset(f, "/segments/doc_offset", io::StoredType::kInt64, {t.segments}, chunk);
-    io::create_dataset(f, "/segments/length", io::StoredType::kInt32, {t.segments}, chunk);
-    io::create_dataset(f, "/segments/is_doc_start", io::StoredType::kUint8, {t.segments}, chunk);
-    io::create_dataset(f, "/segments/copy", io::StoredType::kInt32, {t.segments}, chunk);
-    io::create_dataset(f, "/segments/context_offset", io::StoredType::kInt32, {t.segments}, chunk);
-    io::write_rows(f, "/contexts/segment_offsets", rows.offsets_first, static_cast<std::int64_t>(rows.offsets.size()), 1,
-                   rows.offsets.data());
-    io::write_rows(f, "/contexts/num_tokens", rows.num_tokens_first, static_cast<std::int64_t>(rows.num_tokens.size()),
-                   1, rows.num_tokens.data());
-    io::write_rows(f, "/segments/doc_id", rows.segments_first, local_segments, 1, segs.doc_id.data());
-    io::write_rows(f, "/segments/doc_offset", rows.segments_first, local_segments, 1, segs.doc_offset.data());
-    io::write_rows(f, "/segments/length", rows.segments_first, local_segments, 1, segs.length.data());
-    io::write_rows(f, "/segments/is_doc_start", rows.segments_first, local_segments, 1, segs.is_doc_start.data());
-    io::write_rows(f, "/segments/copy", rows.segments_first, local_segments, 1, copies.data());
-    io::write_rows(f, "/segments/context_offset", rows.segments_first, local_segments, 1, in_context.data());
-    if (corpus.info.has_doc_ids) {
-      io::create_dataset(f, "/segments/user_doc_id", io::StoredType::kInt64, {t.segments}, chunk);
-      io::write_rows(f, "/segments/user_doc_id", rows.segments_first, local_segments, 1, user_ids.data());
-    }
-    io::write_attribute(f, "/", "schema_version", std::int64_t{1});
-    io::write_attribute(f, "/", "creator", std::string("weave pack"));
-    io::write_attribute(f, "/", "creator_version", std::string(kVersion));
-    io::write_attribute(f, "/", "context_length", L);
-    io::write_attribute(f, "/", "policy", config.policy);
-    io::write_attribute(f, "/", "tail", config.tail);
-    io::write_attribute(f, "/", "separator_tokens", config.separator_tokens);
-    const nlohmann::json totals = t.json();
-    for (const auto& [key, value] : totals.items()) io::write_attribute(f, "/", "total_" + key, value.get<std::int64_t>());
-    io::write_attribute(f, "/", "configuration", to_json(config).dump());
-    io::write_attribute(f, "/", "input_files", input_files(corpus.info, config.order).dump());
-    io::write_attribute(f, "/", "corpus", corpus::corpus_record(corpus.info).dump());
-    f.close();
-  }
+  ContextsAttributes attributes;
+  attributes.context_length = L;
+  attributes.policy = config.policy;
+  attributes.tail = config.tail;
+  attributes.separator_tokens = config.separator_tokens;
+  attributes.totals = t.json();
+  attributes.configuration = to_json(config).dump();
+  attributes.input_files = input_files(corpus.info, config.order).dump();
+  attributes.corpus = corpus::corpus_record(corpus.info).dump();
+  write_contexts_file(comm, output.tmp_path(), rows, {copies, in_context, corpus.info.has_doc_ids ? &user_ids : nullptr},
+                      attributes);
   output.commit();
   return t;
 }
