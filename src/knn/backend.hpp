@@ -23,6 +23,17 @@ struct RowBlock {
   GlobalId first{0};
 };
 
+/// What the kNN core searches: this rank's rows (unit norm) with ids [first, first + count),
+/// ascending over the ranks, of `total` rows of `dim` floats in all: a corpus (distributed_rows_of), its
+/// distinct rows, the ends of paths, ... The rows are not owned.
+struct DistributedRows {
+  RowBlock own;
+  std::int64_t dim = 0;
+  std::int64_t total = 0;
+  BlockRange range() const { return {own.first.value, own.first.value + own.count}; }
+  const float* row(std::int64_t local) const { return own.rows + local * dim; }
+};
+
 struct KnnLists {
   int k = 0;
   std::vector<std::int64_t> neighbors;  ///< block.size() x k global ids, best first; -1 = none

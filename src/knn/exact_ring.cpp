@@ -19,29 +19,29 @@ BlockRange chunk_of(const BlockRange& b, std::int64_t chunk_rows, std::int64_t j
 }
 
 /// The ring over the block's rows as they are.
-KnnLists ring_search(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
-                     SearchBackend& backend, bool quiet, util::Report& report) {
-  const std::int64_t n = block.info.num_docs;
-  const std::int64_t d = block.info.dim;
+KnnLists ring_search(const mpi::Comm& comm, const DistributedRows& rows, const RingOptions& options, SearchBackend& backend,
+                     util::Report& report) {
+  const std::int64_t n = rows.total;
+  const std::int64_t d = rows.dim;
+  const BlockRange mine = rows.range();
   const int p = comm.size();
   const int r = comm.rank();
   // Every rank's rows (block_range for a corpus; any contiguous partition works).
-  const auto begins = comm.allgather<std::int64_t>(block.range.begin);
-  const auto ends = comm.allgather<std::int64_t>(block.range.end);
+  const auto begins = comm.allgather<std::int64_t>(mine.begin);
+  const auto ends = comm.allgather<std::int64_t>(mine.end);
   std::vector<BlockRange> ranges(static_cast<std::size_t>(p));
   std::int64_t largest_block = 0;
   for (int x = 0; x < p; ++x) {
     ranges[x] = {begins[x], ends[x]};
     largest_block = std::max(largest_block, ranges[x].size());
   }
-  const std::int64_t chunk_rows = std::max<std::int64_t>(1, std::min(config.corpus.max_block_rows, largest_block));
+  const std::int64_t chunk_rows = std::max<std::int64_t>(1, std::min(options.chunk_rows, largest_block));
   const std::int64_t chunks = (largest_block + chunk_rows - 1) / chunk_rows;
 
   mpi::collectively(comm, [&] {
-    backend.begin(RowBlock{block.embeddings.data(), block.size(), GlobalId(block.range.begin)}, d, config.k,
-                  chunk_rows);
+    backend.begin(rows.own, d, options.k, chunk_rows);
   });
-  util::Progress progress(comm, "knn", n * n, "pairs", quiet);
+  util::Progress progress(comm, "knn", n * n, "pairs", options.quiet);
   double wait_seconds = 0, pairs_scored = 0;
   std::vector<double> step_seconds;
 
@@ -51,7 +51,7 @@ KnnLists ring_search(const mpi::Comm& comm, const corpus::CorpusBlock& block, co
       // At step s this rank holds chunk j of the block of rank r - s: its own rows at step 0, then
       // the chunk received from the left at step s - 1.
       const BlockRange range = chunk_of(ranges[(r - s + p) % p], chunk_rows, j);
-      const Chunk held = s == 0 ? Chunk{Chunk::kOwnRows, range.begin - block.range.begin, range.size(),
+      const Chunk held = s == 0 ? Chunk{Chunk::kOwnRows, range.begin - mine.begin, range.size(),
                                         GlobalId(range.begin)}
                                 : Chunk{(s - 1) % 2, 0, range.size(), GlobalId(range.begin)};
       if (s + 1 < p) {
@@ -61,8 +61,8 @@ KnnLists ring_search(const mpi::Comm& comm, const corpus::CorpusBlock& block, co
       backend.search(held);
       if (s + 1 < p) wait_seconds += backend.finish_shift();
       step_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      progress.advance(block.size() * held.count);
-      pairs_scored += static_cast<double>(block.size()) * static_cast<double>(held.count);
+      progress.advance(mine.size() * held.count);
+      pairs_scored += static_cast<double>(mine.size()) * static_cast<double>(held.count);
     }
   }
   progress.finish();
@@ -86,11 +86,11 @@ KnnLists ring_search(const mpi::Comm& comm, const corpus::CorpusBlock& block, co
 
 }  // namespace
 
-KnnLists exact_ring_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
-                        SearchBackend& backend, bool quiet, util::Report& report) {
+KnnLists exact_ring_knn(const mpi::Comm& comm, const DistributedRows& rows, const RingOptions& options, SearchBackend& backend,
+                        util::Report& report) {
   // One row per group of identical rows (knn/identical_rows.hpp); the same lists, bit for bit.
-  return search_identical_rows_once(comm, block, config.k, report, [&](const corpus::CorpusBlock& rows) {
-    return ring_search(comm, rows, config, backend, quiet, report);
+  return search_identical_rows_once(comm, rows, options.k, report, [&](const DistributedRows& distinct) {
+    return ring_search(comm, distinct, options, backend, report);
   });
 }
 

@@ -11,10 +11,22 @@ class Report;
 
 namespace weave::knn {
 
-/// Collective. Database blocks travel in chunks of at most max_block_rows rows, so a rank holds
+struct RingOptions {
+  int k = 10;
+  std::int64_t chunk_rows = std::int64_t{1} << 20;  ///< rows a travelling chunk holds at most
+  bool quiet = true;                                ///< no progress lines
+};
+
+/// Collective. Database blocks travel in chunks of at most options.chunk_rows rows, so a rank holds
 /// its own rows plus two chunks: O((N/P) d + chunk d) floats, and O((N/P) k) for the results.
 /// Identical rows of a rank's block are searched once (knn/identical_rows.hpp).
-KnnLists exact_ring_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
-                        SearchBackend& backend, bool quiet, util::Report& report);
+KnnLists exact_ring_knn(const mpi::Comm& comm, const DistributedRows& rows, const RingOptions& options, SearchBackend& backend,
+                        util::Report& report);
+
+/// A corpus block as the kNN core searches it (no copy).
+inline DistributedRows distributed_rows_of(const corpus::CorpusBlock& block) {
+  return DistributedRows{RowBlock{block.embeddings.data(), block.size(), GlobalId(block.range.begin)}, block.info.dim,
+                block.info.num_docs};
+}
 
 }  // namespace weave::knn

@@ -75,9 +75,9 @@ IdenticalRows group_identical_rows(const float* rows, std::int64_t count, std::i
   return out;
 }
 
-bool fold_identical_rows(const mpi::Comm& comm, const corpus::CorpusBlock& block, int k, FoldedRows& folded) {
-  const std::int64_t d = block.info.dim;
-  folded.groups = group_identical_rows(block.embeddings.data(), block.size(), d);
+bool fold_identical_rows(const mpi::Comm& comm, const DistributedRows& rows, int k, FoldedRows& folded) {
+  const std::int64_t d = rows.dim;
+  folded.groups = group_identical_rows(rows.own.rows, rows.own.count, d);
   // A group of at most k + 1 rows costs nothing extra: each member's copies are the top of its list,
   // re-scored once as any neighbour is. Only larger groups make ties re-scored over and over.
   std::int64_t largest = 0;
@@ -89,14 +89,12 @@ bool fold_identical_rows(const mpi::Comm& comm, const corpus::CorpusBlock& block
   const auto counts = comm.allgather<std::int64_t>(folded.groups.groups());
   folded.group_offsets.assign(counts.size() + 1, 0);
   for (std::size_t r = 0; r < counts.size(); ++r) folded.group_offsets[r + 1] = folded.group_offsets[r] + counts[r];
-  corpus::CorpusBlock& rows = folded.block;
-  rows.info = block.info;
-  rows.info.num_docs = folded.group_offsets.back();
-  rows.range = {folded.group_offsets[comm.rank()], folded.group_offsets[comm.rank() + 1]};
-  rows.embeddings.resize(static_cast<std::size_t>(folded.groups.groups() * d));
+  folded.rows.resize(static_cast<std::size_t>(folded.groups.groups() * d));
 #pragma omp parallel for schedule(static)
   for (std::int64_t g = 0; g < folded.groups.groups(); ++g)
-    std::copy_n(block.embeddings.data() + folded.groups.representative[g] * d, d, rows.embeddings.data() + g * d);
+    std::copy_n(rows.row(folded.groups.representative[g]), d, folded.rows.data() + g * d);
+  folded.set = DistributedRows{RowBlock{folded.rows.data(), folded.groups.groups(), GlobalId(folded.group_offsets[comm.rank()])},
+                      d, folded.group_offsets.back()};
   return true;
 }
 
@@ -109,7 +107,7 @@ struct Candidate {
 
 }  // namespace
 
-KnnLists unfold_lists(const mpi::Comm& comm, const corpus::CorpusBlock& block, const FoldedRows& folded,
+KnnLists unfold_lists(const mpi::Comm& comm, const DistributedRows& rows, const FoldedRows& folded,
                       const KnnLists& group_lists) {
   const int k = group_lists.k;
   const IdenticalRows& groups = folded.groups;
@@ -118,7 +116,7 @@ KnnLists unfold_lists(const mpi::Comm& comm, const corpus::CorpusBlock& block, c
   auto owner = [&](std::int64_t g) {
     return static_cast<int>(std::upper_bound(offsets.begin(), offsets.end(), g) - offsets.begin()) - 1;
   };
-  auto global_id = [&](std::int64_t row) { return block.range.begin + row; };
+  auto global_id = [&](std::int64_t row) { return rows.own.first.value + row; };
 
   // Round 1, an answer per list entry (no sort: entries are bucketed by owner): the listed group's
   // representative id and size. Round 2, for the groups of several members only, once each: their
@@ -146,9 +144,9 @@ KnnLists unfold_lists(const mpi::Comm& comm, const corpus::CorpusBlock& block, c
 
   KnnLists out;
   out.k = k;
-  out.neighbors.assign(static_cast<std::size_t>(block.size() * k), -1);
+  out.neighbors.assign(static_cast<std::size_t>(rows.own.count * k), -1);
   out.similarities.assign(out.neighbors.size(), std::numeric_limits<float>::quiet_NaN());
-  const std::int64_t d = block.info.dim;
+  const std::int64_t d = rows.dim;
   // Groups are independent (each writes its members' rows): threads where the rank has them (a GPU
   // rank's cores), one per rank on CPU runs.
 #pragma omp parallel for schedule(dynamic, 256)
@@ -156,7 +154,7 @@ KnnLists unfold_lists(const mpi::Comm& comm, const corpus::CorpusBlock& block, c
     thread_local std::vector<Candidate> candidates;
     candidates.clear();
     // The group's own members, k + 1 of them (one may be the document itself).
-    const float* row = folded.block.embeddings.data() + g * d;
+    const float* row = folded.rows.data() + g * d;
     const float self_similarity = canonical_similarity(row, row, d);
     for (std::int64_t j = 0; j < std::min<std::int64_t>(k + 1, groups.size_of(g)); ++j)
       candidates.push_back({self_similarity, global_id(groups.members[groups.member_begin[g] + j])});

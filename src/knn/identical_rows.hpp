@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "corpus/corpus.hpp"
 #include "knn/backend.hpp"
 #include "mpi/comm.hpp"
 #include "util/report.hpp"
@@ -34,40 +33,41 @@ IdenticalRows group_identical_rows(const float* rows, std::int64_t count, std::i
 /// ranks in rank order (so in the order of their global ids, which keeps the tie order).
 struct FoldedRows {
   IdenticalRows groups;
-  corpus::CorpusBlock block;                 ///< info.num_docs = all groups; range = this rank's groups
+  std::vector<float> rows;                   ///< the representatives' rows
+  DistributedRows set;                                ///< over `rows`: total = all groups, ids = group numbers
   std::vector<std::int64_t> group_offsets;   ///< ranks + 1: rank r's groups are [off[r], off[r+1])
 };
 
 /// Collective: fills `folded` and returns true when some rank has a group of more than k + 1
 /// identical rows (smaller groups cost the search nothing extra: then it runs on the block itself).
-bool fold_identical_rows(const mpi::Comm& comm, const corpus::CorpusBlock& block, int k, FoldedRows& folded);
+bool fold_identical_rows(const mpi::Comm& comm, const DistributedRows& rows, int k, FoldedRows& folded);
 
-/// Collective: `search(block)` on the block, or on its folded groups and unfolded after (the same
+/// Collective: `search(rows)` on the rows, or on their folded groups and unfolded after (the same
 /// lists, bit for bit, when the search is exact); timings and the folded count go to the report.
 template <typename Search>
-KnnLists search_identical_rows_once(const mpi::Comm& comm, const corpus::CorpusBlock& block, int k,
-                                    util::Report& report, Search&& search);
+KnnLists search_identical_rows_once(const mpi::Comm& comm, const DistributedRows& rows, int k, util::Report& report,
+                                    Search&& search);
 
 /// Collective: every document's k-list from the lists of the groups (`group_lists`, searched
 /// without the group itself): a document's candidates are the other members of its own group
 /// (at the canonical similarity of the row with itself) and the members of each listed group
 /// (fetched from the group's owner), ordered by (similarity desc, global id asc).
-KnnLists unfold_lists(const mpi::Comm& comm, const corpus::CorpusBlock& block, const FoldedRows& folded,
+KnnLists unfold_lists(const mpi::Comm& comm, const DistributedRows& rows, const FoldedRows& folded,
                       const KnnLists& group_lists);
 
 template <typename Search>
-KnnLists search_identical_rows_once(const mpi::Comm& comm, const corpus::CorpusBlock& block, int k,
-                                    util::Report& report, Search&& search) {
+KnnLists search_identical_rows_once(const mpi::Comm& comm, const DistributedRows& rows, int k, util::Report& report,
+                                    Search&& search) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   FoldedRows folded;
-  const bool fold = fold_identical_rows(comm, block, k, folded);
+  const bool fold = fold_identical_rows(comm, rows, k, folded);
   report.add_counter("fold_seconds", std::chrono::duration<double>(Clock::now() - t0).count());
-  report.add_counter("identical_rows_folded", fold ? static_cast<double>(block.size() - folded.groups.groups()) : 0.0);
-  if (!fold) return search(block);
-  const KnnLists group_lists = search(folded.block);
+  report.add_counter("identical_rows_folded", fold ? static_cast<double>(rows.own.count - folded.groups.groups()) : 0.0);
+  if (!fold) return search(rows);
+  const KnnLists group_lists = search(static_cast<const DistributedRows&>(folded.set));
   const auto t1 = Clock::now();
-  KnnLists lists = unfold_lists(comm, block, folded, group_lists);
+  KnnLists lists = unfold_lists(comm, rows, folded, group_lists);
   report.add_counter("unfold_seconds", std::chrono::duration<double>(Clock::now() - t1).count());
   return lists;
 }

@@ -22,14 +22,18 @@ namespace weave::knn {
 
 namespace {
 
+RingOptions ring_options(const KnnConfig& config, bool quiet) {
+  return RingOptions{config.k, config.corpus.max_block_rows, quiet};
+}
+
 /// The ivf search of the block (identical rows searched once), its figures into the file's attributes.
 KnnLists approximate_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
                          BlockSearch& search, bool quiet, util::Report& report, KnnFileAttributes& attributes) {
   ivf::IvfResult result;
   int clusters = 0;  // of the rows searched (the distinct ones when identical rows were folded)
   const int ranks = comm.size();
-  KnnLists lists = search_identical_rows_once(comm, block, config.k, report, [&](const corpus::CorpusBlock& rows) {
-    const std::int64_t n = rows.info.num_docs;
+  KnnLists lists = search_identical_rows_once(comm, distributed_rows_of(block), config.k, report, [&](const DistributedRows& rows) {
+    const std::int64_t n = rows.total;
     mpi::collectively(comm, [&] { config.validate_for(n); });  // n: the distinct rows when folded
     ivf::IvfOptions options;
     options.k = config.k;
@@ -40,9 +44,9 @@ KnnLists approximate_knn(const mpi::Comm& comm, const corpus::CorpusBlock& block
     options.train_iterations = config.train_iterations;
     options.recall_sample = config.recall_sample;
     // The probe is not known before the recall sample chooses it: plan for a typical one.
-    options.round_rows = config.resolved_round_rows(n, rows.info.dim, ranks, config.nprobe > 0 ? config.nprobe : 16);
-    result = ivf::ivf_knn(comm, RowBlock{rows.embeddings.data(), rows.size(), GlobalId(rows.range.begin)},
-                          rows.info.dim, n, options, search, quiet, report);
+    options.round_rows = config.resolved_round_rows(n, static_cast<int>(rows.dim), ranks,
+                                                    config.nprobe > 0 ? config.nprobe : 16);
+    result = ivf::ivf_knn(comm, rows.own, rows.dim, n, options, search, quiet, report);
     attributes.integers = {{"nlist", options.clusters}, {"nprobe", result.probe},
                            {"train_sample", options.train_sample}, {"recall_queries", result.recall_queries}};
     attributes.centroids = std::move(result.centroids);
@@ -95,7 +99,7 @@ void run_knn_stage(const mpi::Comm& comm, const KnnConfig& config, const CommonO
 
   KnnFileAttributes attributes{method, backend ? backend->name() : block_search->name(), to_json(config), {}, {}, {}};
   auto search_timer = report.stage("search");
-  const KnnLists lists = backend ? exact_ring_knn(comm, block, config, *backend, common.quiet, report)
+  const KnnLists lists = backend ? exact_ring_knn(comm, distributed_rows_of(block), ring_options(config, common.quiet), *backend, report)
                                  : approximate_knn(comm, block, config, *block_search, common.quiet, report, attributes);
   search_timer.stop();
 

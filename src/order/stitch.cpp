@@ -194,30 +194,28 @@ class Stitcher {
     const std::int64_t d = corpus_.info.dim;
     const auto local_ends = static_cast<std::int64_t>(ends_.size());
     const std::int64_t first = first_end();
-    corpus::CorpusBlock rows;
-    rows.info.num_docs = level.ends;
-    rows.info.dim = d;
-    rows.range = {first, first + local_ends};
-    rows.embeddings.resize(static_cast<std::size_t>(local_ends * d));
+    std::vector<float> end_rows(static_cast<std::size_t>(local_ends * d));
     for (std::int64_t e = 0; e < local_ends; ++e)
-      std::copy_n(corpus_.embeddings.data() + local(ends_[e]) * d, d, rows.embeddings.data() + e * d);
+      std::copy_n(corpus_.embeddings.data() + local(ends_[e]) * d, d, end_rows.data() + e * d);
+    const knn::DistributedRows rows{knn::RowBlock{end_rows.data(), local_ends, GlobalId(first)}, d, level.ends};
 
-    KnnConfig config;
-    config.k = static_cast<int>(std::min<std::int64_t>(std::max(2, stitch_k_), level.ends - 1));
-    level.reach = config.k;
+    knn::RingOptions options;
+    options.k = static_cast<int>(std::min<std::int64_t>(std::max(2, stitch_k_), level.ends - 1));
+    level.reach = options.k;
     // Tiles no larger than the ends (the backend's score tile is allocated whole, 16 MiB by default).
+    const KnnConfig defaults;
     const std::int64_t largest = comm_.max(local_ends);
-    knn::CpuBackend backend(comm_, std::clamp<std::int64_t>(largest, 1, config.query_tile),
-                            std::clamp<std::int64_t>(largest, 1, config.database_tile));
-    const knn::KnnLists lists = knn::exact_ring_knn(comm_, rows, config, backend, /*quiet=*/true, report_);
+    knn::CpuBackend backend(comm_, std::clamp<std::int64_t>(largest, 1, defaults.query_tile),
+                            std::clamp<std::int64_t>(largest, 1, defaults.database_tile));
+    const knn::KnnLists lists = knn::exact_ring_knn(comm_, rows, options, backend, report_);
     // Dense end numbers back to document ids.
     const auto docs = mpi::ask_owners<std::int64_t>(
         comm_, lists.neighbors, 1, [&](std::int64_t x) { return x < 0 ? -1 : end_owner(x); },
         [&](std::int64_t x, std::int64_t* doc) { *doc = ends_[x - first]; });
     std::vector<WeightedPair> out;
     for (std::int64_t e = 0; e < local_ends; ++e)
-      for (int j = 0; j < config.k; ++j) {
-        const std::size_t at = static_cast<std::size_t>(e * config.k + j);
+      for (int j = 0; j < options.k; ++j) {
+        const std::size_t at = static_cast<std::size_t>(e * options.k + j);
         if (lists.neighbors[at] < 0 || docs[at] == partner_[local(ends_[e])]) continue;
         out.push_back({ends_[e], docs[at], lists.similarities[at]});
       }

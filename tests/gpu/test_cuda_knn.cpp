@@ -48,7 +48,7 @@ struct Case {
 knn::KnnLists run(const mpi::Comm& comm, const corpus::CorpusBlock& block, const KnnConfig& config,
                   knn::SearchBackend& backend) {
   util::Report report(comm, "knn");
-  return knn::exact_ring_knn(comm, block, config, backend, /*quiet=*/true, report);
+  return knn::exact_ring_knn(comm, knn::distributed_rows_of(block), {config.k, config.corpus.max_block_rows}, backend, report);
 }
 
 /// GPU lists == CPU lists, gathered on every rank; prints the candidates re-scored.

@@ -41,7 +41,8 @@ void expect_matches_oracle(const mpi::Comm& comm, const Case& c) {
   const corpus::CorpusBlock block = corpus::read_corpus(comm, config.corpus);
   knn::CpuBackend backend(comm, config.query_tile, config.database_tile);
   util::Report report(comm, "knn");
-  const knn::KnnLists got = knn::exact_ring_knn(comm, block, config, backend, /*quiet=*/true, report);
+  const knn::KnnLists got =
+      knn::exact_ring_knn(comm, knn::distributed_rows_of(block), {config.k, config.corpus.max_block_rows}, backend, report);
   const auto ids = testing::allgather_concat(comm, got.neighbors);
   const auto sims = testing::allgather_concat(comm, got.similarities);
   const auto rows = testing::allgather_concat(comm, block.embeddings);
