@@ -132,7 +132,7 @@ nlohmann::json summarize_knn(const mpi::Comm& comm, const std::string& path) {
 }
 
 nlohmann::json summarize_order(const mpi::Comm& comm, const std::string& path) {
-  const order::OrderBlock b = order::read_order_file(comm, path);
+  const order::OrderBlock b = order::read_order_file(comm, path, order::OrderColumns::kAll);
   if (b.dedup.is_object() && b.dedup.contains("removed_documents")) {
     // An order of the documents a dedup file kept: distinct ids of the whole corpus, as many as were kept.
     const std::int64_t n = b.num_docs + b.dedup["removed_documents"].get<std::int64_t>();
@@ -141,43 +141,27 @@ nlohmann::json summarize_order(const mpi::Comm& comm, const std::string& path) {
   } else {
     order::check_permutation(comm, path, b, b.num_docs);
   }
-  std::optional<io::File> f;
-  std::int64_t paths = 0;
-  mpi::collectively(comm, [&] {
-    f.emplace(io::File::open(comm, path));
-    for (const char* dataset : {"/path_offsets", "/link_similarity"})
-      if (!f->has_dataset(dataset))
-        throw UserError(fmt::format("{}: missing dataset {} (an order file made by weave order has it)", path, dataset));
-    paths = f->dataset_info("/path_offsets").rows() - 1;
-  });
-  const BlockRange pr = block_range(paths + 1, comm.size(), comm.rank());
-  const auto offsets = read_block<std::int64_t>(*f, "/path_offsets", pr);
+  const std::int64_t paths = b.paths;
+  const std::vector<std::int64_t>& offsets = b.path_offsets;
   std::int64_t longest = 0;
   for (std::size_t x = 1; x < offsets.size(); ++x) longest = std::max(longest, offsets[x] - offsets[x - 1]);
   // Path lengths across block boundaries: the next block's first offset.
   const auto firsts = comm.allgather<std::int64_t>(offsets.empty() ? -1 : offsets.front());
   if (!offsets.empty() && comm.rank() + 1 < comm.size() && firsts[comm.rank() + 1] >= 0)
     longest = std::max(longest, firsts[comm.rank() + 1] - offsets.back());
-  const auto links = read_block<float>(*f, "/link_similarity", b.positions);
-  double sum = 0;
+  util::ExactSum sum;
   std::int64_t n = 0;
-  for (float s : links)
-    if (!std::isnan(s)) sum += s, ++n;
+  for (float s : b.link_similarity)
+    if (!std::isnan(s)) sum.add(s), ++n;
   nlohmann::json j = {{"kind", "order"},
                       {"documents", b.num_docs},
                       {"paths", paths},
                       {"mean_path_length", static_cast<double>(b.num_docs) / static_cast<double>(std::max<std::int64_t>(1, paths))},
                       {"longest_path", comm.max(longest)},
-                      {"mean_link_similarity", comm.sum(sum) / static_cast<double>(std::max<std::int64_t>(1, comm.sum(n)))},
+                      {"mean_link_similarity", util::ExactSum::value_of(comm.sum(sum.units())) /
+                                                   static_cast<double>(std::max<std::int64_t>(1, comm.sum(n)))},
                       {"is_permutation", true}};
-  nlohmann::json attrs;
-  if (comm.is_root()) {
-    const mpi::Comm self = mpi::Comm::self();
-    attrs = root_attributes(io::File::open(self, path), {"algorithm", "rounds", "quality", "dedup", "creator_version"});
-    for (const char* name : {"quality", "dedup"})
-      if (attrs.contains(name)) attrs[name] = nlohmann::json::parse(attrs[name].get<std::string>());
-  }
-  j["attributes"] = nlohmann::json::parse(comm.bcast_string(attrs.dump(), 0));
+  j["attributes"] = b.attributes;
   return j;
 }
 

@@ -50,7 +50,7 @@ void write_order_file(const mpi::Comm& comm, const std::string& path, std::int64
   output.commit();
 }
 
-OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path) {
+OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path, OrderColumns columns) {
   OrderBlock out;
   std::optional<io::File> opened;
   mpi::collectively(comm, [&] {
@@ -63,6 +63,18 @@ OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path) {
     out.num_docs = info.rows();
     out.corpus = corpus::parse_record(io::read_string_attribute(*opened, "/", "corpus"));
     out.dedup = corpus::parse_record(io::read_string_attribute(*opened, "/", "dedup"));
+    out.attributes = nlohmann::json::object();
+    for (const char* name : {"algorithm", "quality", "creator_version"})
+      if (auto s = io::read_string_attribute(*opened, "/", name)) out.attributes[name] = *s;
+    if (auto rounds = io::read_int_attribute(*opened, "/", "rounds")) out.attributes["rounds"] = *rounds;
+    if (out.attributes.contains("quality")) out.attributes["quality"] = corpus::parse_record(out.attributes["quality"].get<std::string>());
+    if (!out.dedup.is_null()) out.attributes["dedup"] = out.dedup;
+    if (columns == OrderColumns::kAll) {
+      for (const char* dataset : {"/path_offsets", "/link_similarity"})
+        if (!opened->has_dataset(dataset))
+          throw UserError(fmt::format("{}: missing dataset {} (an order file made by weave order has it)", path, dataset));
+      out.paths = opened->dataset_info("/path_offsets").rows() - 1;
+    }
     if (out.num_docs < comm.size())
       throw UserError(fmt::format("{}: /order has {}, fewer than the {} ranks", path,
                                   util::count_of(out.num_docs, "document"), comm.size()));
@@ -71,6 +83,13 @@ OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path) {
   out.docs.resize(static_cast<std::size_t>(out.positions.size()));
   mpi::collectively(comm, [&] {
     io::read_rows(*opened, "/order", out.positions.begin, out.positions.size(), 1, out.docs.data());
+    if (columns == OrderColumns::kAll) {
+      out.link_similarity.resize(out.docs.size());
+      io::read_rows(*opened, "/link_similarity", out.positions.begin, out.positions.size(), 1, out.link_similarity.data());
+      out.offset_rows = block_range(out.paths + 1, comm.size(), comm.rank());
+      out.path_offsets.resize(static_cast<std::size_t>(out.offset_rows.size()));
+      io::read_rows(*opened, "/path_offsets", out.offset_rows.begin, out.offset_rows.size(), 1, out.path_offsets.data());
+    }
   });
   return out;
 }

@@ -18,16 +18,26 @@ void write_order_file(const mpi::Comm& comm, const std::string& path, std::int64
                       const std::vector<std::int64_t>& order_block, const std::vector<float>& link_similarity,
                       const std::vector<std::int64_t>& boundaries, const nlohmann::json& attributes);
 
-/// This rank's positions block_range(N, P, rank) of /order (collective). Throws UserError when the
-/// file has no /order; the permutation itself is checked by the reader's user (it knows N).
+/// This rank's positions block_range(N, P, rank) of /order (collective), and the attributes. Throws
+/// UserError when the file has no /order; the permutation itself is checked by the reader's user
+/// (it knows N).
 struct OrderBlock {
   std::int64_t num_docs = 0;
   BlockRange positions;
   std::vector<std::int64_t> docs;
   nlohmann::json corpus;  ///< the corpus it was made from (corpus/provenance.hpp); null in older files
   nlohmann::json dedup;   ///< made with --dedup: {path, threshold, kept_documents, removed_documents}; else null
+  nlohmann::json attributes;  ///< algorithm, rounds, quality (parsed), dedup (parsed), creator_version: those present
+
+  // With OrderColumns::kAll only:
+  std::vector<float> link_similarity;      ///< at `positions`
+  std::int64_t paths = 0;                  ///< rows of /path_offsets - 1
+  BlockRange offset_rows;                  ///< block_range(paths + 1, P, rank)
+  std::vector<std::int64_t> path_offsets;  ///< /path_offsets at offset_rows
 };
-OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path);
+/// What read_order_file reads besides /order and the attributes.
+enum class OrderColumns { kOrder, kAll };
+OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path, OrderColumns columns = OrderColumns::kOrder);
 
 /// Collective: throws the same UserError everywhere unless the blocks hold every id of [0, n)
 /// exactly once (names the first bad position). With `kept` (1/0 per id of this rank's
