@@ -167,7 +167,10 @@ void check_token_ids(const mpi::Comm& comm, const PackConfig& config, const corp
 }  // namespace
 
 void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const CommonOptions& common, util::Report& report) {
-  mpi::collectively(comm, [&] { config.validate(); });
+  mpi::collectively(comm, [&] {
+    config.validate();
+    parse_repetition(config);  // throws on malformed --upsample / --source-weights, before any work
+  });
   // Before any work: every output path (at least one segment a document: ~24 bytes each).
   const corpus::CorpusInfo info = corpus::read_corpus_info(comm, config.corpus.path);
   for (const std::int64_t L : config.context_lengths) {

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "pack/repetition.hpp"
 #include "run/pipeline.hpp"
 #include "util/config_json.hpp"
 #include "weave/error.hpp"
@@ -400,6 +401,7 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   if (c.dedup_enabled) c.dedup.validate();
   c.order.validate();
   c.pack.validate();
+  pack::parse_repetition(c.pack);  // malformed [pack] upsample / source_weights: before any stage runs
   return c;
 }
 

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "pack/repetition.hpp"
 #include "util/config_json.hpp"
 #include "weave/error.hpp"
 
@@ -205,7 +204,6 @@ void PackConfig::validate() const {
   if (!dataset.empty() && pad_id < 0 && (policy == "pad" || tail == "pad"))
     throw UserError(fmt::format("--dataset with {} needs --pad-id: the token id of the padding",
                                 policy == "pad" ? "--policy pad" : "--tail pad"));
-  pack::parse_repetition(*this);  // throws on malformed --upsample / --source-weights
 }
 
 std::string PackConfig::dataset_for(std::int64_t length) const {
