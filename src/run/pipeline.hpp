@@ -28,7 +28,7 @@ struct RunConfig {
 
 /// The embedded default configuration (the README demo), as TOML text: every key, with the value
 /// it takes when left out and a comment.
-const char* default_config_toml();
+const std::string& default_config_toml();
 
 /// Every key the configuration accepts, "out_dir" and "section.key".
 std::vector<std::string> known_config_keys();

@@ -12,12 +12,27 @@
 #include "pack/repetition.hpp"
 #include "run/pipeline.hpp"
 #include "util/config_json.hpp"
+#include "util/config_options.hpp"
 #include "weave/error.hpp"
 
 namespace weave::run {
 
-const char* default_config_toml() {
-  return R"(# weave run: the embedded default configuration. Every key is listed with the value it takes
+namespace {
+
+/// The keys of an option table with their defaults and notes, as lines of the default TOML.
+template <typename Config>
+std::string default_lines(const util::OptionTable<Config>& table) {
+  const Config defaults;
+  std::string out;
+  for (const auto& o : table)
+    out += fmt::format("{:<30} # {}\n", fmt::format("{} = {}", o.key, util::toml_value(defaults, o)), o.note);
+  return out;
+}
+
+}  // namespace
+
+const std::string& default_config_toml() {
+  static const std::string text = std::string(R"(# weave run: the embedded default configuration. Every key is listed with the value it takes
 # when it is left out; a configuration needs only the keys it changes.
 out_dir = "weave-run"          # where corpus.h5, knn.h5, order.h5 and contexts.h5 go
 
@@ -44,25 +59,7 @@ first_doc_id = 0               # /doc_ids = first_doc_id + row
 dtype = "float32"              # embedding storage: float32, float16 or bfloat16
 
 [knn]
-k = 10                         # neighbours per document (1..1024)
-method = "auto"                # exact (every pair, the ring), ivf (approximate) or auto (exact up to 10^6 docs, 10^7 on cuda)
-backend = "cpu"                # cpu (BLAS) or cuda (one GPU per rank, when built with CUDA)
-query_tile = 1024              # cpu: queries per similarity tile
-database_tile = 4096           # cpu: database rows per similarity tile
-gpu_query_tile = 16384         # cuda: queries per score tile
-gpu_database_tile = 0          # cuda: database rows per score tile (0: 16384 own GEMM, 4096 cuBLASLt)
-gpu_scores = "bf16"            # cuda: score tile type, bf16 or fp32
-gpu_gemm = "auto"              # cuda: auto (own filtering GEMM where it applies) or cublaslt
-gpu_select_sms = 0             # cuda: SMs reserved for the selection (0: kernels alternate)
-gpu_resident_rows = 0          # cuda: own rows kept on the GPU at once (0: all that fit)
-nlist = 0                      # ivf: clusters (0: the power of two nearest sqrt(N))
-nprobe = 0                     # ivf: clusters each document searches (0: least reaching target_recall)
-target_recall = 0.95           # ivf: recall@k the automatic nprobe reaches on the recall sample
-train_sample = 0               # ivf: k-means training rows (0: 64 per cluster)
-train_iterations = 10          # ivf: k-means iterations
-recall_sample = 1000           # ivf: documents checked against exact search (0: none; needs nprobe)
-round_rows = 0                 # ivf: rows one rank searches per round (0: automatic, <= 1 GiB)
-
+)") + default_lines(knn_options()) + R"(
 [dedup]                        # off by default: near-duplicates (weave dedup) left out of order and pack
 enabled = false                # true: run the dedup stage between knn and order (out_dir/dedup.h5)
 threshold = 0.95               # kNN edges of cosine similarity >= this join documents into a group
@@ -87,9 +84,17 @@ tokens = ""                    # the corpus's token store (Megatron PREFIX[.idx]
 eod_id = -1                    # with tokens: the token id written after each document (required then)
 pad_id = -1                    # with tokens: the token id of padding (required with policy pad or tail pad)
 )";
+  return text;
 }
 
 namespace {
+
+template <typename Config>
+std::set<std::string> keys_of(const util::OptionTable<Config>& table) {
+  std::set<std::string> keys;
+  for (const auto& o : table) keys.insert(o.key);
+  return keys;
+}
 
 /// Every section and its keys: the parser accepts exactly these (known_config_keys()).
 const std::map<std::string, std::set<std::string>>& sections() {
@@ -97,9 +102,7 @@ const std::map<std::string, std::set<std::string>>& sections() {
       {"corpus", {"path", "on_zero_vector", "max_block_rows", "lengths_from"}},
       {"synth", {"docs", "dim", "topics", "sources", "seed", "topic_spread", "duplicate_share", "duplicate_noise",
                  "median_tokens", "length_sigma", "min_tokens", "max_tokens", "first_doc_id", "dtype"}},
-      {"knn", {"k", "method", "backend", "query_tile", "database_tile", "gpu_query_tile", "gpu_database_tile",
-               "gpu_scores", "gpu_gemm", "gpu_select_sms", "gpu_resident_rows", "nlist", "nprobe", "target_recall",
-               "train_sample", "train_iterations", "recall_sample", "round_rows"}},
+      {"knn", keys_of(knn_options())},
       {"dedup", {"enabled", "threshold", "keep"}},
       {"order", {"algorithm", "stitch_k", "stitch_exact_ends", "tail_fraction", "max_rounds"}},
       {"pack", {"context_length", "policy", "tail", "separator_tokens", "upsample", "source_weights", "seed", "tokens",
@@ -186,6 +189,12 @@ class Section {
                                     std::numeric_limits<T>::min(), std::numeric_limits<T>::max(), where(key, *node)));
       target = static_cast<T>(v);
     }
+  }
+
+  /// Every option of a table that the section sets.
+  template <typename Config>
+  void get_all(Config& config, const util::OptionTable<Config>& table) const {
+    for (const auto& o : table) std::visit([&](auto member) { get(o.key, config.*member); }, o.member);
   }
 
   void get_lengths(const char* key, std::vector<std::int64_t>& target) const {
@@ -341,24 +350,7 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
 
   c.knn.corpus = corpus;
   Section ks(root.get_as<toml::table>("knn"), "knn", origins);
-  ks.get("k", c.knn.k);
-  ks.get("method", c.knn.method);
-  ks.get("backend", c.knn.backend);
-  ks.get("query_tile", c.knn.query_tile);
-  ks.get("database_tile", c.knn.database_tile);
-  ks.get("gpu_query_tile", c.knn.gpu_query_tile);
-  ks.get("gpu_database_tile", c.knn.gpu_database_tile);
-  ks.get("gpu_scores", c.knn.gpu_scores);
-  ks.get("gpu_gemm", c.knn.gpu_gemm);
-  ks.get("gpu_select_sms", c.knn.gpu_select_sms);
-  ks.get("gpu_resident_rows", c.knn.gpu_resident_rows);
-  ks.get("nlist", c.knn.nlist);
-  ks.get("nprobe", c.knn.nprobe);
-  ks.get("target_recall", c.knn.target_recall);
-  ks.get("train_sample", c.knn.train_sample);
-  ks.get("train_iterations", c.knn.train_iterations);
-  ks.get("recall_sample", c.knn.recall_sample);
-  ks.get("round_rows", c.knn.round_rows);
+  ks.get_all(c.knn, knn_options());
   c.knn.out = c.out_dir + "/knn.h5";
 
   c.dedup.corpus = corpus;

@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "util/config_json.hpp"
+#include "util/config_options.hpp"
 #include "weave/error.hpp"
 
 namespace weave {
@@ -57,50 +58,90 @@ void SynthConfig::validate() const {
   need(!out.empty(), "--out is required");
 }
 
+const util::OptionTable<KnnConfig>& knn_options() {
+  using C = KnnConfig;
+  static const util::OptionTable<KnnConfig> table{
+      {"k", &C::k, "Neighbours per document (1..1024)", "neighbours per document (1..1024)", {}, 1, false, 1024},
+      {"method", &C::method,
+       "exact (every pair, by the ring of ranks), ivf (approximate: clusters by k-means, each document searches the "
+       "members of its --nprobe nearest clusters; recall measured on a sample) or auto (exact up to 1,000,000 "
+       "documents on --backend cpu and 10,000,000 on cuda, ivf above)",
+       "exact (every pair, the ring), ivf (approximate) or auto (exact up to 10^6 docs, 10^7 on cuda)",
+       {"exact", "ivf", "auto"}},
+      {"backend", &C::backend,
+       "cpu (BLAS + faiss heaps) or cuda (one GPU per rank: BF16 tensor cores; the exact ring over NCCL, or the "
+       "ivf's clusters searched on each rank's GPU; the same lists)",
+       "cpu (BLAS) or cuda (one GPU per rank, when built with CUDA)", {"cpu", "cuda"}},
+      {"query_tile", &C::query_tile, "Queries per similarity tile", "cpu: queries per similarity tile", {}, 1},
+      {"database_tile", &C::database_tile, "Database rows per similarity tile", "cpu: database rows per similarity tile",
+       {}, 1},
+      {"gpu_query_tile", &C::gpu_query_tile,
+       "cuda: queries per tensor-core score tile (lower it if the GPU runs out of memory)",
+       "cuda: queries per score tile", {}, 1},
+      {"gpu_database_tile", &C::gpu_database_tile,
+       "cuda: database rows per score tile (one tile of scores is kept; two with --gpu-select-sms); 0 (default): "
+       "16384 where weave's own GEMM runs (see --gpu-gemm), else 4096",
+       "cuda: database rows per score tile (0: 16384 own GEMM, 4096 cuBLASLt)", {}, 0, false, {}, "chosen by --gpu-gemm"},
+      {"gpu_scores", &C::gpu_scores, "cuda: score tile type: bf16 (half the bytes; faster) or fp32",
+       "cuda: score tile type, bf16 or fp32", {"bf16", "fp32"}},
+      {"gpu_gemm", &C::gpu_gemm,
+       "cuda: auto (default): on an H100/H200 with k <= 32 and bf16 scores, every tile is multiplied by weave's own "
+       "GEMM, and those after each query's first write only the 256-column pieces of score rows that reach each "
+       "query's bar instead of the whole score tile; cublaslt: every tile by cuBLASLt, then scanned",
+       "cuda: auto (own filtering GEMM where it applies) or cublaslt", {"auto", "cublaslt"}},
+      {"gpu_select_sms", &C::gpu_select_sms,
+       "cuda: SMs reserved for the selection beside the GEMM of the next tile; 0 (default): GEMM and selection take "
+       "turns on all SMs. On an H100, cuBLASLt's GEMM does not start beside a kernel that holds SMs, so > 0 only "
+       "serializes (slower)",
+       "cuda: SMs reserved for the selection (0: kernels alternate)", {}, 0, false, {},
+       "GEMM and selection alternate on all SMs"},
+      {"gpu_resident_rows", &C::gpu_resident_rows,
+       "cuda: own rows kept on the GPU at once; more are streamed from host memory in sub-blocks of this many, each "
+       "uploaded once per ring step (0, the default: all of them if they fit, else as many as fit)",
+       "cuda: own rows kept on the GPU at once (0: all that fit)", {}, 0, false, {}, "as many as fit in GPU memory"},
+      {"nlist", &C::nlist, "ivf: clusters (0, the default: the power of two nearest sqrt(N), at least 8 documents each)",
+       "ivf: clusters (0: the power of two nearest sqrt(N))", {}, 0, false, {}, "automatic"},
+      {"nprobe", &C::nprobe,
+       "ivf: clusters each document searches (0, the default: the least that reaches --target-recall on the recall "
+       "sample)",
+       "ivf: clusters each document searches (0: least reaching target_recall)", {}, 0, false, {}, "automatic"},
+      {"target_recall", &C::target_recall, "ivf: recall@k the automatic --nprobe must reach on the recall sample",
+       "ivf: recall@k the automatic nprobe reaches on the recall sample", {}, 0, true, 1},
+      {"train_sample", &C::train_sample,
+       "ivf: k-means training rows, drawn by a hash of the global id (0, the default: 64 per cluster)",
+       "ivf: k-means training rows (0: 64 per cluster)", {}, 0, false, {}, "automatic"},
+      {"train_iterations", &C::train_iterations, "ivf: k-means iterations", "ivf: k-means iterations", {}, 0},
+      {"recall_sample", &C::recall_sample,
+       "ivf: documents whose lists are checked against exact search; the recall is written into knn.h5 and the "
+       "report (0: none, then --nprobe must be given)",
+       "ivf: documents checked against exact search (0: none; needs nprobe)", {}, 0},
+      {"round_rows", &C::round_rows,
+       "ivf: rows (cluster members + queries) one rank receives and searches per round; bounds memory (0, the "
+       "default: all in one round, at most 1 GiB of rows)",
+       "ivf: rows one rank searches per round (0: automatic, <= 1 GiB)", {}, 0, false, {}, "automatic"},
+  };
+  return table;
+}
+
 void KnnConfig::validate() const {
-  if (k < 1 || k > 1024) throw UserError(fmt::format("--k must be in [1, 1024] (got {})", k));
-  if (method != "exact" && method != "ivf" && method != "auto")
-    throw UserError(fmt::format("--method must be exact, ivf or auto (got {})", method));
-  if (nlist < 0) throw UserError(fmt::format("--nlist must be >= 0 (0: automatic; got {})", nlist));
-  if (nprobe < 0) throw UserError(fmt::format("--nprobe must be >= 0 (0: automatic; got {})", nprobe));
+  util::check_options(*this, knn_options());
+  // What relates several options:
   if (nlist > 0 && nprobe > nlist)
     throw UserError(fmt::format("--nprobe ({}) must be at most --nlist ({}): a document cannot search more clusters "
                                 "than there are", nprobe, nlist));
-  if (!(target_recall > 0 && target_recall <= 1))
-    throw UserError(fmt::format("--target-recall must be in (0, 1] (got {})", target_recall));
-  if (train_sample < 0) throw UserError(fmt::format("--train-sample must be >= 0 (0: automatic; got {})", train_sample));
   if (nlist > 0 && train_sample > 0 && train_sample < nlist)
     throw UserError(fmt::format("--train-sample ({}) must be at least --nlist ({}): each cluster starts from a sample row",
                                 train_sample, nlist));
-  if (train_iterations < 0) throw UserError(fmt::format("--train-iterations must be >= 0 (got {})", train_iterations));
-  if (recall_sample < 0) throw UserError(fmt::format("--recall-sample must be >= 0 (got {})", recall_sample));
   if (nprobe == 0 && recall_sample == 0 && method != "exact")
     throw UserError("--recall-sample 0 needs an explicit --nprobe: the automatic nprobe is chosen on the recall sample");
-  if (round_rows < 0) throw UserError(fmt::format("--round-rows must be >= 0 (0: automatic; got {})", round_rows));
-  if (backend != "cpu" && backend != "cuda")
-    throw UserError(fmt::format("--backend must be cpu or cuda (got {})", backend));
-  if (query_tile < 1 || database_tile < 1) throw UserError("tile sizes must be positive");
-  if (gpu_query_tile < 1) throw UserError("--gpu-query-tile must be positive");
-  if (gpu_database_tile < 0) throw UserError("--gpu-database-tile must be >= 0 (0: chosen by --gpu-gemm)");
-  if (gpu_select_sms < 0) throw UserError("--gpu-select-sms must be >= 0 (0: GEMM and selection alternate on all SMs)");
-  if (gpu_resident_rows < 0) throw UserError("--gpu-resident-rows must be >= 0 (0: as many as fit in GPU memory)");
-  if (gpu_scores != "bf16" && gpu_scores != "fp32")
-    throw UserError(fmt::format("--gpu-scores must be bf16 or fp32 (got {})", gpu_scores));
-  if (gpu_gemm != "auto" && gpu_gemm != "cublaslt")
-    throw UserError(fmt::format("--gpu-gemm must be auto or cublaslt (got {})", gpu_gemm));
   if (corpus.max_block_rows < 1) throw UserError("--max-block-rows must be positive");
   if (out.empty()) throw UserError("--out is required");
 }
 
 nlohmann::json to_json(const KnnConfig& c) {
   nlohmann::json j = to_json(c.corpus);
-  j.update({{"k", c.k}, {"method", c.method}, {"backend", c.backend}, {"query_tile", c.query_tile},
-            {"database_tile", c.database_tile}, {"gpu_query_tile", c.gpu_query_tile},
-            {"gpu_database_tile", c.gpu_database_tile}, {"gpu_scores", c.gpu_scores}, {"gpu_gemm", c.gpu_gemm},
-            {"gpu_select_sms", c.gpu_select_sms}, {"gpu_resident_rows", c.gpu_resident_rows}, {"nlist", c.nlist},
-            {"nprobe", c.nprobe}, {"target_recall", c.target_recall}, {"train_sample", c.train_sample},
-            {"train_iterations", c.train_iterations}, {"recall_sample", c.recall_sample},
-            {"round_rows", c.round_rows}, {"out", c.out}});
+  util::put_options(c, knn_options(), j);
+  j["out"] = c.out;
   return j;
 }
 

@@ -1,0 +1,25 @@
+// A stage's option table (util/option_table.hpp) as command-line flags: --key-name VALUE, the
+// struct's value as the default shown by --help, the allowed values checked by CLI11.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "util/option_table.hpp"
+
+namespace weave::cli {
+
+template <typename Config>
+void add_option_flags(CLI::App* command, Config& config, const util::OptionTable<Config>& table) {
+  for (const util::Option<Config>& o : table)
+    std::visit(
+        [&](auto member) {
+          CLI::Option* flag = command->add_option(util::flag_of(o.key), config.*member, o.help)->capture_default_str();
+          if (!o.choices.empty()) flag->check(CLI::IsMember(std::vector<std::string>(o.choices.begin(), o.choices.end())));
+        },
+        o.member);
+}
+
+}  // namespace weave::cli

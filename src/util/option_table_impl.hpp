@@ -1,0 +1,51 @@
+// The templates of util/option_table.hpp.
+#pragma once
+
+#include <type_traits>
+
+#include <fmt/format.h>
+
+#include "weave/error.hpp"
+
+namespace weave::util {
+
+template <typename Config>
+void check_options(const Config& config, const OptionTable<Config>& table) {
+  for (const Option<Config>& o : table) {
+    std::visit(
+        [&](auto member) {
+          const auto& value = config.*member;
+          using T = std::remove_cvref_t<decltype(value)>;
+          std::optional<std::string> error;
+          if constexpr (std::is_same_v<T, std::string>)
+            error = option_error(o.key, o.choices, o.min, o.min_exclusive, o.max, o.zero_means, value, std::nullopt, value);
+          else
+            error = option_error(o.key, o.choices, o.min, o.min_exclusive, o.max, o.zero_means, fmt::format("{}", value),
+                                 static_cast<double>(value), std::nullopt);
+          if (error) throw UserError(*error);
+        },
+        o.member);
+  }
+}
+
+template <typename Config>
+void put_options(const Config& config, const OptionTable<Config>& table, nlohmann::json& out) {
+  for (const Option<Config>& o : table) std::visit([&](auto member) { out[o.key] = config.*member; }, o.member);
+}
+
+template <typename Config>
+std::string toml_value(const Config& config, const Option<Config>& option) {
+  return std::visit(
+      [&](auto member) -> std::string {
+        const auto& value = config.*member;
+        using T = std::remove_cvref_t<decltype(value)>;
+        if constexpr (std::is_same_v<T, std::string>) return nlohmann::json(value).dump();  // a quoted string
+        else if constexpr (std::is_floating_point_v<T>) {
+          std::string s = fmt::format("{}", value);
+          return s.find_first_of(".e") == std::string::npos ? s + ".0" : s;  // TOML floats need a point
+        } else return fmt::format("{}", value);
+      },
+      option.member);
+}
+
+}  // namespace weave::util
