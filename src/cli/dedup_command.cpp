@@ -2,8 +2,10 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/option_flags.hpp"
 #include "dedup/dedup_stage.hpp"
 #include "util/config_json.hpp"
+#include "util/config_options.hpp"
 
 namespace weave::cli {
 
@@ -19,15 +21,7 @@ void add_dedup_command(CLI::App& app, Runner& run) {
   cmd->add_option("--knn", config->knn, "kNN graph (knn.h5 from weave knn)")->required();
   cmd->add_option("--corpus", config->corpus.path, "The corpus the graph was made from (token lengths)")->required();
   cmd->add_option("--out", config->out, "Output dedup.h5")->required();
-  cmd->add_option("--threshold", config->threshold,
-                  "Cosine similarity at or above which a kNN edge joins two documents, in (-1, 1]; a pair outside "
-                  "both documents' k-lists is never seen (docs/algorithms.md: what a kNN graph misses)")
-      ->capture_default_str();
-  cmd->add_option("--keep", config->keep,
-                  "Which document of a group is kept: longest (most tokens, ties by lowest global id) or first "
-                  "(lowest global id)")
-      ->check(CLI::IsMember({"longest", "first"}))
-      ->capture_default_str();
+  add_option_flags(cmd, *config, dedup_options());
   cmd->add_flag("--force", config->force,
                 "Use knn.h5 even though it records another corpus than --corpus (same number of documents): "
                 "warns instead of stopping");

@@ -2,8 +2,10 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/option_flags.hpp"
 #include "order/order_stage.hpp"
 #include "util/config_json.hpp"
+#include "util/config_options.hpp"
 
 namespace weave::cli {
 
@@ -18,23 +20,7 @@ void add_order_command(CLI::App& app, Runner& run) {
   cmd->add_option("--knn", config->knn, "kNN graph (knn.h5 from weave knn)")->required();
   cmd->add_option("--corpus", config->corpus.path, "The corpus the graph was made from")->required();
   cmd->add_option("--out", config->out, "Output order.h5")->required();
-  cmd->add_option("--algorithm", config->algorithm, "greedy or iclm")
-      ->check(CLI::IsMember({"greedy", "iclm"}))
-      ->capture_default_str();
-  cmd->add_option("--stitch-k", config->stitch_k,
-                  "Stitching the greedy's paths: meeting points per path end in the kNN graph, and neighbours per "
-                  "end in the exact levels")
-      ->capture_default_str();
-  cmd->add_option("--stitch-exact-ends", config->stitch_exact_ends,
-                  "Stitch by exact kNN among the path ends once at most this many remain (0 = automatic: the E^2 d "
-                  "cost stays linear in the documents; larger = better links, slower)")
-      ->capture_default_str();
-  cmd->add_option("--tail-fraction", config->tail_fraction,
-                  "Finish the greedy on rank 0 once a round accepts fewer edges than this share of the fragments "
-                  "still competing")
-      ->capture_default_str();
-  cmd->add_option("--max-rounds", config->max_rounds, "Finish the greedy on rank 0 after this many rounds")
-      ->capture_default_str();
+  add_option_flags(cmd, *config, order_options());
   cmd->add_option("--dedup", config->dedup,
                   "dedup.h5 from weave dedup: order only the documents it keeps (the order is a permutation of "
                   "them; weave pack then needs the same --dedup)");

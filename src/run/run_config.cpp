@@ -62,16 +62,9 @@ dtype = "float32"              # embedding storage: float32, float16 or bfloat16
 )") + default_lines(knn_options()) + R"(
 [dedup]                        # off by default: near-duplicates (weave dedup) left out of order and pack
 enabled = false                # true: run the dedup stage between knn and order (out_dir/dedup.h5)
-threshold = 0.95               # kNN edges of cosine similarity >= this join documents into a group
-keep = "longest"               # the document kept per group: longest (then lowest id) or first (lowest id)
-
+)" + default_lines(dedup_options()) + R"(
 [order]
-algorithm = "greedy"           # greedy (distributed path cover + stitching) or iclm (the paper's, on rank 0)
-stitch_k = 8                   # meeting points per path end when stitching
-stitch_exact_ends = 0          # stitch by exact kNN among path ends once at most this many remain (0: automatic)
-tail_fraction = 0.01           # hand the greedy's tail to rank 0 below this share of accepted edges a round
-max_rounds = 200               # ... or after this many rounds
-
+)" + default_lines(order_options()) + R"(
 [pack]
 context_length = [8192]        # tokens per context; several = a curriculum, one file each
 policy = "split"               # split (documents continue across contexts) or pad (whole documents, padded)
@@ -96,6 +89,11 @@ std::set<std::string> keys_of(const util::OptionTable<Config>& table) {
   return keys;
 }
 
+std::set<std::string> with(std::set<std::string> keys, const char* key) {
+  keys.insert(key);
+  return keys;
+}
+
 /// Every section and its keys: the parser accepts exactly these (known_config_keys()).
 const std::map<std::string, std::set<std::string>>& sections() {
   static const std::map<std::string, std::set<std::string>> s{
@@ -103,8 +101,8 @@ const std::map<std::string, std::set<std::string>>& sections() {
       {"synth", {"docs", "dim", "topics", "sources", "seed", "topic_spread", "duplicate_share", "duplicate_noise",
                  "median_tokens", "length_sigma", "min_tokens", "max_tokens", "first_doc_id", "dtype"}},
       {"knn", keys_of(knn_options())},
-      {"dedup", {"enabled", "threshold", "keep"}},
-      {"order", {"algorithm", "stitch_k", "stitch_exact_ends", "tail_fraction", "max_rounds"}},
+      {"dedup", with(keys_of(dedup_options()), "enabled")},
+      {"order", keys_of(order_options())},
       {"pack", {"context_length", "policy", "tail", "separator_tokens", "upsample", "source_weights", "seed", "tokens",
                 "eod_id", "pad_id"}},
   };
@@ -356,18 +354,13 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   c.dedup.corpus = corpus;
   Section ds(root.get_as<toml::table>("dedup"), "dedup", origins);
   ds.get("enabled", c.dedup_enabled);
-  ds.get("threshold", c.dedup.threshold);
-  ds.get("keep", c.dedup.keep);
+  ds.get_all(c.dedup, dedup_options());
   c.dedup.knn = c.knn.out;
   c.dedup.out = c.out_dir + "/dedup.h5";
 
   c.order.corpus = corpus;
   Section os(root.get_as<toml::table>("order"), "order", origins);
-  os.get("algorithm", c.order.algorithm);
-  os.get("stitch_k", c.order.stitch_k);
-  os.get("stitch_exact_ends", c.order.stitch_exact_ends);
-  os.get("tail_fraction", c.order.tail_fraction);
-  os.get("max_rounds", c.order.max_rounds);
+  os.get_all(c.order, order_options());
   c.order.knn = c.knn.out;
   c.order.out = c.out_dir + "/order.h5";
 

@@ -188,38 +188,68 @@ void KnnConfig::validate_for(std::int64_t n) const {
                                 "which pads short lists", k, n));
 }
 
+const util::OptionTable<OrderConfig>& order_options() {
+  using C = OrderConfig;
+  static const util::OptionTable<OrderConfig> table{
+      {"algorithm", &C::algorithm, "greedy or iclm",
+       "greedy (distributed path cover + stitching) or iclm (the paper's, on rank 0)", {"greedy", "iclm"}},
+      {"stitch_k", &C::stitch_k,
+       "Stitching the greedy's paths: meeting points per path end in the kNN graph, and neighbours per end in the "
+       "exact levels",
+       "meeting points per path end when stitching", {}, 2, false, 1024},
+      {"stitch_exact_ends", &C::stitch_exact_ends,
+       "Stitch by exact kNN among the path ends once at most this many remain (0 = automatic: the E^2 d cost stays "
+       "linear in the documents; larger = better links, slower)",
+       "stitch by exact kNN among path ends once at most this many remain (0: automatic)", {}, 0, false, {},
+       "automatic"},
+      {"tail_fraction", &C::tail_fraction,
+       "Finish the greedy on rank 0 once a round accepts fewer edges than this share of the fragments still competing",
+       "hand the greedy's tail to rank 0 below this share of accepted edges a round", {}, 0},
+      {"max_rounds", &C::max_rounds, "Finish the greedy on rank 0 after this many rounds",
+       "... or after this many rounds", {}, 1},
+  };
+  return table;
+}
+
 void OrderConfig::validate() const {
-  if (algorithm != "greedy" && algorithm != "iclm")
-    throw UserError(fmt::format("--algorithm must be greedy or iclm (got {})", algorithm));
-  if (stitch_k < 2 || stitch_k > 1024) throw UserError(fmt::format("--stitch-k must be in [2, 1024] (got {})", stitch_k));
-  if (stitch_exact_ends < 0)
-    throw UserError(fmt::format("--stitch-exact-ends must be >= 0 (0 = automatic; got {})", stitch_exact_ends));
-  if (tail_fraction < 0) throw UserError("--tail-fraction must be >= 0");
-  if (max_rounds < 1) throw UserError("--max-rounds must be >= 1");
+  util::check_options(*this, order_options());
   if (knn.empty()) throw UserError("--knn is required");
   if (out.empty()) throw UserError("--out is required");
 }
 
 nlohmann::json to_json(const OrderConfig& c) {
   nlohmann::json j = to_json(c.corpus);
-  j.update({{"knn", c.knn}, {"algorithm", c.algorithm}, {"stitch_k", c.stitch_k},
-            {"stitch_exact_ends", c.stitch_exact_ends}, {"tail_fraction", c.tail_fraction},
-            {"max_rounds", c.max_rounds}, {"force", c.force}, {"dedup", c.dedup}, {"out", c.out}});
+  util::put_options(c, order_options(), j);
+  j.update({{"knn", c.knn}, {"force", c.force}, {"dedup", c.dedup}, {"out", c.out}});
   return j;
 }
 
-void DedupConfig::validate() const {
+const util::OptionTable<DedupConfig>& dedup_options() {
+  using C = DedupConfig;
   // A cosine is at most 1: a threshold above it joins nothing, one at or below -1 joins every edge.
-  if (!(threshold > -1.0 && threshold <= 1.0))
-    throw UserError(fmt::format("--threshold must be in (-1, 1] (a cosine similarity; got {})", threshold));
-  if (keep != "longest" && keep != "first") throw UserError(fmt::format("--keep must be longest or first (got {})", keep));
+  static const util::OptionTable<DedupConfig> table{
+      {"threshold", &C::threshold,
+       "Cosine similarity at or above which a kNN edge joins two documents, in (-1, 1]; a pair outside both "
+       "documents' k-lists is never seen (docs/algorithms.md: what a kNN graph misses)",
+       "kNN edges of cosine similarity >= this join documents into a group", {}, -1, true, 1},
+      {"keep", &C::keep,
+       "Which document of a group is kept: longest (most tokens, ties by lowest global id) or first (lowest global "
+       "id)",
+       "the document kept per group: longest (then lowest id) or first (lowest id)", {"longest", "first"}},
+  };
+  return table;
+}
+
+void DedupConfig::validate() const {
+  util::check_options(*this, dedup_options());
   if (knn.empty()) throw UserError("--knn is required");
   if (out.empty()) throw UserError("--out is required");
 }
 
 nlohmann::json to_json(const DedupConfig& c) {
   nlohmann::json j = to_json(c.corpus);
-  j.update({{"knn", c.knn}, {"threshold", c.threshold}, {"keep", c.keep}, {"force", c.force}, {"out", c.out}});
+  util::put_options(c, dedup_options(), j);
+  j.update({{"knn", c.knn}, {"force", c.force}, {"out", c.out}});
   return j;
 }
 

@@ -9,5 +9,9 @@ namespace weave {
 
 /// `weave knn` / `[knn]`: every option but the corpus's (CorpusOptions) and --out.
 const util::OptionTable<KnnConfig>& knn_options();
+/// `weave order` / `[order]`: the algorithm and its parameters (not the files, --force, --dedup).
+const util::OptionTable<OrderConfig>& order_options();
+/// `weave dedup` / `[dedup]` (without `enabled`, which only weave run has).
+const util::OptionTable<DedupConfig>& dedup_options();
 
 }  // namespace weave
