@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +19,8 @@ void add_option_flags(CLI::App* command, Config& config, const util::OptionTable
         [&](auto member) {
           CLI::Option* flag = command->add_option(util::flag_of(o.key), config.*member, o.help)->capture_default_str();
           if (!o.choices.empty()) flag->check(CLI::IsMember(std::vector<std::string>(o.choices.begin(), o.choices.end())));
+          using T = std::remove_cvref_t<decltype(config.*member)>;
+          if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) flag->delimiter(',');  // 4096,8192
         },
         o.member);
 }

@@ -2,8 +2,10 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/option_flags.hpp"
 #include "pack/pack_stage.hpp"
 #include "util/config_json.hpp"
+#include "util/config_options.hpp"
 
 namespace weave::cli {
 
@@ -19,36 +21,10 @@ void add_pack_command(CLI::App& app, Runner& run) {
   cmd->add_option("--order", config->order, "Document order (order.h5 from weave order)")->required();
   cmd->add_option("--corpus", config->corpus.path, "The corpus (token lengths, user ids)")->required();
   cmd->add_option("--out", config->out, "Output contexts.h5; with several lengths contexts.L.h5 each")->required();
-  cmd->add_option("--context-length", config->context_lengths,
-                  "Tokens per context; several (comma-separated, e.g. 4096,8192,32768) for a curriculum, in one pass")
-      ->delimiter(',')
-      ->capture_default_str();
-  cmd->add_option("--policy", config->policy,
-                  "split (ICLM: documents continue across contexts) or pad (Llama 2 Long: whole documents, a "
-                  "context right-padded when the next does not fit; one longer than L alone, truncated)")
-      ->check(CLI::IsMember({"split", "pad"}))
-      ->capture_default_str();
-  cmd->add_option("--tail", config->tail, "The last partial context: drop or pad")
-      ->check(CLI::IsMember({"drop", "pad"}))
-      ->capture_default_str();
-  cmd->add_option("--separator-tokens", config->separator_tokens,
-                  "Tokens the trainer inserts after each document (EOS), counted in the stream")
-      ->capture_default_str();
-  cmd->add_option("--upsample", config->upsample,
-                  "Long-document upsampling: min_tokens=T,factor=F (documents of at least T tokens appear F times; "
-                  "fractions drawn per document)");
-  cmd->add_option("--source-weights", config->source_weights,
-                  "Per-source copies: SOURCE=WEIGHT,... e.g. 0=1.0,1=2.5 (fractions drawn per document; needs /sources)");
-  cmd->add_option("--seed", config->seed, "Seed of the fractional copies")->capture_default_str();
-  cmd->add_option("--tokens", config->tokens,
-                  "The corpus's token store: a Megatron-LM indexed dataset PREFIX (PREFIX.idx + PREFIX.bin), one "
-                  "sequence per corpus row, checked against /lengths; or a text manifest listing several PREFIXes "
-                  "(one per line) whose sequences, in order, are the corpus's rows");
+  add_option_flags(cmd, *config, pack_options());
   cmd->add_option("--dataset", config->dataset,
                   "Also write a Megatron-LM indexed dataset PREFIX with one sequence of L tokens per context "
                   "(PREFIX.L per length when several): one GPTDataset sample of seq_length L each (needs --tokens)");
-  cmd->add_option("--eod-id", config->eod_id, "Token id written at each document's separator positions (--dataset)");
-  cmd->add_option("--pad-id", config->pad_id, "Token id of the right padding of padded contexts (--dataset)");
   cmd->add_option("--dedup", config->dedup,
                   "dedup.h5 from weave dedup: leave out the documents it removes (the order may be of the whole "
                   "corpus or, made with weave order --dedup, of the kept documents)");

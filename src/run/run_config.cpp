@@ -66,17 +66,7 @@ enabled = false                # true: run the dedup stage between knn and order
 [order]
 )" + default_lines(order_options()) + R"(
 [pack]
-context_length = [8192]        # tokens per context; several = a curriculum, one file each
-policy = "split"               # split (documents continue across contexts) or pad (whole documents, padded)
-tail = "drop"                  # split: the last partial context is dropped or padded
-separator_tokens = 1           # tokens the trainer adds after each document (EOS)
-upsample = ""                  # "min_tokens=T,factor=F": documents of at least T tokens F times
-source_weights = ""            # "0=1.0,1=2.5": copies per source (fractions drawn from the seed)
-seed = 1                       # for the fractional copies
-tokens = ""                    # the corpus's token store (Megatron PREFIX[.idx]); with it, out_dir/dataset.bin/.idx
-eod_id = -1                    # with tokens: the token id written after each document (required then)
-pad_id = -1                    # with tokens: the token id of padding (required with policy pad or tail pad)
-)";
+)" + default_lines(pack_options()) + R"()";
   return text;
 }
 
@@ -103,8 +93,7 @@ const std::map<std::string, std::set<std::string>>& sections() {
       {"knn", keys_of(knn_options())},
       {"dedup", with(keys_of(dedup_options()), "enabled")},
       {"order", keys_of(order_options())},
-      {"pack", {"context_length", "policy", "tail", "separator_tokens", "upsample", "source_weights", "seed", "tokens",
-                "eod_id", "pad_id"}},
+      {"pack", keys_of(pack_options())},
   };
   return s;
 }
@@ -192,7 +181,14 @@ class Section {
   /// Every option of a table that the section sets.
   template <typename Config>
   void get_all(Config& config, const util::OptionTable<Config>& table) const {
-    for (const auto& o : table) std::visit([&](auto member) { get(o.key, config.*member); }, o.member);
+    for (const auto& o : table)
+      std::visit(
+          [&](auto member) {
+            using T = std::remove_cvref_t<decltype(config.*member)>;
+            if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) get_lengths(o.key, config.*member);
+            else get(o.key, config.*member);
+          },
+          o.member);
   }
 
   void get_lengths(const char* key, std::vector<std::int64_t>& target) const {
@@ -366,16 +362,7 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
 
   c.pack.corpus = corpus;
   Section ps(root.get_as<toml::table>("pack"), "pack", origins);
-  ps.get("upsample", c.pack.upsample);
-  ps.get("source_weights", c.pack.source_weights);
-  ps.get("seed", c.pack.seed);
-  ps.get_lengths("context_length", c.pack.context_lengths);
-  ps.get("policy", c.pack.policy);
-  ps.get("tail", c.pack.tail);
-  ps.get("separator_tokens", c.pack.separator_tokens);
-  ps.get("tokens", c.pack.tokens);
-  ps.get("eod_id", c.pack.eod_id);
-  ps.get("pad_id", c.pack.pad_id);
+  ps.get_all(c.pack, pack_options());
   c.pack.order = c.order.out;
   if (c.dedup_enabled) c.order.dedup = c.pack.dedup = c.dedup.out;
   c.pack.out = c.out_dir + "/contexts.h5";

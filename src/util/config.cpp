@@ -253,19 +253,51 @@ nlohmann::json to_json(const DedupConfig& c) {
   return j;
 }
 
+const util::OptionTable<PackConfig>& pack_options() {
+  using C = PackConfig;
+  static const util::OptionTable<PackConfig> table{
+      {"context_length", &C::context_lengths,
+       "Tokens per context; several (comma-separated, e.g. 4096,8192,32768) for a curriculum, in one pass",
+       "tokens per context; several = a curriculum, one file each", {}, 1, false, static_cast<double>(1 << 30), nullptr,
+       "context_lengths"},
+      {"policy", &C::policy,
+       "split (ICLM: documents continue across contexts) or pad (Llama 2 Long: whole documents, a context "
+       "right-padded when the next does not fit; one longer than L alone, truncated)",
+       "split (documents continue across contexts) or pad (whole documents, padded)", {"split", "pad"}},
+      {"tail", &C::tail, "The last partial context: drop or pad", "split: the last partial context is dropped or padded",
+       {"drop", "pad"}},
+      {"separator_tokens", &C::separator_tokens,
+       "Tokens the trainer inserts after each document (EOS), counted in the stream",
+       "tokens the trainer adds after each document (EOS)", {}, 0},
+      {"upsample", &C::upsample,
+       "Long-document upsampling: min_tokens=T,factor=F (documents of at least T tokens appear F times; fractions "
+       "drawn per document)",
+       "\"min_tokens=T,factor=F\": documents of at least T tokens F times"},
+      {"source_weights", &C::source_weights,
+       "Per-source copies: SOURCE=WEIGHT,... e.g. 0=1.0,1=2.5 (fractions drawn per document; needs /sources)",
+       "\"0=1.0,1=2.5\": copies per source (fractions drawn from the seed)"},
+      {"seed", &C::seed, "Seed of the fractional copies", "for the fractional copies"},
+      {"tokens", &C::tokens,
+       "The corpus's token store: a Megatron-LM indexed dataset PREFIX (PREFIX.idx + PREFIX.bin), one sequence per "
+       "corpus row, checked against /lengths; or a text manifest listing several PREFIXes (one per line) whose "
+       "sequences, in order, are the corpus's rows",
+       "the corpus's token store (Megatron PREFIX[.idx]); with it, out_dir/dataset.bin/.idx"},
+      {"eod_id", &C::eod_id, "Token id written at each document's separator positions (--dataset)",
+       "with tokens: the token id written after each document (required then)"},
+      {"pad_id", &C::pad_id, "Token id of the right padding of padded contexts (--dataset)",
+       "with tokens: the token id of padding (required with policy pad or tail pad)"},
+  };
+  return table;
+}
+
 void PackConfig::validate() const {
   if (context_lengths.empty()) throw UserError("--context-length: give at least one length");
-  for (auto l : context_lengths)
-    if (l <= 0 || l > (std::int64_t{1} << 30))
-      throw UserError(fmt::format("--context-length must be in [1, 2^30] (got {})", l));
+  util::check_options(*this, pack_options());
   for (std::size_t i = 0; i < context_lengths.size(); ++i)
     for (std::size_t j = 0; j < i; ++j)
       if (context_lengths[i] == context_lengths[j])  // two would write one file, named as for a curriculum
         throw UserError(fmt::format("--context-length {}: {} is given twice; each length makes one file",
                                     fmt::join(context_lengths, ","), context_lengths[i]));
-  if (policy != "split" && policy != "pad") throw UserError(fmt::format("--policy must be split or pad (got {})", policy));
-  if (tail != "drop" && tail != "pad") throw UserError(fmt::format("--tail must be drop or pad (got {})", tail));
-  if (separator_tokens < 0) throw UserError(fmt::format("--separator-tokens must be >= 0 (got {})", separator_tokens));
   if (order.empty()) throw UserError("--order is required");
   if (out.empty()) throw UserError("--out is required");
   if (!dataset.empty() && tokens.empty())
@@ -290,10 +322,8 @@ std::string PackConfig::output_for(std::int64_t length) const {
 
 nlohmann::json to_json(const PackConfig& c) {
   nlohmann::json j = to_json(c.corpus);
-  j.update({{"order", c.order}, {"context_lengths", c.context_lengths}, {"policy", c.policy}, {"tail", c.tail},
-            {"separator_tokens", c.separator_tokens}, {"upsample", c.upsample}, {"source_weights", c.source_weights},
-            {"seed", c.seed}, {"force", c.force}, {"dedup", c.dedup}, {"out", c.out}, {"tokens", c.tokens}, {"dataset", c.dataset},
-            {"eod_id", c.eod_id}, {"pad_id", c.pad_id}});
+  util::put_options(c, pack_options(), j);
+  j.update({{"order", c.order}, {"force", c.force}, {"dedup", c.dedup}, {"out", c.out}, {"dataset", c.dataset}});
   return j;
 }
 

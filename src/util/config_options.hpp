@@ -13,5 +13,7 @@ const util::OptionTable<KnnConfig>& knn_options();
 const util::OptionTable<OrderConfig>& order_options();
 /// `weave dedup` / `[dedup]` (without `enabled`, which only weave run has).
 const util::OptionTable<DedupConfig>& dedup_options();
+/// `weave pack` / `[pack]`: the contexts and the data mix (not the files, --force, --dedup, --dataset).
+const util::OptionTable<PackConfig>& pack_options();
 
 }  // namespace weave

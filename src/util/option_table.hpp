@@ -17,7 +17,8 @@ namespace weave::util {
 
 template <typename Config>
 struct Option {
-  using Member = std::variant<int Config::*, std::int64_t Config::*, double Config::*, std::string Config::*>;
+  using Member = std::variant<int Config::*, std::int64_t Config::*, std::uint64_t Config::*, double Config::*,
+                              std::string Config::*, std::vector<std::int64_t> Config::*>;
   const char* key;   ///< snake_case: the TOML and JSON key; the flag is --key with '-' for '_'
   Member member;
   const char* help;  ///< the flag's --help text
@@ -27,6 +28,7 @@ struct Option {
   bool min_exclusive = false;             ///< ... or a bound the value must exceed
   std::optional<double> max = {};         ///< numbers: the largest allowed value
   const char* zero_means = nullptr;       ///< what 0 stands for ("automatic"), named in messages
+  const char* json_key = nullptr;         ///< the key in the configuration's JSON when it is not `key`
 };
 
 template <typename Config>

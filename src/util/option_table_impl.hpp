@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "weave/error.hpp"
 
@@ -16,13 +17,20 @@ void check_options(const Config& config, const OptionTable<Config>& table) {
         [&](auto member) {
           const auto& value = config.*member;
           using T = std::remove_cvref_t<decltype(value)>;
-          std::optional<std::string> error;
-          if constexpr (std::is_same_v<T, std::string>)
-            error = option_error(o.key, o.choices, o.min, o.min_exclusive, o.max, o.zero_means, value, std::nullopt, value);
-          else
-            error = option_error(o.key, o.choices, o.min, o.min_exclusive, o.max, o.zero_means, fmt::format("{}", value),
-                                 static_cast<double>(value), std::nullopt);
-          if (error) throw UserError(*error);
+          auto check_number = [&](auto x) {
+            if (auto error = option_error(o.key, o.choices, o.min, o.min_exclusive, o.max, o.zero_means,
+                                          fmt::format("{}", x), static_cast<double>(x), std::nullopt))
+              throw UserError(*error);
+          };
+          if constexpr (std::is_same_v<T, std::string>) {
+            if (auto error = option_error(o.key, o.choices, o.min, o.min_exclusive, o.max, o.zero_means, value,
+                                          std::nullopt, value))
+              throw UserError(*error);
+          } else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) {
+            for (auto x : value) check_number(x);
+          } else {
+            check_number(value);
+          }
         },
         o.member);
   }
@@ -30,7 +38,8 @@ void check_options(const Config& config, const OptionTable<Config>& table) {
 
 template <typename Config>
 void put_options(const Config& config, const OptionTable<Config>& table, nlohmann::json& out) {
-  for (const Option<Config>& o : table) std::visit([&](auto member) { out[o.key] = config.*member; }, o.member);
+  for (const Option<Config>& o : table)
+    std::visit([&](auto member) { out[o.json_key ? o.json_key : o.key] = config.*member; }, o.member);
 }
 
 template <typename Config>
@@ -40,6 +49,7 @@ std::string toml_value(const Config& config, const Option<Config>& option) {
         const auto& value = config.*member;
         using T = std::remove_cvref_t<decltype(value)>;
         if constexpr (std::is_same_v<T, std::string>) return nlohmann::json(value).dump();  // a quoted string
+        else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) return fmt::format("[{}]", fmt::join(value, ", "));
         else if constexpr (std::is_floating_point_v<T>) {
           std::string s = fmt::format("{}", value);
           return s.find_first_of(".e") == std::string::npos ? s + ".0" : s;  // TOML floats need a point
