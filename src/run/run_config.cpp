@@ -19,10 +19,16 @@ namespace weave::run {
 
 namespace {
 
+/// weave run's synthetic corpus: the demo's (20,000 documents; weave synth's own default is 10,000).
+SynthConfig run_synth_defaults() {
+  SynthConfig c;
+  c.docs = 20000;
+  return c;
+}
+
 /// The keys of an option table with their defaults and notes, as lines of the default TOML.
 template <typename Config>
-std::string default_lines(const util::OptionTable<Config>& table) {
-  const Config defaults;
+std::string default_lines(const util::OptionTable<Config>& table, const Config& defaults = {}) {
   std::string out;
   for (const auto& o : table)
     out += fmt::format("{:<30} # {}\n", fmt::format("{} = {}", o.key, util::toml_value(defaults, o)), o.note);
@@ -43,21 +49,7 @@ max_block_rows = 1048576       # rows per HDF5 read (bounds the staging buffer a
 # lengths_from = "tokens"      # a corpus without /lengths: its token store's sequence lengths (every stage)
 
 [synth]                        # the synthetic corpus made when [corpus] has no path (weave synth)
-docs = 20000                   # documents (weave run's demo; weave synth's own default is 10000)
-dim = 64                       # embedding dimension
-topics = 50                    # topic clusters
-sources = 4                    # data sources (/sources values 0..sources-1)
-seed = 1                       # every value derives from the seed and the document id
-topic_spread = 1.0             # noise norm around the unit topic centroid
-duplicate_share = 0.02         # share of documents that near-copy an earlier one
-duplicate_noise = 0.02         # noise norm of a near-duplicate (0: exact copies)
-median_tokens = 300.0          # median token length (log-normal)
-length_sigma = 1.4             # sigma of log(length); larger = heavier tail
-min_tokens = 16                # smallest token length
-max_tokens = 262144            # largest token length
-first_doc_id = 0               # /doc_ids = first_doc_id + row
-dtype = "float32"              # embedding storage: float32, float16 or bfloat16
-
+)" + default_lines(synth_options(), run_synth_defaults()) + R"(
 [knn]
 )") + default_lines(knn_options()) + R"(
 [dedup]                        # off by default: near-duplicates (weave dedup) left out of order and pack
@@ -88,8 +80,7 @@ std::set<std::string> with(std::set<std::string> keys, const char* key) {
 const std::map<std::string, std::set<std::string>>& sections() {
   static const std::map<std::string, std::set<std::string>> s{
       {"corpus", {"path", "on_zero_vector", "max_block_rows", "lengths_from"}},
-      {"synth", {"docs", "dim", "topics", "sources", "seed", "topic_spread", "duplicate_share", "duplicate_noise",
-                 "median_tokens", "length_sigma", "min_tokens", "max_tokens", "first_doc_id", "dtype"}},
+      {"synth", keys_of(synth_options())},
       {"knn", keys_of(knn_options())},
       {"dedup", with(keys_of(dedup_options()), "enabled")},
       {"order", keys_of(order_options())},
@@ -155,10 +146,11 @@ class Section {
                                     origins_.of(name_ + "." + std::string(key.str()), node), fmt::join(allowed, ", ")));
   }
 
+  /// Sets target from the key when the section has it; returns whether it did.
   template <typename T>
-  void get(const char* key, T& target) const {
+  bool get(const char* key, T& target) const {
     const toml::node* node = table_ ? table_->get(key) : nullptr;
-    if (!node) return;
+    if (!node) return false;
     if constexpr (std::is_same_v<T, std::string>) {
       if (!node->is_string()) fail(key, *node, "a string");
       target = *node->value<std::string>();
@@ -176,6 +168,7 @@ class Section {
                                     std::numeric_limits<T>::min(), std::numeric_limits<T>::max(), where(key, *node)));
       target = static_cast<T>(v);
     }
+    return true;
   }
 
   /// Every option of a table that the section sets.
@@ -183,10 +176,19 @@ class Section {
   void get_all(Config& config, const util::OptionTable<Config>& table) const {
     for (const auto& o : table)
       std::visit(
-          [&](auto member) {
-            using T = std::remove_cvref_t<decltype(config.*member)>;
-            if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) get_lengths(o.key, config.*member);
-            else get(o.key, config.*member);
+          [&](const auto& member) {
+            if constexpr (std::is_same_v<std::remove_cvref_t<decltype(member)>, util::Named<Config>>) {
+              std::string name;
+              if (!get(o.key, name)) return;
+              if (std::find(o.choices.begin(), o.choices.end(), name) == o.choices.end())
+                throw UserError(fmt::format("configuration: {}.{} must be {} (got {}) ({})", name_, o.key,
+                                            util::one_of(o.choices), name, where(o.key, *table_->get(o.key))));
+              member.set(config, name);
+            } else {
+              using T = std::remove_cvref_t<decltype(config.*member)>;
+              if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) get_lengths(o.key, config.*member);
+              else get(o.key, config.*member);
+            }
           },
           o.member);
   }
@@ -286,7 +288,7 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   for (const std::string& o : overrides) apply_override(root, o, origins);
 
   RunConfig c;
-  c.synth.docs = 20000;  // weave run's demo corpus (default_config_toml)
+  c.synth = run_synth_defaults();
   for (const auto& [key, node] : root) {
     const std::string name(key.str());
     if (name == "out_dir") {
@@ -318,25 +320,7 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   c.synthesize = corpus.path.empty();
 
   Section ss(root.get_as<toml::table>("synth"), "synth", origins);
-  ss.get("docs", c.synth.docs);
-  ss.get("dim", c.synth.dim);
-  ss.get("topics", c.synth.topics);
-  ss.get("sources", c.synth.sources);
-  ss.get("seed", c.synth.seed);
-  ss.get("topic_spread", c.synth.topic_spread);
-  ss.get("duplicate_share", c.synth.duplicate_share);
-  ss.get("duplicate_noise", c.synth.duplicate_noise);
-  ss.get("median_tokens", c.synth.median_tokens);
-  ss.get("length_sigma", c.synth.length_sigma);
-  ss.get("min_tokens", c.synth.min_tokens);
-  ss.get("max_tokens", c.synth.max_tokens);
-  ss.get("first_doc_id", c.synth.first_doc_id);
-  std::string dtype = "float32";
-  ss.get("dtype", dtype);
-  if (dtype != "float32" && dtype != "float16" && dtype != "bfloat16")
-    throw UserError(fmt::format("configuration: synth.dtype must be float32, float16 or bfloat16 (got {})", dtype));
-  c.synth.dtype = dtype == "float16" ? EmbeddingDtype::kFloat16 : dtype == "bfloat16" ? EmbeddingDtype::kBFloat16
-                                                                                     : EmbeddingDtype::kFloat32;
+  ss.get_all(c.synth, synth_options());
   if (c.synthesize) {
     c.synth.out = c.out_dir + "/corpus.h5";
     corpus.path = c.synth.out;

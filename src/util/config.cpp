@@ -36,25 +36,51 @@ const char* to_string(EmbeddingDtype d) {
   return "?";
 }
 
+const util::OptionTable<SynthConfig>& synth_options() {
+  using C = SynthConfig;
+  static const util::OptionTable<SynthConfig> table{
+      {"docs", &C::docs, "Number of documents", "documents (weave run's demo; weave synth's own default is 10000)", {}, 1},
+      {"dim", &C::dim, "Embedding dimension", "embedding dimension", {}, 1, false, 65536},
+      {"topics", &C::topics, "Number of topic clusters", "topic clusters", {}, 1},
+      {"sources", &C::sources, "Number of data sources (/sources values 0..S-1)",
+       "data sources (/sources values 0..sources-1)", {}, 1},
+      {"seed", &C::seed, "Random seed (all values derive from seed and document id)",
+       "every value derives from the seed and the document id"},
+      {"topic_spread", &C::topic_spread, "Noise norm around the unit topic centroid (1.0: cosine ~0.7 to the centroid)",
+       "noise norm around the unit topic centroid", {}, 0},
+      {"duplicate_share", &C::duplicate_share, "Share of documents that near-copy an earlier one",
+       "share of documents that near-copy an earlier one"},  // [0, 1): checked below
+      {"duplicate_noise", &C::duplicate_noise, "Noise norm of a near-duplicate",
+       "noise norm of a near-duplicate (0: exact copies)", {}, 0},
+      {"median_tokens", &C::median_tokens, "Median token length (log-normal)", "median token length (log-normal)", {}, 1},
+      {"length_sigma", &C::length_sigma, "Sigma of log(length); larger = heavier tail",
+       "sigma of log(length); larger = heavier tail", {}, 0},
+      {"min_tokens", &C::min_tokens, "Smallest token length", "smallest token length", {}, 1},
+      {"max_tokens", &C::max_tokens, "Largest token length", "largest token length"},  // checked below
+      {"first_doc_id", &C::first_doc_id, "/doc_ids = first-doc-id + row", "/doc_ids = first_doc_id + row", {}, 0},
+      {"dtype",
+       util::Named<C>{[](const C& c) { return std::string(to_string(c.dtype)); },
+                      [](C& c, const std::string& name) {
+                        c.dtype = name == "float16"    ? EmbeddingDtype::kFloat16
+                                  : name == "bfloat16" ? EmbeddingDtype::kBFloat16
+                                                       : EmbeddingDtype::kFloat32;
+                      }},
+       "Embedding storage type: float32, float16 or bfloat16 (uint16 bits)",
+       "embedding storage: float32, float16 or bfloat16", {"float32", "float16", "bfloat16"}},
+  };
+  return table;
+}
+
 void SynthConfig::validate() const {
+  util::check_options(*this, synth_options());
   auto need = [](bool ok, const std::string& msg) {
     if (!ok) throw UserError(msg);
   };
-  need(docs > 0, fmt::format("--docs must be positive (got {})", docs));
-  need(dim > 0 && dim <= 65536, fmt::format("--dim must be in [1, 65536] (got {})", dim));
-  need(topics > 0, fmt::format("--topics must be positive (got {})", topics));
-  need(sources > 0, fmt::format("--sources must be positive (got {})", sources));
-  need(topic_spread >= 0, fmt::format("--topic-spread must be >= 0 (got {})", topic_spread));
   need(duplicate_share >= 0 && duplicate_share < 1,
        fmt::format("--duplicate-share must be in [0, 1) (got {})", duplicate_share));
-  need(duplicate_noise >= 0, fmt::format("--duplicate-noise must be >= 0 (got {})", duplicate_noise));
-  need(median_tokens >= 1, fmt::format("--median-tokens must be >= 1 (got {})", median_tokens));
-  need(length_sigma >= 0, fmt::format("--length-sigma must be >= 0 (got {})", length_sigma));
-  need(min_tokens >= 1, fmt::format("--min-tokens must be >= 1 (got {})", min_tokens));
   need(max_tokens >= min_tokens,
        fmt::format("--max-tokens ({}) must be >= --min-tokens ({})", max_tokens, min_tokens));
   need(max_tokens <= 2147483647, fmt::format("--max-tokens must fit int32 (got {})", max_tokens));
-  need(first_doc_id >= 0, fmt::format("--first-doc-id must be >= 0 (got {})", first_doc_id));
   need(!out.empty(), "--out is required");
 }
 
@@ -328,21 +354,10 @@ nlohmann::json to_json(const PackConfig& c) {
 }
 
 nlohmann::json to_json(const SynthConfig& c) {
-  return {{"docs", c.docs},
-          {"dim", c.dim},
-          {"topics", c.topics},
-          {"sources", c.sources},
-          {"seed", c.seed},
-          {"topic_spread", c.topic_spread},
-          {"duplicate_share", c.duplicate_share},
-          {"duplicate_noise", c.duplicate_noise},
-          {"median_tokens", c.median_tokens},
-          {"length_sigma", c.length_sigma},
-          {"min_tokens", c.min_tokens},
-          {"max_tokens", c.max_tokens},
-          {"first_doc_id", c.first_doc_id},
-          {"dtype", to_string(c.dtype)},
-          {"out", c.out}};
+  nlohmann::json j = nlohmann::json::object();
+  util::put_options(c, synth_options(), j);
+  j["out"] = c.out;
+  return j;
 }
 
 nlohmann::json to_json(const CorpusOptions& c) {

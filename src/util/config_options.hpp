@@ -7,6 +7,8 @@
 
 namespace weave {
 
+/// `weave synth` / `[synth]` (but --out).
+const util::OptionTable<SynthConfig>& synth_options();
 /// `weave knn` / `[knn]`: every option but the corpus's (CorpusOptions) and --out.
 const util::OptionTable<KnnConfig>& knn_options();
 /// `weave order` / `[order]`: the algorithm and its parameters (not the files, --force, --dedup).

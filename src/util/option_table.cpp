@@ -13,17 +13,20 @@ std::string flag_of(const char* key) {
   return flag;
 }
 
+std::string one_of(const std::vector<const char*>& choices) {
+  std::string out;
+  for (std::size_t i = 0; i < choices.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + std::string(choices[i]);
+  return out;
+}
+
 std::optional<std::string> option_error(const char* key, const std::vector<const char*>& choices,
                                         std::optional<double> min, bool min_exclusive, std::optional<double> max,
                                         const char* zero_means, const std::string& shown, std::optional<double> number,
-                                        const std::optional<std::string>& text) {
+                                        const std::optional<std::string>& text, bool integer) {
   const std::string flag = flag_of(key);
-  if (text && !choices.empty() && std::find(choices.begin(), choices.end(), *text) == choices.end()) {
-    std::string allowed;
-    for (std::size_t i = 0; i < choices.size(); ++i)
-      allowed += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + std::string(choices[i]);
-    return fmt::format("{} must be {} (got {})", flag, allowed, shown);
-  }
+  if (text && !choices.empty() && std::find(choices.begin(), choices.end(), *text) == choices.end())
+    return fmt::format("{} must be {} (got {})", flag, one_of(choices), shown);
   if (!number) return std::nullopt;
   const double v = *number;
   const bool low = min && (min_exclusive ? !(v > *min) : !(v >= *min));
@@ -32,7 +35,7 @@ std::optional<std::string> option_error(const char* key, const std::vector<const
   const std::string got = zero_means ? fmt::format("0: {}; got {}", zero_means, shown) : fmt::format("got {}", shown);
   if (min && max)
     return fmt::format("{} must be in {}{}, {}] ({})", flag, min_exclusive ? "(" : "[", *min, *max, got);
-  if (min && *min == 1 && !min_exclusive) return fmt::format("{} must be positive ({})", flag, got);
+  if (min && *min == 1 && !min_exclusive && integer) return fmt::format("{} must be positive ({})", flag, got);
   if (min) return fmt::format("{} must be {} {} ({})", flag, min_exclusive ? ">" : ">=", *min, got);
   return fmt::format("{} must be <= {} ({})", flag, *max, got);
 }

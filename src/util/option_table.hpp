@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <string>
 #include <variant>
 #include <vector>
@@ -15,10 +16,17 @@
 
 namespace weave::util {
 
+/// An enum option, by the names of its values (the option's choices).
+template <typename Config>
+struct Named {
+  std::string (*get)(const Config&);
+  void (*set)(Config&, const std::string&);  ///< called with one of the choices only
+};
+
 template <typename Config>
 struct Option {
   using Member = std::variant<int Config::*, std::int64_t Config::*, std::uint64_t Config::*, double Config::*,
-                              std::string Config::*, std::vector<std::int64_t> Config::*>;
+                              std::string Config::*, std::vector<std::int64_t> Config::*, Named<Config>>;
   const char* key;   ///< snake_case: the TOML and JSON key; the flag is --key with '-' for '_'
   Member member;
   const char* help;  ///< the flag's --help text
@@ -41,7 +49,17 @@ std::string flag_of(const char* key);
 std::optional<std::string> option_error(const char* key, const std::vector<const char*>& choices,
                                         std::optional<double> min, bool min_exclusive, std::optional<double> max,
                                         const char* zero_means, const std::string& shown, std::optional<double> number,
-                                        const std::optional<std::string>& text);
+                                        const std::optional<std::string>& text, bool integer = true);
+
+/// "a, b or c".
+std::string one_of(const std::vector<const char*>& choices);
+
+/// The value of an option in `config` (for Named, its name).
+template <typename Config, typename Member>
+decltype(auto) value_of(const Config& config, const Member& member) {
+  if constexpr (std::is_same_v<Member, Named<Config>>) return member.get(config);
+  else return (config.*member);
+}
 
 /// Throws UserError for the first option of `table` whose value in `config` is not allowed.
 template <typename Config>

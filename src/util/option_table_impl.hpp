@@ -14,12 +14,13 @@ template <typename Config>
 void check_options(const Config& config, const OptionTable<Config>& table) {
   for (const Option<Config>& o : table) {
     std::visit(
-        [&](auto member) {
-          const auto& value = config.*member;
+        [&](const auto& member) {
+          const auto& value = value_of(config, member);
           using T = std::remove_cvref_t<decltype(value)>;
           auto check_number = [&](auto x) {
             if (auto error = option_error(o.key, o.choices, o.min, o.min_exclusive, o.max, o.zero_means,
-                                          fmt::format("{}", x), static_cast<double>(x), std::nullopt))
+                                          fmt::format("{}", x), static_cast<double>(x), std::nullopt,
+                                          std::is_integral_v<decltype(x)>))
               throw UserError(*error);
           };
           if constexpr (std::is_same_v<T, std::string>) {
@@ -39,14 +40,14 @@ void check_options(const Config& config, const OptionTable<Config>& table) {
 template <typename Config>
 void put_options(const Config& config, const OptionTable<Config>& table, nlohmann::json& out) {
   for (const Option<Config>& o : table)
-    std::visit([&](auto member) { out[o.json_key ? o.json_key : o.key] = config.*member; }, o.member);
+    std::visit([&](const auto& member) { out[o.json_key ? o.json_key : o.key] = value_of(config, member); }, o.member);
 }
 
 template <typename Config>
 std::string toml_value(const Config& config, const Option<Config>& option) {
   return std::visit(
-      [&](auto member) -> std::string {
-        const auto& value = config.*member;
+      [&](const auto& member) -> std::string {
+        const auto& value = value_of(config, member);
         using T = std::remove_cvref_t<decltype(value)>;
         if constexpr (std::is_same_v<T, std::string>) return nlohmann::json(value).dump();  // a quoted string
         else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) return fmt::format("[{}]", fmt::join(value, ", "));
