@@ -29,6 +29,17 @@ struct CorpusOptions {
 /// Embedding storage type of a corpus written by `weave synth`.
 enum class EmbeddingDtype { kFloat32, kFloat16, kBFloat16 };
 
+// The closed sets of option values. Their names (what the command line, TOML and JSON say) are
+// given once, in the option tables (util/config.cpp); to_string() returns them.
+enum class KnnMethod { kExact, kIvf, kAuto };      ///< exact, ivf, auto
+enum class KnnBackend { kCpu, kCuda };             ///< cpu, cuda
+enum class GpuScores { kBf16, kFp32 };             ///< bf16, fp32
+enum class GpuGemm { kAuto, kCublasLt };           ///< auto, cublaslt
+enum class OrderAlgorithm { kGreedy, kIclm };      ///< greedy, iclm
+enum class DedupKeep { kLongest, kFirst };         ///< longest, first
+enum class PackPolicy { kSplit, kPad };            ///< split, pad
+enum class PackTail { kDrop, kPad };               ///< drop, pad
+
 /// `weave synth`: a synthetic corpus of topic clusters with heavy-tailed token lengths.
 struct SynthConfig {
   std::int64_t docs = 10000;          ///< number of documents
@@ -57,14 +68,14 @@ struct KnnConfig {
   int k = 10;                          ///< neighbours per document, 1..1024
   /// exact (the ring), ivf (approximate: distributed inverted file) or auto (exact up to
   /// kExactMaxDocs documents on CPUs and kExactMaxDocsGpu on GPUs, ivf above)
-  std::string method = "auto";
-  std::string backend = "cpu";         ///< cpu (faiss heaps over BLAS); cuda when built with it
+  KnnMethod method = KnnMethod::kAuto;
+  KnnBackend backend = KnnBackend::kCpu;  ///< cpu (faiss heaps over BLAS); cuda when built with it
   std::int64_t query_tile = 1024;      ///< queries per similarity tile
   std::int64_t database_tile = 4096;   ///< database rows per similarity tile
   std::int64_t gpu_query_tile = 16384;     ///< cuda: queries per tensor-core score tile
   std::int64_t gpu_database_tile = 0;     ///< cuda: database rows per score tile (0: 16384 own GEMM, 4096 cuBLASLt)
-  std::string gpu_scores = "bf16";        ///< cuda: score tile type, bf16 (half the bytes) or fp32
-  std::string gpu_gemm = "auto";          ///< cuda: auto (own filtering GEMM where it applies) or cublaslt
+  GpuScores gpu_scores = GpuScores::kBf16;  ///< cuda: score tile type, bf16 (half the bytes) or fp32
+  GpuGemm gpu_gemm = GpuGemm::kAuto;        ///< cuda: auto (own filtering GEMM where it applies) or cublaslt
   int gpu_select_sms = 0;                 ///< cuda: SMs reserved for the selection (0: none, kernels alternate)
   std::int64_t gpu_resident_rows = 0;     ///< cuda: own rows kept on the GPU at once (0: all that fit)
   // ivf (knn/ivf/ivf_search.hpp); 0 = chosen from the corpus (KnnConfig::resolved_*)
@@ -97,7 +108,7 @@ struct KnnConfig {
 struct OrderConfig {
   CorpusOptions corpus;            ///< the corpus the kNN graph was made from (rows for stitching)
   std::string knn;                 ///< knn.h5
-  std::string algorithm = "greedy";  ///< greedy (distributed) or iclm (the paper's, on rank 0)
+  OrderAlgorithm algorithm = OrderAlgorithm::kGreedy;  ///< greedy (distributed) or iclm (the paper's, on rank 0)
   int stitch_k = 8;                ///< meeting points per path end / exact neighbours when stitching
   /// Stitch by exact kNN among the path ends once at most this many remain; 0 = automatic
   /// (E^2 <= 8 N stitch_k, at least 2,048: linear in N).
@@ -116,7 +127,7 @@ struct DedupConfig {
   CorpusOptions corpus;            ///< the corpus the kNN graph was made from (token lengths)
   std::string knn;                 ///< knn.h5
   double threshold = 0.95;         ///< kNN edges of similarity >= this join documents into a group
-  std::string keep = "longest";    ///< longest (most tokens, then lowest id) or first (lowest id)
+  DedupKeep keep = DedupKeep::kLongest;  ///< longest (most tokens, then lowest id) or first (lowest id)
   bool force = false;              ///< use a kNN graph made from another corpus (same size) anyway
   std::string out;                 ///< dedup.h5
 
@@ -128,8 +139,8 @@ struct PackConfig {
   CorpusOptions corpus;                  ///< token lengths and user ids
   std::string order;                     ///< order.h5
   std::vector<std::int64_t> context_lengths{8192};  ///< several = a curriculum, one file each
-  std::string policy = "split";          ///< split (ICLM): documents continue across contexts
-  std::string tail = "drop";             ///< the last partial context: drop or pad
+  PackPolicy policy = PackPolicy::kSplit;  ///< split (ICLM): documents continue across contexts
+  PackTail tail = PackTail::kDrop;         ///< the last partial context: drop or pad
   std::int64_t separator_tokens = 1;     ///< tokens the trainer adds after each document (EOS)
   std::string upsample;                  ///< "min_tokens=T,factor=F": long documents F times
   std::string source_weights;            ///< "0=1.0,1=2.5": copies per source (fractions sampled)
@@ -153,5 +164,13 @@ const char* to_string(ZeroVectorPolicy p);
 /// "error", "drop" or "keep"; throws UserError otherwise.
 ZeroVectorPolicy parse_zero_vector_policy(const std::string& s);
 const char* to_string(EmbeddingDtype d);
+const char* to_string(KnnMethod v);
+const char* to_string(KnnBackend v);
+const char* to_string(GpuScores v);
+const char* to_string(GpuGemm v);
+const char* to_string(OrderAlgorithm v);
+const char* to_string(DedupKeep v);
+const char* to_string(PackPolicy v);
+const char* to_string(PackTail v);
 
 }  // namespace weave

@@ -33,7 +33,7 @@ void run_dedup_stage(const mpi::Comm& comm, const DedupConfig& config, const Com
 
   auto group_timer = report.stage("groups");
   const DuplicateGroups groups = find_duplicate_groups(comm, corpus.info.num_docs, corpus.range, knn.lists,
-                                                       corpus.lengths, config.threshold, parse_keep_rule(config.keep));
+                                                       corpus.lengths, config.threshold, parse_keep_rule(to_string(config.keep)));
   group_timer.stop();
   // The largest groups' first documents also by the corpus's own ids, when it has /doc_ids.
   nlohmann::json largest = groups.largest;
@@ -55,7 +55,7 @@ void run_dedup_stage(const mpi::Comm& comm, const DedupConfig& config, const Com
   for (auto l : corpus.lengths) tokens += l;
   const std::int64_t total_tokens = comm.sum(tokens);
   const nlohmann::json figures = {{"threshold", config.threshold},
-                                  {"keep", config.keep},
+                                  {"keep", to_string(config.keep)},
                                   {"documents", corpus.info.num_docs},
                                   {"k", knn.k},
                                   {"edges_at_threshold", groups.edges},
@@ -87,7 +87,7 @@ void run_dedup_stage(const mpi::Comm& comm, const DedupConfig& config, const Com
                      config.out, config.threshold, util::count_of(groups.groups, "group"), groups.edges,
                      util::count_of(groups.removed_documents, "document"),
                      100.0 * static_cast<double>(groups.removed_documents) / static_cast<double>(corpus.info.num_docs),
-                     util::count_of(groups.removed_tokens, "token"), util::count_of(total_tokens, "token"), config.keep);
+                     util::count_of(groups.removed_tokens, "token"), util::count_of(total_tokens, "token"), to_string(config.keep));
 }
 
 }  // namespace weave::dedup

@@ -11,8 +11,8 @@
 namespace weave::knn {
 
 std::unique_ptr<SearchBackend> make_backend(const KnnConfig& config, const mpi::Comm& comm) {
-  if (config.backend == "cpu") return std::make_unique<CpuBackend>(comm, config.query_tile, config.database_tile);
-  if (config.backend == "cuda") {
+  if (config.backend == KnnBackend::kCpu) return std::make_unique<CpuBackend>(comm, config.query_tile, config.database_tile);
+  if (config.backend == KnnBackend::kCuda) {
 #ifdef WEAVE_HAVE_CUDA
     return cuda::make_cuda_backend(config, comm);
 #else
@@ -20,7 +20,7 @@ std::unique_ptr<SearchBackend> make_backend(const KnnConfig& config, const mpi::
                     "nvcc and NCCL are installed)");
 #endif
   }
-  throw UserError(fmt::format("--backend {}: unknown backend (cpu or cuda)", config.backend));
+  throw UserError(fmt::format("--backend {}: unknown backend (cpu or cuda)", to_string(config.backend)));
 }
 
 }  // namespace weave::knn

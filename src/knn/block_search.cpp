@@ -29,9 +29,9 @@ class CpuBlockSearch final : public BlockSearch {
 
 }  // namespace
 
-std::unique_ptr<BlockSearch> make_block_search(const std::string& backend, const mpi::Comm& comm) {
-  if (backend == "cpu") return std::make_unique<CpuBlockSearch>();
-  if (backend == "cuda") {
+std::unique_ptr<BlockSearch> make_block_search(KnnBackend backend, const mpi::Comm& comm) {
+  if (backend == KnnBackend::kCpu) return std::make_unique<CpuBlockSearch>();
+  if (backend == KnnBackend::kCuda) {
 #ifdef WEAVE_HAVE_CUDA
     return cuda::make_cuda_block_search(comm);
 #else
@@ -40,7 +40,7 @@ std::unique_ptr<BlockSearch> make_block_search(const std::string& backend, const
                     "nvcc and NCCL are installed)");
 #endif
   }
-  throw UserError(fmt::format("--backend {}: unknown backend (cpu or cuda)", backend));
+  throw UserError(fmt::format("--backend {}: unknown backend (cpu or cuda)", to_string(backend)));
 }
 
 }  // namespace weave::knn

@@ -31,8 +31,8 @@ class BlockSearch {
   virtual double rescored_pairs() const = 0;
 };
 
-/// "cpu" or "cuda" (collective for cuda: one GPU per rank, by node-local rank; UserError when the
-/// build or the node has none).
-std::unique_ptr<BlockSearch> make_block_search(const std::string& backend, const mpi::Comm& comm);
+/// On the CPU, or on this rank's GPU (collective for cuda: one GPU per rank, by node-local rank;
+/// UserError when the build or the node has none).
+std::unique_ptr<BlockSearch> make_block_search(KnnBackend backend, const mpi::Comm& comm);
 
 }  // namespace weave::knn

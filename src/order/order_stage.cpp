@@ -159,7 +159,7 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
   const LocalGraph graph = build_knn_graph(comm, corpus.info.num_docs, corpus.range, kept ? kept->lists : knn.lists);
   read_timer.stop();
 
-  Ordered ordered = config.algorithm == "iclm" ? iclm(comm, corpus, graph, report)
+  Ordered ordered = config.algorithm == OrderAlgorithm::kIclm ? iclm(comm, corpus, graph, report)
                                                : greedy_order(comm, corpus, graph, config, common.quiet, report);
   auto quality_timer = report.stage("quality");
   const OrderQuality quality = measure_order(comm, corpus, graph, ordered.order_block);
@@ -175,7 +175,7 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
   if (file_figures.contains("stitch_level_details"))
     for (auto& level : file_figures["stitch_level_details"])
       for (const char* timing : {"seconds", "candidate_seconds", "score_seconds", "join_seconds"}) level.erase(timing);
-  nlohmann::json attributes = {{"algorithm", config.algorithm}, {"configuration", to_json(config).dump()},
+  nlohmann::json attributes = {{"algorithm", to_string(config.algorithm)}, {"configuration", to_json(config).dump()},
                                {"quality", file_figures.dump()}, {"corpus", corpus_record.dump()},
                                {"knn", nlohmann::json{{"path", config.knn}, {"k", knn.k}, {"corpus", knn.corpus}}.dump()}};
   const auto& adjacent = quality.figures["adjacent"];
@@ -195,7 +195,7 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
     std::string line = fmt::format(
         "weave order: wrote {} ({}, {}): mean adjacent similarity {:.4f} (random pairs {:.4f}), kNN-edge "
         "share {:.3f}, kNN weight / path-cover bound {:.3f}",
-        config.out, util::count_of(corpus.info.num_docs, "document"), config.algorithm, adjacent["mean_similarity"].get<double>(),
+        config.out, util::count_of(corpus.info.num_docs, "document"), to_string(config.algorithm), adjacent["mean_similarity"].get<double>(),
         random["mean_similarity"].get<double>(), adjacent["knn_edge_share"].get<double>(),
         quality.figures["knn_weight_to_bound"].get<double>());
     if (adjacent.contains("topic_purity"))

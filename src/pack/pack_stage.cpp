@@ -113,8 +113,8 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
   t.stream_tokens = comm.sum(local_tokens);
   t.separator_tokens = t.stream_documents * config.separator_tokens;
   t.document_tokens = t.stream_tokens - t.separator_tokens;
-  const ContextRows rows = config.policy == "pad" ? pad_rows(comm, stream.total, stream.docs, tokens, L)
-                                                  : split_rows(comm, stream.docs, tokens, L, config.tail == "pad");
+  const ContextRows rows = config.policy == PackPolicy::kPad ? pad_rows(comm, stream.total, stream.docs, tokens, L)
+                                                  : split_rows(comm, stream.docs, tokens, L, config.tail == PackTail::kPad);
   const Segments& segs = rows.segs;
   t.contexts = rows.contexts;
   t.segments = rows.segments;
@@ -131,8 +131,8 @@ Totals pack_one(const mpi::Comm& comm, const PackConfig& config, std::int64_t L,
   io::AtomicOutput output(comm, config.output_for(L));
   ContextsAttributes attributes;
   attributes.context_length = L;
-  attributes.policy = config.policy;
-  attributes.tail = config.tail;
+  attributes.policy = to_string(config.policy);
+  attributes.tail = to_string(config.tail);
   attributes.separator_tokens = config.separator_tokens;
   attributes.totals = t.json();
   attributes.configuration = to_json(config).dump();

@@ -27,14 +27,55 @@ ZeroVectorPolicy parse_zero_vector_policy(const std::string& s) {
   throw UserError(fmt::format("--on-zero-vector must be error, drop or keep (got {})", s));
 }
 
-const char* to_string(EmbeddingDtype d) {
-  switch (d) {
-    case EmbeddingDtype::kFloat32: return "float32";
-    case EmbeddingDtype::kFloat16: return "float16";
-    case EmbeddingDtype::kBFloat16: return "bfloat16";
-  }
-  return "?";
+namespace {
+
+// The names of each closed set of values, in the enum's order: the one place they are spelled.
+constexpr const char* kDtypeNames[] = {"float32", "float16", "bfloat16"};
+constexpr const char* kMethodNames[] = {"exact", "ivf", "auto"};
+constexpr const char* kBackendNames[] = {"cpu", "cuda"};
+constexpr const char* kScoresNames[] = {"bf16", "fp32"};
+constexpr const char* kGemmNames[] = {"auto", "cublaslt"};
+constexpr const char* kAlgorithmNames[] = {"greedy", "iclm"};
+constexpr const char* kKeepNames[] = {"longest", "first"};
+constexpr const char* kPolicyNames[] = {"split", "pad"};
+constexpr const char* kTailNames[] = {"drop", "pad"};
+
+template <typename T>
+struct MemberOf;
+template <typename C, typename M>
+struct MemberOf<M C::*> {
+  using Class = C;
+  using Type = M;
+};
+
+/// An enum member as a named option: its names are Names, in the enum's order.
+template <auto Member, const auto& Names>
+util::Named<typename MemberOf<decltype(Member)>::Class> named_enum() {
+  using C = typename MemberOf<decltype(Member)>::Class;
+  using E = typename MemberOf<decltype(Member)>::Type;
+  return {[](const C& c) { return std::string(Names[static_cast<std::size_t>(c.*Member)]); },
+          [](C& c, const std::string& name) {
+            for (std::size_t i = 0; i < std::size(Names); ++i)
+              if (name == Names[i]) c.*Member = static_cast<E>(i);
+          }};
 }
+
+template <const auto& Names>
+std::vector<const char*> names_of() {
+  return {std::begin(Names), std::end(Names)};
+}
+
+}  // namespace
+
+const char* to_string(EmbeddingDtype v) { return kDtypeNames[static_cast<std::size_t>(v)]; }
+const char* to_string(KnnMethod v) { return kMethodNames[static_cast<std::size_t>(v)]; }
+const char* to_string(KnnBackend v) { return kBackendNames[static_cast<std::size_t>(v)]; }
+const char* to_string(GpuScores v) { return kScoresNames[static_cast<std::size_t>(v)]; }
+const char* to_string(GpuGemm v) { return kGemmNames[static_cast<std::size_t>(v)]; }
+const char* to_string(OrderAlgorithm v) { return kAlgorithmNames[static_cast<std::size_t>(v)]; }
+const char* to_string(DedupKeep v) { return kKeepNames[static_cast<std::size_t>(v)]; }
+const char* to_string(PackPolicy v) { return kPolicyNames[static_cast<std::size_t>(v)]; }
+const char* to_string(PackTail v) { return kTailNames[static_cast<std::size_t>(v)]; }
 
 const util::OptionTable<SynthConfig>& synth_options() {
   using C = SynthConfig;
@@ -58,15 +99,8 @@ const util::OptionTable<SynthConfig>& synth_options() {
       {"min_tokens", &C::min_tokens, "Smallest token length", "smallest token length", {}, 1},
       {"max_tokens", &C::max_tokens, "Largest token length", "largest token length"},  // checked below
       {"first_doc_id", &C::first_doc_id, "/doc_ids = first-doc-id + row", "/doc_ids = first_doc_id + row", {}, 0},
-      {"dtype",
-       util::Named<C>{[](const C& c) { return std::string(to_string(c.dtype)); },
-                      [](C& c, const std::string& name) {
-                        c.dtype = name == "float16"    ? EmbeddingDtype::kFloat16
-                                  : name == "bfloat16" ? EmbeddingDtype::kBFloat16
-                                                       : EmbeddingDtype::kFloat32;
-                      }},
-       "Embedding storage type: float32, float16 or bfloat16 (uint16 bits)",
-       "embedding storage: float32, float16 or bfloat16", {"float32", "float16", "bfloat16"}},
+      {"dtype", named_enum<&C::dtype, kDtypeNames>(), "Embedding storage type: float32, float16 or bfloat16 (uint16 bits)",
+       "embedding storage: float32, float16 or bfloat16", names_of<kDtypeNames>()},
   };
   return table;
 }
@@ -88,16 +122,16 @@ const util::OptionTable<KnnConfig>& knn_options() {
   using C = KnnConfig;
   static const util::OptionTable<KnnConfig> table{
       {"k", &C::k, "Neighbours per document (1..1024)", "neighbours per document (1..1024)", {}, 1, false, 1024},
-      {"method", &C::method,
+      {"method", named_enum<&C::method, kMethodNames>(),
        "exact (every pair, by the ring of ranks), ivf (approximate: clusters by k-means, each document searches the "
        "members of its --nprobe nearest clusters; recall measured on a sample) or auto (exact up to 1,000,000 "
        "documents on --backend cpu and 10,000,000 on cuda, ivf above)",
        "exact (every pair, the ring), ivf (approximate) or auto (exact up to 10^6 docs, 10^7 on cuda)",
-       {"exact", "ivf", "auto"}},
-      {"backend", &C::backend,
+       names_of<kMethodNames>()},
+      {"backend", named_enum<&C::backend, kBackendNames>(),
        "cpu (BLAS + faiss heaps) or cuda (one GPU per rank: BF16 tensor cores; the exact ring over NCCL, or the "
        "ivf's clusters searched on each rank's GPU; the same lists)",
-       "cpu (BLAS) or cuda (one GPU per rank, when built with CUDA)", {"cpu", "cuda"}},
+       "cpu (BLAS) or cuda (one GPU per rank, when built with CUDA)", names_of<kBackendNames>()},
       {"query_tile", &C::query_tile, "Queries per similarity tile", "cpu: queries per similarity tile", {}, 1},
       {"database_tile", &C::database_tile, "Database rows per similarity tile", "cpu: database rows per similarity tile",
        {}, 1},
@@ -108,13 +142,13 @@ const util::OptionTable<KnnConfig>& knn_options() {
        "cuda: database rows per score tile (one tile of scores is kept; two with --gpu-select-sms); 0 (default): "
        "16384 where weave's own GEMM runs (see --gpu-gemm), else 4096",
        "cuda: database rows per score tile (0: 16384 own GEMM, 4096 cuBLASLt)", {}, 0, false, {}, "chosen by --gpu-gemm"},
-      {"gpu_scores", &C::gpu_scores, "cuda: score tile type: bf16 (half the bytes; faster) or fp32",
-       "cuda: score tile type, bf16 or fp32", {"bf16", "fp32"}},
-      {"gpu_gemm", &C::gpu_gemm,
+      {"gpu_scores", named_enum<&C::gpu_scores, kScoresNames>(), "cuda: score tile type: bf16 (half the bytes; faster) or fp32",
+       "cuda: score tile type, bf16 or fp32", names_of<kScoresNames>()},
+      {"gpu_gemm", named_enum<&C::gpu_gemm, kGemmNames>(),
        "cuda: auto (default): on an H100/H200 with k <= 32 and bf16 scores, every tile is multiplied by weave's own "
        "GEMM, and those after each query's first write only the 256-column pieces of score rows that reach each "
        "query's bar instead of the whole score tile; cublaslt: every tile by cuBLASLt, then scanned",
-       "cuda: auto (own filtering GEMM where it applies) or cublaslt", {"auto", "cublaslt"}},
+       "cuda: auto (own filtering GEMM where it applies) or cublaslt", names_of<kGemmNames>()},
       {"gpu_select_sms", &C::gpu_select_sms,
        "cuda: SMs reserved for the selection beside the GEMM of the next tile; 0 (default): GEMM and selection take "
        "turns on all SMs. On an H100, cuBLASLt's GEMM does not start beside a kernel that holds SMs, so > 0 only "
@@ -158,7 +192,7 @@ void KnnConfig::validate() const {
   if (nlist > 0 && train_sample > 0 && train_sample < nlist)
     throw UserError(fmt::format("--train-sample ({}) must be at least --nlist ({}): each cluster starts from a sample row",
                                 train_sample, nlist));
-  if (nprobe == 0 && recall_sample == 0 && method != "exact")
+  if (nprobe == 0 && recall_sample == 0 && method != KnnMethod::kExact)
     throw UserError("--recall-sample 0 needs an explicit --nprobe: the automatic nprobe is chosen on the recall sample");
   if (corpus.max_block_rows < 1) throw UserError("--max-block-rows must be positive");
   if (out.empty()) throw UserError("--out is required");
@@ -172,8 +206,8 @@ nlohmann::json to_json(const KnnConfig& c) {
 }
 
 std::string KnnConfig::resolved_method(std::int64_t n) const {
-  if (method != "auto") return method;
-  return n > (backend == "cuda" ? kExactMaxDocsGpu : kExactMaxDocs) ? "ivf" : "exact";
+  if (method != KnnMethod::kAuto) return to_string(method);
+  return n > (backend == KnnBackend::kCuda ? kExactMaxDocsGpu : kExactMaxDocs) ? "ivf" : "exact";
 }
 
 int KnnConfig::resolved_nlist(std::int64_t n) const {
@@ -217,8 +251,8 @@ void KnnConfig::validate_for(std::int64_t n) const {
 const util::OptionTable<OrderConfig>& order_options() {
   using C = OrderConfig;
   static const util::OptionTable<OrderConfig> table{
-      {"algorithm", &C::algorithm, "greedy or iclm",
-       "greedy (distributed path cover + stitching) or iclm (the paper's, on rank 0)", {"greedy", "iclm"}},
+      {"algorithm", named_enum<&C::algorithm, kAlgorithmNames>(), "greedy or iclm",
+       "greedy (distributed path cover + stitching) or iclm (the paper's, on rank 0)", names_of<kAlgorithmNames>()},
       {"stitch_k", &C::stitch_k,
        "Stitching the greedy's paths: meeting points per path end in the kNN graph, and neighbours per end in the "
        "exact levels",
@@ -258,10 +292,10 @@ const util::OptionTable<DedupConfig>& dedup_options() {
        "Cosine similarity at or above which a kNN edge joins two documents, in (-1, 1]; a pair outside both "
        "documents' k-lists is never seen (docs/algorithms.md: what a kNN graph misses)",
        "kNN edges of cosine similarity >= this join documents into a group", {}, -1, true, 1},
-      {"keep", &C::keep,
+      {"keep", named_enum<&C::keep, kKeepNames>(),
        "Which document of a group is kept: longest (most tokens, ties by lowest global id) or first (lowest global "
        "id)",
-       "the document kept per group: longest (then lowest id) or first (lowest id)", {"longest", "first"}},
+       "the document kept per group: longest (then lowest id) or first (lowest id)", names_of<kKeepNames>()},
   };
   return table;
 }
@@ -286,12 +320,12 @@ const util::OptionTable<PackConfig>& pack_options() {
        "Tokens per context; several (comma-separated, e.g. 4096,8192,32768) for a curriculum, in one pass",
        "tokens per context; several = a curriculum, one file each", {}, 1, false, static_cast<double>(1 << 30), nullptr,
        "context_lengths"},
-      {"policy", &C::policy,
+      {"policy", named_enum<&C::policy, kPolicyNames>(),
        "split (ICLM: documents continue across contexts) or pad (Llama 2 Long: whole documents, a context "
        "right-padded when the next does not fit; one longer than L alone, truncated)",
-       "split (documents continue across contexts) or pad (whole documents, padded)", {"split", "pad"}},
-      {"tail", &C::tail, "The last partial context: drop or pad", "split: the last partial context is dropped or padded",
-       {"drop", "pad"}},
+       "split (documents continue across contexts) or pad (whole documents, padded)", names_of<kPolicyNames>()},
+      {"tail", named_enum<&C::tail, kTailNames>(), "The last partial context: drop or pad",
+       "split: the last partial context is dropped or padded", names_of<kTailNames>()},
       {"separator_tokens", &C::separator_tokens,
        "Tokens the trainer inserts after each document (EOS), counted in the stream",
        "tokens the trainer adds after each document (EOS)", {}, 0},
@@ -330,9 +364,9 @@ void PackConfig::validate() const {
     throw UserError("--dataset needs --tokens: the token store the contexts' tokens come from");
   if (!dataset.empty() && separator_tokens > 0 && eod_id < 0)
     throw UserError("--dataset needs --eod-id: the token id written after each document (--separator-tokens > 0)");
-  if (!dataset.empty() && pad_id < 0 && (policy == "pad" || tail == "pad"))
+  if (!dataset.empty() && pad_id < 0 && (policy == PackPolicy::kPad || tail == PackTail::kPad))
     throw UserError(fmt::format("--dataset with {} needs --pad-id: the token id of the padding",
-                                policy == "pad" ? "--policy pad" : "--tail pad"));
+                                policy == PackPolicy::kPad ? "--policy pad" : "--tail pad"));
 }
 
 std::string PackConfig::dataset_for(std::int64_t length) const {

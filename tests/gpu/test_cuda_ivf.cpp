@@ -66,8 +66,8 @@ void expect_same(const knn::KnnLists& a, const knn::KnnLists& b, const std::stri
 
 void compare_block_search(const mpi::Comm& comm, std::int64_t nq, std::int64_t nb, std::int64_t d, int k,
                           std::int64_t copies, bool query_ids, const std::string& what) {
-  const auto cpu = knn::make_block_search("cpu", comm);
-  const auto gpu = knn::make_block_search("cuda", comm);
+  const auto cpu = knn::make_block_search(KnnBackend::kCpu, comm);
+  const auto gpu = knn::make_block_search(KnnBackend::kCuda, comm);
   const auto database = unit_rows(nb, d, 11, copies);
   const auto database_ids = shuffled_ids(nb, 12);
   // The first half of the queries (at most all database rows) are database rows (their own ids: excluded), the rest new rows.
@@ -118,7 +118,7 @@ TEST(CudaIvf, TheSameListsAsTheCpu) {
   o.recall_sample = 500;
   o.round_rows = 4000;  // several rounds, large clusters cut into pieces
   knn::ivf::IvfResult result[2];
-  const char* backends[2] = {"cpu", "cuda"};
+  const KnnBackend backends[2] = {KnnBackend::kCpu, KnnBackend::kCuda};
   for (int b = 0; b < 2; ++b) {
     util::Report report(comm, "knn");
     const auto search = knn::make_block_search(backends[b], comm);

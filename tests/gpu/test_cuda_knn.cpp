@@ -37,11 +37,11 @@ struct Case {
   int k = 10;
   std::int64_t max_block_rows = 1 << 20;
   std::int64_t gpu_query_tile = 4096, gpu_database_tile = 4096;
-  std::string scores = "bf16";
+  GpuScores scores = GpuScores::kBf16;
   std::int64_t resident_rows = 0;  ///< --gpu-resident-rows (0: all)
   std::size_t leave_free_bytes = 0;  ///< > 0: fill the GPU until this much is free before the search
   int select_sms = 0;  ///< --gpu-select-sms (> 0: the selection's warps take several rows each)
-  std::string gemm = "auto";   ///< --gpu-gemm
+  GpuGemm gemm = GpuGemm::kAuto;  ///< --gpu-gemm
   bool expect_filtered = false;  ///< the own filtering GEMM must have taken tiles (on an H100/H200)
 };
 
@@ -57,7 +57,7 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
   config.corpus.path = path;
   config.corpus.max_block_rows = c.max_block_rows;
   config.k = c.k;
-  config.backend = "cuda";
+  config.backend = KnnBackend::kCuda;
   config.gpu_query_tile = c.gpu_query_tile;
   config.gpu_database_tile = c.gpu_database_tile;
   config.gpu_scores = c.scores;
@@ -91,7 +91,7 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
     if (std::abs(got_sims[i] - want_sims[i]) <= 1e-6f) ++tie_swaps;
     else ++wrong;
     if (tie_swaps + wrong <= 5)
-      ADD_FAILURE() << path << " k=" << c.k << " " << c.scores << ": document " << i / c.k << " neighbour "
+      ADD_FAILURE() << path << " k=" << c.k << " " << to_string(c.scores) << ": document " << i / c.k << " neighbour "
                     << i % c.k << ": gpu " << got_ids[i] << " (" << got_sims[i] << "), cpu " << want_ids[i] << " ("
                     << want_sims[i] << ")";
   }
@@ -107,7 +107,7 @@ void expect_gpu_matches_cpu(const mpi::Comm& comm, const std::string& path, cons
     std::printf("  %s k=%d scores=%s tiles=%lldx%lld chunk=%lld select_sms=%d: %zu entries, %lld differ within 1e-6 (ties), "
                 "%lld differ, %.0f candidates re-scored (%.2f per entry), %.0f query uploads, %.0f tiles filtered, "
                 "%.0f upload pieces\n",
-                path.substr(path.rfind('/') + 1).c_str(), c.k, c.scores.c_str(),
+                path.substr(path.rfind('/') + 1).c_str(), c.k, to_string(c.scores),
                 static_cast<long long>(c.gpu_query_tile), static_cast<long long>(c.gpu_database_tile),
                 static_cast<long long>(c.max_block_rows), c.select_sms, got_ids.size(), static_cast<long long>(tie_swaps),
                 static_cast<long long>(wrong), rescored, rescored / static_cast<double>(got_ids.size()), uploads,
@@ -165,19 +165,19 @@ TEST(CudaKnn, Random768MatchesCpu) {
   testing::ScratchDir dir(comm);
   const auto path = testing::write_corpus_on_root(comm, dir, "random768.h5", testing::random_corpus(3001, 768, 31));
   expect_gpu_matches_cpu(comm, path, {});
-  expect_gpu_matches_cpu(comm, path, {10, 1 << 20, 4096, 4096, "fp32"});
+  expect_gpu_matches_cpu(comm, path, {10, 1 << 20, 4096, 4096, GpuScores::kFp32});
   Case ragged{10, 700, 1000, 333};  // tiles and chunks that do not divide n
   ragged.expect_filtered = true;
   expect_gpu_matches_cpu(comm, path, ragged);
   expect_gpu_matches_cpu(comm, path, {1});
   // Own rows streamed: sub-blocks of 700 and of 1500 rows (tiles across their ends), chunks of 700.
-  expect_gpu_matches_cpu(comm, path, {10, 1 << 20, 256, 256, "bf16", 700});
-  expect_gpu_matches_cpu(comm, path, {10, 700, 1000, 333, "bf16", 1500});
+  expect_gpu_matches_cpu(comm, path, {10, 1 << 20, 256, 256, GpuScores::kBf16, 700});
+  expect_gpu_matches_cpu(comm, path, {10, 700, 1000, 333, GpuScores::kBf16, 1500});
   // The selection on 2 SMs beside the GEMM: each warp scans many rows (and prefetches the next).
-  Case beside{10, 1 << 20, 1024, 2048, "bf16"};
+  Case beside{10, 1 << 20, 1024, 2048, GpuScores::kBf16};
   beside.select_sms = 2;
   expect_gpu_matches_cpu(comm, path, beside);
-  beside.scores = "fp32";
+  beside.scores = GpuScores::kFp32;
   beside.k = 40;  // lists in GPU memory, not registers
   expect_gpu_matches_cpu(comm, path, beside);
 }
@@ -190,7 +190,7 @@ TEST(CudaKnn, StreamsWhenTheRowsDoNotFit) {
   SKIP_WITHOUT_GPUS(comm);
   testing::ScratchDir dir(comm);
   const auto path = testing::write_corpus_on_root(comm, dir, "stream.h5", testing::random_corpus(20000, 128, 17));
-  Case c{10, 2000, 512, 512, "bf16"};
+  Case c{10, 2000, 512, 512, GpuScores::kBf16};
   c.leave_free_bytes = (std::size_t{1} << 30) + (std::size_t{10} << 20);
   expect_gpu_matches_cpu(comm, path, c);
 }
@@ -207,10 +207,10 @@ TEST(CudaKnn, ClusteredWithNearDuplicates) {
   s.duplicate_share = 0.3;
   const auto path = testing::write_synth_corpus(comm, dir, s, "clustered.h5");
   expect_gpu_matches_cpu(comm, path, {10});
-  expect_gpu_matches_cpu(comm, path, {100, 1500, 512, 1024, "fp32"});
-  expect_gpu_matches_cpu(comm, path, {100, 1500, 512, 1024, "bf16"});
-  expect_gpu_matches_cpu(comm, path, {31, 1500, 512, 4000, "bf16"});  // the largest k with lists in registers
-  expect_gpu_matches_cpu(comm, path, {32, 1500, 512, 4000, "bf16"});
+  expect_gpu_matches_cpu(comm, path, {100, 1500, 512, 1024, GpuScores::kFp32});
+  expect_gpu_matches_cpu(comm, path, {100, 1500, 512, 1024, GpuScores::kBf16});
+  expect_gpu_matches_cpu(comm, path, {31, 1500, 512, 4000, GpuScores::kBf16});  // the largest k with lists in registers
+  expect_gpu_matches_cpu(comm, path, {32, 1500, 512, 4000, GpuScores::kBf16});
 }
 
 TEST(CudaKnn, ExactDuplicatesTieOnGlobalId) {
@@ -223,17 +223,17 @@ TEST(CudaKnn, ExactDuplicatesTieOnGlobalId) {
   const auto path = testing::write_corpus_on_root(comm, dir, "dups.h5", c);
   expect_gpu_matches_cpu(comm, path, {10});
   expect_gpu_matches_cpu(comm, path, {64, 999, 256, 200});
-  expect_gpu_matches_cpu(comm, path, {200, 1 << 20, 4096, 4096, "fp32"});
-  expect_gpu_matches_cpu(comm, path, {64, 999, 256, 200, "bf16", 600});
+  expect_gpu_matches_cpu(comm, path, {200, 1 << 20, 4096, 4096, GpuScores::kFp32});
+  expect_gpu_matches_cpu(comm, path, {64, 999, 256, 200, GpuScores::kBf16, 600});
   // 5 rows, 400 copies each, interleaved: after a query's first tile, each 1000-row tile holds 200
   // pairs tied at its bar, spread over all its 256-row pieces, which the own GEMM stores and the
   // merge takes in turn (and the same on cuBLASLt for comparison).
   const auto many = testing::write_corpus_on_root(comm, dir, "many_dups.h5", testing::duplicated_corpus(5, 400, 64, 4));
-  Case overflow{10, 1 << 20, 512, 1000, "bf16"};
+  Case overflow{10, 1 << 20, 512, 1000, GpuScores::kBf16};
   overflow.expect_filtered = true;
   expect_gpu_matches_cpu(comm, many, overflow);
   overflow.expect_filtered = false;
-  overflow.gemm = "cublaslt";
+  overflow.gemm = GpuGemm::kCublasLt;
   expect_gpu_matches_cpu(comm, many, overflow);
 }
 
@@ -245,7 +245,7 @@ TEST(CudaKnn, TieHeavyGridAndOddDimensions) {
     const CorpusArrays c = testing::grid_corpus(1200, d, 5);
     const auto path = testing::write_corpus_on_root(comm, dir, "grid" + std::to_string(d) + ".h5", c);
     expect_gpu_matches_cpu(comm, path, {12});
-    expect_gpu_matches_cpu(comm, path, {12, 500, 300, 100, "fp32"});
+    expect_gpu_matches_cpu(comm, path, {12, 500, 300, 100, GpuScores::kFp32});
   }
 }
 
@@ -255,7 +255,7 @@ TEST(CudaKnn, LargeKAndTinyCorpus) {
   testing::ScratchDir dir(comm);
   const auto path = testing::write_corpus_on_root(comm, dir, "k1024.h5", testing::random_corpus(1500, 32, 7));
   expect_gpu_matches_cpu(comm, path, {1024});
-  expect_gpu_matches_cpu(comm, path, {1024, 600, 256, 512, "fp32"});
+  expect_gpu_matches_cpu(comm, path, {1024, 600, 256, 512, GpuScores::kFp32});
   const auto tiny = testing::write_corpus_on_root(comm, dir, "tiny.h5", testing::random_corpus(7, 16, 8));
   expect_gpu_matches_cpu(comm, tiny, {10});  // 6 neighbours each, then -1 / NaN
 }

@@ -32,7 +32,7 @@ IvfRun run_ivf(const mpi::Comm& comm, const std::string& path, const knn::ivf::I
   co.path = path;
   const corpus::CorpusBlock block = corpus::read_corpus(comm, co);
   util::Report report(comm, "knn");
-  const auto search = knn::make_block_search("cpu", comm);
+  const auto search = knn::make_block_search(KnnBackend::kCpu, comm);
   IvfRun run;
   run.n = block.info.num_docs;
   run.d = block.info.dim;

@@ -44,12 +44,20 @@ TEST(OptionTable, DefaultsPassAndEveryBoundNamesItsFlag) {
   c = valid();
   c.nlist = -1;
   EXPECT_EQ(error_of(c), "--nlist must be >= 0 (0: automatic; got -1)");
-  c = valid();
-  c.method = "fast";
-  EXPECT_EQ(error_of(c), "--method must be exact, ivf or auto (got fast)");
-  c = valid();
-  c.gpu_scores = "fp16";
-  EXPECT_EQ(error_of(c), "--gpu-scores must be bf16 or fp32 (got fp16)");
+}
+
+TEST(OptionTable, NamedValuesRoundTripAndUnknownNamesAreRefused) {
+  EXPECT_EQ(*util::option_error("gpu_scores", {"bf16", "fp32"}, {}, false, {}, nullptr, "fp16", std::nullopt, "fp16"),
+            "--gpu-scores must be bf16 or fp32 (got fp16)");
+  KnnConfig c = valid();
+  for (const auto& o : knn_options())
+    if (const auto* named = std::get_if<util::Named<KnnConfig>>(&o.member))
+      for (const char* name : o.choices) {
+        named->set(c, name);
+        EXPECT_EQ(named->get(c), name) << o.key;
+      }
+  EXPECT_EQ(c.method, KnnMethod::kAuto);  // the last choice of each set
+  EXPECT_EQ(c.gpu_gemm, GpuGemm::kCublasLt);
 }
 
 TEST(OptionTable, RelationsBetweenOptionsAreStillChecked) {
@@ -61,7 +69,7 @@ TEST(OptionTable, RelationsBetweenOptionsAreStillChecked) {
 
 TEST(OptionTable, JsonHoldsEveryOptionWithItsValue) {
   KnnConfig c = valid();
-  c.gpu_gemm = "cublaslt";
+  c.gpu_gemm = GpuGemm::kCublasLt;
   c.target_recall = 0.9;
   const nlohmann::json j = to_json(c);
   for (const auto& o : knn_options()) EXPECT_TRUE(j.contains(o.key)) << o.key;

@@ -69,7 +69,7 @@ TEST(RunConfig, SetTakesBareStringsAndItsErrorsNameTheArgument) {
   const auto c = run::parse_run_config("", "my.toml", {"corpus.path=x.h5", "knn.backend=cpu", "out_dir=out"});
   EXPECT_EQ(c.knn.corpus.path, "x.h5");
   EXPECT_FALSE(c.synthesize);
-  EXPECT_EQ(c.knn.backend, "cpu");
+  EXPECT_EQ(c.knn.backend, KnnBackend::kCpu);
   EXPECT_EQ(c.knn.out, "out/knn.h5");
   const auto quoted = run::parse_run_config("", "my.toml", {"corpus.path=\"a b.h5\"", "pack.context_length=[512, 1024]"});
   EXPECT_EQ(quoted.knn.corpus.path, "a b.h5");
@@ -80,6 +80,10 @@ TEST(RunConfig, SetTakesBareStringsAndItsErrorsNameTheArgument) {
   EXPECT_EQ(message.find("my.toml"), std::string::npos) << message;
   expect_error("", {"knn.k"}, {"--set knn.k: expected SECTION.KEY=VALUE"});
   expect_error("", {"knn.colour=1"}, {"unknown key knn.colour", "--set knn.colour=1"});
+  // A closed set of values: the names listed, the value and where it came from.
+  expect_error("[knn]\nmethod = \"fast\"\n", {}, {"knn.method must be exact, ivf or auto (got fast)", "my.toml, line 2"});
+  expect_error("", {"pack.tail=pd"}, {"pack.tail must be drop or pad (got pd) (--set pack.tail=pd)"});
+  EXPECT_EQ(run::parse_run_config("", "my.toml", {"knn.gpu_gemm=cublaslt"}).knn.gpu_gemm, GpuGemm::kCublasLt);
   expect_error("out_dir = \"x\"\n", {"out_dir.k=1"}, {"--set out_dir.k=1: out_dir is not a section"});
 }
 
@@ -91,13 +95,13 @@ namespace {
 
 TEST(KnnConfig, AutoPicksExactUpToTheBackendsLimitAndIvfAbove) {
   KnnConfig c;
-  EXPECT_EQ(c.method, "auto");
+  EXPECT_EQ(c.method, KnnMethod::kAuto);
   EXPECT_EQ(c.resolved_method(KnnConfig::kExactMaxDocs), "exact");
   EXPECT_EQ(c.resolved_method(KnnConfig::kExactMaxDocs + 1), "ivf");
-  c.backend = "cuda";
+  c.backend = KnnBackend::kCuda;
   EXPECT_EQ(c.resolved_method(KnnConfig::kExactMaxDocs + 1), "exact");
   EXPECT_EQ(c.resolved_method(KnnConfig::kExactMaxDocsGpu + 1), "ivf");
-  c.method = "ivf";
+  c.method = KnnMethod::kIvf;
   EXPECT_EQ(c.resolved_method(100), "ivf");
   // nlist: the power of two nearest sqrt(N), at least 8 rows per cluster; the sample 64 per cluster.
   EXPECT_EQ(c.resolved_nlist(1'000'000), 1024);

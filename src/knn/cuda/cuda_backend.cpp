@@ -34,8 +34,8 @@ class CudaBackend final : public SearchBackend {
         device_(select_gpu(comm)),
         query_tile_(config.gpu_query_tile),
         database_tile_(config.gpu_database_tile),
-        bf16_scores_(config.gpu_scores == "bf16"),
-        own_gemm_allowed_(config.gpu_gemm == "auto"),
+        bf16_scores_(config.gpu_scores == GpuScores::kBf16),
+        own_gemm_allowed_(config.gpu_gemm == GpuGemm::kAuto),
         resident_rows_(config.gpu_resident_rows) {
     cudaDeviceProp properties{};
     check(cudaGetDeviceProperties(&properties, device_), "cudaGetDeviceProperties");
