@@ -118,16 +118,7 @@ nlohmann::json summarize_knn(const mpi::Comm& comm, const std::string& path) {
                       {"missing_neighbors", comm.sum(missing)},
                       {"max_in_degree", comm.max(max_in)},
                       {"documents_never_a_neighbor", comm.sum(zero_in)}};
-  const mpi::Comm self = mpi::Comm::self();
-  nlohmann::json attrs;
-  if (comm.is_root()) {
-    const io::File f = io::File::open(self, path);
-    attrs = root_attributes(f, {"method", "backend", "metric", "creator_version", "nlist", "nprobe", "train_sample",
-                                "recall_queries"});
-    for (const char* name : {"recall_at_k", "target_recall"})
-      if (auto v = io::read_double_attribute(f, "/", name)) attrs[name] = *v;
-  }
-  j["attributes"] = nlohmann::json::parse(comm.bcast_string(attrs.dump(), 0));
+  j["attributes"] = b.attributes;
   return j;
 }
 
@@ -199,17 +190,13 @@ nlohmann::json summarize_dedup(const mpi::Comm& comm, const std::string& path) {
                       {"kept_documents", n - comm.sum(removed)},
                       {"removed_documents", comm.sum(removed)},
                       {"largest_group", comm.max(largest)}};
-  nlohmann::json attrs;
-  if (comm.is_root()) {
-    const mpi::Comm self = mpi::Comm::self();
-    const io::File file = io::File::open(self, path);
-    attrs = root_attributes(file, {"keep", "groups", "edges_at_threshold", "removed_tokens", "total_tokens",
-                                   "group_size_histogram", "largest_groups", "creator_version"});
-    if (auto t = io::read_double_attribute(file, "/", "threshold")) attrs["threshold"] = *t;
-    for (const char* name : {"group_size_histogram", "largest_groups"})
-      if (attrs.contains(name)) attrs[name] = nlohmann::json::parse(attrs[name].get<std::string>());
-  }
-  j["attributes"] = nlohmann::json::parse(comm.bcast_string(attrs.dump(), 0));
+  // The attributes, from the same open file (every rank reads them: HDF5's metadata reads are collective).
+  nlohmann::json attrs = root_attributes(*f, {"keep", "groups", "edges_at_threshold", "removed_tokens", "total_tokens",
+                                              "group_size_histogram", "largest_groups", "creator_version"});
+  if (auto t = io::read_double_attribute(*f, "/", "threshold")) attrs["threshold"] = *t;
+  for (const char* name : {"group_size_histogram", "largest_groups"})
+    if (attrs.contains(name)) attrs[name] = corpus::parse_record(attrs[name].get<std::string>());
+  j["attributes"] = attrs;
   return j;
 }
 

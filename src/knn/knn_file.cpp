@@ -81,6 +81,13 @@ KnnFileBlock read_knn_file(const mpi::Comm& comm, const std::string& path) {
     out.num_docs = nb.dims[0];
     out.k = static_cast<int>(nb.dims[1]);
     out.corpus = corpus::parse_record(io::read_string_attribute(*opened, "/", "corpus"));
+    out.attributes = nlohmann::json::object();
+    for (const char* name : {"method", "backend", "metric", "creator_version"})
+      if (auto s = io::read_string_attribute(*opened, "/", name)) out.attributes[name] = *s;
+    for (const char* name : {"nlist", "nprobe", "train_sample", "recall_queries"})
+      if (auto v = io::read_int_attribute(*opened, "/", name)) out.attributes[name] = *v;
+    for (const char* name : {"recall_at_k", "target_recall"})
+      if (auto v = io::read_double_attribute(*opened, "/", name)) out.attributes[name] = *v;
     if (out.num_docs < comm.size())
       throw UserError(fmt::format("{}: {}, fewer than the {} ranks", path, util::count_of(out.num_docs, "document"),
                                   comm.size()));

@@ -35,6 +35,9 @@ struct KnnFileBlock {
   BlockRange range;
   KnnLists lists;
   nlohmann::json corpus;  ///< the corpus it was made from (corpus/provenance.hpp); null in older files
+  /// method, backend, metric, creator_version, the ivf's nlist, nprobe, train_sample,
+  /// recall_queries, recall_at_k, target_recall: those the file has
+  nlohmann::json attributes;
 };
 /// Collective; the lists are checked (check_lists).
 KnnFileBlock read_knn_file(const mpi::Comm& comm, const std::string& path);
