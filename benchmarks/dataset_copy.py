@@ -7,7 +7,11 @@ the store's .bin to /dev/null (the same bytes, sequentially) and to a new file (
 read and write). All read through the page cache the first run warmed; prints tokens per second per
 rank and the ratios, the stage split into reading and writing (report counters).
 
-Usage: benchmarks/dataset_copy.py --corpus C.h5 --order O.h5 [--ranks 2] [--context-length 8192]
+With --cold the store is evicted from the page cache (posix_fadvise DONTNEED, after a sync) before the
+dd read and before weave's run, so both read it from the disk: the machine's sequential read rate,
+which a store of terabytes gets, instead of the page cache's copy rate.
+
+Usage: benchmarks/dataset_copy.py --corpus C.h5 --order O.h5 [--ranks 2] [--context-length 8192] [--cold]
 (run from the repository root after scripts/build.sh; e.g. the generated 1M graph of
 docs/benchmarks.md: order_graph_gen 1000000 10 1000 32 g1m, then weave order)."""
 import argparse
@@ -37,12 +41,23 @@ def write_store(prefix, lengths, rng):
     rng.integers(0, 65000, size=int(lengths.sum()), dtype=np.uint16).tofile(prefix + ".bin")
 
 
+def evict(path):
+    """Drops a file's pages from the page cache (its dirty pages written first)."""
+    os.sync()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--order", required=True)
     ap.add_argument("--ranks", type=int, default=2)
     ap.add_argument("--context-length", type=int, default=8192)
+    ap.add_argument("--cold", action="store_true", help="read the store from the disk, not the page cache")
     args = ap.parse_args()
     L = args.context_length
     with tempfile.TemporaryDirectory(prefix="weave-dataset-") as tmp:
@@ -58,6 +73,8 @@ def main():
                         "--eod-id", 0, "--quiet", "--report", os.path.join(tmp, "r.json")]
         run(cmd, env)  # warms the page cache (and checks it runs)
         subprocess.run(["dd", f"if={store}.bin", "of=/dev/null", "bs=16M"], capture_output=True)
+        if args.cold:
+            evict(store + ".bin")
         t0 = time.perf_counter()
         dd = subprocess.run(["dd", f"if={store}.bin", "of=/dev/null", "bs=16M"], capture_output=True, text=True)
         dd_s = time.perf_counter() - t0
@@ -68,6 +85,8 @@ def main():
         os.remove(copy)
         for f in ("ds.bin", "ds.idx"):  # weave writes new files too
             os.remove(os.path.join(tmp, f))
+        if args.cold:
+            evict(store + ".bin")
         run(cmd, env)
         rep = json.load(open(os.path.join(tmp, "r.json")))
         stage = next(s for s in rep["stages"] if s["stage"] == f"dataset_{L}")["wall_seconds"]["max"]
@@ -75,7 +94,7 @@ def main():
         out_tokens = os.path.getsize(os.path.join(tmp, "ds.bin")) // 2
         print(f"store: {len(lengths)} sequences, {bin_bytes / 2**30:.2f} GiB; dataset: {out_tokens} tokens "
               f"({copied:.0f} copied from the store) in contexts of {L}")
-        print(f"dd of the store's .bin (page cache): {dd_s:.2f} s, {bin_bytes / dd_s / 2**30:.2f} GiB/s "
+        print(f"dd of the store's .bin ({'disk' if args.cold else 'page cache'}): {dd_s:.2f} s, {bin_bytes / dd_s / 2**30:.2f} GiB/s "
               f"({re.findall(r'[0-9.]+ [GM]B/s', dd.stderr)})")
         rate = copied / stage / args.ranks
         print(f"weave pack dataset stage, {args.ranks} ranks: {stage:.2f} s (max over ranks), "
