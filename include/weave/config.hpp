@@ -161,8 +161,6 @@ struct PackConfig {
 };
 
 const char* to_string(ZeroVectorPolicy p);
-/// "error", "drop" or "keep"; throws UserError otherwise.
-ZeroVectorPolicy parse_zero_vector_policy(const std::string& s);
 const char* to_string(EmbeddingDtype d);
 const char* to_string(KnnMethod v);
 const char* to_string(KnnBackend v);

@@ -25,8 +25,9 @@ void add_order_command(CLI::App& app, Runner& run);
 void add_pack_command(CLI::App& app, Runner& run);
 void add_run_command(CLI::App& app, Runner& run);
 
-/// The options of every command that reads a corpus (--on-zero-vector, --max-block-rows).
-void add_corpus_options(CLI::App* command, CorpusOptions& options, std::string& zero_vector);
+/// The options of every command that reads a corpus (--on-zero-vector, --max-block-rows,
+/// --lengths-from: the corpus option table but its path, which each command names itself).
+void add_corpus_options(CLI::App* command, CorpusOptions& options);
 
 /// --quiet and --report FILE.json, on every subcommand.
 void add_common_options(CLI::App* command, CommonOptions& options);

@@ -12,7 +12,6 @@ namespace weave::cli {
 void add_dedup_command(CLI::App& app, Runner& run) {
   auto config = std::make_shared<DedupConfig>();
   auto common = std::make_shared<CommonOptions>();
-  auto zero_vector = std::make_shared<std::string>("error");
   CLI::App* cmd = app.add_subcommand(
       "dedup", "Semantic deduplication from the kNN graph: documents joined by kNN edges of similarity >= --threshold "
                "form groups (connected components: chains of near-duplicates are caught); one document per group is "
@@ -25,11 +24,10 @@ void add_dedup_command(CLI::App& app, Runner& run) {
   cmd->add_flag("--force", config->force,
                 "Use knn.h5 even though it records another corpus than --corpus (same number of documents): "
                 "warns instead of stopping");
-  add_corpus_options(cmd, config->corpus, *zero_vector);
+  add_corpus_options(cmd, config->corpus);
   add_common_options(cmd, *common);
 
-  cmd->callback([&run, config, common, zero_vector] {
-    config->corpus.on_zero_vector = parse_zero_vector_policy(*zero_vector);
+  cmd->callback([&run, config, common] {
     run = [config, common](const mpi::Comm& comm) {
       run_stage_command(comm, "dedup", to_json(*config), *common,
                         [&](util::Report& report) { dedup::run_dedup_stage(comm, *config, *common, report); });

@@ -2,6 +2,8 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/option_flags.hpp"
+#include "util/config_options.hpp"
 #include "corpus/corpus.hpp"
 #include "corpus/summary.hpp"
 #include "inspect/output_summaries.hpp"
@@ -12,23 +14,12 @@
 
 namespace weave::cli {
 
-void add_corpus_options(CLI::App* cmd, CorpusOptions& options, std::string& zero_vector) {
-  cmd->add_option("--on-zero-vector", zero_vector,
-                  "All-zero embedding rows: error, drop (remove the document), keep (similarity 0 to all)")
-      ->check(CLI::IsMember({"error", "drop", "keep"}))
-      ->capture_default_str();
-  cmd->add_option("--max-block-rows", options.max_block_rows, "Rows per HDF5 read call (bounds staging memory)")
-      ->capture_default_str();
-  cmd->add_option("--lengths-from", options.lengths_from,
-                  "For a corpus without /lengths: the token store (Megatron PREFIX, or a manifest of them) whose "
-                  "sequence lengths are the documents' token lengths; give every stage the same");
-}
+void add_corpus_options(CLI::App* cmd, CorpusOptions& options) { add_option_flags(cmd, options, corpus_options()); }
 
 void add_inspect_command(CLI::App& app, Runner& run) {
   auto options = std::make_shared<CorpusOptions>();
   auto common = std::make_shared<CommonOptions>();
   auto json = std::make_shared<bool>(false);
-  auto zero_vector = std::make_shared<std::string>("error");
   CLI::App* cmd = app.add_subcommand(
       "inspect", "Validate a file and print its summary. A corpus (HDF5 file or manifest of shards): documents, "
                  "dimension, dtype, token total and length percentiles, sources, topics. knn.h5: similarities, "
@@ -46,13 +37,12 @@ void add_inspect_command(CLI::App& app, Runner& run) {
   cmd->add_option("--corpus", *corpus_for_contexts,
                   "For contexts.h5: the corpus, to report topic purity per context; for a token store: the corpus "
                   "it must match");
-  add_corpus_options(cmd, *options, *zero_vector);
+  add_corpus_options(cmd, *options);
   cmd->add_flag("--json", *json, "Print the summary as JSON (for machines)");
   add_common_options(cmd, *common);
 
-  cmd->callback([&run, options, common, json, zero_vector, corpus_for_contexts] {
-    options->on_zero_vector = parse_zero_vector_policy(*zero_vector);
-    run = [options, common, json, corpus_for_contexts](const mpi::Comm& comm) {
+  cmd->callback([&run, options, common, json, corpus_for_contexts] {
+        run = [options, common, json, corpus_for_contexts](const mpi::Comm& comm) {
       CommonOptions effective = *common;
       effective.quiet = effective.quiet || *json;  // JSON on stdout stays parseable
       print_configuration(comm, "inspect", to_json(*options), effective);

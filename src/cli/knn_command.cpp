@@ -12,7 +12,6 @@ namespace weave::cli {
 void add_knn_command(CLI::App& app, Runner& run) {
   auto config = std::make_shared<KnnConfig>();
   auto common = std::make_shared<CommonOptions>();
-  auto zero_vector = std::make_shared<std::string>("error");
   CLI::App* cmd = app.add_subcommand(
       "knn", "Compute every document's k most similar documents (cosine) across all ranks: exactly (each rank "
              "keeps its rows as queries while the others' rows travel around the ring of ranks) or approximately "
@@ -20,13 +19,12 @@ void add_knn_command(CLI::App& app, Runner& run) {
   cmd->add_option("--corpus", config->corpus.path, "Corpus HDF5 file or manifest of shards")->required();
   cmd->add_option("--out", config->out, "Output knn.h5")->required();
   add_option_flags(cmd, *config, knn_options());
-  add_corpus_options(cmd, config->corpus, *zero_vector);
+  add_corpus_options(cmd, config->corpus);
   cmd->get_option("--max-block-rows")
       ->description("Rows per HDF5 read and per block travelling the ring (bounds memory: own rows + 2 blocks)");
   add_common_options(cmd, *common);
 
-  cmd->callback([&run, config, common, zero_vector] {
-    config->corpus.on_zero_vector = parse_zero_vector_policy(*zero_vector);
+  cmd->callback([&run, config, common] {
     run = [config, common](const mpi::Comm& comm) {
       run_stage_command(comm, "knn", to_json(*config), *common,
                         [&](util::Report& report) { knn::run_knn_stage(comm, *config, *common, report); });

@@ -15,7 +15,7 @@ namespace weave::cli {
 template <typename Config>
 void add_option_flags(CLI::App* command, Config& config, const util::OptionTable<Config>& table) {
   for (const util::Option<Config>& o : table)
-    std::visit(
+    if (o.flag) std::visit(
         [&](const auto& member) {
           CLI::Option* flag = nullptr;
           if constexpr (std::is_same_v<std::remove_cvref_t<decltype(member)>, util::Named<Config>>) {

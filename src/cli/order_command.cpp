@@ -12,7 +12,6 @@ namespace weave::cli {
 void add_order_command(CLI::App& app, Runner& run) {
   auto config = std::make_shared<OrderConfig>();
   auto common = std::make_shared<CommonOptions>();
-  auto zero_vector = std::make_shared<std::string>("error");
   CLI::App* cmd = app.add_subcommand(
       "order", "Order all documents so that neighbours are similar: the greedy maximum-weight path cover of the kNN "
                "graph (distributed, equal to the sequential greedy), its paths stitched end to end by similarity; "
@@ -27,11 +26,10 @@ void add_order_command(CLI::App& app, Runner& run) {
   cmd->add_flag("--force", config->force,
                 "Order even though knn.h5 records another corpus than --corpus (same number of documents): "
                 "warns instead of stopping");
-  add_corpus_options(cmd, config->corpus, *zero_vector);
+  add_corpus_options(cmd, config->corpus);
   add_common_options(cmd, *common);
 
-  cmd->callback([&run, config, common, zero_vector] {
-    config->corpus.on_zero_vector = parse_zero_vector_policy(*zero_vector);
+  cmd->callback([&run, config, common] {
     run = [config, common](const mpi::Comm& comm) {
       run_stage_command(comm, "order", to_json(*config), *common,
                         [&](util::Report& report) { order::run_order_stage(comm, *config, *common, report); });

@@ -12,7 +12,6 @@ namespace weave::cli {
 void add_pack_command(CLI::App& app, Runner& run) {
   auto config = std::make_shared<PackConfig>();
   auto common = std::make_shared<CommonOptions>();
-  auto zero_vector = std::make_shared<std::string>("error");
   CLI::App* cmd = app.add_subcommand(
       "pack", "Turn the document order into training contexts of L tokens: split (ICLM: the stream is cut every L "
               "tokens) or pad (Llama 2 Long: whole documents, right-padded), with long-document upsampling and "
@@ -31,11 +30,10 @@ void add_pack_command(CLI::App& app, Runner& run) {
   cmd->add_flag("--force", config->force,
                 "Pack even though order.h5 records another corpus than --corpus (same number of documents): "
                 "warns instead of stopping");
-  add_corpus_options(cmd, config->corpus, *zero_vector);
+  add_corpus_options(cmd, config->corpus);
   add_common_options(cmd, *common);
 
-  cmd->callback([&run, config, common, zero_vector] {
-    config->corpus.on_zero_vector = parse_zero_vector_policy(*zero_vector);
+  cmd->callback([&run, config, common] {
     run = [config, common](const mpi::Comm& comm) {
       run_stage_command(comm, "pack", to_json(*config), *common,
                         [&](util::Report& report) { pack::run_pack_stage(comm, *config, *common, report); });

@@ -30,8 +30,11 @@ SynthConfig run_synth_defaults() {
 template <typename Config>
 std::string default_lines(const util::OptionTable<Config>& table, const Config& defaults = {}) {
   std::string out;
-  for (const auto& o : table)
-    out += fmt::format("{:<30} # {}\n", fmt::format("{} = {}", o.key, util::toml_value(defaults, o)), o.note);
+  for (const auto& o : table) {
+    const std::string line = o.toml_example ? fmt::format("# {} = {}", o.key, o.toml_example)
+                                            : fmt::format("{} = {}", o.key, util::toml_value(defaults, o));
+    out += fmt::format("{:<30} # {}\n", line, o.note);
+  }
   return out;
 }
 
@@ -43,11 +46,7 @@ const std::string& default_config_toml() {
 out_dir = "weave-run"          # where corpus.h5, knn.h5, order.h5 and contexts.h5 go
 
 [corpus]
-# path = "corpus.h5"           # an existing corpus (HDF5 file or manifest); without it [synth] makes one
-on_zero_vector = "error"       # a row of norm zero: error, drop (left out of every stage) or keep
-max_block_rows = 1048576       # rows per HDF5 read (bounds the staging buffer and the kNN ring's chunks)
-# lengths_from = "tokens"      # a corpus without /lengths: its token store's sequence lengths (every stage)
-
+)" + default_lines(corpus_options()) + R"(
 [synth]                        # the synthetic corpus made when [corpus] has no path (weave synth)
 )" + default_lines(synth_options(), run_synth_defaults()) + R"(
 [knn]
@@ -79,7 +78,7 @@ std::set<std::string> with(std::set<std::string> keys, const char* key) {
 /// Every section and its keys: the parser accepts exactly these (known_config_keys()).
 const std::map<std::string, std::set<std::string>>& sections() {
   static const std::map<std::string, std::set<std::string>> s{
-      {"corpus", {"path", "on_zero_vector", "max_block_rows", "lengths_from"}},
+      {"corpus", keys_of(corpus_options())},
       {"synth", keys_of(synth_options())},
       {"knn", keys_of(knn_options())},
       {"dedup", with(keys_of(dedup_options()), "enabled")},
@@ -310,13 +309,8 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   if (c.out_dir.empty()) throw UserError("configuration: out_dir must not be empty");
 
   CorpusOptions corpus;
-  std::string zero_vector = "error";
   Section cs(root.get_as<toml::table>("corpus"), "corpus", origins);
-  cs.get("path", corpus.path);
-  cs.get("on_zero_vector", zero_vector);
-  cs.get("max_block_rows", corpus.max_block_rows);
-  cs.get("lengths_from", corpus.lengths_from);
-  corpus.on_zero_vector = parse_zero_vector_policy(zero_vector);
+  cs.get_all(corpus, corpus_options());
   c.synthesize = corpus.path.empty();
 
   Section ss(root.get_as<toml::table>("synth"), "synth", origins);

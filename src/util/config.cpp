@@ -11,25 +11,10 @@
 
 namespace weave {
 
-const char* to_string(ZeroVectorPolicy p) {
-  switch (p) {
-    case ZeroVectorPolicy::kError: return "error";
-    case ZeroVectorPolicy::kDrop: return "drop";
-    case ZeroVectorPolicy::kKeep: return "keep";
-  }
-  return "?";
-}
-
-ZeroVectorPolicy parse_zero_vector_policy(const std::string& s) {
-  if (s == "error") return ZeroVectorPolicy::kError;
-  if (s == "drop") return ZeroVectorPolicy::kDrop;
-  if (s == "keep") return ZeroVectorPolicy::kKeep;
-  throw UserError(fmt::format("--on-zero-vector must be error, drop or keep (got {})", s));
-}
-
 namespace {
 
 // The names of each closed set of values, in the enum's order: the one place they are spelled.
+constexpr const char* kZeroVectorNames[] = {"error", "drop", "keep"};
 constexpr const char* kDtypeNames[] = {"float32", "float16", "bfloat16"};
 constexpr const char* kMethodNames[] = {"exact", "ivf", "auto"};
 constexpr const char* kBackendNames[] = {"cpu", "cuda"};
@@ -67,6 +52,7 @@ std::vector<const char*> names_of() {
 
 }  // namespace
 
+const char* to_string(ZeroVectorPolicy v) { return kZeroVectorNames[static_cast<std::size_t>(v)]; }
 const char* to_string(EmbeddingDtype v) { return kDtypeNames[static_cast<std::size_t>(v)]; }
 const char* to_string(KnnMethod v) { return kMethodNames[static_cast<std::size_t>(v)]; }
 const char* to_string(KnnBackend v) { return kBackendNames[static_cast<std::size_t>(v)]; }
@@ -394,10 +380,29 @@ nlohmann::json to_json(const SynthConfig& c) {
   return j;
 }
 
+const util::OptionTable<CorpusOptions>& corpus_options() {
+  using C = CorpusOptions;
+  static const util::OptionTable<CorpusOptions> table{
+      {"path", &C::path, "Corpus HDF5 file or manifest of shards",
+       "an existing corpus (HDF5 file or manifest); without it [synth] makes one", {}, {}, false, {}, nullptr, "corpus",
+       false, "\"corpus.h5\"", false},
+      {"on_zero_vector", named_enum<&C::on_zero_vector, kZeroVectorNames>(),
+       "All-zero embedding rows: error, drop (remove the document), keep (similarity 0 to all)",
+       "a row of norm zero: error, drop (left out of every stage) or keep", names_of<kZeroVectorNames>()},
+      {"max_block_rows", &C::max_block_rows, "Rows per HDF5 read call (bounds staging memory)",
+       "rows per HDF5 read (bounds the staging buffer and the kNN ring's chunks)", {}, 1},
+      {"lengths_from", &C::lengths_from,
+       "For a corpus without /lengths: the token store (Megatron PREFIX, or a manifest of them) whose sequence "
+       "lengths are the documents' token lengths; give every stage the same",
+       "a corpus without /lengths: its token store's sequence lengths (every stage)", {}, {}, false, {}, nullptr, nullptr,
+       true, "\"tokens\""},
+  };
+  return table;
+}
+
 nlohmann::json to_json(const CorpusOptions& c) {
-  nlohmann::json j = {{"corpus", c.path}, {"on_zero_vector", to_string(c.on_zero_vector)},
-                      {"max_block_rows", c.max_block_rows}};
-  if (!c.lengths_from.empty()) j["lengths_from"] = c.lengths_from;  // absent: configurations and stamps as before
+  nlohmann::json j = nlohmann::json::object();
+  util::put_options(c, corpus_options(), j);
   return j;
 }
 

@@ -7,6 +7,8 @@
 
 namespace weave {
 
+/// Every command's corpus options / `[corpus]` (the path is each command's own --corpus).
+const util::OptionTable<CorpusOptions>& corpus_options();
 /// `weave synth` / `[synth]` (but --out).
 const util::OptionTable<SynthConfig>& synth_options();
 /// `weave knn` / `[knn]`: every option but the corpus's (CorpusOptions) and --out.

@@ -37,6 +37,9 @@ struct Option {
   std::optional<double> max = {};         ///< numbers: the largest allowed value
   const char* zero_means = nullptr;       ///< what 0 stands for ("automatic"), named in messages
   const char* json_key = nullptr;         ///< the key in the configuration's JSON when it is not `key`
+  bool omit_empty = false;                ///< an empty string is left out of the JSON
+  const char* toml_example = nullptr;     ///< no default to print: the TOML line is this example, commented out
+  bool flag = true;                       ///< false: the commands name it themselves (--corpus)
 };
 
 template <typename Config>

@@ -40,7 +40,14 @@ void check_options(const Config& config, const OptionTable<Config>& table) {
 template <typename Config>
 void put_options(const Config& config, const OptionTable<Config>& table, nlohmann::json& out) {
   for (const Option<Config>& o : table)
-    std::visit([&](const auto& member) { out[o.json_key ? o.json_key : o.key] = value_of(config, member); }, o.member);
+    std::visit(
+        [&](const auto& member) {
+          const auto& value = value_of(config, member);
+          if constexpr (std::is_same_v<std::remove_cvref_t<decltype(value)>, std::string>)
+            if (o.omit_empty && value.empty()) return;  // absent: configurations (and run stamps) as before it existed
+          out[o.json_key ? o.json_key : o.key] = value;
+        },
+        o.member);
 }
 
 template <typename Config>
