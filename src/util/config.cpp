@@ -66,27 +66,70 @@ const char* to_string(PackTail v) { return kTailNames[static_cast<std::size_t>(v
 const util::OptionTable<SynthConfig>& synth_options() {
   using C = SynthConfig;
   static const util::OptionTable<SynthConfig> table{
-      {"docs", &C::docs, "Number of documents", "documents (weave run's demo; weave synth's own default is 10000)", {}, 1},
-      {"dim", &C::dim, "Embedding dimension", "embedding dimension", {}, 1, false, 65536},
-      {"topics", &C::topics, "Number of topic clusters", "topic clusters", {}, 1},
-      {"sources", &C::sources, "Number of data sources (/sources values 0..S-1)",
-       "data sources (/sources values 0..sources-1)", {}, 1},
-      {"seed", &C::seed, "Random seed (all values derive from seed and document id)",
-       "every value derives from the seed and the document id"},
-      {"topic_spread", &C::topic_spread, "Noise norm around the unit topic centroid (1.0: cosine ~0.7 to the centroid)",
-       "noise norm around the unit topic centroid", {}, 0},
-      {"duplicate_share", &C::duplicate_share, "Share of documents that near-copy an earlier one",
-       "share of documents that near-copy an earlier one"},  // [0, 1): checked below
-      {"duplicate_noise", &C::duplicate_noise, "Noise norm of a near-duplicate",
-       "noise norm of a near-duplicate (0: exact copies)", {}, 0},
-      {"median_tokens", &C::median_tokens, "Median token length (log-normal)", "median token length (log-normal)", {}, 1},
-      {"length_sigma", &C::length_sigma, "Sigma of log(length); larger = heavier tail",
-       "sigma of log(length); larger = heavier tail", {}, 0},
-      {"min_tokens", &C::min_tokens, "Smallest token length", "smallest token length", {}, 1},
-      {"max_tokens", &C::max_tokens, "Largest token length", "largest token length"},  // checked below
-      {"first_doc_id", &C::first_doc_id, "/doc_ids = first-doc-id + row", "/doc_ids = first_doc_id + row", {}, 0},
-      {"dtype", named_enum<&C::dtype, kDtypeNames>(), "Embedding storage type: float32, float16 or bfloat16 (uint16 bits)",
-       "embedding storage: float32, float16 or bfloat16", names_of<kDtypeNames>()},
+      {.key = "docs",
+       .member = &C::docs,
+       .help = "Number of documents",
+       .note = "documents (weave run's demo; weave synth's own default is 10000)",
+       .min = 1},
+      {.key = "dim",
+       .member = &C::dim,
+       .help = "Embedding dimension",
+       .note = "embedding dimension",
+       .min = 1,
+       .max = 65536},
+      {.key = "topics", .member = &C::topics, .help = "Number of topic clusters", .note = "topic clusters", .min = 1},
+      {.key = "sources",
+       .member = &C::sources,
+       .help = "Number of data sources (/sources values 0..S-1)",
+       .note = "data sources (/sources values 0..sources-1)",
+       .min = 1},
+      {.key = "seed",
+       .member = &C::seed,
+       .help = "Random seed (all values derive from seed and document id)",
+       .note = "every value derives from the seed and the document id"},
+      {.key = "topic_spread",
+       .member = &C::topic_spread,
+       .help = "Noise norm around the unit topic centroid (1.0: cosine ~0.7 to the centroid)",
+       .note = "noise norm around the unit topic centroid",
+       .min = 0},
+      {.key = "duplicate_share",
+       .member = &C::duplicate_share,
+       .help = "Share of documents that near-copy an earlier one",
+       .note = "share of documents that near-copy an earlier one"},  // [0, 1): checked below
+      {.key = "duplicate_noise",
+       .member = &C::duplicate_noise,
+       .help = "Noise norm of a near-duplicate",
+       .note = "noise norm of a near-duplicate (0: exact copies)",
+       .min = 0},
+      {.key = "median_tokens",
+       .member = &C::median_tokens,
+       .help = "Median token length (log-normal)",
+       .note = "median token length (log-normal)",
+       .min = 1},
+      {.key = "length_sigma",
+       .member = &C::length_sigma,
+       .help = "Sigma of log(length); larger = heavier tail",
+       .note = "sigma of log(length); larger = heavier tail",
+       .min = 0},
+      {.key = "min_tokens",
+       .member = &C::min_tokens,
+       .help = "Smallest token length",
+       .note = "smallest token length",
+       .min = 1},
+      {.key = "max_tokens",
+       .member = &C::max_tokens,
+       .help = "Largest token length",
+       .note = "largest token length"},  // checked below
+      {.key = "first_doc_id",
+       .member = &C::first_doc_id,
+       .help = "/doc_ids = first-doc-id + row",
+       .note = "/doc_ids = first_doc_id + row",
+       .min = 0},
+      {.key = "dtype",
+       .member = named_enum<&C::dtype, kDtypeNames>(),
+       .help = "Embedding storage type: float32, float16 or bfloat16 (uint16 bits)",
+       .note = "embedding storage: float32, float16 or bfloat16",
+       .choices = names_of<kDtypeNames>()},
   };
   return table;
 }
@@ -107,64 +150,127 @@ void SynthConfig::validate() const {
 const util::OptionTable<KnnConfig>& knn_options() {
   using C = KnnConfig;
   static const util::OptionTable<KnnConfig> table{
-      {"k", &C::k, "Neighbours per document (1..1024)", "neighbours per document (1..1024)", {}, 1, false, 1024},
-      {"method", named_enum<&C::method, kMethodNames>(),
-       "exact (every pair, by the ring of ranks), ivf (approximate: clusters by k-means, each document searches the "
-       "members of its --nprobe nearest clusters; recall measured on a sample) or auto (exact up to 1,000,000 "
-       "documents on --backend cpu and 10,000,000 on cuda, ivf above)",
-       "exact (every pair, the ring), ivf (approximate) or auto (exact up to 10^6 docs, 10^7 on cuda)",
-       names_of<kMethodNames>()},
-      {"backend", named_enum<&C::backend, kBackendNames>(),
-       "cpu (BLAS + faiss heaps) or cuda (one GPU per rank: BF16 tensor cores; the exact ring over NCCL, or the "
-       "ivf's clusters searched on each rank's GPU; the same lists)",
-       "cpu (BLAS) or cuda (one GPU per rank, when built with CUDA)", names_of<kBackendNames>()},
-      {"query_tile", &C::query_tile, "Queries per similarity tile", "cpu: queries per similarity tile", {}, 1},
-      {"database_tile", &C::database_tile, "Database rows per similarity tile", "cpu: database rows per similarity tile",
-       {}, 1},
-      {"gpu_query_tile", &C::gpu_query_tile,
-       "cuda: queries per tensor-core score tile (lower it if the GPU runs out of memory)",
-       "cuda: queries per score tile", {}, 1},
-      {"gpu_database_tile", &C::gpu_database_tile,
-       "cuda: database rows per score tile (one tile of scores is kept; two with --gpu-select-sms); 0 (default): "
-       "16384 where weave's own GEMM runs (see --gpu-gemm), else 4096",
-       "cuda: database rows per score tile (0: 16384 own GEMM, 4096 cuBLASLt)", {}, 0, false, {}, "chosen by --gpu-gemm"},
-      {"gpu_scores", named_enum<&C::gpu_scores, kScoresNames>(), "cuda: score tile type: bf16 (half the bytes; faster) or fp32",
-       "cuda: score tile type, bf16 or fp32", names_of<kScoresNames>()},
-      {"gpu_gemm", named_enum<&C::gpu_gemm, kGemmNames>(),
-       "cuda: auto (default): on an H100/H200 with k <= 32 and bf16 scores, every tile is multiplied by weave's own "
-       "GEMM, and those after each query's first write only the 256-column pieces of score rows that reach each "
-       "query's bar instead of the whole score tile; cublaslt: every tile by cuBLASLt, then scanned",
-       "cuda: auto (own filtering GEMM where it applies) or cublaslt", names_of<kGemmNames>()},
-      {"gpu_select_sms", &C::gpu_select_sms,
-       "cuda: SMs reserved for the selection beside the GEMM of the next tile; 0 (default): GEMM and selection take "
-       "turns on all SMs. On an H100, cuBLASLt's GEMM does not start beside a kernel that holds SMs, so > 0 only "
-       "serializes (slower)",
-       "cuda: SMs reserved for the selection (0: kernels alternate)", {}, 0, false, {},
-       "GEMM and selection alternate on all SMs"},
-      {"gpu_resident_rows", &C::gpu_resident_rows,
-       "cuda: own rows kept on the GPU at once; more are streamed from host memory in sub-blocks of this many, each "
-       "uploaded once per ring step (0, the default: all of them if they fit, else as many as fit)",
-       "cuda: own rows kept on the GPU at once (0: all that fit)", {}, 0, false, {}, "as many as fit in GPU memory"},
-      {"nlist", &C::nlist, "ivf: clusters (0, the default: the power of two nearest sqrt(N), at least 8 documents each)",
-       "ivf: clusters (0: the power of two nearest sqrt(N))", {}, 0, false, {}, "automatic"},
-      {"nprobe", &C::nprobe,
-       "ivf: clusters each document searches (0, the default: the least that reaches --target-recall on the recall "
-       "sample)",
-       "ivf: clusters each document searches (0: least reaching target_recall)", {}, 0, false, {}, "automatic"},
-      {"target_recall", &C::target_recall, "ivf: recall@k the automatic --nprobe must reach on the recall sample",
-       "ivf: recall@k the automatic nprobe reaches on the recall sample", {}, 0, true, 1},
-      {"train_sample", &C::train_sample,
-       "ivf: k-means training rows, drawn by a hash of the global id (0, the default: 64 per cluster)",
-       "ivf: k-means training rows (0: 64 per cluster)", {}, 0, false, {}, "automatic"},
-      {"train_iterations", &C::train_iterations, "ivf: k-means iterations", "ivf: k-means iterations", {}, 0},
-      {"recall_sample", &C::recall_sample,
-       "ivf: documents whose lists are checked against exact search; the recall is written into knn.h5 and the "
-       "report (0: none, then --nprobe must be given)",
-       "ivf: documents checked against exact search (0: none; needs nprobe)", {}, 0},
-      {"round_rows", &C::round_rows,
-       "ivf: rows (cluster members + queries) one rank receives and searches per round; bounds memory (0, the "
-       "default: all in one round, at most 1 GiB of rows)",
-       "ivf: rows one rank searches per round (0: automatic, <= 1 GiB)", {}, 0, false, {}, "automatic"},
+      {.key = "k",
+       .member = &C::k,
+       .help = "Neighbours per document (1..1024)",
+       .note = "neighbours per document (1..1024)",
+       .min = 1,
+       .max = 1024},
+      {.key = "method",
+       .member = named_enum<&C::method, kMethodNames>(),
+       .help = "exact (every pair, by the ring of ranks), ivf (approximate: clusters by k-means, each document "
+               "searches the "
+               "members of its --nprobe nearest clusters; recall measured on a sample) or auto (exact up to 1,000,000 "
+               "documents on --backend cpu and 10,000,000 on cuda, ivf above)",
+       .note = "exact (every pair, the ring), ivf (approximate) or auto (exact up to 10^6 docs, 10^7 on cuda)",
+       .choices = names_of<kMethodNames>()},
+      {.key = "backend",
+       .member = named_enum<&C::backend, kBackendNames>(),
+       .help =
+           "cpu (BLAS + faiss heaps) or cuda (one GPU per rank: BF16 tensor cores; the exact ring over NCCL, or the "
+           "ivf's clusters searched on each rank's GPU; the same lists)",
+       .note = "cpu (BLAS) or cuda (one GPU per rank, when built with CUDA)",
+       .choices = names_of<kBackendNames>()},
+      {.key = "query_tile",
+       .member = &C::query_tile,
+       .help = "Queries per similarity tile",
+       .note = "cpu: queries per similarity tile",
+       .min = 1},
+      {.key = "database_tile",
+       .member = &C::database_tile,
+       .help = "Database rows per similarity tile",
+       .note = "cpu: database rows per similarity tile",
+       .min = 1},
+      {.key = "gpu_query_tile",
+       .member = &C::gpu_query_tile,
+       .help = "cuda: queries per tensor-core score tile (lower it if the GPU runs out of memory)",
+       .note = "cuda: queries per score tile",
+       .min = 1},
+      {.key = "gpu_database_tile",
+       .member = &C::gpu_database_tile,
+       .help =
+           "cuda: database rows per score tile (one tile of scores is kept; two with --gpu-select-sms); 0 (default): "
+           "16384 where weave's own GEMM runs (see --gpu-gemm), else 4096",
+       .note = "cuda: database rows per score tile (0: 16384 own GEMM, 4096 cuBLASLt)",
+       .min = 0,
+       .zero_means = "chosen by --gpu-gemm"},
+      {.key = "gpu_scores",
+       .member = named_enum<&C::gpu_scores, kScoresNames>(),
+       .help = "cuda: score tile type: bf16 (half the bytes; faster) or fp32",
+       .note = "cuda: score tile type, bf16 or fp32",
+       .choices = names_of<kScoresNames>()},
+      {.key = "gpu_gemm",
+       .member = named_enum<&C::gpu_gemm, kGemmNames>(),
+       .help =
+           "cuda: auto (default): on an H100/H200 with k <= 32 and bf16 scores, every tile is multiplied by weave's "
+           "own "
+           "GEMM, and those after each query's first write only the 256-column pieces of score rows that reach each "
+           "query's bar instead of the whole score tile; cublaslt: every tile by cuBLASLt, then scanned",
+       .note = "cuda: auto (own filtering GEMM where it applies) or cublaslt",
+       .choices = names_of<kGemmNames>()},
+      {.key = "gpu_select_sms",
+       .member = &C::gpu_select_sms,
+       .help =
+           "cuda: SMs reserved for the selection beside the GEMM of the next tile; 0 (default): GEMM and selection "
+           "take "
+           "turns on all SMs. On an H100, cuBLASLt's GEMM does not start beside a kernel that holds SMs, so > 0 only "
+           "serializes (slower)",
+       .note = "cuda: SMs reserved for the selection (0: kernels alternate)",
+       .min = 0,
+       .zero_means = "GEMM and selection alternate on all SMs"},
+      {.key = "gpu_resident_rows",
+       .member = &C::gpu_resident_rows,
+       .help = "cuda: own rows kept on the GPU at once; more are streamed from host memory in sub-blocks of this many, "
+               "each "
+               "uploaded once per ring step (0, the default: all of them if they fit, else as many as fit)",
+       .note = "cuda: own rows kept on the GPU at once (0: all that fit)",
+       .min = 0,
+       .zero_means = "as many as fit in GPU memory"},
+      {.key = "nlist",
+       .member = &C::nlist,
+       .help = "ivf: clusters (0, the default: the power of two nearest sqrt(N), at least 8 documents each)",
+       .note = "ivf: clusters (0: the power of two nearest sqrt(N))",
+       .min = 0,
+       .zero_means = "automatic"},
+      {.key = "nprobe",
+       .member = &C::nprobe,
+       .help =
+           "ivf: clusters each document searches (0, the default: the least that reaches --target-recall on the recall "
+           "sample)",
+       .note = "ivf: clusters each document searches (0: least reaching target_recall)",
+       .min = 0,
+       .zero_means = "automatic"},
+      {.key = "target_recall",
+       .member = &C::target_recall,
+       .help = "ivf: recall@k the automatic --nprobe must reach on the recall sample",
+       .note = "ivf: recall@k the automatic nprobe reaches on the recall sample",
+       .min = 0,
+       .min_exclusive = true,
+       .max = 1},
+      {.key = "train_sample",
+       .member = &C::train_sample,
+       .help = "ivf: k-means training rows, drawn by a hash of the global id (0, the default: 64 per cluster)",
+       .note = "ivf: k-means training rows (0: 64 per cluster)",
+       .min = 0,
+       .zero_means = "automatic"},
+      {.key = "train_iterations",
+       .member = &C::train_iterations,
+       .help = "ivf: k-means iterations",
+       .note = "ivf: k-means iterations",
+       .min = 0},
+      {.key = "recall_sample",
+       .member = &C::recall_sample,
+       .help = "ivf: documents whose lists are checked against exact search; the recall is written into knn.h5 and the "
+               "report (0: none, then --nprobe must be given)",
+       .note = "ivf: documents checked against exact search (0: none; needs nprobe)",
+       .min = 0},
+      {.key = "round_rows",
+       .member = &C::round_rows,
+       .help = "ivf: rows (cluster members + queries) one rank receives and searches per round; bounds memory (0, the "
+               "default: all in one round, at most 1 GiB of rows)",
+       .note = "ivf: rows one rank searches per round (0: automatic, <= 1 GiB)",
+       .min = 0,
+       .zero_means = "automatic"},
   };
   return table;
 }
@@ -237,22 +343,38 @@ void KnnConfig::validate_for(std::int64_t n) const {
 const util::OptionTable<OrderConfig>& order_options() {
   using C = OrderConfig;
   static const util::OptionTable<OrderConfig> table{
-      {"algorithm", named_enum<&C::algorithm, kAlgorithmNames>(), "greedy or iclm",
-       "greedy (distributed path cover + stitching) or iclm (the paper's, on rank 0)", names_of<kAlgorithmNames>()},
-      {"stitch_k", &C::stitch_k,
-       "Stitching the greedy's paths: meeting points per path end in the kNN graph, and neighbours per end in the "
-       "exact levels",
-       "meeting points per path end when stitching", {}, 2, false, 1024},
-      {"stitch_exact_ends", &C::stitch_exact_ends,
-       "Stitch by exact kNN among the path ends once at most this many remain (0 = automatic: the E^2 d cost stays "
-       "linear in the documents; larger = better links, slower)",
-       "stitch by exact kNN among path ends once at most this many remain (0: automatic)", {}, 0, false, {},
-       "automatic"},
-      {"tail_fraction", &C::tail_fraction,
-       "Finish the greedy on rank 0 once a round accepts fewer edges than this share of the fragments still competing",
-       "hand the greedy's tail to rank 0 below this share of accepted edges a round", {}, 0},
-      {"max_rounds", &C::max_rounds, "Finish the greedy on rank 0 after this many rounds",
-       "... or after this many rounds", {}, 1},
+      {.key = "algorithm",
+       .member = named_enum<&C::algorithm, kAlgorithmNames>(),
+       .help = "greedy or iclm",
+       .note = "greedy (distributed path cover + stitching) or iclm (the paper's, on rank 0)",
+       .choices = names_of<kAlgorithmNames>()},
+      {.key = "stitch_k",
+       .member = &C::stitch_k,
+       .help =
+           "Stitching the greedy's paths: meeting points per path end in the kNN graph, and neighbours per end in the "
+           "exact levels",
+       .note = "meeting points per path end when stitching",
+       .min = 2,
+       .max = 1024},
+      {.key = "stitch_exact_ends",
+       .member = &C::stitch_exact_ends,
+       .help =
+           "Stitch by exact kNN among the path ends once at most this many remain (0 = automatic: the E^2 d cost stays "
+           "linear in the documents; larger = better links, slower)",
+       .note = "stitch by exact kNN among path ends once at most this many remain (0: automatic)",
+       .min = 0,
+       .zero_means = "automatic"},
+      {.key = "tail_fraction",
+       .member = &C::tail_fraction,
+       .help = "Finish the greedy on rank 0 once a round accepts fewer edges than this share of the fragments still "
+               "competing",
+       .note = "hand the greedy's tail to rank 0 below this share of accepted edges a round",
+       .min = 0},
+      {.key = "max_rounds",
+       .member = &C::max_rounds,
+       .help = "Finish the greedy on rank 0 after this many rounds",
+       .note = "... or after this many rounds",
+       .min = 1},
   };
   return table;
 }
@@ -274,14 +396,21 @@ const util::OptionTable<DedupConfig>& dedup_options() {
   using C = DedupConfig;
   // A cosine is at most 1: a threshold above it joins nothing, one at or below -1 joins every edge.
   static const util::OptionTable<DedupConfig> table{
-      {"threshold", &C::threshold,
-       "Cosine similarity at or above which a kNN edge joins two documents, in (-1, 1]; a pair outside both "
-       "documents' k-lists is never seen (docs/algorithms.md: what a kNN graph misses)",
-       "kNN edges of cosine similarity >= this join documents into a group", {}, -1, true, 1},
-      {"keep", named_enum<&C::keep, kKeepNames>(),
-       "Which document of a group is kept: longest (most tokens, ties by lowest global id) or first (lowest global "
-       "id)",
-       "the document kept per group: longest (then lowest id) or first (lowest id)", names_of<kKeepNames>()},
+      {.key = "threshold",
+       .member = &C::threshold,
+       .help = "Cosine similarity at or above which a kNN edge joins two documents, in (-1, 1]; a pair outside both "
+               "documents' k-lists is never seen (docs/algorithms.md: what a kNN graph misses)",
+       .note = "kNN edges of cosine similarity >= this join documents into a group",
+       .min = -1,
+       .min_exclusive = true,
+       .max = 1},
+      {.key = "keep",
+       .member = named_enum<&C::keep, kKeepNames>(),
+       .help =
+           "Which document of a group is kept: longest (most tokens, ties by lowest global id) or first (lowest global "
+           "id)",
+       .note = "the document kept per group: longest (then lowest id) or first (lowest id)",
+       .choices = names_of<kKeepNames>()},
   };
   return table;
 }
@@ -302,36 +431,55 @@ nlohmann::json to_json(const DedupConfig& c) {
 const util::OptionTable<PackConfig>& pack_options() {
   using C = PackConfig;
   static const util::OptionTable<PackConfig> table{
-      {"context_length", &C::context_lengths,
-       "Tokens per context; several (comma-separated, e.g. 4096,8192,32768) for a curriculum, in one pass",
-       "tokens per context; several = a curriculum, one file each", {}, 1, false, static_cast<double>(1 << 30), nullptr,
-       "context_lengths"},
-      {"policy", named_enum<&C::policy, kPolicyNames>(),
-       "split (ICLM: documents continue across contexts) or pad (Llama 2 Long: whole documents, a context "
-       "right-padded when the next does not fit; one longer than L alone, truncated)",
-       "split (documents continue across contexts) or pad (whole documents, padded)", names_of<kPolicyNames>()},
-      {"tail", named_enum<&C::tail, kTailNames>(), "The last partial context: drop or pad",
-       "split: the last partial context is dropped or padded", names_of<kTailNames>()},
-      {"separator_tokens", &C::separator_tokens,
-       "Tokens the trainer inserts after each document (EOS), counted in the stream",
-       "tokens the trainer adds after each document (EOS)", {}, 0},
-      {"upsample", &C::upsample,
-       "Long-document upsampling: min_tokens=T,factor=F (documents of at least T tokens appear F times; fractions "
-       "drawn per document)",
-       "\"min_tokens=T,factor=F\": documents of at least T tokens F times"},
-      {"source_weights", &C::source_weights,
-       "Per-source copies: SOURCE=WEIGHT,... e.g. 0=1.0,1=2.5 (fractions drawn per document; needs /sources)",
-       "\"0=1.0,1=2.5\": copies per source (fractions drawn from the seed)"},
-      {"seed", &C::seed, "Seed of the fractional copies", "for the fractional copies"},
-      {"tokens", &C::tokens,
-       "The corpus's token store: a Megatron-LM indexed dataset PREFIX (PREFIX.idx + PREFIX.bin), one sequence per "
-       "corpus row, checked against /lengths; or a text manifest listing several PREFIXes (one per line) whose "
-       "sequences, in order, are the corpus's rows",
-       "the corpus's token store (Megatron PREFIX[.idx]); with it, out_dir/dataset.bin/.idx"},
-      {"eod_id", &C::eod_id, "Token id written at each document's separator positions (--dataset)",
-       "with tokens: the token id written after each document (required then)"},
-      {"pad_id", &C::pad_id, "Token id of the right padding of padded contexts (--dataset)",
-       "with tokens: the token id of padding (required with policy pad or tail pad)"},
+      {.key = "context_length",
+       .member = &C::context_lengths,
+       .help = "Tokens per context; several (comma-separated, e.g. 4096,8192,32768) for a curriculum, in one pass",
+       .note = "tokens per context; several = a curriculum, one file each",
+       .min = 1,
+       .max = static_cast<double>(1 << 30),
+       .json_key = "context_lengths"},
+      {.key = "policy",
+       .member = named_enum<&C::policy, kPolicyNames>(),
+       .help = "split (ICLM: documents continue across contexts) or pad (Llama 2 Long: whole documents, a context "
+               "right-padded when the next does not fit; one longer than L alone, truncated)",
+       .note = "split (documents continue across contexts) or pad (whole documents, padded)",
+       .choices = names_of<kPolicyNames>()},
+      {.key = "tail",
+       .member = named_enum<&C::tail, kTailNames>(),
+       .help = "The last partial context: drop or pad",
+       .note = "split: the last partial context is dropped or padded",
+       .choices = names_of<kTailNames>()},
+      {.key = "separator_tokens",
+       .member = &C::separator_tokens,
+       .help = "Tokens the trainer inserts after each document (EOS), counted in the stream",
+       .note = "tokens the trainer adds after each document (EOS)",
+       .min = 0},
+      {.key = "upsample",
+       .member = &C::upsample,
+       .help =
+           "Long-document upsampling: min_tokens=T,factor=F (documents of at least T tokens appear F times; fractions "
+           "drawn per document)",
+       .note = "\"min_tokens=T,factor=F\": documents of at least T tokens F times"},
+      {.key = "source_weights",
+       .member = &C::source_weights,
+       .help = "Per-source copies: SOURCE=WEIGHT,... e.g. 0=1.0,1=2.5 (fractions drawn per document; needs /sources)",
+       .note = "\"0=1.0,1=2.5\": copies per source (fractions drawn from the seed)"},
+      {.key = "seed", .member = &C::seed, .help = "Seed of the fractional copies", .note = "for the fractional copies"},
+      {.key = "tokens",
+       .member = &C::tokens,
+       .help =
+           "The corpus's token store: a Megatron-LM indexed dataset PREFIX (PREFIX.idx + PREFIX.bin), one sequence per "
+           "corpus row, checked against /lengths; or a text manifest listing several PREFIXes (one per line) whose "
+           "sequences, in order, are the corpus's rows",
+       .note = "the corpus's token store (Megatron PREFIX[.idx]); with it, out_dir/dataset.bin/.idx"},
+      {.key = "eod_id",
+       .member = &C::eod_id,
+       .help = "Token id written at each document's separator positions (--dataset)",
+       .note = "with tokens: the token id written after each document (required then)"},
+      {.key = "pad_id",
+       .member = &C::pad_id,
+       .help = "Token id of the right padding of padded contexts (--dataset)",
+       .note = "with tokens: the token id of padding (required with policy pad or tail pad)"},
   };
   return table;
 }
@@ -383,19 +531,30 @@ nlohmann::json to_json(const SynthConfig& c) {
 const util::OptionTable<CorpusOptions>& corpus_options() {
   using C = CorpusOptions;
   static const util::OptionTable<CorpusOptions> table{
-      {"path", &C::path, "Corpus HDF5 file or manifest of shards",
-       "an existing corpus (HDF5 file or manifest); without it [synth] makes one", {}, {}, false, {}, nullptr, "corpus",
-       false, "\"corpus.h5\"", false},
-      {"on_zero_vector", named_enum<&C::on_zero_vector, kZeroVectorNames>(),
-       "All-zero embedding rows: error, drop (remove the document), keep (similarity 0 to all)",
-       "a row of norm zero: error, drop (left out of every stage) or keep", names_of<kZeroVectorNames>()},
-      {"max_block_rows", &C::max_block_rows, "Rows per HDF5 read call (bounds staging memory)",
-       "rows per HDF5 read (bounds the staging buffer and the kNN ring's chunks)", {}, 1},
-      {"lengths_from", &C::lengths_from,
-       "For a corpus without /lengths: the token store (Megatron PREFIX, or a manifest of them) whose sequence "
-       "lengths are the documents' token lengths; give every stage the same",
-       "a corpus without /lengths: its token store's sequence lengths (every stage)", {}, {}, false, {}, nullptr, nullptr,
-       true, "\"tokens\""},
+      {.key = "path",
+       .member = &C::path,
+       .help = "Corpus HDF5 file or manifest of shards",
+       .note = "an existing corpus (HDF5 file or manifest); without it [synth] makes one",
+       .json_key = "corpus",
+       .toml_example = "\"corpus.h5\"",
+       .flag = false},
+      {.key = "on_zero_vector",
+       .member = named_enum<&C::on_zero_vector, kZeroVectorNames>(),
+       .help = "All-zero embedding rows: error, drop (remove the document), keep (similarity 0 to all)",
+       .note = "a row of norm zero: error, drop (left out of every stage) or keep",
+       .choices = names_of<kZeroVectorNames>()},
+      {.key = "max_block_rows",
+       .member = &C::max_block_rows,
+       .help = "Rows per HDF5 read call (bounds staging memory)",
+       .note = "rows per HDF5 read (bounds the staging buffer and the kNN ring's chunks)",
+       .min = 1},
+      {.key = "lengths_from",
+       .member = &C::lengths_from,
+       .help = "For a corpus without /lengths: the token store (Megatron PREFIX, or a manifest of them) whose sequence "
+               "lengths are the documents' token lengths; give every stage the same",
+       .note = "a corpus without /lengths: its token store's sequence lengths (every stage)",
+       .omit_empty = true,
+       .toml_example = "\"tokens\""},
   };
   return table;
 }
