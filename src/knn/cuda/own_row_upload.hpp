@@ -4,7 +4,7 @@
 // page-lock them, 0.06 s to copy, 0.06 s to unlock, the GPU idle all the while. Here each piece of
 // piece_rows rows is copied and converted to BF16 (with its norms) on a stream of its own when the
 // search first needs it, and an event marks it done; the search orders its tiles so that the first
-// ones need only the first pieces (CudaBackend::search), and the copies overlap the GEMMs.
+// ones need only the first pieces (CudaBackend::search, over OwnRows), and the copies overlap the GEMMs.
 // The copies come from pageable memory: the host thread stages each piece (the call returns when
 // it is staged) while the GPU works on the tiles queued before; locking pieces instead would need
 // page-aligned piece ends, which the caller's rows do not have.

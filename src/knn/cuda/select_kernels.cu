@@ -395,7 +395,7 @@ __device__ void scan_row(const ScanTile& t, long long row, int lane, Staged* sta
 
 /// Warps take rows round-robin (one row each when the grid covers the tile, the default; several
 /// with --gpu-select-sms, whose blocks were meant to run beside the GEMM of the next tile, see
-/// cuda_backend.cpp). Before a row, its warp asks L2 for the scores of its next row, so that row's
+/// tile_search.cpp). Before a row, its warp asks L2 for the scores of its next row, so that row's
 /// loads do not wait on DRAM.
 template <typename Score, typename List>
 __global__ void __launch_bounds__(kScanThreads, kBlocksPerSm) scan_tile_kernel(ScanTile t) {
