@@ -47,7 +47,8 @@ void add_inspect_command(CLI::App& app, Runner& run) {
       effective.quiet = effective.quiet || *json;  // JSON on stdout stays parseable
       print_configuration(comm, "inspect", to_json(*options), effective);
       check_report_path(comm, *common);
-      const std::string kind = inspect::file_kind(comm, options->path);
+      inspect::InspectedFile inspected = inspect::open_inspected(comm, options->path);
+      const std::string& kind = inspected.kind;
       if (kind != "corpus") {
         util::Report report(comm, "inspect");
         CorpusOptions corpus = *options;
@@ -55,11 +56,11 @@ void add_inspect_command(CLI::App& app, Runner& run) {
         auto timer = report.stage("summary");
         const CorpusOptions* with_corpus = corpus.path.empty() ? nullptr : &corpus;
         const nlohmann::json summary =
-            kind == "knn"      ? inspect::summarize_knn(comm, options->path)
-            : kind == "order"  ? inspect::summarize_order(comm, options->path)
-            : kind == "dedup"  ? inspect::summarize_dedup(comm, options->path)
+            kind == "knn"      ? inspect::summarize_knn(comm, std::move(*inspected.file))
+            : kind == "order"  ? inspect::summarize_order(comm, std::move(*inspected.file))
+            : kind == "dedup"  ? inspect::summarize_dedup(comm, std::move(*inspected.file))
             : kind == "tokens" ? inspect::summarize_tokens(comm, options->path, with_corpus)
-                               : inspect::summarize_contexts(comm, options->path, with_corpus);
+                               : inspect::summarize_contexts(comm, std::move(*inspected.file), with_corpus);
         timer.stop();
         report.set_figure("summary", summary);
         mpi::collectively(comm, [&] { report.write(common->report_path); });

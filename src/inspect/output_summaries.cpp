@@ -60,30 +60,36 @@ bool lists_token_datasets(const std::string& path) {
 
 }  // namespace
 
-std::string file_kind(const mpi::Comm& comm, const std::string& path) {
+InspectedFile open_inspected(const mpi::Comm& comm, const std::string& path) {
+  // Rank 0 looks at the name and the first bytes: a .idx or .bin is taken for a token store even
+  // without the magic, so its reader names the fault.
   std::string kind = "corpus";
   if (comm.is_root()) {
-    // A .idx or .bin is taken for a token store even without the magic, so its reader names the fault.
-    if (io::is_indexed_dataset(path) || io::indexed_dataset_prefix(path) != path || lists_token_datasets(path)) {
+    if (io::is_indexed_dataset(path) || io::indexed_dataset_prefix(path) != path || lists_token_datasets(path))
       kind = "tokens";
-    } else if (io::is_hdf5(path)) {
-      try {
-        const mpi::Comm self = mpi::Comm::self();
-        const io::File f = io::File::open(self, path);
-        if (f.has_dataset("/neighbors")) kind = "knn";
-        else if (f.has_dataset("/order")) kind = "order";
-        else if (f.has_dataset("/kept")) kind = "dedup";
-        else if (f.has_dataset("/contexts/segment_offsets")) kind = "contexts";
-      } catch (const std::exception&) {
-        kind = "corpus";  // the corpus reader gives the precise error
-      }
-    }
+    else if (io::is_hdf5(path))
+      kind = "hdf5";
   }
-  return comm.bcast_string(kind, 0);
+  InspectedFile out{comm.bcast_string(kind, 0), std::nullopt};
+  if (out.kind != "hdf5") return out;
+  out.kind = "corpus";
+  try {
+    mpi::collectively(comm, [&] { out.file.emplace(io::File::open(comm, path)); });
+  } catch (const UserError&) {
+    return out;  // the corpus reader gives the precise error
+  }
+  // Every rank asks (HDF5's metadata reads are collective); the answers agree.
+  const io::File& f = *out.file;
+  if (f.has_dataset("/neighbors")) out.kind = "knn";
+  else if (f.has_dataset("/order")) out.kind = "order";
+  else if (f.has_dataset("/kept")) out.kind = "dedup";
+  else if (f.has_dataset("/contexts/segment_offsets")) out.kind = "contexts";
+  else out.file.reset();  // a corpus: its reader opens its shards itself
+  return out;
 }
 
-nlohmann::json summarize_knn(const mpi::Comm& comm, const std::string& path) {
-  const knn::KnnFileBlock b = knn::read_knn_file(comm, path);
+nlohmann::json summarize_knn(const mpi::Comm& comm, io::File file) {
+  const knn::KnnFileBlock b = knn::read_knn_file(comm, std::move(file));
   const int k = b.k;
   util::ExactSum first, last;
   float lo = std::numeric_limits<float>::infinity(), hi = -lo;
@@ -122,8 +128,9 @@ nlohmann::json summarize_knn(const mpi::Comm& comm, const std::string& path) {
   return j;
 }
 
-nlohmann::json summarize_order(const mpi::Comm& comm, const std::string& path) {
-  const order::OrderBlock b = order::read_order_file(comm, path, order::OrderColumns::kAll);
+nlohmann::json summarize_order(const mpi::Comm& comm, io::File file) {
+  const std::string path = file.path();
+  const order::OrderBlock b = order::read_order_file(comm, std::move(file), order::OrderColumns::kAll);
   if (b.dedup.is_object() && b.dedup.contains("removed_documents")) {
     // An order of the documents a dedup file kept: distinct ids of the whole corpus, as many as were kept.
     const std::int64_t n = b.num_docs + b.dedup["removed_documents"].get<std::int64_t>();
@@ -156,22 +163,21 @@ nlohmann::json summarize_order(const mpi::Comm& comm, const std::string& path) {
   return j;
 }
 
-nlohmann::json summarize_dedup(const mpi::Comm& comm, const std::string& path) {
-  std::optional<io::File> f;
+nlohmann::json summarize_dedup(const mpi::Comm& comm, io::File file) {
+  const std::string path = file.path();
   std::int64_t n = 0;
   mpi::collectively(comm, [&] {
-    f.emplace(io::File::open(comm, path));
     for (const char* dataset : {"/kept", "/representative", "/group_size"})
-      if (!f->has_dataset(dataset))
+      if (!file.has_dataset(dataset))
         throw UserError(fmt::format("{}: missing dataset {} (a dedup file made by weave dedup has it)", path, dataset));
-    n = f->dataset_info("/kept").rows();
+    n = file.dataset_info("/kept").rows();
     if (n < comm.size())
       throw UserError(fmt::format("{}: {}, fewer than the {} ranks", path, util::count_of(n, "document"), comm.size()));
   });
   const BlockRange r = block_range(n, comm.size(), comm.rank());
-  const auto kept = read_block<std::uint8_t>(*f, "/kept", r);
-  const auto representative = read_block<std::int64_t>(*f, "/representative", r);
-  const auto size = read_block<std::int64_t>(*f, "/group_size", r);
+  const auto kept = read_block<std::uint8_t>(file, "/kept", r);
+  const auto representative = read_block<std::int64_t>(file, "/representative", r);
+  const auto size = read_block<std::int64_t>(file, "/group_size", r);
   // Checked from the data, not only the attributes: kept rows represent themselves, removed ones another.
   std::int64_t removed = 0, inconsistent = -1, largest = 1;
   for (std::int64_t i = 0; i < r.size(); ++i) {
@@ -191,17 +197,18 @@ nlohmann::json summarize_dedup(const mpi::Comm& comm, const std::string& path) {
                       {"removed_documents", comm.sum(removed)},
                       {"largest_group", comm.max(largest)}};
   // The attributes, from the same open file (every rank reads them: HDF5's metadata reads are collective).
-  nlohmann::json attrs = root_attributes(*f, {"keep", "groups", "edges_at_threshold", "removed_tokens", "total_tokens",
+  nlohmann::json attrs = root_attributes(file, {"keep", "groups", "edges_at_threshold", "removed_tokens", "total_tokens",
                                               "group_size_histogram", "largest_groups", "creator_version"});
-  if (auto t = io::read_double_attribute(*f, "/", "threshold")) attrs["threshold"] = *t;
+  if (auto t = io::read_double_attribute(file, "/", "threshold")) attrs["threshold"] = *t;
   for (const char* name : {"group_size_histogram", "largest_groups"})
     if (attrs.contains(name)) attrs[name] = corpus::parse_record(attrs[name].get<std::string>());
   j["attributes"] = attrs;
   return j;
 }
 
-nlohmann::json summarize_contexts(const mpi::Comm& comm, const std::string& path, const CorpusOptions* corpus_options) {
-  const pack::ContextsFile file = pack::ContextsFile::open(comm, path);
+nlohmann::json summarize_contexts(const mpi::Comm& comm, io::File opened, const CorpusOptions* corpus_options) {
+  const pack::ContextsFile file = pack::ContextsFile::of(comm, std::move(opened));
+  const std::string& path = file.path();
   const std::int64_t contexts = file.contexts(), segments = file.segments(), L = file.context_length();
   // Each rank takes a block of contexts and the (contiguous) segments they hold.
   const pack::ContextsBlock b = file.read_block();

@@ -68,26 +68,31 @@ void write_knn_file(const mpi::Comm& comm, const std::string& path, const corpus
 }
 
 KnnFileBlock read_knn_file(const mpi::Comm& comm, const std::string& path) {
-  KnnFileBlock out;
   std::optional<io::File> opened;
+  mpi::collectively(comm, [&] { opened.emplace(io::File::open(comm, path)); });
+  return read_knn_file(comm, std::move(*opened));
+}
+
+KnnFileBlock read_knn_file(const mpi::Comm& comm, io::File file) {
+  KnnFileBlock out;
+  const std::string path = file.path();
   mpi::collectively(comm, [&] {
-    opened.emplace(io::File::open(comm, path));
-    if (!opened->has_dataset("/neighbors") || !opened->has_dataset("/similarities"))
+    if (!file.has_dataset("/neighbors") || !file.has_dataset("/similarities"))
       throw UserError(fmt::format("{}: not a knn file (needs /neighbors and /similarities; made by weave knn)", path));
-    const auto nb = opened->dataset_info("/neighbors");
-    const auto sim = opened->dataset_info("/similarities");
+    const auto nb = file.dataset_info("/neighbors");
+    const auto sim = file.dataset_info("/similarities");
     if (nb.dims.size() != 2 || sim.dims != nb.dims)
       throw UserError(fmt::format("{}: /neighbors and /similarities must both have shape [N, k]", path));
     out.num_docs = nb.dims[0];
     out.k = static_cast<int>(nb.dims[1]);
-    out.corpus = corpus::parse_record(io::read_string_attribute(*opened, "/", "corpus"));
+    out.corpus = corpus::parse_record(io::read_string_attribute(file, "/", "corpus"));
     out.attributes = nlohmann::json::object();
     for (const char* name : {"method", "backend", "metric", "creator_version"})
-      if (auto s = io::read_string_attribute(*opened, "/", name)) out.attributes[name] = *s;
+      if (auto s = io::read_string_attribute(file, "/", name)) out.attributes[name] = *s;
     for (const char* name : {"nlist", "nprobe", "train_sample", "recall_queries"})
-      if (auto v = io::read_int_attribute(*opened, "/", name)) out.attributes[name] = *v;
+      if (auto v = io::read_int_attribute(file, "/", name)) out.attributes[name] = *v;
     for (const char* name : {"recall_at_k", "target_recall"})
-      if (auto v = io::read_double_attribute(*opened, "/", name)) out.attributes[name] = *v;
+      if (auto v = io::read_double_attribute(file, "/", name)) out.attributes[name] = *v;
     if (out.num_docs < comm.size())
       throw UserError(fmt::format("{}: {}, fewer than the {} ranks", path, util::count_of(out.num_docs, "document"),
                                   comm.size()));
@@ -97,8 +102,8 @@ KnnFileBlock read_knn_file(const mpi::Comm& comm, const std::string& path) {
   out.lists.neighbors.resize(static_cast<std::size_t>(out.range.size() * out.k));
   out.lists.similarities.resize(out.lists.neighbors.size());
   mpi::collectively(comm, [&] {
-    io::read_rows(*opened, "/neighbors", out.range.begin, out.range.size(), out.k, out.lists.neighbors.data());
-    io::read_rows(*opened, "/similarities", out.range.begin, out.range.size(), out.k, out.lists.similarities.data());
+    io::read_rows(file, "/neighbors", out.range.begin, out.range.size(), out.k, out.lists.neighbors.data());
+    io::read_rows(file, "/similarities", out.range.begin, out.range.size(), out.k, out.lists.similarities.data());
   });
   mpi::collectively(comm, [&] { check_lists(path, out); });
   return out;

@@ -9,6 +9,7 @@
 
 #include "corpus/corpus.hpp"
 #include "corpus/provenance.hpp"
+#include "io/hdf5.hpp"
 #include "knn/exact_ring.hpp"
 
 namespace weave::knn {
@@ -41,6 +42,8 @@ struct KnnFileBlock {
 };
 /// Collective; the lists are checked (check_lists).
 KnnFileBlock read_knn_file(const mpi::Comm& comm, const std::string& path);
+/// The same from a file opened already (on comm).
+KnnFileBlock read_knn_file(const mpi::Comm& comm, io::File file);
 
 /// read_knn_file, checked to belong to the corpus read as `corpus`: as many documents, and a
 /// `corpus` record that matches it (compared as `compared` says; with `force` a mismatch warns).

@@ -51,29 +51,34 @@ void write_order_file(const mpi::Comm& comm, const std::string& path, std::int64
 }
 
 OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path, OrderColumns columns) {
-  OrderBlock out;
   std::optional<io::File> opened;
+  mpi::collectively(comm, [&] { opened.emplace(io::File::open(comm, path)); });
+  return read_order_file(comm, std::move(*opened), columns);
+}
+
+OrderBlock read_order_file(const mpi::Comm& comm, io::File file, OrderColumns columns) {
+  OrderBlock out;
+  const std::string path = file.path();
   mpi::collectively(comm, [&] {
-    opened.emplace(io::File::open(comm, path));
-    if (!opened->has_dataset("/order"))
+    if (!file.has_dataset("/order"))
       throw UserError(fmt::format("{}: not an order file (needs /order; made by weave order)", path));
-    const auto info = opened->dataset_info("/order");
+    const auto info = file.dataset_info("/order");
     if (info.dims.size() != 1 || info.type_class != io::TypeClass::kInteger)
       throw UserError(fmt::format("{}: /order must be a 1-D integer dataset", path));
     out.num_docs = info.rows();
-    out.corpus = corpus::parse_record(io::read_string_attribute(*opened, "/", "corpus"));
-    out.dedup = corpus::parse_record(io::read_string_attribute(*opened, "/", "dedup"));
+    out.corpus = corpus::parse_record(io::read_string_attribute(file, "/", "corpus"));
+    out.dedup = corpus::parse_record(io::read_string_attribute(file, "/", "dedup"));
     out.attributes = nlohmann::json::object();
     for (const char* name : {"algorithm", "quality", "creator_version"})
-      if (auto s = io::read_string_attribute(*opened, "/", name)) out.attributes[name] = *s;
-    if (auto rounds = io::read_int_attribute(*opened, "/", "rounds")) out.attributes["rounds"] = *rounds;
+      if (auto s = io::read_string_attribute(file, "/", name)) out.attributes[name] = *s;
+    if (auto rounds = io::read_int_attribute(file, "/", "rounds")) out.attributes["rounds"] = *rounds;
     if (out.attributes.contains("quality")) out.attributes["quality"] = corpus::parse_record(out.attributes["quality"].get<std::string>());
     if (!out.dedup.is_null()) out.attributes["dedup"] = out.dedup;
     if (columns == OrderColumns::kAll) {
       for (const char* dataset : {"/path_offsets", "/link_similarity"})
-        if (!opened->has_dataset(dataset))
+        if (!file.has_dataset(dataset))
           throw UserError(fmt::format("{}: missing dataset {} (an order file made by weave order has it)", path, dataset));
-      out.paths = opened->dataset_info("/path_offsets").rows() - 1;
+      out.paths = file.dataset_info("/path_offsets").rows() - 1;
     }
     if (out.num_docs < comm.size())
       throw UserError(fmt::format("{}: /order has {}, fewer than the {} ranks", path,
@@ -82,13 +87,13 @@ OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path, Order
   out.positions = block_range(out.num_docs, comm.size(), comm.rank());
   out.docs.resize(static_cast<std::size_t>(out.positions.size()));
   mpi::collectively(comm, [&] {
-    io::read_rows(*opened, "/order", out.positions.begin, out.positions.size(), 1, out.docs.data());
+    io::read_rows(file, "/order", out.positions.begin, out.positions.size(), 1, out.docs.data());
     if (columns == OrderColumns::kAll) {
       out.link_similarity.resize(out.docs.size());
-      io::read_rows(*opened, "/link_similarity", out.positions.begin, out.positions.size(), 1, out.link_similarity.data());
+      io::read_rows(file, "/link_similarity", out.positions.begin, out.positions.size(), 1, out.link_similarity.data());
       out.offset_rows = block_range(out.paths + 1, comm.size(), comm.rank());
       out.path_offsets.resize(static_cast<std::size_t>(out.offset_rows.size()));
-      io::read_rows(*opened, "/path_offsets", out.offset_rows.begin, out.offset_rows.size(), 1, out.path_offsets.data());
+      io::read_rows(file, "/path_offsets", out.offset_rows.begin, out.offset_rows.size(), 1, out.path_offsets.data());
     }
   });
   return out;

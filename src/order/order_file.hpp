@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/hdf5.hpp"
 #include "mpi/comm.hpp"
 #include "weave/ids.hpp"
 
@@ -38,6 +39,8 @@ struct OrderBlock {
 /// What read_order_file reads besides /order and the attributes.
 enum class OrderColumns { kOrder, kAll };
 OrderBlock read_order_file(const mpi::Comm& comm, const std::string& path, OrderColumns columns = OrderColumns::kOrder);
+/// The same from a file opened already (on comm).
+OrderBlock read_order_file(const mpi::Comm& comm, io::File file, OrderColumns columns = OrderColumns::kOrder);
 
 /// Collective: throws the same UserError everywhere unless the blocks hold every id of [0, n)
 /// exactly once (names the first bad position). With `kept` (1/0 per id of this rank's

@@ -73,9 +73,16 @@ void write_contexts_file(const mpi::Comm& comm, const std::string& path, const C
 }
 
 ContextsFile ContextsFile::open(const mpi::Comm& comm, const std::string& path) {
+  std::optional<io::File> opened;
+  mpi::collectively(comm, [&] { opened.emplace(io::File::open(comm, path)); });
+  return of(comm, std::move(*opened));
+}
+
+ContextsFile ContextsFile::of(const mpi::Comm& comm, io::File file) {
   std::optional<ContextsFile> out;
+  const std::string path = file.path();
   mpi::collectively(comm, [&] {
-    ContextsFile c(io::File::open(comm, path));
+    ContextsFile c(std::move(file));
     const io::File& f = c.file_;
     for (const char* name : {"/contexts/segment_offsets", "/contexts/num_tokens", "/segments/doc_id",
                              "/segments/doc_offset", "/segments/length", "/segments/is_doc_start"})

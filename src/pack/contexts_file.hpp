@@ -55,6 +55,8 @@ class ContextsFile {
  public:
   /// Collective. Exit 2 (UserError on every rank) when it is not a contexts file weave pack wrote.
   static ContextsFile open(const mpi::Comm& comm, const std::string& path);
+  /// The same over a file opened already (on comm).
+  static ContextsFile of(const mpi::Comm& comm, io::File file);
 
   const std::string& path() const { return file_.path(); }
   std::int64_t contexts() const { return contexts_; }
