@@ -26,6 +26,14 @@ void fill(std::byte* out, std::int64_t count, std::int64_t id, const io::TokenTy
   for (std::int64_t x = 0; x < count; ++x) std::memcpy(out + x * type.bytes, one, static_cast<std::size_t>(type.bytes));
 }
 
+/// One segment's document tokens: `tokens` tokens at byte `byte` of dataset `shard` of the store, to `out`.
+struct SegmentCopy {
+  std::int64_t shard;
+  std::int64_t byte;
+  std::int64_t tokens;
+  std::byte* out;
+};
+
 }  // namespace
 
 DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& contexts_path, std::int64_t L,
@@ -51,21 +59,19 @@ DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& cont
   std::vector<std::int64_t> lengths(static_cast<std::size_t>(contexts), L);
   std::int64_t copied = 0;
   mpi::collectively(comm, [&] {
-    // One reader (a mapping) per dataset of the store, opened when a segment first needs it.
-    std::vector<std::unique_ptr<io::TokenReader>> readers(store.shards.size());
+    // First the layout: separators and padding written, and one copy per segment with document
+    // tokens, in context order.
+    std::vector<SegmentCopy> copies;
+    copies.reserve(static_cast<std::size_t>(b.length.size()));
     for (std::int64_t c = 0; c < contexts; ++c) {
       std::byte* out = tokens.get() + c * L * type.bytes;
-      std::int64_t at = 0;  // tokens of this context written so far
+      std::int64_t at = 0;  // tokens of this context laid out so far
       for (std::int64_t s = b.offsets[c] - b.offsets.front(); s < b.offsets[c + 1] - b.offsets.front(); ++s) {
         const std::int64_t shard = where[3 * s], pointer = where[3 * s + 1], doc_tokens = where[3 * s + 2];
         const std::int64_t begin = b.doc_offset[s], end = begin + b.length[s];
         // The document's own tokens, then its separator positions (EOD).
         const std::int64_t own = std::max<std::int64_t>(0, std::min(end, doc_tokens) - begin);
-        if (own > 0) {
-          auto& reader = readers[static_cast<std::size_t>(shard)];
-          if (!reader) reader = std::make_unique<io::TokenReader>(store.shards[static_cast<std::size_t>(shard)].info);
-          reader->read(pointer, begin, own, out + at * type.bytes);
-        }
+        if (own > 0) copies.push_back({shard, pointer + begin * type.bytes, own, out + at * type.bytes});
         if (b.length[s] > own) fill(out + (at + own) * type.bytes, b.length[s] - own, ids.eod, type);
         copied += own;
         at += b.length[s];
@@ -77,6 +83,19 @@ DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& cont
                                       b.contexts.begin + c, at, L), b.contexts.begin + c);
         fill(out + at * type.bytes, L - at, ids.pad, type);
       }
+    }
+    // Then the tokens, in the order they lie in the store: the order permutes the documents, so in
+    // context order every segment is a read at a random place (from the disk: a seek and a
+    // readahead wasted each); sorted, a rank's reads sweep each file once, front to back.
+    std::sort(copies.begin(), copies.end(), [](const SegmentCopy& x, const SegmentCopy& y) {
+      return x.shard != y.shard ? x.shard < y.shard : x.byte < y.byte;
+    });
+    // One reader (a mapping) per dataset of the store, opened when a segment first needs it.
+    std::vector<std::unique_ptr<io::TokenReader>> readers(store.shards.size());
+    for (const SegmentCopy& copy : copies) {
+      auto& reader = readers[static_cast<std::size_t>(copy.shard)];
+      if (!reader) reader = std::make_unique<io::TokenReader>(store.shards[static_cast<std::size_t>(copy.shard)].info);
+      reader->read(copy.byte, 0, copy.tokens, copy.out);
     }
   });
   const double read = util::wall_seconds();
