@@ -11,6 +11,7 @@
 #include "mpi/ask_owners.hpp"
 #include "mpi/collective_error.hpp"
 #include "pack/contexts_file.hpp"
+#include "util/large_buffer.hpp"
 #include "util/progress.hpp"
 #include "weave/error.hpp"
 
@@ -55,7 +56,8 @@ DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& cont
   const auto contexts = static_cast<std::int64_t>(b.num_tokens.size());
   // Every byte is written below (tokens, EOD, padding): no zero fill first (it cost a pass over ~L bytes a context).
   const auto token_bytes = static_cast<std::size_t>(contexts * L * type.bytes);
-  const auto tokens = std::make_unique_for_overwrite<std::byte[]>(token_bytes);
+  const util::LargeBuffer buffer(token_bytes);
+  std::byte* const tokens = buffer.data();
   std::vector<std::int64_t> lengths(static_cast<std::size_t>(contexts), L);
   std::int64_t copied = 0;
   mpi::collectively(comm, [&] {
@@ -64,7 +66,7 @@ DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& cont
     std::vector<SegmentCopy> copies;
     copies.reserve(static_cast<std::size_t>(b.length.size()));
     for (std::int64_t c = 0; c < contexts; ++c) {
-      std::byte* out = tokens.get() + c * L * type.bytes;
+      std::byte* out = tokens + c * L * type.bytes;
       std::int64_t at = 0;  // tokens of this context laid out so far
       for (std::int64_t s = b.offsets[c] - b.offsets.front(); s < b.offsets[c + 1] - b.offsets.front(); ++s) {
         const std::int64_t shard = where[3 * s], pointer = where[3 * s + 1], doc_tokens = where[3 * s + 2];
@@ -99,7 +101,7 @@ DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& cont
     }
   });
   const double read = util::wall_seconds();
-  io::write_indexed_dataset(comm, prefix, type, lengths, std::span<const std::byte>(tokens.get(), token_bytes));
+  io::write_indexed_dataset(comm, prefix, type, lengths, std::span<const std::byte>(tokens, token_bytes));
   work.tokens_copied = copied;
   work.read_seconds = read - start;
   work.write_seconds = util::wall_seconds() - read;

@@ -1,0 +1,28 @@
+#include "util/large_buffer.hpp"
+
+#include <cstdlib>
+#include <new>
+
+#include <sys/mman.h>
+
+namespace weave::util {
+
+namespace {
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+}
+
+LargeBuffer::LargeBuffer(std::size_t bytes) : bytes_(bytes) {
+  if (bytes == 0) return;
+  // Aligned to (and a multiple of) a huge page, so the whole range can be backed by them.
+  const std::size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  void* p = std::aligned_alloc(kHugePage, rounded);
+  if (!p) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  ::madvise(p, rounded, MADV_HUGEPAGE);  // a hint: no error if refused
+#endif
+  data_.reset(static_cast<std::byte*>(p));
+}
+
+void LargeBuffer::Free::operator()(std::byte* p) const { std::free(p); }
+
+}  // namespace weave::util
