@@ -141,10 +141,11 @@ std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_doc
   reduced.hops.assign(2 * reduced.rulers.size(), 0);
 
   // Walks. A walker: (document to visit, the document it came from, its ruler, hops from the ruler,
-  // the ruler's side it left by). A passed document records, per side (the slot that links to where
-  // the walker came from), the ruler, hops and that side; a ruler reached records the reduced link.
-  std::vector<std::int64_t> via_ruler(static_cast<std::size_t>(2 * n), -1), via_hops(static_cast<std::size_t>(2 * n), 0);
-  std::vector<std::uint8_t> via_departure(static_cast<std::size_t>(2 * n), 0);
+  // the ruler's side it left by). A document passed from its side 0 (the slot that links to where
+  // the walker came from) records the ruler, hops and that side; a ruler reached records the
+  // reduced link on the side it was reached from.
+  std::vector<std::int64_t> via_ruler(static_cast<std::size_t>(n), -1), via_hops(static_cast<std::size_t>(n), 0);
+  std::vector<std::uint8_t> via_departure(static_cast<std::size_t>(n), 0);
   std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(comm.size()));
   for (std::int64_t doc : reduced.rulers)
     for (int s = 0; s < 2; ++s) {
@@ -172,9 +173,11 @@ std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_doc
           reduced.hops[2 * r + side] = hops;
           continue;
         }
-        via_ruler[2 * i + side] = ruler;
-        via_hops[2 * i + side] = hops;
-        via_departure[2 * i + side] = static_cast<std::uint8_t>(departure);
+        if (side == 0) {
+          via_ruler[i] = ruler;
+          via_hops[i] = hops;
+          via_departure[i] = static_cast<std::uint8_t>(departure);
+        }
         const std::int64_t next = links[2 * i + 1 - side];  // interior: degree 2, onward is the other slot
         out[owner(next)].insert(out[owner(next)].end(), {next, doc, ruler, hops + 1, departure});
       }
@@ -192,8 +195,8 @@ std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_doc
     index.reserve(reduced.rulers.size() * 2);
     for (std::int64_t i = 0; i < n; ++i) {
       if (reduced.index[i] >= 0) continue;
-      const auto [it, added] = index.try_emplace(via_ruler[2 * i], static_cast<std::int64_t>(keys.size()));
-      if (added) keys.push_back(via_ruler[2 * i]);
+      const auto [it, added] = index.try_emplace(via_ruler[i], static_cast<std::int64_t>(keys.size()));
+      if (added) keys.push_back(via_ruler[i]);
       key_of[i] = it->second;
     }
   }
@@ -213,13 +216,13 @@ std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_doc
     }
     const std::int64_t* r = answers.data() + 5 * key_of[i];
     p.start = r[0], p.other_end = r[1], p.length = r[3];
-    if (via_departure[2 * i] == r[4]) {
+    if (via_departure[i] == r[4]) {
       // The walk went toward the start: this document lies before its side-0 ruler, and its
       // predecessor is on the other side.
-      p.position = r[2] - via_hops[2 * i];
+      p.position = r[2] - via_hops[i];
       p.predecessor = links[2 * i + 1];
     } else {
-      p.position = r[2] + via_hops[2 * i];
+      p.position = r[2] + via_hops[i];
       p.predecessor = links[2 * i];
     }
   }
