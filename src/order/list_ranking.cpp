@@ -167,8 +167,7 @@ std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_doc
         const std::int64_t i = doc - range.begin;
         const int side = links[2 * i] == from ? 0 : 1;
         WEAVE_ASSERT(links[2 * i + side] == from, "rank_paths: links are not symmetric");
-        if (is_ruler(doc)) {
-          const std::int64_t r = reduced.index_of(doc);
+        if (const std::int64_t r = reduced.index[i]; r >= 0) {
           reduced.link[2 * r + side] = ruler;
           reduced.hops[2 * r + side] = hops;
           continue;

@@ -27,8 +27,6 @@ class OwnRows {
   OwnRows(const RowBlock& rows, std::int64_t dim, std::int64_t resident_rows, std::int64_t piece_rows,
           std::int64_t chunk_rows);
 
-  std::int64_t count() const { return rows_.count; }
-  std::int64_t resident_rows() const { return resident_rows_; }
   bool streaming() const { return resident_rows_ < rows_.count; }
 
   /// All resident: uploads of rows [0, row_end) are queued (queue them with make_wait).

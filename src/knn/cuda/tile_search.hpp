@@ -83,7 +83,6 @@ class TileSearch {
   std::int64_t filtered_tiles() const { return filtered_tiles_; }
   double rescored_pairs() const { return rescored_pairs_; }  ///< after finish()
   bool own_gemm() const { return own_gemm_.has_value(); }
-  int select_sms() const { return shape_.select_sms; }
 
  private:
   bool beside() const { return shape_.select_sms > 0; }
