@@ -99,6 +99,48 @@ TEST(CudaBlockSearch, ArbitraryIdsMatchTheCpu) {
   compare_block_search(comm, 300, 0, 128, 8, 1, true, "empty database");
 }
 
+/// The same units on both backends, over held rows: picks among own and extra rows, runs of own
+/// rows, given rows, an empty database; more queries than one batch of GPU lists.
+TEST(CudaBlockSearch, HeldRowsMatchTheCpu) {
+  mpi::Comm comm;
+  SKIP_WITHOUT_GPUS(comm);
+  const std::int64_t d = 96, n_own = 300000, n_extra = 5000, first = 77;
+  const int k = 10;
+  const auto own = unit_rows(n_own, d, 21, 3);  // duplicates: ties by id
+  const auto extra = unit_rows(n_extra, d, 22);
+  const auto extra_ids = shuffled_ids(n_extra, 23);  // 3i + 7: some equal own ids, excluded as "self"
+  const auto given = unit_rows(64, d, 24);
+  const auto given_ids = shuffled_ids(64, 25);
+  std::vector<std::int64_t> q0, db0;
+  for (std::int64_t x = 0; x < n_own + n_extra; x += 97) db0.push_back(x);
+  for (std::int64_t x = n_own + n_extra - 1; x >= 0; x -= 41) q0.push_back(x);
+  const std::vector<knn::SearchUnit> units = {
+      {knn::RowSet::held_picks(q0.data(), static_cast<std::int64_t>(q0.size())),
+       knn::RowSet::held_picks(db0.data(), static_cast<std::int64_t>(db0.size()))},
+      {knn::RowSet::held_run(0, n_own), knn::RowSet{given.data(), given_ids.data(), 64}},  // > one batch of lists
+      {knn::RowSet{given.data(), nullptr, 64}, knn::RowSet::held_run(1000, 20000)},
+      {knn::RowSet::held_picks(q0.data(), 100), knn::RowSet{}},
+      {knn::RowSet::held_run(5, 3000), knn::RowSet::held_picks(db0.data() + 10, 2000)},
+  };
+  knn::KnnLists lists[2];
+  std::vector<std::int64_t> sums[2];
+  std::vector<std::int32_t> cluster(q0.size());
+  for (std::size_t i = 0; i < q0.size(); ++i) cluster[i] = static_cast<std::int32_t>((i * 13) % 50);
+  const KnnBackend backends[2] = {KnnBackend::kCpu, KnnBackend::kCuda};
+  for (int b = 0; b < 2; ++b) {
+    const auto search = knn::make_block_search(backends[b], comm);
+    search->hold_own(own.data(), n_own, d, GlobalId(first));
+    search->hold_extra(extra.data(), extra_ids.data(), n_extra);
+    search->search_units(units, d, k, lists[b]);
+    sums[b].assign(50 * d, 3);
+    search->add_fixed_point_sums(knn::RowSet::held_picks(q0.data(), static_cast<std::int64_t>(q0.size())),
+                                 cluster.data(), 50, d, sums[b].data());
+    search->release_held();
+  }
+  expect_same(lists[0], lists[1], "held rows");
+  EXPECT_EQ(sums[0], sums[1]);
+}
+
 TEST(CudaIvf, TheSameListsAsTheCpu) {
   mpi::Comm comm;
   SKIP_WITHOUT_GPUS(comm);

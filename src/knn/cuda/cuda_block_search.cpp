@@ -6,11 +6,14 @@
 
 #include "knn/cuda/cuda_check.hpp"
 #include "knn/cuda/device_array.hpp"
+#include "knn/cuda/gather_kernels.hpp"
 #include "knn/cuda/gpu_device.hpp"
+#include "knn/cuda/own_row_upload.hpp"
 #include "knn/cuda/score_gemm.hpp"
 #include "knn/cuda/select_kernels.hpp"
 #include "knn/cuda/stream.hpp"
 #include "mpi/collective_error.hpp"
+#include "weave/error.hpp"
 
 namespace weave::knn::cuda {
 
@@ -25,101 +28,148 @@ void reserve(DeviceArray<T>& a, std::size_t n, const char* what) {
   a = DeviceArray<T>(std::max(n, 2 * had), what);
 }
 
-/// The rows of one side, on the GPU: FP32 (for the canonical re-score), BF16 (for the GEMM), the
-/// norms of the error bound, and the ids.
+/// Rows on the GPU: FP32 (for the canonical re-score), BF16 (for the GEMM), the norms of the error
+/// bound, and the ids.
 struct DeviceRows {
   DeviceArray<float> fp32, norm, residual;
   DeviceArray<std::uint16_t> bf16;
   DeviceArray<std::int64_t> ids;
+  DeviceArray<std::int64_t> picks;  ///< the picks of a gather, uploaded
 
-  void upload(const RowSet& rows, std::int64_t dim, cudaStream_t stream) {
-    const auto n = static_cast<std::size_t>(rows.count);
-    reserve(fp32, n * dim, "block search rows (FP32)");
-    reserve(bf16, n * dim, "block search rows (BF16)");
-    reserve(norm, n, "block search norms");
-    reserve(residual, n, "block search residuals");
-    check(cudaMemcpyAsync(fp32.data(), rows.rows, n * dim * sizeof(float), cudaMemcpyHostToDevice, stream),
-          "cudaMemcpyAsync(rows)");
-    if (rows.ids) {
-      reserve(ids, n, "block search ids");
-      check(cudaMemcpyAsync(ids.data(), rows.ids, n * sizeof(std::int64_t), cudaMemcpyHostToDevice, stream),
-            "cudaMemcpyAsync(ids)");
-    }
-    convert_rows_to_bf16(fp32.data(), rows.count, dim, bf16.data(), norm.data(), residual.data(), stream);
+  void reserve_rows(std::int64_t n, std::int64_t dim) {
+    reserve(fp32, static_cast<std::size_t>(n * dim), "block search rows (FP32)");
+    reserve(bf16, static_cast<std::size_t>(n * dim), "block search rows (BF16)");
+    reserve(norm, static_cast<std::size_t>(n), "block search norms");
+    reserve(residual, static_cast<std::size_t>(n), "block search residuals");
+    reserve(ids, static_cast<std::size_t>(n), "block search ids");
+  }
+  DeviceRowsView view(std::int64_t count, bool with_ids, std::int64_t first) const {
+    return {fp32.data(), bf16.data(), norm.data(), residual.data(), with_ids ? ids.data() : nullptr, first, count};
   }
 };
+
+/// The first id of rows without ids (queries that exclude nothing): no database id can equal it.
+constexpr std::int64_t kNoSelf = std::numeric_limits<std::int64_t>::min() / 4;
+
+/// rows [from, from + n) of a row set (a query slice).
+RowSet slice(const RowSet& set, std::int64_t from, std::int64_t n, std::int64_t dim) {
+  RowSet s = set;
+  s.count = n;
+  if (!set.held()) {
+    s.rows = set.rows + from * dim;
+    if (set.ids) s.ids = set.ids + from;
+  } else if (set.picks) {
+    s.picks = set.picks + from;
+  } else {
+    s.first_held = set.first_held + from;
+  }
+  return s;
+}
 
 class CudaBlockSearch final : public BlockSearch {
  public:
   explicit CudaBlockSearch(const mpi::Comm& comm) : device_(select_gpu(comm)) {}
   std::string name() const override { return "cuda"; }
 
-  void search(const RowSet& queries, const RowSet& database, std::int64_t dim, int k, KnnLists& out) override {
+  void hold_own(const float* rows, std::int64_t count, std::int64_t dim, GlobalId first) override {
+    release_held();
+    dim_held_ = dim;
+    own_count_ = count;
+    own_first_ = first.value;
+    if (count == 0) return;
+    own_.reserve_rows(count, dim);
+    // Piece by piece through the upload stream (pageable copies staged while the GPU converts).
+    OwnRowUpload upload(rows, count, dim, kUploadPiece, {own_.fp32.data(), own_.bf16.data(), own_.norm.data(),
+                                                         own_.residual.data()});
+    upload.make_wait(stream_, count);
+    upload.finish();
+  }
+
+  void hold_extra(const float* rows, const std::int64_t* ids, std::int64_t count) override {
+    extra_count_ = count;
+    if (count == 0) return;
+    cudaStream_t s = stream_.get();
+    extra_.reserve_rows(count, dim_held_);
+    check(cudaMemcpyAsync(extra_.fp32.data(), rows, static_cast<std::size_t>(count * dim_held_) * sizeof(float),
+                          cudaMemcpyHostToDevice, s),
+          "cudaMemcpyAsync(held rows)");
+    check(cudaMemcpyAsync(extra_.ids.data(), ids, static_cast<std::size_t>(count) * sizeof(std::int64_t),
+                          cudaMemcpyHostToDevice, s),
+          "cudaMemcpyAsync(held ids)");
+    convert_rows_to_bf16(extra_.fp32.data(), count, dim_held_, extra_.bf16.data(), extra_.norm.data(),
+                         extra_.residual.data(), s);
+  }
+
+  void release_held() override {
+    stream_.synchronize();
+    own_ = DeviceRows();
+    extra_ = DeviceRows();
+    own_count_ = extra_count_ = 0;
+  }
+
+  void search_units(std::span<const SearchUnit> units, std::int64_t dim, int k, KnnLists& out) override {
+    std::int64_t queries = 0;
+    for (const auto& unit : units) queries += unit.queries.count;
     out.k = k;
-    out.neighbors.assign(static_cast<std::size_t>(queries.count * k), -1);
+    out.neighbors.assign(static_cast<std::size_t>(queries * k), -1);
     out.similarities.assign(out.neighbors.size(), std::numeric_limits<float>::quiet_NaN());
-    if (queries.count == 0 || database.count == 0) return;
+    if (queries == 0) return;
     if (!gemm_ || dim != dim_) {
       gemm_.emplace(dim, kDatabaseTile, ScoreGemm::Output::bf16_scores);
       dim_ = dim;
     }
     cudaStream_t s = stream_.get();
-    database_.upload(database, dim, s);
     reserve(maxima_, 2, "block search maxima");
-    max_norms(database_.norm.data(), database_.residual.data(), database.count, maxima_.data(), s);
     reserve(scores_, static_cast<std::size_t>(kQueryTile * kDatabaseTile), "block search score tile");
     reserve(rescored_, 1, "block search counter");
+    reserve(list_sims_, static_cast<std::size_t>(kQueryBatch * k), "block search lists");
+    reserve(list_ids_, static_cast<std::size_t>(kQueryBatch * k), "block search lists");
     check(cudaMemsetAsync(rescored_.data(), 0, sizeof(unsigned long long), s), "cudaMemsetAsync(counter)");
 
-    // Queries in batches (bounded GPU memory whatever the block), tiles within a batch.
-    for (std::int64_t b0 = 0; b0 < queries.count; b0 += kQueryBatch) {
-      const std::int64_t nq_batch = std::min(kQueryBatch, queries.count - b0);
-      const RowSet batch{queries.rows + b0 * dim, queries.ids ? queries.ids + b0 : nullptr, nq_batch};
-      queries_.upload(batch, dim, s);
-      const auto list_size = static_cast<std::size_t>(nq_batch * k);
-      reserve(list_sims_, list_size, "block search lists");
-      reserve(list_ids_, list_size, "block search lists");
-      init_lists(list_sims_.data(), list_ids_.data(), list_size, s);
-      for (std::int64_t q0 = 0; q0 < nq_batch; q0 += kQueryTile) {
-        const std::int64_t nq = std::min(kQueryTile, nq_batch - q0);
-        for (std::int64_t d0 = 0; d0 < database.count; d0 += kDatabaseTile) {
-          const std::int64_t nb = std::min(kDatabaseTile, database.count - d0);
-          gemm_->run(database_.bf16.data() + d0 * dim, nb, queries_.bf16.data() + q0 * dim, nq, scores_.data(), s);
-          ScanTile tile;
-          tile.scores = scores_.data();
-          tile.bf16_scores = true;
-          tile.ld = kDatabaseTile;
-          tile.nq = nq;
-          tile.nb = nb;
-          tile.queries = queries_.fp32.data() + q0 * dim;
-          tile.database = database_.fp32.data() + d0 * dim;
-          tile.dim = dim;
-          // Queries without ids exclude nothing: a first id no database id can equal.
-          tile.query_first = std::numeric_limits<std::int64_t>::min() / 4;
-          tile.query_ids = batch.ids ? queries_.ids.data() + q0 : nullptr;
-          tile.database_ids = database_.ids.data() + d0;
-          tile.list_sims = list_sims_.data() + q0 * k;
-          tile.list_ids = list_ids_.data() + q0 * k;
-          tile.k = k;
-          tile.query_norm = queries_.norm.data() + q0;
-          tile.query_residual = queries_.residual.data() + q0;
-          tile.database_maxima = maxima_.data();
-          tile.rescored = rescored_.data();
-          scan_tile(tile, 0, s);
-        }
+    // Units are queued one after another on one stream (no wait between them); the lists of up to
+    // kQueryBatch queries stay on the GPU and go back together.
+    Batch batch{&out, k};
+    init_lists(list_sims_.data(), list_ids_.data(), static_cast<std::size_t>(kQueryBatch * k), s);
+    for (const auto& unit : units) {
+      if (unit.queries.count == 0) continue;
+      DeviceRowsView database;  // a unit without database rows leaves its lists empty
+      if (unit.database.count > 0) {
+        database = on_gpu(unit.database, dim, database_, s);
+        max_norms(database.norm, database.residual, database.count, maxima_.data(), s);
       }
-      finish_lists(list_sims_.data(), list_ids_.data(), list_size, s);
-      check(cudaMemcpyAsync(out.neighbors.data() + b0 * k, list_ids_.data(), list_size * sizeof(std::int64_t),
-                            cudaMemcpyDeviceToHost, s),
-            "cudaMemcpyAsync(list ids)");
-      check(cudaMemcpyAsync(out.similarities.data() + b0 * k, list_sims_.data(), list_size * sizeof(float),
-                            cudaMemcpyDeviceToHost, s),
-            "cudaMemcpyAsync(list similarities)");
-      stream_.synchronize();  // the batch's host rows and lists are free again
+      for (std::int64_t f = 0; f < unit.queries.count; f += kQueryBatch) {
+        const std::int64_t n = std::min(kQueryBatch, unit.queries.count - f);
+        if (batch.count + n > kQueryBatch) flush(batch);
+        if (database.count > 0) {
+          const DeviceRowsView query = on_gpu(slice(unit.queries, f, n, dim), dim, queries_, s);
+          search_tiles(query, database, batch.count, dim, k, s);
+        }
+        batch.count += n;
+      }
     }
+    flush(batch);
     unsigned long long rescored = 0;
     check(cudaMemcpy(&rescored, rescored_.data(), sizeof rescored, cudaMemcpyDeviceToHost), "cudaMemcpy(counter)");
     rescored_pairs_ += static_cast<double>(rescored);
+  }
+
+  void add_fixed_point_sums(const RowSet& rows, const std::int32_t* cluster, int clusters, std::int64_t dim,
+                            std::int64_t* sums) override {
+    if (rows.count == 0) return;
+    cudaStream_t s = stream_.get();
+    const DeviceRowsView view = on_gpu(rows, dim, queries_, s);
+    const auto n_sums = static_cast<std::size_t>(clusters) * static_cast<std::size_t>(dim);
+    reserve(sums_, n_sums, "k-means sums");
+    reserve(cluster_, static_cast<std::size_t>(rows.count), "k-means assignment");
+    check(cudaMemcpyAsync(sums_.data(), sums, n_sums * sizeof(std::int64_t), cudaMemcpyHostToDevice, s),
+          "cudaMemcpyAsync(sums)");
+    check(cudaMemcpyAsync(cluster_.data(), cluster, static_cast<std::size_t>(rows.count) * sizeof(std::int32_t),
+                          cudaMemcpyHostToDevice, s),
+          "cudaMemcpyAsync(assignment)");
+    cuda::add_fixed_point_sums(view.rows32, cluster_.data(), rows.count, dim, sums_.data(), s);
+    check(cudaMemcpyAsync(sums, sums_.data(), n_sums * sizeof(std::int64_t), cudaMemcpyDeviceToHost, s),
+          "cudaMemcpyAsync(sums back)");
+    stream_.synchronize();
   }
 
   double rescored_pairs() const override { return rescored_pairs_; }
@@ -128,17 +178,120 @@ class CudaBlockSearch final : public BlockSearch {
   static constexpr std::int64_t kQueryTile = 16384;
   static constexpr std::int64_t kDatabaseTile = 4096;
   static constexpr std::int64_t kQueryBatch = 1 << 18;
+  static constexpr std::int64_t kUploadPiece = 1 << 16;
+
+  /// The lists of the queries queued since the last flush: rows [first, first + count) of `out`.
+  struct Batch {
+    KnnLists* out;
+    int k;
+    std::int64_t first = 0;
+    std::int64_t count = 0;
+  };
+
+  /// The rows of `set` on the GPU: a run of held own rows in place, picked held rows gathered into
+  /// `scratch`, given rows uploaded into it (and converted).
+  DeviceRowsView on_gpu(const RowSet& set, std::int64_t dim, DeviceRows& scratch, cudaStream_t s) {
+    if (set.held()) {
+      if (set.count > 0 && dim != dim_held_) throw InternalError("block search: held rows of another dimension");
+      if (!set.picks) {
+        if (set.first_held + set.count > own_count_) throw InternalError("block search: a run past the own rows");
+        const std::int64_t f = set.first_held;
+        return {own_.fp32.data() + f * dim, own_.bf16.data() + f * dim, own_.norm.data() + f, own_.residual.data() + f,
+                nullptr, own_first_ + f, set.count};
+      }
+      scratch.reserve_rows(set.count, dim);
+      reserve(scratch.picks, static_cast<std::size_t>(set.count), "block search picks");
+      check(cudaMemcpyAsync(scratch.picks.data(), set.picks, static_cast<std::size_t>(set.count) * sizeof(std::int64_t),
+                            cudaMemcpyHostToDevice, s),
+            "cudaMemcpyAsync(picks)");
+      gather_held_rows(own_.view(own_count_, false, own_first_), extra_.view(extra_count_, true, 0), scratch.picks.data(),
+                       set.count, dim,
+                       {scratch.fp32.data(), scratch.bf16.data(), scratch.norm.data(), scratch.residual.data(),
+                        scratch.ids.data()},
+                       s);
+      return scratch.view(set.count, true, 0);
+    }
+    scratch.reserve_rows(set.count, dim);
+    check(cudaMemcpyAsync(scratch.fp32.data(), set.rows, static_cast<std::size_t>(set.count * dim) * sizeof(float),
+                          cudaMemcpyHostToDevice, s),
+          "cudaMemcpyAsync(rows)");
+    if (set.ids)
+      check(cudaMemcpyAsync(scratch.ids.data(), set.ids, static_cast<std::size_t>(set.count) * sizeof(std::int64_t),
+                            cudaMemcpyHostToDevice, s),
+            "cudaMemcpyAsync(ids)");
+    convert_rows_to_bf16(scratch.fp32.data(), set.count, dim, scratch.bf16.data(), scratch.norm.data(),
+                         scratch.residual.data(), s);
+    return scratch.view(set.count, set.ids != nullptr, kNoSelf);
+  }
+
+  /// Queues every tile of `query` x `database` into lists [at, at + query.count) of the batch.
+  void search_tiles(const DeviceRowsView& query, const DeviceRowsView& database, std::int64_t at, std::int64_t dim, int k,
+                    cudaStream_t s) {
+    for (std::int64_t q0 = 0; q0 < query.count; q0 += kQueryTile) {
+      const std::int64_t nq = std::min(kQueryTile, query.count - q0);
+      for (std::int64_t d0 = 0; d0 < database.count; d0 += kDatabaseTile) {
+        const std::int64_t nb = std::min(kDatabaseTile, database.count - d0);
+        gemm_->run(database.rows16 + d0 * dim, nb, query.rows16 + q0 * dim, nq, scores_.data(), s);
+        ScanTile tile;
+        tile.scores = scores_.data();
+        tile.bf16_scores = true;
+        tile.ld = kDatabaseTile;
+        tile.nq = nq;
+        tile.nb = nb;
+        tile.queries = query.rows32 + q0 * dim;
+        tile.database = database.rows32 + d0 * dim;
+        tile.dim = dim;
+        tile.query_first = query.first + q0;
+        tile.query_ids = query.ids ? query.ids + q0 : nullptr;
+        tile.database_first = database.first + d0;
+        tile.database_ids = database.ids ? database.ids + d0 : nullptr;
+        tile.list_sims = list_sims_.data() + (at + q0) * k;
+        tile.list_ids = list_ids_.data() + (at + q0) * k;
+        tile.k = k;
+        tile.query_norm = query.norm + q0;
+        tile.query_residual = query.residual + q0;
+        tile.database_maxima = maxima_.data();
+        tile.rescored = rescored_.data();
+        scan_tile(tile, 0, s);
+      }
+    }
+  }
+
+  /// The batch's lists back to the host, then a new batch.
+  void flush(Batch& batch) {
+    cudaStream_t s = stream_.get();
+    const auto size = static_cast<std::size_t>(batch.count * batch.k);
+    if (size > 0) {
+      finish_lists(list_sims_.data(), list_ids_.data(), size, s);
+      const auto at = static_cast<std::size_t>(batch.first * batch.k);
+      check(cudaMemcpyAsync(batch.out->neighbors.data() + at, list_ids_.data(), size * sizeof(std::int64_t),
+                            cudaMemcpyDeviceToHost, s),
+            "cudaMemcpyAsync(list ids)");
+      check(cudaMemcpyAsync(batch.out->similarities.data() + at, list_sims_.data(), size * sizeof(float),
+                            cudaMemcpyDeviceToHost, s),
+            "cudaMemcpyAsync(list similarities)");
+    }
+    batch.first += batch.count;
+    batch.count = 0;
+    if (size > 0) init_lists(list_sims_.data(), list_ids_.data(), size, s);  // for the next batch
+    stream_.synchronize();  // the lists are on the host
+
+  }
 
   int device_;
   Stream stream_;
   std::optional<ScoreGemm> gemm_;
   std::int64_t dim_ = 0;
+  DeviceRows own_, extra_;
+  std::int64_t own_count_ = 0, extra_count_ = 0, own_first_ = 0, dim_held_ = 0;
   DeviceRows queries_, database_;
   DeviceArray<float> maxima_;
   DeviceArray<std::uint16_t> scores_;
   DeviceArray<unsigned long long> rescored_;
   DeviceArray<float> list_sims_;
   DeviceArray<std::int64_t> list_ids_;
+  DeviceArray<std::int64_t> sums_;
+  DeviceArray<std::int32_t> cluster_;
   double rescored_pairs_ = 0;
 };
 

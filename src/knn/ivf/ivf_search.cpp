@@ -36,19 +36,16 @@ struct Routes {
 Routes probed_clusters(const RowBlock& own, const Centroids& centroids, const std::vector<std::int32_t>& nearest,
                        int probe, const std::vector<std::int64_t>& members, int k, BlockSearch& search) {
   std::vector<std::int64_t> short_rows;
-  std::vector<float> rows;
   for (std::int64_t l = 0; l < own.count && probe < centroids.count; ++l) {
     std::int64_t held = 0;
     for (int j = 0; j < probe; ++j) held += members[nearest[l * probe + j]];
-    if (held >= k + 1) continue;
-    short_rows.push_back(l);
-    rows.insert(rows.end(), own.rows + l * centroids.dim, own.rows + (l + 1) * centroids.dim);
+    if (held < k + 1) short_rows.push_back(l);
   }
   const int width = std::min(centroids.count, probe + kExtraProbes);
-  const auto wide = short_rows.empty() ? std::vector<std::int32_t>{}
-                                       : nearest_centroids(RowBlock{rows.data(), static_cast<std::int64_t>(short_rows.size()),
-                                                                    GlobalId(0)},
-                                                           centroids, width, search);
+  const auto wide = short_rows.empty()
+                        ? std::vector<std::int32_t>{}
+                        : nearest_centroids(RowSet::held_picks(short_rows.data(), static_cast<std::int64_t>(short_rows.size())),
+                                            centroids, width, search);
   Routes routes;
   routes.offsets.assign(1, 0);
   std::size_t next_short = 0;
@@ -96,7 +93,10 @@ ClusterPlan plan_and_route(const mpi::Comm& comm, std::int64_t own, int clusters
 /// The searches of one round on this rank: rows received per unit, searched unit by unit.
 struct RoundStats {
   double shuffle_seconds = 0, search_seconds = 0, merge_seconds = 0;
-  double rows_sent = 0, rows_received = 0, largest_round_rows = 0, pairs = 0;
+  double unit_search_seconds = 0;  ///< of search_seconds: in BlockSearch::search_units
+  double rows_sent = 0;    ///< to other ranks
+  double rows_routed = 0;  ///< every copy of a row a unit searches (sent or kept on this rank)
+  double rows_received = 0, largest_round_rows = 0, pairs = 0;
 };
 
 class RoundRunner {
@@ -108,99 +108,151 @@ class RoundRunner {
     slot_.resize(static_cast<std::size_t>(plan.units()));
     for (std::int64_t u = 0; u < plan.units(); ++u)
       slot_[u] = static_cast<std::int64_t>(plan.unit_round[u]) * comm.size() + plan.unit_rank[u];
+    // Every copy of an own row, by round (a counting sort): a round visits its own copies only, not
+    // every row again (10^7 rows in 57 rounds of 1 GiB would be 57 passes over all of them).
+    round_begin_.assign(static_cast<std::size_t>(plan.rounds + 1), 0);
+    for_each_route([&](std::int64_t, std::int64_t u, Role) { ++round_begin_[plan_.unit_round[u] + 1]; });
+    for (int r = 0; r < plan.rounds; ++r) round_begin_[r + 1] += round_begin_[r];
+    route_row_.resize(static_cast<std::size_t>(round_begin_.back()));
+    route_tag_.resize(route_row_.size());
+    auto fill = round_begin_;
+    for_each_route([&](std::int64_t l, std::int64_t u, Role role) {
+      const std::int64_t at = fill[plan_.unit_round[u]]++;
+      route_row_[at] = l;
+      route_tag_[at] = 2 * u + role;
+    });
   }
 
   void run(int round, RoundStats& stats, util::Progress& progress) {
     const int p = comm_.size();
+    const int me = comm_.rank();
     auto t0 = Clock::now();
-    // Two passes over the routes of this round: count per destination, then copy into place (no
-    // reallocation of the buffers, which hold up to every own row probe + 1 times).
+    // Rows routed to other ranks are sent (two passes: count per destination, then copy into
+    // place); rows routed to this rank stay where they are, held by the search, and only their
+    // (row, tag) is kept.
+    const std::int64_t r0 = round_begin_[round], r1 = round_begin_[round + 1];
     std::vector<std::int64_t> count(static_cast<std::size_t>(p), 0);
-    for_each_route(round, [&](std::int64_t, int to, std::int64_t) { ++count[to]; });
+    for (std::int64_t x = r0; x < r1; ++x) ++count[plan_.unit_rank[route_tag_[x] / 2]];
+    count[me] = 0;
+    std::vector<std::int64_t> row_at(static_cast<std::size_t>(p), 0), send_floats(static_cast<std::size_t>(p));
+    std::int64_t sent = 0;
     send_meta_.resize(p);
-    send_rows_.resize(p);
     for (int r = 0; r < p; ++r) {
       send_meta_[r].resize(static_cast<std::size_t>(2 * count[r]));
-      send_rows_[r].resize(static_cast<std::size_t>(count[r] * dim_));
-      stats.rows_sent += static_cast<double>(count[r]);
+      row_at[r] = sent;
+      send_floats[r] = count[r] * dim_;
+      sent += count[r];
       count[r] = 0;
     }
-    for_each_route(round, [&](std::int64_t l, int to, std::int64_t tag) {
+    send_rows_.resize(static_cast<std::size_t>(sent * dim_));
+    kept_.clear();
+    for (std::int64_t x = r0; x < r1; ++x) {
+      const std::int64_t l = route_row_[x], tag = route_tag_[x];
+      const int to = plan_.unit_rank[tag / 2];
+      if (to == me) {
+        kept_.push_back({l, tag});
+        continue;
+      }
       const std::int64_t at = count[to]++;
       send_meta_[to][2 * at] = own_.first.value + l;
       send_meta_[to][2 * at + 1] = tag;
-      std::copy_n(own_.rows + l * dim_, dim_, send_rows_[to].begin() + at * dim_);
-    });
+      std::copy_n(own_.rows + l * dim_, dim_, send_rows_.begin() + (row_at[to] + at) * dim_);
+    }
     comm_.alltoallv_into(send_meta_, got_meta_);
-    comm_.alltoallv_into(send_rows_, got_rows_);
+    std::vector<std::int64_t> received_floats;
+    got_rows_ = comm_.alltoallv_flat(send_rows_, send_floats, &received_floats);
+    got_ids_.clear();
+    for (int r = 0; r < p; ++r)
+      for (std::size_t i = 0; i < got_meta_[r].size(); i += 2) got_ids_.push_back(got_meta_[r][i]);
+    const auto from_others = static_cast<std::int64_t>(got_ids_.size());
+    search_.hold_extra(got_rows_.data(), got_ids_.data(), from_others);
+    stats.rows_sent += static_cast<double>(sent);
+    stats.rows_routed += static_cast<double>(sent) + static_cast<double>(kept_.size());
     stats.shuffle_seconds += seconds_since(t0);
 
     // This rank's units of the round are consecutive (units are dealt to slots in order).
     t0 = Clock::now();
-    const std::int64_t my_slot = static_cast<std::int64_t>(round) * p + comm_.rank();
+    const std::int64_t my_slot = static_cast<std::int64_t>(round) * p + me;
     const std::int64_t u0 = std::lower_bound(slot_.begin(), slot_.end(), my_slot) - slot_.begin();
     const std::int64_t u1 = std::upper_bound(slot_.begin(), slot_.end(), my_slot) - slot_.begin();
-    // (source, index) of every received row, by unit and role.
+    // The held row of every copy (an own row, or received row i at own.count + i) and its id, by
+    // unit and role (a counting sort by tag).
     std::vector<std::int64_t> offsets(static_cast<std::size_t>(2 * (u1 - u0) + 1), 0);
-    std::int64_t received = 0;
+    for (const auto& [l, tag] : kept_) ++offsets[tag - 2 * u0 + 1];
     for (int r = 0; r < p; ++r)
-      for (std::size_t i = 1; i < got_meta_[r].size(); i += 2) {
-        ++offsets[got_meta_[r][i] - 2 * u0 + 1];
-        ++received;
-      }
+      for (std::size_t i = 1; i < got_meta_[r].size(); i += 2) ++offsets[got_meta_[r][i] - 2 * u0 + 1];
     for (std::size_t i = 1; i < offsets.size(); ++i) offsets[i] += offsets[i - 1];
-    std::vector<std::pair<int, std::int64_t>> where(static_cast<std::size_t>(received));
+    const std::int64_t received = offsets.back();
+    picks_.resize(static_cast<std::size_t>(received));
+    pick_ids_.resize(static_cast<std::size_t>(received));
     {
       auto fill = offsets;
+      for (const auto& [l, tag] : kept_) {
+        const std::int64_t at = fill[tag - 2 * u0]++;
+        picks_[at] = l;
+        pick_ids_[at] = own_.first.value + l;
+      }
+      std::int64_t i = 0;
       for (int r = 0; r < p; ++r)
-        for (std::size_t i = 0; i < got_meta_[r].size(); i += 2) where[fill[got_meta_[r][i + 1] - 2 * u0]++] = {r, static_cast<std::int64_t>(i / 2)};
+        for (std::size_t m = 0; m < got_meta_[r].size(); m += 2, ++i) {
+          const std::int64_t at = fill[got_meta_[r][m + 1] - 2 * u0]++;
+          picks_[at] = own_.count + i;
+          pick_ids_[at] = got_meta_[r][m];
+        }
     }
     stats.rows_received += static_cast<double>(received);
     stats.largest_round_rows = std::max(stats.largest_round_rows, static_cast<double>(received));
 
-    for (auto& v : result_ids_) v.clear();
-    for (auto& v : result_sims_) v.clear();
-    result_ids_.resize(p);
-    result_sims_.resize(p);
+    units_.clear();
     std::int64_t pairs = 0;
     for (std::int64_t u = u0; u < u1; ++u) {
       const std::int64_t m0 = offsets[2 * (u - u0) + kMember], m1 = offsets[2 * (u - u0) + kMember + 1];
       const std::int64_t q0 = offsets[2 * (u - u0) + kQuery], q1 = offsets[2 * (u - u0) + kQuery + 1];
-      gather(where, m0, m1, member_rows_, member_ids_);
-      gather(where, q0, q1, query_rows_, query_ids_);
-      const std::int64_t nm = m1 - m0, nq = q1 - q0;
-      search_.search(RowSet{query_rows_.data(), query_ids_.data(), nq},
-                     RowSet{member_rows_.data(), member_ids_.data(), nm}, dim_, k_, lists_);
-      pairs += nq * nm;
-      const auto& list_ids_ = lists_.neighbors;
-      const auto& list_sims_ = lists_.similarities;
-      for (std::int64_t q = 0; q < nq; ++q) {
-        const int to = owner_of(query_ids_[q]);
-        for (int j = 0; j < k_ && list_ids_[q * k_ + j] >= 0; ++j) {
-          result_ids_[to].insert(result_ids_[to].end(), {query_ids_[q], list_ids_[q * k_ + j]});
-          result_sims_[to].push_back(list_sims_[q * k_ + j]);
-        }
-      }
+      units_.push_back({RowSet::held_picks(picks_.data() + q0, q1 - q0), RowSet::held_picks(picks_.data() + m0, m1 - m0)});
+      pairs += (q1 - q0) * (m1 - m0);
     }
+    const auto t_units = Clock::now();
+    search_.search_units(units_, dim_, k_, lists_);
+    stats.unit_search_seconds += seconds_since(t_units);
     stats.pairs += static_cast<double>(pairs);
     stats.search_seconds += seconds_since(t0);
 
+    // The lists, query after query of each unit, merged into the own queries' lists here and sent
+    // to the owners of the others.
     t0 = Clock::now();
-    comm_.alltoallv_into(result_ids_, got_ids_);
+    for (auto& v : result_ids_) v.clear();
+    for (auto& v : result_sims_) v.clear();
+    result_ids_.resize(p);
+    result_sims_.resize(p);
+    std::int64_t row = 0;
+    for (std::int64_t u = u0; u < u1; ++u)
+      for (std::int64_t x = offsets[2 * (u - u0) + kQuery]; x < offsets[2 * (u - u0) + kQuery + 1]; ++x, ++row) {
+        const std::int64_t query = pick_ids_[x];
+        const std::int64_t* ids = lists_.neighbors.data() + row * k_;
+        const float* sims = lists_.similarities.data() + row * k_;
+        const std::int64_t local = query - own_.first.value;
+        if (local >= 0 && local < own_.count) {
+          for (int j = 0; j < k_ && ids[j] >= 0; ++j) merged_.offer(local, sims[j], GlobalId(ids[j]));
+          continue;
+        }
+        const int to = owner_of(query);
+        for (int j = 0; j < k_ && ids[j] >= 0; ++j) {
+          result_ids_[to].insert(result_ids_[to].end(), {query, ids[j]});
+          result_sims_[to].push_back(sims[j]);
+        }
+      }
+    comm_.alltoallv_into(result_ids_, got_result_ids_);
     comm_.alltoallv_into(result_sims_, got_sims_);
     for (int r = 0; r < p; ++r)
       for (std::size_t i = 0; i < got_sims_[r].size(); ++i)
-        merged_.offer(got_ids_[r][2 * i] - own_.first.value, got_sims_[r][i], GlobalId(got_ids_[r][2 * i + 1]));
+        merged_.offer(got_result_ids_[r][2 * i] - own_.first.value, got_sims_[r][i], GlobalId(got_result_ids_[r][2 * i + 1]));
     stats.merge_seconds += seconds_since(t0);
     progress.advance(pairs);
   }
 
-  /// fn(own row, destination rank, 2 x unit + role) for every copy of an own row this round sends.
+  /// fn(own row, unit, role) for every copy of an own row that a unit searches.
   template <typename Fn>
-  void for_each_route(int round, Fn&& fn) const {
-    auto route = [&](std::int64_t l, std::int64_t u, Role role) {
-      if (plan_.unit_round[u] == round) fn(l, plan_.unit_rank[u], 2 * u + role);
-    };
+  void for_each_route(Fn&& route) const {
     for (std::int64_t l = 0; l < own_.count; ++l) {
       const std::int32_t c = routes_.clusters[routes_.offsets[l]];
       for (std::int64_t j = 0; j < plan_.query_pieces[c]; ++j) route(l, plan_.unit(c, j, routes_.member_piece[l]), kMember);
@@ -222,17 +274,6 @@ class RoundRunner {
   int owner_of(std::int64_t id) const {
     return static_cast<int>(std::upper_bound(owner_first_.begin(), owner_first_.end(), id) - owner_first_.begin()) - 1;
   }
-  void gather(const std::vector<std::pair<int, std::int64_t>>& where, std::int64_t begin, std::int64_t end,
-              std::vector<float>& rows, std::vector<std::int64_t>& ids) const {
-    rows.resize(static_cast<std::size_t>((end - begin) * dim_));
-    ids.resize(static_cast<std::size_t>(end - begin));
-    for (std::int64_t i = begin; i < end; ++i) {
-      const auto [r, at] = where[i];
-      ids[i - begin] = got_meta_[r][2 * at];
-      std::copy_n(got_rows_[r].begin() + at * dim_, dim_, rows.begin() + (i - begin) * dim_);
-    }
-  }
-
   const mpi::Comm& comm_;
   const RowBlock& own_;
   std::int64_t dim_;
@@ -243,12 +284,16 @@ class RoundRunner {
   TopK merged_;
   std::vector<std::int64_t> owner_first_;
   std::vector<std::int64_t> slot_;
+  std::vector<std::int64_t> round_begin_;          ///< rounds + 1: the copies of round r are [r, r + 1)
+  std::vector<std::int64_t> route_row_, route_tag_;  ///< per copy: the own row, 2 x unit + role
   KnnLists lists_;
   // Buffers reused over rounds.
-  std::vector<std::vector<std::int64_t>> send_meta_, got_meta_, result_ids_, got_ids_;
-  std::vector<std::vector<float>> send_rows_, got_rows_, result_sims_, got_sims_;
-  std::vector<float> member_rows_, query_rows_;
-  std::vector<std::int64_t> member_ids_, query_ids_;
+  std::vector<std::vector<std::int64_t>> send_meta_, got_meta_, result_ids_, got_result_ids_;
+  std::vector<std::vector<float>> result_sims_, got_sims_;
+  std::vector<float> send_rows_, got_rows_;
+  std::vector<std::int64_t> got_ids_, picks_, pick_ids_;
+  std::vector<std::pair<std::int64_t, std::int64_t>> kept_;  ///< (own row, tag) of the routes to this rank
+  std::vector<SearchUnit> units_;
 };
 
 }  // namespace
@@ -270,6 +315,9 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
                   const IvfOptions& options, BlockSearch& search, bool quiet, util::Report& report) {
   IvfResult result;
   auto t0 = Clock::now();
+  search.hold_own(own.rows, own.count, dim, own.first);  // every search below picks from them
+  report.add_counter("hold_seconds", seconds_since(t0));
+  t0 = Clock::now();
   KmeansStats kmeans;
   const Centroids centroids = train_centroids(
       comm, own, dim, total, {options.clusters, options.train_sample, options.train_iterations, options.seed}, search,
@@ -279,7 +327,8 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
   // Each row's cluster, and the global member counts (a row probes more clusters while its
   // probed ones hold fewer than k + 1 members).
   t0 = Clock::now();
-  const auto primary = nearest_centroids(own, centroids, 1, search);
+  const RowSet own_rows = RowSet::held_run(0, own.count);
+  const auto primary = nearest_centroids(own_rows, centroids, 1, search);
   std::vector<std::int64_t> members(static_cast<std::size_t>(options.clusters), 0);
   for (const std::int32_t c : primary) ++members[c];
   comm.sum_inplace(std::span<std::int64_t>(members));
@@ -307,7 +356,7 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
   result.probe = probe;
 
   t0 = Clock::now();
-  Routes routes = probed_clusters(own, centroids, probe == 1 ? primary : nearest_centroids(own, centroids, probe, search),
+  Routes routes = probed_clusters(own, centroids, probe == 1 ? primary : nearest_centroids(own_rows, centroids, probe, search),
                                   probe, members, options.k, search);
   const ClusterPlan plan = plan_and_route(comm, own.count, options.clusters, options.round_rows, routes);
   assign_seconds += seconds_since(t0);
@@ -320,13 +369,16 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
   for (int round = 0; round < plan.rounds; ++round) runner.run(round, stats, progress);
   progress.finish();
   result.lists = runner.finish();
+  search.release_held();
   if (sample) result.recall = sample->measure(result.lists);
 
   // Report: per-rank counters, then figures of the whole search.
   report.add_counter("shuffle_seconds", stats.shuffle_seconds);
   report.add_counter("search_seconds", stats.search_seconds);
+  report.add_counter("unit_search_seconds", stats.unit_search_seconds);
   report.add_counter("merge_seconds", stats.merge_seconds);
   report.add_counter("rows_shuffled", stats.rows_sent);
+  report.add_counter("rows_routed", stats.rows_routed);
   report.add_counter("bytes_shuffled", stats.rows_sent * static_cast<double>(dim * 4 + 16));
   report.add_counter("largest_round_rows_received", stats.largest_round_rows);
   report.add_counter("pairs_scored", stats.pairs);

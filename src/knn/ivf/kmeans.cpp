@@ -12,7 +12,6 @@ namespace weave::knn::ivf {
 
 namespace {
 
-constexpr double kFixedPointScale = 0x1.0p32;  // |component| <= 1, so 2^31 sample rows fit in an int64 sum
 constexpr std::uint64_t kSampleStream = 0x6b6d65616e73ULL;  // "kmeans"
 
 /// Unit row from a float64 direction (norm computed in a fixed order); false for a zero direction.
@@ -56,17 +55,20 @@ std::vector<float> initial_centroids(const mpi::Comm& comm, const RowBlock& own,
 
 std::vector<std::int64_t> Centroids::ids() const {
   std::vector<std::int64_t> ids(static_cast<std::size_t>(count));
-  std::iota(ids.begin(), ids.end(), 0);
+  std::iota(ids.begin(), ids.end(), kCentroidIdBase);
   return ids;
 }
 
-std::vector<std::int32_t> nearest_centroids(const RowBlock& own, const Centroids& centroids, int probe,
-                                            BlockSearch& search) {
+std::vector<std::int32_t> nearest_centroids(const RowSet& rows, const Centroids& centroids, int probe,
+                                            BlockSearch& search, std::vector<float>* similarities) {
   const auto ids = centroids.ids();
   KnnLists lists;
-  search.search(RowSet{own.rows, nullptr, own.count}, RowSet{centroids.rows.data(), ids.data(), centroids.count},
-                centroids.dim, probe, lists);
-  return {lists.neighbors.begin(), lists.neighbors.end()};
+  search.search(rows, RowSet{centroids.rows.data(), ids.data(), centroids.count}, centroids.dim, probe, lists);
+  std::vector<std::int32_t> nearest(lists.neighbors.size());
+  for (std::size_t i = 0; i < nearest.size(); ++i)
+    nearest[i] = static_cast<std::int32_t>(lists.neighbors[i] - kCentroidIdBase);  // probe <= clusters: no padding
+  if (similarities) *similarities = std::move(lists.similarities);
+  return nearest;
 }
 
 Centroids train_centroids(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, std::int64_t total,
@@ -77,29 +79,22 @@ Centroids train_centroids(const mpi::Comm& comm, const RowBlock& own, std::int64
   stats.sample = comm.sum(static_cast<std::int64_t>(sample_by_key.size()));
 
   Centroids centroids{clusters, dim, initial_centroids(comm, own, dim, sample_by_key, clusters, seed)};
-  // This rank's sample rows, contiguous for the similarity tiles.
+  // This rank's sample: held rows picked by index (on the GPU they stay there).
   const auto ns = static_cast<std::int64_t>(sample_by_key.size());
-  std::vector<float> sample_rows(static_cast<std::size_t>(ns * dim));
-  for (std::int64_t i = 0; i < ns; ++i)
-    std::copy_n(own.rows + sample_by_key[i] * dim, dim, sample_rows.begin() + i * dim);
-  const RowBlock sample{sample_rows.data(), ns, GlobalId(0)};
+  const RowSet sample = RowSet::held_picks(sample_by_key.data(), ns);
 
   std::vector<std::int64_t> sums(static_cast<std::size_t>(clusters * dim + clusters + 1));
   std::vector<double> direction(static_cast<std::size_t>(dim));
+  std::vector<float> similarity;
   for (int iteration = 0; iteration < options.iterations; ++iteration) {
-    const auto assigned = nearest_centroids(sample, centroids, 1, search);
+    const auto assigned = nearest_centroids(sample, centroids, 1, search, &similarity);
     std::fill(sums.begin(), sums.end(), 0);
+    search.add_fixed_point_sums(sample, assigned.data(), clusters, dim, sums.data());
     std::int64_t* counts = sums.data() + clusters * dim;
     std::int64_t& similarity_sum = sums.back();
     for (std::int64_t i = 0; i < ns; ++i) {
-      const std::int32_t c = assigned[i];
-      const float* row = sample_rows.data() + i * dim;
-      std::int64_t* sum = sums.data() + static_cast<std::int64_t>(c) * dim;
-      for (std::int64_t j = 0; j < dim; ++j) sum[j] += std::llround(static_cast<double>(row[j]) * kFixedPointScale);
-      ++counts[c];
-      similarity_sum += std::llround(
-          static_cast<double>(canonical_similarity(row, centroids.rows.data() + static_cast<std::int64_t>(c) * dim, dim)) *
-          kFixedPointScale);
+      ++counts[assigned[i]];
+      similarity_sum += to_fixed_point(similarity[i]);  // the canonical similarity to its centroid
     }
     comm.sum_inplace(std::span<std::int64_t>(sums));
     stats.mean_similarity = static_cast<double>(similarity_sum) / kFixedPointScale / static_cast<double>(stats.sample);

@@ -17,8 +17,12 @@ struct Centroids {
   int count = 0;
   std::int64_t dim = 0;
   std::vector<float> rows;  ///< count x dim, unit norm
-  std::vector<std::int64_t> ids() const;  ///< 0 .. count - 1
+  /// The ids centroids are searched under: kCentroidIdBase + c (above every document id, so a held
+  /// query row never takes one for itself; ascending in c, so ties still go to the lower cluster).
+  std::vector<std::int64_t> ids() const;
 };
+
+inline constexpr std::int64_t kCentroidIdBase = std::int64_t{1} << 62;
 
 struct KmeansOptions {
   int clusters = 0;
@@ -35,13 +39,14 @@ struct KmeansStats {
 };
 
 /// Collective. `own` is this rank's rows (unit norm; ids first .. first + count, ascending over ranks),
-/// `total` rows in all. Starts from the sample's `clusters` lowest-key rows; an empty cluster is
+/// `total` rows in all, held by `search` (hold_own). Starts from the sample's `clusters` lowest-key rows; an empty cluster is
 /// re-seeded by splitting the largest one (a deterministic perturbation of its centroid).
 Centroids train_centroids(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, std::int64_t total,
                           const KmeansOptions& options, BlockSearch& search, KmeansStats& stats);
 
-/// Each own row's `probe` most similar centroids (best first, ties by cluster id), probe x rows.
-std::vector<std::int32_t> nearest_centroids(const RowBlock& own, const Centroids& centroids, int probe,
-                                            BlockSearch& search);
+/// Each row's `probe` most similar centroids (best first, ties by cluster id), probe x rows; with
+/// `similarities`, their canonical similarities too.
+std::vector<std::int32_t> nearest_centroids(const RowSet& rows, const Centroids& centroids, int probe,
+                                            BlockSearch& search, std::vector<float>* similarities = nullptr);
 
 }  // namespace weave::knn::ivf

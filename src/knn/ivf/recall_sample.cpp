@@ -4,7 +4,6 @@
 #include <numeric>
 #include <tuple>
 
-#include "knn/cpu/row_search.hpp"
 #include "knn/ivf/hash_sample.hpp"
 #include "knn/ivf/ivf_search.hpp"
 #include "knn/topk.hpp"
@@ -18,7 +17,7 @@ constexpr std::uint64_t kRecallStream = 0x726563616c6cULL;  // "recall"
 struct Candidate {
   float similarity;
   std::int64_t id;
-  std::int32_t bucket;
+  std::int32_t cluster;  ///< the row's nearest centroid
 };
 
 }  // namespace
@@ -49,72 +48,20 @@ std::vector<double> RecallSample::recall_by_probe(const std::vector<int>& levels
   const std::int64_t s_count = size();
   const int p = comm_.size();
   const std::int64_t clusters = centroids.count;
-  // Level i keeps the rows whose cluster is among the first probes(i) of the query's ranking, where
-  // probes(i) is what the search would probe with nprobe = levels[i] (probes_needed: more while
-  // the clusters are tiny). Bucket i: the rows first kept at level i; the last bucket: the rest (in
-  // no list but the exact one and nprobe = all clusters).
-  int below = 0;
-  for (int level : levels)
-    if (level < clusters) below = std::max(below, level);
-  const int ranked = below == 0 ? 0 : static_cast<int>(std::min<std::int64_t>(clusters, below + kExtraProbes));
-  const auto buckets = static_cast<std::int32_t>(levels.size() + 1);
-  // bucket[s * clusters + c]: the bucket of query s's rows of cluster c (levels are few, so a byte
-  // each; a table instead of a search, since it is looked up for every pair).
-  std::vector<std::uint8_t> bucket(static_cast<std::size_t>(s_count * clusters), static_cast<std::uint8_t>(buckets - 1));
-  if (ranked > 0) {
-    const RowBlock queries{rows_.data(), s_count, GlobalId(0)};
-    const auto nearest = nearest_centroids(queries, centroids, ranked, search);
-    std::vector<int> probes(levels.size());
-    for (std::int64_t s = 0; s < s_count; ++s) {
-      const std::int32_t* ranking = nearest.data() + s * ranked;
-      for (std::size_t i = 0; i < levels.size(); ++i)
-        probes[i] = levels[i] >= clusters ? ranked : probes_needed(ranking, ranked, levels[i], members, k_);
-      std::size_t i = 0;
-      for (int pos = 0; pos < ranked; ++pos) {
-        while (i < levels.size() && probes[i] <= pos) ++i;
-        bucket[s * clusters + ranking[pos]] = static_cast<std::uint8_t>(i);
-      }
-    }
-  }
 
-  // Every (sample query, own row) pair, kept per bucket: k best of each.
-  TopK topk(s_count * buckets, k_);
-  const float slack = float_dot_error_bound(dim_);
-  constexpr std::int64_t kTile = 2048;
-  std::vector<float> scores(static_cast<std::size_t>(s_count * std::min(kTile, std::max<std::int64_t>(1, own_.count))));
-  for (std::int64_t b0 = 0; b0 < own_.count; b0 += kTile) {
-    const std::int64_t nb = std::min(kTile, own_.count - b0);
-    similarity_tile(rows_.data(), static_cast<int>(s_count), own_.rows + b0 * dim_, static_cast<int>(nb),
-                    static_cast<int>(dim_), scores.data());
-#pragma omp parallel for schedule(dynamic, 4)
-    for (std::int64_t s = 0; s < s_count; ++s) {
-      const float* row = scores.data() + s * nb;
-      const std::uint8_t* bucket_of = bucket.data() + s * clusters;
-      for (std::int64_t x = 0; x < nb; ++x) {
-        const std::int64_t l = b0 + x;
-        const std::int64_t slot = s * buckets + bucket_of[primary[l]];
-        if (row[x] < topk.threshold(slot) - slack) continue;
-        const std::int64_t id = own_.first.value + l;
-        if (id == ids_[s]) continue;
-        topk.offer(slot, canonical_similarity(rows_.data() + s * dim_, own_.rows + l * dim_, dim_), GlobalId(id));
-      }
-    }
-  }
-  std::vector<std::int64_t> kept_ids;
-  std::vector<float> kept_sims;
-  topk.finish(kept_ids, kept_sims);
-
-  // Every bucket list of query s to its home rank, which merges them.
+  // The k best of every sample query among this rank's rows (held by the search), each with the
+  // row's cluster, to the query's home rank, which keeps the k best of all: the exact list.
+  KnnLists local;
+  search.search(RowSet{rows_.data(), ids_.data(), s_count}, RowSet::held_run(0, own_.count), dim_, k_, local);
   std::vector<std::vector<std::int64_t>> send_ids(p);
   std::vector<std::vector<float>> send_sims(p);
   for (std::int64_t s = 0; s < s_count; ++s)
-    for (std::int32_t b = 0; b < buckets; ++b)
-      for (int j = 0; j < k_; ++j) {
-        const std::int64_t at = (s * buckets + b) * k_ + j;
-        if (kept_ids[at] < 0) break;
-        send_ids[home_of(s)].insert(send_ids[home_of(s)].end(), {s, b, kept_ids[at]});
-        send_sims[home_of(s)].push_back(kept_sims[at]);
-      }
+    for (int j = 0; j < k_; ++j) {
+      const std::int64_t id = local.neighbors[s * k_ + j];
+      if (id < 0) break;
+      send_ids[home_of(s)].insert(send_ids[home_of(s)].end(), {s, id, primary[id - own_.first.value]});
+      send_sims[home_of(s)].push_back(local.similarities[s * k_ + j]);
+    }
   const auto got_ids = comm_.alltoallv(send_ids);
   const auto got_sims = comm_.alltoallv(send_sims);
   const std::int64_t homed = (s_count - comm_.rank() + p - 1) / p;
@@ -122,31 +69,43 @@ std::vector<double> RecallSample::recall_by_probe(const std::vector<int>& levels
   for (int r = 0; r < p; ++r)
     for (std::size_t i = 0; i < got_sims[r].size(); ++i) {
       const std::int64_t s = got_ids[r][3 * i];
-      candidates[s / p].push_back({got_sims[r][i], got_ids[r][3 * i + 2], static_cast<std::int32_t>(got_ids[r][3 * i + 1])});
+      candidates[s / p].push_back({got_sims[r][i], got_ids[r][3 * i + 1], static_cast<std::int32_t>(got_ids[r][3 * i + 2])});
     }
+
+  // What the search returns for query s with nprobe = level is the k best among the rows of the
+  // clusters it probes; the exact list's rows in those clusters are among them (they beat every
+  // other row), and no other row is in the exact list. So the hits at a level are the exact
+  // list's rows whose cluster the query probes at that level: probes_needed of its ranking of the
+  // clusters (more while they are tiny, as the search does); every row at level = all clusters.
+  int below = 0;
+  for (int level : levels)
+    if (level < clusters) below = std::max(below, level);
+  const int ranked = below == 0 ? 0 : static_cast<int>(std::min<std::int64_t>(clusters, below + kExtraProbes));
+  std::vector<float> homed_rows;
+  for (std::int64_t s = comm_.rank(); s < s_count; s += p)
+    homed_rows.insert(homed_rows.end(), rows_.begin() + s * dim_, rows_.begin() + (s + 1) * dim_);
+  const auto nearest = ranked == 0 ? std::vector<std::int32_t>{}
+                                   : nearest_centroids(RowSet{homed_rows.data(), nullptr, homed}, centroids, ranked, search);
 
   // hits[level], then the number of exact entries.
   std::vector<std::int64_t> hits(levels.size() + 1, 0);
+  std::vector<int> position(static_cast<std::size_t>(clusters), ranked);  // in the query's ranking (ranked: not in it)
   exact_.assign(candidates.size(), {});
   for (std::size_t h = 0; h < candidates.size(); ++h) {
     auto& c = candidates[h];
     std::sort(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) {
       return a.similarity != b.similarity ? a.similarity > b.similarity : a.id < b.id;
     });
-    auto& exact = exact_[h];
-    for (std::size_t j = 0; j < c.size() && static_cast<int>(exact.size()) < k_; ++j) exact.push_back(c[j].id);
-    hits.back() += static_cast<std::int64_t>(exact.size());
-    std::vector<std::int64_t> sorted_exact = exact;
-    std::sort(sorted_exact.begin(), sorted_exact.end());
+    if (static_cast<int>(c.size()) > k_) c.resize(static_cast<std::size_t>(k_));
+    for (const auto& e : c) exact_[h].push_back(e.id);
+    hits.back() += static_cast<std::int64_t>(c.size());
+    const std::int32_t* ranking = nearest.data() + static_cast<std::int64_t>(h) * ranked;
+    for (int pos = 0; pos < ranked; ++pos) position[ranking[pos]] = pos;
     for (std::size_t level = 0; level < levels.size(); ++level) {
-      const bool all = levels[level] >= centroids.count;
-      int taken = 0;
-      for (std::size_t j = 0; j < c.size() && taken < k_; ++j) {
-        if (!all && c[j].bucket > static_cast<std::int32_t>(level)) continue;
-        ++taken;
-        hits[level] += std::binary_search(sorted_exact.begin(), sorted_exact.end(), c[j].id) ? 1 : 0;
-      }
+      const int probes = levels[level] >= clusters ? ranked + 1 : probes_needed(ranking, ranked, levels[level], members, k_);
+      for (const auto& e : c) hits[level] += position[e.cluster] < probes ? 1 : 0;
     }
+    for (int pos = 0; pos < ranked; ++pos) position[ranking[pos]] = ranked;
   }
   comm_.sum_inplace(std::span<std::int64_t>(hits));
   std::vector<double> recall(levels.size());

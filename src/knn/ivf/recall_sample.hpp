@@ -1,8 +1,9 @@
-// Recall measured, not assumed: a hash sample of the documents is searched exactly (every rank scores
-// the sample against its own rows), and the same scores tell what the IVF search returns for the
-// sample at every probe count at once (probe p keeps the documents whose nearest centroid is among
-// the query's p nearest). That curve chooses the probe count; the lists the search really returns
-// for the sample are checked against the exact ones afterwards (measure()).
+// Recall measured, not assumed: a hash sample of the documents is searched exactly (every rank
+// searches the sample against its own rows, the query's home rank merges), and the exact lists tell
+// what the IVF search returns for the sample at every probe count at once: with nprobe p it finds
+// exactly the exact list's documents whose nearest centroid is among the clusters the query probes.
+// That curve chooses the probe count; the lists the search really returns for the sample are
+// checked against the exact ones afterwards (measure()).
 #pragma once
 
 #include <cstdint>
@@ -26,7 +27,7 @@ class RecallSample {
   /// Collective: recall@k of the IVF search with each probe count in `levels` (ascending, each in
   /// [1, centroids.count]), probing more clusters where those hold fewer than k + 1 members as the
   /// search does (probes_needed); `primary` is each own row's nearest centroid, `members` the global
-  /// member count of each cluster. Keeps the exact lists.
+  /// member count of each cluster. The own rows must be held by `search` (hold_own). Keeps the exact lists.
   std::vector<double> recall_by_probe(const std::vector<int>& levels, const std::vector<std::int32_t>& primary,
                                       const std::vector<std::int64_t>& members, const Centroids& centroids,
                                       BlockSearch& search);
