@@ -63,8 +63,9 @@ def main():
                   "--out", ivf, "--report", ivf + ".json", "--quiet"] + ivf_options)
     ivf_s, rep = search_seconds(ivf + ".json")
     cnt, fig = rep["counters"], rep["figures"]
-    phases = {p: cnt[p + "_seconds"]["max"] for p in ("hold", "train", "recall_sample", "assign", "shuffle", "search",
-                                                      "merge") if p + "_seconds" in cnt}
+    phases = {p: cnt[p + "_seconds"]["max"] for p in ("fold", "hold", "train", "recall_sample", "assign", "routes",
+                                                      "shuffle", "search", "unit_search", "merge", "measure",
+                                                      "unfold") if p + "_seconds" in cnt}
     print(f"ivf cuda, {args.gpus} rank(s): search stage {ivf_s:.2f} s; " +
           ", ".join(f"{p} {t:.2f}" for p, t in phases.items()))
     print(f"  nlist {fig['ivf_clusters']}, nprobe {fig['ivf_probe']}, recall@{k} {fig.get('recall_at_k', -1):.4f} on "
@@ -72,7 +73,7 @@ def main():
           f"{rep['search_peak_gib']:.1f} GiB (host, search stage)", flush=True)
 
     exact = {}
-    for rows in ([n] if f == 1 else [n // (2 * f), n // f]):
+    for rows in ([] if f == 0 else [n] if f == 1 else [n // (2 * f), n // f]):
         path = corpus if rows == n else synth(rows, f"exact{rows}.h5")
         out = os.path.join(tmp, f"exact{rows}.h5")
         run(mpirun + [args.gpus, WEAVE, "knn", "--corpus", path, "--k", k, "--method", "exact", "--backend", "cuda",
@@ -81,6 +82,8 @@ def main():
         print(f"exact cuda, {rows} rows: search stage {exact[rows]:.2f} s", flush=True)
         if rows != n:
             os.remove(path)
+    if not exact:  # --exact-fraction 0: the IVF alone
+        return
     top = max(exact)
     estimate = exact[top] * (n / top) ** 2
     if len(exact) == 2:

@@ -1,6 +1,7 @@
 #include "knn/cuda/cuda_block_search.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <optional>
 
@@ -8,7 +9,7 @@
 #include "knn/cuda/device_array.hpp"
 #include "knn/cuda/gather_kernels.hpp"
 #include "knn/cuda/gpu_device.hpp"
-#include "knn/cuda/own_row_upload.hpp"
+#include "knn/cuda/pinned_host.hpp"
 #include "knn/cuda/score_gemm.hpp"
 #include "knn/cuda/select_kernels.hpp"
 #include "knn/cuda/stream.hpp"
@@ -78,11 +79,10 @@ class CudaBlockSearch final : public BlockSearch {
     own_first_ = first.value;
     if (count == 0) return;
     own_.reserve_rows(count, dim);
-    // Piece by piece through the upload stream (pageable copies staged while the GPU converts).
-    OwnRowUpload upload(rows, count, dim, kUploadPiece, {own_.fp32.data(), own_.bf16.data(), own_.norm.data(),
-                                                         own_.residual.data()});
-    upload.make_wait(stream_, count);
-    upload.finish();
+    upload(rows, static_cast<std::size_t>(count * dim) * sizeof(float), own_.fp32.data());
+    convert_rows_to_bf16(own_.fp32.data(), count, dim, own_.bf16.data(), own_.norm.data(), own_.residual.data(),
+                         stream_.get());
+    stream_.synchronize();
   }
 
   void hold_extra(const float* rows, const std::int64_t* ids, std::int64_t count) override {
@@ -90,9 +90,7 @@ class CudaBlockSearch final : public BlockSearch {
     if (count == 0) return;
     cudaStream_t s = stream_.get();
     extra_.reserve_rows(count, dim_held_);
-    check(cudaMemcpyAsync(extra_.fp32.data(), rows, static_cast<std::size_t>(count * dim_held_) * sizeof(float),
-                          cudaMemcpyHostToDevice, s),
-          "cudaMemcpyAsync(held rows)");
+    upload(rows, static_cast<std::size_t>(count * dim_held_) * sizeof(float), extra_.fp32.data());
     check(cudaMemcpyAsync(extra_.ids.data(), ids, static_cast<std::size_t>(count) * sizeof(std::int64_t),
                           cudaMemcpyHostToDevice, s),
           "cudaMemcpyAsync(held ids)");
@@ -178,7 +176,32 @@ class CudaBlockSearch final : public BlockSearch {
   static constexpr std::int64_t kQueryTile = 16384;
   static constexpr std::int64_t kDatabaseTile = 4096;
   static constexpr std::int64_t kQueryBatch = 1 << 18;
-  static constexpr std::int64_t kUploadPiece = 1 << 16;
+  static constexpr std::size_t kStagingBytes = std::size_t{64} << 20;
+
+  /// Copies host bytes to the GPU through two page-locked staging buffers: the host threads fill
+  /// one while the DMA engine empties the other. (From pageable memory the driver stages the copy
+  /// through one thread: 7 GB/s measured on the H200 machine, 30 GB of rows in 4 s.)
+  void upload(const void* host, std::size_t bytes, void* device) {
+    if (staging_[0].data() == nullptr)
+      for (auto& buffer : staging_) buffer = PinnedBuffer(kStagingBytes, "the upload of held rows");
+    const auto* from = static_cast<const std::byte*>(host);
+    auto* to = static_cast<std::byte*>(device);
+    for (std::size_t at = 0, piece = 0; at < bytes; at += kStagingBytes, ++piece) {
+      const std::size_t n = std::min(kStagingBytes, bytes - at);
+      const int b = static_cast<int>(piece % 2);
+      staged_[b].synchronize();  // the copy out of this buffer (queued two pieces ago) is done
+      std::byte* stage = staging_[b].data();
+      constexpr std::size_t kSlice = std::size_t{1} << 20;
+      const auto slices = static_cast<std::int64_t>((n + kSlice - 1) / kSlice);
+#pragma omp parallel for schedule(static)
+      for (std::int64_t i = 0; i < slices; ++i) {
+        const std::size_t o = static_cast<std::size_t>(i) * kSlice;
+        std::memcpy(stage + o, from + at + o, std::min(kSlice, n - o));
+      }
+      check(cudaMemcpyAsync(to + at, stage, n, cudaMemcpyHostToDevice, stream_.get()), "cudaMemcpyAsync(held rows)");
+      staged_[b].record(stream_);
+    }
+  }
 
   /// The lists of the queries queued since the last flush: rows [first, first + count) of `out`.
   struct Batch {
@@ -292,6 +315,8 @@ class CudaBlockSearch final : public BlockSearch {
   DeviceArray<std::int64_t> list_ids_;
   DeviceArray<std::int64_t> sums_;
   DeviceArray<std::int32_t> cluster_;
+  PinnedBuffer staging_[2];
+  Event staged_[2];
   double rescored_pairs_ = 0;
 };
 

@@ -38,4 +38,28 @@ class PinnedHost {
   const void* begin_ = nullptr;
 };
 
+/// Page-locked host memory of its own (cudaHostAlloc): a staging buffer the DMA engine reads at the
+/// bus's rate while the host fills another.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  /// bytes; `what` names the buffer if the allocation fails (UserError).
+  PinnedBuffer(std::size_t bytes, const char* what);
+  PinnedBuffer(PinnedBuffer&& other) noexcept : data_(std::exchange(other.data_, nullptr)) {}
+  PinnedBuffer& operator=(PinnedBuffer&& other) noexcept {
+    std::swap(data_, other.data_);
+    return *this;
+  }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  ~PinnedBuffer() {
+    if (data_) cudaFreeHost(data_);
+  }
+
+  std::byte* data() const { return static_cast<std::byte*>(data_); }
+
+ private:
+  void* data_ = nullptr;
+};
+
 }  // namespace weave::knn::cuda

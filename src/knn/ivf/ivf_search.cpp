@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <optional>
 
 #include "knn/ivf/cluster_plan.hpp"
@@ -89,6 +90,54 @@ ClusterPlan plan_and_route(const mpi::Comm& comm, std::int64_t own, int clusters
   }
   return plan;
 }
+
+/// The k-lists of the own rows, merged from the sorted lists of the units that searched them
+/// (disjoint candidates: a row is a member of one piece of each unit's cluster). Most rows get
+/// one list in all, copied as it is; a second one is merged in (similarity desc, id asc), the
+/// k best kept. The same lists as offering every candidate to a TopK, without its heap and sort.
+class MergedLists {
+ public:
+  MergedLists(std::int64_t rows, int k)
+      : k_(k), ids_(static_cast<std::size_t>(rows * k), -1),
+        sims_(ids_.size(), std::numeric_limits<float>::quiet_NaN()), ids_tmp_(k), sims_tmp_(k) {}
+
+  /// Merges n <= k entries (best first) into row l's list.
+  void merge(std::int64_t l, const std::int64_t* ids, const float* sims, int n) {
+    std::int64_t* a_ids = ids_.data() + l * k_;
+    float* a_sims = sims_.data() + l * k_;
+    if (a_ids[0] < 0) {
+      std::copy_n(ids, n, a_ids);
+      std::copy_n(sims, n, a_sims);
+      return;
+    }
+    int i = 0, j = 0, out = 0;
+    while (out < k_) {
+      const bool a = i < k_ && a_ids[i] >= 0;
+      const bool b = j < n;
+      if (!a && !b) break;
+      const bool take_a = a && (!b || a_sims[i] > sims[j] || (a_sims[i] == sims[j] && a_ids[i] < ids[j]));
+      ids_tmp_[out] = take_a ? a_ids[i] : ids[j];
+      sims_tmp_[out++] = take_a ? a_sims[i++] : sims[j++];
+    }
+    std::copy_n(ids_tmp_.begin(), out, a_ids);
+    std::copy_n(sims_tmp_.begin(), out, a_sims);
+  }
+
+  KnnLists take() {
+    KnnLists lists;
+    lists.k = k_;
+    lists.neighbors = std::move(ids_);
+    lists.similarities = std::move(sims_);
+    return lists;
+  }
+
+ private:
+  int k_;
+  std::vector<std::int64_t> ids_;
+  std::vector<float> sims_;
+  std::vector<std::int64_t> ids_tmp_;
+  std::vector<float> sims_tmp_;
+};
 
 /// The searches of one round on this rank: rows received per unit, searched unit by unit.
 struct RoundStats {
@@ -231,21 +280,29 @@ class RoundRunner {
         const std::int64_t* ids = lists_.neighbors.data() + row * k_;
         const float* sims = lists_.similarities.data() + row * k_;
         const std::int64_t local = query - own_.first.value;
+        int n = 0;
+        while (n < k_ && ids[n] >= 0) ++n;
+        if (n == 0) continue;
         if (local >= 0 && local < own_.count) {
-          for (int j = 0; j < k_ && ids[j] >= 0; ++j) merged_.offer(local, sims[j], GlobalId(ids[j]));
+          merged_.merge(local, ids, sims, n);
           continue;
         }
         const int to = owner_of(query);
-        for (int j = 0; j < k_ && ids[j] >= 0; ++j) {
-          result_ids_[to].insert(result_ids_[to].end(), {query, ids[j]});
-          result_sims_[to].push_back(sims[j]);
-        }
+        result_ids_[to].insert(result_ids_[to].end(), {query, static_cast<std::int64_t>(n)});
+        result_ids_[to].insert(result_ids_[to].end(), ids, ids + n);
+        result_sims_[to].insert(result_sims_[to].end(), sims, sims + n);
       }
     comm_.alltoallv_into(result_ids_, got_result_ids_);
     comm_.alltoallv_into(result_sims_, got_sims_);
+    // Each list as it was sent: (query, n, n ids), n similarities.
     for (int r = 0; r < p; ++r)
-      for (std::size_t i = 0; i < got_sims_[r].size(); ++i)
-        merged_.offer(got_result_ids_[r][2 * i] - own_.first.value, got_sims_[r][i], GlobalId(got_result_ids_[r][2 * i + 1]));
+      for (std::size_t at = 0, sim_at = 0; at < got_result_ids_[r].size();) {
+        const std::int64_t query = got_result_ids_[r][at];
+        const auto n = static_cast<int>(got_result_ids_[r][at + 1]);
+        merged_.merge(query - own_.first.value, got_result_ids_[r].data() + at + 2, got_sims_[r].data() + sim_at, n);
+        at += 2 + static_cast<std::size_t>(n);
+        sim_at += static_cast<std::size_t>(n);
+      }
     stats.merge_seconds += seconds_since(t0);
     progress.advance(pairs);
   }
@@ -263,12 +320,7 @@ class RoundRunner {
     }
   }
 
-  KnnLists finish() {
-    KnnLists lists;
-    lists.k = k_;
-    merged_.finish(lists.neighbors, lists.similarities);
-    return lists;
-  }
+  KnnLists finish() { return merged_.take(); }
 
  private:
   int owner_of(std::int64_t id) const {
@@ -281,7 +333,7 @@ class RoundRunner {
   const ClusterPlan& plan_;
   const Routes& routes_;
   BlockSearch& search_;
-  TopK merged_;
+  MergedLists merged_;
   std::vector<std::int64_t> owner_first_;
   std::vector<std::int64_t> slot_;
   std::vector<std::int64_t> round_begin_;          ///< rounds + 1: the copies of round r are [r, r + 1)
@@ -341,7 +393,8 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
     t0 = Clock::now();
     sample.emplace(comm, own, dim, total, options.recall_sample, options.seed, options.k);
     result.probe_levels = probe_levels(options.clusters, options.probe);
-    result.recall_by_probe = sample->recall_by_probe(result.probe_levels, primary, members, centroids, search);
+    result.recall_by_probe = sample->recall_by_probe(result.probe_levels, primary, members, centroids, search,
+                                                     options.target_recall, options.probe);
     if (probe == 0) {
       probe = options.clusters;
       for (std::size_t i = 0; i < result.probe_levels.size(); ++i)
@@ -363,14 +416,18 @@ IvfResult ivf_knn(const mpi::Comm& comm, const RowBlock& own, std::int64_t dim, 
   report.add_counter("assign_seconds", assign_seconds);
   report.add_counter("extra_probes", static_cast<double>(routes.clusters.size() - own.count * probe));
 
+  t0 = Clock::now();
   RoundRunner runner(comm, own, dim, options.k, plan, routes, search);
+  report.add_counter("routes_seconds", seconds_since(t0));
   RoundStats stats;
   util::Progress progress(comm, "knn ivf", static_cast<std::int64_t>(plan.pairs()), "pairs", quiet);
   for (int round = 0; round < plan.rounds; ++round) runner.run(round, stats, progress);
   progress.finish();
   result.lists = runner.finish();
+  t0 = Clock::now();
   search.release_held();
   if (sample) result.recall = sample->measure(result.lists);
+  report.add_counter("measure_seconds", seconds_since(t0));
 
   // Report: per-rank counters, then figures of the whole search.
   report.add_counter("shuffle_seconds", stats.shuffle_seconds);

@@ -42,9 +42,9 @@ RecallSample::RecallSample(const mpi::Comm& comm, const RowBlock& own, std::int6
   comm.bcast(std::span<float>(rows_), 0);
 }
 
-std::vector<double> RecallSample::recall_by_probe(const std::vector<int>& levels, const std::vector<std::int32_t>& primary,
+std::vector<double> RecallSample::recall_by_probe(std::vector<int>& levels, const std::vector<std::int32_t>& primary,
                                                   const std::vector<std::int64_t>& members, const Centroids& centroids,
-                                                  BlockSearch& search) {
+                                                  BlockSearch& search, double stop_at_recall, int needed_level) {
   const std::int64_t s_count = size();
   const int p = comm_.size();
   const std::int64_t clusters = centroids.count;
@@ -72,25 +72,8 @@ std::vector<double> RecallSample::recall_by_probe(const std::vector<int>& levels
       candidates[s / p].push_back({got_sims[r][i], got_ids[r][3 * i + 1], static_cast<std::int32_t>(got_ids[r][3 * i + 2])});
     }
 
-  // What the search returns for query s with nprobe = level is the k best among the rows of the
-  // clusters it probes; the exact list's rows in those clusters are among them (they beat every
-  // other row), and no other row is in the exact list. So the hits at a level are the exact
-  // list's rows whose cluster the query probes at that level: probes_needed of its ranking of the
-  // clusters (more while they are tiny, as the search does); every row at level = all clusters.
-  int below = 0;
-  for (int level : levels)
-    if (level < clusters) below = std::max(below, level);
-  const int ranked = below == 0 ? 0 : static_cast<int>(std::min<std::int64_t>(clusters, below + kExtraProbes));
-  std::vector<float> homed_rows;
-  for (std::int64_t s = comm_.rank(); s < s_count; s += p)
-    homed_rows.insert(homed_rows.end(), rows_.begin() + s * dim_, rows_.begin() + (s + 1) * dim_);
-  const auto nearest = ranked == 0 ? std::vector<std::int32_t>{}
-                                   : nearest_centroids(RowSet{homed_rows.data(), nullptr, homed}, centroids, ranked, search);
-
-  // hits[level], then the number of exact entries.
-  std::vector<std::int64_t> hits(levels.size() + 1, 0);
-  std::vector<int> position(static_cast<std::size_t>(clusters), ranked);  // in the query's ranking (ranked: not in it)
   exact_.assign(candidates.size(), {});
+  std::int64_t exact_entries = 0;
   for (std::size_t h = 0; h < candidates.size(); ++h) {
     auto& c = candidates[h];
     std::sort(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) {
@@ -98,19 +81,60 @@ std::vector<double> RecallSample::recall_by_probe(const std::vector<int>& levels
     });
     if (static_cast<int>(c.size()) > k_) c.resize(static_cast<std::size_t>(k_));
     for (const auto& e : c) exact_[h].push_back(e.id);
-    hits.back() += static_cast<std::int64_t>(c.size());
-    const std::int32_t* ranking = nearest.data() + static_cast<std::int64_t>(h) * ranked;
-    for (int pos = 0; pos < ranked; ++pos) position[ranking[pos]] = pos;
-    for (std::size_t level = 0; level < levels.size(); ++level) {
-      const int probes = levels[level] >= clusters ? ranked + 1 : probes_needed(ranking, ranked, levels[level], members, k_);
-      for (const auto& e : c) hits[level] += position[e.cluster] < probes ? 1 : 0;
-    }
-    for (int pos = 0; pos < ranked; ++pos) position[ranking[pos]] = ranked;
+    exact_entries += static_cast<std::int64_t>(c.size());
   }
-  comm_.sum_inplace(std::span<std::int64_t>(hits));
-  std::vector<double> recall(levels.size());
-  for (std::size_t level = 0; level < levels.size(); ++level)
-    recall[level] = hits.back() == 0 ? 1.0 : static_cast<double>(hits[level]) / static_cast<double>(hits.back());
+  exact_entries = comm_.sum(exact_entries);
+
+  // What the search returns for query s with nprobe = level is the k best among the rows of the
+  // clusters it probes; the exact list's rows in those clusters are among them (they beat every
+  // other row), and no other row is in the exact list. So the hits at a level are the exact
+  // list's rows whose cluster the query probes at that level: probes_needed of its ranking of the
+  // clusters (more while they are tiny, as the search does); every row at level = all clusters.
+  // The rankings are found in widening stages (a list of 3,000 clusters per query is slow to keep
+  // on the GPU), each stage the levels it can answer, until the target is reached.
+  std::vector<float> homed_rows;
+  for (std::int64_t s = comm_.rank(); s < s_count; s += p)
+    homed_rows.insert(homed_rows.end(), rows_.begin() + s * dim_, rows_.begin() + (s + 1) * dim_);
+  std::vector<int> position(static_cast<std::size_t>(clusters));  // of each cluster in the query's ranking
+  std::vector<double> recall;
+  std::size_t done = 0;
+  for (int width = static_cast<int>(std::min<std::int64_t>(clusters, 32)); done < levels.size();
+       width = static_cast<int>(std::min<std::int64_t>(clusters, 4 * std::int64_t{width}))) {
+    std::size_t next = done;
+    while (next < levels.size() &&
+           (levels[next] >= clusters || width == clusters || levels[next] + kExtraProbes <= width))
+      ++next;
+    if (next == done) continue;
+    const bool rank = levels[done] < clusters;
+    const auto nearest = rank ? nearest_centroids(RowSet{homed_rows.data(), nullptr, homed}, centroids, width, search)
+                              : std::vector<std::int32_t>{};
+    std::vector<std::int64_t> hits(next - done, 0);
+    std::fill(position.begin(), position.end(), width);
+    for (std::size_t h = 0; h < candidates.size(); ++h) {
+      const std::int32_t* ranking = rank ? nearest.data() + static_cast<std::int64_t>(h) * width : nullptr;
+      if (rank)
+        for (int pos = 0; pos < width; ++pos) position[ranking[pos]] = pos;
+      for (std::size_t level = done; level < next; ++level) {
+        if (levels[level] >= clusters) {
+          hits[level - done] += static_cast<std::int64_t>(candidates[h].size());
+          continue;
+        }
+        const int probes = probes_needed(ranking, width, levels[level], members, k_);
+        for (const auto& e : candidates[h]) hits[level - done] += position[e.cluster] < probes ? 1 : 0;
+      }
+      if (rank)
+        for (int pos = 0; pos < width; ++pos) position[ranking[pos]] = width;
+    }
+    comm_.sum_inplace(std::span<std::int64_t>(hits));
+    bool reached = false;
+    for (std::size_t level = done; level < next; ++level) {
+      recall.push_back(exact_entries == 0 ? 1.0 : static_cast<double>(hits[level - done]) / static_cast<double>(exact_entries));
+      reached = reached || recall.back() >= stop_at_recall;
+    }
+    done = next;
+    if (reached && levels[done - 1] >= needed_level) break;
+  }
+  levels.resize(done);
   return recall;
 }
 

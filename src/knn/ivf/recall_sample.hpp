@@ -28,9 +28,11 @@ class RecallSample {
   /// [1, centroids.count]), probing more clusters where those hold fewer than k + 1 members as the
   /// search does (probes_needed); `primary` is each own row's nearest centroid, `members` the global
   /// member count of each cluster. The own rows must be held by `search` (hold_own). Keeps the exact lists.
-  std::vector<double> recall_by_probe(const std::vector<int>& levels, const std::vector<std::int32_t>& primary,
+  /// The curve stops at the first level whose recall reaches `stop_at_recall` once every level up
+  /// to `needed_level` is known: `levels` is cut to the levels answered.
+  std::vector<double> recall_by_probe(std::vector<int>& levels, const std::vector<std::int32_t>& primary,
                                       const std::vector<std::int64_t>& members, const Centroids& centroids,
-                                      BlockSearch& search);
+                                      BlockSearch& search, double stop_at_recall, int needed_level);
 
   /// Collective: recall@k of `lists` (this rank's rows) against the exact lists of the sample.
   double measure(const KnnLists& lists) const;
