@@ -1,6 +1,7 @@
 #include "knn/identical_rows.hpp"
 
 #include <algorithm>
+#include <parallel/algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -25,7 +26,7 @@ IdenticalRows group_identical_rows(const float* rows, std::int64_t count, std::i
   std::vector<std::pair<std::uint64_t, std::int64_t>> by_hash(static_cast<std::size_t>(count));  // (hash, row)
 #pragma omp parallel for schedule(static)
   for (std::int64_t i = 0; i < count; ++i) by_hash[i] = {util::hash_bytes(rows + i * dim, prefix_bytes), i};
-  std::sort(by_hash.begin(), by_hash.end());
+  __gnu_parallel::sort(by_hash.begin(), by_hash.end());  // on the OpenMP threads (libstdc++'s parallel mode)
   auto run_end = [&](std::size_t run) {
     std::size_t end = run + 1;
     while (end < by_hash.size() && by_hash[end].first == by_hash[run].first) ++end;

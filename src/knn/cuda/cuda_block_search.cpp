@@ -29,6 +29,19 @@ void reserve(DeviceArray<T>& a, std::size_t n, const char* what) {
   a = DeviceArray<T>(std::max(n, 2 * had), what);
 }
 
+/// The GEMM's size for n rows: n rounded up to one of four steps per power of two (at least 256).
+/// cuBLASLt plans (and ScoreGemm times) each new shape, which costs a millisecond; the IVF's units
+/// all differ in size, so their GEMMs run on a few dozen shapes instead, up to 25% larger (the
+/// extra rows read padding and their scores are never scanned).
+std::int64_t gemm_rows(std::int64_t n) {
+  std::int64_t step = 64;
+  while (step * 8 < n) step *= 2;
+  return std::max<std::int64_t>(256, (n + step - 1) / step * step);
+}
+
+/// Rows of padding after every block the GEMM reads (gemm_rows(n) - n < n / 4 + 256 <= this for a tile).
+constexpr std::int64_t kPadRows = 4096;
+
 /// Rows on the GPU: FP32 (for the canonical re-score), BF16 (for the GEMM), the norms of the error
 /// bound, and the ids.
 struct DeviceRows {
@@ -39,7 +52,7 @@ struct DeviceRows {
 
   void reserve_rows(std::int64_t n, std::int64_t dim) {
     reserve(fp32, static_cast<std::size_t>(n * dim), "block search rows (FP32)");
-    reserve(bf16, static_cast<std::size_t>(n * dim), "block search rows (BF16)");
+    reserve(bf16, static_cast<std::size_t>((n + kPadRows) * dim), "block search rows (BF16)");
     reserve(norm, static_cast<std::size_t>(n), "block search norms");
     reserve(residual, static_cast<std::size_t>(n), "block search residuals");
     reserve(ids, static_cast<std::size_t>(n), "block search ids");
@@ -254,7 +267,7 @@ class CudaBlockSearch final : public BlockSearch {
       const std::int64_t nq = std::min(kQueryTile, query.count - q0);
       for (std::int64_t d0 = 0; d0 < database.count; d0 += kDatabaseTile) {
         const std::int64_t nb = std::min(kDatabaseTile, database.count - d0);
-        gemm_->run(database.rows16 + d0 * dim, nb, query.rows16 + q0 * dim, nq, scores_.data(), s);
+        gemm_->run(database.rows16 + d0 * dim, gemm_rows(nb), query.rows16 + q0 * dim, gemm_rows(nq), scores_.data(), s);
         ScanTile tile;
         tile.scores = scores_.data();
         tile.bf16_scores = true;
