@@ -14,19 +14,43 @@
 
 namespace weave::knn {
 
-IdenticalRows group_identical_rows(const float* rows, std::int64_t count, std::int64_t dim) {
+namespace {
+
+/// The rows as (hash of their first bytes, row), sorted, and the longest run of equal hashes: an
+/// upper bound of the largest group of identical rows, known before the groups are.
+struct PrefixSorted {
+  std::vector<std::pair<std::uint64_t, std::int64_t>> by_hash;
+  std::int64_t longest_run = 0;
+};
+
+// Distinct rows almost always differ in their first 64 bytes: hashing only those keeps this pass
+// cheap next to the search (a whole 768-d row is 3 KiB). Rows whose prefixes agree are hashed
+// whole, and only rows with equal whole hashes are compared byte for byte (group_sorted_rows).
+std::size_t prefix_bytes_of(std::int64_t dim) { return std::min<std::size_t>(static_cast<std::size_t>(dim) * sizeof(float), 64); }
+
+PrefixSorted sort_by_prefix(const float* rows, std::int64_t count, std::int64_t dim) {
+  const std::size_t prefix_bytes = prefix_bytes_of(dim);
+  PrefixSorted sorted;
+  auto& by_hash = sorted.by_hash;
+  by_hash.resize(static_cast<std::size_t>(count));
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < count; ++i) by_hash[i] = {util::hash_bytes(rows + i * dim, prefix_bytes), i};
+  __gnu_parallel::sort(by_hash.begin(), by_hash.end());  // on the OpenMP threads (libstdc++'s parallel mode)
+  for (std::size_t run = 0, end = 0; run < by_hash.size(); run = end) {
+    end = run + 1;
+    while (end < by_hash.size() && by_hash[end].first == by_hash[run].first) ++end;
+    sorted.longest_run = std::max(sorted.longest_run, static_cast<std::int64_t>(end - run));
+  }
+  return sorted;
+}
+
+IdenticalRows group_sorted_rows(PrefixSorted sorted, const float* rows, std::int64_t count, std::int64_t dim) {
   const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
   auto bytes = [&](std::int64_t i) {
     return std::string_view(reinterpret_cast<const char*>(rows + i * dim), row_bytes);
   };
-  // Distinct rows almost always differ in their first 64 bytes: hashing only those keeps this pass
-  // cheap next to the search (a whole 768-d row is 3 KiB). Rows whose prefixes agree are hashed
-  // whole, and only rows with equal whole hashes are compared byte for byte.
-  const std::size_t prefix_bytes = std::min<std::size_t>(row_bytes, 64);
-  std::vector<std::pair<std::uint64_t, std::int64_t>> by_hash(static_cast<std::size_t>(count));  // (hash, row)
-#pragma omp parallel for schedule(static)
-  for (std::int64_t i = 0; i < count; ++i) by_hash[i] = {util::hash_bytes(rows + i * dim, prefix_bytes), i};
-  __gnu_parallel::sort(by_hash.begin(), by_hash.end());  // on the OpenMP threads (libstdc++'s parallel mode)
+  const std::size_t prefix_bytes = prefix_bytes_of(dim);
+  auto& by_hash = sorted.by_hash;
   auto run_end = [&](std::size_t run) {
     std::size_t end = run + 1;
     while (end < by_hash.size() && by_hash[end].first == by_hash[run].first) ++end;
@@ -76,11 +100,21 @@ IdenticalRows group_identical_rows(const float* rows, std::int64_t count, std::i
   return out;
 }
 
+}  // namespace
+
+IdenticalRows group_identical_rows(const float* rows, std::int64_t count, std::int64_t dim) {
+  return group_sorted_rows(sort_by_prefix(rows, count, dim), rows, count, dim);
+}
+
 bool fold_identical_rows(const mpi::Comm& comm, const DistributedRows& rows, int k, FoldedRows& folded) {
   const std::int64_t d = rows.dim;
-  folded.groups = group_identical_rows(rows.own.rows, rows.own.count, d);
   // A group of at most k + 1 rows costs nothing extra: each member's copies are the top of its list,
-  // re-scored once as any neighbour is. Only larger groups make ties re-scored over and over.
+  // re-scored once as any neighbour is. Only larger groups make ties re-scored over and over. The
+  // runs of equal prefix hashes bound the groups: where no run is longer than k + 1, no group is,
+  // and the groups are not built (most corpora: a sort, then nothing).
+  PrefixSorted sorted = sort_by_prefix(rows.own.rows, rows.own.count, d);
+  if (comm.max(sorted.longest_run) <= k + 1) return false;
+  folded.groups = group_sorted_rows(std::move(sorted), rows.own.rows, rows.own.count, d);
   std::int64_t largest = 0;
   for (std::int64_t g = 0; g < folded.groups.groups(); ++g) largest = std::max(largest, folded.groups.size_of(g));
   if (comm.max(largest) <= k + 1) {

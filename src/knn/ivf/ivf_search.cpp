@@ -5,6 +5,8 @@
 #include <limits>
 #include <optional>
 
+#include <omp.h>
+
 #include "knn/ivf/cluster_plan.hpp"
 #include "knn/ivf/kmeans.hpp"
 #include "knn/ivf/recall_sample.hpp"
@@ -99,10 +101,17 @@ class MergedLists {
  public:
   MergedLists(std::int64_t rows, int k)
       : k_(k), ids_(static_cast<std::size_t>(rows * k), -1),
-        sims_(ids_.size(), std::numeric_limits<float>::quiet_NaN()), ids_tmp_(k), sims_tmp_(k) {}
+        sims_(ids_.size(), std::numeric_limits<float>::quiet_NaN()) {}
+
+  /// What a merge works in: k entries (one per thread merging).
+  struct Scratch {
+    std::vector<std::int64_t> ids;
+    std::vector<float> sims;
+  };
+  Scratch scratch() const { return {std::vector<std::int64_t>(k_), std::vector<float>(k_)}; }
 
   /// Merges n <= k entries (best first) into row l's list.
-  void merge(std::int64_t l, const std::int64_t* ids, const float* sims, int n) {
+  void merge(std::int64_t l, const std::int64_t* ids, const float* sims, int n, Scratch& scratch) {
     std::int64_t* a_ids = ids_.data() + l * k_;
     float* a_sims = sims_.data() + l * k_;
     if (a_ids[0] < 0) {
@@ -116,11 +125,11 @@ class MergedLists {
       const bool b = j < n;
       if (!a && !b) break;
       const bool take_a = a && (!b || a_sims[i] > sims[j] || (a_sims[i] == sims[j] && a_ids[i] < ids[j]));
-      ids_tmp_[out] = take_a ? a_ids[i] : ids[j];
-      sims_tmp_[out++] = take_a ? a_sims[i++] : sims[j++];
+      scratch.ids[out] = take_a ? a_ids[i] : ids[j];
+      scratch.sims[out++] = take_a ? a_sims[i++] : sims[j++];
     }
-    std::copy_n(ids_tmp_.begin(), out, a_ids);
-    std::copy_n(sims_tmp_.begin(), out, a_sims);
+    std::copy_n(scratch.ids.begin(), out, a_ids);
+    std::copy_n(scratch.sims.begin(), out, a_sims);
   }
 
   KnnLists take() {
@@ -135,8 +144,6 @@ class MergedLists {
   int k_;
   std::vector<std::int64_t> ids_;
   std::vector<float> sims_;
-  std::vector<std::int64_t> ids_tmp_;
-  std::vector<float> sims_tmp_;
 };
 
 /// The searches of one round on this rank: rows received per unit, searched unit by unit.
@@ -273,6 +280,9 @@ class RoundRunner {
     for (auto& v : result_sims_) v.clear();
     result_ids_.resize(p);
     result_sims_.resize(p);
+    // Own queries: (list row, own row), merged below on all threads, each thread the own rows of
+    // its residue (a row's lists are merged in this order whatever the thread count).
+    local_.clear();
     std::int64_t row = 0;
     for (std::int64_t u = u0; u < u1; ++u)
       for (std::int64_t x = offsets[2 * (u - u0) + kQuery]; x < offsets[2 * (u - u0) + kQuery + 1]; ++x, ++row) {
@@ -280,26 +290,39 @@ class RoundRunner {
         const std::int64_t* ids = lists_.neighbors.data() + row * k_;
         const float* sims = lists_.similarities.data() + row * k_;
         const std::int64_t local = query - own_.first.value;
+        if (local >= 0 && local < own_.count) {
+          local_.push_back({row, local});
+          continue;
+        }
         int n = 0;
         while (n < k_ && ids[n] >= 0) ++n;
         if (n == 0) continue;
-        if (local >= 0 && local < own_.count) {
-          merged_.merge(local, ids, sims, n);
-          continue;
-        }
         const int to = owner_of(query);
         result_ids_[to].insert(result_ids_[to].end(), {query, static_cast<std::int64_t>(n)});
         result_ids_[to].insert(result_ids_[to].end(), ids, ids + n);
         result_sims_[to].insert(result_sims_[to].end(), sims, sims + n);
       }
+#pragma omp parallel
+    {
+      auto scratch = merged_.scratch();
+      const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
+      for (const auto& [list_row, local] : local_) {
+        if (local % threads != thread) continue;
+        const std::int64_t* ids = lists_.neighbors.data() + list_row * k_;
+        int n = 0;
+        while (n < k_ && ids[n] >= 0) ++n;
+        if (n > 0) merged_.merge(local, ids, lists_.similarities.data() + list_row * k_, n, scratch);
+      }
+    }
     comm_.alltoallv_into(result_ids_, got_result_ids_);
     comm_.alltoallv_into(result_sims_, got_sims_);
     // Each list as it was sent: (query, n, n ids), n similarities.
+    auto scratch = merged_.scratch();
     for (int r = 0; r < p; ++r)
       for (std::size_t at = 0, sim_at = 0; at < got_result_ids_[r].size();) {
         const std::int64_t query = got_result_ids_[r][at];
         const auto n = static_cast<int>(got_result_ids_[r][at + 1]);
-        merged_.merge(query - own_.first.value, got_result_ids_[r].data() + at + 2, got_sims_[r].data() + sim_at, n);
+        merged_.merge(query - own_.first.value, got_result_ids_[r].data() + at + 2, got_sims_[r].data() + sim_at, n, scratch);
         at += 2 + static_cast<std::size_t>(n);
         sim_at += static_cast<std::size_t>(n);
       }
@@ -345,6 +368,7 @@ class RoundRunner {
   std::vector<float> send_rows_, got_rows_;
   std::vector<std::int64_t> got_ids_, picks_, pick_ids_;
   std::vector<std::pair<std::int64_t, std::int64_t>> kept_;  ///< (own row, tag) of the routes to this rank
+  std::vector<std::pair<std::int64_t, std::int64_t>> local_;  ///< (list row, own row) of the own queries
   std::vector<SearchUnit> units_;
 };
 
