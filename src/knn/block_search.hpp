@@ -9,6 +9,7 @@
 // units, its k-means sample and its assignment move no rows between host and GPU.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -83,7 +84,7 @@ inline constexpr double kFixedPointScale = 0x1.0p32;
 /// has at most 24 significant bits, so adding 0.5 is exact wherever it can change the result).
 inline std::int64_t to_fixed_point(float x) {
   const double v = static_cast<double>(x) * kFixedPointScale;
-  return static_cast<std::int64_t>(v < 0 ? v - 0.5 : v + 0.5);
+  return static_cast<std::int64_t>(v + std::copysign(0.5, v));  // no branch: signs are a coin toss
 }
 
 /// On the CPU, or on this rank's GPU (collective for cuda: one GPU per rank, by node-local rank;

@@ -38,7 +38,7 @@ __global__ void add_fixed_point_sums_kernel(const float* rows, const std::int32_
     unsigned long long* sum = sums + static_cast<long long>(cluster[i]) * dim;
     for (long long j = threadIdx.x; j < dim; j += blockDim.x) {
       const double v = static_cast<double>(rows[i * dim + j]) * 0x1.0p32;
-      const long long fixed = static_cast<long long>(v < 0 ? v - 0.5 : v + 0.5);  // knn::to_fixed_point
+      const long long fixed = static_cast<long long>(v + copysign(0.5, v));  // knn::to_fixed_point
       atomicAdd(sum + j, static_cast<unsigned long long>(fixed));  // two's complement: signed sums wrap alike
     }
   }
