@@ -101,13 +101,15 @@ class CpuBlockSearch final : public BlockSearch {
 
 }  // namespace
 
-std::unique_ptr<BlockSearch> make_block_search(KnnBackend backend, const mpi::Comm& comm) {
+std::unique_ptr<BlockSearch> make_block_search(KnnBackend backend, const mpi::Comm& comm,
+                                               std::int64_t gpu_resident_rows) {
   if (backend == KnnBackend::kCpu) return std::make_unique<CpuBlockSearch>();
   if (backend == KnnBackend::kCuda) {
 #ifdef WEAVE_HAVE_CUDA
-    return cuda::make_cuda_block_search(comm);
+    return cuda::make_cuda_block_search(comm, gpu_resident_rows);
 #else
     (void)comm;
+    (void)gpu_resident_rows;
     throw UserError("--backend cuda: this build has no CUDA backend (configure with -DWEAVE_ENABLE_CUDA=ON where "
                     "nvcc and NCCL are installed)");
 #endif

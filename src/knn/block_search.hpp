@@ -88,7 +88,10 @@ inline std::int64_t to_fixed_point(float x) {
 }
 
 /// On the CPU, or on this rank's GPU (collective for cuda: one GPU per rank, by node-local rank;
-/// UserError when the build or the node has none).
-std::unique_ptr<BlockSearch> make_block_search(KnnBackend backend, const mpi::Comm& comm);
+/// UserError when the build or the node has none). gpu_resident_rows (cuda): the most own rows held
+/// on the GPU (0: as many as fit); beyond, the held rows stay in host memory and each unit's rows
+/// are gathered there and uploaded.
+std::unique_ptr<BlockSearch> make_block_search(KnnBackend backend, const mpi::Comm& comm,
+                                               std::int64_t gpu_resident_rows = 0);
 
 }  // namespace weave::knn

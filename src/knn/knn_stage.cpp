@@ -86,7 +86,7 @@ void run_knn_stage(const mpi::Comm& comm, const KnnConfig& config, const CommonO
   std::unique_ptr<SearchBackend> backend;
   std::unique_ptr<BlockSearch> block_search;
   if (method == "exact") mpi::collectively(comm, [&] { backend = make_backend(config, comm); });
-  else mpi::collectively(comm, [&] { block_search = make_block_search(config.backend, comm); });
+  else mpi::collectively(comm, [&] { block_search = make_block_search(config.backend, comm, config.gpu_resident_rows); });
 
   auto read_timer = report.stage("read_corpus");
   const corpus::CorpusBlock block = corpus::read_corpus(comm, config.corpus);

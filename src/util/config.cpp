@@ -221,8 +221,9 @@ const util::OptionTable<KnnConfig>& knn_options() {
       {.key = "gpu_resident_rows",
        .member = &C::gpu_resident_rows,
        .help = "cuda: own rows kept on the GPU at once; more are streamed from host memory in sub-blocks of this many, "
-               "each "
-               "uploaded once per ring step (0, the default: all of them if they fit, else as many as fit)",
+               "each uploaded once per ring step (0, the default: all of them if they fit, else as many as fit). ivf: "
+               "the own rows are held on the GPU if they fit (and are at most this many), else they stay in host "
+               "memory and each unit's rows are uploaded",
        .note = "cuda: own rows kept on the GPU at once (0: all that fit)",
        .min = 0,
        .zero_means = "as many as fit in GPU memory"},

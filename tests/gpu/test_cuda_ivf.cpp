@@ -100,7 +100,8 @@ TEST(CudaBlockSearch, ArbitraryIdsMatchTheCpu) {
 }
 
 /// The same units on both backends, over held rows: picks among own and extra rows, runs of own
-/// rows, given rows, an empty database; more queries than one batch of GPU lists.
+/// rows, given rows, an empty database; more queries than one batch of GPU lists. The GPU holds
+/// the rows itself, or (--gpu-resident-rows below the own rows) leaves them on the host.
 TEST(CudaBlockSearch, HeldRowsMatchTheCpu) {
   mpi::Comm comm;
   SKIP_WITHOUT_GPUS(comm);
@@ -122,13 +123,13 @@ TEST(CudaBlockSearch, HeldRowsMatchTheCpu) {
       {knn::RowSet::held_picks(q0.data(), 100), knn::RowSet{}},
       {knn::RowSet::held_run(5, 3000), knn::RowSet::held_picks(db0.data() + 10, 2000)},
   };
-  knn::KnnLists lists[2];
-  std::vector<std::int64_t> sums[2];
+  knn::KnnLists lists[3];
+  std::vector<std::int64_t> sums[3];
   std::vector<std::int32_t> cluster(q0.size());
   for (std::size_t i = 0; i < q0.size(); ++i) cluster[i] = static_cast<std::int32_t>((i * 13) % 50);
-  const KnnBackend backends[2] = {KnnBackend::kCpu, KnnBackend::kCuda};
-  for (int b = 0; b < 2; ++b) {
-    const auto search = knn::make_block_search(backends[b], comm);
+  const KnnBackend backends[3] = {KnnBackend::kCpu, KnnBackend::kCuda, KnnBackend::kCuda};
+  for (int b = 0; b < 3; ++b) {
+    const auto search = knn::make_block_search(backends[b], comm, b == 2 ? 1000 : 0);
     search->hold_own(own.data(), n_own, d, GlobalId(first));
     search->hold_extra(extra.data(), extra_ids.data(), n_extra);
     search->search_units(units, d, k, lists[b]);
@@ -137,8 +138,10 @@ TEST(CudaBlockSearch, HeldRowsMatchTheCpu) {
                                  cluster.data(), 50, d, sums[b].data());
     search->release_held();
   }
-  expect_same(lists[0], lists[1], "held rows");
+  expect_same(lists[0], lists[1], "held rows on the GPU");
+  expect_same(lists[0], lists[2], "held rows on the host");
   EXPECT_EQ(sums[0], sums[1]);
+  EXPECT_EQ(sums[0], sums[2]);
 }
 
 TEST(CudaIvf, TheSameListsAsTheCpu) {
@@ -159,11 +162,11 @@ TEST(CudaIvf, TheSameListsAsTheCpu) {
   o.train_sample = 64 * 128;
   o.recall_sample = 500;
   o.round_rows = 4000;  // several rounds, large clusters cut into pieces
-  knn::ivf::IvfResult result[2];
-  const KnnBackend backends[2] = {KnnBackend::kCpu, KnnBackend::kCuda};
-  for (int b = 0; b < 2; ++b) {
+  knn::ivf::IvfResult result[3];
+  const KnnBackend backends[3] = {KnnBackend::kCpu, KnnBackend::kCuda, KnnBackend::kCuda};
+  for (int b = 0; b < 3; ++b) {  // the third: rows held in host memory (--gpu-resident-rows below them)
     util::Report report(comm, "knn");
-    const auto search = knn::make_block_search(backends[b], comm);
+    const auto search = knn::make_block_search(backends[b], comm, b == 2 ? 100 : 0);
     result[b] = knn::ivf::ivf_knn(comm, knn::RowBlock{block.embeddings.data(), block.size(), GlobalId(block.range.begin)},
                                   block.info.dim, block.info.num_docs, o, *search, true, report);
   }
@@ -172,6 +175,9 @@ TEST(CudaIvf, TheSameListsAsTheCpu) {
   EXPECT_EQ(result[0].recall, result[1].recall);
   EXPECT_GT(result[1].rounds, 1);
   expect_same(result[0].lists, result[1].lists, "ivf");
+  EXPECT_EQ(result[0].centroids, result[2].centroids);
+  EXPECT_EQ(result[0].recall, result[2].recall);
+  expect_same(result[0].lists, result[2].lists, "ivf, rows held on the host");
 }
 
 }  // namespace

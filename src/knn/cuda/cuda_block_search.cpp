@@ -82,7 +82,8 @@ RowSet slice(const RowSet& set, std::int64_t from, std::int64_t n, std::int64_t 
 
 class CudaBlockSearch final : public BlockSearch {
  public:
-  explicit CudaBlockSearch(const mpi::Comm& comm) : device_(select_gpu(comm)) {}
+  CudaBlockSearch(const mpi::Comm& comm, std::int64_t resident_rows)
+      : device_(select_gpu(comm)), resident_rows_(resident_rows) {}
   std::string name() const override { return "cuda"; }
 
   void hold_own(const float* rows, std::int64_t count, std::int64_t dim, GlobalId first) override {
@@ -90,7 +91,16 @@ class CudaBlockSearch final : public BlockSearch {
     dim_held_ = dim;
     own_count_ = count;
     own_first_ = first.value;
+    host_own_ = rows;
     if (count == 0) return;
+    // On the GPU if they fit in 60% of its free memory (the rest for the units, the lists and
+    // the round's received rows), or in --gpu-resident-rows; else they stay on the host.
+    std::size_t free_bytes = 0, total_bytes = 0;
+    check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+    const auto row_bytes = static_cast<double>(dim * (sizeof(float) + sizeof(std::uint16_t)) + 2 * sizeof(float));
+    const auto fitting = static_cast<std::int64_t>(0.6 * static_cast<double>(free_bytes) / row_bytes) - kPadRows;
+    on_gpu_ = count <= (resident_rows_ > 0 ? std::min(resident_rows_, fitting) : fitting);
+    if (!on_gpu_) return;
     own_.reserve_rows(count, dim);
     upload(rows, static_cast<std::size_t>(count * dim) * sizeof(float), own_.fp32.data());
     convert_rows_to_bf16(own_.fp32.data(), count, dim, own_.bf16.data(), own_.norm.data(), own_.residual.data(),
@@ -100,7 +110,9 @@ class CudaBlockSearch final : public BlockSearch {
 
   void hold_extra(const float* rows, const std::int64_t* ids, std::int64_t count) override {
     extra_count_ = count;
-    if (count == 0) return;
+    host_extra_ = rows;
+    host_extra_ids_ = ids;
+    if (count == 0 || !on_gpu_) return;
     cudaStream_t s = stream_.get();
     extra_.reserve_rows(count, dim_held_);
     upload(rows, static_cast<std::size_t>(count * dim_held_) * sizeof(float), extra_.fp32.data());
@@ -227,6 +239,7 @@ class CudaBlockSearch final : public BlockSearch {
   /// The rows of `set` on the GPU: a run of held own rows in place, picked held rows gathered into
   /// `scratch`, given rows uploaded into it (and converted).
   DeviceRowsView on_gpu(const RowSet& set, std::int64_t dim, DeviceRows& scratch, cudaStream_t s) {
+    if (set.held() && !on_gpu_) return upload_rows(on_host(set, dim), dim, scratch, s);
     if (set.held()) {
       if (set.count > 0 && dim != dim_held_) throw InternalError("block search: held rows of another dimension");
       if (!set.picks) {
@@ -247,6 +260,27 @@ class CudaBlockSearch final : public BlockSearch {
                        s);
       return scratch.view(set.count, true, 0);
     }
+    return upload_rows(set, dim, scratch, s);
+  }
+
+  /// Held rows kept on the host, as given rows with ids gathered into a host buffer (free again as
+  /// soon as upload_rows returns: a copy from pageable memory returns once the bytes are staged).
+  RowSet on_host(const RowSet& set, std::int64_t dim) {
+    auto& buffer = host_buffer_;
+    buffer.ids.resize(static_cast<std::size_t>(set.count));
+    buffer.rows.resize(static_cast<std::size_t>(set.count * dim));
+    for (std::int64_t i = 0; i < set.count; ++i) {
+      const std::int64_t x = set.picks ? set.picks[i] : set.first_held + i;
+      const bool mine = x < own_count_;
+      const float* row = mine ? host_own_ + x * dim : host_extra_ + (x - own_count_) * dim;
+      buffer.ids[i] = mine ? own_first_ + x : host_extra_ids_[x - own_count_];
+      std::copy_n(row, dim, buffer.rows.begin() + i * dim);
+    }
+    return RowSet{buffer.rows.data(), buffer.ids.data(), set.count};
+  }
+
+  /// Given rows uploaded into `scratch` and converted.
+  DeviceRowsView upload_rows(const RowSet& set, std::int64_t dim, DeviceRows& scratch, cudaStream_t s) {
     scratch.reserve_rows(set.count, dim);
     check(cudaMemcpyAsync(scratch.fp32.data(), set.rows, static_cast<std::size_t>(set.count * dim) * sizeof(float),
                           cudaMemcpyHostToDevice, s),
@@ -318,6 +352,16 @@ class CudaBlockSearch final : public BlockSearch {
   Stream stream_;
   std::optional<ScoreGemm> gemm_;
   std::int64_t dim_ = 0;
+  std::int64_t resident_rows_;
+  bool on_gpu_ = true;  ///< the held rows are on the GPU (else in host memory, see hold_own)
+  const float* host_own_ = nullptr;
+  const float* host_extra_ = nullptr;
+  const std::int64_t* host_extra_ids_ = nullptr;
+  struct HostRows {
+    std::vector<float> rows;
+    std::vector<std::int64_t> ids;
+  };
+  HostRows host_buffer_;
   DeviceRows own_, extra_;
   std::int64_t own_count_ = 0, extra_count_ = 0, own_first_ = 0, dim_held_ = 0;
   DeviceRows queries_, database_;
@@ -335,9 +379,9 @@ class CudaBlockSearch final : public BlockSearch {
 
 }  // namespace
 
-std::unique_ptr<BlockSearch> make_cuda_block_search(const mpi::Comm& comm) {
+std::unique_ptr<BlockSearch> make_cuda_block_search(const mpi::Comm& comm, std::int64_t resident_rows) {
   std::unique_ptr<BlockSearch> search;
-  mpi::collectively(comm, [&] { search = std::make_unique<CudaBlockSearch>(comm); });
+  mpi::collectively(comm, [&] { search = std::make_unique<CudaBlockSearch>(comm, resident_rows); });
   return search;
 }
 

@@ -10,6 +10,7 @@
 namespace weave::knn::cuda {
 
 /// Collective (call on every rank): takes the rank's GPU (UserError on every rank if one has none).
-std::unique_ptr<BlockSearch> make_cuda_block_search(const mpi::Comm& comm);
+/// resident_rows: the most own rows held on the GPU (0: as many as fit).
+std::unique_ptr<BlockSearch> make_cuda_block_search(const mpi::Comm& comm, std::int64_t resident_rows);
 
 }  // namespace weave::knn::cuda
