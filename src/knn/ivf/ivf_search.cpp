@@ -146,7 +146,7 @@ class MergedLists {
   std::vector<float> sims_;
 };
 
-/// The searches of one round on this rank: rows received per unit, searched unit by unit.
+/// What the rounds of this rank did: times of the phases, rows moved, pairs scored.
 struct RoundStats {
   double shuffle_seconds = 0, search_seconds = 0, merge_seconds = 0;
   double unit_search_seconds = 0;  ///< of search_seconds: in BlockSearch::search_units
