@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "knn/cpu/row_search.hpp"
+#include "knn/held_rows.hpp"
 #ifdef WEAVE_HAVE_CUDA
 #include "knn/cuda/cuda_block_search.hpp"
 #endif
@@ -21,18 +22,13 @@ class CpuBlockSearch final : public BlockSearch {
   std::string name() const override { return "cpu"; }
 
   void hold_own(const float* rows, std::int64_t count, std::int64_t dim, GlobalId first) override {
-    own_ = rows;
-    own_count_ = count;
-    dim_ = dim;
-    own_first_ = first.value;
-    extra_ = nullptr;
-    extra_ids_ = nullptr;
+    held_ = HostHeldRows{rows, count, first.value, dim, nullptr, nullptr};
   }
   void hold_extra(const float* rows, const std::int64_t* ids, std::int64_t) override {
-    extra_ = rows;
-    extra_ids_ = ids;
+    held_.extra = rows;
+    held_.extra_ids = ids;
   }
-  void release_held() override { hold_own(nullptr, 0, 0, GlobalId(0)); }
+  void release_held() override { held_ = HostHeldRows{}; }
 
   void search_units(std::span<const SearchUnit> units, std::int64_t dim, int k, KnnLists& out) override {
     std::int64_t queries = 0;
@@ -40,8 +36,8 @@ class CpuBlockSearch final : public BlockSearch {
     TopK topk(queries, k);
     std::int64_t first = 0;
     for (const auto& unit : units) {
-      const RowSet q = contiguous(unit.queries, dim, query_rows_, query_ids_);
-      const RowSet d = contiguous(unit.database, dim, database_rows_, database_ids_);
+      const RowSet q = held_.contiguous(unit.queries, query_rows_, query_ids_);
+      const RowSet d = held_.contiguous(unit.database, database_rows_, database_ids_);
       searcher_.search(q, d, dim, topk, first);
       first += unit.queries.count;
     }
@@ -52,7 +48,7 @@ class CpuBlockSearch final : public BlockSearch {
   void add_fixed_point_sums(const RowSet& rows, const std::int32_t* cluster, int, std::int64_t dim,
                             std::int64_t* sums) override {
     for (std::int64_t i = 0; i < rows.count; ++i) {
-      const float* row = row_of(rows, i, dim);
+      const float* row = rows.held() ? held_.row_of(rows, i) : rows.rows + i * dim;
       std::int64_t* sum = sums + static_cast<std::int64_t>(cluster[i]) * dim;
       for (std::int64_t j = 0; j < dim; ++j) sum[j] += to_fixed_point(row[j]);
     }
@@ -61,40 +57,8 @@ class CpuBlockSearch final : public BlockSearch {
   double rescored_pairs() const override { return searcher_.rescored_pairs(); }
 
  private:
-  const float* held_row(std::int64_t index) const {
-    return index < own_count_ ? own_ + index * dim_ : extra_ + (index - own_count_) * dim_;
-  }
-  std::int64_t held_id(std::int64_t index) const {
-    return index < own_count_ ? own_first_ + index : extra_ids_[index - own_count_];
-  }
-  const float* row_of(const RowSet& rows, std::int64_t i, std::int64_t dim) const {
-    if (!rows.held()) return rows.rows + i * dim;
-    return held_row(rows.picks ? rows.picks[i] : rows.first_held + i);
-  }
-
-  /// The rows of `set` as one block with ids: given rows as they are, held ones referenced (a run of
-  /// own rows) or gathered into `rows` (picks), their ids into `ids`.
-  RowSet contiguous(const RowSet& set, std::int64_t dim, std::vector<float>& rows, std::vector<std::int64_t>& ids) const {
-    if (!set.held()) return set;
-    ids.resize(static_cast<std::size_t>(set.count));
-    if (!set.picks) {
-      for (std::int64_t i = 0; i < set.count; ++i) ids[i] = held_id(set.first_held + i);
-      if (set.first_held + set.count <= own_count_) return RowSet{own_ + set.first_held * dim, ids.data(), set.count};
-    } else {
-      for (std::int64_t i = 0; i < set.count; ++i) ids[i] = held_id(set.picks[i]);
-    }
-    rows.resize(static_cast<std::size_t>(set.count * dim));
-    for (std::int64_t i = 0; i < set.count; ++i) std::copy_n(row_of(set, i, dim), dim, rows.begin() + i * dim);
-    return RowSet{rows.data(), ids.data(), set.count};
-  }
-
   RowSearcher searcher_;
-  const float* own_ = nullptr;
-  std::int64_t own_count_ = 0;
-  std::int64_t dim_ = 0;
-  std::int64_t own_first_ = 0;
-  const float* extra_ = nullptr;
-  const std::int64_t* extra_ids_ = nullptr;
+  HostHeldRows held_;
   std::vector<float> query_rows_, database_rows_;
   std::vector<std::int64_t> query_ids_, database_ids_;
 };

@@ -10,6 +10,7 @@
 #include "knn/cuda/gather_kernels.hpp"
 #include "knn/cuda/gpu_device.hpp"
 #include "knn/cuda/pinned_host.hpp"
+#include "knn/held_rows.hpp"
 #include "knn/cuda/score_gemm.hpp"
 #include "knn/cuda/select_kernels.hpp"
 #include "knn/cuda/stream.hpp"
@@ -88,10 +89,7 @@ class CudaBlockSearch final : public BlockSearch {
 
   void hold_own(const float* rows, std::int64_t count, std::int64_t dim, GlobalId first) override {
     release_held();
-    dim_held_ = dim;
-    own_count_ = count;
-    own_first_ = first.value;
-    host_own_ = rows;
+    host_ = HostHeldRows{rows, count, first.value, dim, nullptr, nullptr};
     if (count == 0) return;
     // On the GPU if they fit in 60% of its free memory (the rest for the units, the lists and
     // the round's received rows), or in --gpu-resident-rows; else they stay on the host.
@@ -110,16 +108,17 @@ class CudaBlockSearch final : public BlockSearch {
 
   void hold_extra(const float* rows, const std::int64_t* ids, std::int64_t count) override {
     extra_count_ = count;
-    host_extra_ = rows;
-    host_extra_ids_ = ids;
+    host_.extra = rows;
+    host_.extra_ids = ids;
     if (count == 0 || !on_gpu_) return;
     cudaStream_t s = stream_.get();
-    extra_.reserve_rows(count, dim_held_);
-    upload(rows, static_cast<std::size_t>(count * dim_held_) * sizeof(float), extra_.fp32.data());
+    const std::int64_t dim = host_.dim;
+    extra_.reserve_rows(count, dim);
+    upload(rows, static_cast<std::size_t>(count * dim) * sizeof(float), extra_.fp32.data());
     check(cudaMemcpyAsync(extra_.ids.data(), ids, static_cast<std::size_t>(count) * sizeof(std::int64_t),
                           cudaMemcpyHostToDevice, s),
           "cudaMemcpyAsync(held ids)");
-    convert_rows_to_bf16(extra_.fp32.data(), count, dim_held_, extra_.bf16.data(), extra_.norm.data(),
+    convert_rows_to_bf16(extra_.fp32.data(), count, dim, extra_.bf16.data(), extra_.norm.data(),
                          extra_.residual.data(), s);
   }
 
@@ -127,7 +126,8 @@ class CudaBlockSearch final : public BlockSearch {
     stream_.synchronize();
     own_ = DeviceRows();
     extra_ = DeviceRows();
-    own_count_ = extra_count_ = 0;
+    host_ = HostHeldRows{};
+    extra_count_ = 0;
   }
 
   void search_units(std::span<const SearchUnit> units, std::int64_t dim, int k, KnnLists& out) override {
@@ -239,21 +239,22 @@ class CudaBlockSearch final : public BlockSearch {
   /// The rows of `set` on the GPU: a run of held own rows in place, picked held rows gathered into
   /// `scratch`, given rows uploaded into it (and converted).
   DeviceRowsView on_gpu(const RowSet& set, std::int64_t dim, DeviceRows& scratch, cudaStream_t s) {
-    if (set.held() && !on_gpu_) return upload_rows(on_host(set, dim), dim, scratch, s);
+    if (set.held() && !on_gpu_) return upload_rows(host_.contiguous(set, host_rows_, host_ids_), dim, scratch, s);
     if (set.held()) {
-      if (set.count > 0 && dim != dim_held_) throw InternalError("block search: held rows of another dimension");
+      if (set.count > 0 && dim != host_.dim) throw InternalError("block search: held rows of another dimension");
       if (!set.picks) {
-        if (set.first_held + set.count > own_count_) throw InternalError("block search: a run past the own rows");
+        if (set.first_held + set.count > host_.own_count) throw InternalError("block search: a run past the own rows");
         const std::int64_t f = set.first_held;
         return {own_.fp32.data() + f * dim, own_.bf16.data() + f * dim, own_.norm.data() + f, own_.residual.data() + f,
-                nullptr, own_first_ + f, set.count};
+                nullptr, host_.own_first + f, set.count};
       }
       scratch.reserve_rows(set.count, dim);
       reserve(scratch.picks, static_cast<std::size_t>(set.count), "block search picks");
       check(cudaMemcpyAsync(scratch.picks.data(), set.picks, static_cast<std::size_t>(set.count) * sizeof(std::int64_t),
                             cudaMemcpyHostToDevice, s),
             "cudaMemcpyAsync(picks)");
-      gather_held_rows(own_.view(own_count_, false, own_first_), extra_.view(extra_count_, true, 0), scratch.picks.data(),
+      gather_held_rows(own_.view(host_.own_count, false, host_.own_first), extra_.view(extra_count_, true, 0),
+                       scratch.picks.data(),
                        set.count, dim,
                        {scratch.fp32.data(), scratch.bf16.data(), scratch.norm.data(), scratch.residual.data(),
                         scratch.ids.data()},
@@ -263,23 +264,8 @@ class CudaBlockSearch final : public BlockSearch {
     return upload_rows(set, dim, scratch, s);
   }
 
-  /// Held rows kept on the host, as given rows with ids gathered into a host buffer (free again as
-  /// soon as upload_rows returns: a copy from pageable memory returns once the bytes are staged).
-  RowSet on_host(const RowSet& set, std::int64_t dim) {
-    auto& buffer = host_buffer_;
-    buffer.ids.resize(static_cast<std::size_t>(set.count));
-    buffer.rows.resize(static_cast<std::size_t>(set.count * dim));
-    for (std::int64_t i = 0; i < set.count; ++i) {
-      const std::int64_t x = set.picks ? set.picks[i] : set.first_held + i;
-      const bool mine = x < own_count_;
-      const float* row = mine ? host_own_ + x * dim : host_extra_ + (x - own_count_) * dim;
-      buffer.ids[i] = mine ? own_first_ + x : host_extra_ids_[x - own_count_];
-      std::copy_n(row, dim, buffer.rows.begin() + i * dim);
-    }
-    return RowSet{buffer.rows.data(), buffer.ids.data(), set.count};
-  }
-
-  /// Given rows uploaded into `scratch` and converted.
+  /// Given rows uploaded into `scratch` and converted. (The host rows are free again when this
+  /// returns: a copy from pageable memory returns once the bytes are staged.)
   DeviceRowsView upload_rows(const RowSet& set, std::int64_t dim, DeviceRows& scratch, cudaStream_t s) {
     scratch.reserve_rows(set.count, dim);
     check(cudaMemcpyAsync(scratch.fp32.data(), set.rows, static_cast<std::size_t>(set.count * dim) * sizeof(float),
@@ -353,17 +339,12 @@ class CudaBlockSearch final : public BlockSearch {
   std::optional<ScoreGemm> gemm_;
   std::int64_t dim_ = 0;
   std::int64_t resident_rows_;
-  bool on_gpu_ = true;  ///< the held rows are on the GPU (else in host memory, see hold_own)
-  const float* host_own_ = nullptr;
-  const float* host_extra_ = nullptr;
-  const std::int64_t* host_extra_ids_ = nullptr;
-  struct HostRows {
-    std::vector<float> rows;
-    std::vector<std::int64_t> ids;
-  };
-  HostRows host_buffer_;
+  bool on_gpu_ = true;  ///< the held rows are on the GPU (else only in host memory, see hold_own)
+  HostHeldRows host_;  ///< the held rows where the caller keeps them
+  std::vector<float> host_rows_;  ///< held rows gathered on the host (on_gpu_ false)
+  std::vector<std::int64_t> host_ids_;
   DeviceRows own_, extra_;
-  std::int64_t own_count_ = 0, extra_count_ = 0, own_first_ = 0, dim_held_ = 0;
+  std::int64_t extra_count_ = 0;
   DeviceRows queries_, database_;
   DeviceArray<float> maxima_;
   DeviceArray<std::uint16_t> scores_;

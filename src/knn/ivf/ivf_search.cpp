@@ -10,7 +10,6 @@
 #include "knn/ivf/cluster_plan.hpp"
 #include "knn/ivf/kmeans.hpp"
 #include "knn/ivf/recall_sample.hpp"
-#include "knn/topk.hpp"
 #include "util/progress.hpp"
 #include "util/report.hpp"
 

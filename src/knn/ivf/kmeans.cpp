@@ -5,7 +5,6 @@
 #include <numeric>
 
 #include "knn/ivf/hash_sample.hpp"
-#include "knn/topk.hpp"
 #include "util/random.hpp"
 
 namespace weave::knn::ivf {

@@ -1,12 +1,9 @@
 #include "knn/ivf/recall_sample.hpp"
 
 #include <algorithm>
-#include <numeric>
-#include <tuple>
 
 #include "knn/ivf/hash_sample.hpp"
 #include "knn/ivf/ivf_search.hpp"
-#include "knn/topk.hpp"
 
 namespace weave::knn::ivf {
 
