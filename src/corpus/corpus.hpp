@@ -2,6 +2,7 @@
 // per-document columns, plus what every rank knows about the whole corpus (shards, N, d).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -61,6 +62,15 @@ struct CorpusBlock {
   const float* embedding(LocalId l) const { return embeddings.data() + l.value * info.dim; }
   std::int64_t file_row(LocalId l) const { return file_rows.empty() ? range.begin + l.value : file_rows[l.value]; }
 };
+
+/// Scales a row to unit L2 norm (float64 norm); a zero row (--on-zero-vector=keep) stays zero.
+inline void normalise_row(float* row, std::int64_t d) {
+  double norm2 = 0;
+  for (std::int64_t j = 0; j < d; ++j) norm2 += static_cast<double>(row[j]) * row[j];
+  if (norm2 == 0) return;
+  const float inv = static_cast<float>(1.0 / std::sqrt(norm2));
+  for (std::int64_t j = 0; j < d; ++j) row[j] *= inv;
+}
 
 /// Resolves a corpus path (HDF5 file or manifest) to its shard files (collective: rank 0 reads,
 /// everyone gets the list). Throws UserError for a missing, unreadable or non-HDF5 input.

@@ -1,5 +1,6 @@
 #include "corpus/provenance.hpp"
 
+#include <algorithm>
 #include <span>
 
 #include <fmt/format.h>
@@ -38,6 +39,33 @@ void fingerprint_corpus(const mpi::Comm& comm, CorpusBlock& block) {
   block.info.documents_fingerprint = fmt::format("{:016x}", util::mix64(sums[0] ^ n));
   block.info.fingerprint =
       block.info.embeddings_read ? fmt::format("{:016x}", util::mix64(util::mix64(sums[0] ^ n) ^ sums[1])) : "";
+}
+
+void fingerprint_sampled_rows(const mpi::Comm& comm, CorpusBlock& block, RowReader& rows) {
+  if (block.info.embeddings_read) return;  // read_corpus fingerprinted them
+  std::vector<std::int64_t> sampled;  // owned ids in sampled blocks
+  for (std::int64_t id = block.range.begin; id < block.range.end; ++id)
+    if (sampled_block(id)) sampled.push_back(id);
+  // In rounds of ~64 MiB of rows: the sum wraps, so how the rows are split changes nothing.
+  const auto round = static_cast<std::size_t>(std::max<std::int64_t>(1, (64 << 20) / (4 * std::max(1, block.info.dim))));
+  const auto rounds = comm.max(static_cast<std::int64_t>((sampled.size() + round - 1) / round));
+  std::uint64_t sums[2] = {0, 0};
+  for (std::int64_t t = 0; t < rounds; ++t) {
+    const std::size_t first = std::min(sampled.size(), static_cast<std::size_t>(t) * round);
+    const std::size_t last = std::min(sampled.size(), first + round);
+    const SomeRows part = rows.read({sampled.begin() + static_cast<std::ptrdiff_t>(first),
+                                     sampled.begin() + static_cast<std::ptrdiff_t>(last)});
+    for (std::int64_t id : part.docs()) {
+      const std::int64_t i = id - block.range.begin;
+      const std::uint64_t h = document_hash(id, block.lengths[i], block.doc_ids.empty() ? -1 : block.doc_ids[i]);
+      sums[1] += util::hash_bytes(part.row(id), static_cast<std::size_t>(block.info.dim) * sizeof(float), h);
+    }
+  }
+  for (std::int64_t i = 0; i < block.size(); ++i)
+    sums[0] += document_hash(block.range.begin + i, block.lengths[i], block.doc_ids.empty() ? -1 : block.doc_ids[i]);
+  comm.sum_inplace(std::span<std::uint64_t>(sums));
+  const auto n = static_cast<std::uint64_t>(block.info.num_docs);
+  block.info.fingerprint = fmt::format("{:016x}", util::mix64(util::mix64(sums[0] ^ n) ^ sums[1]));
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corpus/corpus.hpp"
+#include "corpus/row_reader.hpp"
 
 namespace weave::corpus {
 
@@ -24,6 +25,11 @@ inline bool sampled_block(std::int64_t id) { return (id / 1024) % 16 == 0; }
 /// those and the embedding bits (after normalisation) of the documents in sampled blocks (empty
 /// when the embeddings were not read).
 void fingerprint_corpus(const mpi::Comm& comm, CorpusBlock& block);
+
+/// Collective, O(N/P + N d / (16 P)) read: the content fingerprint of a block read without its
+/// embeddings (Columns::kDocuments), from the rows of the sampled blocks alone, read by `rows`:
+/// the same fingerprint that read_corpus gives. No-op when the block holds its embeddings.
+void fingerprint_sampled_rows(const mpi::Comm& comm, CorpusBlock& block, RowReader& rows);
 
 /// What an output records of its corpus: path, documents, dim and the content fingerprint.
 nlohmann::json corpus_record(const CorpusInfo& info);

@@ -68,14 +68,7 @@ void read_shard_block(const mpi::Comm& comm, const CorpusInfo& info, const Shard
 void normalise_rows(CorpusBlock& block) {
   if (!block.info.embeddings_read) return;
   const std::int64_t d = block.info.dim;
-  for (std::int64_t i = 0; i < block.size(); ++i) {
-    float* row = block.embeddings.data() + i * d;
-    double norm2 = 0;
-    for (std::int64_t j = 0; j < d; ++j) norm2 += static_cast<double>(row[j]) * row[j];
-    if (norm2 == 0) continue;  // kept zero rows (--on-zero-vector=keep) stay zero
-    const float inv = static_cast<float>(1.0 / std::sqrt(norm2));
-    for (std::int64_t j = 0; j < d; ++j) row[j] *= inv;
-  }
+  for (std::int64_t i = 0; i < block.size(); ++i) normalise_row(block.embeddings.data() + i * d, d);
 }
 
 }  // namespace

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "corpus/corpus.hpp"
 #include "mpi/ask_owners.hpp"
+#include "weave/ids.hpp"
 
 namespace weave::corpus {
 
@@ -19,13 +19,12 @@ inline std::int64_t rows_per_round(std::int64_t d) {
 }
 
 /// Collective. visit(first, count, rows) gets the rows of docs[first, first + count), in rounds of
-/// at most round_rows documents.
-template <typename Visit>
-void visit_rows(const mpi::Comm& comm, const CorpusBlock& corpus, const std::vector<std::int64_t>& docs,
-                std::int64_t round_rows, Visit&& visit) {
-  const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
+/// at most round_rows documents; an owner answers with row_of(doc) (a const float* to d values).
+template <typename RowOf, typename Visit>
+void visit_rows(const mpi::Comm& comm, std::int64_t num_docs, std::int64_t d, const std::vector<std::int64_t>& docs,
+                std::int64_t round_rows, RowOf&& row_of, Visit&& visit) {
   const auto batch = static_cast<std::size_t>(std::max<std::int64_t>(1, round_rows));
-  auto owner = [&](std::int64_t doc) { return block_owner(n, comm.size(), GlobalId(doc)); };
+  auto owner = [&](std::int64_t doc) { return block_owner(num_docs, comm.size(), GlobalId(doc)); };
   const auto rounds = comm.max(static_cast<std::int64_t>((docs.size() + batch - 1) / batch));
   for (std::int64_t t = 0; t < rounds; ++t) {
     const std::size_t first = std::min(docs.size(), static_cast<std::size_t>(t) * batch);
@@ -33,10 +32,7 @@ void visit_rows(const mpi::Comm& comm, const CorpusBlock& corpus, const std::vec
     const std::vector<std::int64_t> part(docs.begin() + static_cast<std::ptrdiff_t>(first),
                                          docs.begin() + static_cast<std::ptrdiff_t>(last));
     const auto rows = mpi::ask_owners<float>(comm, part, static_cast<std::size_t>(d), owner,
-                                             [&](std::int64_t doc, float* row) {
-                                               std::copy_n(corpus.embeddings.data() + (doc - corpus.range.begin) * d,
-                                                           d, row);
-                                             });
+                                             [&](std::int64_t doc, float* row) { std::copy_n(row_of(doc), d, row); });
     if (last > first) visit(first, last - first, rows.data());
   }
 }

@@ -23,25 +23,28 @@ std::string where(const CorpusInfo& info, const std::string& dataset, std::int64
 
 }  // namespace
 
+void check_embedding(const CorpusInfo& info, std::int64_t file_row, const float* x, ZeroVectorPolicy policy) {
+  bool zero = true;
+  for (std::int64_t j = 0; j < info.dim; ++j) {
+    if (!std::isfinite(x[j]))
+      throw UserError(fmt::format("{}: embedding has a non-finite value ({}) in column {}",
+                                  where(info, "/embeddings", file_row), x[j], j),
+                      file_row);
+    zero = zero && x[j] == 0.0f;
+  }
+  if (zero && policy == ZeroVectorPolicy::kError)
+    throw UserError(fmt::format("{}: embedding is all zeros (cosine similarity is undefined); fix the row or pass "
+                                "--on-zero-vector=drop or =keep",
+                                where(info, "/embeddings", file_row)),
+                    file_row);
+}
+
 void check_values(const CorpusBlock& block, ZeroVectorPolicy policy) {
   const CorpusInfo& info = block.info;
   const std::int64_t d = info.dim;
   for (std::int64_t i = 0; i < block.size(); ++i) {
     const std::int64_t row = block.file_row(LocalId(i));
-    const float* x = info.embeddings_read ? block.embeddings.data() + i * d : nullptr;
-    bool zero = info.embeddings_read;
-    for (std::int64_t j = 0; j < d && info.embeddings_read; ++j) {
-      if (!std::isfinite(x[j]))
-        throw UserError(fmt::format("{}: embedding has a non-finite value ({}) in column {}",
-                                    where(info, "/embeddings", row), x[j], j),
-                        row);
-      zero = zero && x[j] == 0.0f;
-    }
-    if (zero && policy == ZeroVectorPolicy::kError)
-      throw UserError(fmt::format("{}: embedding is all zeros (cosine similarity is undefined); fix the row or pass "
-                                  "--on-zero-vector=drop or =keep",
-                                  where(info, "/embeddings", row)),
-                      row);
+    if (info.embeddings_read) check_embedding(info, row, block.embeddings.data() + i * d, policy);
     if (block.lengths[i] <= 0)
       throw UserError(fmt::format("{}: token length {} is not positive{}", where(info, "/lengths", row), block.lengths[i],
                                   info.has_lengths ? "" : " (the token store given by --lengths-from has an empty "

@@ -5,6 +5,10 @@
 
 namespace weave::corpus {
 
+/// Local: throws UserError if the embedding x of file row `file_row` has a non-finite value, or is
+/// zero under --on-zero-vector=error (the messages of check_values).
+void check_embedding(const CorpusInfo& info, std::int64_t file_row, const float* x, ZeroVectorPolicy policy);
+
 /// Local: throws UserError for this block's first bad row (non-finite embedding, zero embedding
 /// under --on-zero-vector=error, non-positive length), keyed by the global row.
 void check_values(const CorpusBlock& block, ZeroVectorPolicy policy);

@@ -255,6 +255,49 @@ void read_rows_raw(const File& file, const std::string& dataset, std::int64_t ro
                  fmt::format("{}: cannot read {} rows {}..{}", file.path(), dataset, row_begin, row_begin + row_count));
 }
 
+/// The union of runs[first, last) as a selection of a copy of `space`. Halves are combined
+/// (H5Scombine_select): adding runs one by one (H5S_SELECT_OR) rebuilds the selection each time,
+/// quadratic in the runs (20,000 runs: 5 s against 0.02 s this way).
+Handle union_of_runs(hid_t space, const std::vector<RowRun>& runs, std::size_t first, std::size_t last, std::int64_t cols) {
+  if (last - first == 1) {
+    Handle one(checked(H5Scopy(space), "H5Scopy"), H5Sclose);
+    hsize_t start[2] = {static_cast<hsize_t>(runs[first].begin), 0};
+    hsize_t count[2] = {static_cast<hsize_t>(runs[first].count), static_cast<hsize_t>(cols)};
+    checked_status(H5Sselect_hyperslab(one.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "H5Sselect_hyperslab");
+    return one;
+  }
+  const std::size_t mid = first + (last - first) / 2;
+  const Handle a = union_of_runs(space, runs, first, mid, cols);
+  const Handle b = union_of_runs(space, runs, mid, last, cols);
+  return Handle(checked(H5Scombine_select(a.get(), H5S_SELECT_OR, b.get()), "H5Scombine_select"), H5Sclose);
+}
+
+void read_row_runs_raw(const File& file, const std::string& dataset, const std::vector<RowRun>& runs,
+                       std::int64_t cols, hid_t mem_type, void* out) {
+  Handle dset = open_dataset(file, dataset);
+  if (total_rows(dset.get()) == 0) return;  // nothing allocated to read from (same on every rank)
+  std::int64_t rows = 0;
+  for (const RowRun& run : runs) rows += run.count;
+  // The checks of a single block (dimensions, columns, bounds) on the runs' span; its selection is
+  // then replaced by the union of the runs.
+  const std::int64_t first = runs.empty() ? 0 : runs.front().begin;
+  const std::int64_t span = runs.empty() ? 0 : runs.back().begin + runs.back().count - first;
+  auto [fspace, ignored] = row_selection(file, dataset, dset.get(), first, span, cols);
+  const int rank = H5Sget_simple_extent_ndims(fspace.get());
+  hsize_t mem_dims[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(cols)};
+  Handle mspace(checked(H5Screate_simple(rank, mem_dims, nullptr), "H5Screate_simple"), H5Sclose);
+  if (rows == 0) {
+    checked_status(H5Sselect_none(fspace.get()), "H5Sselect_none");
+    checked_status(H5Sselect_none(mspace.get()), "H5Sselect_none");
+  } else {
+    fspace = union_of_runs(fspace.get(), runs, 0, runs.size(), cols);
+  }
+  Handle dxpl = collective_transfer();
+  checked_status(H5Dread(dset.get(), mem_type, mspace.get(), fspace.get(), dxpl.get(), out),
+                 fmt::format("{}: cannot read {} rows in {} runs from row {}", file.path(), dataset, rows, runs.size(),
+                             first));
+}
+
 void write_rows_raw(const File& file, const std::string& dataset, std::int64_t row_begin, std::int64_t row_count,
                     std::int64_t cols, hid_t mem_type, const void* in) {
   Handle dset = open_dataset(file, dataset);
@@ -284,6 +327,20 @@ void read_float16_rows(const File& file, const std::string& dataset, std::int64_
                        std::int64_t cols, std::uint16_t* out) {
   read_rows_raw(file, dataset, row_begin, row_count, cols, float16_type(), out);
 }
+
+void read_float16_row_runs(const File& file, const std::string& dataset, const std::vector<RowRun>& runs,
+                           std::int64_t cols, std::uint16_t* out) {
+  read_row_runs_raw(file, dataset, runs, cols, float16_type(), out);
+}
+
+template <typename T>
+void read_row_runs(const File& file, const std::string& dataset, const std::vector<RowRun>& runs, std::int64_t cols,
+                   T* out) {
+  read_row_runs_raw(file, dataset, runs, cols, native_type<T>(), out);
+}
+template void read_row_runs<float>(const File&, const std::string&, const std::vector<RowRun>&, std::int64_t, float*);
+template void read_row_runs<std::uint16_t>(const File&, const std::string&, const std::vector<RowRun>&, std::int64_t,
+                                           std::uint16_t*);
 
 void write_float16_rows(const File& file, const std::string& dataset, std::int64_t row_begin, std::int64_t row_count,
                         std::int64_t cols, const std::uint16_t* in) {

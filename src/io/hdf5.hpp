@@ -83,6 +83,22 @@ void read_rows(const File& file, const std::string& dataset, std::int64_t row_be
 void read_float16_rows(const File& file, const std::string& dataset, std::int64_t row_begin, std::int64_t row_count,
                        std::int64_t cols, std::uint16_t* out);
 
+/// Consecutive rows [begin, begin + count) of a dataset.
+struct RowRun {
+  std::int64_t begin = 0;
+  std::int64_t count = 0;
+};
+
+/// Reads the union of `runs` (ascending, disjoint) into out, the runs' rows one after another, as
+/// read_rows would read each (collective in the same way; a rank without runs reads nothing). One
+/// call reads rows scattered over a dataset: the file system sees one request list, not a read per run.
+template <typename T>
+void read_row_runs(const File& file, const std::string& dataset, const std::vector<RowRun>& runs, std::int64_t cols,
+                   T* out);
+/// Same as read_row_runs, into IEEE binary16 bits (numpy's float16) whatever the stored float type.
+void read_float16_row_runs(const File& file, const std::string& dataset, const std::vector<RowRun>& runs,
+                           std::int64_t cols, std::uint16_t* out);
+
 /// Creates a dataset of `type` with the given dims (collective). Chunked when chunk_rows > 0.
 void create_dataset(const File& file, const std::string& name, StoredType type, const std::vector<std::int64_t>& dims,
                     std::int64_t chunk_rows = 0);

@@ -48,6 +48,11 @@ void write_knn_file(const mpi::Comm& comm, const std::string& path, const corpus
       io::create_dataset(f, "/centroids", io::StoredType::kFloat32, {clusters, d});
       io::write_rows(f, "/centroids", 0, comm.is_root() ? clusters : 0, d, attributes.centroids.data());
     }
+    if (!attributes.row_sum.empty()) {
+      const auto entries = static_cast<std::int64_t>(attributes.row_sum.size());
+      io::create_dataset(f, "/row_sum", io::StoredType::kInt64, {entries});
+      io::write_rows(f, "/row_sum", 0, comm.is_root() ? entries : 0, 1, attributes.row_sum.data());
+    }
     io::write_attribute(f, "/", "k", k);
     io::write_attribute(f, "/", "num_docs", n);
     io::write_attribute(f, "/", "metric", std::string("cosine"));
@@ -106,6 +111,18 @@ KnnFileBlock read_knn_file(const mpi::Comm& comm, io::File file) {
     io::read_rows(file, "/similarities", out.range.begin, out.range.size(), out.k, out.lists.similarities.data());
   });
   mpi::collectively(comm, [&] { check_lists(path, out); });
+  std::int64_t row_sum_entries = 0;
+  mpi::collectively(comm, [&] {
+    if (!file.has_dataset("/row_sum")) return;
+    const auto info = file.dataset_info("/row_sum");
+    if (info.dims.size() != 1 || info.dims[0] < 2)
+      throw UserError(fmt::format("{}: /row_sum must have shape [d + 1] (made by weave knn)", path));
+    row_sum_entries = info.dims[0];
+  });
+  if (row_sum_entries > 0) {
+    out.row_sum.resize(static_cast<std::size_t>(row_sum_entries));
+    mpi::collectively(comm, [&] { io::read_rows(file, "/row_sum", 0, row_sum_entries, 1, out.row_sum.data()); });
+  }
   return out;
 }
 

@@ -23,6 +23,8 @@ struct KnnFileAttributes {
   std::vector<std::pair<std::string, double>> reals;
   /// ivf: the cluster centroids, clusters x dim unit rows (the same on every rank), as /centroids.
   std::vector<float> centroids;
+  /// The corpus's row sum (knn/row_sum.hpp, stored form), as /row_sum; not written when empty.
+  std::vector<std::int64_t> row_sum;
 };
 
 /// Collective: writes every rank's rows of the lists through the .tmp + rename protocol.
@@ -39,6 +41,8 @@ struct KnnFileBlock {
   /// method, backend, metric, creator_version, the ivf's nlist, nprobe, train_sample,
   /// recall_queries, recall_at_k, target_recall: those the file has
   nlohmann::json attributes;
+  /// /row_sum (knn/row_sum.hpp, stored form) on every rank; empty in files from before it.
+  std::vector<std::int64_t> row_sum;
 };
 /// Collective; the lists are checked (check_lists).
 KnnFileBlock read_knn_file(const mpi::Comm& comm, const std::string& path);

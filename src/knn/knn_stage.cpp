@@ -7,6 +7,7 @@
 #include "io/atomic_output.hpp"
 #include "knn/backend.hpp"
 #include "knn/block_search.hpp"
+#include "knn/row_sum.hpp"
 #include "knn/exact_ring.hpp"
 #include "knn/identical_rows.hpp"
 #include "knn/ivf/ivf_search.hpp"
@@ -97,13 +98,19 @@ void run_knn_stage(const mpi::Comm& comm, const KnnConfig& config, const CommonO
     util::warn_root(comm, "weave knn: warning: the corpus has {}, so each has fewer than k={} neighbours; the lists "
                           "are padded with id -1 and similarity NaN\n", util::count_of(n, "document"), config.k);
 
-  KnnFileAttributes attributes{method, backend ? backend->name() : block_search->name(), to_json(config), {}, {}, {}};
+  KnnFileAttributes attributes{method, backend ? backend->name() : block_search->name(), to_json(config), {}, {}, {}, {}};
   auto search_timer = report.stage("search");
   const KnnLists lists = backend ? exact_ring_knn(comm, distributed_rows_of(block), ring_options(config, common.quiet), *backend, report)
                                  : approximate_knn(comm, block, config, *block_search, common.quiet, report, attributes);
   search_timer.stop();
 
   auto write_timer = report.stage("write");
+  // The rows' sum, for the figures of a random order that `weave order` reports without reading
+  // every row (knn/row_sum.hpp).
+  RowSum row_sum(block.info.dim);
+  for (std::int64_t i = 0; i < block.size(); ++i) row_sum.add(block.embedding(LocalId(i)));
+  row_sum.sum_over(comm);
+  attributes.row_sum = row_sum.units();
   write_knn_file(comm, config.out, block, lists, attributes);
   write_timer.stop();
 

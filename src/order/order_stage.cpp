@@ -7,10 +7,12 @@
 #include "corpus/corpus.hpp"
 #include "corpus/metadata.hpp"
 #include "corpus/provenance.hpp"
+#include "corpus/row_reader.hpp"
 #include "dedup/dedup_file.hpp"
 #include "dedup/kept_subset.hpp"
 #include "io/atomic_output.hpp"
 #include "knn/knn_file.hpp"
+#include "knn/row_sum.hpp"
 #include "mpi/collective_error.hpp"
 #include "order/greedy.hpp"
 #include "order/iclm.hpp"
@@ -58,8 +60,8 @@ std::vector<std::int64_t> route_positions(const mpi::Comm& comm, std::int64_t n,
   return out;
 }
 
-Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
-                     const OrderConfig& config, bool quiet, util::Report& report) {
+Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& rows,
+                     const LocalGraph& graph, const OrderConfig& config, bool quiet, util::Report& report) {
   const std::int64_t n = corpus.info.num_docs;
   const GreedyOptions options{config.tail_fraction, config.max_rounds, !quiet};
   auto greedy_timer = report.stage("greedy");
@@ -69,7 +71,7 @@ Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, c
   auto stitch_timer = report.stage("stitch");
   std::vector<std::int64_t> links = cover.links;
   std::vector<std::int64_t> partner = std::move(cover.partner);
-  const StitchStats stitch = stitch_paths(comm, corpus, graph, links, partner, config.stitch_k,
+  const StitchStats stitch = stitch_paths(comm, corpus, rows, graph, links, partner, config.stitch_k,
                                           config.stitch_exact_ends, options, report);
   stitch_timer.stop();
 
@@ -138,8 +140,18 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
   const corpus::CorpusInfo info = corpus::read_corpus_info(comm, config.corpus.path);
   io::check_output_path(comm, config.out, static_cast<double>(info.num_docs) * 16);
   auto read_timer = report.stage("read");
-  corpus::CorpusBlock whole = corpus::read_corpus(comm, config.corpus);
-  report.add_counter("corpus_bytes_read", whole.bytes_read);
+  // The documents' columns only: the embeddings are read where they are needed (the path ends'
+  // rows for stitching, the stitched links' rows for the quality figures), by `rows` below. So the
+  // kNN file is matched to the corpus by its documents (as pack does), not by the embeddings.
+  corpus::CorpusBlock whole = corpus::read_corpus(comm, config.corpus, corpus::Columns::kDocuments);
+  double bytes_read = whole.bytes_read;
+  {
+    // The content fingerprint from the sampled rows (1/16 of them), to match the kNN file's.
+    corpus::RowReader sampled(comm, whole, config.corpus);
+    corpus::fingerprint_sampled_rows(comm, whole, sampled);
+    report.add_counter("embedding_rows_read_fingerprint", static_cast<double>(sampled.rows_read()));
+    bytes_read += sampled.bytes_read();
+  }
   const knn::KnnFileBlock knn =
       knn::read_knn_file_for(comm, config.knn, whole.info, corpus::Compared::kContent, config.force);
   const nlohmann::json corpus_record = corpus::corpus_record(whole.info);  // the whole corpus, deduplicated or not
@@ -159,11 +171,26 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
   const LocalGraph graph = build_knn_graph(comm, corpus.info.num_docs, corpus.range, kept ? kept->lists : knn.lists);
   read_timer.stop();
 
-  Ordered ordered = config.algorithm == OrderAlgorithm::kIclm ? iclm(comm, corpus, graph, report)
-                                               : greedy_order(comm, corpus, graph, config, common.quiet, report);
+  corpus::RowReader rows(comm, corpus, config.corpus);
+  Ordered ordered = config.algorithm == OrderAlgorithm::kIclm
+                        ? iclm(comm, corpus, graph, report)
+                        : greedy_order(comm, corpus, rows, graph, config, common.quiet, report);
+  const std::int64_t stitch_rows_read = rows.rows_read();
   auto quality_timer = report.stage("quality");
-  const OrderQuality quality = measure_order(comm, corpus, graph, ordered.order_block);
+  // knn.h5's row sum is this corpus's when the file records this very corpus (not one forced on
+  // it) and no document was removed by --dedup.
+  std::optional<knn::RowSum> row_sum;
+  const std::string recorded_fingerprint =
+      knn.corpus.is_object() ? knn.corpus.value("fingerprint", std::string()) : std::string();
+  if (!kept && knn.row_sum.size() == static_cast<std::size_t>(corpus.info.dim) + 1 &&
+      recorded_fingerprint == corpus.info.fingerprint)
+    row_sum = knn::RowSum::from_units(knn.row_sum);
+  const OrderQuality quality = measure_order(comm, corpus, rows, row_sum ? &*row_sum : nullptr, graph,
+                                             ordered.order_block);
   quality_timer.stop();
+  report.add_counter("embedding_rows_read_stitch", static_cast<double>(stitch_rows_read));
+  report.add_counter("embedding_rows_read_quality", static_cast<double>(rows.rows_read() - stitch_rows_read));
+  report.add_counter("corpus_bytes_read", bytes_read + rows.bytes_read());
   nlohmann::json figures = ordered.figures;
   figures.update(quality.figures);
   for (const auto& [key, value] : figures.items()) report.set_figure(key, value);

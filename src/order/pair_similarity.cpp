@@ -18,12 +18,12 @@ float fast_similarity(const float* a, const float* b, std::int64_t d) {
   return sum;
 }
 
-std::vector<float> score_pairs(const mpi::Comm& comm, const corpus::CorpusBlock& corpus,
+std::vector<float> score_pairs(const mpi::Comm& comm, std::int64_t num_docs, const corpus::SomeRows& rows,
                                const std::vector<EndPair>& pairs, std::int64_t batch_rows,
                                std::int64_t* rows_fetched) {
-  const std::int64_t d = corpus.info.dim;
-  const BlockRange range = corpus.range;
-  auto row = [&](std::int64_t doc) { return corpus.embeddings.data() + (doc - range.begin) * d; };
+  const std::int64_t d = rows.dim();
+  const BlockRange range = rows.range();
+  auto row = [&](std::int64_t doc) { return rows.row(doc); };
   std::vector<float> sims(pairs.size());
 
   // Each pair as (local end, other end); pairs with a remote end, by that end: each batch fetches a
@@ -44,11 +44,11 @@ std::vector<float> score_pairs(const mpi::Comm& comm, const corpus::CorpusBlock&
   for (std::size_t j : remote)
     if (wanted.empty() || wanted.back() != other(j)) wanted.push_back(other(j));
   std::size_t next_pair = 0;
-  corpus::visit_rows(comm, corpus, wanted, batch_rows, [&](std::size_t first, std::size_t count, const float* rows) {
+  corpus::visit_rows(comm, num_docs, d, wanted, batch_rows, row, [&](std::size_t first, std::size_t count, const float* fetched_rows) {
     for (std::size_t x = 0; x < count; ++x)
       for (; next_pair < remote.size() && other(remote[next_pair]) == wanted[first + x]; ++next_pair) {
         const std::size_t j = remote[next_pair];
-        const float* fetched = rows + x * d;
+        const float* fetched = fetched_rows + x * d;
         // The pair's order (a, b) is kept so that both holders of a pair would get the same bits.
         sims[j] = pairs[j].a == wanted[first + x] ? fast_similarity(fetched, row(pairs[j].b), d)
                                                   : fast_similarity(row(pairs[j].a), fetched, d);

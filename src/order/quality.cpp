@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "corpus/row_rounds.hpp"
+#include "knn/row_sum.hpp"
 #include "knn/topk.hpp"
 #include "mpi/ask_owners.hpp"
 #include "order/pair_similarity.hpp"
@@ -94,29 +95,30 @@ std::int64_t same_topic_pairs(const mpi::Comm& comm, const std::vector<std::int3
 
 /// The figures of a random order, exactly: the means over all pairs of distinct documents. With
 /// S the sum of the (unit) rows, the pairs' similarities sum to (|S|^2 - sum_i |x_i|^2) / 2, so no
-/// row moves; S is summed in fixed point (the same at any rank count). The kNN edges among all
+/// row moves; S is summed in fixed point (the same at any rank count), or recorded in knn.h5. The kNN edges among all
 /// pairs are the graph's edges, and same-topic pairs come from the topics' counts.
-nlohmann::json all_pairs_figures(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph) {
+nlohmann::json all_pairs_figures(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& reader,
+                                 const knn::RowSum* recorded, const LocalGraph& graph) {
   const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
-  // S's columns in units of 2^-22: a unit row's |x_ij| <= 1 scales exactly into float's integers
-  // and converts to int32 in vector registers (the 2^-30 units of ExactSum need a scalar int64
-  // conversion per element: 3x slower here); the last entry is sum_i |x_i|^2 in ExactSum's units.
-  constexpr float kColumnScale = 0x1p22f;
-  std::vector<std::int64_t> units(static_cast<std::size_t>(d) + 1, 0);
-  util::ExactSum squares;
-  for (std::int64_t i = 0; i < corpus.size(); ++i) {
-    const float* row = corpus.embeddings.data() + i * d;
-    for (std::int64_t j = 0; j < d; ++j) {
-      const float scaled = row[j] * kColumnScale;
-      units[j] += static_cast<std::int32_t>(scaled + std::copysign(0.5f, scaled));  // half away from zero
+  double similarity_sum = 0;
+  if (recorded) {
+    similarity_sum = recorded->pair_similarity_sum();
+  } else {
+    // Every row, in rounds of ~64 MiB (read from the files unless the block holds them); the sum
+    // is exact, so how the rows are split does not change a bit.
+    knn::RowSum sum(d);
+    const std::int64_t round = 8 * corpus::rows_per_round(d);
+    const std::int64_t rounds = comm.max((corpus.size() + round - 1) / round);
+    for (std::int64_t t = 0; t < rounds; ++t) {
+      std::vector<std::int64_t> docs;
+      for (std::int64_t i = std::min(corpus.size(), t * round); i < std::min(corpus.size(), (t + 1) * round); ++i)
+        docs.push_back(corpus.range.begin + i);
+      const corpus::SomeRows rows = reader.read(docs);
+      for (std::int64_t doc : rows.docs()) sum.add(rows.row(doc));
     }
-    squares.add(fast_similarity(row, row, d));  // |x_i|^2, ~1: float32 lanes are precise enough here
+    sum.sum_over(comm);
+    similarity_sum = sum.pair_similarity_sum();
   }
-  units[d] = squares.units();
-  comm.sum_inplace(std::span<std::int64_t>(units));
-  double s2 = 0;
-  for (std::int64_t j = 0; j < d; ++j) s2 += std::pow(static_cast<double>(units[j]) / kColumnScale, 2);
-  const double similarity_sum = (s2 - util::ExactSum::value_of(units[d])) / 2;
 
   util::ExactSum slot_weights;  // every edge at both of its ends
   for (float w : graph.weight) slot_weights.add(w);
@@ -137,7 +139,8 @@ nlohmann::json all_pairs_figures(const mpi::Comm& comm, const corpus::CorpusBloc
 
 }  // namespace
 
-OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
+OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& reader,
+                           const knn::RowSum* row_sum, const LocalGraph& graph,
                            const std::vector<std::int64_t>& order_block) {
   const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
   const BlockRange positions = block_range(n, comm.size(), comm.rank());
@@ -173,8 +176,15 @@ OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& cor
     }
     ++e;
   }
+  // Their owners read those rows (a few per cent of the documents after stitching), then send them.
+  std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(comm.size()));
+  for (std::int64_t doc : pair_docs) ask[block_owner(n, comm.size(), GlobalId(doc))].push_back(doc);
+  std::vector<std::int64_t> mine;
+  for (const auto& part : comm.alltoallv(ask)) mine.insert(mine.end(), part.begin(), part.end());
+  const corpus::SomeRows link_rows = reader.read(std::move(mine));
   const std::int64_t round_pairs = std::max<std::int64_t>(1, corpus::rows_per_round(d) / 2);
-  corpus::visit_rows(comm, corpus, pair_docs, 2 * round_pairs, [&](std::size_t first, std::size_t count, const float* rows) {
+  corpus::visit_rows(comm, n, d, pair_docs, 2 * round_pairs, [&](std::int64_t doc) { return link_rows.row(doc); },
+                     [&](std::size_t first, std::size_t count, const float* rows) {
     for (std::size_t x = 0; x + 1 < count; x += 2)
       q.link_similarity[unlinked[(first + x) / 2]] = knn::canonical_similarity(rows + x * d, rows + (x + 1) * d, d);
   });
@@ -200,7 +210,7 @@ OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& cor
   const double bound = util::ExactSum::value_of(comm.sum(local_bound.units())) / 2;
 
   q.figures["adjacent"] = to_json(comm, adjacent, topics);
-  q.figures["random_pairs"] = all_pairs_figures(comm, corpus, graph);
+  q.figures["random_pairs"] = all_pairs_figures(comm, corpus, reader, row_sum, graph);
   q.figures["path_cover_upper_bound"] = bound;
   q.figures["knn_weight_to_bound"] = bound > 0 ? q.figures["adjacent"]["knn_similarity_sum"].get<double>() / bound : 0.0;
   return q;

@@ -9,7 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "corpus/corpus.hpp"
+#include "corpus/row_reader.hpp"
+#include "knn/row_sum.hpp"
 #include "order/knn_graph.hpp"
 
 namespace weave::order {
@@ -21,8 +22,11 @@ struct OrderQuality {
   nlohmann::json figures;              ///< the same on every rank
 };
 
-/// Collective. order_block: documents at positions block_range(N, P, rank).
-OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
+/// Collective. order_block: documents at positions block_range(N, P, rank). rows reads the rows
+/// of the links that are no kNN edges; the figures over all pairs take the corpus's row sum from
+/// `row_sum` (knn.h5's), or, when it is null, from every row read in bounded rounds (none kept).
+OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& rows,
+                           const knn::RowSum* row_sum, const LocalGraph& graph,
                            const std::vector<std::int64_t>& order_block);
 
 }  // namespace weave::order

@@ -35,10 +35,10 @@ constexpr double kBucketEnds = 64;
 
 class Stitcher {
  public:
-  Stitcher(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
+  Stitcher(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& reader, const LocalGraph& graph,
            std::vector<std::int64_t>& links, std::vector<std::int64_t>& partner, int stitch_k, std::int64_t exact_ends,
            const GreedyOptions& options, util::Report& report)
-      : comm_(comm), corpus_(corpus), graph_(graph), links_(links), partner_(partner), stitch_k_(stitch_k),
+      : comm_(comm), corpus_(corpus), reader_(reader), graph_(graph), links_(links), partner_(partner), stitch_k_(stitch_k),
         exact_ends_(exact_ends), options_(options), report_(report), range_(corpus.range), n_(corpus.info.num_docs) {}
 
   StitchStats run() {
@@ -51,6 +51,10 @@ class Stitcher {
     const int max_graph_reach = 4 * graph_reach;
     int projection_coarsening = 0;  // hyperplanes fewer than E / kBucketEnds suggests
     bool exact_stalls = false;
+    // The rows of the greedy's path ends, read once: every later level's ends are among them
+    // (joining only adds links), and no other row is ever scored.
+    collect_ends();
+    if (count_paths() > 1) end_rows_ = reader_.read(ends_);
     while (true) {
       collect_ends();
       const std::int64_t paths = count_paths();
@@ -153,7 +157,7 @@ class Stitcher {
     }
     std::vector<Registration> out;
     for (std::int64_t doc : ends_) {
-      const float* row = corpus_.embeddings.data() + local(doc) * d;
+      const float* row = end_rows_.row(doc);
       std::int64_t bucket = 0;
       float key = 0;
       for (int p = 0; p <= planes; ++p) {
@@ -178,7 +182,7 @@ class Stitcher {
     const double met = util::wall_seconds();
     std::int64_t fetched = 0;
     const std::vector<float> sims =
-        score_pairs(comm_, corpus_, pairs, corpus::rows_per_round(corpus_.info.dim), &fetched);
+        score_pairs(comm_, n_, end_rows_, pairs, corpus::rows_per_round(corpus_.info.dim), &fetched);
     level.candidate_seconds = comm_.max(met - start);
     level.score_seconds = comm_.max(util::wall_seconds() - met);
     level.candidates = comm_.sum(static_cast<std::int64_t>(pairs.size()));
@@ -196,7 +200,7 @@ class Stitcher {
     const std::int64_t first = first_end();
     std::vector<float> end_rows(static_cast<std::size_t>(local_ends * d));
     for (std::int64_t e = 0; e < local_ends; ++e)
-      std::copy_n(corpus_.embeddings.data() + local(ends_[e]) * d, d, end_rows.data() + e * d);
+      std::copy_n(end_rows_.row(ends_[e]), d, end_rows.data() + e * d);
     const knn::DistributedRows rows{knn::RowBlock{end_rows.data(), local_ends, GlobalId(first)}, d, level.ends};
 
     knn::RingOptions options;
@@ -288,6 +292,7 @@ class Stitcher {
 
   const mpi::Comm& comm_;
   const corpus::CorpusBlock& corpus_;
+  corpus::RowReader& reader_;
   const LocalGraph& graph_;
   std::vector<std::int64_t>& links_;
   std::vector<std::int64_t>& partner_;
@@ -299,15 +304,16 @@ class Stitcher {
   std::int64_t n_;
   std::vector<std::int64_t> ends_;          ///< owned documents with fewer than two links
   std::vector<std::int64_t> ends_offsets_;  ///< the ends' dense numbering, by rank (P + 1)
+  corpus::SomeRows end_rows_;               ///< rows of the greedy's ends (a superset of ends_)
   StitchStats stats_;
 };
 
 }  // namespace
 
-StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
-                         std::vector<std::int64_t>& links, std::vector<std::int64_t>& partner, int stitch_k,
-                         std::int64_t exact_ends, const GreedyOptions& options, util::Report& report) {
-  return Stitcher(comm, corpus, graph, links, partner, stitch_k, exact_ends, options, report).run();
+StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& rows,
+                         const LocalGraph& graph, std::vector<std::int64_t>& links, std::vector<std::int64_t>& partner,
+                         int stitch_k, std::int64_t exact_ends, const GreedyOptions& options, util::Report& report) {
+  return Stitcher(comm, corpus, rows, graph, links, partner, stitch_k, exact_ends, options, report).run();
 }
 
 }  // namespace weave::order

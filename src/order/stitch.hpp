@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "corpus/corpus.hpp"
+#include "corpus/row_reader.hpp"
 #include "order/greedy.hpp"
 
 namespace weave::util {
@@ -45,10 +45,10 @@ struct StitchStats {
 
 /// Collective. links (2 per owned document) and partner (the other end of each path end's path,
 /// as greedy_path_cover returns it) are extended in place until the links form one path.
-/// graph: the kNN graph (meeting points); corpus: the rows (scores of candidate links).
+/// graph: the kNN graph (meeting points); rows: reads the path ends' rows (scores of candidate links).
 /// exact_ends: the most ends an exact level takes (0 = automatic, max(2048, sqrt(8 N stitch_k))).
-StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const LocalGraph& graph,
-                         std::vector<std::int64_t>& links, std::vector<std::int64_t>& partner, int stitch_k,
-                         std::int64_t exact_ends, const GreedyOptions& options, util::Report& report);
+StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& rows,
+                         const LocalGraph& graph, std::vector<std::int64_t>& links, std::vector<std::int64_t>& partner,
+                         int stitch_k, std::int64_t exact_ends, const GreedyOptions& options, util::Report& report);
 
 }  // namespace weave::order

@@ -62,6 +62,40 @@ with e2e.scratch() as tmp:
     assert abs(random["knn_edge_share"] - len(edges) / random["pairs"]) < 1e-12, random
     print("ok: permutation, path offsets and link similarities check out")
 
+    # order reads only the rows it needs: the sampled rows of the fingerprint (ids 0..1023 here:
+    # every 16th block of 1,024) and the greedy paths' ends (stitching and the stitched links'
+    # similarities); the random-order figures come from knn.h5's row sum. With every other row NaN
+    # (a corpus read whole would be refused) it writes the same file.
+    starts = offsets[:-1]
+    needed = set(order[starts].tolist()) | set(order[offsets[1:] - 1].tolist()) | set(range(1024))
+    garbage = os.path.join(tmp, "garbage.h5")
+    with h5py.File(corpus, "r") as f, h5py.File(garbage, "w") as g:
+        for name in f:
+            g[name] = f[name][:]
+        rows = g["embeddings"][:]
+        unneeded = np.setdiff1d(np.arange(3000), np.fromiter(needed, dtype=np.int64))
+        rows[unneeded] = np.nan
+        g["embeddings"][...] = rows
+    assert len(unneeded) > 1000, len(unneeded)
+    for ranks in (1, 3):
+        out = os.path.join(tmp, f"garbage_order{ranks}.h5")
+        e2e.expect_ok(e2e.run(ranks, "order", "--knn", knn, "--corpus", garbage, "--out", out, "--report", out + ".json",
+                              "--quiet"), f"order of a corpus whose unneeded rows are NaN, {ranks} ranks")
+        with h5py.File(out, "r") as f:
+            for k, v in results[1].items():
+                assert np.array_equal(v, f[k][:], equal_nan=True), f"/{k} differs with unneeded rows NaN"
+            assert json.loads(f.attrs["quality"])["random_pairs"] == figures[1][3]
+        counters = json.load(open(out + ".json"))["counters"]
+        read = counters["corpus_bytes_read"]["total"]
+        # Rows read from the files: exactly the sampled ones for the fingerprint; at most one pass
+        # for the ends (wanted rows close together are read as one span, the rows between dropped).
+        assert counters["embedding_rows_read_fingerprint"]["total"] == 1024, counters
+        assert len(needed) - 1024 <= counters["embedding_rows_read_stitch"]["total"] <= 3000, counters
+    e2e.run_expecting_user_error(2, ["knn", "--corpus", garbage, "--out", os.path.join(tmp, "k_garbage.h5")],
+                                 ["garbage.h5", "non-finite"], "knn reads every row")
+    print(f"ok: order reads {len(needed)} of 3000 rows ({read:.0f} bytes of the corpus; embeddings {rows.nbytes}): "
+          f"the same order with the {len(unneeded)} others NaN")
+
     # Stitching by meeting points and projections (exact levels held back to 16 ends) against
     # stitching by exact kNN among the ends (what this small graph gets automatically, and what the
     # old stitching did at every level): within 0.5% of its mean adjacent similarity.

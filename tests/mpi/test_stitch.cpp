@@ -130,9 +130,12 @@ TEST(PairSimilarity, EqualsTheCanonicalSimilarityWithAnyFetchBatch) {
       if (b != a) pairs.push_back({std::min(a, b), std::max(a, b)});
     }
   }
+  std::vector<std::int64_t> owned;
+  for (std::int64_t a = block.range.begin; a < block.range.end; ++a) owned.push_back(a);
+  const corpus::SomeRows held(block.range, d, owned, block.embeddings);
   for (std::int64_t batch : {1, 7, 100000}) {
     std::int64_t fetched = -1;
-    const auto sims = order::score_pairs(comm, block, pairs, batch, &fetched);
+    const auto sims = order::score_pairs(comm, n, held, pairs, batch, &fetched);
     ASSERT_EQ(sims.size(), pairs.size());
     for (std::size_t j = 0; j < pairs.size(); ++j) {
       const float* a = unit.data() + pairs[j].a * d;

@@ -1,0 +1,64 @@
+// Embedding rows of chosen documents, read from the corpus files when a stage needs only some of
+// them: `weave order` reads the rows of its path ends (stitching) and of its stitched links
+// (quality), not the corpus, so its memory for rows is O(ends * d / P) instead of O(N * d / P).
+// Rows are validated and L2-normalised exactly as read_corpus's: the same bits, the same errors.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "corpus/corpus.hpp"
+#include "mpi/comm.hpp"
+#include "weave/config.hpp"
+
+namespace weave::corpus {
+
+/// Rows of some documents this rank owns.
+class SomeRows {
+ public:
+  SomeRows() = default;
+  SomeRows(BlockRange range, std::int64_t dim, std::vector<std::int64_t> docs, std::vector<float> rows);
+
+  std::int64_t dim() const { return dim_; }
+  /// The documents this rank owns (of which some are held).
+  BlockRange range() const { return range_; }
+  /// The documents held (global ids, ascending).
+  const std::vector<std::int64_t>& docs() const { return docs_; }
+  /// The row of a held document. Throws InternalError for a document not held.
+  const float* row(std::int64_t doc) const;
+  std::int64_t bytes() const { return static_cast<std::int64_t>(rows_.size() * sizeof(float)); }
+
+ private:
+  BlockRange range_;
+  std::int64_t dim_ = 0;
+  std::vector<std::int64_t> docs_;
+  std::vector<float> rows_;          ///< docs_.size() x dim_
+  std::vector<std::int32_t> index_;  ///< per owned document: its row in rows_, or -1
+};
+
+/// Reads rows of a corpus block's documents on demand (from block.embeddings when the block holds
+/// them, e.g. after --on-zero-vector=drop, else from the files).
+class RowReader {
+ public:
+  RowReader(const mpi::Comm& comm, const CorpusBlock& block, const CorpusOptions& options)
+      : comm_(comm), block_(block), options_(options) {}
+
+  /// Collective. The rows of `docs` (global ids owned here, any order, repeats allowed). Reads the
+  /// files in rounds of at most --max-block-rows rows, every rank in every round; a bad row is the
+  /// UserError of read_corpus (naming file, dataset and row) on every rank.
+  SomeRows read(std::vector<std::int64_t> docs);
+
+  /// Bytes of embeddings read from the files so far by this rank (as stored).
+  double bytes_read() const { return bytes_read_; }
+  /// Rows read from the files so far by this rank.
+  std::int64_t rows_read() const { return rows_read_; }
+
+ private:
+  const mpi::Comm& comm_;
+  const CorpusBlock& block_;
+  const CorpusOptions& options_;
+  double bytes_read_ = 0;
+  std::int64_t rows_read_ = 0;
+};
+
+}  // namespace weave::corpus
