@@ -13,6 +13,7 @@
 #include "io/atomic_output.hpp"
 #include "io/hdf5.hpp"
 #include "knn/knn_file.hpp"
+#include "knn/row_sum.hpp"
 #include "knn/topk.hpp"
 #include "mpi/environment.hpp"
 #include "util/random.hpp"
@@ -97,7 +98,13 @@ int main(int argc, char** argv) {
   knn::KnnLists lists;
   lists.k = k;
   top.finish(lists.neighbors, lists.similarities);
-  knn::write_knn_file(comm, dir + "/knn.h5", block, lists, {"generated", "order_graph_gen", nlohmann::json::object()});
+  // knn.h5 records the corpus as `weave knn` would (its fingerprint, the row sum of its rows as read).
+  const corpus::CorpusBlock read = corpus::read_corpus(comm, CorpusOptions{.path = dir + "/corpus.h5"});
+  knn::RowSum row_sum(d);
+  for (std::int64_t i = 0; i < read.size(); ++i) row_sum.add(read.embedding(LocalId(i)));
+  row_sum.sum_over(comm);
+  knn::KnnFileAttributes attributes{"generated", "order_graph_gen", nlohmann::json::object(), {}, {}, {}, row_sum.units()};
+  knn::write_knn_file(comm, dir + "/knn.h5", read, lists, attributes);
   if (comm.is_root()) fmt::print("RESULT generated n={} k={} topics={} dim={}\n", n, k, topics, d);
   return 0;
 }

@@ -24,6 +24,8 @@ class SomeRows {
   BlockRange range() const { return range_; }
   /// The documents held (global ids, ascending).
   const std::vector<std::int64_t>& docs() const { return docs_; }
+  /// Whether the row of `doc` is held.
+  bool holds(std::int64_t doc) const { return range_.contains(GlobalId(doc)) && index_[doc - range_.begin] >= 0; }
   /// The row of a held document. Throws InternalError for a document not held.
   const float* row(std::int64_t doc) const;
   std::int64_t bytes() const { return static_cast<std::int64_t>(rows_.size() * sizeof(float)); }

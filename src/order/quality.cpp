@@ -140,7 +140,7 @@ nlohmann::json all_pairs_figures(const mpi::Comm& comm, const corpus::CorpusBloc
 }  // namespace
 
 OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& reader,
-                           const knn::RowSum* row_sum, const LocalGraph& graph,
+                           const corpus::SomeRows& held, const knn::RowSum* row_sum, const LocalGraph& graph,
                            const std::vector<std::int64_t>& order_block) {
   const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
   const BlockRange positions = block_range(n, comm.size(), comm.rank());
@@ -176,14 +176,18 @@ OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& cor
     }
     ++e;
   }
-  // Their owners read those rows (a few per cent of the documents after stitching), then send them.
+  // Their owners send those rows (a few per cent of the documents after stitching): stitching's
+  // links from the ends' rows it read, others (ICLM's restarts) read now.
   std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(comm.size()));
   for (std::int64_t doc : pair_docs) ask[block_owner(n, comm.size(), GlobalId(doc))].push_back(doc);
-  std::vector<std::int64_t> mine;
-  for (const auto& part : comm.alltoallv(ask)) mine.insert(mine.end(), part.begin(), part.end());
-  const corpus::SomeRows link_rows = reader.read(std::move(mine));
+  std::vector<std::int64_t> missing;
+  for (const auto& part : comm.alltoallv(ask))
+    for (std::int64_t doc : part)
+      if (!held.holds(doc)) missing.push_back(doc);
+  const corpus::SomeRows read_rows = reader.read(std::move(missing));
+  auto row_of = [&](std::int64_t doc) { return held.holds(doc) ? held.row(doc) : read_rows.row(doc); };
   const std::int64_t round_pairs = std::max<std::int64_t>(1, corpus::rows_per_round(d) / 2);
-  corpus::visit_rows(comm, n, d, pair_docs, 2 * round_pairs, [&](std::int64_t doc) { return link_rows.row(doc); },
+  corpus::visit_rows(comm, n, d, pair_docs, 2 * round_pairs, row_of,
                      [&](std::size_t first, std::size_t count, const float* rows) {
     for (std::size_t x = 0; x + 1 < count; x += 2)
       q.link_similarity[unlinked[(first + x) / 2]] = knn::canonical_similarity(rows + x * d, rows + (x + 1) * d, d);

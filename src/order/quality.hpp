@@ -22,11 +22,12 @@ struct OrderQuality {
   nlohmann::json figures;              ///< the same on every rank
 };
 
-/// Collective. order_block: documents at positions block_range(N, P, rank). rows reads the rows
-/// of the links that are no kNN edges; the figures over all pairs take the corpus's row sum from
-/// `row_sum` (knn.h5's), or, when it is null, from every row read in bounded rounds (none kept).
+/// Collective. order_block: documents at positions block_range(N, P, rank). The rows of the links
+/// that are no kNN edges come from `held` (stitching's end rows) or are read by `rows`; the figures
+/// over all pairs take the corpus's row sum from `row_sum` (knn.h5's), or, when it is null, from
+/// every row read in bounded rounds (none kept).
 OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& rows,
-                           const knn::RowSum* row_sum, const LocalGraph& graph,
+                           const corpus::SomeRows& held, const knn::RowSum* row_sum, const LocalGraph& graph,
                            const std::vector<std::int64_t>& order_block);
 
 }  // namespace weave::order

@@ -103,6 +103,8 @@ class Stitcher {
     return std::move(stats_);
   }
 
+  corpus::SomeRows take_end_rows() { return std::move(end_rows_); }
+
  private:
   std::int64_t local(std::int64_t doc) const { return doc - range_.begin; }
   int degree(std::int64_t i) const { return (links_[2 * i] >= 0 ? 1 : 0) + (links_[2 * i + 1] >= 0 ? 1 : 0); }
@@ -312,8 +314,12 @@ class Stitcher {
 
 StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& rows,
                          const LocalGraph& graph, std::vector<std::int64_t>& links, std::vector<std::int64_t>& partner,
-                         int stitch_k, std::int64_t exact_ends, const GreedyOptions& options, util::Report& report) {
-  return Stitcher(comm, corpus, rows, graph, links, partner, stitch_k, exact_ends, options, report).run();
+                         int stitch_k, std::int64_t exact_ends, const GreedyOptions& options, util::Report& report,
+                         corpus::SomeRows* end_rows) {
+  Stitcher stitcher(comm, corpus, rows, graph, links, partner, stitch_k, exact_ends, options, report);
+  StitchStats stats = stitcher.run();
+  if (end_rows) *end_rows = stitcher.take_end_rows();
+  return stats;
 }
 
 }  // namespace weave::order

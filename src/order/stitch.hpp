@@ -47,8 +47,11 @@ struct StitchStats {
 /// as greedy_path_cover returns it) are extended in place until the links form one path.
 /// graph: the kNN graph (meeting points); rows: reads the path ends' rows (scores of candidate links).
 /// exact_ends: the most ends an exact level takes (0 = automatic, max(2048, sqrt(8 N stitch_k))).
+/// end_rows (if given) receives the rows of the path ends read for stitching: the documents of
+/// every link stitching made are among them (the quality figures score those links).
 StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& rows,
                          const LocalGraph& graph, std::vector<std::int64_t>& links, std::vector<std::int64_t>& partner,
-                         int stitch_k, std::int64_t exact_ends, const GreedyOptions& options, util::Report& report);
+                         int stitch_k, std::int64_t exact_ends, const GreedyOptions& options, util::Report& report,
+                         corpus::SomeRows* end_rows = nullptr);
 
 }  // namespace weave::order
