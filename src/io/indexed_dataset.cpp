@@ -62,6 +62,21 @@ class PositionedFile {
 };
 
 /// A file written by offset (pwrite); created (emptied) when `create`.
+
+template <typename T>
+T little_endian_at(const unsigned char* p) {
+  T value{};
+  std::memcpy(&value, p, sizeof(T));  // the format is little-endian, like every machine Weave runs on
+  return value;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+}  // namespace
+
+/// One file open for positioned writes (pwrite at any offset, from any thread).
 class PositionedWriter {
  public:
   PositionedWriter(std::string path, bool create) : path_(std::move(path)) {
@@ -94,19 +109,6 @@ class PositionedWriter {
   std::string path_;
   int fd_ = -1;
 };
-
-template <typename T>
-T little_endian_at(const unsigned char* p) {
-  T value{};
-  std::memcpy(&value, p, sizeof(T));  // the format is little-endian, like every machine Weave runs on
-  return value;
-}
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-}  // namespace
 
 IndexedDatasetInfo read_indexed_dataset_info(const mpi::Comm& comm, const std::string& path) {
   // Rank 0 reads and checks; every rank gets the result.
@@ -277,59 +279,80 @@ void TokenReader::read(std::int64_t pointer, std::int64_t first, std::int64_t co
   read_fully(fd_, path_, offset, bytes, out);  // also names a read past the end
 }
 
-void write_indexed_dataset(const mpi::Comm& comm, const std::string& prefix, TokenType type,
-                           std::span<const std::int64_t> lengths, std::span<const std::byte> tokens) {
-  const auto count = static_cast<std::int64_t>(lengths.size());
+IndexedDatasetWriter::IndexedDatasetWriter(const mpi::Comm& comm, const std::string& prefix, TokenType type,
+                                           std::span<const std::int64_t> lengths)
+    : comm_(comm), prefix_(prefix), type_(type), lengths_(lengths.begin(), lengths.end()) {
+  const auto count = static_cast<std::int64_t>(lengths_.size());
   std::int64_t local_tokens = 0;
   mpi::collectively(comm, [&] {
-    for (std::int64_t i = 0; i < count; ++i) {
-      if (lengths[i] < 0 || lengths[i] > std::numeric_limits<std::int32_t>::max())
+    for (std::int64_t length : lengths_) {
+      if (length < 0 || length > std::numeric_limits<std::int32_t>::max())
         throw UserError(fmt::format("{}.idx: a sequence of {} tokens does not fit the format's int32 lengths", prefix,
-                                    lengths[i]));
-      local_tokens += lengths[i];
+                                    length));
+      local_tokens += length;
     }
   });
-  WEAVE_ASSERT(static_cast<std::int64_t>(tokens.size()) == local_tokens * type.bytes,
-               "write_indexed_dataset: tokens do not match the lengths");
-  const std::int64_t first = comm.exscan_sum(count), sequences = comm.sum(count);
-  const std::int64_t byte_offset = comm.exscan_sum(static_cast<std::int64_t>(tokens.size()));
-
-  AtomicOutput bin(comm, prefix + ".bin"), idx(comm, prefix + ".idx");
+  token_bytes_ = local_tokens * type.bytes;
+  first_ = comm.exscan_sum(count);
+  sequences_ = comm.sum(count);
+  byte_offset_ = comm.exscan_sum(token_bytes_);
+  bin_ = std::make_unique<AtomicOutput>(comm, prefix + ".bin");
+  idx_ = std::make_unique<AtomicOutput>(comm, prefix + ".idx");
   mpi::collectively(comm, [&] {  // rank 0 creates both files and writes the header
     if (!comm.is_root()) return;
-    PositionedWriter b(bin.tmp_path(), true);
+    PositionedWriter b(bin_->tmp_path(), true);
     b.close();
-    PositionedWriter f(idx.tmp_path(), true);
+    PositionedWriter f(idx_->tmp_path(), true);
     std::array<unsigned char, kHeaderBytes> h{};
     std::memcpy(h.data(), kMagic.data(), kMagic.size());
-    const std::uint64_t version = 1, s = static_cast<std::uint64_t>(sequences), d = s + 1;
+    const std::uint64_t version = 1, s = static_cast<std::uint64_t>(sequences_), d = s + 1;
     std::memcpy(h.data() + 9, &version, 8);
     h[17] = type.code;
     std::memcpy(h.data() + 18, &s, 8);
     std::memcpy(h.data() + 26, &d, 8);
     f.write_at(0, h.data(), kHeaderBytes);
-    const std::int64_t last = sequences;  // the document index's closing entry
-    f.write_at(kHeaderBytes + 12 * sequences + 8 * sequences, &last, 8);
+    const std::int64_t last = sequences_;  // the document index's closing entry
+    f.write_at(kHeaderBytes + 12 * sequences_ + 8 * sequences_, &last, 8);
     f.close();
   });
-  mpi::collectively(comm, [&] {
-    PositionedWriter b(bin.tmp_path(), false);
-    if (!tokens.empty()) b.write_at(byte_offset, tokens.data(), static_cast<std::int64_t>(tokens.size()));
-    b.close();
-    std::vector<std::int32_t> length32(lengths.begin(), lengths.end());
+  mpi::collectively(comm, [&] { bin_writer_ = std::make_unique<PositionedWriter>(bin_->tmp_path(), false); });
+}
+
+IndexedDatasetWriter::~IndexedDatasetWriter() = default;
+
+void IndexedDatasetWriter::write_tokens(std::int64_t offset, std::span<const std::byte> bytes) const {
+  WEAVE_ASSERT(offset >= 0 && offset + static_cast<std::int64_t>(bytes.size()) <= token_bytes_,
+               "indexed dataset: tokens written outside the rank's byte range");
+  if (!bytes.empty()) bin_writer_->write_at(byte_offset_ + offset, bytes.data(), static_cast<std::int64_t>(bytes.size()));
+}
+
+void IndexedDatasetWriter::finish() {
+  const auto count = static_cast<std::int64_t>(lengths_.size());
+  mpi::collectively(comm_, [&] {
+    bin_writer_->close();
+    std::vector<std::int32_t> length32(lengths_.begin(), lengths_.end());
     std::vector<std::int64_t> pointers(static_cast<std::size_t>(count)), documents(static_cast<std::size_t>(count));
-    for (std::int64_t i = 0, at = byte_offset; i < count; at += lengths[i] * type.bytes, ++i)
-      pointers[i] = at, documents[i] = first + i;
-    PositionedWriter f(idx.tmp_path(), false);
+    for (std::int64_t i = 0, at = byte_offset_; i < count; at += lengths_[i] * type_.bytes, ++i)
+      pointers[i] = at, documents[i] = first_ + i;
+    PositionedWriter f(idx_->tmp_path(), false);
     if (count > 0) {
-      f.write_at(kHeaderBytes + 4 * first, length32.data(), 4 * count);
-      f.write_at(kHeaderBytes + 4 * sequences + 8 * first, pointers.data(), 8 * count);
-      f.write_at(kHeaderBytes + 12 * sequences + 8 * first, documents.data(), 8 * count);
+      f.write_at(kHeaderBytes + 4 * first_, length32.data(), 4 * count);
+      f.write_at(kHeaderBytes + 4 * sequences_ + 8 * first_, pointers.data(), 8 * count);
+      f.write_at(kHeaderBytes + 12 * sequences_ + 8 * first_, documents.data(), 8 * count);
     }
     f.close();
   });
-  bin.commit();
-  idx.commit();
+  bin_->commit();
+  idx_->commit();
+}
+
+void write_indexed_dataset(const mpi::Comm& comm, const std::string& prefix, TokenType type,
+                           std::span<const std::int64_t> lengths, std::span<const std::byte> tokens) {
+  IndexedDatasetWriter writer(comm, prefix, type, lengths);
+  WEAVE_ASSERT(static_cast<std::int64_t>(tokens.size()) == writer.token_bytes(),
+               "write_indexed_dataset: tokens do not match the lengths");
+  mpi::collectively(comm, [&] { writer.write_tokens(0, tokens); });
+  writer.finish();
 }
 
 }  // namespace weave::io

@@ -7,11 +7,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "io/atomic_output.hpp"
 #include "mpi/comm.hpp"
 
 namespace weave::io {
@@ -84,6 +86,41 @@ class TokenReader {
   int fd_ = -1;
   const std::byte* map_ = nullptr;  ///< the whole file mapped read-only, or null (then pread)
   std::int64_t map_bytes_ = 0;
+};
+
+class PositionedWriter;  // indexed_dataset.cpp: one open file, pwrite at offsets
+
+/// PREFIX.idx and PREFIX.bin written by every rank at once, one document per sequence: the
+/// sequences of all ranks in rank order, this rank's given by `lengths`. The constructor
+/// (collective) finds the offsets by exclusive scans and has rank 0 create both .tmp files and write
+/// the header; each rank then writes its token bytes in pieces, in any order and from any thread
+/// (write_tokens: positioned writes into its own byte range), and finish() (collective) writes the
+/// index entries and renames the .tmp files when every rank succeeded (the .bin first). Without
+/// finish() the .tmp files are removed.
+class IndexedDatasetWriter {
+ public:
+  IndexedDatasetWriter(const mpi::Comm& comm, const std::string& prefix, TokenType type,
+                       std::span<const std::int64_t> lengths);
+  ~IndexedDatasetWriter();
+  IndexedDatasetWriter(const IndexedDatasetWriter&) = delete;
+  IndexedDatasetWriter& operator=(const IndexedDatasetWriter&) = delete;
+
+  /// This rank's token bytes (its sequences' tokens, back to back).
+  std::int64_t token_bytes() const { return token_bytes_; }
+  /// Writes bytes at `offset` of this rank's token bytes. Thread-safe; throws UserError (naming
+  /// the file) when the write fails.
+  void write_tokens(std::int64_t offset, std::span<const std::byte> bytes) const;
+  /// Collective: the index entries, then both files renamed.
+  void finish();
+
+ private:
+  const mpi::Comm& comm_;
+  std::string prefix_;
+  TokenType type_;
+  std::vector<std::int64_t> lengths_;
+  std::int64_t first_ = 0, sequences_ = 0, byte_offset_ = 0, token_bytes_ = 0;
+  std::unique_ptr<AtomicOutput> bin_, idx_;
+  std::unique_ptr<PositionedWriter> bin_writer_;  ///< this rank's handle on the .bin
 };
 
 /// Collective. Writes PREFIX.idx and PREFIX.bin, one document per sequence: the sequences of all
