@@ -89,7 +89,8 @@ def main():
             evict(store + ".bin")
         run(cmd, env)
         rep = json.load(open(os.path.join(tmp, "r.json")))
-        stage = next(s for s in rep["stages"] if s["stage"] == f"dataset_{L}")["wall_seconds"]["max"]
+        stage_record = next(s for s in rep["stages"] if s["stage"] == f"dataset_{L}")
+        stage = stage_record["wall_seconds"]["max"]
         copied = rep["counters"]["tokens_copied"]["total"]
         out_tokens = os.path.getsize(os.path.join(tmp, "ds.bin")) // 2
         print(f"store: {len(lengths)} sequences, {bin_bytes / 2**30:.2f} GiB; dataset: {out_tokens} tokens "
@@ -103,7 +104,8 @@ def main():
         read_s = cnt[f"dataset_{L}_read_seconds"]["max"]
         write_s = cnt[f"dataset_{L}_write_seconds"]["max"]
         print(f"  of which reading (contexts, pointers, the store's tokens) {read_s:.2f} s, writing .bin/.idx "
-              f"{write_s:.2f} s (max over ranks)")
+              f"{write_s:.2f} s (max over ranks; the time spent waiting for writes that reading did not overlap)")
+        print(f"  peak memory per rank after the stage: {stage_record['peak_memory_bytes']['max'] / 2**20:.0f} MiB")
         print(f"dd copy of the store's .bin to a new file: {dd_copy_s:.2f} s, {bin_bytes / dd_copy_s / 2**30:.2f} GiB/s")
         print(f"ratio to dd read (bytes per second, all ranks): {copied * 2 / stage / (bin_bytes / dd_s):.2f}; "
               f"reading alone: {copied * 2 / read_s / (bin_bytes / dd_s):.2f}; "
