@@ -29,7 +29,8 @@ void add_inspect_command(CLI::App& app, Runner& run) {
                  "the first contexts' documents and cu_seqlens, "
                  "totals, topic purity per context (with --corpus). A token store (Megatron indexed dataset, "
                  "PREFIX.idx + PREFIX.bin): sequences, tokens, dtype, lengths; with --corpus, checked against it "
-                 "(one sequence per corpus row, lengths equal to /lengths).");
+                 "(one sequence per corpus row, lengths equal to /lengths); with --eod-id, the document boundaries of "
+                 "its first sequences (a dataset written by weave pack --dataset).");
   auto corpus_for_contexts = std::make_shared<std::string>();
   cmd->add_option("file", options->path,
                   "Corpus (HDF5 file or manifest), knn.h5, order.h5, contexts.h5 or a token store (PREFIX.idx)")
@@ -38,11 +39,17 @@ void add_inspect_command(CLI::App& app, Runner& run) {
                   "For contexts.h5: the corpus, to report topic purity per context; for a token store: the corpus "
                   "it must match");
   add_corpus_options(cmd, *options);
+  auto eod_id = std::make_shared<std::int64_t>(-1);
+  cmd->add_option("--eod-id", *eod_id,
+                  "For a dataset written by weave pack --dataset (a token store with one sequence per context): "
+                  "the EOD token id it was written with, to show the document boundaries (cu_seqlens) of its "
+                  "first sequences")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", *json, "Print the summary as JSON (for machines)");
   add_common_options(cmd, *common);
 
-  cmd->callback([&run, options, common, json, corpus_for_contexts] {
-        run = [options, common, json, corpus_for_contexts](const mpi::Comm& comm) {
+  cmd->callback([&run, options, common, json, corpus_for_contexts, eod_id] {
+        run = [options, common, json, corpus_for_contexts, eod_id](const mpi::Comm& comm) {
       CommonOptions effective = *common;
       effective.quiet = effective.quiet || *json;  // JSON on stdout stays parseable
       print_configuration(comm, "inspect", to_json(*options), effective);
@@ -59,7 +66,7 @@ void add_inspect_command(CLI::App& app, Runner& run) {
             kind == "knn"      ? inspect::summarize_knn(comm, std::move(*inspected.file))
             : kind == "order"  ? inspect::summarize_order(comm, std::move(*inspected.file))
             : kind == "dedup"  ? inspect::summarize_dedup(comm, std::move(*inspected.file))
-            : kind == "tokens" ? inspect::summarize_tokens(comm, options->path, with_corpus)
+            : kind == "tokens" ? inspect::summarize_tokens(comm, options->path, with_corpus, *eod_id)
                                : inspect::summarize_contexts(comm, std::move(*inspected.file), with_corpus);
         timer.stop();
         report.set_figure("summary", summary);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -285,7 +286,45 @@ nlohmann::json summarize_contexts(const mpi::Comm& comm, io::File opened, const 
   return j;
 }
 
-nlohmann::json summarize_tokens(const mpi::Comm& comm, const std::string& path, const CorpusOptions* corpus_options) {
+namespace {
+
+/// Sequences whose document boundaries inspect shows.
+constexpr std::int64_t kBoundarySequences = 3;
+
+/// On rank 0, which holds the store's first rows: for each of its first sequences (up to
+/// kBoundarySequences), the positions where a document starts (0, and right after each run of
+/// `eod` tokens) and its length. Empty elsewhere.
+nlohmann::json first_document_starts(const mpi::Comm& comm, const corpus::TokenStoreBlock& store, std::int64_t eod) {
+  nlohmann::json out = nlohmann::json::array();
+  if (!comm.is_root()) return out;
+  const int bytes = store.type.bytes;
+  std::vector<std::byte> tokens;
+  for (const io::IndexedDatasetBlock& shard : store.shards) {
+    if (shard.lengths.empty()) continue;
+    const io::TokenReader reader(shard.info);
+    for (std::size_t r = 0; r < shard.lengths.size() && static_cast<std::int64_t>(out.size()) < kBoundarySequences; ++r) {
+      const std::int64_t length = shard.lengths[r];
+      tokens.resize(static_cast<std::size_t>(length * bytes));
+      reader.read(shard.pointers[r], 0, length, tokens.data());
+      auto token = [&](std::int64_t p) {
+        std::uint64_t id = 0;
+        std::memcpy(&id, tokens.data() + p * bytes, static_cast<std::size_t>(bytes));  // little-endian
+        return static_cast<std::int64_t>(id);
+      };
+      std::vector<std::int64_t> starts{0};
+      for (std::int64_t p = 1; p < length; ++p)
+        if (token(p - 1) == eod && token(p) != eod) starts.push_back(p);
+      out.push_back({{"sequence", shard.first + static_cast<std::int64_t>(r)}, {"tokens", length}, {"document_starts", starts}});
+    }
+    if (static_cast<std::int64_t>(out.size()) >= kBoundarySequences) break;
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json summarize_tokens(const mpi::Comm& comm, const std::string& path, const CorpusOptions* corpus_options,
+                                std::int64_t eod_id) {
   corpus::TokenStoreBlock store;
   nlohmann::json out = {{"kind", "tokens"}};
   if (corpus_options != nullptr) {
@@ -309,6 +348,12 @@ nlohmann::json summarize_tokens(const mpi::Comm& comm, const std::string& path, 
               {"mean_sequence", n > 0 ? static_cast<double>(store.tokens) / static_cast<double>(n) : 0.0},
               {"attributes", nlohmann::json::object()}});
   if (store.shards.size() > 1) out["datasets"] = store.shards.size();
+  if (eod_id >= 0) {
+    out["eod_id"] = eod_id;
+    nlohmann::json starts;  // read on rank 0; a failed read is everyone's error
+    mpi::collectively(comm, [&] { starts = first_document_starts(comm, store, eod_id); });
+    out["first_sequences_document_starts"] = nlohmann::json::parse(comm.bcast_string(starts.dump(), 0));
+  }
   return out;
 }
 

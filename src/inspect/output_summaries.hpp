@@ -33,8 +33,12 @@ nlohmann::json summarize_dedup(const mpi::Comm& comm, io::File file);
 nlohmann::json summarize_contexts(const mpi::Comm& comm, io::File file, const CorpusOptions* corpus);
 
 /// A token store (Megatron indexed dataset): sequences, tokens, dtype, lengths; with a corpus, also
-/// checked against it (one sequence per row, lengths equal to /lengths).
-nlohmann::json summarize_tokens(const mpi::Comm& comm, const std::string& path, const CorpusOptions* corpus);
+/// checked against it (one sequence per row, lengths equal to /lengths). With eod_id >= 0 (a dataset
+/// written by `weave pack --dataset`), also the document boundaries of its first sequences: where
+/// each document starts, 0 and every position right after a run of EOD tokens (contexts.h5's
+/// cu_seqlens, /segments/context_offset, read from the tokens themselves).
+nlohmann::json summarize_tokens(const mpi::Comm& comm, const std::string& path, const CorpusOptions* corpus,
+                                std::int64_t eod_id = -1);
 
 /// Human-readable form of the summaries above.
 std::string to_text(const std::string& path, const nlohmann::json& summary);

@@ -86,6 +86,27 @@ with e2e.scratch() as tmp:
     count = check(p("ds1"), p("ctx1.h5"), sequences, 2048)
     print(f"ok: {count} contexts of 2048 tokens, byte-identical at 1, 2, 3, 5 ranks, equal to the numpy rebuild")
 
+    # inspect of the dataset: sequences, tokens, dtype, and with --eod-id the first sequences'
+    # document boundaries, read from the tokens, equal to contexts.h5's cu_seqlens.
+    with h5py.File(p("ctx1.h5"), "r") as f:
+        seg_off = f["contexts/segment_offsets"][:]
+        context_offset = f["segments/context_offset"][:]
+    for ranks in (1, 3):
+        r = e2e.run(ranks, "inspect", p("ds1"), "--eod-id", EOD, "--json", "--quiet")
+        e2e.expect_ok(r, f"inspect of the dataset at {ranks} ranks")
+        summary = json.loads(r.stdout)
+        assert summary["sequences"] == count and summary["tokens"] == count * 2048 and summary["dtype"] == "uint16", summary
+        firsts = summary["first_sequences_document_starts"]
+        assert [x["sequence"] for x in firsts] == [0, 1, 2], firsts
+        for x in firsts:
+            c = x["sequence"]
+            want = context_offset[seg_off[c]:seg_off[c + 1]].tolist()
+            assert x["document_starts"] == want and x["tokens"] == 2048, (c, x["document_starts"], want)
+    r = e2e.run(1, "inspect", p("ds1"), "--eod-id", EOD)
+    e2e.expect_ok(r, "inspect of the dataset, text")
+    assert "first_sequences_document_starts" in r.stdout, r.stdout
+    print("ok: inspect of the dataset: sequences, tokens, dtype, the first contexts' boundaries = cu_seqlens")
+
     # The same store as three datasets listed in a manifest (relative paths, a comment, uneven split
     # that does not fall on the ranks' boundaries): the same dataset bytes at 1, 2, 3, 5 ranks.
     os.makedirs(p("shards"))
