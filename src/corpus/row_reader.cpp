@@ -9,6 +9,7 @@
 #include "corpus/validate.hpp"
 #include "io/hdf5.hpp"
 #include "mpi/collective_error.hpp"
+#include "util/progress.hpp"
 #include "weave/error.hpp"
 
 namespace weave::corpus {
@@ -91,6 +92,13 @@ std::vector<ReadRound> plan_rounds(const std::vector<std::int64_t>& rows, std::i
 }  // namespace
 
 SomeRows RowReader::read(std::vector<std::int64_t> docs) {
+  const double start = util::wall_seconds();
+  SomeRows rows = read_rows(std::move(docs));
+  seconds_ += util::wall_seconds() - start;
+  return rows;
+}
+
+SomeRows RowReader::read_rows(std::vector<std::int64_t> docs) {
   std::sort(docs.begin(), docs.end());
   docs.erase(std::unique(docs.begin(), docs.end()), docs.end());
   const CorpusInfo& info = block_.info;

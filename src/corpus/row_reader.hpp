@@ -54,13 +54,18 @@ class RowReader {
   double bytes_read() const { return bytes_read_; }
   /// Rows read from the files so far by this rank.
   std::int64_t rows_read() const { return rows_read_; }
+  /// Wall seconds spent in read() so far (reading the files, validating, normalising).
+  double seconds() const { return seconds_; }
 
  private:
+  SomeRows read_rows(std::vector<std::int64_t> docs);
+
   const mpi::Comm& comm_;
   const CorpusBlock& block_;
   const CorpusOptions& options_;
   double bytes_read_ = 0;
   std::int64_t rows_read_ = 0;
+  double seconds_ = 0;
 };
 
 }  // namespace weave::corpus
