@@ -15,7 +15,9 @@ void add_order_command(CLI::App& app, Runner& run) {
   CLI::App* cmd = app.add_subcommand(
       "order", "Order all documents so that neighbours are similar: the greedy maximum-weight path cover of the kNN "
                "graph (distributed, equal to the sequential greedy), its paths stitched end to end by similarity; "
-               "or the ICLM paper's traversal (--algorithm iclm, on rank 0).");
+               "or the ICLM paper's traversal (--algorithm iclm, on rank 0). Reads the corpus's documents and "
+               "only the embedding rows it uses: 1/16 of them for the corpus fingerprint, the path ends' for "
+               "stitching (all of them with --on-zero-vector=drop).");
   cmd->add_option("--knn", config->knn, "kNN graph (knn.h5 from weave knn)")->required();
   cmd->add_option("--corpus", config->corpus.path, "The corpus the graph was made from")->required();
   cmd->add_option("--out", config->out, "Output order.h5")->required();
