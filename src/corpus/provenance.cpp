@@ -1,6 +1,5 @@
 #include "corpus/provenance.hpp"
 
-#include <algorithm>
 #include <span>
 
 #include <fmt/format.h>
@@ -22,50 +21,49 @@ std::uint64_t document_hash(std::int64_t id, std::int64_t length, std::int64_t u
   return util::mix64(h ^ static_cast<std::uint64_t>(user_id));
 }
 
-}  // namespace
+/// Document i of the block's hash.
+std::uint64_t document_hash(const CorpusBlock& block, std::int64_t i) {
+  return document_hash(block.range.begin + i, block.lengths[i], block.doc_ids.empty() ? -1 : block.doc_ids[i]);
+}
 
-void fingerprint_corpus(const mpi::Comm& comm, CorpusBlock& block) {
+/// Document i's embedding hash (row x, normalised), keyed by its document hash.
+std::uint64_t row_hash(const CorpusBlock& block, std::int64_t i, const float* x) {
+  return util::hash_bytes(x, static_cast<std::size_t>(block.info.dim) * sizeof(float), document_hash(block, i));
+}
+
+/// Sets the fingerprints from this rank's wrapping sums of document hashes and of the sampled
+/// rows' hashes (collective); `embeddings`: whether the content fingerprint is known.
+void set_fingerprints(const mpi::Comm& comm, CorpusBlock& block, std::uint64_t documents, std::uint64_t rows,
+                      bool embeddings) {
   // Sums wrap: a sum mod 2^64 is the same for any split of the documents over the ranks.
-  std::uint64_t sums[2] = {0, 0};  // documents; embeddings of the sampled blocks
-  for (std::int64_t i = 0; i < block.size(); ++i) {
-    const std::int64_t id = block.range.begin + i;
-    const std::uint64_t h = document_hash(id, block.lengths[i], block.doc_ids.empty() ? -1 : block.doc_ids[i]);
-    sums[0] += h;
-    if (block.info.embeddings_read && sampled_block(id))
-      sums[1] += util::hash_bytes(block.embedding(LocalId(i)), static_cast<std::size_t>(block.info.dim) * sizeof(float), h);
-  }
+  std::uint64_t sums[2] = {documents, rows};
   comm.sum_inplace(std::span<std::uint64_t>(sums));
   const auto n = static_cast<std::uint64_t>(block.info.num_docs);
   block.info.documents_fingerprint = fmt::format("{:016x}", util::mix64(sums[0] ^ n));
-  block.info.fingerprint =
-      block.info.embeddings_read ? fmt::format("{:016x}", util::mix64(util::mix64(sums[0] ^ n) ^ sums[1])) : "";
+  block.info.fingerprint = embeddings ? fmt::format("{:016x}", util::mix64(util::mix64(sums[0] ^ n) ^ sums[1])) : "";
 }
 
-void fingerprint_sampled_rows(const mpi::Comm& comm, CorpusBlock& block, RowReader& rows) {
+}  // namespace
+
+void fingerprint_corpus(const mpi::Comm& comm, CorpusBlock& block) {
+  std::uint64_t documents = 0, rows = 0;
+  for (std::int64_t i = 0; i < block.size(); ++i) {
+    documents += document_hash(block, i);
+    if (block.info.embeddings_read && sampled_block(block.range.begin + i))
+      rows += row_hash(block, i, block.embedding(LocalId(i)));
+  }
+  set_fingerprints(comm, block, documents, rows, block.info.embeddings_read);
+}
+
+void fingerprint_sampled_rows(const mpi::Comm& comm, CorpusBlock& block, RowReader& reader) {
   if (block.info.embeddings_read) return;  // read_corpus fingerprinted them
   std::vector<std::int64_t> sampled;  // owned ids in sampled blocks
   for (std::int64_t id = block.range.begin; id < block.range.end; ++id)
     if (sampled_block(id)) sampled.push_back(id);
-  // In rounds of ~64 MiB of rows: the sum wraps, so how the rows are split changes nothing.
-  const auto round = static_cast<std::size_t>(std::max<std::int64_t>(1, (64 << 20) / (4 * std::max(1, block.info.dim))));
-  const auto rounds = comm.max(static_cast<std::int64_t>((sampled.size() + round - 1) / round));
-  std::uint64_t sums[2] = {0, 0};
-  for (std::int64_t t = 0; t < rounds; ++t) {
-    const std::size_t first = std::min(sampled.size(), static_cast<std::size_t>(t) * round);
-    const std::size_t last = std::min(sampled.size(), first + round);
-    const SomeRows part = rows.read({sampled.begin() + static_cast<std::ptrdiff_t>(first),
-                                     sampled.begin() + static_cast<std::ptrdiff_t>(last)});
-    for (std::int64_t id : part.docs()) {
-      const std::int64_t i = id - block.range.begin;
-      const std::uint64_t h = document_hash(id, block.lengths[i], block.doc_ids.empty() ? -1 : block.doc_ids[i]);
-      sums[1] += util::hash_bytes(part.row(id), static_cast<std::size_t>(block.info.dim) * sizeof(float), h);
-    }
-  }
-  for (std::int64_t i = 0; i < block.size(); ++i)
-    sums[0] += document_hash(block.range.begin + i, block.lengths[i], block.doc_ids.empty() ? -1 : block.doc_ids[i]);
-  comm.sum_inplace(std::span<std::uint64_t>(sums));
-  const auto n = static_cast<std::uint64_t>(block.info.num_docs);
-  block.info.fingerprint = fmt::format("{:016x}", util::mix64(util::mix64(sums[0] ^ n) ^ sums[1]));
+  std::uint64_t documents = 0, rows = 0;
+  reader.visit(sampled, [&](std::int64_t id, const float* x) { rows += row_hash(block, id - block.range.begin, x); });
+  for (std::int64_t i = 0; i < block.size(); ++i) documents += document_hash(block, i);
+  set_fingerprints(comm, block, documents, rows, true);
 }
 
 namespace {

@@ -27,9 +27,9 @@ inline bool sampled_block(std::int64_t id) { return (id / 1024) % 16 == 0; }
 void fingerprint_corpus(const mpi::Comm& comm, CorpusBlock& block);
 
 /// Collective, O(N/P + N d / (16 P)) read: the content fingerprint of a block read without its
-/// embeddings (Columns::kDocuments), from the rows of the sampled blocks alone, read by `rows`:
+/// embeddings (Columns::kDocuments), from the rows of the sampled blocks alone, read by `reader`:
 /// the same fingerprint that read_corpus gives. No-op when the block holds its embeddings.
-void fingerprint_sampled_rows(const mpi::Comm& comm, CorpusBlock& block, RowReader& rows);
+void fingerprint_sampled_rows(const mpi::Comm& comm, CorpusBlock& block, RowReader& reader);
 
 /// What an output records of its corpus: path, documents, dim and the content fingerprint.
 nlohmann::json corpus_record(const CorpusInfo& info);

@@ -4,6 +4,7 @@
 // Rows are validated and L2-normalised exactly as read_corpus's: the same bits, the same errors.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -50,6 +51,21 @@ class RowReader {
   /// UserError of read_corpus (naming file, dataset and row) on every rank.
   SomeRows read(std::vector<std::int64_t> docs);
 
+  /// Collective. visit(doc, row) for each of `docs` (owned here), their rows read in rounds of
+  /// about 64 MiB (every rank takes part in every round) and not kept: a pass over many rows.
+  template <typename Visit>
+  void visit(const std::vector<std::int64_t>& docs, Visit&& visit) {
+    const auto round = static_cast<std::size_t>(std::max<std::int64_t>(1, kVisitBytes / (4 * std::max(1, block_.info.dim))));
+    const std::int64_t rounds = comm_.max(static_cast<std::int64_t>((docs.size() + round - 1) / round));
+    for (std::int64_t t = 0; t < rounds; ++t) {
+      const std::size_t first = std::min(docs.size(), static_cast<std::size_t>(t) * round);
+      const std::size_t last = std::min(docs.size(), first + round);
+      const SomeRows part = read({docs.begin() + static_cast<std::ptrdiff_t>(first),
+                                  docs.begin() + static_cast<std::ptrdiff_t>(last)});
+      for (std::int64_t doc : part.docs()) visit(doc, part.row(doc));
+    }
+  }
+
   /// Bytes of embeddings read from the files so far by this rank (as stored).
   double bytes_read() const { return bytes_read_; }
   /// Rows read from the files so far by this rank.
@@ -58,6 +74,7 @@ class RowReader {
   double seconds() const { return seconds_; }
 
  private:
+  static constexpr std::int64_t kVisitBytes = std::int64_t{64} << 20;
   SomeRows read_rows(std::vector<std::int64_t> docs);
 
   const mpi::Comm& comm_;

@@ -281,7 +281,7 @@ void TokenReader::read(std::int64_t pointer, std::int64_t first, std::int64_t co
 
 IndexedDatasetWriter::IndexedDatasetWriter(const mpi::Comm& comm, const std::string& prefix, TokenType type,
                                            std::span<const std::int64_t> lengths)
-    : comm_(comm), prefix_(prefix), type_(type), lengths_(lengths.begin(), lengths.end()) {
+    : comm_(comm), type_(type), lengths_(lengths.begin(), lengths.end()) {
   const auto count = static_cast<std::int64_t>(lengths_.size());
   std::int64_t local_tokens = 0;
   mpi::collectively(comm, [&] {

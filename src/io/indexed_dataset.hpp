@@ -115,7 +115,6 @@ class IndexedDatasetWriter {
 
  private:
   const mpi::Comm& comm_;
-  std::string prefix_;
   TokenType type_;
   std::vector<std::int64_t> lengths_;
   std::int64_t first_ = 0, sequences_ = 0, byte_offset_ = 0, token_bytes_ = 0;

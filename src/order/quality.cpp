@@ -104,18 +104,12 @@ nlohmann::json all_pairs_figures(const mpi::Comm& comm, const corpus::CorpusBloc
   if (recorded) {
     similarity_sum = recorded->pair_similarity_sum();
   } else {
-    // Every row, in rounds of ~64 MiB (read from the files unless the block holds them); the sum
-    // is exact, so how the rows are split does not change a bit.
+    // Every row, in bounded rounds (read from the files unless the block holds them); the sum is
+    // exact, so how the rows are split does not change a bit.
     knn::RowSum sum(d);
-    const std::int64_t round = 8 * corpus::rows_per_round(d);
-    const std::int64_t rounds = comm.max((corpus.size() + round - 1) / round);
-    for (std::int64_t t = 0; t < rounds; ++t) {
-      std::vector<std::int64_t> docs;
-      for (std::int64_t i = std::min(corpus.size(), t * round); i < std::min(corpus.size(), (t + 1) * round); ++i)
-        docs.push_back(corpus.range.begin + i);
-      const corpus::SomeRows rows = reader.read(docs);
-      for (std::int64_t doc : rows.docs()) sum.add(rows.row(doc));
-    }
+    std::vector<std::int64_t> docs(static_cast<std::size_t>(corpus.size()));
+    for (std::int64_t i = 0; i < corpus.size(); ++i) docs[i] = corpus.range.begin + i;
+    reader.visit(docs, [&](std::int64_t, const float* row) { sum.add(row); });
     sum.sum_over(comm);
     similarity_sum = sum.pair_similarity_sum();
   }

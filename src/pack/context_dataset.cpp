@@ -110,8 +110,8 @@ DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& cont
   const std::int64_t context_bytes = L * type.bytes;
   const std::int64_t chunk_contexts =
       std::clamp<std::int64_t>(contexts / 8, 1, std::max<std::int64_t>(1, kChunkBytes / context_bytes));
-  const util::LargeBuffer buffers[2] = {util::LargeBuffer(static_cast<std::size_t>(std::min(contexts, chunk_contexts) * context_bytes)),
-                                        util::LargeBuffer(static_cast<std::size_t>(std::min(contexts, chunk_contexts) * context_bytes))};
+  const auto buffer_bytes = static_cast<std::size_t>(std::min(contexts, chunk_contexts) * context_bytes);
+  const util::LargeBuffer buffers[2] = {util::LargeBuffer(buffer_bytes), util::LargeBuffer(buffer_bytes)};
   std::future<void> writing[2];
   double wait_seconds = 0;
   auto wait_for = [&](std::future<void>& w) {
