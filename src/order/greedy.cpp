@@ -125,11 +125,14 @@ class Greedy {
   std::int64_t local(std::int64_t doc) const { return doc - g_.range.begin; }
   bool is_local(std::int64_t doc) const { return g_.range.contains(GlobalId(doc)); }
 
-  /// Whether slot s of end i can still be taken. Interior local neighbours are seen through their
-  /// degree; remote ones were reported (kInterior) and marked dead.
+  /// Whether slot s of end i can still be taken: not to its own fragment's other end, not the
+  /// edge it already took (an end holds at most one, links_[2i]; checking it here spares finding
+  /// the taken edge's slot, a binary search of scattered reads, at every acceptance), not to an
+  /// interior document. Interior local neighbours are seen through their degree; remote ones were
+  /// reported (kInterior) and marked dead.
   bool eligible(std::int64_t i, std::int64_t s) const {
     const std::int64_t w = g_.neighbor[s];
-    return !dead_[s] && w != partner_[i] && !(is_local(w) && degree_[local(w)] >= 2);
+    return !dead_[s] && w != partner_[i] && w != links_[2 * i] && !(is_local(w) && degree_[local(w)] >= 2);
   }
 
   /// The heaviest eligible edge of end i (advancing its cursor past dead edges), or invalid.
@@ -224,6 +227,7 @@ class Greedy {
       ++accepted;
     }
     // Remote neighbours of documents that became interior learn it now.
+    tell_interior(outbox);
     apply_updates(exchange(outbox));
     stats_.accepted_locally = comm_.sum(accepted);
     stats_.accepted_total += stats_.accepted_locally;
@@ -294,6 +298,7 @@ class Greedy {
         accept(i, from, from_partner, updates);
         if (y < from) ++accepted;
       }
+    tell_interior(updates);
     apply_updates(exchange(updates));
     return {comm_.sum(candidates), comm_.sum(accepted)};
   }
@@ -333,7 +338,6 @@ class Greedy {
     const std::int64_t my_partner = partner_[i];
     links_[2 * i + degree_[i]] = from;
     ++degree_[i];
-    mark_dead(i, from);
     // The merged fragment's ends are my_partner and from_partner.
     if (my_partner == doc) {
       partner_[i] = from_partner;  // I was alone: still an end (degree 1)
@@ -342,22 +346,39 @@ class Greedy {
     } else {
       post(updates, my_partner, {kPartner, my_partner, from_partner});
     }
-    if (degree_[i] == 2) tell_interior(i, from, updates);
+    if (degree_[i] == 2) became_interior_.push_back(i);
   }
 
-  /// Document i took its second path edge (the last to `from`): local neighbours see its degree;
-  /// remote ones are told, unless they are interior themselves.
-  void tell_interior(std::int64_t i, std::int64_t from, std::vector<std::vector<std::int64_t>>& updates) {
-    const std::int64_t doc = g_.range.begin + i;
-    for (std::int64_t s = g_.offsets[i]; s < g_.offsets[i + 1]; ++s) {
-      const std::int64_t w = g_.neighbor[s];
-      if (w != from && !is_local(w) && dead_[s] != kNeighborInterior) post(updates, w, {kInterior, w, doc});
+  /// The documents that took their second path edge since the last call: local neighbours see
+  /// their degree; remote ones are told, unless they are interior themselves or linked to the
+  /// document (they hold the edge as taken already). Batched after the acceptances, because each
+  /// document's slots are a few cache misses at a random place: they are prefetched ahead, as in
+  /// apply_updates.
+  void tell_interior(std::vector<std::vector<std::int64_t>>& updates) {
+    if (comm_.size() == 1) {  // every neighbour sees the degree
+      became_interior_.clear();
+      return;
     }
-  }
-
-  void mark_dead(std::int64_t i, std::int64_t neighbor) {
-    const std::int64_t s = g_.slot_of(i, neighbor);
-    if (s >= 0 && !dead_[s]) dead_[s] = 1;
+    constexpr std::size_t kFar = 16, kNear = 8;
+    const std::size_t count = became_interior_.size();
+    for (std::size_t x = 0; x < count; ++x) {
+      if (x + kFar < count) __builtin_prefetch(&g_.offsets[became_interior_[x + kFar]]);
+      if (x + kNear < count) {
+        const std::int64_t s = g_.offsets[became_interior_[x + kNear]];
+        __builtin_prefetch(&g_.neighbor[s]);
+        __builtin_prefetch(&g_.neighbor[s] + 8);
+        __builtin_prefetch(&dead_[s]);
+      }
+      const std::int64_t i = became_interior_[x];
+      const std::int64_t doc = g_.range.begin + i;
+      const std::int64_t first = links_[2 * i], second = links_[2 * i + 1];
+      for (std::int64_t s = g_.offsets[i]; s < g_.offsets[i + 1]; ++s) {
+        const std::int64_t w = g_.neighbor[s];
+        if (w != first && w != second && !is_local(w) && dead_[s] != kNeighborInterior)
+          post(updates, w, {kInterior, w, doc});
+      }
+    }
+    became_interior_.clear();
   }
 
   /// One still-eligible slot of an owned document, in the tail.
@@ -472,9 +493,9 @@ class Greedy {
           }
           WEAVE_ASSERT(degree_[i] < 2, "tail: a document got a third path edge");
           links_[2 * i + degree_[i]++] = value;
-          mark_dead(i, value);
-          if (degree_[i] == 2) tell_interior(i, value, notices);
+          if (degree_[i] == 2) became_interior_.push_back(i);
         }
+      tell_interior(notices);
       apply_updates(exchange(notices));
       const std::int64_t batch_size = comm_.sum(static_cast<std::int64_t>(edges.size() / 3));
       stats_.tail_edges_in += batch_size;
@@ -509,6 +530,7 @@ class Greedy {
   std::vector<std::int64_t> active_;  ///< ends that still have an eligible edge
   Boxes send_, updates_, received_;   ///< the rounds' message buffers, reused
   bool active_built_ = false;
+  std::vector<std::int64_t> became_interior_;  ///< since the last tell_interior
   std::int64_t messages_ = 0;
   double last_print_ = 0;
   std::int64_t handed_ = 0;  ///< the most tail edges this rank was handed at once
