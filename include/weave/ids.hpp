@@ -45,4 +45,33 @@ BlockRange block_range(std::int64_t n, int size, int rank);
 /// The rank whose block_range holds global id g (the inverse of block_range).
 int block_owner(std::int64_t n, int size, GlobalId g);
 
+/// block_owner for many ids of one distribution, with its set-up divisions done once and the
+/// lookup inline and without a 64-bit division (tens of cycles, unpipelined, on the Xeons measured;
+/// the greedy computes an owner per message): a quotient by multiplication with the divisor's
+/// reciprocal, off by at most one for ids below 2^52 and then corrected. No range check.
+class BlockOwners {
+ public:
+  BlockOwners() = default;
+  BlockOwners(std::int64_t n, int size)
+      : base_(n / size),
+        extra_(n % size),
+        big_((n % size) * (n / size + 1)),
+        inv_wide_(1.0 / static_cast<double>(n / size + 1)),
+        inv_narrow_(n / size > 0 ? 1.0 / static_cast<double>(n / size) : 0.0) {}
+  int operator()(GlobalId g) const {
+    if (g.value < big_) return static_cast<int>(quotient(g.value, base_ + 1, inv_wide_));  // blocks of base + 1
+    return static_cast<int>(extra_ + quotient(g.value - big_, base_, inv_narrow_));
+  }
+
+ private:
+  static std::int64_t quotient(std::int64_t x, std::int64_t d, double inverse) {
+    auto q = static_cast<std::int64_t>(static_cast<double>(x) * inverse);
+    if (q * d > x) --q;
+    else if ((q + 1) * d <= x) ++q;
+    return q;
+  }
+  std::int64_t base_ = 0, extra_ = 0, big_ = 0;  ///< ids below big_ lie in the ranks with one extra
+  double inv_wide_ = 1, inv_narrow_ = 0;
+};
+
 }  // namespace weave

@@ -33,6 +33,7 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
   g.ranks = comm.size();
   g.range = range;
   g.owner_offsets = std::move(owner_offsets);
+  g.block_owners = BlockOwners(num_docs, comm.size());
   const std::int64_t rounds = comm.max((count + pairs_per_round - 1) / pairs_per_round);
   // Each pass sends, for every pair {u, v}, a record to the owner of u about u and to the owner of v
   // about v: the end's id alone (fields = 1, counting) or (end, other end, weight bits); `take`
@@ -132,8 +133,7 @@ LocalGraph build_graph_from_pairs(const mpi::Comm& comm, std::int64_t num_docs, 
                      [&](std::int64_t x) -> std::optional<WeightedPair> { return pairs[x]; }, std::move(owner_offsets));
 }
 
-int LocalGraph::owner(std::int64_t doc) const {
-  if (owner_offsets.empty()) return block_owner(num_docs, ranks, GlobalId(doc));
+int LocalGraph::owner_by_offsets(std::int64_t doc) const {
   return static_cast<int>(std::upper_bound(owner_offsets.begin(), owner_offsets.end(), doc) - owner_offsets.begin()) - 1;
 }
 

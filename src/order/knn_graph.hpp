@@ -26,11 +26,18 @@ struct LocalGraph {
   std::vector<float> weight;
   std::vector<std::int64_t> by_neighbor;  ///< per document its slots sorted by neighbour id
 
+  BlockOwners block_owners;             ///< block_owner() of (num_docs, ranks)
+
   /// The rank that owns a document.
-  int owner(std::int64_t doc) const;
+  int owner(std::int64_t doc) const {
+    if (owner_offsets.empty()) return block_owners(GlobalId(doc));
+    return owner_by_offsets(doc);
+  }
 
   /// The slot of the edge (local, neighbour), or -1.
   std::int64_t slot_of(std::int64_t local, std::int64_t other) const;
+
+  int owner_by_offsets(std::int64_t doc) const;
 
   std::int64_t degree(std::int64_t local) const { return offsets[local + 1] - offsets[local]; }
   Edge edge(std::int64_t local, std::int64_t slot) const {

@@ -56,7 +56,8 @@ std::vector<RulerPlace> rank_rulers(const mpi::Comm& comm, std::int64_t num_docs
     bool done;
   };
   const auto m = static_cast<std::int64_t>(r.rulers.size());
-  auto owner = [&](std::int64_t doc) { return block_owner(num_docs, comm.size(), GlobalId(doc)); };
+  const BlockOwners owners(num_docs, comm.size());
+  auto owner = [&](std::int64_t doc) { return owners(GlobalId(doc)); };
   std::vector<Pointer> ptr(static_cast<std::size_t>(2 * m));
   for (std::int64_t i = 0; i < m; ++i)
     for (int s = 0; s < 2; ++s) {
@@ -122,7 +123,8 @@ std::vector<RulerPlace> rank_rulers(const mpi::Comm& comm, std::int64_t num_docs
 std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
                                      const std::vector<std::int64_t>& links) {
   const std::int64_t n = range.size();
-  auto owner = [&](std::int64_t doc) { return block_owner(num_docs, comm.size(), GlobalId(doc)); };
+  const BlockOwners owners(num_docs, comm.size());
+  auto owner = [&](std::int64_t doc) { return owners(GlobalId(doc)); };
   auto degree = [&](std::int64_t i) { return (links[2 * i] >= 0 ? 1 : 0) + (links[2 * i + 1] >= 0 ? 1 : 0); };
   auto is_ruler = [&](std::int64_t doc) {
     const std::int64_t i = doc - range.begin;

@@ -34,6 +34,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
                                            const std::vector<Registration>& registrations, int window,
                                            MeetingKeys keys, int per_end, MeetingStats* stats) {
   const int p = comm.size();
+  const BlockOwners owners(num_docs, p);
   std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(p));
   for (const auto& r : registrations)
     send[r.owner].insert(send[r.owner].end(), {r.meeting, key_bits(r.key), r.end, r.partner});
@@ -63,7 +64,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
         const auto [a, b] = std::minmax(x.end, y.end);
         const std::int64_t bits = key_bits(estimate(x.key, y.key, keys));
         for (std::int64_t end : {a, b}) {
-          auto& box = to_ends[block_owner(num_docs, p, GlobalId(end))];
+          auto& box = to_ends[owners(GlobalId(end))];
           box.insert(box.end(), {end, a, b, bits});
         }
       }
@@ -75,40 +76,39 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   }
   here = {};
 
-  // At each end's owner: its pairs (best estimate of each), the `per_end` best kept; a pair kept by
-  // either of its ends goes to its holder.
+  // At each end's owner: its pairs, best estimate first (then the other end's id), each other end
+  // once (its first offer is its best estimate), the `per_end` best kept; a pair kept by either of
+  // its ends goes to its holder. One sort; an end's few offers are then walked in order.
   struct Offer {
-    std::int64_t end, other, a, b;
+    std::int64_t end, other;
     float estimate;
   };
   std::vector<Offer> offers;
   for (const auto& part : comm.alltoallv(to_ends))
     for (std::size_t x = 0; x + 3 < part.size(); x += 4) {
       const std::int64_t end = part[x], a = part[x + 1], b = part[x + 2];
-      offers.push_back({end, end == a ? b : a, a, b, key_of(part[x + 3])});
+      offers.push_back({end, end == a ? b : a, key_of(part[x + 3])});
     }
   to_ends = {};
-  std::sort(offers.begin(), offers.end(), [](const Offer& x, const Offer& y) {
-    if (x.end != y.end) return x.end < y.end;
-    if (x.other != y.other) return x.other < y.other;
-    return x.estimate > y.estimate;
-  });
-  offers.erase(std::unique(offers.begin(), offers.end(),
-                           [](const Offer& x, const Offer& y) { return x.end == y.end && x.other == y.other; }),
-               offers.end());
   std::sort(offers.begin(), offers.end(), [](const Offer& x, const Offer& y) {
     if (x.end != y.end) return x.end < y.end;
     if (x.estimate != y.estimate) return x.estimate > y.estimate;
     return x.other < y.other;
   });
   std::vector<std::vector<std::int64_t>> kept(static_cast<std::size_t>(p));
+  std::vector<std::int64_t> taken;  // the other ends kept for the current end
   for (std::size_t first = 0; first < offers.size();) {
     std::size_t last = first;
     while (last < offers.size() && offers[last].end == offers[first].end) ++last;
-    const std::size_t keep = per_end > 0 ? std::min(last, first + static_cast<std::size_t>(per_end)) : last;
-    for (std::size_t x = first; x < keep; ++x) {
-      const EndPair pair{offers[x].a, offers[x].b};
-      auto& box = kept[block_owner(num_docs, p, GlobalId(pair.holder()))];
+    taken.clear();
+    for (std::size_t x = first; x < last; ++x) {
+      if (per_end > 0 && taken.size() >= static_cast<std::size_t>(per_end)) break;
+      const std::int64_t other = offers[x].other;
+      if (std::find(taken.begin(), taken.end(), other) != taken.end()) continue;  // a worse offer of a kept pair
+      taken.push_back(other);
+      const auto [lo, hi] = std::minmax(offers[x].end, other);
+      const EndPair pair{lo, hi};
+      auto& box = kept[owners(GlobalId(pair.holder()))];
       box.insert(box.end(), {pair.a, pair.b});
     }
     first = last;

@@ -21,7 +21,8 @@ namespace {
 std::vector<std::int32_t> fetch_topics(const mpi::Comm& comm, const corpus::CorpusBlock& corpus,
                                        const std::vector<std::int64_t>& docs) {
   if (corpus.topics.empty()) return {};
-  auto owner = [&](std::int64_t doc) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(doc)); };
+  const BlockOwners owners(corpus.info.num_docs, comm.size());
+  auto owner = [&](std::int64_t doc) { return owners(GlobalId(doc)); };
   return mpi::ask_owners<std::int32_t>(comm, docs, 1, owner, [&](std::int64_t doc, std::int32_t* t) {
     *t = corpus.topics[doc - corpus.range.begin];
   });
@@ -34,7 +35,7 @@ std::vector<float> edge_weights(const mpi::Comm& comm, const LocalGraph& g, cons
   const int p = comm.size();
   std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(p));
   for (std::size_t j = 0; j < a.size(); ++j) {
-    auto& box = ask[block_owner(g.num_docs, p, GlobalId(b[j]))];
+    auto& box = ask[g.owner(b[j])];
     box.insert(box.end(), {b[j], a[j]});
   }
   const auto asked = comm.alltoallv(ask);
@@ -48,7 +49,7 @@ std::vector<float> edge_weights(const mpi::Comm& comm, const LocalGraph& g, cons
   std::vector<float> out(a.size());
   std::vector<std::size_t> next(static_cast<std::size_t>(p), 0);
   for (std::size_t j = 0; j < a.size(); ++j) {
-    const int r = block_owner(g.num_docs, p, GlobalId(b[j]));
+    const int r = g.owner(b[j]);
     out[j] = replies[r][next[r]++];
   }
   return out;

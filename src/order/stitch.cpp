@@ -139,7 +139,7 @@ class Stitcher {
       const std::int64_t last = std::min(graph_.offsets[i] + reach, graph_.offsets[i + 1]);
       for (std::int64_t s = graph_.offsets[i]; s < last; ++s) {
         const std::int64_t v = graph_.neighbor[s];
-        out.push_back({v, block_owner(n_, comm_.size(), GlobalId(v)), graph_.weight[s], doc, partner_[i]});
+        out.push_back({v, graph_.owner(v), graph_.weight[s], doc, partner_[i]});
       }
     }
     return out;

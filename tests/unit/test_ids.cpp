@@ -33,6 +33,27 @@ TEST(BlockRange, OwnerIsTheInverse) {
   }
 }
 
+TEST(BlockRange, BlockOwnersAgreeWithBlockOwner) {
+  for (std::int64_t n : {1, 2, 5, 7, 100, 101, 997}) {
+    for (int size : {1, 2, 3, 5, 8, 11, 64}) {
+      const BlockOwners owners(n, size);
+      for (std::int64_t g = 0; g < n; ++g)
+        ASSERT_EQ(owners(GlobalId(g)), block_owner(n, size, GlobalId(g))) << "n=" << n << " size=" << size << " g=" << g;
+    }
+  }
+  // Large corpora: every block's first and last ids and their neighbours, where rounding would show.
+  for (std::int64_t n : {std::int64_t{1000000007}, std::int64_t{1} << 40, (std::int64_t{1} << 50) + 12345}) {
+    for (int size : {2, 3, 7, 64, 1000, 4099}) {
+      const BlockOwners owners(n, size);
+      for (int r = 0; r < size; ++r) {
+        const BlockRange b = block_range(n, size, r);
+        for (std::int64_t g : {b.begin, b.begin + 1, b.end - 2, b.end - 1, (b.begin + b.end) / 2})
+          ASSERT_EQ(owners(GlobalId(g)), r) << "n=" << n << " size=" << size << " g=" << g;
+      }
+    }
+  }
+}
+
 TEST(BlockRange, LocalGlobalConversionsCheckOwnership) {
   const BlockRange b = block_range(10, 3, 1);  // [4, 7)
   EXPECT_EQ(b.begin, 4);
