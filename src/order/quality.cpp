@@ -40,11 +40,19 @@ std::vector<float> edge_weights(const mpi::Comm& comm, const LocalGraph& g, cons
   }
   const auto asked = comm.alltoallv(ask);
   std::vector<std::vector<float>> reply(static_cast<std::size_t>(p));
-  for (int r = 0; r < p; ++r)
-    for (std::size_t x = 0; x + 1 < asked[r].size(); x += 2) {
-      const std::int64_t slot = g.slot_of(asked[r][x] - g.range.begin, asked[r][x + 1]);
+  // The asked documents are in order position, random here: their slots are prefetched two steps
+  // ahead (offsets 16 pairs ahead, then the slots 8 ahead), as the greedy's notices once were.
+  constexpr std::size_t kFar = 16 * 2, kNear = 8 * 2;
+  for (int r = 0; r < p; ++r) {
+    const auto& part = asked[r];
+    reply[r].reserve(part.size() / 2);
+    for (std::size_t x = 0; x + 1 < part.size(); x += 2) {
+      if (x + kFar < part.size()) __builtin_prefetch(&g.offsets[part[x + kFar] - g.range.begin]);
+      if (x + kNear < part.size()) __builtin_prefetch(&g.neighbor[g.offsets[part[x + kNear] - g.range.begin]]);
+      const std::int64_t slot = g.slot_of(part[x] - g.range.begin, part[x + 1]);
       reply[r].push_back(slot >= 0 ? g.weight[slot] : std::numeric_limits<float>::quiet_NaN());
     }
+  }
   const auto replies = comm.alltoallv(reply);
   std::vector<float> out(a.size());
   std::vector<std::size_t> next(static_cast<std::size_t>(p), 0);
