@@ -113,7 +113,8 @@ struct OrderConfig {
   /// Stitch by exact kNN among the path ends once at most this many remain; 0 = automatic
   /// (E^2 <= 8 N stitch_k, at least 2,048: linear in N).
   std::int64_t stitch_exact_ends = 0;
-  double tail_fraction = 0.01;     ///< hand the greedy's tail to rank 0 below this acceptance share
+  double tail_fraction = 0.01;     ///< finish the greedy in sequential batches below this acceptance share
+  double local_pass_share = 0.75;  ///< run the greedy's rank-local pass from this share of rank-local edges
   int max_rounds = 200;            ///< ... or after this many rounds
   bool force = false;              ///< order a kNN graph made from another corpus (same size) anyway
   std::string dedup;               ///< dedup.h5: order only the documents it keeps (empty = all)

@@ -92,7 +92,9 @@ class Greedy {
   }
 
   PathCover run() {
-    local_pass();
+    stats_.local_slot_share = local_slot_share();
+    stats_.local_pass = comm_.size() == 1 || stats_.local_slot_share >= options_.local_pass_share;
+    if (stats_.local_pass) local_pass();
     while (true) {
       const auto [active, accepted] = round();
       if (active == 0) break;
@@ -165,6 +167,14 @@ class Greedy {
     auto& box = out[owner(to_doc)];
     box.insert(box.end(), rec);
     ++messages_;
+  }
+
+  /// The share of the graph's slots, over all ranks, whose neighbour is on the same rank.
+  double local_slot_share() const {
+    std::int64_t local_slots = 0;
+    for (const std::int64_t w : g_.neighbor) local_slots += is_local(w) ? 1 : 0;
+    const std::int64_t all = comm_.sum(static_cast<std::int64_t>(g_.neighbor.size()));
+    return all > 0 ? static_cast<double>(comm_.sum(local_slots)) / static_cast<double>(all) : 1.0;
   }
 
   /// Before the rounds, each rank accepts on its own the edges between its documents that need no

@@ -22,10 +22,19 @@ struct GreedyOptions {
   /// Graph slots (an edge counts at both ends) per tail batch; 0 = the mean a rank holds, so no rank
   /// is handed more than it already holds. Tests set it small to exercise many batches.
   std::int64_t tail_batch_slots = 0;
+  /// Run the rank-local pass before the rounds when at least this share of all graph slots join two
+  /// documents of one rank (0 = always, above 1 = never; on one rank it always runs: it is the whole
+  /// greedy). It accepts an edge only when no remote edge at its fragments' ends is heavier, so it
+  /// pays when most heavy edges are local (a corpus stored by source) and costs more than it saves
+  /// when they are spread (measured in docs/benchmarks.md: at a share of 1/2 it took 0.2 s to accept
+  /// 10% of the edges and saved no round).
+  double local_pass_share = 0.75;
 };
 
 struct GreedyStats {
   int rounds = 0;
+  double local_slot_share = 1;        ///< share of the graph's slots whose two documents share a rank
+  bool local_pass = true;             ///< whether the rank-local pass ran (local_pass_share)
   std::int64_t accepted_locally = 0;  ///< edges accepted by the ranks on their own before the rounds
   std::vector<std::int64_t> accepted_per_round;
   std::int64_t tail_edges_in = 0;       ///< eligible edges decided in the tail's batches

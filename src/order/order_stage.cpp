@@ -64,7 +64,8 @@ std::vector<std::int64_t> route_positions(const mpi::Comm& comm, std::int64_t n,
 Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& rows,
                      const LocalGraph& graph, const OrderConfig& config, bool quiet, util::Report& report) {
   const std::int64_t n = corpus.info.num_docs;
-  const GreedyOptions options{config.tail_fraction, config.max_rounds, !quiet};
+  GreedyOptions options{config.tail_fraction, config.max_rounds, !quiet};
+  options.local_pass_share = config.local_pass_share;
   auto greedy_timer = report.stage("greedy");
   PathCover cover = greedy_path_cover(comm, graph, options);
   greedy_timer.stop();
@@ -94,6 +95,8 @@ Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, c
   out.figures["accepted_per_round"] = cover.stats.accepted_per_round;
   out.figures["greedy_edges"] = cover.stats.accepted_total;
   out.figures["accepted_locally"] = cover.stats.accepted_locally;
+  out.figures["greedy_local_slot_share"] = cover.stats.local_slot_share;
+  out.figures["greedy_local_pass"] = cover.stats.local_pass;
   out.figures["tail_edges"] = cover.stats.tail_edges_in;
   out.figures["tail_edges_accepted"] = cover.stats.tail_accepted;
   out.figures["tail_batches"] = cover.stats.tail_batches;

@@ -367,13 +367,20 @@ const util::OptionTable<OrderConfig>& order_options() {
        .zero_means = "automatic"},
       {.key = "tail_fraction",
        .member = &C::tail_fraction,
-       .help = "Finish the greedy on rank 0 once a round accepts fewer edges than this share of the fragments still "
-               "competing",
-       .note = "hand the greedy's tail to rank 0 below this share of accepted edges a round",
+       .help = "Finish the greedy sequentially, in batches of bounded size, once a round accepts fewer edges than "
+               "this share of the fragments still competing",
+       .note = "finish the greedy in sequential batches below this share of accepted edges a round",
+       .min = 0},
+      {.key = "local_pass_share",
+       .member = &C::local_pass_share,
+       .help = "Before the greedy's rounds, let each rank accept the edges it can decide alone, when at least this "
+               "share of the kNN graph's edges join documents of one rank (0 = always, above 1 = never; one rank "
+               "always does: it is the whole greedy)",
+       .note = "the greedy's rank-local pass from this share of rank-local edges",
        .min = 0},
       {.key = "max_rounds",
        .member = &C::max_rounds,
-       .help = "Finish the greedy on rank 0 after this many rounds",
+       .help = "Finish the greedy in sequential batches after this many rounds",
        .note = "... or after this many rounds",
        .min = 1},
   };

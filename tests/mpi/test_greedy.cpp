@@ -110,6 +110,28 @@ WholeLists random_lists(std::int64_t n, int k, int levels, std::uint64_t seed, i
   return w;
 }
 
+/// Neighbours among the nearest ids (within 40), as in a corpus stored by source: most edges join
+/// documents of one rank, those across a block boundary do not.
+WholeLists nearby_lists(std::int64_t n, int k, std::uint64_t seed) {
+  WholeLists w{n, k, {}, {}};
+  for (std::int64_t u = 0; u < n; ++u) {
+    util::CounterRng rng(seed, 1, static_cast<std::uint64_t>(u));
+    std::set<std::int64_t> chosen;
+    while (static_cast<int>(chosen.size()) < k) {
+      const std::int64_t v = u - 40 + static_cast<std::int64_t>(rng.below(81));
+      if (v != u && v >= 0 && v < n) chosen.insert(v);
+    }
+    std::vector<std::pair<float, std::int64_t>> row;
+    for (auto v : chosen) row.emplace_back(static_cast<float>(1 + rng.below(100000)) / 100000, v);
+    std::sort(row.begin(), row.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    for (const auto& [weight, v] : row) {
+      w.ids.push_back(v);
+      w.sims.push_back(weight);
+    }
+  }
+  return w;
+}
+
 /// Every path end's other end, by walking the paths of an edge set (itself for a lone document).
 std::vector<std::int64_t> path_partners(std::int64_t n, const EdgeSet& edges) {
   std::vector<std::vector<std::int64_t>> adj(static_cast<std::size_t>(n));
@@ -130,8 +152,8 @@ std::vector<std::int64_t> path_partners(std::int64_t n, const EdgeSet& edges) {
   return partner;
 }
 
-void expect_equals_oracle(const mpi::Comm& comm, const WholeLists& w, const std::string& what,
-                          order::GreedyOptions options = {}) {
+order::GreedyStats expect_equals_oracle(const mpi::Comm& comm, const WholeLists& w, const std::string& what,
+                                        order::GreedyOptions options = {}) {
   EdgeSet got;
   const auto cover = run_distributed(comm, w, got, options);
   const EdgeSet want = sequential_oracle(w);
@@ -143,13 +165,15 @@ void expect_equals_oracle(const mpi::Comm& comm, const WholeLists& w, const std:
   const BlockRange range = block_range(w.n, comm.size(), comm.rank());
   for (std::int64_t i = 0; i < range.size(); ++i) {
     const int degree = (cover.links[2 * i] >= 0) + (cover.links[2 * i + 1] >= 0);
-    if (degree < 2) ASSERT_EQ(cover.partner[i], partner[range.begin + i]) << what << ": partner of " << range.begin + i;
+    if (degree < 2) EXPECT_EQ(cover.partner[i], partner[range.begin + i]) << what << ": partner of " << range.begin + i;
   }
   if (comm.is_root())
-    std::printf("[ %s ] %zu edges, %d rounds, %lld in the tail (%lld accepted, %lld batches), %lld messages\n",
-                what.c_str(), want.size(), cover.stats.rounds, static_cast<long long>(cover.stats.tail_edges_in),
+    std::printf("[ %s ] %zu edges, %lld rank-local, %d rounds, %lld in the tail (%lld accepted, %lld batches), %lld messages\n",
+                what.c_str(), want.size(), static_cast<long long>(cover.stats.accepted_locally), cover.stats.rounds,
+                static_cast<long long>(cover.stats.tail_edges_in),
                 static_cast<long long>(cover.stats.tail_accepted), static_cast<long long>(cover.stats.tail_batches),
                 static_cast<long long>(cover.stats.messages));
+  return cover.stats;
 }
 
 TEST(DistributedGreedy, RandomGraphs) {
@@ -164,6 +188,27 @@ TEST(DistributedGreedy, RandomGraphs) {
                        {1.1, 100000, false, 40});
   expect_equals_oracle(comm, random_lists(2000, 8, 3, 12), "3 weight levels, tail in batches of 7 slots",
                        {1.1, 100000, false, 7});
+  // Spread neighbours skip the rank-local pass by default (share 1/P); forced, it must still agree.
+  order::GreedyOptions with_local_pass;
+  with_local_pass.local_pass_share = 0;
+  for (std::uint64_t seed : {13, 14}) expect_equals_oracle(comm, random_lists(2000, 6, 100000, seed), "random, rank-local pass forced", with_local_pass);
+}
+
+TEST(DistributedGreedy, RankLocalPassWhenMostEdgesAreLocal) {
+  mpi::Comm comm;
+  // Nearby neighbours: nearly every edge is rank-local, so the local pass runs and decides most.
+  const order::GreedyStats nearby = expect_equals_oracle(comm, nearby_lists(6000, 8, 21), "nearby ids");
+  EXPECT_TRUE(nearby.local_pass);
+  EXPECT_GT(nearby.local_slot_share, 0.9);
+  EXPECT_GT(nearby.accepted_locally, nearby.accepted_total / 2);
+  order::GreedyOptions never;
+  never.local_pass_share = 2;
+  const order::GreedyStats rounds = expect_equals_oracle(comm, nearby_lists(6000, 8, 21), "nearby ids, no local pass", never);
+  EXPECT_EQ(rounds.local_pass, comm.size() == 1);
+  // Spread neighbours: the share is about 1/P, below the default threshold from two ranks on.
+  const order::GreedyStats spread = expect_equals_oracle(comm, random_lists(2000, 6, 100000, 22), "random, default");
+  EXPECT_EQ(spread.local_pass, comm.size() == 1);
+  if (comm.size() > 1) EXPECT_EQ(spread.accepted_locally, 0);
 }
 
 TEST(DistributedGreedy, ClusteredGraphs) {
@@ -174,6 +219,9 @@ TEST(DistributedGreedy, ClusteredGraphs) {
   expect_equals_oracle(comm, random_lists(3000, 10, 1000000, 4, 17), "clustered, graph built in small rounds");
   order::set_graph_pairs_per_round(std::int64_t{1} << 19);
   expect_equals_oracle(comm, random_lists(3000, 10, 1000000, 5, 17), "clustered, rounds only", {0.0, 100000});
+  order::GreedyOptions without_local_pass;
+  without_local_pass.local_pass_share = 2;
+  expect_equals_oracle(comm, random_lists(3000, 10, 1000000, 4, 17), "clustered, no rank-local pass", without_local_pass);
 }
 
 TEST(DistributedGreedy, TieHeavyGraphs) {
