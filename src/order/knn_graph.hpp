@@ -24,7 +24,11 @@ struct LocalGraph {
   std::vector<std::int64_t> offsets;    ///< range.size() + 1
   std::vector<std::int64_t> neighbor;   ///< global ids, per document heaviest edge first
   std::vector<float> weight;
-  std::vector<std::int64_t> by_neighbor;  ///< per document its slots sorted by neighbour id
+  /// slot_of() scans a document's slots up to this many; the documents with more ("hubs", listed
+  /// by many others) have their slots sorted by neighbour id for a binary search: hubs (local
+  /// indices, increasing), their slots in hub_slots[hub_offsets[h] .. hub_offsets[h + 1]).
+  static constexpr std::int64_t kScanSlots = 64;
+  std::vector<std::int64_t> hubs, hub_offsets, hub_slots;
 
   BlockOwners block_owners;             ///< block_owner() of (num_docs, ranks)
 

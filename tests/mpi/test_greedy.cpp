@@ -211,6 +211,49 @@ TEST(DistributedGreedy, RankLocalPassWhenMostEdgesAreLocal) {
   if (comm.size() > 1) EXPECT_EQ(spread.accepted_locally, 0);
 }
 
+TEST(DistributedGreedy, HubsAndTheirSlots) {
+  mpi::Comm comm;
+  // Every document lists document 0 (and document 1 every third one): two hubs with hundreds of
+  // slots, found by slot_of's sorted index instead of a scan; the others by the scan.
+  const std::int64_t n = 900;
+  const int k = 4;
+  WholeLists w = random_lists(n, k, 100000, 31);
+  for (std::int64_t u = 2; u < n; ++u) {
+    w.ids[u * k] = 0;
+    if (u % 3 == 0) w.ids[u * k + 1] = 1;
+  }
+  for (std::int64_t u = 0; u < n; ++u) {  // no repeated neighbour, none the document itself
+    std::set<std::int64_t> seen;
+    for (int j = 0; j < k; ++j) {
+      std::int64_t& v = w.ids[u * k + j];
+      if (v == u || !seen.insert(v).second) v = -1, w.sims[u * k + j] = std::nanf("");
+    }
+  }
+  const BlockRange range = block_range(n, comm.size(), comm.rank());
+  knn::KnnLists mine;
+  mine.k = k;
+  mine.neighbors.assign(w.ids.begin() + range.begin * k, w.ids.begin() + range.end * k);
+  mine.similarities.assign(w.sims.begin() + range.begin * k, w.sims.begin() + range.end * k);
+  const order::LocalGraph g = order::build_knn_graph(comm, n, range, mine);
+  for (std::int64_t i = 0; i < range.size(); ++i) {
+    std::set<std::int64_t> neighbours;
+    for (std::int64_t s = g.offsets[i]; s < g.offsets[i + 1]; ++s) {
+      ASSERT_EQ(g.slot_of(i, g.neighbor[s]), s) << "document " << range.begin + i;
+      neighbours.insert(g.neighbor[s]);
+    }
+    for (std::int64_t v : {std::int64_t{0}, std::int64_t{1}, n / 2, n - 1})
+      if (!neighbours.count(v)) EXPECT_EQ(g.slot_of(i, v), -1) << "document " << range.begin + i << ", " << v;
+  }
+  if (range.contains(GlobalId(0))) {
+    EXPECT_GT(g.degree(0), order::LocalGraph::kScanSlots);
+    EXPECT_FALSE(g.hubs.empty());
+  }
+  expect_equals_oracle(comm, w, "two hubs");
+  order::GreedyOptions with_local_pass;
+  with_local_pass.local_pass_share = 0;
+  expect_equals_oracle(comm, w, "two hubs, rank-local pass forced", with_local_pass);
+}
+
 TEST(DistributedGreedy, ClusteredGraphs) {
   mpi::Comm comm;
   expect_equals_oracle(comm, random_lists(3000, 10, 1000000, 4, 17), "clustered");
