@@ -171,10 +171,8 @@ class Greedy {
 
   /// The share of the graph's slots, over all ranks, whose neighbour is on the same rank.
   double local_slot_share() const {
-    std::int64_t local_slots = 0;
-    for (const std::int64_t w : g_.neighbor) local_slots += is_local(w) ? 1 : 0;
     const std::int64_t all = comm_.sum(static_cast<std::int64_t>(g_.neighbor.size()));
-    return all > 0 ? static_cast<double>(comm_.sum(local_slots)) / static_cast<double>(all) : 1.0;
+    return all > 0 ? static_cast<double>(comm_.sum(g_.local_slots)) / static_cast<double>(all) : 1.0;
   }
 
   /// Before the rounds, each rank accepts on its own the edges between its documents that need no

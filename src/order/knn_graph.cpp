@@ -87,7 +87,10 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
     std::sort(bucket.begin(), last, [doc](const Directed& x, const Directed& y) {
       return heavier(Edge::make(doc, x.to, x.w), Edge::make(doc, y.to, y.w));
     });
-    for (auto e = bucket.begin(); e != last; ++e, ++kept) g.neighbor[kept] = e->to, g.weight[kept] = e->w;
+    for (auto e = bucket.begin(); e != last; ++e, ++kept) {
+      g.neighbor[kept] = e->to, g.weight[kept] = e->w;
+      g.local_slots += range.contains(GlobalId(e->to)) ? 1 : 0;
+    }
     g.offsets[i + 1] = kept;
   }
   first = {};

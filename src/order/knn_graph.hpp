@@ -24,6 +24,7 @@ struct LocalGraph {
   std::vector<std::int64_t> offsets;    ///< range.size() + 1
   std::vector<std::int64_t> neighbor;   ///< global ids, per document heaviest edge first
   std::vector<float> weight;
+  std::int64_t local_slots = 0;         ///< slots whose neighbour is owned here too
   /// slot_of() scans a document's slots up to this many; the documents with more ("hubs", listed
   /// by many others) have their slots sorted by neighbour id for a binary search: hubs (local
   /// indices, increasing), their slots in hub_slots[hub_offsets[h] .. hub_offsets[h + 1]).
