@@ -78,40 +78,48 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
 
   // At each end's owner: its pairs, best estimate first (then the other end's id), each other end
   // once (its first offer is its best estimate), the `per_end` best kept; a pair kept by either of
-  // its ends goes to its holder. One sort; an end's few offers are then walked in order.
+  // its ends goes to its holder. The offers are grouped by end with a counting sort over this
+  // rank's documents, then each end's few offers sorted alone.
   struct Offer {
     std::int64_t end, other;
     float estimate;
   };
-  std::vector<Offer> offers;
+  std::vector<Offer> arrived;
   for (const auto& part : comm.alltoallv(to_ends))
     for (std::size_t x = 0; x + 3 < part.size(); x += 4) {
       const std::int64_t end = part[x], a = part[x + 1], b = part[x + 2];
-      offers.push_back({end, end == a ? b : a, key_of(part[x + 3])});
+      arrived.push_back({end, end == a ? b : a, key_of(part[x + 3])});
     }
   to_ends = {};
-  std::sort(offers.begin(), offers.end(), [](const Offer& x, const Offer& y) {
-    if (x.end != y.end) return x.end < y.end;
-    if (x.estimate != y.estimate) return x.estimate > y.estimate;
-    return x.other < y.other;
-  });
+  const BlockRange mine = block_range(num_docs, p, comm.rank());
+  std::vector<std::int64_t> group(static_cast<std::size_t>(mine.size() + 1), 0);  // offers of each end
+  for (const Offer& o : arrived) ++group[o.end - mine.begin + 1];
+  for (std::int64_t i = 0; i < mine.size(); ++i) group[i + 1] += group[i];
+  std::vector<Offer> offers(arrived.size());
+  {
+    std::vector<std::int64_t> next(group.begin(), group.end() - 1);
+    for (const Offer& o : arrived) offers[next[o.end - mine.begin]++] = o;
+  }
+  arrived = {};
   std::vector<std::vector<std::int64_t>> kept(static_cast<std::size_t>(p));
   std::vector<std::int64_t> taken;  // the other ends kept for the current end
-  for (std::size_t first = 0; first < offers.size();) {
-    std::size_t last = first;
-    while (last < offers.size() && offers[last].end == offers[first].end) ++last;
+  for (std::int64_t i = 0; i < mine.size(); ++i) {
+    const auto first = offers.begin() + group[i], last = offers.begin() + group[i + 1];
+    if (first == last) continue;
+    std::sort(first, last, [](const Offer& x, const Offer& y) {
+      if (x.estimate != y.estimate) return x.estimate > y.estimate;
+      return x.other < y.other;
+    });
     taken.clear();
-    for (std::size_t x = first; x < last; ++x) {
+    for (auto o = first; o != last; ++o) {
       if (per_end > 0 && taken.size() >= static_cast<std::size_t>(per_end)) break;
-      const std::int64_t other = offers[x].other;
-      if (std::find(taken.begin(), taken.end(), other) != taken.end()) continue;  // a worse offer of a kept pair
-      taken.push_back(other);
-      const auto [lo, hi] = std::minmax(offers[x].end, other);
+      if (std::find(taken.begin(), taken.end(), o->other) != taken.end()) continue;  // a worse offer of a kept pair
+      taken.push_back(o->other);
+      const auto [lo, hi] = std::minmax(o->end, o->other);
       const EndPair pair{lo, hi};
       auto& box = kept[owners(GlobalId(pair.holder()))];
       box.insert(box.end(), {pair.a, pair.b});
     }
-    first = last;
   }
   offers = {};
 
