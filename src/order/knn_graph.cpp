@@ -36,7 +36,9 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
   const std::int64_t rounds = comm.max((count + pairs_per_round - 1) / pairs_per_round);
   // Each pass sends, for every pair {u, v}, a record to the owner of u about u and to the owner of v
   // about v: the end's id alone (fields = 1, counting) or (end, other end, weight bits); `take`
-  // consumes each record that arrived.
+  // consumes each record. Records about this rank's own documents are taken at once (for kNN lists,
+  // whose pairs start at an owned document, half of all records), the others sent.
+  const int me = comm.rank();
   auto pass = [&](int fields, auto&& take) {
     for (std::int64_t round = 0; round < rounds; ++round) {
       std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
@@ -46,9 +48,14 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
         if (!p) continue;
         const std::int64_t bits = std::bit_cast<std::uint32_t>(p->weight);
         for (auto [from, to] : {std::pair{p->u, p->v}, std::pair{p->v, p->u}}) {
-          auto& out = send[g.owner(from)];
-          if (fields == 1) out.push_back(from);
-          else out.insert(out.end(), {from, to, bits});
+          const std::int64_t record[3] = {from, to, bits};
+          const int owner = g.owner(from);
+          if (owner == me) {
+            take(record);
+            continue;
+          }
+          auto& out = send[owner];
+          out.insert(out.end(), record, record + fields);
         }
       }
       for (const auto& part : comm.alltoallv(send))
@@ -83,10 +90,9 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
     for (std::int64_t s = first[i]; s < first[i + 1]; ++s) bucket.push_back({g.neighbor[s], g.weight[s]});
     std::sort(bucket.begin(), bucket.end(), [](const Directed& x, const Directed& y) { return x.to != y.to ? x.to < y.to : x.w > y.w; });
     const auto last = std::unique(bucket.begin(), bucket.end(), [](const Directed& x, const Directed& y) { return x.to == y.to; });
-    const std::int64_t doc = range.begin + i;
-    std::sort(bucket.begin(), last, [doc](const Directed& x, const Directed& y) {
-      return heavier(Edge::make(doc, x.to, x.w), Edge::make(doc, y.to, y.w));
-    });
+    // The greedy's edge order among one document's edges: weight descending, then the neighbour's
+    // id (the pair's (smaller, larger) ids order like the neighbours, whichever side of doc they lie).
+    std::sort(bucket.begin(), last, [](const Directed& x, const Directed& y) { return x.w != y.w ? x.w > y.w : x.to < y.to; });
     for (auto e = bucket.begin(); e != last; ++e, ++kept) {
       g.neighbor[kept] = e->to, g.weight[kept] = e->w;
       g.local_slots += range.contains(GlobalId(e->to)) ? 1 : 0;
