@@ -129,7 +129,7 @@ class Greedy {
 
   /// Whether slot s of end i can still be taken: not to its own fragment's other end, not the
   /// edge it already took (an end holds at most one, links_[2i]; checking it here spares finding
-  /// the taken edge's slot, a binary search of scattered reads, at every acceptance), not to an
+  /// the taken edge's slot, a search of scattered reads, at every acceptance), not to an
   /// interior document. Interior local neighbours are seen through their degree; remote ones were
   /// reported (kInterior) and marked dead.
   bool eligible(std::int64_t i, std::int64_t s) const {

@@ -41,7 +41,7 @@ std::vector<float> edge_weights(const mpi::Comm& comm, const LocalGraph& g, cons
   const auto asked = comm.alltoallv(ask);
   std::vector<std::vector<float>> reply(static_cast<std::size_t>(p));
   // The asked documents are in order position, random here: their slots are prefetched two steps
-  // ahead (offsets 16 pairs ahead, then the slots 8 ahead), as the greedy's notices once were.
+  // ahead (offsets 16 pairs ahead, then the slots 8 ahead), as the greedy does with its notices.
   constexpr std::size_t kFar = 16 * 2, kNear = 8 * 2;
   for (int r = 0; r < p; ++r) {
     const auto& part = asked[r];
