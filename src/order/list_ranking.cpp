@@ -83,8 +83,20 @@ std::vector<RulerPlace> rank_rulers(const mpi::Comm& comm, std::int64_t num_docs
     if (comm.sum(static_cast<std::int64_t>(unfinished.size())) == 0) break;
     comm.alltoallv_into(ask, asked);
     for (auto& box : answer) box.clear();
+    // Questions and answers name rulers at random: past the caches (10^7 documents) each is a few
+    // memory latencies, so what they read is prefetched ahead (the ruler's index 16 records
+    // ahead, then its links and pointers 8 ahead, once the index has arrived).
+    constexpr std::size_t kFar = 16, kNear = 8;
     for (int from = 0; from < comm.size(); ++from)
       for (std::size_t y = 0; y + 2 < asked[from].size(); y += 3) {
+        if (y + 3 * kFar < asked[from].size()) __builtin_prefetch(&r.index[asked[from][y + 3 * kFar] - r.first_doc]);
+        if (y + 3 * kNear < asked[from].size()) {
+          const std::int64_t ahead = r.index[asked[from][y + 3 * kNear] - r.first_doc];
+          if (ahead >= 0) {
+            __builtin_prefetch(&r.link[2 * ahead]);
+            __builtin_prefetch(&ptr[2 * ahead]);
+          }
+        }
         const std::int64_t i = r.index_of(asked[from][y]), before = asked[from][y + 1];
         // The onward side is the one whose first neighbour is not `before`.
         const int s = r.link[2 * i] == before ? 1 : 0;
@@ -97,6 +109,7 @@ std::vector<RulerPlace> rank_rulers(const mpi::Comm& comm, std::int64_t num_docs
     comm.alltoallv_into(answer, answered);
     for (const auto& part : answered)
       for (std::size_t y = 0; y + 5 < part.size(); y += 6) {
+        if (y + 6 * kNear < part.size()) __builtin_prefetch(&ptr[part[y + 6 * kNear]], 1);
         Pointer& p = ptr[part[y]];
         if (part[y + 5] != 0) {  // the target is an end in that direction
           p.done = true;
@@ -162,8 +175,18 @@ std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_doc
     WEAVE_ASSERT(rounds <= range.size() + num_docs, "rank_paths: a walk did not end (are the links simple paths?)");
     comm.alltoallv_into(out, arrived);
     for (auto& box : out) box.clear();
+    // Walkers arrive at random documents: past the caches (10^7 documents) each visit is a few memory
+    // latencies, so the documents' state is prefetched kAhead walkers ahead.
+    constexpr std::size_t kAhead = 8 * 5;
     for (const auto& part : arrived)
       for (std::size_t y = 0; y + 4 < part.size(); y += 5) {
+        if (y + kAhead < part.size()) {
+          const std::int64_t ahead = part[y + kAhead] - range.begin;
+          __builtin_prefetch(&links[2 * ahead]);
+          __builtin_prefetch(&reduced.index[ahead]);
+          __builtin_prefetch(&via_ruler[ahead], 1);
+          __builtin_prefetch(&via_hops[ahead], 1);
+        }
         const std::int64_t doc = part[y], from = part[y + 1], ruler = part[y + 2], hops = part[y + 3];
         const std::int64_t departure = part[y + 4];
         const std::int64_t i = doc - range.begin;
