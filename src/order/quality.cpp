@@ -48,7 +48,7 @@ std::vector<float> edge_weights(const mpi::Comm& comm, const LocalGraph& g, cons
     reply[r].reserve(part.size() / 2);
     for (std::size_t x = 0; x + 1 < part.size(); x += 2) {
       if (x + kFar < part.size()) __builtin_prefetch(&g.offsets[part[x + kFar] - g.range.begin]);
-      if (x + kNear < part.size()) __builtin_prefetch(&g.neighbor[g.offsets[part[x + kNear] - g.range.begin]]);
+      if (x + kNear < part.size()) __builtin_prefetch(g.neighbor.data() + g.offsets[part[x + kNear] - g.range.begin]);
       const std::int64_t slot = g.slot_of(part[x] - g.range.begin, part[x + 1]);
       reply[r].push_back(slot >= 0 ? g.weight[slot] : std::numeric_limits<float>::quiet_NaN());
     }
