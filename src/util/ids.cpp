@@ -18,11 +18,7 @@ BlockRange block_range(std::int64_t n, int size, int rank) {
 
 int block_owner(std::int64_t n, int size, GlobalId g) {
   WEAVE_ASSERT(g.value >= 0 && g.value < n, fmt::format("block_owner: id {} outside [0, {})", g.value, n));
-  const std::int64_t base = n / size;
-  const std::int64_t extra = n % size;
-  const std::int64_t big = extra * (base + 1);  // ids held by the ranks with one extra
-  if (g.value < big) return static_cast<int>(g.value / (base + 1));
-  return static_cast<int>(extra + (g.value - big) / base);
+  return BlockOwners(n, size)(g);
 }
 
 LocalId BlockRange::to_local(GlobalId g) const {
