@@ -8,6 +8,7 @@
 // (similarity desc, global id asc). With slack >= the backend's error bound this is exact.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -47,6 +48,29 @@ inline float canonical_similarity(const float* a, const float* b, std::int64_t d
 /// without FMA), plus the rounding of the canonical value: gamma_d + 2u, with margin.
 inline float float_dot_error_bound(std::int64_t d) {
   return static_cast<float>(1.05 * static_cast<double>(d + 2) * 0x1.0p-24 + 1e-7);
+}
+
+/// The entries of one query's row of fast scores that can still enter its list, ascending:
+/// scores[b] >= bar, b != skip (the query itself, or -1). `bar` comes in as the list's threshold
+/// minus `slack` and is raised to the row's own k-th best score minus 2 slack (k: the list's
+/// length, plus one where the query itself may be in the row unskipped): k entries score at least
+/// that, so their canonical similarities are >= it + slack, above anything scoring below it. Without
+/// this, a list that is still filling re-scores every entry that beats its momentary k-th best
+/// (about k ln(n/k) per row and tile: most of a small search's time, as in stitching's levels).
+/// `scratch` is the caller's, to keep the row loop free of allocations.
+inline void row_candidates(const float* scores, std::int64_t nb, std::int64_t skip, int k, float slack, float& bar,
+                           std::vector<std::int32_t>& out, std::vector<float>& scratch) {
+  out.clear();
+  for (std::int64_t b = 0; b < nb; ++b)
+    if (scores[b] >= bar && b != skip) out.push_back(static_cast<std::int32_t>(b));
+  if (out.size() <= static_cast<std::size_t>(k)) return;
+  scratch.resize(out.size());
+  for (std::size_t x = 0; x < out.size(); ++x) scratch[x] = scores[out[x]];
+  std::nth_element(scratch.begin(), scratch.begin() + (k - 1), scratch.end(), std::greater<>());
+  const float raised = scratch[k - 1] - 2 * slack;
+  if (raised <= bar) return;
+  bar = raised;
+  std::erase_if(out, [&](std::int32_t b) { return scores[b] < raised; });
 }
 
 /// Per query a faiss min-heap of size k over (similarity, -global id): the root is the worst kept

@@ -41,20 +41,25 @@ void CpuBackend::search(const Chunk& held) {
       similarity_tile(queries_.rows + q0 * dim_, static_cast<int>(nq), database + b0 * dim_, static_cast<int>(nb),
                       static_cast<int>(dim_), scores_.data());
       const GlobalId db_first(held.first.value + b0);
-#pragma omp parallel for schedule(dynamic, 16) reduction(+ : rescored)
-      for (std::int64_t i = 0; i < nq; ++i) {
-        const std::int64_t q = q0 + i;
-        const std::int64_t self = queries_.first.value + q;
-        const float* row = scores_.data() + i * nb;
-        const float* qrow = queries_.rows + q * dim_;
-        float bar = topk.threshold(q) - slack;
-        for (std::int64_t b = 0; b < nb; ++b) {
-          if (row[b] < bar) continue;
-          const std::int64_t id = db_first.value + b;
-          if (id == self) continue;
-          topk.offer(q, canonical_similarity(qrow, database + (b0 + b) * dim_, dim_), GlobalId(id));
-          ++rescored;
-          bar = topk.threshold(q) - slack;
+#pragma omp parallel reduction(+ : rescored)
+      {
+        std::vector<std::int32_t> picked;
+        std::vector<float> scratch;
+#pragma omp for schedule(dynamic, 16)
+        for (std::int64_t i = 0; i < nq; ++i) {
+          const std::int64_t q = q0 + i;
+          const std::int64_t self = queries_.first.value + q;
+          const float* row = scores_.data() + i * nb;
+          const float* qrow = queries_.rows + q * dim_;
+          float floor = topk.threshold(q) - slack;
+          row_candidates(row, nb, self - db_first.value, topk.k(), slack, floor, picked, scratch);
+          float bar = floor;
+          for (const std::int32_t b : picked) {
+            if (row[b] < bar) continue;
+            topk.offer(q, canonical_similarity(qrow, database + (b0 + b) * dim_, dim_), GlobalId(db_first.value + b));
+            ++rescored;
+            bar = std::max(floor, topk.threshold(q) - slack);
+          }
         }
       }
       if (ring_) ring_->poll();  // lets MPI move the chunk in flight between tiles

@@ -33,21 +33,29 @@ void RowSearcher::search(const RowSet& queries, const RowSet& database, std::int
       const std::int64_t nb = std::min(database_tile, database.count - b0);
       similarity_tile(queries.rows + q0 * dim, static_cast<int>(nq), database.rows + b0 * dim, static_cast<int>(nb),
                       static_cast<int>(dim), scores_.data());
-#pragma omp parallel for schedule(dynamic, 16) reduction(+ : rescored) if (nq * nb >= 65536)
-      for (std::int64_t i = 0; i < nq; ++i) {
-        const std::int64_t q = q0 + i;
-        const std::int64_t row_of_q = first_topk_row + q;
-        const std::int64_t self = queries.ids ? queries.ids[q] : -1;
-        const float* scores = scores_.data() + i * nb;
-        const float* query = queries.rows + q * dim;
-        float bar = topk.threshold(row_of_q) - slack;
-        for (std::int64_t b = 0; b < nb; ++b) {
-          if (scores[b] < bar) continue;
-          const std::int64_t id = database.ids[b0 + b];
-          if (id == self) continue;
-          topk.offer(row_of_q, canonical_similarity(query, database.rows + (b0 + b) * dim, dim), GlobalId(id));
-          ++rescored;
-          bar = topk.threshold(row_of_q) - slack;
+#pragma omp parallel reduction(+ : rescored) if (nq * nb >= 65536)
+      {
+        std::vector<std::int32_t> picked;
+        std::vector<float> scratch;
+#pragma omp for schedule(dynamic, 16)
+        for (std::int64_t i = 0; i < nq; ++i) {
+          const std::int64_t q = q0 + i;
+          const std::int64_t row_of_q = first_topk_row + q;
+          const std::int64_t self = queries.ids ? queries.ids[q] : -1;
+          const float* scores = scores_.data() + i * nb;
+          const float* query = queries.rows + q * dim;
+          // The query's own row may be anywhere among rows gathered from many ranks: the bar counts
+          // one entry more instead of searching for it.
+          float floor = topk.threshold(row_of_q) - slack;
+          row_candidates(scores, nb, -1, topk.k() + (self >= 0 ? 1 : 0), slack, floor, picked, scratch);
+          float bar = floor;
+          for (const std::int32_t b : picked) {
+            if (scores[b] < bar || database.ids[b0 + b] == self) continue;
+            topk.offer(row_of_q, canonical_similarity(query, database.rows + (b0 + b) * dim, dim),
+                       GlobalId(database.ids[b0 + b]));
+            ++rescored;
+            bar = std::max(floor, topk.threshold(row_of_q) - slack);
+          }
         }
       }
     }
