@@ -1,0 +1,70 @@
+// knn::row_candidates (knn/topk.hpp): the entries of a row of fast scores that a query's list may
+// still take. Fast scores are drawn within `slack` of true ones; whatever the noise, every entry of
+// the true top k (similarity desc, index asc) must be among the candidates — the oracle is a sort of
+// the true values — and a spread-out row must leave only a few more than k to re-score.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include "knn/topk.hpp"
+#include "util/random.hpp"
+
+namespace weave {
+namespace {
+
+std::vector<std::int32_t> true_top(const std::vector<float>& truth, int k, std::int64_t skip) {
+  std::vector<std::int32_t> order(truth.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::erase(order, static_cast<std::int32_t>(skip));
+  std::stable_sort(order.begin(), order.end(), [&](std::int32_t x, std::int32_t y) { return truth[x] > truth[y]; });
+  order.resize(std::min<std::size_t>(order.size(), static_cast<std::size_t>(k)));
+  return order;
+}
+
+TEST(RowCandidates, KeepEveryEntryOfTheTrueTopKWhateverTheNoise) {
+  const float slack = knn::float_dot_error_bound(768);
+  std::vector<std::int32_t> picked;
+  std::vector<float> scratch;
+  std::int64_t total_picked = 0, rows = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    util::CounterRng rng(11, 2, static_cast<std::uint64_t>(trial));
+    const int n = 1 + trial % 300, k = 1 + trial % 12;
+    const bool crowded = trial % 4 == 0;  // true values within a few slacks of each other: many ties
+    std::vector<float> truth(n), fast(n);
+    for (int b = 0; b < n; ++b) {
+      truth[b] = crowded ? 0.5f + slack * static_cast<float>(static_cast<int>(rng.uniform() * 6))
+                         : static_cast<float>(rng.uniform() * 2 - 1);
+      fast[b] = truth[b] + slack * static_cast<float>(rng.uniform() * 2 - 1);
+    }
+    const std::int64_t skip = trial % 3 == 0 ? trial % n : -1;
+    float bar = trial % 5 == 0 ? -0.2f : -std::numeric_limits<float>::infinity();  // a list already holding some
+    const float floor_in = bar;
+    knn::row_candidates(fast.data(), n, skip, k, slack, bar, picked, scratch);
+    EXPECT_GE(bar, floor_in);
+    EXPECT_TRUE(std::is_sorted(picked.begin(), picked.end()));
+    EXPECT_EQ(std::find(picked.begin(), picked.end(), skip), picked.end());
+    for (std::int32_t b : picked) EXPECT_GE(fast[b], bar);
+    for (std::int32_t b : true_top(truth, k, skip))
+      if (truth[b] >= floor_in + slack)  // could enter the list (the bar came in as its threshold - slack)
+        EXPECT_NE(std::find(picked.begin(), picked.end(), b), picked.end()) << "trial " << trial << " entry " << b;
+    if (!crowded && floor_in < -1) total_picked += static_cast<std::int64_t>(picked.size()) - std::min(k, n - 1), ++rows;
+  }
+  // Spread-out rows: only the entries within 2 slacks of the k-th best remain beyond k.
+  EXPECT_LT(static_cast<double>(total_picked) / static_cast<double>(rows), 1.0);
+}
+
+TEST(RowCandidates, WithKOrFewerAboveTheBarAllStayAndTheBarStands) {
+  std::vector<std::int32_t> picked;
+  std::vector<float> scratch;
+  const std::vector<float> fast{0.1f, 0.9f, 0.5f};
+  float bar = 0.2f;
+  knn::row_candidates(fast.data(), 3, -1, 2, 1e-4f, bar, picked, scratch);
+  EXPECT_EQ(picked, (std::vector<std::int32_t>{1, 2}));
+  EXPECT_EQ(bar, 0.2f);
+}
+
+}  // namespace
+}  // namespace weave
