@@ -33,7 +33,7 @@ struct Ordered {
   std::vector<std::int64_t> order_block;  ///< documents at positions block_range(N, P, rank)
   std::vector<std::int64_t> boundaries;   ///< positions where a new greedy path / ICLM walk starts
   nlohmann::json figures;
-  corpus::SomeRows end_rows;              ///< greedy: the path ends' rows that stitching read
+  std::vector<StitchedLink> stitched;     ///< greedy: the links stitching made, with their similarities
 };
 
 /// Routes (position, document) pairs to the owners of the positions.
@@ -75,7 +75,7 @@ Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, c
   std::vector<std::int64_t> partner = std::move(cover.partner);
   Ordered out;
   const StitchStats stitch = stitch_paths(comm, corpus, rows, graph, links, partner, config.stitch_k,
-                                          config.stitch_exact_ends, options, report, &out.end_rows);
+                                          config.stitch_exact_ends, options, report, &out.stitched);
   stitch_timer.stop();
 
   auto place_timer = report.stage("place");
@@ -190,9 +190,9 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
   if (!kept && knn.row_sum.size() == static_cast<std::size_t>(corpus.info.dim) + 1 &&
       recorded_fingerprint == corpus.info.fingerprint)
     row_sum = knn::RowSum::from_units(knn.row_sum);
-  const OrderQuality quality = measure_order(comm, corpus, rows, ordered.end_rows, row_sum ? &*row_sum : nullptr,
+  const OrderQuality quality = measure_order(comm, corpus, rows, ordered.stitched, row_sum ? &*row_sum : nullptr,
                                              graph, ordered.order_block);
-  ordered.end_rows = {};
+  ordered.stitched = {};
   quality_timer.stop();
   report.add_counter("embedding_rows_read_stitch", static_cast<double>(stitch_rows_read));
   report.add_counter("embedding_rows_read_quality", static_cast<double>(rows.rows_read() - stitch_rows_read));

@@ -1,6 +1,7 @@
 #include "order/quality.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <span>
@@ -143,7 +144,8 @@ nlohmann::json all_pairs_figures(const mpi::Comm& comm, const corpus::CorpusBloc
 }  // namespace
 
 OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& reader,
-                           const corpus::SomeRows& held, const knn::RowSum* row_sum, const LocalGraph& graph,
+                           const std::vector<StitchedLink>& stitched, const knn::RowSum* row_sum,
+                           const LocalGraph& graph,
                            const std::vector<std::int64_t>& order_block) {
   const std::int64_t n = corpus.info.num_docs, d = corpus.info.dim;
   const BlockRange positions = block_range(n, comm.size(), comm.rank());
@@ -168,32 +170,54 @@ OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& cor
   // rows (knn.h5's definition): only the other links (stitching's, ICLM's restarts) need rows.
   const std::vector<float> weights = edge_weights(comm, graph, prev_docs, cur_docs);
   std::vector<std::size_t> unlinked;     // positions j whose link is no kNN edge
-  std::vector<std::int64_t> pair_docs;   // their (previous, current) documents
+  std::vector<std::int64_t> unlinked_prev;
   for (std::size_t j = 0, e = 0; j < order_block.size(); ++j) {
     if (positions.begin + static_cast<std::int64_t>(j) == 0) continue;
     if (std::isnan(weights[e])) {
       unlinked.push_back(j);
-      pair_docs.insert(pair_docs.end(), {prev_docs[e], cur_docs[e]});
+      unlinked_prev.push_back(prev_docs[e]);
     } else {
       q.link_similarity[j] = weights[e];
     }
     ++e;
   }
-  // Their owners send those rows (a few per cent of the documents after stitching): stitching's
-  // links from the ends' rows it read, others (ICLM's restarts) read now.
+  // Stitching's links: the previous document's owner has the link's records (at most two, sorted).
+  constexpr std::size_t kWidth = 4;  // (other, similarity bits) twice
+  const auto records = mpi::ask_owners<std::int64_t>(
+      comm, unlinked_prev, kWidth, [&](std::int64_t doc) { return block_owner(n, comm.size(), GlobalId(doc)); },
+      [&](std::int64_t doc, std::int64_t* out) {
+        std::fill_n(out, kWidth, -1);
+        auto it = std::lower_bound(stitched.begin(), stitched.end(), doc,
+                                   [](const StitchedLink& l, std::int64_t d) { return l.doc < d; });
+        for (std::size_t x = 0; x < 2 && it != stitched.end() && it->doc == doc; ++x, ++it) {
+          out[2 * x] = it->other;
+          out[2 * x + 1] = std::bit_cast<std::uint32_t>(it->similarity);
+        }
+      });
+  std::vector<std::size_t> unscored;     // positions whose similarity needs the rows
+  std::vector<std::int64_t> pair_docs;   // their (previous, current) documents
+  for (std::size_t x = 0; x < unlinked.size(); ++x) {
+    const std::int64_t cur = docs[unlinked[x] + shift];
+    const std::int64_t* r = records.data() + x * kWidth;
+    if (r[0] == cur || r[2] == cur) {
+      q.link_similarity[unlinked[x]] = std::bit_cast<float>(static_cast<std::uint32_t>(r[0] == cur ? r[1] : r[3]));
+    } else {
+      unscored.push_back(unlinked[x]);
+      pair_docs.insert(pair_docs.end(), {unlinked_prev[x], cur});
+    }
+  }
+  // The others' rows (ICLM's restarts) are read by their owners and visit the positions' owners.
   std::vector<std::vector<std::int64_t>> ask(static_cast<std::size_t>(comm.size()));
   for (std::int64_t doc : pair_docs) ask[block_owner(n, comm.size(), GlobalId(doc))].push_back(doc);
   std::vector<std::int64_t> missing;
-  for (const auto& part : comm.alltoallv(ask))
-    for (std::int64_t doc : part)
-      if (!held.holds(doc)) missing.push_back(doc);
+  for (const auto& part : comm.alltoallv(ask)) missing.insert(missing.end(), part.begin(), part.end());
   const corpus::SomeRows read_rows = reader.read(std::move(missing));
-  auto row_of = [&](std::int64_t doc) { return held.holds(doc) ? held.row(doc) : read_rows.row(doc); };
+  auto row_of = [&](std::int64_t doc) { return read_rows.row(doc); };
   const std::int64_t round_pairs = std::max<std::int64_t>(1, corpus::rows_per_round(d) / 2);
   corpus::visit_rows(comm, n, d, pair_docs, 2 * round_pairs, row_of,
                      [&](std::size_t first, std::size_t count, const float* rows) {
     for (std::size_t x = 0; x + 1 < count; x += 2)
-      q.link_similarity[unlinked[(first + x) / 2]] = knn::canonical_similarity(rows + x * d, rows + (x + 1) * d, d);
+      q.link_similarity[unscored[(first + x) / 2]] = knn::canonical_similarity(rows + x * d, rows + (x + 1) * d, d);
   });
   PairFigures adjacent;
   for (std::size_t j = 0, e = 0; j < order_block.size(); ++j) {

@@ -12,6 +12,7 @@
 #include "corpus/row_reader.hpp"
 #include "knn/row_sum.hpp"
 #include "order/knn_graph.hpp"
+#include "order/stitch.hpp"
 
 namespace weave::order {
 
@@ -22,12 +23,14 @@ struct OrderQuality {
   nlohmann::json figures;              ///< the same on every rank
 };
 
-/// Collective. order_block: documents at positions block_range(N, P, rank). The rows of the links
-/// that are no kNN edges come from `held` (stitching's end rows) or are read by `rows`; the figures
+/// Collective. order_block: documents at positions block_range(N, P, rank). A link that is no kNN
+/// edge takes its similarity from `stitched` (the records of the documents owned here, sorted) or,
+/// failing that (ICLM's restarts), from the rows, read by `rows`; the figures
 /// over all pairs take the corpus's row sum from `row_sum` (knn.h5's), or, when it is null, from
 /// every row read in bounded rounds (none kept).
 OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& rows,
-                           const corpus::SomeRows& held, const knn::RowSum* row_sum, const LocalGraph& graph,
+                           const std::vector<StitchedLink>& stitched, const knn::RowSum* row_sum,
+                           const LocalGraph& graph,
                            const std::vector<std::int64_t>& order_block);
 
 }  // namespace weave::order

@@ -103,7 +103,12 @@ class Stitcher {
     return std::move(stats_);
   }
 
-  corpus::SomeRows take_end_rows() { return std::move(end_rows_); }
+  std::vector<StitchedLink> take_stitched() {
+    std::sort(stitched_.begin(), stitched_.end(), [](const StitchedLink& x, const StitchedLink& y) {
+      return x.doc != y.doc ? x.doc < y.doc : x.other < y.other;
+    });
+    return std::move(stitched_);
+  }
 
  private:
   std::int64_t local(std::int64_t doc) const { return doc - range_.begin; }
@@ -286,7 +291,13 @@ class Stitcher {
     for (std::int64_t e = 0; e < local_ends; ++e) {
       const std::int64_t i = local(ends_[e]);
       for (int s = initial.degree[e]; s < 2; ++s)
-        if (cover.links[2 * e + s] >= 0) links_[2 * i + s] = docs[next++];
+        if (cover.links[2 * e + s] >= 0) {
+          // The weight of the candidate taken: the same record at both ends (the graph holds each
+          // pair from both sides).
+          const float similarity = g.weight[g.slot_of(e, cover.links[2 * e + s])];
+          stitched_.push_back({ends_[e], docs[next], similarity});
+          links_[2 * i + s] = docs[next++];
+        }
       if (degree(i) < 2) partner_[i] = docs[next++];
     }
     return cover.stats.accepted_total;
@@ -307,6 +318,7 @@ class Stitcher {
   std::vector<std::int64_t> ends_;          ///< owned documents with fewer than two links
   std::vector<std::int64_t> ends_offsets_;  ///< the ends' dense numbering, by rank (P + 1)
   corpus::SomeRows end_rows_;               ///< rows of the greedy's ends (a superset of ends_)
+  std::vector<StitchedLink> stitched_;      ///< links made, from the owned end's side
   StitchStats stats_;
 };
 
@@ -315,10 +327,10 @@ class Stitcher {
 StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& rows,
                          const LocalGraph& graph, std::vector<std::int64_t>& links, std::vector<std::int64_t>& partner,
                          int stitch_k, std::int64_t exact_ends, const GreedyOptions& options, util::Report& report,
-                         corpus::SomeRows* end_rows) {
+                         std::vector<StitchedLink>* stitched) {
   Stitcher stitcher(comm, corpus, rows, graph, links, partner, stitch_k, exact_ends, options, report);
   StitchStats stats = stitcher.run();
-  if (end_rows) *end_rows = stitcher.take_end_rows();
+  if (stitched) *stitched = stitcher.take_stitched();
   return stats;
 }
 

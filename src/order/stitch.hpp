@@ -38,6 +38,15 @@ struct StitchLevel {
   double join_seconds = 0;          ///< the greedy along them
 };
 
+/// A link stitching made, seen from one of its documents (`doc`, owned by the rank that holds the
+/// record; the other document's owner holds the mirror record), with the canonical similarity it
+/// was chosen by: the order file's link similarity, so no row is looked at again.
+struct StitchedLink {
+  std::int64_t doc = -1;
+  std::int64_t other = -1;
+  float similarity = 0;
+};
+
 struct StitchStats {
   std::vector<StitchLevel> levels;
   std::int64_t edges = 0;  ///< links added in all
@@ -47,11 +56,11 @@ struct StitchStats {
 /// as greedy_path_cover returns it) are extended in place until the links form one path.
 /// graph: the kNN graph (meeting points); rows: reads the path ends' rows (scores of candidate links).
 /// exact_ends: the most ends an exact level takes (0 = automatic, max(2048, sqrt(8 N stitch_k))).
-/// end_rows (if given) receives the rows of the path ends read for stitching: the documents of
-/// every link stitching made are among them (the quality figures score those links).
+/// stitched (if given) receives the links made, one record per owned document of each, sorted by
+/// (doc, other). The path ends' rows are read once, when stitching starts, and freed when it ends.
 StitchStats stitch_paths(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& rows,
                          const LocalGraph& graph, std::vector<std::int64_t>& links, std::vector<std::int64_t>& partner,
                          int stitch_k, std::int64_t exact_ends, const GreedyOptions& options, util::Report& report,
-                         corpus::SomeRows* end_rows = nullptr);
+                         std::vector<StitchedLink>* stitched = nullptr);
 
 }  // namespace weave::order
