@@ -19,6 +19,7 @@
 #include "knn/topk.hpp"
 #include "mpi/environment.hpp"
 #include "util/random.hpp"
+#include "weave/error.hpp"
 
 using namespace weave;
 
@@ -52,9 +53,7 @@ struct Generator {
 };
 }  // namespace
 
-int main(int argc, char** argv) {
-  mpi::Environment env(argc, argv);
-  mpi::Comm comm;
+int generate(const mpi::Comm& comm, int argc, char** argv) {
   if (argc < 6) {
     if (comm.is_root()) fmt::print(stderr, "usage: order_graph_gen DOCS K TOPICS DIM OUT_DIR [blocked]\n");
     return 2;
@@ -117,4 +116,15 @@ int main(int argc, char** argv) {
   if (comm.is_root())
     fmt::print("RESULT generated n={} k={} topics={} dim={}{}\n", n, k, topics, d, blocked ? " blocked" : "");
   return 0;
+}
+
+int main(int argc, char** argv) {
+  mpi::Environment env(argc, argv);
+  mpi::Comm comm;
+  try {
+    return generate(comm, argc, argv);
+  } catch (const UserError& e) {  // e.g. a missing output folder: the same on every rank
+    fmt::print(stderr, "order_graph_gen: {}\n", e.what());
+    return 2;
+  }
 }
