@@ -167,7 +167,8 @@ OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& cor
     cur_docs.push_back(docs[j + shift]);
   }
   // A link along a kNN edge has the edge's weight, which is the canonical similarity of the two
-  // rows (knn.h5's definition): only the other links (stitching's, ICLM's restarts) need rows.
+  // rows (knn.h5's definition); a stitched link has the similarity stitching chose it by; only the
+  // rest (ICLM's restarts) need rows.
   const std::vector<float> weights = edge_weights(comm, graph, prev_docs, cur_docs);
   std::vector<std::size_t> unlinked;     // positions j whose link is no kNN edge
   std::vector<std::int64_t> unlinked_prev;

@@ -294,8 +294,9 @@ class Stitcher {
         if (cover.links[2 * e + s] >= 0) {
           // The weight of the candidate taken: the same record at both ends (the graph holds each
           // pair from both sides).
-          const float similarity = g.weight[g.slot_of(e, cover.links[2 * e + s])];
-          stitched_.push_back({ends_[e], docs[next], similarity});
+          const std::int64_t slot = g.slot_of(e, cover.links[2 * e + s]);
+          WEAVE_ASSERT(slot >= 0, "stitching: a link the level's greedy made is no candidate");
+          stitched_.push_back({ends_[e], docs[next], g.weight[slot]});
           links_[2 * i + s] = docs[next++];
         }
       if (degree(i) < 2) partner_[i] = docs[next++];
