@@ -253,8 +253,26 @@ class Greedy {
         if (degree_[i] < 2) active_.push_back(i);
       active_built_ = true;
     }
+    // The ends' edges lead to random documents: the slot at an end's cursor is prefetched two
+    // steps ahead, then its neighbour's degree one step ahead (at 10^7 documents the degree check
+    // was a quarter of the greedy, one cache miss at a time).
+    constexpr std::size_t kAhead = 8;
+    const std::size_t active = active_.size();
     std::size_t kept = 0;
-    for (std::int64_t i : active_) {
+    for (std::size_t x = 0; x < active; ++x) {
+      if (x + 2 * kAhead < active) {
+        const std::int64_t c = cursor_[active_[x + 2 * kAhead]];
+        __builtin_prefetch(&g_.neighbor[c]);
+        __builtin_prefetch(&dead_[c]);
+      }
+      if (x + kAhead < active) {
+        const std::int64_t j = active_[x + kAhead];
+        if (cursor_[j] < g_.offsets[j + 1]) {
+          const std::int64_t w = g_.neighbor[cursor_[j]];
+          if (is_local(w)) __builtin_prefetch(&degree_[local(w)]);
+        }
+      }
+      const std::int64_t i = active_[x];
       best_[i] = degree_[i] < 2 ? best_edge(i) : Edge{};
       if (best_[i].valid()) active_[kept++] = i;
     }
