@@ -1,10 +1,10 @@
 // List ranking by a sparse ruling set (docs/algorithms.md, "Placement"):
-//  1. Rulers: every path end, and about one interior document in kRulerSpacing (by a hash of its id).
+//  1. Rulers: every path end, and about one interior document in 16-64 (by a hash of its id).
 //  2. Walks: from each ruler, a walker per link steps along the path, one hop per round, until it
 //     reaches the next ruler; every document it passes records (ruler, hops, side). Each document is
 //     passed twice at most, so the walks move O(N) records in all, however long the paths.
 //  3. The rulers and the hop counts between them form short paths of their own, ranked by pointer
-//     doubling with weighted links (O(log) rounds over N / kRulerSpacing rulers).
+//     doubling with weighted links (O(log) rounds over N / spacing rulers).
 //  4. Every document takes its position from the nearer-to-start ruler that walked past it.
 // Pointer doubling over all documents instead moved O(N log N) records (3.9 s of a 1M-document
 // order at 2 ranks; this takes a small fraction of it).
@@ -22,8 +22,15 @@ namespace weave::order {
 namespace {
 
 /// About one interior document in this many is a ruler: the walks take about this many rounds
-/// times log(N) at most (the longest gap between sampled rulers), the doubling ranks N / this.
-constexpr std::uint64_t kRulerSpacing = 16;
+/// times log(N) at most (the longest gap between sampled rulers: latency, a collective per round),
+/// the doubling ranks N / this in log rounds (random visits, a cost per ruler). Few documents per
+/// rank: 16, the rounds' latency matters; millions per rank: sparser, the doubling's random visits
+/// do (5M per rank: placement 2.7 s at 16, 2.0 at 32, 1.5 at 64; the positions are the same for
+/// any spacing, which depends on N / P only).
+std::uint64_t ruler_spacing(std::int64_t num_docs, int ranks) {
+  const std::int64_t per_rank = num_docs / std::max(1, ranks);
+  return per_rank < (std::int64_t{1} << 20) ? 16 : per_rank < (std::int64_t{1} << 22) ? 32 : 64;
+}
 
 /// The rulers' paths: per owned ruler its two neighbour rulers (-1 = none) and the hops to them.
 struct ReducedPaths {
@@ -139,9 +146,10 @@ std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_doc
   const BlockOwners owners(num_docs, comm.size());
   auto owner = [&](std::int64_t doc) { return owners(GlobalId(doc)); };
   auto degree = [&](std::int64_t i) { return (links[2 * i] >= 0 ? 1 : 0) + (links[2 * i + 1] >= 0 ? 1 : 0); };
+  const std::uint64_t spacing = ruler_spacing(num_docs, comm.size());
   auto is_ruler = [&](std::int64_t doc) {
     const std::int64_t i = doc - range.begin;
-    return degree(i) < 2 || util::mix64(static_cast<std::uint64_t>(doc) ^ 0x72756c6572ULL) % kRulerSpacing == 0;
+    return degree(i) < 2 || util::mix64(static_cast<std::uint64_t>(doc) ^ 0x72756c6572ULL) % spacing == 0;
   };
 
   ReducedPaths reduced;
