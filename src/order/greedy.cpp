@@ -261,9 +261,10 @@ class Greedy {
     std::size_t kept = 0;
     for (std::size_t x = 0; x < active; ++x) {
       if (x + 2 * kAhead < active) {
+        // Pointer arithmetic: a cursor may stand at the last document's end, one past the slots.
         const std::int64_t c = cursor_[active_[x + 2 * kAhead]];
-        __builtin_prefetch(&g_.neighbor[c]);
-        __builtin_prefetch(&dead_[c]);
+        __builtin_prefetch(g_.neighbor.data() + c);
+        __builtin_prefetch(dead_.data() + c);
       }
       if (x + kAhead < active) {
         const std::int64_t j = active_[x + kAhead];

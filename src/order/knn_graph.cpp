@@ -84,8 +84,8 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
         if (x + kFar < records) __builtin_prefetch(&next[r[3 * (x + kFar)] - range.begin], 1);
         if (x + kNear < records) {
           const std::int64_t ahead = next[r[3 * (x + kNear)] - range.begin];
-          __builtin_prefetch(&g.neighbor[ahead], 1);
-          __builtin_prefetch(&g.weight[ahead], 1);
+          __builtin_prefetch(g.neighbor.data() + ahead, 1);
+          __builtin_prefetch(g.weight.data() + ahead, 1);
         }
         const std::int64_t* record = r + 3 * x;
         const std::int64_t s = next[record[0] - range.begin]++;
