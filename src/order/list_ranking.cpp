@@ -27,7 +27,7 @@ namespace {
 /// rank: 16, the rounds' latency matters; millions per rank: sparser, the doubling's random visits
 /// do (5M per rank: placement 2.7 s at 16, 2.0 at 32, 1.5 at 64; the positions are the same for
 /// any spacing, which depends on N / P only).
-std::uint64_t ruler_spacing(std::int64_t num_docs, int ranks) {
+std::uint64_t default_ruler_spacing(std::int64_t num_docs, int ranks) {
   const std::int64_t per_rank = num_docs / std::max(1, ranks);
   return per_rank < (std::int64_t{1} << 20) ? 16 : per_rank < (std::int64_t{1} << 22) ? 32 : 64;
 }
@@ -141,12 +141,12 @@ std::vector<RulerPlace> rank_rulers(const mpi::Comm& comm, std::int64_t num_docs
 }  // namespace
 
 std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
-                                     const std::vector<std::int64_t>& links) {
+                                     const std::vector<std::int64_t>& links, std::uint64_t ruler_spacing) {
   const std::int64_t n = range.size();
   const BlockOwners owners(num_docs, comm.size());
   auto owner = [&](std::int64_t doc) { return owners(GlobalId(doc)); };
   auto degree = [&](std::int64_t i) { return (links[2 * i] >= 0 ? 1 : 0) + (links[2 * i + 1] >= 0 ? 1 : 0); };
-  const std::uint64_t spacing = ruler_spacing(num_docs, comm.size());
+  const std::uint64_t spacing = ruler_spacing > 0 ? ruler_spacing : default_ruler_spacing(num_docs, comm.size());
   auto is_ruler = [&](std::int64_t doc) {
     const std::int64_t i = doc - range.begin;
     return degree(i) < 2 || util::mix64(static_cast<std::uint64_t>(doc) ^ 0x72756c6572ULL) % spacing == 0;

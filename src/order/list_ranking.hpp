@@ -1,6 +1,6 @@
 // Positions along paths, by a sparse ruling set (list_ranking.cpp): walks between rulers sampled
-// every ~16 documents, then pointer doubling over the rulers only. O(N/P) records moved per rank,
-// O(16 log N) walk rounds plus O(log N) doubling rounds.
+// every ~16-64 documents (the spacing), then pointer doubling over the rulers only. O(N/P) records
+// moved per rank, O(spacing log N) walk rounds plus O(log N) doubling rounds.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,9 @@ struct PathPosition {
 
 /// Collective. links: per owned document (range), its two path neighbours (-1 = none); the links
 /// must form simple paths (symmetric, acyclic). Returns one PathPosition per owned document.
+/// ruler_spacing: about one interior document in this many is a ruler (0: chosen from the documents
+/// per rank); the positions are the same for any spacing.
 std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
-                                     const std::vector<std::int64_t>& links);
+                                     const std::vector<std::int64_t>& links, std::uint64_t ruler_spacing = 0);
 
 }  // namespace weave::order

@@ -26,7 +26,8 @@ namespace {
 
 /// Paths of random lengths in [1, max_length] over a random permutation of n ids (so paths cross
 /// ranks), ranked and compared with walking them.
-void expect_positions_match_walking(const mpi::Comm& comm, std::int64_t n, std::int64_t max_length) {
+void expect_positions_match_walking(const mpi::Comm& comm, std::int64_t n, std::int64_t max_length,
+                                    std::uint64_t ruler_spacing = 0) {
   std::vector<std::int64_t> perm(n);
   std::iota(perm.begin(), perm.end(), 0);
   util::CounterRng rng(3, 3, static_cast<std::uint64_t>(n));
@@ -52,7 +53,7 @@ void expect_positions_match_walking(const mpi::Comm& comm, std::int64_t n, std::
     }
   const BlockRange range = block_range(n, comm.size(), comm.rank());
   std::vector<std::int64_t> mine(links.begin() + 2 * range.begin, links.begin() + 2 * range.end);
-  const auto got = order::rank_paths(comm, n, range, mine);
+  const auto got = order::rank_paths(comm, n, range, mine, ruler_spacing);
   std::map<std::int64_t, order::PathPosition> want;
   for (const auto& p : paths) {
     const bool forward = p.front() <= p.back();
@@ -83,6 +84,11 @@ TEST(ListRanking, PositionsMatchWalkingThePaths) {
   expect_positions_match_walking(comm, 1003, 300);    // many paths, short and long
   expect_positions_match_walking(comm, 3000, 3);      // lone documents, pairs, triples: rulers only
   expect_positions_match_walking(comm, 20011, 40000); // one path of all documents: long walks
+  // The sparser rulers of millions of documents per rank (and sparser still: longer walks).
+  for (std::uint64_t spacing : {32, 64, 1000}) {
+    expect_positions_match_walking(comm, 20011, 40000, spacing);
+    expect_positions_match_walking(comm, 1003, 300, spacing);
+  }
 }
 
 /// A corpus and its exact kNN graph in the scratch folder.
