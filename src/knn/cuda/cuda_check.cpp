@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "knn/cuda/cublaslt_library.hpp"
 #include "weave/error.hpp"
 
 namespace weave::knn::cuda {
@@ -18,8 +19,8 @@ void check(cublasStatus_t status, const char* call) {
   if (status == CUBLAS_STATUS_SUCCESS) return;
   if (status == CUBLAS_STATUS_ALLOC_FAILED)
     throw UserError(fmt::format("{}: out of GPU memory; lower --gpu-query-tile / --gpu-database-tile", call));
-  throw InternalError(fmt::format("{} failed: {} ({})", call, cublasLtGetStatusString(status),
-                                  cublasLtGetStatusName(status)));
+  throw InternalError(fmt::format("{} failed: {} ({})", call, cublaslt().status_string(status),
+                                  cublaslt().status_name(status)));
 }
 
 void check(ncclResult_t status, const char* call) {

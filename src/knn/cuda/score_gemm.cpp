@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "knn/cuda/cublaslt_library.hpp"
 #include "knn/cuda/cuda_check.hpp"
 #include "knn/cuda/stream.hpp"
 #include "weave/error.hpp"
@@ -29,8 +30,8 @@ int alignment_of(const void* p) {
 
 ScoreGemm::ScoreGemm(std::int64_t dim, std::int64_t ld, Output output, int sm_count)
     : dim_(dim), ld_(ld), output_(output), workspace_(kWorkspaceBytes, "the cuBLASLt workspace") {
-  check(cublasLtCreate(&handle_), "cublasLtCreate");
-  check(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+  check(cublaslt().create(&handle_), "cublasLtCreate");
+  check(cublaslt().desc_create(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
   // Column-major: out (m x n) = Aᵀ B with A = the a rows (dim x m), B = the b rows (dim x n).
   set(CUBLASLT_MATMUL_DESC_TRANSA, CUBLAS_OP_T, "TRANSA");
   set(CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N, "TRANSB");
@@ -39,18 +40,18 @@ ScoreGemm::ScoreGemm(std::int64_t dim, std::int64_t ld, Output output, int sm_co
 
 template <typename T>
 void ScoreGemm::set(cublasLtMatmulDescAttributes_t attribute, const T& value, const char* what) {
-  check(cublasLtMatmulDescSetAttribute(desc_, attribute, &value, sizeof(value)),
+  check(cublaslt().desc_set_attribute(desc_, attribute, &value, sizeof(value)),
         fmt::format("cublasLtMatmulDescSetAttribute({})", what).c_str());
 }
 
 ScoreGemm::~ScoreGemm() {
   for (auto& [shape, p] : plans_) {
-    cublasLtMatrixLayoutDestroy(p.a);
-    cublasLtMatrixLayoutDestroy(p.b);
-    cublasLtMatrixLayoutDestroy(p.d);
+    cublaslt().layout_destroy(p.a);
+    cublaslt().layout_destroy(p.b);
+    cublaslt().layout_destroy(p.d);
   }
-  if (desc_) cublasLtMatmulDescDestroy(desc_);
-  if (handle_) cublasLtDestroy(handle_);
+  if (desc_) cublaslt().desc_destroy(desc_);
+  if (handle_) cublaslt().destroy(handle_);
 }
 
 const ScoreGemm::Plan& ScoreGemm::plan(const std::uint16_t* a, std::int64_t m, const std::uint16_t* b,
@@ -60,17 +61,17 @@ const ScoreGemm::Plan& ScoreGemm::plan(const std::uint16_t* a, std::int64_t m, c
   if (auto it = plans_.find(key); it != plans_.end()) return it->second;
   Plan p;
   const auto d = static_cast<std::uint64_t>(dim_);
-  check(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_16BF, d, static_cast<std::uint64_t>(m), dim_),
+  check(cublaslt().layout_create(&p.a, CUDA_R_16BF, d, static_cast<std::uint64_t>(m), dim_),
         "cublasLtMatrixLayoutCreate(A)");
-  check(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_16BF, d, static_cast<std::uint64_t>(n), dim_),
+  check(cublaslt().layout_create(&p.b, CUDA_R_16BF, d, static_cast<std::uint64_t>(n), dim_),
         "cublasLtMatrixLayoutCreate(B)");
-  check(cublasLtMatrixLayoutCreate(&p.d, output_ == Output::fp32_scores ? CUDA_R_32F : CUDA_R_16BF,
+  check(cublaslt().layout_create(&p.d, output_ == Output::fp32_scores ? CUDA_R_32F : CUDA_R_16BF,
                                    static_cast<std::uint64_t>(m), static_cast<std::uint64_t>(n), ld_),
         "cublasLtMatrixLayoutCreate(D)");
   cublasLtMatmulPreference_t preference = nullptr;
-  check(cublasLtMatmulPreferenceCreate(&preference), "cublasLtMatmulPreferenceCreate");
+  check(cublaslt().preference_create(&preference), "cublasLtMatmulPreferenceCreate");
   const std::uint64_t workspace = workspace_.bytes();
-  check(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace,
+  check(cublaslt().preference_set_attribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace,
                                              sizeof(workspace)),
         "cublasLtMatmulPreferenceSetAttribute(workspace)");
   const std::pair<cublasLtMatmulPreferenceAttributes_t, int> alignments[] = {
@@ -80,17 +81,17 @@ const ScoreGemm::Plan& ScoreGemm::plan(const std::uint16_t* a, std::int64_t m, c
       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, align_d}};
   for (const auto& [attribute, bytes] : alignments) {
     const auto value = static_cast<std::uint32_t>(bytes);
-    check(cublasLtMatmulPreferenceSetAttribute(preference, attribute, &value, sizeof(value)),
+    check(cublaslt().preference_set_attribute(preference, attribute, &value, sizeof(value)),
           "cublasLtMatmulPreferenceSetAttribute(alignment)");
   }
   cublasLtMatmulHeuristicResult_t results[kCandidates]{};
   int found = 0;
   const cublasStatus_t status =
-      cublasLtMatmulAlgoGetHeuristic(handle_, desc_, p.a, p.b, p.d, p.d, preference, kCandidates, results, &found);
-  cublasLtMatmulPreferenceDestroy(preference);
+      cublaslt().algo_get_heuristic(handle_, desc_, p.a, p.b, p.d, p.d, preference, kCandidates, results, &found);
+  cublaslt().preference_destroy(preference);
   if (status != CUBLAS_STATUS_SUCCESS || found == 0)
     throw InternalError(fmt::format("cuBLASLt has no BF16 GEMM for a {} x {} x {} score tile ({})", m, n, dim_,
-                                    cublasLtGetStatusString(status)));
+                                    cublaslt().status_string(status)));
   p.algo = results[0].algo;
   if (found > 1) p.algo = fastest(results, found, p, a, b, out, stream);
   return plans_.emplace(key, p).first->second;
@@ -108,7 +109,7 @@ cublasLtMatmulAlgo_t ScoreGemm::fastest(const cublasLtMatmulHeuristicResult_t* c
   const float one = 1.0f, zero = 0.0f;
   for (int c = 0; c < count; ++c) {
     const auto launch = [&] {
-      return cublasLtMatmul(handle_, desc_, &one, a, p.a, b, p.b, &zero, out, p.d, out, p.d, &candidates[c].algo,
+      return cublaslt().matmul(handle_, desc_, &one, a, p.a, b, p.b, &zero, out, p.d, out, p.d, &candidates[c].algo,
                             workspace_.data(), workspace_.bytes(), stream);
     };
     if (launch() != CUBLAS_STATUS_SUCCESS) continue;  // a candidate that cannot run is not chosen
@@ -126,7 +127,7 @@ void ScoreGemm::run(const std::uint16_t* a, std::int64_t m, const std::uint16_t*
                     cudaStream_t stream) {
   const Plan& p = plan(a, m, b, n, out, stream);
   const float one = 1.0f, zero = 0.0f;
-  check(cublasLtMatmul(handle_, desc_, &one, a, p.a, b, p.b, &zero, out, p.d, out, p.d, &p.algo, workspace_.data(),
+  check(cublaslt().matmul(handle_, desc_, &one, a, p.a, b, p.b, &zero, out, p.d, out, p.d, &p.algo, workspace_.data(),
                        workspace_.bytes(), stream),
         "cublasLtMatmul");
 }
