@@ -46,9 +46,10 @@ BlockRange block_range(std::int64_t n, int size, int rank);
 int block_owner(std::int64_t n, int size, GlobalId g);
 
 /// block_owner for many ids of one distribution (block_owner is this plus its range check), with
-/// its set-up divisions done once and the lookup inline and without a 64-bit division (tens of cycles, unpipelined, on the Xeons measured;
-/// the greedy computes an owner per message): a quotient by multiplication with the divisor's
-/// reciprocal, off by at most one for ids below 2^52 and then corrected. No range check.
+/// its set-up divisions done once and the lookup inline and without a 64-bit division (tens of
+/// cycles, unpipelined, on the Xeons measured; the greedy computes an owner per message): a
+/// quotient by multiplication with the divisor's reciprocal, off by at most one for ids below 2^52
+/// and then corrected. No range check.
 class BlockOwners {
  public:
   BlockOwners() = default;

@@ -23,6 +23,32 @@ float estimate(float x, float y, MeetingKeys keys) {
   return static_cast<float>(s * t - std::sqrt((1 - s * s) * (1 - t * t)));
 }
 
+/// Every exchange buffer here is sized before it is filled: at 10^7 documents the first level's
+/// buffers grown by doubling were a quarter of the order stage's page faults (and their copies).
+using Boxes = std::vector<std::vector<std::int64_t>>;
+
+/// Per-rank boxes with room for words[r] words each.
+Boxes reserved_boxes(const std::vector<std::size_t>& words) {
+  Boxes boxes(words.size());
+  for (std::size_t r = 0; r < words.size(); ++r) boxes[r].reserve(words[r]);
+  return boxes;
+}
+
+/// Sends the boxes (emptied, their memory freed) and makes one record of every `fields` words
+/// that arrive, into a vector sized once.
+template <typename Record, typename Make>
+std::vector<Record> exchange_records(const mpi::Comm& comm, Boxes& boxes, std::size_t fields, Make&& make) {
+  const Boxes parts = comm.alltoallv(boxes);
+  boxes = {};
+  std::size_t total = 0;
+  for (const auto& part : parts) total += part.size() / fields;
+  std::vector<Record> records;
+  records.reserve(total);
+  for (const auto& part : parts)
+    for (std::size_t x = 0; x + fields <= part.size(); x += fields) records.push_back(make(&part[x]));
+  return records;
+}
+
 }  // namespace
 
 std::int64_t EndPair::holder() const {
@@ -35,27 +61,14 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
                                            MeetingKeys keys, int per_end, MeetingStats* stats) {
   const int p = comm.size();
   const BlockOwners owners(num_docs, p);
-  // Every buffer below is sized before it is filled: at 10^7 documents the first level's buffers
-  // grown by doubling were a quarter of the order stage's page faults (and their copies).
-  std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(p));
-  {
-    std::vector<std::size_t> words(static_cast<std::size_t>(p), 0);
-    for (const auto& r : registrations) words[r.owner] += 4;
-    for (int r = 0; r < p; ++r) send[r].reserve(words[r]);
-  }
+  std::vector<std::size_t> words(static_cast<std::size_t>(p), 0);
+  for (const auto& r : registrations) words[r.owner] += 4;
+  Boxes send = reserved_boxes(words);
   for (const auto& r : registrations)
     send[r.owner].insert(send[r.owner].end(), {r.meeting, key_bits(r.key), r.end, r.partner});
-  std::vector<Registration> here;
-  {
-    const auto parts = comm.alltoallv(send);
-    send = {};
-    std::size_t total = 0;
-    for (const auto& part : parts) total += part.size() / 4;
-    here.reserve(total);
-    for (const auto& part : parts)
-      for (std::size_t x = 0; x + 3 < part.size(); x += 4)
-        here.push_back({part[x], comm.rank(), key_of(part[x + 1]), part[x + 2], part[x + 3]});
-  }
+  std::vector<Registration> here = exchange_records<Registration>(comm, send, 4, [&](const std::int64_t* w) {
+    return Registration{w[0], comm.rank(), key_of(w[1]), w[2], w[3]};
+  });
   // By meeting point, then key descending, then end id: the same order at any rank count.
   std::sort(here.begin(), here.end(), [](const Registration& x, const Registration& y) {
     if (x.meeting != y.meeting) return x.meeting < y.meeting;
@@ -80,15 +93,12 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
       first = last;
     }
   };
-  std::vector<std::vector<std::int64_t>> to_ends(static_cast<std::size_t>(p));
-  {
-    std::vector<std::size_t> words(static_cast<std::size_t>(p), 0);
-    for_each_window_pair([&](const Registration& x, const Registration& y) {
-      words[owners(GlobalId(x.end))] += 4;
-      words[owners(GlobalId(y.end))] += 4;
-    });
-    for (int r = 0; r < p; ++r) to_ends[r].reserve(words[r]);
-  }
+  std::fill(words.begin(), words.end(), 0);
+  for_each_window_pair([&](const Registration& x, const Registration& y) {
+    words[owners(GlobalId(x.end))] += 4;
+    words[owners(GlobalId(y.end))] += 4;
+  });
+  Boxes to_ends = reserved_boxes(words);
   for_each_window_pair([&](const Registration& x, const Registration& y) {
     const auto [a, b] = std::minmax(x.end, y.end);
     const std::int64_t bits = key_bits(estimate(x.key, y.key, keys));
@@ -111,19 +121,9 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     std::int64_t end, other;
     float estimate;
   };
-  std::vector<Offer> arrived;
-  {
-    const auto parts = comm.alltoallv(to_ends);
-    to_ends = {};
-    std::size_t total = 0;
-    for (const auto& part : parts) total += part.size() / 4;
-    arrived.reserve(total);
-    for (const auto& part : parts)
-      for (std::size_t x = 0; x + 3 < part.size(); x += 4) {
-        const std::int64_t end = part[x], a = part[x + 1], b = part[x + 2];
-        arrived.push_back({end, end == a ? b : a, key_of(part[x + 3])});
-      }
-  }
+  std::vector<Offer> arrived = exchange_records<Offer>(comm, to_ends, 4, [](const std::int64_t* w) {
+    return Offer{w[0], w[0] == w[1] ? w[2] : w[1], key_of(w[3])};
+  });
   const BlockRange mine = block_range(num_docs, p, comm.rank());
   std::vector<std::int64_t> group(static_cast<std::size_t>(mine.size() + 1), 0);  // offers of each end
   for (const Offer& o : arrived) ++group[o.end - mine.begin + 1];
@@ -134,7 +134,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     for (const Offer& o : arrived) offers[next[o.end - mine.begin]++] = o;
   }
   arrived = {};
-  std::vector<std::vector<std::int64_t>> kept(static_cast<std::size_t>(p));
+  Boxes kept(static_cast<std::size_t>(p));
   std::vector<std::int64_t> taken;  // the other ends kept for the current end
   for (std::int64_t i = 0; i < mine.size(); ++i) {
     const auto first = offers.begin() + group[i], last = offers.begin() + group[i + 1];
