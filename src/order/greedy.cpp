@@ -548,12 +548,13 @@ class Greedy {
   const LocalGraph& g_;
   GreedyOptions options_;
   std::int64_t n_;
-  std::vector<std::int8_t> degree_;
-  std::vector<std::int64_t> partner_;
-  std::vector<std::int64_t> cursor_;
-  std::vector<std::uint8_t> dead_;
-  std::vector<std::int64_t> links_;
-  std::vector<Edge> best_, fragment_best_;
+  // Per document and per slot, visited at random by the messages: huge-page backed.
+  util::LargeVector<std::int8_t> degree_;
+  util::LargeVector<std::int64_t> partner_;
+  util::LargeVector<std::int64_t> cursor_;
+  util::LargeVector<std::uint8_t> dead_;
+  util::LargeVector<std::int64_t> links_;
+  util::LargeVector<Edge> best_, fragment_best_;
   std::vector<std::int64_t> active_;  ///< ends that still have an eligible edge
   Boxes send_, updates_, received_;   ///< the rounds' message buffers, reused
   bool active_built_ = false;

@@ -51,18 +51,18 @@ struct GreedyStats {
 
 struct PathCover {
   /// Per owned document, its (up to two) neighbours on its path; -1 = none.
-  std::vector<std::int64_t> links;  ///< range.size() x 2
+  util::LargeVector<std::int64_t> links;  ///< range.size() x 2
   /// Per owned document that is still a path end (fewer than two path neighbours in all, initial
   /// paths included), the other end of its path (itself when alone); unspecified for the others.
-  std::vector<std::int64_t> partner;
+  util::LargeVector<std::int64_t> partner;
   GreedyStats stats;
 };
 
 /// Where the greedy starts: per owned document its degree (edges already on its path) and, for
 /// path ends, the other end of its path. Empty = every document alone.
 struct InitialPaths {
-  std::vector<std::int8_t> degree;
-  std::vector<std::int64_t> partner;
+  util::LargeVector<std::int8_t> degree;
+  util::LargeVector<std::int64_t> partner;
 };
 
 /// Collective. Returns the edges accepted now (links of documents that had degree d start at

@@ -67,7 +67,7 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
   // records a few ahead are prefetched: at 10^7 documents these two loops were most of the build,
   // waiting on cache and TLB misses one record at a time.
   constexpr std::size_t kFar = 16, kNear = 8;
-  std::vector<std::int64_t> first(static_cast<std::size_t>(n_local + 1), 0);
+  util::LargeVector<std::int64_t> first(static_cast<std::size_t>(n_local + 1), 0);
   pass(1, [&](const std::int64_t* r, std::size_t records) {
     for (std::size_t x = 0; x < records; ++x) {
       if (x + kFar < records) __builtin_prefetch(&first[r[x + kFar] - range.begin + 1], 1);
@@ -78,7 +78,7 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
   g.neighbor.resize(static_cast<std::size_t>(first[n_local]));
   g.weight.resize(static_cast<std::size_t>(first[n_local]));
   {
-    std::vector<std::int64_t> next(first.begin(), first.end() - 1);
+    util::LargeVector<std::int64_t> next(first.begin(), first.end() - 1);
     pass(3, [&](const std::int64_t* r, std::size_t records) {
       for (std::size_t x = 0; x < records; ++x) {
         if (x + kFar < records) __builtin_prefetch(&next[r[3 * (x + kFar)] - range.begin], 1);

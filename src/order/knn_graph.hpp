@@ -11,6 +11,7 @@
 #include "knn/exact_ring.hpp"
 #include "mpi/comm.hpp"
 #include "order/edge.hpp"
+#include "util/large_buffer.hpp"
 
 namespace weave::order {
 
@@ -21,9 +22,10 @@ struct LocalGraph {
   /// Where each rank's ids start (P + 1 values) when they are not block_range()'s blocks (the
   /// stitching's dense numbering of path ends); empty = block_range().
   std::vector<std::int64_t> owner_offsets;
-  std::vector<std::int64_t> offsets;    ///< range.size() + 1
-  std::vector<std::int64_t> neighbor;   ///< global ids, per document heaviest edge first
-  std::vector<float> weight;
+  // Visited at random by the greedy's messages: huge-page backed (util/large_buffer.hpp).
+  util::LargeVector<std::int64_t> offsets;   ///< range.size() + 1
+  util::LargeVector<std::int64_t> neighbor;  ///< global ids, per document heaviest edge first
+  util::LargeVector<float> weight;
   std::int64_t local_slots = 0;         ///< slots whose neighbour is owned here too
   /// slot_of() scans a document's slots up to this many; the documents with more ("hubs", listed
   /// by many others) have their slots sorted by neighbour id for a binary search: hubs (local

@@ -69,10 +69,11 @@ Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, c
   auto greedy_timer = report.stage("greedy");
   PathCover cover = greedy_path_cover(comm, graph, options);
   greedy_timer.stop();
-  const std::vector<std::int64_t> greedy_links = cover.links;
+  const std::vector<std::int64_t> greedy_links(cover.links.begin(), cover.links.end());
   auto stitch_timer = report.stage("stitch");
-  std::vector<std::int64_t> links = cover.links;
-  std::vector<std::int64_t> partner = std::move(cover.partner);
+  std::vector<std::int64_t> links = greedy_links;
+  std::vector<std::int64_t> partner(cover.partner.begin(), cover.partner.end());
+  cover.partner = {};
   Ordered out;
   const StitchStats stitch = stitch_paths(comm, corpus, rows, graph, links, partner, config.stitch_k,
                                           config.stitch_exact_ends, options, report, &out.stitched);
