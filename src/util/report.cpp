@@ -18,11 +18,18 @@ std::int64_t peak_memory_bytes() {
   return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
+KernelUsage kernel_usage() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return {static_cast<double>(usage.ru_minflt) + static_cast<double>(usage.ru_majflt),
+          static_cast<double>(usage.ru_stime.tv_sec) + 1e-6 * static_cast<double>(usage.ru_stime.tv_usec)};
+}
+
 Report::Report(const mpi::Comm& comm, std::string command)
     : comm_(comm), command_(std::move(command)), traffic_at_start_(mpi::traffic()) {}
 
 Report::StageTimer::StageTimer(Report& report, std::string name)
-    : report_(report), name_(std::move(name)), start_(std::chrono::steady_clock::now()) {}
+    : report_(report), name_(std::move(name)), start_(std::chrono::steady_clock::now()), kernel_at_start_(kernel_usage()) {}
 
 Report::StageTimer::~StageTimer() { stop(); }
 
@@ -30,7 +37,10 @@ void Report::StageTimer::stop() {
   if (!running_) return;
   running_ = false;
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  report_.stages_.push_back({name_, s, static_cast<double>(peak_memory_bytes())});
+  const KernelUsage now = kernel_usage();
+  report_.stages_.push_back({name_, s, static_cast<double>(peak_memory_bytes()),
+                             {now.page_faults - kernel_at_start_.page_faults,
+                              now.system_seconds - kernel_at_start_.system_seconds}});
 }
 
 void Report::add_counter(const std::string& name, double local_value) {
@@ -79,12 +89,16 @@ nlohmann::json Report::collect() const {
   doc["ranks"] = comm_.size();
   doc["configuration"] = config_;
   nlohmann::json stages = nlohmann::json::array();
-  for (const auto& [name, seconds, peak] : stages_) {
+  for (const auto& [name, seconds, peak, kernel] : stages_) {
     nlohmann::json s = spread(comm_.allgather<double>(seconds));
     s.erase("total");
     nlohmann::json m = spread(comm_.allgather<double>(peak));
     m.erase("total");
-    stages.push_back({{"stage", name}, {"wall_seconds", s}, {"peak_memory_bytes", m}});
+    stages.push_back({{"stage", name},
+                      {"wall_seconds", s},
+                      {"peak_memory_bytes", m},
+                      {"page_faults", spread(comm_.allgather<double>(kernel.page_faults))},
+                      {"system_seconds", spread(comm_.allgather<double>(kernel.system_seconds))}});
   }
   doc["stages"] = stages;
   nlohmann::json counters = nlohmann::json::object();

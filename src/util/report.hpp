@@ -18,6 +18,14 @@ namespace weave::util {
 /// Peak resident set size of this process in bytes (getrusage).
 std::int64_t peak_memory_bytes();
 
+/// What the kernel did for this process so far (getrusage): first touches of fresh memory show as
+/// page faults and system time, which can be a large share of a stage that allocates gigabytes.
+struct KernelUsage {
+  double page_faults = 0;     ///< minor and major
+  double system_seconds = 0;  ///< CPU time in the kernel
+};
+KernelUsage kernel_usage();
+
 class Report {
  public:
   Report(const mpi::Comm& comm, std::string command);
@@ -35,6 +43,7 @@ class Report {
     Report& report_;
     std::string name_;
     std::chrono::steady_clock::time_point start_;
+    KernelUsage kernel_at_start_;
     bool running_ = true;
   };
 
@@ -58,6 +67,7 @@ class Report {
     std::string name;
     double seconds;
     double peak_memory;  ///< this process's peak resident size when the stage ended
+    KernelUsage kernel;  ///< page faults and system time during the stage
   };
   std::vector<StageRecord> stages_;                       ///< this rank's stages, in order
   std::vector<std::pair<std::string, double>> counters_;  ///< this rank's values, in order
