@@ -3,8 +3,13 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace weave::util {
 
@@ -41,6 +46,15 @@ std::optional<double> available_memory_bytes() {
     available = available ? std::min(*available, left) : left;
   }
   return available;
+}
+
+void keep_freed_memory() {
+#if defined(__GLIBC__)
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables && std::string(tunables).find("malloc.") != std::string::npos) return;
+  mallopt(M_MMAP_MAX, 0);  // every block from the heap, where freed blocks are reused
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());  // the heap's free top is kept too
+#endif
 }
 
 }  // namespace weave::util
