@@ -142,11 +142,15 @@ Ordered iclm(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, const Loc
 void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const CommonOptions& common,
                      util::Report& report) {
   mpi::collectively(comm, [&] { config.validate(); });
-  // The stages allocate and free arrays of hundreds of megabytes at 10^7 documents: reused, not
-  // faulted in anew by the kernel each time (util/memory.hpp).
-  util::keep_freed_memory();
   // Before any work: the output path (order, link similarity and path starts: ~16 bytes a document).
   const corpus::CorpusInfo info = corpus::read_corpus_info(comm, config.corpus.path);
+  // From ~2^18 documents a rank, the stages' arrays (the graph's slots first) outgrow glibc's 32 MiB
+  // mmap threshold and would come back as fresh pages, faulted in by the kernel, each time they are
+  // freed and made again: freed memory is kept for reuse then (util/memory.hpp). Below, glibc reuses
+  // them anyway, and keeping every freed block would only add to the peak (+10 MiB a rank at 64
+  // ranks of 20,000 documents, where Open MPI's own buffers are most of what is freed).
+  constexpr std::int64_t kKeepFreedMemoryDocsPerRank = std::int64_t{1} << 18;
+  if (info.num_docs / comm.size() >= kKeepFreedMemoryDocsPerRank) util::keep_freed_memory();
   io::check_output_path(comm, config.out, static_cast<double>(info.num_docs) * 16);
   auto read_timer = report.stage("read");
   // The documents' columns only: the embeddings are read where they are needed (the path ends'
