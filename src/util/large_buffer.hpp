@@ -22,6 +22,7 @@ void deallocate_large(void* p, std::size_t bytes) noexcept;
 /// A std::allocator whose large blocks are huge-page backed: for std::vector (LargeVector).
 template <typename T>
 struct HugePageAllocator {
+  static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__, "HugePageAllocator: over-aligned types are not supported");
   using value_type = T;
   HugePageAllocator() = default;
   template <typename U>
