@@ -70,7 +70,10 @@ Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, c
   auto greedy_timer = report.stage("greedy");
   PathCover cover = greedy_path_cover(comm, graph, options);
   greedy_timer.stop();
+  // The greedy's links (kept to tell greedy paths from stitched links) and the working copies
+  // stitching extends; the cover's own arrays are freed, not held beside them to the end.
   const std::vector<std::int64_t> greedy_links(cover.links.begin(), cover.links.end());
+  cover.links = {};
   auto stitch_timer = report.stage("stitch");
   std::vector<std::int64_t> links = greedy_links;
   std::vector<std::int64_t> partner(cover.partner.begin(), cover.partner.end());
