@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "mpi/file_hints.hpp"
 #include "mpi/raw_comm.hpp"
 #include "weave/error.hpp"
 
@@ -33,9 +34,14 @@ void checked_status(herr_t rc, const std::string& what) {
   if (rc < 0) fail(what);
 }
 
-Handle file_access(const mpi::Comm& comm) {
+/// Reading or writing: files opened only to read get mpi::FileHints (a bounded collective buffer);
+/// files written keep the MPI library's (docs/benchmarks.md, "The MPI-IO buffer").
+enum class Access { kRead, kWrite };
+
+Handle file_access(const mpi::Comm& comm, Access access) {
   Handle fapl(checked(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate(fapl)"), H5Pclose);
-  checked_status(H5Pset_fapl_mpio(fapl.get(), mpi::RawComm::of(comm), MPI_INFO_NULL), "H5Pset_fapl_mpio");
+  const mpi::FileHints hints(access == Access::kRead);  // the driver keeps a copy
+  checked_status(H5Pset_fapl_mpio(fapl.get(), mpi::RawComm::of(comm), hints.info()), "H5Pset_fapl_mpio");
   // Metadata reads by one rank, broadcast to the others (cheaper than N ranks reading it).
   checked_status(H5Pset_all_coll_metadata_ops(fapl.get(), true), "H5Pset_all_coll_metadata_ops");
   checked_status(H5Pset_coll_metadata_write(fapl.get(), true), "H5Pset_coll_metadata_write");
@@ -160,7 +166,7 @@ File File::open(const mpi::Comm& comm, const std::string& path) {
     if (!probe) throw UserError(fmt::format("{}: cannot be opened for reading", path));
   }
   if (!is_hdf5(path)) throw UserError(fmt::format("{}: not an HDF5 file", path));
-  Handle fapl = file_access(comm);
+  Handle fapl = file_access(comm, Access::kRead);
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
   if (id < 0) fail(fmt::format("{}: cannot open HDF5 file (damaged or truncated?)", path));
   return File(comm, path, id);
@@ -168,7 +174,7 @@ File File::open(const mpi::Comm& comm, const std::string& path) {
 
 File File::open_rw(const mpi::Comm& comm, const std::string& path) {
   silence_hdf5_once();
-  Handle fapl = file_access(comm);
+  Handle fapl = file_access(comm, Access::kWrite);
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
   if (id < 0) fail(fmt::format("{}: cannot open for writing", path));
   return File(comm, path, id);
@@ -176,7 +182,7 @@ File File::open_rw(const mpi::Comm& comm, const std::string& path) {
 
 File File::create(const mpi::Comm& comm, const std::string& path) {
   silence_hdf5_once();
-  Handle fapl = file_access(comm);
+  Handle fapl = file_access(comm, Access::kWrite);
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
   if (id < 0) fail(fmt::format("{}: cannot create file (does the folder exist and is it writable?)", path));
   return File(comm, path, id);
@@ -220,6 +226,12 @@ bool File::has_dataset(const std::string& name) const {
   const bool is_dataset = H5Iget_type(obj) == H5I_DATASET;
   H5Oclose(obj);
   return is_dataset;
+}
+
+std::optional<std::int64_t> File::collective_buffer_bytes() const {
+  void* handle = nullptr;
+  checked_status(H5Fget_vfd_handle(FileId::of(*this), H5P_DEFAULT, &handle), "H5Fget_vfd_handle");
+  return mpi::collective_buffer_bytes(*static_cast<MPI_File*>(handle));
 }
 
 DatasetInfo File::dataset_info(const std::string& name) const {

@@ -61,6 +61,9 @@ class File {
 
   bool has_dataset(const std::string& name) const;
   DatasetInfo dataset_info(const std::string& name) const;
+  /// The collective-buffering buffer (bytes) the MPI-IO layer reports for this open file (its
+  /// "cb_buffer_size" hint), if it reports one: what mpi::FileHints asked for, or the MPI's own.
+  std::optional<std::int64_t> collective_buffer_bytes() const;
   /// Closes the file now (collective); throws if HDF5 reports an error while flushing.
   void close();
 
