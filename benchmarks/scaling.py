@@ -4,10 +4,12 @@ documents). A 2-core machine cannot time 64 ranks, but it can count what each ra
 for P = 1, 2, 4, ..., 64 ranks (oversubscribed), weak scaling (N/P documents fixed) and strong
 scaling (N fixed), it runs `weave knn` (exact), `weave order` and `weave pack` with --report and
 records per rank (largest and mean over ranks): peak memory (raw, and above the same stage's on a
-tiny corpus at that P: the program, MPI and its per-peer buffers, HDF5, BLAS), point-to-point bytes
-sent and received,
-messages, collectives, rounds and work units (pairs scored, graph slots held, tail batches). Wall
-times are recorded too but mean something only at 1 and 2 ranks here.
+tiny corpus at that P: the program, MPI and its per-peer buffers, HDF5, BLAS), the shared memory a
+rank maps (Open MPI's shared-memory transport: in every rank's resident size, held once per node),
+point-to-point bytes sent and received, messages, collectives, rounds and work units (pairs scored,
+graph slots held, tail batches). Weak scaling of order and pack runs a second time with Open MPI
+over TCP (weak_tcp), where a rank's peak is its own memory. Wall times are recorded too but mean
+something only at 1 and 2 ranks here.
 
 Writes JSON (--json) and draws docs/scaling_weak.png and docs/scaling_strong.png with Debian's
 matplotlib; --plot-only redraws them from the JSON.
@@ -28,6 +30,7 @@ import tempfile
 from bench_common import BUILD, ROOT, WEAVE, run
 
 STAGES = ("knn", "order", "pack")
+TCP = {"OMPI_MCA_btl": "self,tcp"}
 GRAPH_GEN = os.path.join(BUILD, "benchmarks", "order_graph_gen")
 
 
@@ -47,6 +50,8 @@ def stage_row(stage, rep, wall, baseline):
         "stage_seconds": sum(s["wall_seconds"]["max"] for s in rep["stages"]),
         "peak_memory": mem,
         "peak_memory_above_idle": {"max": mem["max"] - baseline["max"], "mean": mem["mean"] - baseline["mean"]},
+        # Open MPI's shared-memory transport: in every rank's resident size, held once per node.
+        "shared_memory": spread(rep, "shared_memory_bytes"),
         "bytes_sent": spread(rep, "traffic", "bytes_sent"),
         "bytes_received": spread(rep, "traffic", "bytes_received"),
         "messages_sent": spread(rep, "traffic", "messages_sent"),
@@ -66,12 +71,15 @@ def stage_row(stage, rep, wall, baseline):
     return row
 
 
-def measure(tmp, p, n_knn, n_order, args):
+def measure(tmp, p, n_knn, n_order, args, stages=STAGES, transport_env=None):
     """knn (exact) on n_knn synthetic documents, order and pack on a generated graph of n_order
-    documents (the exact kNN of n_order documents would take hours here), all at p ranks."""
+    documents (the exact kNN of n_order documents would take hours here), all at p ranks; only
+    `stages`, with `transport_env` added to the ranks' environment (e.g. Open MPI over TCP)."""
     # Yield when idle: 64 ranks share 2 cores, busy polling would starve the ranks doing the work.
     mpirun = ["mpirun", "-n", p, "--bind-to", "none"]
     env = {"OMPI_MCA_mpi_yield_when_idle": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    # The files are made without transport_env (same files either way); the stages run with it.
+    stage_env = dict(env, **(transport_env or {}))
     corpus = os.path.join(tmp, f"corpus_{n_knn}.h5")
     if not os.path.exists(corpus):
         run(["mpirun", "-n", 2, WEAVE, "synth", "--docs", n_knn, "--dim", args.dim, "--topics", max(1, n_knn // 500),
@@ -95,8 +103,10 @@ def measure(tmp, p, n_knn, n_order, args):
                        "--out", order]),
             ("pack", [WEAVE, "pack", "--corpus", tiny_gcorpus, "--order", order, "--context-length", 8192,
                       "--out", ctx])):
+        if stage not in stages and not (stage == "order" and "pack" in stages):  # pack reads order's output
+            continue
         path = os.path.join(tmp, f"idle_{stage}_{p}.json")
-        run(mpirun + command + ["--quiet", "--report", path], env)
+        run(mpirun + command + ["--quiet", "--report", path], stage_env)
         idle[stage] = json.load(open(path))["peak_memory_bytes"]
     gcorpus = os.path.join(graph, "corpus.h5")
     commands = {
@@ -105,10 +115,10 @@ def measure(tmp, p, n_knn, n_order, args):
         "pack": ([WEAVE, "pack", "--corpus", gcorpus, "--order", order, "--context-length", 8192, "--out", ctx], n_order),
     }
     out = {}
-    for stage in STAGES:
+    for stage in stages:
         path = os.path.join(tmp, f"{stage}_{p}.json")
         command, n = commands[stage]
-        _, wall = run(mpirun + command + ["--quiet", "--report", path], env)
+        _, wall = run(mpirun + command + ["--quiet", "--report", path], stage_env)
         row = stage_row(stage, json.load(open(path)), wall, idle[stage])
         row["docs"] = n
         out[stage] = row
@@ -131,7 +141,7 @@ def plot(results, png_prefix):
             continue
         ps = [r["ranks"] for r in runs]
         fig, axes = plt.subplots(1, 4, figsize=(19, 4.2))
-        panels = (("peak_memory_above_idle", "peak memory per rank above idle (MiB, max over ranks)", 2**20, 1),
+        panels = (("peak_memory", "peak memory per rank (MiB, max over ranks)", 2**20, 1),
                   ("bytes_sent", "bytes sent per rank (MiB, max over ranks)", 2**20, 2),
                   ("messages_sent", "messages sent per rank (max over ranks)", 1, 2))
         for ax, (key, title, unit, from_p) in zip(axes, panels):
@@ -139,6 +149,16 @@ def plot(results, png_prefix):
                 xs = [r for r in runs if r["ranks"] >= from_p]  # one rank moves nothing
                 ax.plot([r["ranks"] for r in xs], [max(r[stage][key]["max"] / unit, 1e-3) for r in xs],
                         marker=marker, label=stage)
+            if key == "peak_memory":
+                # Dashed: order and pack with Open MPI over TCP (no shared-memory segments in each rank's
+                # resident size); dotted: the shared memory each rank maps in the runs drawn solid.
+                tcp = results.get("weak_tcp", []) if mode == "weak" else []
+                for stage, marker in (("order", "s"), ("pack", "d")):
+                    if tcp:
+                        ax.plot([r["ranks"] for r in tcp], [r[stage][key]["max"] / unit for r in tcp], marker=marker,
+                                linestyle="--", label=f"{stage}, MPI over TCP")
+                ax.plot(ps, [max(r["order"]["shared_memory"]["max"] / unit, 0.1) for r in runs], color="gray",
+                        linestyle=":", label="shared memory mapped (order)")
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xlabel("ranks P")
@@ -153,7 +173,7 @@ def plot(results, png_prefix):
         ax.set_title("order: rounds (global synchronisations)", fontsize=10)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-        axes[0].legend()
+        axes[0].legend(fontsize=7)
         first = runs[0]
         what = (f"weak scaling: {first['knn']['docs'] // first['ranks']} (knn) and "
                 f"{first['order']['docs'] // first['ranks']} (order, pack) documents per rank" if mode == "weak"
@@ -182,14 +202,18 @@ def main():
         plot(json.load(open(args.json)), args.png)
         return
     ranks = [int(x) for x in args.ranks.split(",")]
-    results = {"dim": args.dim, "k": args.k, "weak": [], "strong": []}
+    results = {"dim": args.dim, "k": args.k, "weak": [], "strong": [], "weak_tcp": []}
     with tempfile.TemporaryDirectory(prefix="weave-scaling-") as tmp:
-        for mode in ("weak", "strong"):
+        for mode in ("weak", "strong", "weak_tcp"):
             print(f"{mode} scaling")
+            # weak_tcp: order and pack again with Open MPI's TCP transport instead of shared memory, whose
+            # segments every rank maps (28 MiB a rank at P = 64 on one node): the peak is then the
+            # rank's own memory.
+            stages, transport = (("order", "pack"), TCP) if mode == "weak_tcp" else (STAGES, None)
             for p in ranks:
-                n_knn = p * args.knn_per_rank if mode == "weak" else args.knn_docs
-                n_order = p * args.order_per_rank if mode == "weak" else args.order_docs
-                results[mode].append({"ranks": p, **measure(tmp, p, n_knn, n_order, args)})
+                n_knn = args.knn_docs if mode == "strong" else p * args.knn_per_rank
+                n_order = args.order_docs if mode == "strong" else p * args.order_per_rank
+                results[mode].append({"ranks": p, **measure(tmp, p, n_knn, n_order, args, stages, transport)})
                 with open(args.json + ".tmp", "w") as f:
                     json.dump(results, f, indent=1)
                 os.replace(args.json + ".tmp", args.json)
@@ -199,21 +223,23 @@ def main():
 
 def summarize(results):
     """Ratios that the issue's goals name: largest P against P = 2 (P = 1 moves nothing)."""
-    weak = results["weak"]
-    if len(weak) < 3:
-        return
-    base = next(r for r in weak if r["ranks"] == 2)
-    last = weak[-1]
-    print(f"\nweak scaling, P = {last['ranks']} against P = 2 (per rank, max over ranks):")
-    for stage in STAGES:
-        mem = last[stage]["peak_memory"]["max"] / base[stage]["peak_memory"]["max"]
-        above = last[stage]["peak_memory_above_idle"]["max"] / max(base[stage]["peak_memory_above_idle"]["max"], 1)
-        sent = last[stage]["bytes_sent"]["max"] / max(base[stage]["bytes_sent"]["max"], 1)
-        # The share of a rank's partners that are remote grows as (P - 1) / P: 1/2 at P = 2.
-        remote = sent / ((last["ranks"] - 1) / last["ranks"] / 0.5)
-        print(f"  {stage:5s} peak memory {mem:5.2f}x (above idle {above:5.2f}x), bytes sent {sent:6.2f}x "
-              f"({remote:5.2f}x per remote share)")
-    print("  greedy rounds by P: " + ", ".join(f"{r['ranks']}: {r['order']['greedy_rounds']}" for r in weak))
+    for mode in ("weak", "weak_tcp"):
+        weak = results.get(mode, [])
+        if len(weak) < 3:
+            continue
+        base = next(r for r in weak if r["ranks"] == 2)
+        last = weak[-1]
+        print(f"\n{mode} scaling, P = {last['ranks']} against P = 2 (per rank, max over ranks):")
+        for stage in (s for s in STAGES if s in last):
+            mem = last[stage]["peak_memory"]["max"] / base[stage]["peak_memory"]["max"]
+            above = last[stage]["peak_memory_above_idle"]["max"] / max(base[stage]["peak_memory_above_idle"]["max"], 1)
+            sent = last[stage]["bytes_sent"]["max"] / max(base[stage]["bytes_sent"]["max"], 1)
+            # The share of a rank's partners that are remote grows as (P - 1) / P: 1/2 at P = 2.
+            remote = sent / ((last["ranks"] - 1) / last["ranks"] / 0.5)
+            shared = last[stage]["shared_memory"]["max"] / 2**20
+            print(f"  {stage:5s} peak memory {mem:5.2f}x (above idle {above:5.2f}x; shared memory mapped at P = "
+                  f"{last['ranks']}: {shared:.1f} MiB), bytes sent {sent:6.2f}x ({remote:5.2f}x per remote share)")
+        print("  greedy rounds by P: " + ", ".join(f"{r['ranks']}: {r['order']['greedy_rounds']}" for r in weak))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -16,6 +18,17 @@ std::int64_t peak_memory_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+std::int64_t shared_memory_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  std::int64_t kib = 0;
+  while (status >> key) {
+    if (key == "RssShmem:" && status >> kib) return kib * 1024;
+    status.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return 0;
 }
 
 KernelUsage kernel_usage() {
@@ -39,6 +52,7 @@ void Report::StageTimer::stop() {
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const KernelUsage now = kernel_usage();
   report_.stages_.push_back({name_, s, static_cast<double>(peak_memory_bytes()),
+                             static_cast<double>(shared_memory_bytes()),
                              {now.page_faults - kernel_at_start_.page_faults,
                               now.system_seconds - kernel_at_start_.system_seconds}});
 }
@@ -89,14 +103,17 @@ nlohmann::json Report::collect() const {
   doc["ranks"] = comm_.size();
   doc["configuration"] = config_;
   nlohmann::json stages = nlohmann::json::array();
-  for (const auto& [name, seconds, peak, kernel] : stages_) {
+  for (const auto& [name, seconds, peak, shared, kernel] : stages_) {
     nlohmann::json s = spread(comm_.allgather<double>(seconds));
     s.erase("total");
     nlohmann::json m = spread(comm_.allgather<double>(peak));
     m.erase("total");
+    nlohmann::json sh = spread(comm_.allgather<double>(shared));
+    sh.erase("total");
     stages.push_back({{"stage", name},
                       {"wall_seconds", s},
                       {"peak_memory_bytes", m},
+                      {"shared_memory_bytes", sh},
                       {"page_faults", spread(comm_.allgather<double>(kernel.page_faults))},
                       {"system_seconds", spread(comm_.allgather<double>(kernel.system_seconds))}});
   }
@@ -113,6 +130,9 @@ nlohmann::json Report::collect() const {
   nlohmann::json m = spread(mem);
   m.erase("total");
   doc["peak_memory_bytes"] = m;
+  nlohmann::json sh = spread(comm_.allgather<double>(static_cast<double>(shared_memory_bytes())));
+  sh.erase("total");
+  doc["shared_memory_bytes"] = sh;
   doc["figures"] = figures_;
   return doc;
 }

@@ -18,6 +18,11 @@ namespace weave::util {
 /// Peak resident set size of this process in bytes (getrusage).
 std::int64_t peak_memory_bytes();
 
+/// Shared memory this process maps and has touched (RssShmem of /proc/self/status; 0 where there is
+/// none): on one node, Open MPI's shared-memory transport. It is counted in the resident size (and the
+/// peak) of every process that maps it, though the node holds it once.
+std::int64_t shared_memory_bytes();
+
 /// What the kernel did for this process so far (getrusage): first touches of fresh memory show as
 /// page faults and system time, which can be a large share of a stage that allocates gigabytes.
 struct KernelUsage {
@@ -66,7 +71,8 @@ class Report {
   struct StageRecord {
     std::string name;
     double seconds;
-    double peak_memory;  ///< this process's peak resident size when the stage ended
+    double peak_memory;    ///< this process's peak resident size when the stage ended
+    double shared_memory;  ///< shared_memory_bytes() when the stage ended
     KernelUsage kernel;  ///< page faults and system time during the stage
   };
   std::vector<StageRecord> stages_;                       ///< this rank's stages, in order

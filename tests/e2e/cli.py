@@ -42,6 +42,9 @@ with e2e.scratch() as tmp:
     # The kernel's share: synth fills fresh buffers, so every rank faults pages in.
     assert stage["page_faults"]["min"] > 0 and stage["page_faults"]["total"] >= 2 * stage["page_faults"]["min"], stage
     assert 0 <= stage["system_seconds"]["min"] <= stage["system_seconds"]["max"], stage
+    # The MPI transport's shared memory: part of the resident size, never more than it.
+    for part in (stage, report):
+        assert 0 <= part["shared_memory_bytes"]["max"] <= report["peak_memory_bytes"]["max"], part
     r = e2e.run(2, "inspect", out, "--quiet")
     e2e.expect_ok(r, "inspect --quiet")
     assert not r.stdout.startswith("weave inspect (v"), r.stdout
