@@ -35,7 +35,7 @@ void checked_status(herr_t rc, const std::string& what) {
 }
 
 /// Reading or writing: files opened only to read get mpi::FileHints (a bounded collective buffer);
-/// files written keep the MPI library's (docs/benchmarks.md, "The MPI-IO buffer").
+/// files written keep the MPI library's (mpi/file_hints.hpp says why).
 enum class Access { kRead, kWrite };
 
 Handle file_access(const mpi::Comm& comm, Access access) {

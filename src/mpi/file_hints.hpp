@@ -1,5 +1,5 @@
-// The MPI-IO hints Weave gives every file it opens through HDF5's MPI-IO driver. For the HDF5 layer
-// only (it includes <mpi.h>, as raw_comm.hpp does).
+// The MPI-IO hints Weave gives the files it opens to read through HDF5's MPI-IO driver. For the
+// HDF5 layer only (it includes <mpi.h>, as raw_comm.hpp does).
 #pragma once
 
 #include <cstdint>
@@ -14,8 +14,9 @@ namespace weave::mpi {
 /// Open MPI's default, 32 MiB, is allocated whole by one rank in eight for a read of rows scattered
 /// over the file (the order stage's path ends), however few: at 64 ranks of 20,000 documents it was
 /// most of the growth of the order stage's peak over 2 ranks. Reads at 4 MiB are as fast here as at
-/// 32 MiB; writes are not (up to 1.3x slower at 8 ranks), and the order and pack stages' peaks at 64
-/// ranks are the same with 1 and 32 MiB buffers for their writes, so written files keep the MPI's size (docs/benchmarks.md, "The MPI-IO buffer").
+/// 32 MiB; writes are not (1.2x slower at 8 ranks), and pack's peak at 64 ranks is the same with 1
+/// and 32 MiB, so written files keep the MPI's size (docs/benchmarks.md, "The MPI-IO buffer and the
+/// shared memory in a rank's peak").
 inline constexpr std::int64_t kCollectiveBufferBytes = std::int64_t{4} << 20;
 
 /// An MPI_Info with Weave's hints for a file opened to read, freed with the object. Empty
