@@ -7,11 +7,16 @@
 
 namespace weave::mpi {
 
+namespace {
+
+/// Whether the environment sets the MPI library's own collective-buffering size.
 bool user_sets_collective_buffer() {
   for (const char* variable : {"OMPI_MCA_io_ompio_bytes_per_agg", "ROMIO_HINTS", "MPICH_MPIIO_HINTS"})
     if (std::getenv(variable) != nullptr) return true;
   return false;
 }
+
+}  // namespace
 
 FileHints::FileHints(bool for_reading) {
   if (!for_reading || user_sets_collective_buffer()) return;

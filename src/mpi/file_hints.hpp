@@ -38,7 +38,4 @@ class FileHints {
 /// The "cb_buffer_size" hint an open MPI-IO file reports (MPI_File_get_info), if any.
 std::optional<std::int64_t> collective_buffer_bytes(MPI_File file);
 
-/// Whether the environment sets the MPI library's own collective-buffering size (see FileHints).
-bool user_sets_collective_buffer();
-
 }  // namespace weave::mpi

@@ -27,18 +27,23 @@ std::optional<double> number_in(const char* path) {
   }
 }
 
+/// The bytes of `key` ("MemAvailable:", "RssShmem:") in a /proc file of "Key: value kB" lines.
+std::optional<double> proc_kib_field(const char* path, const std::string& key) {
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string name;
+    double kib = 0;
+    if (fields >> name >> kib && name == key) return kib * 1024.0;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<double> available_memory_bytes() {
   if (const char* forced = std::getenv("WEAVE_AVAILABLE_MEMORY_BYTES")) return std::atof(forced);
-  std::optional<double> available;
-  std::ifstream meminfo("/proc/meminfo");
-  for (std::string line; std::getline(meminfo, line);) {
-    std::istringstream fields(line);
-    std::string key;
-    double kib = 0;
-    if (fields >> key >> kib && key == "MemAvailable:") available = kib * 1024.0;
-  }
+  std::optional<double> available = proc_kib_field("/proc/meminfo", "MemAvailable:");
   const auto limit = number_in("/sys/fs/cgroup/memory.max");
   const auto used = number_in("/sys/fs/cgroup/memory.current");
   if (limit && used) {
@@ -46,6 +51,10 @@ std::optional<double> available_memory_bytes() {
     available = available ? std::min(*available, left) : left;
   }
   return available;
+}
+
+std::int64_t shared_memory_bytes() {
+  return static_cast<std::int64_t>(proc_kib_field("/proc/self/status", "RssShmem:").value_or(0));
 }
 
 void keep_freed_memory() {

@@ -1,5 +1,6 @@
-// How much memory this process can still take: what a stage that must gather on one rank checks
-// before it gathers (--algorithm iclm), so it stops with a clear error instead of being killed.
+// This process's memory as the kernel sees it: how much it can still take (what a stage that must
+// gather on one rank checks before it gathers, --algorithm iclm, so it stops with a clear error
+// instead of being killed), the shared memory counted in its resident size, and keeping what it frees.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,11 @@ namespace weave::util {
 /// MemAvailable, capped by a cgroup v2 limit (memory.max - memory.current). nullopt where neither
 /// can be read. WEAVE_AVAILABLE_MEMORY_BYTES, when set, is returned instead (for tests).
 std::optional<double> available_memory_bytes();
+
+/// Shared memory this process maps and has touched (RssShmem of /proc/self/status; 0 where there is
+/// none): on one node, Open MPI's shared-memory transport. It is counted in the resident size (and the
+/// peak) of every process that maps it, though the node holds it once. The report gives it per stage.
+std::int64_t shared_memory_bytes();
 
 /// From now on, memory this process frees stays in it for its next allocations instead of going
 /// back to the kernel (glibc: no mmap'd blocks, no trimming of the heap). glibc's default unmaps

@@ -4,11 +4,10 @@
 
 #include <filesystem>
 #include <fstream>
-#include <limits>
-#include <string>
 
 #include <fmt/format.h>
 
+#include "util/memory.hpp"
 #include "weave/error.hpp"
 #include "weave/version.hpp"
 
@@ -18,17 +17,6 @@ std::int64_t peak_memory_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
-}
-
-std::int64_t shared_memory_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  std::int64_t kib = 0;
-  while (status >> key) {
-    if (key == "RssShmem:" && status >> kib) return kib * 1024;
-    status.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
-  }
-  return 0;
 }
 
 KernelUsage kernel_usage() {

@@ -18,11 +18,6 @@ namespace weave::util {
 /// Peak resident set size of this process in bytes (getrusage).
 std::int64_t peak_memory_bytes();
 
-/// Shared memory this process maps and has touched (RssShmem of /proc/self/status; 0 where there is
-/// none): on one node, Open MPI's shared-memory transport. It is counted in the resident size (and the
-/// peak) of every process that maps it, though the node holds it once.
-std::int64_t shared_memory_bytes();
-
 /// What the kernel did for this process so far (getrusage): first touches of fresh memory show as
 /// page faults and system time, which can be a large share of a stage that allocates gigabytes.
 struct KernelUsage {

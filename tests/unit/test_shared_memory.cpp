@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "util/report.hpp"
+#include "util/memory.hpp"
 
 namespace weave::util {
 namespace {
