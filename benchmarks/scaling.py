@@ -12,7 +12,7 @@ over TCP (weak_tcp), where a rank's peak is its own memory. Wall times are recor
 something only at 1 and 2 ranks here.
 
 Writes JSON (--json) and draws docs/scaling_weak.png and docs/scaling_strong.png with Debian's
-matplotlib; --plot-only redraws them from the JSON.
+matplotlib (`scripts/install-deps.sh --benchmarks` installs it); --plot-only redraws them from the JSON.
 
 knn (exact, O(N^2 d) work) runs on `weave synth` corpora of --knn-per-rank documents per rank (weak)
 or --knn-docs (strong); order and pack on graphs generated directly (benchmarks/order_graph_gen: a

@@ -17,6 +17,10 @@ packages=(
 if [ "${1:-}" = "--slurm" ]; then
   packages=(slurmctld slurmd slurm-client munge)
 fi
+# With --benchmarks: what the benchmark scripts add (benchmarks/scaling.py draws its plots with it).
+if [ "${1:-}" = "--benchmarks" ]; then
+  packages=(python3-matplotlib)
+fi
 # The optional GPU backend (weave knn --backend cuda) also needs NVIDIA's CUDA toolkit (nvcc,
 # cuBLASLt) and NCCL, which Debian 12 does not package in usable versions; where they are installed
 # (say /usr/local/cuda), CMake finds them, and where they are not, the backend is left out.
