@@ -76,15 +76,16 @@ int measure(const mpi::Comm& comm, int argc, char** argv) {
   std::filesystem::remove(own);
 
   const std::string path = dir + "/mpiio_buffer.h5";
-  std::optional<std::int64_t> buffer;
+  std::optional<std::int64_t> written_buffer;  // what the MPI-IO layer reports for the file written, then read
   const double write_s = timed(comm, [&] {
     io::File f = io::File::create(comm, path);
-    buffer = f.collective_buffer_bytes();
+    written_buffer = f.collective_buffer_bytes();
     io::create_dataset(f, "/rows", io::StoredType::kFloat32, {total_rows, cols});
     io::write_rows(f, "/rows", comm.rank() * rows, rows, cols, block.data());
     f.close();
   });
   io::File f = io::File::open(comm, path);
+  const std::optional<std::int64_t> read_buffer = f.collective_buffer_bytes();
   const double read_s = timed(comm, [&] { io::read_rows(f, "/rows", comm.rank() * rows, rows, cols, back.data()); });
   if (!std::equal(back.begin(), back.end(), block.begin())) throw InternalError("rows read back differ");
 
@@ -104,16 +105,20 @@ int measure(const mpi::Comm& comm, int argc, char** argv) {
 
   if (comm.is_root()) {
     const double gb = bytes / 1e9;
-    fmt::print("ranks {} rows/rank {} cols {} ({:.0f} MiB) cb_buffer_size {}\n", comm.size(), rows, cols,
-               bytes / (1 << 20), buffer ? fmt::format("{} KiB", *buffer / 1024) : std::string("(not reported)"));
+    const auto shown = [](const std::optional<std::int64_t>& b) {
+      return b ? fmt::format("{} KiB", *b / 1024) : std::string("(not reported)");
+    };
+    fmt::print("ranks {} rows/rank {} cols {} ({:.0f} MiB) cb_buffer_size written {} read {}\n", comm.size(), rows,
+               cols, bytes / (1 << 20), shown(written_buffer), shown(read_buffer));
     fmt::print("posix   write {:.3f} s {:.2f} GB/s  read {:.3f} s {:.2f} GB/s\n", posix_write_s, gb / posix_write_s,
                posix_read_s, gb / posix_read_s);
     fmt::print("mpiio   write {:.3f} s {:.2f} GB/s ({:.2f}x posix)  read {:.3f} s {:.2f} GB/s ({:.2f}x posix)\n",
                write_s, gb / write_s, posix_write_s / write_s, read_s, gb / read_s, posix_read_s / read_s);
     fmt::print("scattered {} rows/rank {:.3f} s; peak memory per rank (max) {:.1f} MiB\n", picks.size(), scattered_s,
                peak_mib);
-    fmt::print("RESULT buffer={} posix_write_s={:.4f} posix_read_s={:.4f} write_s={:.4f} read_s={:.4f} scattered_s={:.4f} "
-               "peak_mib={:.1f} gb={:.4f}\n", buffer.value_or(-1), posix_write_s, posix_read_s, write_s, read_s,
+    fmt::print("RESULT write_buffer={} read_buffer={} posix_write_s={:.4f} posix_read_s={:.4f} write_s={:.4f} "
+               "read_s={:.4f} scattered_s={:.4f} peak_mib={:.1f} gb={:.4f}\n",
+               written_buffer.value_or(-1), read_buffer.value_or(-1), posix_write_s, posix_read_s, write_s, read_s,
                scattered_s, peak_mib, gb);
   }
   return 0;

@@ -45,8 +45,8 @@ def main():
         base = {k: statistics.median(r[k] for r in results[settings[0][0]]) for k in ("write_s", "read_s", "scattered_s")}
         for name, _ in settings:
             m = {k: statistics.median(r[k] for r in results[name]) for k in results[name][0]}
-            buffer = f"{int(m['buffer']) >> 20} MiB" if m["buffer"] > 0 else "MPI's own"
-            print(f"  {name:14s} (reports {buffer:9s}) write {m['write_s']:.3f} s {gb / m['write_s']:5.2f} GB/s "
+            reported = {k: f"{int(m[k]) >> 20} MiB" if m[k] > 0 else "MPI's own" for k in ("write_buffer", "read_buffer")}
+            print(f"  {name:14s} (reports {reported['write_buffer']} written, {reported['read_buffer']} read) write {m['write_s']:.3f} s {gb / m['write_s']:5.2f} GB/s "
                   f"(posix {gb / m['posix_write_s']:5.2f}) read {m['read_s']:.3f} s {gb / m['read_s']:5.2f} GB/s "
                   f"(posix {gb / m['posix_read_s']:5.2f}) scattered {m['scattered_s']:.3f} s; time / hint's: write "
                   f"{m['write_s'] / base['write_s']:.2f} read {m['read_s'] / base['read_s']:.2f} scattered "
