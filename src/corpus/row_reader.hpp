@@ -28,7 +28,10 @@ class SomeRows {
   /// Whether the row of `doc` is held.
   bool holds(std::int64_t doc) const { return range_.contains(GlobalId(doc)) && index_[doc - range_.begin] >= 0; }
   /// The row of a held document. Throws InternalError for a document not held.
-  const float* row(std::int64_t doc) const;
+  const float* row(std::int64_t doc) const { return rows_.data() + position(doc) * dim_; }
+  /// Where a held document is in docs() (and its row in the rows). Throws InternalError for a
+  /// document not held.
+  std::int64_t position(std::int64_t doc) const;
   std::int64_t bytes() const { return static_cast<std::int64_t>(rows_.size() * sizeof(float)); }
 
  private:

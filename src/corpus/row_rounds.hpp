@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "mpi/ask_owners.hpp"
@@ -19,10 +20,12 @@ inline std::int64_t rows_per_round(std::int64_t d) {
 }
 
 /// Collective. visit(first, count, rows) gets the rows of docs[first, first + count), in rounds of
-/// at most round_rows documents; an owner answers with row_of(doc) (a const float* to d values).
+/// at most round_rows documents; an owner answers with row_of(doc) (a const T* to d values: float
+/// rows, or any other fixed-width record such as a row's sketch).
 template <typename RowOf, typename Visit>
 void visit_rows(const mpi::Comm& comm, std::int64_t num_docs, std::int64_t d, const std::vector<std::int64_t>& docs,
                 std::int64_t round_rows, RowOf&& row_of, Visit&& visit) {
+  using T = std::remove_cv_t<std::remove_pointer_t<decltype(row_of(std::int64_t{}))>>;
   const auto batch = static_cast<std::size_t>(std::max<std::int64_t>(1, round_rows));
   auto owner = [&](std::int64_t doc) { return block_owner(num_docs, comm.size(), GlobalId(doc)); };
   const auto rounds = comm.max(static_cast<std::int64_t>((docs.size() + batch - 1) / batch));
@@ -31,8 +34,8 @@ void visit_rows(const mpi::Comm& comm, std::int64_t num_docs, std::int64_t d, co
     const std::size_t last = std::min(docs.size(), first + batch);
     const std::vector<std::int64_t> part(docs.begin() + static_cast<std::ptrdiff_t>(first),
                                          docs.begin() + static_cast<std::ptrdiff_t>(last));
-    const auto rows = mpi::ask_owners<float>(comm, part, static_cast<std::size_t>(d), owner,
-                                             [&](std::int64_t doc, float* row) { std::copy_n(row_of(doc), d, row); });
+    const auto rows = mpi::ask_owners<T>(comm, part, static_cast<std::size_t>(d), owner,
+                                         [&](std::int64_t doc, T* row) { std::copy_n(row_of(doc), d, row); });
     if (last > first) visit(first, last - first, rows.data());
   }
 }

@@ -115,7 +115,7 @@ Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, c
   for (const StitchLevel& l : stitch.levels) {
     paths_per_level.push_back(l.paths);
     levels.push_back({{"method", l.method}, {"reach", l.reach}, {"paths", l.paths}, {"ends", l.ends},
-                      {"candidates", l.candidates}, {"rows_fetched", l.rows_fetched},
+                      {"candidates", l.candidates}, {"sketches_fetched", l.sketches_fetched}, {"rows_fetched", l.rows_fetched},
                       {"largest_meeting", l.largest_meeting}, {"accepted", l.accepted}, {"seconds", l.seconds},
                       {"candidate_seconds", l.candidate_seconds}, {"score_seconds", l.score_seconds},
                       {"join_seconds", l.join_seconds}});

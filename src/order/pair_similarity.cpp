@@ -17,16 +17,13 @@ namespace {
   return knn::canonical_similarity(a, b, d);
 }
 
-}  // namespace
-
-std::vector<float> score_pairs(const mpi::Comm& comm, std::int64_t num_docs, const corpus::SomeRows& rows,
-                               const std::vector<EndPair>& pairs, std::int64_t batch_rows,
-                               std::int64_t* rows_fetched) {
-  const std::int64_t d = rows.dim();
-  const BlockRange range = rows.range();
-  auto row = [&](std::int64_t doc) { return rows.row(doc); };
+/// score(record(x), record(y)) of each pair, with `width` elements per record: an owned end's from
+/// record(doc), a remote end's fetched from its owner in rounds of at most batch_rows records.
+template <typename RecordOf, typename Score>
+std::vector<float> score_with(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, std::int64_t width,
+                              RecordOf&& record, Score&& score, const std::vector<EndPair>& pairs,
+                              std::int64_t batch_rows, std::int64_t* rows_fetched) {
   std::vector<float> sims(pairs.size());
-
   // Each pair as (local end, other end); pairs with a remote end, by that end: each batch fetches a
   // run of them.
   auto mine = [&](std::size_t j) { return range.contains(GlobalId(pairs[j].a)) ? pairs[j].a : pairs[j].b; };
@@ -34,7 +31,7 @@ std::vector<float> score_pairs(const mpi::Comm& comm, std::int64_t num_docs, con
   std::vector<std::size_t> remote;
   for (std::size_t j = 0; j < pairs.size(); ++j) {
     if (range.contains(GlobalId(other(j))))
-      sims[j] = pair_similarity(row(pairs[j].a), row(pairs[j].b), d);
+      sims[j] = score(record(pairs[j].a), record(pairs[j].b));
     else
       remote.push_back(j);
   }
@@ -45,16 +42,39 @@ std::vector<float> score_pairs(const mpi::Comm& comm, std::int64_t num_docs, con
   for (std::size_t j : remote)
     if (wanted.empty() || wanted.back() != other(j)) wanted.push_back(other(j));
   std::size_t next_pair = 0;
-  corpus::visit_rows(comm, num_docs, d, wanted, batch_rows, row, [&](std::size_t first, std::size_t count, const float* fetched_rows) {
+  corpus::visit_rows(comm, num_docs, width, wanted, batch_rows, record, [&](std::size_t first, std::size_t count, const auto* fetched) {
     for (std::size_t x = 0; x < count; ++x)
       for (; next_pair < remote.size() && other(remote[next_pair]) == wanted[first + x]; ++next_pair) {
         const std::size_t j = remote[next_pair];
-        const float* fetched = fetched_rows + x * d;
-        sims[j] = pair_similarity(fetched, row(mine(j)), d);
+        // In the pair's own order (a, b): a score need not be symmetric in its arguments' bits.
+        const auto* fetched_record = fetched + x * width;
+        sims[j] = pairs[j].a == mine(j) ? score(record(pairs[j].a), fetched_record)
+                                        : score(fetched_record, record(pairs[j].b));
       }
   });
   if (rows_fetched) *rows_fetched = static_cast<std::int64_t>(wanted.size());
   return sims;
+}
+
+}  // namespace
+
+std::vector<float> score_pairs(const mpi::Comm& comm, std::int64_t num_docs, const corpus::SomeRows& rows,
+                               const std::vector<EndPair>& pairs, std::int64_t batch_rows,
+                               std::int64_t* rows_fetched) {
+  const std::int64_t d = rows.dim();
+  return score_with(
+      comm, num_docs, rows.range(), d, [&](std::int64_t doc) { return rows.row(doc); },
+      [&](const float* a, const float* b) { return pair_similarity(a, b, d); }, pairs, batch_rows, rows_fetched);
+}
+
+std::vector<float> estimate_pairs(const mpi::Comm& comm, std::int64_t num_docs, const corpus::SomeRows& rows,
+                                  const RowSketches& sketches, const std::vector<EndPair>& pairs,
+                                  std::int64_t batch_rows, std::int64_t* rows_fetched) {
+  const std::int64_t d = sketches.dim();
+  return score_with(
+      comm, num_docs, rows.range(), sketches.record_bytes(), [&](std::int64_t doc) { return sketches.record(doc); },
+      [&](const std::int8_t* a, const std::int8_t* b) { return sketch_similarity(a, b, d); }, pairs, batch_rows,
+      rows_fetched);
 }
 
 }  // namespace weave::order

@@ -8,6 +8,7 @@
 
 #include "corpus/row_reader.hpp"
 #include "order/meeting_points.hpp"
+#include "order/row_sketches.hpp"
 
 namespace weave::order {
 
@@ -18,5 +19,11 @@ namespace weave::order {
 std::vector<float> score_pairs(const mpi::Comm& comm, std::int64_t num_docs, const corpus::SomeRows& rows,
                                const std::vector<EndPair>& pairs, std::int64_t batch_rows,
                                std::int64_t* rows_fetched = nullptr);
+
+/// Collective. The same pairs' sketch similarities (order/row_sketches.hpp): the remote ends'
+/// sketches travel instead of their rows (d + 4 bytes instead of 4d), batch_rows of them a round.
+std::vector<float> estimate_pairs(const mpi::Comm& comm, std::int64_t num_docs, const corpus::SomeRows& rows,
+                                  const RowSketches& sketches, const std::vector<EndPair>& pairs,
+                                  std::int64_t batch_rows, std::int64_t* rows_fetched = nullptr);
 
 }  // namespace weave::order

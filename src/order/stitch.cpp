@@ -1,7 +1,9 @@
 #include "order/stitch.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <optional>
 
 #include "corpus/row_rounds.hpp"
 #include "knn/cpu/cpu_backend.hpp"
@@ -32,6 +34,8 @@ constexpr int kPerEnd = 6;
 constexpr double kPoorProgress = 0.1;
 /// Rows of ends per projection bucket, on average.
 constexpr double kBucketEnds = 64;
+/// Bytes of sketches fetched per round of a level's scoring.
+constexpr std::int64_t kFetchRoundBytes = std::int64_t{8} << 20;
 
 class Stitcher {
  public:
@@ -54,7 +58,10 @@ class Stitcher {
     // The rows of the greedy's path ends, read once: every later level's ends are among them
     // (joining only adds links), and no other row is ever scored.
     collect_ends();
-    if (count_paths() > 1) end_rows_ = reader_.read(ends_);
+    if (count_paths() > 1) {
+      end_rows_ = reader_.read(ends_);
+      sketches_.emplace(end_rows_);
+    }
     while (true) {
       collect_ends();
       const std::int64_t paths = count_paths();
@@ -81,8 +88,14 @@ class Stitcher {
                                         MeetingKeys::projection, level);
       }
       const double join_start = util::wall_seconds();
+      const std::size_t made_before = stitched_.size();
       level.accepted = join_along(candidates);
       level.join_seconds = comm_.max(util::wall_seconds() - join_start);
+      if (level.method != "exact") {
+        const double settle_start = util::wall_seconds();
+        level.rows_fetched += settle_similarities(made_before);
+        level.score_seconds += comm_.max(util::wall_seconds() - settle_start);
+      }
       level.seconds = comm_.max(util::wall_seconds() - start);
       stats_.edges += level.accepted;
       if (options_.progress)
@@ -187,13 +200,15 @@ class Stitcher {
     const double start = util::wall_seconds();
     const std::vector<EndPair> pairs = pair_ends_at_meetings(comm_, n_, registrations, kWindow, keys, kPerEnd, &meetings);
     const double met = util::wall_seconds();
+    // Sketches, not rows: the level joins along their similarities, and settle_similarities()
+    // gives the links it makes their canonical ones.
     std::int64_t fetched = 0;
-    const std::vector<float> sims =
-        score_pairs(comm_, n_, end_rows_, pairs, corpus::rows_per_round(corpus_.info.dim), &fetched);
+    const std::int64_t batch = std::max<std::int64_t>(256, kFetchRoundBytes / sketches_->record_bytes());
+    const std::vector<float> sims = estimate_pairs(comm_, n_, end_rows_, *sketches_, pairs, batch, &fetched);
     level.candidate_seconds = comm_.max(met - start);
     level.score_seconds = comm_.max(util::wall_seconds() - met);
     level.candidates = comm_.sum(static_cast<std::int64_t>(pairs.size()));
-    level.rows_fetched = comm_.sum(fetched);
+    level.sketches_fetched = comm_.sum(fetched);
     level.largest_meeting = comm_.max(meetings.largest_meeting);
     std::vector<WeightedPair> out(pairs.size());
     for (std::size_t j = 0; j < pairs.size(); ++j) out[j] = {pairs[j].a, pairs[j].b, sims[j]};
@@ -232,6 +247,44 @@ class Stitcher {
       }
     level.candidates = comm_.sum(static_cast<std::int64_t>(out.size()));
     return out;
+  }
+
+  /// The canonical similarities of the links made since stitched_[first] (along sketch
+  /// similarities): each link is scored once, from its smaller end's owner (fetching the other row
+  /// where it is remote), which tells the other end's owner. Returns the rows fetched (all ranks).
+  std::int64_t settle_similarities(std::size_t first) {
+    std::vector<EndPair> scored_here;
+    for (std::size_t j = first; j < stitched_.size(); ++j)
+      if (stitched_[j].doc < stitched_[j].other) scored_here.push_back({stitched_[j].doc, stitched_[j].other});
+    std::int64_t fetched = 0;
+    const std::vector<float> sims =
+        score_pairs(comm_, n_, end_rows_, scored_here, corpus::rows_per_round(corpus_.info.dim), &fetched);
+    struct Settled {
+      EndPair pair;
+      float similarity;
+    };
+    std::vector<Settled> settled;
+    std::vector<std::vector<std::int64_t>> tell(static_cast<std::size_t>(comm_.size()));
+    for (std::size_t j = 0; j < scored_here.size(); ++j) {
+      settled.push_back({scored_here[j], sims[j]});
+      const int owner = block_owner(n_, comm_.size(), GlobalId(scored_here[j].b));
+      if (owner != comm_.rank())
+        tell[owner].insert(tell[owner].end(), {scored_here[j].a, scored_here[j].b,
+                                               static_cast<std::int64_t>(std::bit_cast<std::uint32_t>(sims[j]))});
+    }
+    for (const auto& part : comm_.alltoallv(tell))
+      for (std::size_t x = 0; x + 2 < part.size(); x += 3)
+        settled.push_back({{part[x], part[x + 1]}, std::bit_cast<float>(static_cast<std::uint32_t>(part[x + 2]))});
+    std::sort(settled.begin(), settled.end(), [](const Settled& x, const Settled& y) { return x.pair < y.pair; });
+    for (std::size_t j = first; j < stitched_.size(); ++j) {
+      const auto [a, b] = std::minmax(stitched_[j].doc, stitched_[j].other);
+      const EndPair pair{a, b};
+      const auto at = std::lower_bound(settled.begin(), settled.end(), pair,
+                                       [](const Settled& x, const EndPair& p) { return x.pair < p; });
+      WEAVE_ASSERT(at != settled.end() && at->pair == pair, "stitching: a link made was not scored");
+      stitched_[j].similarity = at->similarity;
+    }
+    return comm_.sum(fetched);
   }
 
   /// The greedy over the candidate links, started from the current paths; returns the links added.
@@ -319,6 +372,7 @@ class Stitcher {
   std::vector<std::int64_t> ends_;          ///< owned documents with fewer than two links
   std::vector<std::int64_t> ends_offsets_;  ///< the ends' dense numbering, by rank (P + 1)
   corpus::SomeRows end_rows_;               ///< rows of the greedy's ends (a superset of ends_)
+  std::optional<RowSketches> sketches_;     ///< their sketches (they refer to end_rows_)
   std::vector<StitchedLink> stitched_;      ///< links made, from the owned end's side
   StitchStats stats_;
 };

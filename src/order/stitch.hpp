@@ -29,18 +29,19 @@ struct StitchLevel {
   std::int64_t paths = 0;           ///< paths before the level
   std::int64_t ends = 0;            ///< path ends before the level
   std::int64_t candidates = 0;      ///< distinct candidate links scored
-  std::int64_t rows_fetched = 0;    ///< remote rows fetched to score them (summed over ranks)
+  std::int64_t sketches_fetched = 0; ///< remote sketches fetched to estimate them (graph, projection; summed over ranks)
+  std::int64_t rows_fetched = 0;    ///< remote rows fetched for the canonical similarities of the links made (summed)
   std::int64_t largest_meeting = 0; ///< most ends at one meeting point (graph, projection)
   std::int64_t accepted = 0;        ///< links added
   double seconds = 0;
   double candidate_seconds = 0;     ///< finding the candidates (meetings, or the exact search)
-  double score_seconds = 0;         ///< scoring them (graph, projection)
+  double score_seconds = 0;         ///< scoring them by sketches, then the links made exactly (graph, projection)
   double join_seconds = 0;          ///< the greedy along them
 };
 
 /// A link stitching made, seen from one of its documents (`doc`, owned by the rank that holds the
-/// record; the other document's owner holds the mirror record), with the canonical similarity it
-/// was chosen by: the order file's link similarity, so no row is looked at again.
+/// record; the other document's owner holds the mirror record), with its canonical similarity: the
+/// order file's link similarity, so no row is looked at again.
 struct StitchedLink {
   std::int64_t doc = -1;
   std::int64_t other = -1;

@@ -1,6 +1,7 @@
 // Stitching's parts against sequential oracles at 1, 2, 3, 5 ranks: the meeting-point windows
 // against a plain sort-and-window over all registrations, the pair scores against a direct computation
-// (and the canonical similarity) with any fetch batch, and the whole order stage on a duplicate-heavy corpus: the
+// (and the canonical similarity) with any fetch batch, the sketch estimates against integer dots of
+// int8 codes computed here, and the whole order stage on a duplicate-heavy corpus: the
 // stitched order is the same on all ranks as on rank 0 alone (a communicator of one rank).
 #include <gtest/gtest.h>
 
@@ -16,6 +17,7 @@
 #include "order/meeting_points.hpp"
 #include "order/order_stage.hpp"
 #include "order/pair_similarity.hpp"
+#include "order/row_sketches.hpp"
 #include "test_helpers.hpp"
 #include "util/random.hpp"
 #include "util/report.hpp"
@@ -106,44 +108,98 @@ TEST(MeetingPoints, PairsAreThoseOfASequentialWindowJoin) {
   }
 }
 
-TEST(PairSimilarity, EqualsTheCanonicalSimilarityWithAnyFetchBatch) {
-  mpi::Comm comm;
-  const std::int64_t n = 777, d = 40;
-  const auto whole = testing::random_corpus(n, d, 11);
-  std::vector<float> unit = whole.embeddings;
-  for (std::int64_t i = 0; i < n; ++i) {
-    double s = 0;
-    for (std::int64_t j = 0; j < d; ++j) s += double(unit[i * d + j]) * unit[i * d + j];
-    for (std::int64_t j = 0; j < d; ++j) unit[i * d + j] = static_cast<float>(unit[i * d + j] / std::sqrt(s));
-  }
+/// Unit rows of a random corpus, one rank's block of them as held rows, and pairs with an owned end.
+struct PairsFixture {
+  std::int64_t n = 777, d = 40;
+  std::vector<float> unit;
   corpus::CorpusBlock block;
-  block.info.num_docs = n;
-  block.info.dim = d;
-  block.range = block_range(n, comm.size(), comm.rank());
-  block.embeddings.assign(unit.begin() + block.range.begin * d, unit.begin() + block.range.end * d);
-  // Pairs with the owned document first or second, the other anywhere.
   std::vector<order::EndPair> pairs;
-  for (std::int64_t a = block.range.begin; a < block.range.end; ++a) {
-    util::CounterRng rng(5, 5, static_cast<std::uint64_t>(a));
-    for (int j = 0; j < 4; ++j) {
-      const auto b = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n)));
-      if (b != a) pairs.push_back({std::min(a, b), std::max(a, b)});
+  std::vector<std::int64_t> owned;
+
+  explicit PairsFixture(const mpi::Comm& comm) {
+    unit = testing::random_corpus(n, d, 11).embeddings;
+    for (std::int64_t i = 0; i < n; ++i) {
+      double s = 0;
+      for (std::int64_t j = 0; j < d; ++j) s += double(unit[i * d + j]) * unit[i * d + j];
+      for (std::int64_t j = 0; j < d; ++j) unit[i * d + j] = static_cast<float>(unit[i * d + j] / std::sqrt(s));
+    }
+    for (std::int64_t j = 0; j < d; ++j) unit[5 * d + j] = 0;  // a zero row: sketch all zero, scale 0
+    block.info.num_docs = n;
+    block.info.dim = d;
+    block.range = block_range(n, comm.size(), comm.rank());
+    block.embeddings.assign(unit.begin() + block.range.begin * d, unit.begin() + block.range.end * d);
+    // Pairs with the owned document first or second, the other anywhere.
+    for (std::int64_t a = block.range.begin; a < block.range.end; ++a) {
+      util::CounterRng rng(5, 5, static_cast<std::uint64_t>(a));
+      for (int j = 0; j < 4; ++j) {
+        const auto b = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n)));
+        if (b != a) pairs.push_back({std::min(a, b), std::max(a, b)});
+      }
+      owned.push_back(a);
     }
   }
-  std::vector<std::int64_t> owned;
-  for (std::int64_t a = block.range.begin; a < block.range.end; ++a) owned.push_back(a);
-  const corpus::SomeRows held(block.range, d, owned, block.embeddings);
+  corpus::SomeRows held() const { return corpus::SomeRows(block.range, d, owned, block.embeddings); }
+};
+
+TEST(PairSimilarity, EqualsTheCanonicalSimilarityWithAnyFetchBatch) {
+  mpi::Comm comm;
+  const PairsFixture f(comm);
+  const corpus::SomeRows held = f.held();
   for (std::int64_t batch : {1, 7, 100000}) {
     std::int64_t fetched = -1;
-    const auto sims = order::score_pairs(comm, n, held, pairs, batch, &fetched);
-    ASSERT_EQ(sims.size(), pairs.size());
-    for (std::size_t j = 0; j < pairs.size(); ++j) {
-      const float* a = unit.data() + pairs[j].a * d;
-      const float* b = unit.data() + pairs[j].b * d;
-      ASSERT_EQ(sims[j], knn::canonical_similarity(a, b, d)) << "batch " << batch << ", pair " << pairs[j].a << "-" << pairs[j].b;
+    const auto sims = order::score_pairs(comm, f.n, held, f.pairs, batch, &fetched);
+    ASSERT_EQ(sims.size(), f.pairs.size());
+    for (std::size_t j = 0; j < f.pairs.size(); ++j) {
+      const float* a = f.unit.data() + f.pairs[j].a * f.d;
+      const float* b = f.unit.data() + f.pairs[j].b * f.d;
+      ASSERT_EQ(sims[j], knn::canonical_similarity(a, b, f.d)) << "batch " << batch << ", pair " << f.pairs[j].a << "-" << f.pairs[j].b;
     }
     if (comm.size() == 1) EXPECT_EQ(fetched, 0);
   }
+}
+
+/// The oracle of a sketch: int8 codes of 127 x / max|x| (rounded to nearest) and the scale.
+std::vector<double> sketch_oracle(const float* row, std::int64_t d, double* scale) {
+  double largest = 0;
+  for (std::int64_t j = 0; j < d; ++j) largest = std::max(largest, std::abs(double(row[j])));
+  *scale = static_cast<float>(largest) / 127.0f;
+  std::vector<double> codes(static_cast<std::size_t>(d), 0);
+  for (std::int64_t j = 0; j < d && *scale > 0; ++j) codes[j] = std::nearbyint(row[j] / static_cast<float>(*scale));
+  return codes;
+}
+
+TEST(PairSimilarity, SketchEstimatesAreExactIntegerDotsWithAnyFetchBatchAndCloseToTheSimilarity) {
+  mpi::Comm comm;
+  const PairsFixture f(comm);
+  const corpus::SomeRows held = f.held();
+  const order::RowSketches sketches(held);
+  ASSERT_EQ(sketches.record_bytes(), f.d + 4);
+  for (std::int64_t batch : {1, 7, 100000}) {
+    std::int64_t fetched = -1;
+    const auto estimates = order::estimate_pairs(comm, f.n, held, sketches, f.pairs, batch, &fetched);
+    ASSERT_EQ(estimates.size(), f.pairs.size());
+    for (std::size_t j = 0; j < f.pairs.size(); ++j) {
+      const float* a = f.unit.data() + f.pairs[j].a * f.d;
+      const float* b = f.unit.data() + f.pairs[j].b * f.d;
+      double scale_a = 0, scale_b = 0;
+      const auto ca = sketch_oracle(a, f.d, &scale_a), cb = sketch_oracle(b, f.d, &scale_b);
+      double dot = 0;
+      for (std::int64_t x = 0; x < f.d; ++x) dot += ca[x] * cb[x];
+      ASSERT_EQ(estimates[j], static_cast<float>(dot * (scale_a * scale_b)))
+          << "batch " << batch << ", pair " << f.pairs[j].a << "-" << f.pairs[j].b;
+      // Each value is off by at most half a step (scale / 2): |x.y - x'.y'| <= |x - x'| |y| + |x'| |y - y'|.
+      const double half_steps = std::sqrt(double(f.d)) / 2 * (scale_a + scale_b * (1 + std::sqrt(double(f.d)) * scale_a / 2));
+      EXPECT_LE(std::abs(estimates[j] - knn::canonical_similarity(a, b, f.d)), half_steps + 1e-6);
+      if (f.pairs[j].a == 5 || f.pairs[j].b == 5) EXPECT_EQ(estimates[j], 0.0f) << "a zero row estimates 0";
+    }
+    if (comm.size() == 1) EXPECT_EQ(fetched, 0);
+    else EXPECT_GT(comm.sum(fetched), 0);
+  }
+  // The same bits from either end.
+  for (std::int64_t x : f.owned)
+    for (std::int64_t y : f.owned)
+      ASSERT_EQ(order::sketch_similarity(sketches.record(x), sketches.record(y), f.d),
+                order::sketch_similarity(sketches.record(y), sketches.record(x), f.d));
 }
 
 std::vector<std::int64_t> read_order(const mpi::Comm& comm, const std::string& path) {

@@ -1,0 +1,58 @@
+#include "order/row_sketches.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace weave::order {
+
+namespace {
+
+float scale_of(const std::int8_t* record, std::int64_t d) {
+  float scale = 0;
+  std::memcpy(&scale, record + d, sizeof scale);
+  return scale;
+}
+
+/// The codes' dot product. Below 2^17 dimensions |sum| < 127^2 d fits 32 bits; the sum of
+/// integers is exact in any order, so every vector unit gives the same value.
+[[gnu::target_clones("arch=x86-64-v4", "avx2", "default")]] std::int64_t code_dot(const std::int8_t* a, const std::int8_t* b,
+                                                                         std::int64_t d) {
+  if (d < (std::int64_t{1} << 17)) {
+    std::int32_t sum = 0;
+    for (std::int64_t j = 0; j < d; ++j) sum += static_cast<std::int32_t>(a[j]) * static_cast<std::int32_t>(b[j]);
+    return sum;
+  }
+  std::int64_t sum = 0;
+  for (std::int64_t j = 0; j < d; ++j) sum += static_cast<std::int64_t>(a[j]) * static_cast<std::int64_t>(b[j]);
+  return sum;
+}
+
+}  // namespace
+
+RowSketches::RowSketches(const corpus::SomeRows& rows) : rows_(rows), dim_(rows.dim()) {
+  const std::int64_t width = record_bytes();
+  records_.resize(rows.docs().size() * static_cast<std::size_t>(width));
+  for (std::size_t x = 0; x < rows.docs().size(); ++x) {
+    const float* row = rows.row(rows.docs()[x]);
+    std::int8_t* out = records_.data() + static_cast<std::int64_t>(x) * width;
+    float largest = 0;
+    for (std::int64_t j = 0; j < dim_; ++j) largest = std::max(largest, std::abs(row[j]));
+    const float scale = largest / 127.0f;
+    for (std::int64_t j = 0; j < dim_; ++j)
+      out[j] = scale > 0 ? static_cast<std::int8_t>(std::clamp(std::lrint(row[j] / scale), -127L, 127L)) : 0;
+    std::memcpy(out + dim_, &scale, sizeof scale);
+  }
+}
+
+const std::int8_t* RowSketches::record(std::int64_t doc) const {
+  return records_.data() + rows_.position(doc) * record_bytes();  // the sketches follow the rows' order
+}
+
+float sketch_similarity(const std::int8_t* a, const std::int8_t* b, std::int64_t d) {
+  // The product of the scales is commutative, so (a, b) and (b, a) give the same bits.
+  const double scales = static_cast<double>(scale_of(a, d)) * static_cast<double>(scale_of(b, d));
+  return static_cast<float>(static_cast<double>(code_dot(a, b, d)) * scales);
+}
+
+}  // namespace weave::order
