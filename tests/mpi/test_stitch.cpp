@@ -158,13 +158,17 @@ TEST(PairSimilarity, EqualsTheCanonicalSimilarityWithAnyFetchBatch) {
   }
 }
 
-/// The oracle of a sketch: int8 codes of 127 x / max|x| (rounded to nearest) and the scale.
+/// The oracle of a sketch: codes v = x * (127 / max|x|) in float, rounded half away from zero as
+/// the sketch does it (v + 0.5 or v - 0.5 in float, truncated), and the scale max|x| / 127.
 std::vector<double> sketch_oracle(const float* row, std::int64_t d, double* scale) {
-  double largest = 0;
-  for (std::int64_t j = 0; j < d; ++j) largest = std::max(largest, std::abs(double(row[j])));
-  *scale = static_cast<float>(largest) / 127.0f;
+  float largest = 0;
+  for (std::int64_t j = 0; j < d; ++j) largest = std::max(largest, std::abs(row[j]));
+  *scale = largest / 127.0f;
   std::vector<double> codes(static_cast<std::size_t>(d), 0);
-  for (std::int64_t j = 0; j < d && *scale > 0; ++j) codes[j] = std::nearbyint(row[j] / static_cast<float>(*scale));
+  for (std::int64_t j = 0; j < d && largest > 0; ++j) {
+    const float v = row[j] * (127.0f / largest);
+    codes[j] = std::trunc(v >= 0 ? v + 0.5f : v - 0.5f);
+  }
   return codes;
 }
 
