@@ -153,7 +153,8 @@ def main():
           f"{stitch_s / stages['greedy']:.2f}")
     for l in rep["figures"]["stitch_level_details"]:
         print(f"  stitch {l['method']:10} reach {l['reach']:3}: {l['paths']:8} paths {l['ends']:8} ends {l['candidates']:8} "
-              f"candidates {l['rows_fetched']:8} rows fetched {l['accepted']:8} joined {l['seconds']:.3f} s")
+              f"candidates {l.get('sketches_fetched', 0):8} sketches {l['rows_fetched']:8} rows fetched {l['accepted']:8} joined "
+              f"{l['seconds']:.3f} s")
 
 
 if __name__ == "__main__":
