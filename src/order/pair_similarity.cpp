@@ -72,8 +72,8 @@ std::vector<float> estimate_pairs(const mpi::Comm& comm, std::int64_t num_docs, 
                                   std::int64_t batch_rows, std::int64_t* rows_fetched) {
   const std::int64_t d = sketches.dim();
   return score_with(
-      comm, num_docs, rows.range(), sketches.record_bytes(), [&](std::int64_t doc) { return sketches.record(doc); },
-      [&](const std::int8_t* a, const std::int8_t* b) { return sketch_similarity(a, b, d); }, pairs, batch_rows,
+      comm, num_docs, rows.range(), sketches.record_words(), [&](std::int64_t doc) { return sketches.record(doc); },
+      [&](const std::uint32_t* a, const std::uint32_t* b) { return sketch_similarity(a, b, d); }, pairs, batch_rows,
       rows_fetched);
 }
 

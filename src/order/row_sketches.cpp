@@ -2,17 +2,17 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
 
 namespace weave::order {
 
 namespace {
 
-float scale_of(const std::int8_t* record, std::int64_t d) {
-  float scale = 0;
-  std::memcpy(&scale, record + d, sizeof scale);
-  return scale;
+float scale_of(const std::uint32_t* record, std::int64_t d) {
+  return std::bit_cast<float>(record[RowSketches::words_for(d) - 1]);
 }
+
+/// A record's codes (signed chars may view any object's bytes).
+const std::int8_t* codes_of(const std::uint32_t* record) { return reinterpret_cast<const std::int8_t*>(record); }
 
 /// The codes' dot product. Below 2^17 dimensions |sum| < 127^2 d fits 32 bits; the sum of
 /// integers is exact in any order, so every vector unit gives the same value.
@@ -33,7 +33,8 @@ float scale_of(const std::int8_t* record, std::int64_t d) {
 /// bits of |x| (their unsigned order is the floats' order), rounding half away from zero by
 /// truncation; the same bits on every vector unit.
 [[gnu::target_clones("arch=x86-64-v4", "avx2", "default")]] void sketch_row(const float* row, std::int64_t d,
-                                                                            std::int8_t* out) {
+                                                                            std::uint32_t* record) {
+  auto* out = reinterpret_cast<std::int8_t*>(record);
   std::uint32_t largest_bits = 0;
   for (std::int64_t j = 0; j < d; ++j) largest_bits = std::max(largest_bits, std::bit_cast<std::uint32_t>(row[j]) & 0x7fffffffu);
   const float largest = std::bit_cast<float>(largest_bits);
@@ -44,26 +45,27 @@ float scale_of(const std::int8_t* record, std::int64_t d) {
     const auto code = static_cast<std::int32_t>(v + (v >= 0 ? 0.5f : -0.5f));
     out[j] = static_cast<std::int8_t>(std::clamp(code, -127, 127));
   }
-  std::memcpy(out + d, &scale, sizeof scale);
+  for (std::int64_t j = d; j < 4 * (RowSketches::words_for(d) - 1); ++j) out[j] = 0;
+  record[RowSketches::words_for(d) - 1] = std::bit_cast<std::uint32_t>(scale);
 }
 
 }  // namespace
 
 RowSketches::RowSketches(const corpus::SomeRows& rows) : rows_(rows), dim_(rows.dim()) {
-  const std::int64_t width = record_bytes();
+  const std::int64_t width = record_words();
   records_.resize(rows.docs().size() * static_cast<std::size_t>(width));
   for (std::size_t x = 0; x < rows.docs().size(); ++x)
     sketch_row(rows.row(rows.docs()[x]), dim_, records_.data() + static_cast<std::int64_t>(x) * width);
 }
 
-const std::int8_t* RowSketches::record(std::int64_t doc) const {
-  return records_.data() + rows_.position(doc) * record_bytes();  // the sketches follow the rows' order
+const std::uint32_t* RowSketches::record(std::int64_t doc) const {
+  return records_.data() + rows_.position(doc) * record_words();  // the sketches follow the rows' order
 }
 
-float sketch_similarity(const std::int8_t* a, const std::int8_t* b, std::int64_t d) {
+float sketch_similarity(const std::uint32_t* a, const std::uint32_t* b, std::int64_t d) {
   // The product of the scales is commutative, so (a, b) and (b, a) give the same bits.
   const double scales = static_cast<double>(scale_of(a, d)) * static_cast<double>(scale_of(b, d));
-  return static_cast<float>(static_cast<double>(code_dot(a, b, d)) * scales);
+  return static_cast<float>(static_cast<double>(code_dot(codes_of(a), codes_of(b), d)) * scales);
 }
 
 }  // namespace weave::order

@@ -22,18 +22,20 @@ class RowSketches {
   explicit RowSketches(const corpus::SomeRows& rows);
 
   std::int64_t dim() const { return dim_; }
-  /// Bytes of one sketch: dim() codes, then the scale as a float's 4 bytes (what travels).
-  std::int64_t record_bytes() const { return dim_ + 4; }
+  /// 32-bit words of one sketch (what travels): dim() codes, four a word (the last word's unused
+  /// codes 0), then the scale's bits, so that every record and its scale are word-aligned.
+  std::int64_t record_words() const { return words_for(dim_); }
+  static std::int64_t words_for(std::int64_t dim) { return (dim + 3) / 4 + 1; }
   /// The sketch of a held document. Throws InternalError for a document not held.
-  const std::int8_t* record(std::int64_t doc) const;
+  const std::uint32_t* record(std::int64_t doc) const;
 
  private:
   const corpus::SomeRows& rows_;
   std::int64_t dim_ = 0;
-  std::vector<std::int8_t> records_;  ///< rows_.docs().size() x record_bytes(), in rows_'s order
+  std::vector<std::uint32_t> records_;  ///< rows_.docs().size() x record_words(), in rows_'s order
 };
 
 /// The sketch similarity of two sketches of dimension d (symmetric, the same bits on any rank).
-float sketch_similarity(const std::int8_t* a, const std::int8_t* b, std::int64_t d);
+float sketch_similarity(const std::uint32_t* a, const std::uint32_t* b, std::int64_t d);
 
 }  // namespace weave::order

@@ -203,7 +203,7 @@ class Stitcher {
     // Sketches, not rows: the level joins along their similarities, and settle_similarities()
     // gives the links it makes their canonical ones.
     std::int64_t fetched = 0;
-    const std::int64_t batch = std::max<std::int64_t>(256, kFetchRoundBytes / sketches_->record_bytes());
+    const std::int64_t batch = std::max<std::int64_t>(256, kFetchRoundBytes / (4 * sketches_->record_words()));
     const std::vector<float> sims = estimate_pairs(comm_, n_, end_rows_, *sketches_, pairs, batch, &fetched);
     level.candidate_seconds = comm_.max(met - start);
     level.score_seconds = comm_.max(util::wall_seconds() - met);
@@ -250,12 +250,16 @@ class Stitcher {
   }
 
   /// The canonical similarities of the links made since stitched_[first] (along sketch
-  /// similarities): each link is scored once, from its smaller end's owner (fetching the other row
-  /// where it is remote), which tells the other end's owner. Returns the rows fetched (all ranks).
+  /// similarities): each link is scored once, by the owner of its holder() end (a hash of the
+  /// pair: the smaller end would load the first ranks), fetching the other row where it is
+  /// remote, and the other end's owner is told. Returns the rows fetched (all ranks).
   std::int64_t settle_similarities(std::size_t first) {
     std::vector<EndPair> scored_here;
-    for (std::size_t j = first; j < stitched_.size(); ++j)
-      if (stitched_[j].doc < stitched_[j].other) scored_here.push_back({stitched_[j].doc, stitched_[j].other});
+    for (std::size_t j = first; j < stitched_.size(); ++j) {
+      const auto [a, b] = std::minmax(stitched_[j].doc, stitched_[j].other);
+      const EndPair pair{a, b};
+      if (pair.holder() == stitched_[j].doc) scored_here.push_back(pair);
+    }
     std::int64_t fetched = 0;
     const std::vector<float> sims =
         score_pairs(comm_, n_, end_rows_, scored_here, corpus::rows_per_round(corpus_.info.dim), &fetched);
@@ -267,7 +271,8 @@ class Stitcher {
     std::vector<std::vector<std::int64_t>> tell(static_cast<std::size_t>(comm_.size()));
     for (std::size_t j = 0; j < scored_here.size(); ++j) {
       settled.push_back({scored_here[j], sims[j]});
-      const int owner = block_owner(n_, comm_.size(), GlobalId(scored_here[j].b));
+      const EndPair& pair = scored_here[j];
+      const int owner = block_owner(n_, comm_.size(), GlobalId(pair.holder() == pair.a ? pair.b : pair.a));
       if (owner != comm_.rank())
         tell[owner].insert(tell[owner].end(), {scored_here[j].a, scored_here[j].b,
                                                static_cast<std::int64_t>(std::bit_cast<std::uint32_t>(sims[j]))});

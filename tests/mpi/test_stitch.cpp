@@ -110,13 +110,13 @@ TEST(MeetingPoints, PairsAreThoseOfASequentialWindowJoin) {
 
 /// Unit rows of a random corpus, one rank's block of them as held rows, and pairs with an owned end.
 struct PairsFixture {
-  std::int64_t n = 777, d = 40;
+  std::int64_t n = 777, d;
   std::vector<float> unit;
   corpus::CorpusBlock block;
   std::vector<order::EndPair> pairs;
   std::vector<std::int64_t> owned;
 
-  explicit PairsFixture(const mpi::Comm& comm) {
+  PairsFixture(const mpi::Comm& comm, std::int64_t dim) : d(dim) {
     unit = testing::random_corpus(n, d, 11).embeddings;
     for (std::int64_t i = 0; i < n; ++i) {
       double s = 0;
@@ -143,7 +143,7 @@ struct PairsFixture {
 
 TEST(PairSimilarity, EqualsTheCanonicalSimilarityWithAnyFetchBatch) {
   mpi::Comm comm;
-  const PairsFixture f(comm);
+  const PairsFixture f(comm, 40);
   const corpus::SomeRows held = f.held();
   for (std::int64_t batch : {1, 7, 100000}) {
     std::int64_t fetched = -1;
@@ -174,10 +174,10 @@ std::vector<double> sketch_oracle(const float* row, std::int64_t d, double* scal
 
 TEST(PairSimilarity, SketchEstimatesAreExactIntegerDotsWithAnyFetchBatchAndCloseToTheSimilarity) {
   mpi::Comm comm;
-  const PairsFixture f(comm);
+  const PairsFixture f(comm, 37);  // the last word of codes part padding
   const corpus::SomeRows held = f.held();
   const order::RowSketches sketches(held);
-  ASSERT_EQ(sketches.record_bytes(), f.d + 4);
+  ASSERT_EQ(sketches.record_words(), 11);  // ten words of codes, then the scale
   for (std::int64_t batch : {1, 7, 100000}) {
     std::int64_t fetched = -1;
     const auto estimates = order::estimate_pairs(comm, f.n, held, sketches, f.pairs, batch, &fetched);
