@@ -361,7 +361,7 @@ const util::OptionTable<OrderConfig>& order_options() {
        .member = &C::stitch_exact_ends,
        .help =
            "Stitch by exact kNN among the path ends once at most this many remain (0 = automatic: the E^2 d cost stays "
-           "linear in the documents; larger = better links, slower)",
+           "linear in the documents and, above 128 dimensions, no more than at 128; larger = better links, slower)",
        .note = "stitch by exact kNN among path ends once at most this many remain (0: automatic)",
        .min = 0,
        .zero_means = "automatic"},
