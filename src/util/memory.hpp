@@ -22,8 +22,10 @@ std::int64_t shared_memory_bytes();
 /// back to the kernel (glibc: no mmap'd blocks, no trimming of the heap). glibc's default unmaps
 /// every block above 32 MiB when freed, so a stage whose arrays outgrow that gets them back as fresh
 /// pages each time, each page faulted in and cleared by the kernel: at 10^7 documents on 2 ranks
-/// that was 42% of `weave order`'s page faults and a quarter of its time (docs/benchmarks.md). The
-/// peak resident size stays what the largest live set needed (+4% measured: the heap's layout).
+/// that was 42% of `weave order`'s page faults and a quarter of its time (docs/benchmarks.md); and
+/// each unmap takes the process's memory lock, which stalls the peers that read from it through
+/// Open MPI's single-copy transfers (16 ranks of one node: stitching's fetch rounds 1.8x slower).
+/// The peak resident size stays what the largest live set needed (+4% measured: the heap's layout).
 /// Does nothing where the user set glibc's malloc tunables (GLIBC_TUNABLES) or the C library is
 /// not glibc.
 void keep_freed_memory();
