@@ -17,9 +17,10 @@ packages=(
 if [ "${1:-}" = "--slurm" ]; then
   packages=(slurmctld slurmd slurm-client munge)
 fi
-# With --benchmarks: what the benchmark scripts add (benchmarks/scaling.py draws its plots with it).
+# With --benchmarks: what the benchmark scripts add (benchmarks/scaling.py draws its plots with
+# matplotlib; benchmarks/make_text_corpus.py embeds the manual pages with scikit-learn).
 if [ "${1:-}" = "--benchmarks" ]; then
-  packages=(python3-matplotlib)
+  packages=(python3-matplotlib python3-sklearn)
 fi
 # The optional GPU backend (weave knn --backend cuda) also needs NVIDIA's CUDA toolkit (nvcc,
 # cuBLASLt) and NCCL, which Debian 12 does not package in usable versions; where they are installed

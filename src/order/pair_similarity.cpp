@@ -67,12 +67,12 @@ std::vector<float> score_pairs(const mpi::Comm& comm, std::int64_t num_docs, con
       [&](const float* a, const float* b) { return pair_similarity(a, b, d); }, pairs, batch_rows, rows_fetched);
 }
 
-std::vector<float> estimate_pairs(const mpi::Comm& comm, std::int64_t num_docs, const corpus::SomeRows& rows,
-                                  const RowSketches& sketches, const std::vector<EndPair>& pairs,
-                                  std::int64_t batch_rows, std::int64_t* rows_fetched) {
+std::vector<float> estimate_pairs(const mpi::Comm& comm, std::int64_t num_docs, const RowSketches& sketches,
+                                  const std::vector<EndPair>& pairs, std::int64_t batch_rows,
+                                  std::int64_t* rows_fetched) {
   const std::int64_t d = sketches.dim();
   return score_with(
-      comm, num_docs, rows.range(), sketches.record_words(), [&](std::int64_t doc) { return sketches.record(doc); },
+      comm, num_docs, sketches.range(), sketches.record_words(), [&](std::int64_t doc) { return sketches.record(doc); },
       [&](const std::uint32_t* a, const std::uint32_t* b) { return sketch_similarity(a, b, d); }, pairs, batch_rows,
       rows_fetched);
 }

@@ -21,9 +21,9 @@ std::vector<float> score_pairs(const mpi::Comm& comm, std::int64_t num_docs, con
                                std::int64_t* rows_fetched = nullptr);
 
 /// Collective. The same pairs' sketch similarities (order/row_sketches.hpp): the remote ends'
-/// sketches travel instead of their rows (d + 4 bytes instead of 4d), batch_rows of them a round.
-std::vector<float> estimate_pairs(const mpi::Comm& comm, std::int64_t num_docs, const corpus::SomeRows& rows,
-                                  const RowSketches& sketches, const std::vector<EndPair>& pairs,
-                                  std::int64_t batch_rows, std::int64_t* rows_fetched = nullptr);
+/// sketches travel instead of their rows (about d + 4 bytes instead of 4d), batch_rows of them a round.
+std::vector<float> estimate_pairs(const mpi::Comm& comm, std::int64_t num_docs, const RowSketches& sketches,
+                                  const std::vector<EndPair>& pairs, std::int64_t batch_rows,
+                                  std::int64_t* rows_fetched = nullptr);
 
 }  // namespace weave::order

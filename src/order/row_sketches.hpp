@@ -2,11 +2,12 @@
 //
 // Scoring a candidate link needs both rows in one place, and with P ranks all but 1/P of the pairs
 // have a remote end: at 2M x 768 on 16 ranks the first level moved 7.5 GB of rows to score 3.1M
-// candidates, most of the stitching's time. A row's sketch is its values as int8 codes (x · 127 / max|x|,
-// rounded half away from zero) and the scale max|x| / 127: d + 4 bytes instead of 4d. The sketch similarity of two rows, the codes'
-// dot product (exact in integers) times both scales, is within ~1e-3 of the similarity for unit rows
-// of any dimension, deterministic, and the same from either end: the levels join along it, and only
-// the links they make get their canonical similarity (order/stitch.cpp).
+// candidates, most of the stitching's time. A row's sketch is its values as int8 codes
+// (x · 127 / max|x|, rounded half away from zero) and the scale max|x| / 127: about d + 4 bytes
+// instead of 4d. The sketch similarity of two rows, the codes' dot product (exact in integers) times
+// both scales, is within ~1e-3 of the similarity for unit rows of any dimension, deterministic, and
+// the same from either end: the levels join along it, and only the links they make get their
+// canonical similarity (order/stitch.cpp).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,8 @@ class RowSketches {
   explicit RowSketches(const corpus::SomeRows& rows);
 
   std::int64_t dim() const { return dim_; }
+  /// The documents this rank owns (of which the ends' are held), as the rows'.
+  BlockRange range() const { return rows_.range(); }
   /// 32-bit words of one sketch (what travels): dim() codes, four a word (the last word's unused
   /// codes 0), then the scale's bits, so that every record and its scale are word-aligned.
   std::int64_t record_words() const { return words_for(dim_); }

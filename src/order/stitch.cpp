@@ -209,7 +209,7 @@ class Stitcher {
     // gives the links it makes their canonical ones.
     std::int64_t fetched = 0;
     const std::int64_t batch = std::max<std::int64_t>(256, kFetchRoundBytes / (4 * sketches_->record_words()));
-    const std::vector<float> sims = estimate_pairs(comm_, n_, end_rows_, *sketches_, pairs, batch, &fetched);
+    const std::vector<float> sims = estimate_pairs(comm_, n_, *sketches_, pairs, batch, &fetched);
     level.candidate_seconds = comm_.max(met - start);
     level.score_seconds = comm_.max(util::wall_seconds() - met);
     level.candidates = comm_.sum(static_cast<std::int64_t>(pairs.size()));
@@ -275,12 +275,12 @@ class Stitcher {
     std::vector<Settled> settled;
     std::vector<std::vector<std::int64_t>> tell(static_cast<std::size_t>(comm_.size()));
     for (std::size_t j = 0; j < scored_here.size(); ++j) {
-      settled.push_back({scored_here[j], sims[j]});
       const EndPair& pair = scored_here[j];
+      settled.push_back({pair, sims[j]});
       const int owner = block_owner(n_, comm_.size(), GlobalId(pair.holder() == pair.a ? pair.b : pair.a));
       if (owner != comm_.rank())
-        tell[owner].insert(tell[owner].end(), {scored_here[j].a, scored_here[j].b,
-                                               static_cast<std::int64_t>(std::bit_cast<std::uint32_t>(sims[j]))});
+        tell[owner].insert(tell[owner].end(),
+                           {pair.a, pair.b, static_cast<std::int64_t>(std::bit_cast<std::uint32_t>(sims[j]))});
     }
     for (const auto& part : comm_.alltoallv(tell))
       for (std::size_t x = 0; x + 2 < part.size(); x += 3)

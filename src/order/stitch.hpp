@@ -29,8 +29,8 @@ struct StitchLevel {
   std::int64_t paths = 0;           ///< paths before the level
   std::int64_t ends = 0;            ///< path ends before the level
   std::int64_t candidates = 0;      ///< distinct candidate links scored
-  std::int64_t sketches_fetched = 0; ///< remote sketches fetched to estimate them (graph, projection; summed over ranks)
-  std::int64_t rows_fetched = 0;    ///< remote rows fetched for the canonical similarities of the links made (summed)
+  std::int64_t sketches_fetched = 0;  ///< remote sketches fetched to estimate them (summed over ranks)
+  std::int64_t rows_fetched = 0;      ///< remote rows fetched to score the links made exactly (summed)
   std::int64_t largest_meeting = 0; ///< most ends at one meeting point (graph, projection)
   std::int64_t accepted = 0;        ///< links added
   double seconds = 0;
