@@ -10,6 +10,7 @@
 
 #include "corpus/corpus.hpp"
 #include "mpi/comm.hpp"
+#include "util/large_buffer.hpp"
 #include "weave/config.hpp"
 
 namespace weave::corpus {
@@ -18,7 +19,7 @@ namespace weave::corpus {
 class SomeRows {
  public:
   SomeRows() = default;
-  SomeRows(BlockRange range, std::int64_t dim, std::vector<std::int64_t> docs, std::vector<float> rows);
+  SomeRows(BlockRange range, std::int64_t dim, std::vector<std::int64_t> docs, util::LargeVector<float> rows);
 
   std::int64_t dim() const { return dim_; }
   /// The documents this rank owns (of which some are held).
@@ -38,7 +39,8 @@ class SomeRows {
   BlockRange range_;
   std::int64_t dim_ = 0;
   std::vector<std::int64_t> docs_;
-  std::vector<float> rows_;          ///< docs_.size() x dim_
+  /// docs_.size() x dim_, visited at random by stitching: huge pages spare a TLB miss per row.
+  util::LargeVector<float> rows_;
   std::vector<std::int32_t> index_;  ///< per owned document: its row in rows_, or -1
 };
 

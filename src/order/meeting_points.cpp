@@ -23,30 +23,47 @@ float estimate(float x, float y, MeetingKeys keys) {
   return static_cast<float>(s * t - std::sqrt((1 - s * s) * (1 - t * t)));
 }
 
-/// Every exchange buffer here is sized before it is filled: at 10^7 documents the first level's
-/// buffers grown by doubling were a quarter of the order stage's page faults (and their copies).
-using Boxes = std::vector<std::vector<std::int64_t>>;
+/// Records of `fields` words for each rank in one flat buffer, counted before they are written:
+/// every exchange buffer here is sized once (at 10^7 documents the first level's buffers grown by
+/// doubling were a quarter of the order stage's page faults), and none is a vector per rank.
+class FlatBoxes {
+ public:
+  FlatBoxes(int ranks, std::size_t fields) : counts_(static_cast<std::size_t>(ranks), 0), fields_(fields) {}
+  void count(int rank) { ++counts_[rank]; }
+  /// After the counts: room for them all.
+  void allocate() {
+    next_.assign(counts_.size(), 0);
+    for (std::size_t r = 1; r < counts_.size(); ++r) next_[r] = next_[r - 1] + counts_[r - 1];
+    words_.resize(static_cast<std::size_t>(next_.back() + counts_.back()) * fields_);
+  }
+  std::int64_t* put(int rank) { return words_.data() + static_cast<std::size_t>(next_[rank]++) * fields_; }
+  /// Collective: what the ranks put for this one, in rank order (this object is emptied).
+  std::vector<std::int64_t> exchange(const mpi::Comm& comm) {
+    for (auto& c : counts_) c *= static_cast<std::int64_t>(fields_);
+    std::vector<std::int64_t> received_counts;
+    std::vector<std::int64_t> received = comm.alltoallv_flat(words_, counts_, &received_counts);
+    words_ = {};
+    return received;
+  }
 
-/// Per-rank boxes with room for words[r] words each.
-Boxes reserved_boxes(const std::vector<std::size_t>& words) {
-  Boxes boxes(words.size());
-  for (std::size_t r = 0; r < words.size(); ++r) boxes[r].reserve(words[r]);
-  return boxes;
-}
+ private:
+  std::vector<std::int64_t> counts_, next_;
+  std::vector<std::int64_t> words_;
+  std::size_t fields_;
+};
 
-/// Sends the boxes (emptied, their memory freed) and makes one record of every `fields` words
-/// that arrive, into a vector sized once.
-template <typename Record, typename Make>
-std::vector<Record> exchange_records(const mpi::Comm& comm, Boxes& boxes, std::size_t fields, Make&& make) {
-  const Boxes parts = comm.alltoallv(boxes);
-  boxes = {};
-  std::size_t total = 0;
-  for (const auto& part : parts) total += part.size() / fields;
-  std::vector<Record> records;
-  records.reserve(total);
-  for (const auto& part : parts)
-    for (std::size_t x = 0; x + fields <= part.size(); x += fields) records.push_back(make(&part[x]));
-  return records;
+/// Records made from `count` sources (make(x)), grouped by a key in [0, keys) (key_of(x)): a
+/// counting sort, stable, O(count + keys). Group g is [begin[g], begin[g + 1]).
+template <typename Record, typename KeyOf, typename Make>
+std::vector<Record> group_by(std::size_t count, std::int64_t keys, KeyOf&& key_of, Make&& make,
+                             std::vector<std::int64_t>& begin) {
+  begin.assign(static_cast<std::size_t>(keys + 1), 0);
+  for (std::size_t x = 0; x < count; ++x) ++begin[key_of(x) + 1];
+  for (std::int64_t g = 0; g < keys; ++g) begin[g + 1] += begin[g];
+  std::vector<Record> grouped(count);
+  std::vector<std::int64_t> next(begin.begin(), begin.end() - 1);
+  for (std::size_t x = 0; x < count; ++x) grouped[next[key_of(x)]++] = make(x);
+  return grouped;
 }
 
 }  // namespace
@@ -61,28 +78,56 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
                                            MeetingKeys keys, int per_end, MeetingStats* stats) {
   const int p = comm.size();
   const BlockOwners owners(num_docs, p);
-  std::vector<std::size_t> words(static_cast<std::size_t>(p), 0);
-  for (const auto& r : registrations) words[r.owner] += 4;
-  Boxes send = reserved_boxes(words);
-  for (const auto& r : registrations)
-    send[r.owner].insert(send[r.owner].end(), {r.meeting, key_bits(r.key), r.end, r.partner});
-  std::vector<Registration> here = exchange_records<Registration>(comm, send, 4, [&](const std::int64_t* w) {
-    return Registration{w[0], comm.rank(), key_of(w[1]), w[2], w[3]};
-  });
-  // By meeting point, then key descending, then end id: the same order at any rank count.
-  std::sort(here.begin(), here.end(), [](const Registration& x, const Registration& y) {
-    if (x.meeting != y.meeting) return x.meeting < y.meeting;
+  const BlockRange mine = block_range(num_docs, p, comm.rank());
+  FlatBoxes send(p, 4);
+  for (const auto& r : registrations) send.count(r.owner);
+  send.allocate();
+  for (const auto& r : registrations) {
+    std::int64_t* w = send.put(r.owner);
+    w[0] = r.meeting, w[1] = key_bits(r.key), w[2] = r.end, w[3] = r.partner;
+  }
+  const std::vector<std::int64_t> arrived = send.exchange(comm);
+  const std::size_t arrivals = arrived.size() / 4;
+  // `owner` becomes the end's owner, where the pairs go.
+  auto registration = [&](std::size_t x) {
+    const std::int64_t* w = &arrived[4 * x];
+    return Registration{w[0], owners(GlobalId(w[2])), key_of(w[1]), w[2], w[3]};
+  };
+  // By meeting point, then key descending, then end id: the same order at any rank count. Meeting
+  // documents (graph levels) are owned here: grouped by a counting sort, then each meeting's few
+  // ends sorted alone; buckets (any ids) by a sort of all.
+  auto by_key = [](const Registration& x, const Registration& y) {
     if (x.key != y.key) return x.key > y.key;
     return x.end < y.end;
-  });
+  };
+  bool owned_meetings = true;
+  for (std::size_t x = 0; x < arrivals && owned_meetings; ++x) owned_meetings = mine.contains(GlobalId(arrived[4 * x]));
+  std::vector<Registration> here;
+  std::vector<std::int64_t> meeting_begin;  // the meetings' groups in `here`
+  if (owned_meetings) {
+    here = group_by<Registration>(
+        arrivals, mine.size(), [&](std::size_t x) { return arrived[4 * x] - mine.begin; }, registration, meeting_begin);
+    for (std::int64_t g = 0; g < mine.size(); ++g)
+      if (meeting_begin[g + 1] - meeting_begin[g] > 1)
+        std::sort(here.begin() + meeting_begin[g], here.begin() + meeting_begin[g + 1], by_key);
+  } else {
+    here.resize(arrivals);
+    for (std::size_t x = 0; x < arrivals; ++x) here[x] = registration(x);
+    std::sort(here.begin(), here.end(), [&](const Registration& x, const Registration& y) {
+      return x.meeting != y.meeting ? x.meeting < y.meeting : by_key(x, y);
+    });
+    meeting_begin.push_back(0);
+    for (std::size_t x = 1; x <= here.size(); ++x)
+      if (x == here.size() || here[x].meeting != here[x - 1].meeting)
+        meeting_begin.push_back(static_cast<std::int64_t>(x));
+  }
 
-  // Windows: each end with its next `window` ends, as (a, b, estimate), sent to both ends' owners
-  // (two passes over the windows: the first counts what goes where).
+  // Windows: each end with its next `window` ends, as (end, other end, estimate), sent to both
+  // ends' owners (two passes over the windows: the first counts what goes where).
   std::int64_t largest = 0;
   auto for_each_window_pair = [&](auto&& visit) {
-    for (std::size_t first = 0; first < here.size();) {
-      std::size_t last = first;
-      while (last < here.size() && here[last].meeting == here[first].meeting) ++last;
+    for (std::size_t g = 0; g + 1 < meeting_begin.size(); ++g) {
+      const auto first = static_cast<std::size_t>(meeting_begin[g]), last = static_cast<std::size_t>(meeting_begin[g + 1]);
       largest = std::max<std::int64_t>(largest, static_cast<std::int64_t>(last - first));
       for (std::size_t i = first; i < last; ++i)
         for (std::size_t j = i + 1; j < last && j <= i + static_cast<std::size_t>(window); ++j) {
@@ -90,77 +135,108 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
           if (x.end == y.end || x.partner == y.end) continue;  // the same end, or its own path
           visit(x, y);
         }
-      first = last;
     }
   };
-  std::fill(words.begin(), words.end(), 0);
+  FlatBoxes to_ends(p, 3);
   for_each_window_pair([&](const Registration& x, const Registration& y) {
-    words[owners(GlobalId(x.end))] += 4;
-    words[owners(GlobalId(y.end))] += 4;
+    to_ends.count(x.owner);
+    to_ends.count(y.owner);
   });
-  Boxes to_ends = reserved_boxes(words);
+  to_ends.allocate();
   for_each_window_pair([&](const Registration& x, const Registration& y) {
-    const auto [a, b] = std::minmax(x.end, y.end);
     const std::int64_t bits = key_bits(estimate(x.key, y.key, keys));
-    for (std::int64_t end : {a, b}) {
-      auto& box = to_ends[owners(GlobalId(end))];
-      box.insert(box.end(), {end, a, b, bits});
-    }
+    std::int64_t* w = to_ends.put(x.owner);
+    w[0] = x.end, w[1] = y.end, w[2] = bits;
+    w = to_ends.put(y.owner);
+    w[0] = y.end, w[1] = x.end, w[2] = bits;
   });
   if (stats) {
     stats->registrations = static_cast<std::int64_t>(here.size());
     stats->largest_meeting = largest;
   }
   here = {};
+  meeting_begin = {};
 
   // At each end's owner: its pairs, best estimate first (then the other end's id), each other end
   // once (its first offer is its best estimate), the `per_end` best kept; a pair kept by either of
   // its ends goes to its holder. The offers are grouped by end with a counting sort over this
   // rank's documents, then each end's few offers sorted alone.
   struct Offer {
-    std::int64_t end, other;
+    std::int64_t other;
     float estimate;
   };
-  std::vector<Offer> arrived = exchange_records<Offer>(comm, to_ends, 4, [](const std::int64_t* w) {
-    return Offer{w[0], w[0] == w[1] ? w[2] : w[1], key_of(w[3])};
-  });
-  const BlockRange mine = block_range(num_docs, p, comm.rank());
-  std::vector<std::int64_t> group(static_cast<std::size_t>(mine.size() + 1), 0);  // offers of each end
-  for (const Offer& o : arrived) ++group[o.end - mine.begin + 1];
-  for (std::int64_t i = 0; i < mine.size(); ++i) group[i + 1] += group[i];
-  std::vector<Offer> offers(arrived.size());
+  std::vector<std::int64_t> end_begin;
+  std::vector<Offer> offers;
   {
-    std::vector<std::int64_t> next(group.begin(), group.end() - 1);
-    for (const Offer& o : arrived) offers[next[o.end - mine.begin]++] = o;
+    const std::vector<std::int64_t> w = to_ends.exchange(comm);
+    offers = group_by<Offer>(
+        w.size() / 3, mine.size(), [&](std::size_t x) { return w[3 * x] - mine.begin; },
+        [&](std::size_t x) { return Offer{w[3 * x + 1], key_of(w[3 * x + 2])}; }, end_begin);
   }
-  arrived = {};
-  Boxes kept(static_cast<std::size_t>(p));
-  std::vector<std::int64_t> taken;  // the other ends kept for the current end
+  auto better = [](const Offer& x, const Offer& y) {
+    if (x.estimate != y.estimate) return x.estimate > y.estimate;
+    return x.other < y.other;
+  };
+  std::vector<EndPair> kept_pairs;
+  std::vector<Offer> best;  // the current end's best offers, one per other end, best first
   for (std::int64_t i = 0; i < mine.size(); ++i) {
-    const auto first = offers.begin() + group[i], last = offers.begin() + group[i + 1];
+    const auto first = offers.begin() + end_begin[i], last = offers.begin() + end_begin[i + 1];
     if (first == last) continue;
-    std::sort(first, last, [](const Offer& x, const Offer& y) {
-      if (x.estimate != y.estimate) return x.estimate > y.estimate;
-      return x.other < y.other;
-    });
-    taken.clear();
-    for (auto o = first; o != last; ++o) {
-      if (per_end > 0 && taken.size() >= static_cast<std::size_t>(per_end)) break;
-      if (std::find(taken.begin(), taken.end(), o->other) != taken.end()) continue;  // a worse offer of a kept pair
-      taken.push_back(o->other);
-      const auto [lo, hi] = std::minmax(o->end, o->other);
-      const EndPair pair{lo, hi};
-      auto& box = kept[owners(GlobalId(pair.holder()))];
-      box.insert(box.end(), {pair.a, pair.b});
+    best.clear();
+    if (per_end <= 0) {
+      std::sort(first, last, better);
+      for (auto o = first; o != last; ++o)
+        if (std::none_of(best.begin(), best.end(), [&](const Offer& b) { return b.other == o->other; })) best.push_back(*o);
+    } else {
+      // A list of at most per_end, kept sorted as the offers come (cheaper than sorting them all):
+      // an other end pushed out of it had per_end better ones, so no later, worse offer of it gets in.
+      for (auto o = first; o != last; ++o) {
+        const auto same = std::find_if(best.begin(), best.end(), [&](const Offer& b) { return b.other == o->other; });
+        if (same != best.end()) {
+          if (!better(*o, *same)) continue;
+          best.erase(same);
+        } else if (best.size() == static_cast<std::size_t>(per_end)) {
+          if (!better(*o, best.back())) continue;
+          best.pop_back();
+        }
+        best.insert(std::upper_bound(best.begin(), best.end(), *o, better), *o);
+      }
+    }
+    const std::int64_t end = mine.begin + i;
+    for (const Offer& o : best) {
+      const auto [lo, hi] = std::minmax(end, o.other);
+      kept_pairs.push_back({lo, hi});
     }
   }
   offers = {};
+  end_begin = {};
+  FlatBoxes kept(p, 2);
+  for (const EndPair& pair : kept_pairs) kept.count(owners(GlobalId(pair.holder())));
+  kept.allocate();
+  for (const EndPair& pair : kept_pairs) {
+    std::int64_t* w = kept.put(owners(GlobalId(pair.holder())));
+    w[0] = pair.a, w[1] = pair.b;
+  }
+  kept_pairs = {};
 
+  // At the holder's owner: each pair once (both of its ends may have kept it), grouped by the
+  // holder, then by the pair.
   std::vector<EndPair> out;
-  for (const auto& part : comm.alltoallv(kept))
-    for (std::size_t x = 0; x + 1 < part.size(); x += 2) out.push_back({part[x], part[x + 1]});
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  {
+    const std::vector<std::int64_t> w = kept.exchange(comm);
+    std::vector<std::int64_t> holder_begin;
+    out = group_by<EndPair>(
+        w.size() / 2, mine.size(), [&](std::size_t x) { return EndPair{w[2 * x], w[2 * x + 1]}.holder() - mine.begin; },
+        [&](std::size_t x) { return EndPair{w[2 * x], w[2 * x + 1]}; }, holder_begin);
+    std::size_t kept_out = 0;
+    for (std::int64_t g = 0; g < mine.size(); ++g) {
+      const auto first = out.begin() + holder_begin[g], last = out.begin() + holder_begin[g + 1];
+      std::sort(first, last);
+      for (auto it = first; it != last; ++it)
+        if (it == first || *it != *(it - 1)) out[kept_out++] = *it;
+    }
+    out.resize(kept_out);
+  }
   return out;
 }
 

@@ -17,39 +17,60 @@ namespace {
   return knn::canonical_similarity(a, b, d);
 }
 
+/// Asks for the cache lines of a record that will be scored soon: the records are scattered over
+/// the ends' arrays (tens of MB), and one record alone would wait on every miss in turn.
+template <typename T>
+void prefetch_record(const T* record, std::int64_t width) {
+  const auto* bytes = reinterpret_cast<const char*>(record);
+  for (std::int64_t at = 0; at < width * static_cast<std::int64_t>(sizeof(T)); at += 64) __builtin_prefetch(bytes + at);
+}
+
 /// score(record(x), record(y)) of each pair, with `width` elements per record: an owned end's from
 /// record(doc), a remote end's fetched from its owner in rounds of at most batch_rows records.
 template <typename RecordOf, typename Score>
 std::vector<float> score_with(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, std::int64_t width,
                               RecordOf&& record, Score&& score, const std::vector<EndPair>& pairs,
                               std::int64_t batch_rows, std::int64_t* rows_fetched) {
+  // Records of the pair `kAhead` places on are prefetched while a pair is scored.
+  constexpr std::size_t kAhead = 4;
   std::vector<float> sims(pairs.size());
-  // Each pair as (local end, other end); pairs with a remote end, by that end: each batch fetches a
-  // run of them.
-  auto mine = [&](std::size_t j) { return range.contains(GlobalId(pairs[j].a)) ? pairs[j].a : pairs[j].b; };
-  auto other = [&](std::size_t j) { return range.contains(GlobalId(pairs[j].a)) ? pairs[j].b : pairs[j].a; };
-  std::vector<std::size_t> remote;
+  // Pairs with a remote end as (remote end, local end, pair), by the remote end: each round
+  // fetches a run of them.
+  struct Remote {
+    std::int64_t other, mine;
+    std::size_t pair;
+  };
+  std::vector<Remote> remote;
+  std::vector<std::size_t> local;
   for (std::size_t j = 0; j < pairs.size(); ++j) {
-    if (range.contains(GlobalId(other(j))))
-      sims[j] = score(record(pairs[j].a), record(pairs[j].b));
-    else
-      remote.push_back(j);
+    const bool a_mine = range.contains(GlobalId(pairs[j].a)), b_mine = range.contains(GlobalId(pairs[j].b));
+    if (a_mine && b_mine) local.push_back(j);
+    else remote.push_back(a_mine ? Remote{pairs[j].b, pairs[j].a, j} : Remote{pairs[j].a, pairs[j].b, j});
   }
-  std::sort(remote.begin(), remote.end(), [&](std::size_t x, std::size_t y) {
-    return other(x) != other(y) ? other(x) < other(y) : mine(x) < mine(y);
+  for (std::size_t x = 0; x < local.size(); ++x) {
+    if (x + kAhead < local.size()) {
+      prefetch_record(record(pairs[local[x + kAhead]].a), width);
+      prefetch_record(record(pairs[local[x + kAhead]].b), width);
+    }
+    const EndPair& pair = pairs[local[x]];
+    sims[local[x]] = score(record(pair.a), record(pair.b));
+  }
+  std::sort(remote.begin(), remote.end(), [](const Remote& x, const Remote& y) {
+    return x.other != y.other ? x.other < y.other : x.mine < y.mine;
   });
   std::vector<std::int64_t> wanted;  // distinct remote documents, ascending
-  for (std::size_t j : remote)
-    if (wanted.empty() || wanted.back() != other(j)) wanted.push_back(other(j));
-  std::size_t next_pair = 0;
+  for (const Remote& r : remote)
+    if (wanted.empty() || wanted.back() != r.other) wanted.push_back(r.other);
+  std::size_t next = 0;
   corpus::visit_rows(comm, num_docs, width, wanted, batch_rows, record, [&](std::size_t first, std::size_t count, const auto* fetched) {
     for (std::size_t x = 0; x < count; ++x)
-      for (; next_pair < remote.size() && other(remote[next_pair]) == wanted[first + x]; ++next_pair) {
-        const std::size_t j = remote[next_pair];
+      for (; next < remote.size() && remote[next].other == wanted[first + x]; ++next) {
+        if (next + kAhead < remote.size()) prefetch_record(record(remote[next + kAhead].mine), width);
+        const std::size_t j = remote[next].pair;
         // In the pair's own order (a, b): a score need not be symmetric in its arguments' bits.
         const auto* fetched_record = fetched + x * width;
-        sims[j] = pairs[j].a == mine(j) ? score(record(pairs[j].a), fetched_record)
-                                        : score(fetched_record, record(pairs[j].b));
+        sims[j] = pairs[j].a == remote[next].mine ? score(record(pairs[j].a), fetched_record)
+                                                  : score(fetched_record, record(pairs[j].b));
       }
   });
   if (rows_fetched) *rows_fetched = static_cast<std::int64_t>(wanted.size());
