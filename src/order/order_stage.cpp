@@ -147,18 +147,17 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
   mpi::collectively(comm, [&] { config.validate(); });
   // Before any work: the output path (order, link similarity and path starts: ~16 bytes a document).
   const corpus::CorpusInfo info = corpus::read_corpus_info(comm, config.corpus.path);
-  // From ~2^16 documents a rank freed memory is kept for reuse (util/memory.hpp). The stages' large
-  // arrays (from ~2^18 a rank the graph's slots) outgrow glibc's 32 MiB mmap threshold and would
-  // come back as fresh pages, faulted in by the kernel, each time they are freed and made again;
-  // and the rounds that fetch rows (stitching's sketches and rows, 8 MiB a round) would return
-  // their buffers to the kernel and fault them in again, each unmap taking the process's memory
-  // lock while 15 peers read from it (Open MPI's single-copy reads): on 16 ranks of 125,000
-  // documents (2M x 768) the first stitching level took 2.5 s with it, 1.6 s without, and the peak
-  // per rank fell (0.52 -> 0.49 GiB). Below 2^16 glibc's heap reuses what these stages free, and
-  // keeping every freed block would only add to the peak (+10 MiB a rank at 64 ranks of 20,000
-  // documents, where Open MPI's own buffers are most of what is freed).
-  constexpr std::int64_t kKeepFreedMemoryDocsPerRank = std::int64_t{1} << 16;
-  if (info.num_docs / comm.size() >= kKeepFreedMemoryDocsPerRank) util::keep_freed_memory();
+  // Freed memory is kept for reuse (util/memory.hpp), at any size. The stages' large arrays (from
+  // ~2^18 documents a rank the graph's slots) outgrow glibc's 32 MiB mmap threshold and would come
+  // back as fresh pages, faulted in by the kernel, each time they are freed and made again; and the
+  // exchange buffers of a few MiB that stitching makes level after level grow a little each time,
+  // so glibc's moving threshold maps each anew too: on 2 ranks of 50,000 documents (synthetic
+  // 100k x 768) the first level's exchanges took twice as long as with the pages reused (stitching
+  // 0.075-0.080 -> 0.067-0.068 s). Each unmap also takes the process's memory lock while its peers
+  // read from it (Open MPI's single-copy reads): on 16 ranks of 125,000 documents (2M x 768) the
+  // first stitching level took 2.5 s with the unmaps, 1.6 s without. What it costs in memory, at 64
+  // ranks of 20,000 documents: the largest rank's peak 80.7 -> 84.3 MiB (59.1 -> 61.6 over TCP).
+  util::keep_freed_memory();
   io::check_output_path(comm, config.out, static_cast<double>(info.num_docs) * 16);
   auto read_timer = report.stage("read");
   // The documents' columns only: the embeddings are read where they are needed (the path ends'
