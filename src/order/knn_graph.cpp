@@ -18,11 +18,11 @@ namespace {
 /// sent and about as much received per round) whatever the graph's size.
 std::int64_t pairs_per_round = std::int64_t{1} << 19;
 
-/// The graph of `count` pairs given by pair_at(i) (std::nullopt: no pair at i), in two passes of
-/// bounded rounds: the first counts each owned document's directed edges (one id per end), so the
-/// second can place the records (neighbour, weight) straight into their document's bucket of the
-/// graph's own arrays. Memory: 12 bytes a directed edge and one round's records, never every record
-/// at once.
+/// The graph of `count` pairs given by pair_at(i) (std::nullopt: no pair at i), in bounded rounds:
+/// each owned document's directed edges are counted, so the records (neighbour, weight) can be
+/// placed straight into their document's bucket of the graph's own arrays; over several rounds in
+/// two passes (the first sends one id per end), in one round at once. Memory: 12 bytes a directed
+/// edge and one round's records, never every record at once.
 template <typename PairAt>
 LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, std::int64_t count,
                        PairAt pair_at, std::vector<std::int64_t> owner_offsets) {
@@ -34,66 +34,82 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
   g.owner_offsets = std::move(owner_offsets);
   g.block_owners = BlockOwners(num_docs, comm.size());
   const std::int64_t rounds = comm.max((count + pairs_per_round - 1) / pairs_per_round);
-  // Each pass sends, for every pair {u, v}, a record to the owner of u about u and to the owner of v
-  // about v: the end's id alone (fields = 1, counting) or (end, other end, weight bits); `take`
-  // consumes a batch of records: the own ones of a round (kept apart, no exchange), then each
-  // received part.
+  // A round sends, for every pair {u, v}, a record to the owner of u about u and to the owner of v
+  // about v: the end's id alone (fields = 1, counting) or (end, other end, weight bits). It returns
+  // the records as batches: the own ones of the round (kept apart, no exchange), then each received
+  // part.
   const int me = comm.rank();
-  auto pass = [&](int fields, auto&& take) {
+  auto round_records = [&](std::int64_t round, int fields) {
+    std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
     std::vector<std::int64_t> own;
-    for (std::int64_t round = 0; round < rounds; ++round) {
-      std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
-      own.clear();
-      const std::int64_t first = round * pairs_per_round, last = std::min(count, first + pairs_per_round);
-      for (std::int64_t x = first; x < last; ++x) {
-        const std::optional<WeightedPair> p = pair_at(x);
-        if (!p) continue;
-        const std::int64_t bits = std::bit_cast<std::uint32_t>(p->weight);
-        for (auto [from, to] : {std::pair{p->u, p->v}, std::pair{p->v, p->u}}) {
-          const std::int64_t record[3] = {from, to, bits};
-          const int owner = g.owner(from);
-          auto& out = owner == me ? own : send[owner];
-          out.insert(out.end(), record, record + fields);
-        }
+    const std::int64_t first = round * pairs_per_round, last = std::min(count, first + pairs_per_round);
+    for (std::int64_t x = first; x < last; ++x) {
+      const std::optional<WeightedPair> p = pair_at(x);
+      if (!p) continue;
+      const std::int64_t bits = std::bit_cast<std::uint32_t>(p->weight);
+      for (auto [from, to] : {std::pair{p->u, p->v}, std::pair{p->v, p->u}}) {
+        const std::int64_t record[3] = {from, to, bits};
+        const int owner = g.owner(from);
+        auto& out = owner == me ? own : send[owner];
+        out.insert(out.end(), record, record + fields);
       }
-      take(own.data(), own.size() / static_cast<std::size_t>(fields));
-      for (const auto& part : comm.alltoallv(send)) take(part.data(), part.size() / static_cast<std::size_t>(fields));
     }
+    std::vector<std::vector<std::int64_t>> batches = comm.alltoallv(send);
+    batches[me] = std::move(own);  // nothing was sent to itself
+    return batches;
   };
   // Bucketed by document straight into the graph's arrays (a counting sort: O(edges), not a sort
   // of all of them); then each document's few edges: by neighbour, the largest weight of a pair
   // kept, heaviest first, compacted towards the front (a bucket never moves past its own start).
-  // Both passes visit documents at random (a reverse edge's end), so the counters and slots of
+  // Both steps visit documents at random (a reverse edge's end), so the counters and slots of
   // records a few ahead are prefetched: at 10^7 documents these two loops were most of the build,
-  // waiting on cache and TLB misses one record at a time.
+  // waiting on cache and TLB misses one record at a time. `stride`: the words of a record.
   constexpr std::size_t kFar = 16, kNear = 8;
   util::LargeVector<std::int64_t> first(static_cast<std::size_t>(n_local + 1), 0);
-  pass(1, [&](const std::int64_t* r, std::size_t records) {
+  auto count_records = [&](const std::int64_t* r, std::size_t records, std::size_t stride) {
     for (std::size_t x = 0; x < records; ++x) {
-      if (x + kFar < records) __builtin_prefetch(&first[r[x + kFar] - range.begin + 1], 1);
-      ++first[r[x] - range.begin + 1];
+      if (x + kFar < records) __builtin_prefetch(&first[r[stride * (x + kFar)] - range.begin + 1], 1);
+      ++first[r[stride * x] - range.begin + 1];
     }
-  });
-  for (std::int64_t i = 0; i < n_local; ++i) first[i + 1] += first[i];
-  g.neighbor.resize(static_cast<std::size_t>(first[n_local]));
-  g.weight.resize(static_cast<std::size_t>(first[n_local]));
-  {
-    util::LargeVector<std::int64_t> next(first.begin(), first.end() - 1);
-    pass(3, [&](const std::int64_t* r, std::size_t records) {
-      for (std::size_t x = 0; x < records; ++x) {
-        if (x + kFar < records) __builtin_prefetch(&next[r[3 * (x + kFar)] - range.begin], 1);
-        if (x + kNear < records) {
-          const std::int64_t ahead = next[r[3 * (x + kNear)] - range.begin];
-          __builtin_prefetch(g.neighbor.data() + ahead, 1);
-          __builtin_prefetch(g.weight.data() + ahead, 1);
-        }
-        const std::int64_t* record = r + 3 * x;
-        const std::int64_t s = next[record[0] - range.begin]++;
-        g.neighbor[s] = record[1];
-        g.weight[s] = std::bit_cast<float>(static_cast<std::uint32_t>(record[2]));
+  };
+  util::LargeVector<std::int64_t> next;
+  auto place_records = [&](const std::int64_t* r, std::size_t records) {
+    for (std::size_t x = 0; x < records; ++x) {
+      if (x + kFar < records) __builtin_prefetch(&next[r[3 * (x + kFar)] - range.begin], 1);
+      if (x + kNear < records) {
+        const std::int64_t ahead = next[r[3 * (x + kNear)] - range.begin];
+        __builtin_prefetch(g.neighbor.data() + ahead, 1);
+        __builtin_prefetch(g.weight.data() + ahead, 1);
       }
-    });
+      const std::int64_t* record = r + 3 * x;
+      const std::int64_t s = next[record[0] - range.begin]++;
+      g.neighbor[s] = record[1];
+      g.weight[s] = std::bit_cast<float>(static_cast<std::uint32_t>(record[2]));
+    }
+  };
+  auto allocate_slots = [&] {
+    for (std::int64_t i = 0; i < n_local; ++i) first[i + 1] += first[i];
+    g.neighbor.resize(static_cast<std::size_t>(first[n_local]));
+    g.weight.resize(static_cast<std::size_t>(first[n_local]));
+    next.assign(first.begin(), first.end() - 1);
+  };
+  if (rounds == 1) {
+    // One round: its records travel once and are counted, then placed, where they arrive (the
+    // stitching levels' graphs, small graphs); the bound is the same, one round's records.
+    const auto batches = round_records(0, 3);
+    for (const auto& b : batches) count_records(b.data(), b.size() / 3, 3);
+    allocate_slots();
+    for (const auto& b : batches) place_records(b.data(), b.size() / 3);
+  } else {
+    // Two passes of rounds: the first counts each owned document's directed edges (one id per
+    // end), so the second can place the records; never every record at once.
+    for (std::int64_t round = 0; round < rounds; ++round)
+      for (const auto& b : round_records(round, 1)) count_records(b.data(), b.size(), 1);
+    allocate_slots();
+    for (std::int64_t round = 0; round < rounds; ++round)
+      for (const auto& b : round_records(round, 3)) place_records(b.data(), b.size() / 3);
   }
+  next = {};
   struct Directed {
     std::int64_t to;
     float w;

@@ -52,17 +52,39 @@ class FlatBoxes {
   std::size_t fields_;
 };
 
-/// Records made from `count` sources (make(x)), grouped by a key in [0, keys) (key_of(x)): a
-/// counting sort, stable, O(count + keys). Group g is [begin[g], begin[g + 1]).
+/// Non-empty groups of records: group g has key[g] and the records [begin[g], begin[g + 1]).
+struct Groups {
+  std::vector<std::int64_t> key, begin;
+  std::size_t size() const { return key.size(); }
+};
+
+/// Records made from `count` sources (make(x)), grouped by key_of(x), keys ascending, each group in
+/// source order. Keys in [0, dense_keys) with at least dense_keys / 4 records: a counting sort,
+/// O(count + dense_keys); otherwise (any keys, or few records: a level's few ends must not cost a
+/// pass over every document of the rank) a sort of the keys, O(count log count).
 template <typename Record, typename KeyOf, typename Make>
-std::vector<Record> group_by(std::size_t count, std::int64_t keys, KeyOf&& key_of, Make&& make,
-                             std::vector<std::int64_t>& begin) {
-  begin.assign(static_cast<std::size_t>(keys + 1), 0);
-  for (std::size_t x = 0; x < count; ++x) ++begin[key_of(x) + 1];
-  for (std::int64_t g = 0; g < keys; ++g) begin[g + 1] += begin[g];
+std::vector<Record> group_by(std::size_t count, std::int64_t dense_keys, KeyOf&& key_of, Make&& make, Groups& groups) {
+  groups = {};
   std::vector<Record> grouped(count);
-  std::vector<std::int64_t> next(begin.begin(), begin.end() - 1);
-  for (std::size_t x = 0; x < count; ++x) grouped[next[key_of(x)]++] = make(x);
+  if (dense_keys > 0 && static_cast<std::int64_t>(count) >= dense_keys / 4) {
+    std::vector<std::int64_t> begin(static_cast<std::size_t>(dense_keys + 1), 0);
+    for (std::size_t x = 0; x < count; ++x) ++begin[key_of(x) + 1];
+    for (std::int64_t k = 0; k < dense_keys; ++k) begin[k + 1] += begin[k];
+    std::vector<std::int64_t> next(begin.begin(), begin.end() - 1);
+    for (std::size_t x = 0; x < count; ++x) grouped[next[key_of(x)]++] = make(x);
+    for (std::int64_t k = 0; k < dense_keys; ++k)
+      if (begin[k + 1] > begin[k]) groups.key.push_back(k), groups.begin.push_back(begin[k]);
+  } else {
+    std::vector<std::pair<std::int64_t, std::size_t>> keyed(count);
+    for (std::size_t x = 0; x < count; ++x) keyed[x] = {key_of(x), x};
+    std::sort(keyed.begin(), keyed.end());
+    for (std::size_t y = 0; y < count; ++y) {
+      grouped[y] = make(keyed[y].second);
+      if (y == 0 || keyed[y].first != keyed[y - 1].first)
+        groups.key.push_back(keyed[y].first), groups.begin.push_back(static_cast<std::int64_t>(y));
+    }
+  }
+  groups.begin.push_back(static_cast<std::int64_t>(count));
   return grouped;
 }
 
@@ -94,40 +116,26 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     return Registration{w[0], owners(GlobalId(w[2])), key_of(w[1]), w[2], w[3]};
   };
   // By meeting point, then key descending, then end id: the same order at any rank count. Meeting
-  // documents (graph levels) are owned here: grouped by a counting sort, then each meeting's few
-  // ends sorted alone; buckets (any ids) by a sort of all.
-  auto by_key = [](const Registration& x, const Registration& y) {
-    if (x.key != y.key) return x.key > y.key;
-    return x.end < y.end;
-  };
+  // documents (graph levels) are owned here and grouped by their local index, buckets by their id;
+  // then each meeting's few ends are sorted alone.
   bool owned_meetings = true;
   for (std::size_t x = 0; x < arrivals && owned_meetings; ++x) owned_meetings = mine.contains(GlobalId(arrived[4 * x]));
-  std::vector<Registration> here;
-  std::vector<std::int64_t> meeting_begin;  // the meetings' groups in `here`
-  if (owned_meetings) {
-    here = group_by<Registration>(
-        arrivals, mine.size(), [&](std::size_t x) { return arrived[4 * x] - mine.begin; }, registration, meeting_begin);
-    for (std::int64_t g = 0; g < mine.size(); ++g)
-      if (meeting_begin[g + 1] - meeting_begin[g] > 1)
-        std::sort(here.begin() + meeting_begin[g], here.begin() + meeting_begin[g + 1], by_key);
-  } else {
-    here.resize(arrivals);
-    for (std::size_t x = 0; x < arrivals; ++x) here[x] = registration(x);
-    std::sort(here.begin(), here.end(), [&](const Registration& x, const Registration& y) {
-      return x.meeting != y.meeting ? x.meeting < y.meeting : by_key(x, y);
-    });
-    meeting_begin.push_back(0);
-    for (std::size_t x = 1; x <= here.size(); ++x)
-      if (x == here.size() || here[x].meeting != here[x - 1].meeting)
-        meeting_begin.push_back(static_cast<std::int64_t>(x));
-  }
+  const std::int64_t shift = owned_meetings ? mine.begin : 0;
+  Groups meetings;
+  std::vector<Registration> here = group_by<Registration>(
+      arrivals, owned_meetings ? mine.size() : 0, [&](std::size_t x) { return arrived[4 * x] - shift; }, registration,
+      meetings);
+  for (std::size_t g = 0; g < meetings.size(); ++g)
+    if (meetings.begin[g + 1] - meetings.begin[g] > 1)
+      std::sort(here.begin() + meetings.begin[g], here.begin() + meetings.begin[g + 1],
+                [](const Registration& x, const Registration& y) { return x.key != y.key ? x.key > y.key : x.end < y.end; });
 
   // Windows: each end with its next `window` ends, as (end, other end, estimate), sent to both
   // ends' owners (two passes over the windows: the first counts what goes where).
   std::int64_t largest = 0;
   auto for_each_window_pair = [&](auto&& visit) {
-    for (std::size_t g = 0; g + 1 < meeting_begin.size(); ++g) {
-      const auto first = static_cast<std::size_t>(meeting_begin[g]), last = static_cast<std::size_t>(meeting_begin[g + 1]);
+    for (std::size_t g = 0; g < meetings.size(); ++g) {
+      const auto first = static_cast<std::size_t>(meetings.begin[g]), last = static_cast<std::size_t>(meetings.begin[g + 1]);
       largest = std::max<std::int64_t>(largest, static_cast<std::int64_t>(last - first));
       for (std::size_t i = first; i < last; ++i)
         for (std::size_t j = i + 1; j < last && j <= i + static_cast<std::size_t>(window); ++j) {
@@ -155,7 +163,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     stats->largest_meeting = largest;
   }
   here = {};
-  meeting_begin = {};
+  meetings = {};
 
   // At each end's owner: its pairs, best estimate first (then the other end's id), each other end
   // once (its first offer is its best estimate), the `per_end` best kept; a pair kept by either of
@@ -165,13 +173,13 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     std::int64_t other;
     float estimate;
   };
-  std::vector<std::int64_t> end_begin;
+  Groups ends;
   std::vector<Offer> offers;
   {
     const std::vector<std::int64_t> w = to_ends.exchange(comm);
     offers = group_by<Offer>(
         w.size() / 3, mine.size(), [&](std::size_t x) { return w[3 * x] - mine.begin; },
-        [&](std::size_t x) { return Offer{w[3 * x + 1], key_of(w[3 * x + 2])}; }, end_begin);
+        [&](std::size_t x) { return Offer{w[3 * x + 1], key_of(w[3 * x + 2])}; }, ends);
   }
   auto better = [](const Offer& x, const Offer& y) {
     if (x.estimate != y.estimate) return x.estimate > y.estimate;
@@ -179,9 +187,8 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   };
   std::vector<EndPair> kept_pairs;
   std::vector<Offer> best;  // the current end's best offers, one per other end, best first
-  for (std::int64_t i = 0; i < mine.size(); ++i) {
-    const auto first = offers.begin() + end_begin[i], last = offers.begin() + end_begin[i + 1];
-    if (first == last) continue;
+  for (std::size_t g = 0; g < ends.size(); ++g) {
+    const auto first = offers.begin() + ends.begin[g], last = offers.begin() + ends.begin[g + 1];
     best.clear();
     if (per_end <= 0) {
       std::sort(first, last, better);
@@ -202,14 +209,14 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
         best.insert(std::upper_bound(best.begin(), best.end(), *o, better), *o);
       }
     }
-    const std::int64_t end = mine.begin + i;
+    const std::int64_t end = mine.begin + ends.key[g];
     for (const Offer& o : best) {
       const auto [lo, hi] = std::minmax(end, o.other);
       kept_pairs.push_back({lo, hi});
     }
   }
   offers = {};
-  end_begin = {};
+  ends = {};
   FlatBoxes kept(p, 2);
   for (const EndPair& pair : kept_pairs) kept.count(owners(GlobalId(pair.holder())));
   kept.allocate();
@@ -224,13 +231,13 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   std::vector<EndPair> out;
   {
     const std::vector<std::int64_t> w = kept.exchange(comm);
-    std::vector<std::int64_t> holder_begin;
+    Groups holders;
     out = group_by<EndPair>(
         w.size() / 2, mine.size(), [&](std::size_t x) { return EndPair{w[2 * x], w[2 * x + 1]}.holder() - mine.begin; },
-        [&](std::size_t x) { return EndPair{w[2 * x], w[2 * x + 1]}; }, holder_begin);
+        [&](std::size_t x) { return EndPair{w[2 * x], w[2 * x + 1]}; }, holders);
     std::size_t kept_out = 0;
-    for (std::int64_t g = 0; g < mine.size(); ++g) {
-      const auto first = out.begin() + holder_begin[g], last = out.begin() + holder_begin[g + 1];
+    for (std::size_t g = 0; g < holders.size(); ++g) {
+      const auto first = out.begin() + holders.begin[g], last = out.begin() + holders.begin[g + 1];
       std::sort(first, last);
       for (auto it = first; it != last; ++it)
         if (it == first || *it != *(it - 1)) out[kept_out++] = *it;
