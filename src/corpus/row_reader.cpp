@@ -22,10 +22,8 @@ SomeRows::SomeRows(BlockRange range, std::int64_t dim, std::vector<std::int64_t>
   for (std::size_t x = 0; x < docs_.size(); ++x) index_[docs_[x] - range_.begin] = static_cast<std::int32_t>(x);
 }
 
-std::int64_t SomeRows::position(std::int64_t doc) const {
-  const std::int32_t x = range_.contains(GlobalId(doc)) ? index_[doc - range_.begin] : -1;
-  if (x < 0) throw InternalError(fmt::format("row reader: document {} was not read", doc));
-  return x;
+void SomeRows::not_held(std::int64_t doc) {
+  throw InternalError(fmt::format("row reader: document {} was not read", doc));
 }
 
 namespace {

@@ -32,7 +32,11 @@ class SomeRows {
   const float* row(std::int64_t doc) const { return rows_.data() + position(doc) * dim_; }
   /// Where a held document is in docs() (and its row in the rows). Throws InternalError for a
   /// document not held.
-  std::int64_t position(std::int64_t doc) const;
+  std::int64_t position(std::int64_t doc) const {
+    const std::int32_t x = range_.contains(GlobalId(doc)) ? index_[doc - range_.begin] : -1;
+    if (x < 0) not_held(doc);
+    return x;
+  }
   std::int64_t bytes() const { return static_cast<std::int64_t>(rows_.size() * sizeof(float)); }
 
  private:
@@ -41,6 +45,7 @@ class SomeRows {
   std::vector<std::int64_t> docs_;
   /// docs_.size() x dim_, visited at random by stitching: huge pages spare a TLB miss per row.
   util::LargeVector<float> rows_;
+  [[noreturn]] static void not_held(std::int64_t doc);
   std::vector<std::int32_t> index_;  ///< per owned document: its row in rows_, or -1
 };
 

@@ -59,14 +59,14 @@ struct Groups {
 };
 
 /// Records made from `count` sources (make(x)), grouped by key_of(x), keys ascending, each group in
-/// source order. Keys in [0, dense_keys) with at least dense_keys / 4 records: a counting sort,
+/// source order. Keys in [0, dense_keys) with at least dense_keys / 16 records: a counting sort,
 /// O(count + dense_keys); otherwise (any keys, or few records: a level's few ends must not cost a
 /// pass over every document of the rank) a sort of the keys, O(count log count).
 template <typename Record, typename KeyOf, typename Make>
 std::vector<Record> group_by(std::size_t count, std::int64_t dense_keys, KeyOf&& key_of, Make&& make, Groups& groups) {
   groups = {};
   std::vector<Record> grouped(count);
-  if (dense_keys > 0 && static_cast<std::int64_t>(count) >= dense_keys / 4) {
+  if (dense_keys > 0 && static_cast<std::int64_t>(count) >= dense_keys / 16) {
     std::vector<std::int64_t> begin(static_cast<std::size_t>(dense_keys + 1), 0);
     for (std::size_t x = 0; x < count; ++x) ++begin[key_of(x) + 1];
     for (std::int64_t k = 0; k < dense_keys; ++k) begin[k + 1] += begin[k];
