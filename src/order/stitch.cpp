@@ -329,21 +329,21 @@ class Stitcher {
     WEAVE_ASSERT(local_ends <= std::numeric_limits<std::uint32_t>::max(), "stitching: too many ends on one rank");
     for (std::int64_t e = 0; e < local_ends; ++e) end_index[local(ends_[e])] = static_cast<std::uint32_t>(e);
     auto dense_of_mine = [&](std::int64_t doc) { return first + end_index[local(doc)]; };
-    // Dense ids of the remote ends that the candidates and the partners name, from their owners.
-    std::vector<std::int64_t> remote;
+    // Dense ids of the remote ends that the candidates and the partners name, asked of their owners
+    // in the order they are named, repeats and all (an owner's lookup costs less than sorting them
+    // here to ask once), and taken in that order below.
+    std::vector<std::int64_t> named;
     for (const auto& c : candidates)
       for (std::int64_t doc : {c.u, c.v})
-        if (!range_.contains(GlobalId(doc))) remote.push_back(doc);
+        if (!range_.contains(GlobalId(doc))) named.push_back(doc);
     for (std::int64_t doc : ends_)
-      if (!range_.contains(GlobalId(partner_[local(doc)]))) remote.push_back(partner_[local(doc)]);
-    std::sort(remote.begin(), remote.end());
-    remote.erase(std::unique(remote.begin(), remote.end()), remote.end());
-    const auto remote_dense = mpi::ask_owners<std::int64_t>(
-        comm_, remote, 1, [&](std::int64_t doc) { return block_owner(n_, comm_.size(), GlobalId(doc)); },
+      if (!range_.contains(GlobalId(partner_[local(doc)]))) named.push_back(partner_[local(doc)]);
+    const auto named_dense = mpi::ask_owners<std::int64_t>(
+        comm_, named, 1, [&](std::int64_t doc) { return block_owner(n_, comm_.size(), GlobalId(doc)); },
         [&](std::int64_t doc, std::int64_t* dense) { *dense = dense_of_mine(doc); });
+    std::size_t next_named = 0;
     auto to_dense = [&](std::int64_t doc) {
-      if (range_.contains(GlobalId(doc))) return dense_of_mine(doc);
-      return remote_dense[std::lower_bound(remote.begin(), remote.end(), doc) - remote.begin()];
+      return range_.contains(GlobalId(doc)) ? dense_of_mine(doc) : named_dense[next_named++];
     };
     std::vector<WeightedPair> dense_pairs(candidates.size());
     for (std::size_t j = 0; j < candidates.size(); ++j)
@@ -358,6 +358,7 @@ class Stitcher {
       initial.degree[e] = static_cast<std::int8_t>(degree(local(ends_[e])));
       initial.partner[e] = to_dense(partner_[local(ends_[e])]);
     }
+    WEAVE_ASSERT(next_named == named.size(), "stitching: the remote ends named and their dense ids differ");
     GreedyOptions quiet = options_;
     quiet.progress = false;
     const PathCover cover = greedy_path_cover(comm_, g, quiet, initial);
