@@ -167,8 +167,8 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
 
   // At each end's owner: its pairs, best estimate first (then the other end's id), each other end
   // once (its first offer is its best estimate), the `per_end` best kept; a pair kept by either of
-  // its ends goes to its holder. The offers are grouped by end with a counting sort over this
-  // rank's documents, then each end's few offers sorted alone.
+  // its ends goes to its holder. The offers are grouped by end (group_by), then each end's best are
+  // picked from its ~2 x window x reach offers.
   struct Offer {
     std::int64_t other;
     float estimate;
