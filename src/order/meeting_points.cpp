@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <utility>
 
 #include "util/random.hpp"
+#include "weave/error.hpp"
 #include "weave/ids.hpp"
 
 namespace weave::order {
@@ -52,10 +54,10 @@ class FlatBoxes {
   std::size_t fields_;
 };
 
-/// Non-empty groups of records: group g has key[g] and the records [begin[g], begin[g + 1]).
+/// Non-empty groups of records: group g is the records [begin[g], begin[g + 1]).
 struct Groups {
-  std::vector<std::int64_t> key, begin;
-  std::size_t size() const { return key.size(); }
+  std::vector<std::int64_t> begin;
+  std::size_t size() const { return begin.empty() ? 0 : begin.size() - 1; }
 };
 
 /// Records made from `count` sources (make(x)), grouped by key_of(x), keys ascending, each group in
@@ -67,21 +69,27 @@ std::vector<Record> group_by(std::size_t count, std::int64_t dense_keys, KeyOf&&
   groups = {};
   std::vector<Record> grouped(count);
   if (dense_keys > 0 && static_cast<std::int64_t>(count) >= dense_keys / 16) {
-    std::vector<std::int64_t> begin(static_cast<std::size_t>(dense_keys + 1), 0);
-    for (std::size_t x = 0; x < count; ++x) ++begin[key_of(x) + 1];
-    for (std::int64_t k = 0; k < dense_keys; ++k) begin[k + 1] += begin[k];
-    std::vector<std::int64_t> next(begin.begin(), begin.end() - 1);
-    for (std::size_t x = 0; x < count; ++x) grouped[next[key_of(x)]++] = make(x);
-    for (std::int64_t k = 0; k < dense_keys; ++k)
-      if (begin[k + 1] > begin[k]) groups.key.push_back(k), groups.begin.push_back(begin[k]);
+    // One array of N/P cursors, 32-bit where the records allow: start[k] is where key k's next
+    // record goes, so after placing them it is where key k + 1 starts.
+    auto place = [&]<typename Index>(Index) {
+      std::vector<Index> start(static_cast<std::size_t>(dense_keys), 0);
+      for (std::size_t x = 0; x < count; ++x) ++start[key_of(x)];
+      Index at = 0;
+      for (auto& k : start) at += std::exchange(k, at);
+      for (std::size_t x = 0; x < count; ++x) grouped[start[key_of(x)]++] = make(x);
+      Index first = 0;
+      for (std::int64_t k = 0; k < dense_keys; first = start[k++])
+        if (start[k] > first) groups.begin.push_back(static_cast<std::int64_t>(first));
+    };
+    if (count < std::size_t{1} << 32) place(std::uint32_t{});
+    else place(std::size_t{});
   } else {
     std::vector<std::pair<std::int64_t, std::size_t>> keyed(count);
     for (std::size_t x = 0; x < count; ++x) keyed[x] = {key_of(x), x};
     std::sort(keyed.begin(), keyed.end());
     for (std::size_t y = 0; y < count; ++y) {
       grouped[y] = make(keyed[y].second);
-      if (y == 0 || keyed[y].first != keyed[y - 1].first)
-        groups.key.push_back(keyed[y].first), groups.begin.push_back(static_cast<std::int64_t>(y));
+      if (y == 0 || keyed[y].first != keyed[y - 1].first) groups.begin.push_back(static_cast<std::int64_t>(y));
     }
   }
   groups.begin.push_back(static_cast<std::int64_t>(count));
@@ -108,7 +116,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     std::int64_t* w = send.put(r.owner);
     w[0] = r.meeting, w[1] = key_bits(r.key), w[2] = r.end, w[3] = r.partner;
   }
-  const std::vector<std::int64_t> arrived = send.exchange(comm);
+  std::vector<std::int64_t> arrived = send.exchange(comm);
   const std::size_t arrivals = arrived.size() / 4;
   // `owner` becomes the end's owner, where the pairs go.
   auto registration = [&](std::size_t x) {
@@ -125,6 +133,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   std::vector<Registration> here = group_by<Registration>(
       arrivals, owned_meetings ? mine.size() : 0, [&](std::size_t x) { return arrived[4 * x] - shift; }, registration,
       meetings);
+  arrived = {};
   for (std::size_t g = 0; g < meetings.size(); ++g)
     if (meetings.begin[g + 1] - meetings.begin[g] > 1)
       std::sort(here.begin() + meetings.begin[g], here.begin() + meetings.begin[g + 1],
@@ -145,18 +154,26 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
         }
     }
   };
-  FlatBoxes to_ends(p, 3);
+  // An offer is two words: the end as its index in its owner's block with the estimate's bits, and
+  // the other end (a rank's documents are fewer than 2^32).
+  WEAVE_ASSERT((num_docs + p - 1) / p <= std::int64_t{1} << 32, "meeting points: a rank's block exceeds 2^32 documents");
+  std::vector<std::int64_t> block_begin(static_cast<std::size_t>(p));
+  for (int r = 0; r < p; ++r) block_begin[r] = block_range(num_docs, p, r).begin;
+  auto offer_word = [&](const Registration& x, std::uint32_t bits) {
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(x.end - block_begin[x.owner]) << 32 | bits);
+  };
+  FlatBoxes to_ends(p, 2);
   for_each_window_pair([&](const Registration& x, const Registration& y) {
     to_ends.count(x.owner);
     to_ends.count(y.owner);
   });
   to_ends.allocate();
   for_each_window_pair([&](const Registration& x, const Registration& y) {
-    const std::int64_t bits = key_bits(estimate(x.key, y.key, keys));
+    const auto bits = std::bit_cast<std::uint32_t>(estimate(x.key, y.key, keys));
     std::int64_t* w = to_ends.put(x.owner);
-    w[0] = x.end, w[1] = y.end, w[2] = bits;
+    w[0] = offer_word(x, bits), w[1] = y.end;
     w = to_ends.put(y.owner);
-    w[0] = y.end, w[1] = x.end, w[2] = bits;
+    w[0] = offer_word(y, bits), w[1] = x.end;
   });
   if (stats) {
     stats->registrations = static_cast<std::int64_t>(here.size());
@@ -172,14 +189,19 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   struct Offer {
     std::int64_t other;
     float estimate;
+    std::uint32_t end;  ///< index in this rank's block
   };
   Groups ends;
   std::vector<Offer> offers;
   {
     const std::vector<std::int64_t> w = to_ends.exchange(comm);
     offers = group_by<Offer>(
-        w.size() / 3, mine.size(), [&](std::size_t x) { return w[3 * x] - mine.begin; },
-        [&](std::size_t x) { return Offer{w[3 * x + 1], key_of(w[3 * x + 2])}; }, ends);
+        w.size() / 2, mine.size(), [&](std::size_t x) { return static_cast<std::int64_t>(static_cast<std::uint64_t>(w[2 * x]) >> 32); },
+        [&](std::size_t x) {
+          const auto word = static_cast<std::uint64_t>(w[2 * x]);
+          return Offer{w[2 * x + 1], key_of(static_cast<std::int64_t>(word & 0xffffffff)), static_cast<std::uint32_t>(word >> 32)};
+        },
+        ends);
   }
   auto better = [](const Offer& x, const Offer& y) {
     if (x.estimate != y.estimate) return x.estimate > y.estimate;
@@ -209,7 +231,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
         best.insert(std::upper_bound(best.begin(), best.end(), *o, better), *o);
       }
     }
-    const std::int64_t end = mine.begin + ends.key[g];
+    const std::int64_t end = mine.begin + first->end;
     for (const Offer& o : best) {
       const auto [lo, hi] = std::minmax(end, o.other);
       kept_pairs.push_back({lo, hi});

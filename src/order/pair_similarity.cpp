@@ -34,30 +34,26 @@ std::vector<float> score_with(const mpi::Comm& comm, std::int64_t num_docs, Bloc
   // Records of the pair `kAhead` places on are prefetched while a pair is scored.
   constexpr std::size_t kAhead = 4;
   std::vector<float> sims(pairs.size());
-  // Pairs with a remote end as (remote end, local end, pair), by the remote end: each round
-  // fetches a run of them.
+  // Pairs with both ends here are scored at once, those with a remote end are kept as (remote end,
+  // pair) and sorted by the remote end: each round fetches a run of them.
   struct Remote {
-    std::int64_t other, mine;
+    std::int64_t other;
     std::size_t pair;
+    auto operator<=>(const Remote&) const = default;
   };
   std::vector<Remote> remote;
-  std::vector<std::size_t> local;
+  auto both_here = [&](std::size_t j) {
+    return range.contains(GlobalId(pairs[j].a)) && range.contains(GlobalId(pairs[j].b));
+  };
   for (std::size_t j = 0; j < pairs.size(); ++j) {
-    const bool a_mine = range.contains(GlobalId(pairs[j].a)), b_mine = range.contains(GlobalId(pairs[j].b));
-    if (a_mine && b_mine) local.push_back(j);
-    else remote.push_back(a_mine ? Remote{pairs[j].b, pairs[j].a, j} : Remote{pairs[j].a, pairs[j].b, j});
-  }
-  for (std::size_t x = 0; x < local.size(); ++x) {
-    if (x + kAhead < local.size()) {
-      prefetch_record(record(pairs[local[x + kAhead]].a), width);
-      prefetch_record(record(pairs[local[x + kAhead]].b), width);
+    if (j + kAhead < pairs.size() && both_here(j + kAhead)) {
+      prefetch_record(record(pairs[j + kAhead].a), width);
+      prefetch_record(record(pairs[j + kAhead].b), width);
     }
-    const EndPair& pair = pairs[local[x]];
-    sims[local[x]] = score(record(pair.a), record(pair.b));
+    if (both_here(j)) sims[j] = score(record(pairs[j].a), record(pairs[j].b));
+    else remote.push_back({range.contains(GlobalId(pairs[j].a)) ? pairs[j].b : pairs[j].a, j});
   }
-  std::sort(remote.begin(), remote.end(), [](const Remote& x, const Remote& y) {
-    return x.other != y.other ? x.other < y.other : x.mine < y.mine;
-  });
+  std::sort(remote.begin(), remote.end());
   std::vector<std::int64_t> wanted;  // distinct remote documents, ascending
   for (const Remote& r : remote)
     if (wanted.empty() || wanted.back() != r.other) wanted.push_back(r.other);
@@ -65,12 +61,15 @@ std::vector<float> score_with(const mpi::Comm& comm, std::int64_t num_docs, Bloc
   corpus::visit_rows(comm, num_docs, width, wanted, batch_rows, record, [&](std::size_t first, std::size_t count, const auto* fetched) {
     for (std::size_t x = 0; x < count; ++x)
       for (; next < remote.size() && remote[next].other == wanted[first + x]; ++next) {
-        if (next + kAhead < remote.size()) prefetch_record(record(remote[next + kAhead].mine), width);
+        if (next + kAhead < remote.size()) {
+          const EndPair& ahead = pairs[remote[next + kAhead].pair];
+          prefetch_record(record(ahead.a == remote[next + kAhead].other ? ahead.b : ahead.a), width);
+        }
         const std::size_t j = remote[next].pair;
         // In the pair's own order (a, b): a score need not be symmetric in its arguments' bits.
         const auto* fetched_record = fetched + x * width;
-        sims[j] = pairs[j].a == remote[next].mine ? score(record(pairs[j].a), fetched_record)
-                                                  : score(fetched_record, record(pairs[j].b));
+        sims[j] = pairs[j].b == remote[next].other ? score(record(pairs[j].a), fetched_record)
+                                                   : score(fetched_record, record(pairs[j].b));
       }
   });
   if (rows_fetched) *rows_fetched = static_cast<std::int64_t>(wanted.size());
