@@ -14,7 +14,7 @@
 
 namespace weave::corpus {
 
-SomeRows::SomeRows(BlockRange range, std::int64_t dim, std::vector<std::int64_t> docs, util::LargeVector<float> rows)
+SomeRows::SomeRows(BlockRange range, std::int64_t dim, std::vector<std::int64_t> docs, std::vector<float> rows)
     : range_(range), dim_(dim), docs_(std::move(docs)), rows_(std::move(rows)) {
   WEAVE_ASSERT(static_cast<std::int64_t>(docs_.size()) < std::numeric_limits<std::int32_t>::max(),
                "row reader: more rows than a 32-bit index holds");
@@ -103,7 +103,7 @@ SomeRows RowReader::read_rows(std::vector<std::int64_t> docs) {
   const std::int64_t d = info.dim;
   const BlockRange range = block_.range;
   for (std::int64_t doc : docs) WEAVE_ASSERT(range.contains(GlobalId(doc)), "row reader: a document of another rank");
-  util::LargeVector<float> rows(docs.size() * static_cast<std::size_t>(d));
+  std::vector<float> rows(docs.size() * static_cast<std::size_t>(d));
   if (info.embeddings_read) {
     for (std::size_t x = 0; x < docs.size(); ++x)
       std::copy_n(block_.embeddings.data() + (docs[x] - range.begin) * d, d, rows.data() + x * d);

@@ -10,7 +10,6 @@
 
 #include "corpus/corpus.hpp"
 #include "mpi/comm.hpp"
-#include "util/large_buffer.hpp"
 #include "weave/config.hpp"
 
 namespace weave::corpus {
@@ -19,7 +18,7 @@ namespace weave::corpus {
 class SomeRows {
  public:
   SomeRows() = default;
-  SomeRows(BlockRange range, std::int64_t dim, std::vector<std::int64_t> docs, util::LargeVector<float> rows);
+  SomeRows(BlockRange range, std::int64_t dim, std::vector<std::int64_t> docs, std::vector<float> rows);
 
   std::int64_t dim() const { return dim_; }
   /// The documents this rank owns (of which some are held).
@@ -43,8 +42,7 @@ class SomeRows {
   BlockRange range_;
   std::int64_t dim_ = 0;
   std::vector<std::int64_t> docs_;
-  /// docs_.size() x dim_, visited at random by stitching: huge pages spare a TLB miss per row.
-  util::LargeVector<float> rows_;
+  std::vector<float> rows_;          ///< docs_.size() x dim_
   [[noreturn]] static void not_held(std::int64_t doc);
   std::vector<std::int32_t> index_;  ///< per owned document: its row in rows_, or -1
 };

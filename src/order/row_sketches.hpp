@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "corpus/row_reader.hpp"
-#include "util/large_buffer.hpp"
 
 namespace weave::order {
 
@@ -36,7 +35,7 @@ class RowSketches {
  private:
   const corpus::SomeRows& rows_;
   std::int64_t dim_ = 0;
-  util::LargeVector<std::uint32_t> records_;  ///< rows_.docs().size() x record_words(), in rows_'s order
+  std::vector<std::uint32_t> records_;  ///< rows_.docs().size() x record_words(), in rows_'s order
 };
 
 /// The sketch similarity of two sketches of dimension d (symmetric, the same bits on any rank).

@@ -138,7 +138,7 @@ struct PairsFixture {
       owned.push_back(a);
     }
   }
-  corpus::SomeRows held() const { return corpus::SomeRows(block.range, d, owned, {block.embeddings.begin(), block.embeddings.end()}); }
+  corpus::SomeRows held() const { return corpus::SomeRows(block.range, d, owned, block.embeddings); }
 };
 
 TEST(PairSimilarity, EqualsTheCanonicalSimilarityWithAnyFetchBatch) {
