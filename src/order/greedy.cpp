@@ -11,7 +11,9 @@
 //  2. the end incident to its fragment's best edge proposes it to the other endpoint's owner;
 //  3. an edge proposed by both fragments it joins is accepted (on both sides, by the same rule);
 //  4. the new ends learn their new partner; documents that became interior tell their neighbours.
-// Each fragment joins at most one accepted edge per round, so the updates never chain.
+// Each fragment joins at most one accepted edge per round, so the updates never chain. Step 4's
+// records name documents by their index in their owner's block: an interior notice, most of the
+// greedy's traffic, is one word.
 #include "order/greedy.hpp"
 
 #include <algorithm>
@@ -77,6 +79,8 @@ class Greedy {
     degree_.assign(n_, 0);
     partner_.resize(n_);
     for (std::int64_t i = 0; i < n_; ++i) partner_[i] = g.range.begin + i;
+    // Update records hold a block index in 31 bits (interior notices, below).
+    WEAVE_ASSERT(comm.max(n_) < (std::int64_t{1} << 31), "greedy: more than 2^31 documents on one rank");
     if (!initial.degree.empty()) {
       WEAVE_ASSERT(static_cast<std::int64_t>(initial.degree.size()) == n_ &&
                        static_cast<std::int64_t>(initial.partner.size()) == n_,
@@ -131,7 +135,7 @@ class Greedy {
   /// edge it already took (an end holds at most one, links_[2i]; checking it here spares finding
   /// the taken edge's slot, a search of scattered reads, at every acceptance), not to an
   /// interior document. Interior local neighbours are seen through their degree; remote ones were
-  /// reported (kInterior) and marked dead.
+  /// reported (interior notices) and marked dead.
   bool eligible(std::int64_t i, std::int64_t s) const {
     const std::int64_t w = g_.neighbor[s];
     return !dead_[s] && w != partner_[i] && w != links_[2 * i] && !(is_local(w) && degree_[local(w)] >= 2);
@@ -330,31 +334,48 @@ class Greedy {
     return {comm_.sum(candidates), comm_.sum(accepted)};
   }
 
+  /// Step 4's records, addressed to an owned document by its block index `i`:
+  /// - a new partner, two words: kPartnerUpdate | i, then the partner's id;
+  /// - an interior notice, one word: i << 32 | the interior document's index in the sender's block.
+  /// A box holds its partner updates first (accept() posts them before tell_interior() runs).
+  static constexpr std::int64_t kPartnerUpdate = std::numeric_limits<std::int64_t>::min();
+  void post_partner(Boxes& out, std::int64_t to_doc, std::int64_t partner) {
+    const int r = owner(to_doc);
+    out[r].insert(out[r].end(), {kPartnerUpdate | (to_doc - g_.first_of(r)), partner});
+    ++messages_;
+  }
+  void post_interior(Boxes& out, std::int64_t to_doc, std::int64_t i) {
+    const int r = owner(to_doc);
+    out[r].push_back((to_doc - g_.first_of(r)) << 32 | i);
+    ++messages_;
+  }
+
   void apply_updates(const std::vector<std::vector<std::int64_t>>& received) {
     // Notices hit random documents: past the caches (10^7 documents) each costs a few memory
     // latencies, so the rows they need are prefetched two steps ahead (offsets 16 notices ahead,
     // then the slots 8 ahead, once their offset has arrived).
-    constexpr std::size_t kFar = 16 * 3, kNear = 8 * 3;
-    for (const auto& part : received)
-      for (std::size_t x = 0; x + 2 < part.size(); x += 3) {
-        if (x + kFar + 1 < part.size()) __builtin_prefetch(&g_.offsets[local(part[x + kFar + 1])]);
-        if (x + kNear + 1 < part.size() && part[x + kNear] == kInterior) {
-          const std::int64_t s = g_.offsets[local(part[x + kNear + 1])];
+    constexpr std::size_t kFar = 16, kNear = 8;
+    for (int r = 0; r < comm_.size(); ++r) {
+      const auto& part = received[r];
+      std::size_t x = 0;
+      for (; x < part.size() && part[x] < 0; x += 2) partner_[part[x] & 0x7fffffff] = part[x + 1];
+      const std::int64_t sender_first = g_.first_of(r);
+      for (; x < part.size(); ++x) {
+        if (x + kFar < part.size()) __builtin_prefetch(&g_.offsets[part[x + kFar] >> 32]);
+        if (x + kNear < part.size()) {
+          const std::int64_t s = g_.offsets[part[x + kNear] >> 32];
           __builtin_prefetch(&g_.neighbor[s]);
           __builtin_prefetch(&dead_[s]);
         }
-        const std::int64_t kind = part[x], target = part[x + 1], value = part[x + 2];
-        const std::int64_t i = local(target);
-        if (kind == kPartner) {
-          partner_[i] = value;
-        } else {  // kInterior: `value` will take no more edges (and needs no notice from us)
-          const std::int64_t slot = g_.slot_of(i, value);
-          if (slot >= 0) dead_[slot] = kNeighborInterior;
-        }
+        WEAVE_ASSERT(part[x] >= 0, "greedy: a partner update after an interior notice");
+        // The document will take no more edges (and needs no notice from us).
+        const std::int64_t slot = g_.slot_of(part[x] >> 32, sender_first + (part[x] & 0xffffffff));
+        if (slot >= 0) dead_[slot] = kNeighborInterior;
       }
+    }
   }
 
-  static constexpr std::int64_t kPartner = 0, kInterior = 1, kLink = 2;
+  static constexpr std::int64_t kPartner = 0, kLink = 2;  // the tail's records
   /// dead_ values: 0 live, 1 dead, kNeighborInterior dead because the neighbour is interior.
   static constexpr std::uint8_t kNeighborInterior = 2;
 
@@ -371,7 +392,7 @@ class Greedy {
     } else if (is_local(my_partner)) {
       partner_[local(my_partner)] = from_partner;  // nothing else in this round reads it
     } else {
-      post(updates, my_partner, {kPartner, my_partner, from_partner});
+      post_partner(updates, my_partner, from_partner);
     }
     if (degree_[i] == 2) became_interior_.push_back(i);
   }
@@ -397,12 +418,11 @@ class Greedy {
         __builtin_prefetch(&dead_[s]);
       }
       const std::int64_t i = became_interior_[x];
-      const std::int64_t doc = g_.range.begin + i;
       const std::int64_t first = links_[2 * i], second = links_[2 * i + 1];
       for (std::int64_t s = g_.offsets[i]; s < g_.offsets[i + 1]; ++s) {
         const std::int64_t w = g_.neighbor[s];
         if (w != first && w != second && !is_local(w) && dead_[s] != kNeighborInterior)
-          post(updates, w, {kInterior, w, doc});
+          post_interior(updates, w, i);
       }
     }
     became_interior_.clear();

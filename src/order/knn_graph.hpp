@@ -46,6 +46,11 @@ struct LocalGraph {
 
   int owner_by_offsets(std::int64_t doc) const;
 
+  /// The first id owned by rank r.
+  std::int64_t first_of(int r) const {
+    return owner_offsets.empty() ? block_range(num_docs, ranks, r).begin : owner_offsets[r];
+  }
+
   std::int64_t degree(std::int64_t local) const { return offsets[local + 1] - offsets[local]; }
   Edge edge(std::int64_t local, std::int64_t slot) const {
     return Edge::make(range.begin + local, neighbor[slot], weight[slot]);
