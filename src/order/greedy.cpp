@@ -11,9 +11,9 @@
 //  2. the end incident to its fragment's best edge proposes it to the other endpoint's owner;
 //  3. an edge proposed by both fragments it joins is accepted (on both sides, by the same rule);
 //  4. the new ends learn their new partner; documents that became interior tell their neighbours.
-// Each fragment joins at most one accepted edge per round, so the updates never chain. Step 4's
-// records name documents by their index in their owner's block: an interior notice, most of the
-// greedy's traffic, is one word.
+// Each fragment joins at most one accepted edge per round, so the updates never chain. The rounds'
+// records name documents by their index in their owner's block (post_indexed): an interior notice,
+// most of the greedy's traffic, is one word.
 #include "order/greedy.hpp"
 
 #include <algorithm>
@@ -88,6 +88,7 @@ class Greedy {
       degree_ = initial.degree;
       partner_ = initial.partner;
     }
+    for (int r = 0; r < comm.size(); ++r) first_of_.push_back(g.first_of(r));
     cursor_.assign(g.offsets.begin(), g.offsets.end() - 1);
     dead_.assign(g.neighbor.size(), 0);
     links_.assign(static_cast<std::size_t>(2 * n_), -1);
@@ -172,6 +173,20 @@ class Greedy {
     box.insert(box.end(), rec);
     ++messages_;
   }
+  /// The rounds' records name the document they are for by its index in its owner's block, in
+  /// the high half of their first word (bits 32-62: blocks hold fewer than 2^31 documents); `low`
+  /// fills the rest of that word (32 bits of data, or a flag in bit 63), then come `more` words.
+  /// An interior notice is then one word, where ids would take three.
+  template <typename... More>
+  void post_indexed(Boxes& out, std::int64_t to_doc, std::int64_t low, More... more) {
+    const int r = owner(to_doc);
+    auto& box = out[r];
+    box.push_back((to_doc - first_of_[r]) << 32 | low);
+    (box.push_back(more), ...);
+    ++messages_;
+  }
+  static std::int64_t index_of(std::int64_t word) { return (word & ~kPartnerUpdate) >> 32; }
+  static std::int64_t low_of(std::int64_t word) { return word & 0xffffffff; }
 
   /// The share of the graph's slots, over all ranks, whose neighbour is on the same rank.
   double local_slot_share() const {
@@ -286,7 +301,7 @@ class Greedy {
     for (std::int64_t i : active_) {
       if (partner_[i] == self_base + i || is_local(partner_[i])) continue;
       const Edge& b = best_[i];
-      post(out, partner_[i], {partner_[i], bits(b.weight), b.a, b.b});
+      post_indexed(out, partner_[i], bits(b.weight), b.a, b.b);
     }
     for (std::int64_t i : active_) {
       fragment_best_[i] = best_[i];
@@ -296,9 +311,9 @@ class Greedy {
       }
     }
     for (const auto& part : exchange(out))
-      for (std::size_t x = 0; x + 3 < part.size(); x += 4) {
-        const Edge other{weight_of(part[x + 1]), part[x + 2], part[x + 3]};
-        const std::int64_t i = local(part[x]);
+      for (std::size_t x = 0; x + 2 < part.size(); x += 3) {
+        const Edge other{weight_of(low_of(part[x])), part[x + 1], part[x + 2]};
+        const std::int64_t i = index_of(part[x]);
         if (!best_[i].valid()) continue;  // an inactive end: nothing to propose or accept
         auto& fb = fragment_best_[i];
         if (heavier(other, fb)) fb = other;
@@ -312,17 +327,17 @@ class Greedy {
       const std::int64_t doc = self_base + i;
       if (!fb.valid() || (fb.a != doc && fb.b != doc)) continue;
       ++candidates;  // counted once per fragment: only one end is incident to its best edge
-      const std::int64_t other = fb.other(doc);
-      post(out, other, {other, doc, partner_[i]});
+      post_indexed(out, fb.other(doc), i, partner_[i]);  // from this end (its index), with its partner
     }
 
     // 3. Mutual proposals are accepted; 4. partner updates and interior notices.
     std::int64_t accepted = 0;
     Boxes& updates = update_boxes();
-    for (const auto& part : exchange(out))
-      for (std::size_t x = 0; x + 2 < part.size(); x += 3) {
-        const std::int64_t y = part[x], from = part[x + 1], from_partner = part[x + 2];
-        const std::int64_t i = local(y);
+    const Boxes& proposals = exchange(out);
+    for (int r = 0; r < comm_.size(); ++r)
+      for (std::size_t x = 0; x + 1 < proposals[r].size(); x += 2) {
+        const std::int64_t word = proposals[r][x], from_partner = proposals[r][x + 1];
+        const std::int64_t i = index_of(word), y = self_base + i, from = first_of_[r] + low_of(word);
         const Edge& fb = fragment_best_[i];
         if (degree_[i] >= 2 || !best_[i].valid() || !fb.valid() || fb.other(y) != from || (fb.a != y && fb.b != y))
           continue;
@@ -334,21 +349,10 @@ class Greedy {
     return {comm_.sum(candidates), comm_.sum(accepted)};
   }
 
-  /// Step 4's records, addressed to an owned document by its block index `i`:
-  /// - a new partner, two words: kPartnerUpdate | i, then the partner's id;
-  /// - an interior notice, one word: i << 32 | the interior document's index in the sender's block.
-  /// A box holds its partner updates first (accept() posts them before tell_interior() runs).
+  /// Step 4's records (post_indexed): a new partner, flagged kPartnerUpdate, then the partner's id;
+  /// an interior notice, the interior document's index in the sender's block. A box holds its
+  /// partner updates first (accept() posts them before tell_interior() runs).
   static constexpr std::int64_t kPartnerUpdate = std::numeric_limits<std::int64_t>::min();
-  void post_partner(Boxes& out, std::int64_t to_doc, std::int64_t partner) {
-    const int r = owner(to_doc);
-    out[r].insert(out[r].end(), {kPartnerUpdate | (to_doc - g_.first_of(r)), partner});
-    ++messages_;
-  }
-  void post_interior(Boxes& out, std::int64_t to_doc, std::int64_t i) {
-    const int r = owner(to_doc);
-    out[r].push_back((to_doc - g_.first_of(r)) << 32 | i);
-    ++messages_;
-  }
 
   void apply_updates(const std::vector<std::vector<std::int64_t>>& received) {
     // Notices hit random documents: past the caches (10^7 documents) each costs a few memory
@@ -358,18 +362,18 @@ class Greedy {
     for (int r = 0; r < comm_.size(); ++r) {
       const auto& part = received[r];
       std::size_t x = 0;
-      for (; x < part.size() && part[x] < 0; x += 2) partner_[part[x] & 0x7fffffff] = part[x + 1];
-      const std::int64_t sender_first = g_.first_of(r);
+      for (; x < part.size() && part[x] < 0; x += 2) partner_[index_of(part[x])] = part[x + 1];
+      const std::int64_t sender_first = first_of_[r];
       for (; x < part.size(); ++x) {
-        if (x + kFar < part.size()) __builtin_prefetch(&g_.offsets[part[x + kFar] >> 32]);
+        if (x + kFar < part.size()) __builtin_prefetch(&g_.offsets[index_of(part[x + kFar])]);
         if (x + kNear < part.size()) {
-          const std::int64_t s = g_.offsets[part[x + kNear] >> 32];
+          const std::int64_t s = g_.offsets[index_of(part[x + kNear])];
           __builtin_prefetch(&g_.neighbor[s]);
           __builtin_prefetch(&dead_[s]);
         }
         WEAVE_ASSERT(part[x] >= 0, "greedy: a partner update after an interior notice");
         // The document will take no more edges (and needs no notice from us).
-        const std::int64_t slot = g_.slot_of(part[x] >> 32, sender_first + (part[x] & 0xffffffff));
+        const std::int64_t slot = g_.slot_of(index_of(part[x]), sender_first + low_of(part[x]));
         if (slot >= 0) dead_[slot] = kNeighborInterior;
       }
     }
@@ -392,7 +396,7 @@ class Greedy {
     } else if (is_local(my_partner)) {
       partner_[local(my_partner)] = from_partner;  // nothing else in this round reads it
     } else {
-      post_partner(updates, my_partner, from_partner);
+      post_indexed(updates, my_partner, kPartnerUpdate, from_partner);
     }
     if (degree_[i] == 2) became_interior_.push_back(i);
   }
@@ -422,7 +426,7 @@ class Greedy {
       for (std::int64_t s = g_.offsets[i]; s < g_.offsets[i + 1]; ++s) {
         const std::int64_t w = g_.neighbor[s];
         if (w != first && w != second && !is_local(w) && dead_[s] != kNeighborInterior)
-          post_interior(updates, w, i);
+          post_indexed(updates, w, i);
       }
     }
     became_interior_.clear();
@@ -575,6 +579,7 @@ class Greedy {
   util::LargeVector<std::uint8_t> dead_;
   util::LargeVector<std::int64_t> links_;
   util::LargeVector<Edge> best_, fragment_best_;
+  std::vector<std::int64_t> first_of_;  ///< the first document of each rank
   std::vector<std::int64_t> active_;  ///< ends that still have an eligible edge
   Boxes send_, updates_, received_;   ///< the rounds' message buffers, reused
   bool active_built_ = false;

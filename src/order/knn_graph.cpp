@@ -14,14 +14,14 @@ namespace weave::order {
 
 namespace {
 
-/// Pairs handed to the exchange per round and rank: the records in flight stay bounded (~25 MiB
+/// Pairs handed to the exchange per round and rank: the records in flight stay bounded (16 MiB
 /// sent and about as much received per round) whatever the graph's size.
 std::int64_t pairs_per_round = std::int64_t{1} << 19;
 
 /// The graph of `count` pairs given by pair_at(i) (std::nullopt: no pair at i), in bounded rounds:
 /// each owned document's directed edges are counted, so the records (neighbour, weight) can be
 /// placed straight into their document's bucket of the graph's own arrays; over several rounds in
-/// two passes (the first sends one id per end), in one round at once. Memory: 12 bytes a directed
+/// two passes (the first sends one word per end), in one round at once. Memory: 12 bytes a directed
 /// edge and one round's records, never every record at once.
 template <typename PairAt>
 LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, std::int64_t count,
@@ -34,11 +34,15 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
   g.owner_offsets = std::move(owner_offsets);
   g.block_owners = BlockOwners(num_docs, comm.size());
   const std::int64_t rounds = comm.max((count + pairs_per_round - 1) / pairs_per_round);
+  WEAVE_ASSERT(comm.max(n_local) <= std::int64_t{1} << 32, "graph: more than 2^32 documents on one rank");
   // A round sends, for every pair {u, v}, a record to the owner of u about u and to the owner of v
-  // about v: the end's id alone (fields = 1, counting) or (end, other end, weight bits). It returns
-  // the records as batches: the own ones of the round (kept apart, no exchange), then each received
-  // part.
+  // about v: the end's index in its owner's block in the high 32 bits of the first word (fields =
+  // 1, counting), with the weight's bits in the low 32 and the other end's id in a second word
+  // (fields = 2). It returns the records as batches: the own ones of the round (kept apart, no
+  // exchange), then each received part.
   const int me = comm.rank();
+  std::vector<std::int64_t> first_of(static_cast<std::size_t>(comm.size()));
+  for (int r = 0; r < comm.size(); ++r) first_of[r] = g.first_of(r);
   auto round_records = [&](std::int64_t round, int fields) {
     std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
     std::vector<std::int64_t> own;
@@ -48,8 +52,8 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
       if (!p) continue;
       const std::int64_t bits = std::bit_cast<std::uint32_t>(p->weight);
       for (auto [from, to] : {std::pair{p->u, p->v}, std::pair{p->v, p->u}}) {
-        const std::int64_t record[3] = {from, to, bits};
         const int owner = g.owner(from);
+        const std::int64_t record[2] = {(from - first_of[owner]) << 32 | bits, to};
         auto& out = owner == me ? own : send[owner];
         out.insert(out.end(), record, record + fields);
       }
@@ -68,23 +72,23 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
   util::LargeVector<std::int64_t> first(static_cast<std::size_t>(n_local + 1), 0);
   auto count_records = [&](const std::int64_t* r, std::size_t records, std::size_t stride) {
     for (std::size_t x = 0; x < records; ++x) {
-      if (x + kFar < records) __builtin_prefetch(&first[r[stride * (x + kFar)] - range.begin + 1], 1);
-      ++first[r[stride * x] - range.begin + 1];
+      if (x + kFar < records) __builtin_prefetch(&first[(r[stride * (x + kFar)] >> 32) + 1], 1);
+      ++first[(r[stride * x] >> 32) + 1];
     }
   };
   util::LargeVector<std::int64_t> next;
   auto place_records = [&](const std::int64_t* r, std::size_t records) {
     for (std::size_t x = 0; x < records; ++x) {
-      if (x + kFar < records) __builtin_prefetch(&next[r[3 * (x + kFar)] - range.begin], 1);
+      if (x + kFar < records) __builtin_prefetch(&next[r[2 * (x + kFar)] >> 32], 1);
       if (x + kNear < records) {
-        const std::int64_t ahead = next[r[3 * (x + kNear)] - range.begin];
+        const std::int64_t ahead = next[r[2 * (x + kNear)] >> 32];
         __builtin_prefetch(g.neighbor.data() + ahead, 1);
         __builtin_prefetch(g.weight.data() + ahead, 1);
       }
-      const std::int64_t* record = r + 3 * x;
-      const std::int64_t s = next[record[0] - range.begin]++;
+      const std::int64_t* record = r + 2 * x;
+      const std::int64_t s = next[record[0] >> 32]++;
       g.neighbor[s] = record[1];
-      g.weight[s] = std::bit_cast<float>(static_cast<std::uint32_t>(record[2]));
+      g.weight[s] = std::bit_cast<float>(static_cast<std::uint32_t>(record[0]));
     }
   };
   auto allocate_slots = [&] {
@@ -96,10 +100,10 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
   if (rounds == 1) {
     // One round: its records travel once and are counted, then placed, where they arrive (the
     // stitching levels' graphs, small graphs); the bound is the same, one round's records.
-    const auto batches = round_records(0, 3);
-    for (const auto& b : batches) count_records(b.data(), b.size() / 3, 3);
+    const auto batches = round_records(0, 2);
+    for (const auto& b : batches) count_records(b.data(), b.size() / 2, 2);
     allocate_slots();
-    for (const auto& b : batches) place_records(b.data(), b.size() / 3);
+    for (const auto& b : batches) place_records(b.data(), b.size() / 2);
   } else {
     // Two passes of rounds: the first counts each owned document's directed edges (one id per
     // end), so the second can place the records; never every record at once.
@@ -107,7 +111,7 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
       for (const auto& b : round_records(round, 1)) count_records(b.data(), b.size(), 1);
     allocate_slots();
     for (std::int64_t round = 0; round < rounds; ++round)
-      for (const auto& b : round_records(round, 3)) place_records(b.data(), b.size() / 3);
+      for (const auto& b : round_records(round, 2)) place_records(b.data(), b.size() / 2);
   }
   next = {};
   struct Directed {
