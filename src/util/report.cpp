@@ -30,7 +30,11 @@ Report::Report(const mpi::Comm& comm, std::string command)
     : comm_(comm), command_(std::move(command)), traffic_at_start_(mpi::traffic()) {}
 
 Report::StageTimer::StageTimer(Report& report, std::string name)
-    : report_(report), name_(std::move(name)), start_(std::chrono::steady_clock::now()), kernel_at_start_(kernel_usage()) {}
+    : report_(report),
+      name_(std::move(name)),
+      start_(std::chrono::steady_clock::now()),
+      kernel_at_start_(kernel_usage()),
+      bytes_sent_at_start_(mpi::traffic().bytes_sent) {}
 
 Report::StageTimer::~StageTimer() { stop(); }
 
@@ -42,7 +46,8 @@ void Report::StageTimer::stop() {
   report_.stages_.push_back({name_, s, static_cast<double>(peak_memory_bytes()),
                              static_cast<double>(shared_memory_bytes()),
                              {now.page_faults - kernel_at_start_.page_faults,
-                              now.system_seconds - kernel_at_start_.system_seconds}});
+                              now.system_seconds - kernel_at_start_.system_seconds},
+                             mpi::traffic().bytes_sent - bytes_sent_at_start_});
 }
 
 void Report::add_counter(const std::string& name, double local_value) {
@@ -91,7 +96,7 @@ nlohmann::json Report::collect() const {
   doc["ranks"] = comm_.size();
   doc["configuration"] = config_;
   nlohmann::json stages = nlohmann::json::array();
-  for (const auto& [name, seconds, peak, shared, kernel] : stages_) {
+  for (const auto& [name, seconds, peak, shared, kernel, sent] : stages_) {
     nlohmann::json s = spread(comm_.allgather<double>(seconds));
     s.erase("total");
     nlohmann::json m = spread(comm_.allgather<double>(peak));
@@ -103,7 +108,8 @@ nlohmann::json Report::collect() const {
                       {"peak_memory_bytes", m},
                       {"shared_memory_bytes", sh},
                       {"page_faults", spread(comm_.allgather<double>(kernel.page_faults))},
-                      {"system_seconds", spread(comm_.allgather<double>(kernel.system_seconds))}});
+                      {"system_seconds", spread(comm_.allgather<double>(kernel.system_seconds))},
+                      {"bytes_sent", spread(comm_.allgather<double>(sent))}});
   }
   doc["stages"] = stages;
   nlohmann::json counters = nlohmann::json::object();

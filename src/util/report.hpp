@@ -44,6 +44,7 @@ class Report {
     std::string name_;
     std::chrono::steady_clock::time_point start_;
     KernelUsage kernel_at_start_;
+    double bytes_sent_at_start_;
     bool running_ = true;
   };
 
@@ -69,6 +70,7 @@ class Report {
     double peak_memory;    ///< this process's peak resident size when the stage ended
     double shared_memory;  ///< shared_memory_bytes() when the stage ended
     KernelUsage kernel;  ///< page faults and system time during the stage
+    double bytes_sent;   ///< point-to-point bytes sent to other ranks during the stage
   };
   std::vector<StageRecord> stages_;                       ///< this rank's stages, in order
   std::vector<std::pair<std::string, double>> counters_;  ///< this rank's values, in order

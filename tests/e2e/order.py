@@ -88,7 +88,12 @@ with e2e.scratch() as tmp:
             for k, v in results[1].items():
                 assert np.array_equal(v, f[k][:], equal_nan=True), f"/{k} differs with unneeded rows NaN"
             assert json.loads(f.attrs["quality"])["random_pairs"] == figures[1][3]
-        counters = json.load(open(out + ".json"))["counters"]
+        report = json.load(open(out + ".json"))
+        counters = report["counters"]
+        # Bytes sent per stage: within the command's total, and the greedy's rounds send at 3 ranks.
+        stage_sent = {s["stage"]: s["bytes_sent"]["total"] for s in report["stages"]}
+        assert sum(stage_sent.values()) <= report["traffic"]["bytes_sent"]["total"], (stage_sent, report["traffic"])
+        assert (stage_sent["greedy"] > 0) == (ranks > 1), stage_sent
         read = counters["corpus_bytes_read"]["total"]
         # Rows read from the files: exactly the sampled ones for the fingerprint; at most one pass
         # for the ends (wanted rows close together are read as one span, the rows between dropped).
