@@ -147,6 +147,16 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
   mpi::collectively(comm, [&] { config.validate(); });
   // Before any work: the output path (order, link similarity and path starts: ~16 bytes a document).
   const corpus::CorpusInfo info = corpus::read_corpus_info(comm, config.corpus.path);
+  // The greedy's and the graph's messages name a document by its index in its owner's block, in
+  // 31 bits (order/greedy.cpp).
+  mpi::collectively(comm, [&] {
+    constexpr std::int64_t kMostPerRank = (std::int64_t{1} << 31) - 1;
+    if ((info.num_docs + comm.size() - 1) / comm.size() > kMostPerRank)
+      throw UserError(fmt::format("{}: {} on {} is more than {} a rank; run with at least {} ranks",
+                                  config.corpus.path, util::count_of(info.num_docs, "document"),
+                                  util::count_of(comm.size(), "rank"), kMostPerRank,
+                                  (info.num_docs + kMostPerRank - 1) / kMostPerRank));
+  });
   // Freed memory is kept for reuse (util/memory.hpp), at any size. The stages' large arrays (from
   // ~2^18 documents a rank the graph's slots) outgrow glibc's 32 MiB mmap threshold and would come
   // back as fresh pages, faulted in by the kernel, each time they are freed and made again; and the

@@ -145,5 +145,14 @@ with e2e.scratch() as tmp:
                                  ["--stitch-k"], "bad stitch-k")
     e2e.run_expecting_user_error(2, ["order", "--knn", knn, "--corpus", corpus, "--out", out, "--stitch-exact-ends", -1],
                                  ["--stitch-exact-ends"], "bad stitch-exact-ends")
+    # More than 2^31 documents a rank (the messages' 31-bit block indices): refused up front, from
+    # the datasets' shapes alone (chunked and never written, so the file stays tiny).
+    huge = os.path.join(tmp, "huge.h5")
+    with h5py.File(huge, "w") as f:
+        f.create_dataset("embeddings", shape=(2**32 + 5, 4), dtype="f4", chunks=(1 << 16, 4))
+        f.create_dataset("lengths", shape=(2**32 + 5,), dtype="i4", chunks=(1 << 20,))
+    e2e.run_expecting_user_error(2, ["order", "--knn", knn, "--corpus", huge, "--out", out],
+                                 ["huge.h5", "4294967301 documents on 2 ranks", "more than 2147483647 a rank",
+                                  "at least 3 ranks"], "more than 2^31 documents a rank")
     assert not os.path.exists(out) and not os.path.exists(out + ".tmp")
     print("ok: bad inputs rejected, no output")
