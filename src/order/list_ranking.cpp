@@ -166,38 +166,48 @@ std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_doc
   // Walks. A walker: (document to visit, the document it came from, its ruler, hops from the ruler,
   // the ruler's side it left by). A document passed from its side 0 (the slot that links to where
   // the walker came from) records the ruler, hops and that side; a ruler reached records the
-  // reduced link on the side it was reached from.
+  // reduced link on the side it was reached from. On the wire, three words: the document to visit
+  // and the one it came from by their indices in their owners' blocks (the receiver knows the
+  // sender), the ruler, hops << 1 | side (five ids before: most of the placement's traffic).
+  WEAVE_ASSERT(comm.max(n) <= std::int64_t{1} << 32, "rank_paths: more than 2^32 documents on one rank");
+  std::vector<std::int64_t> first_of(static_cast<std::size_t>(comm.size()));
+  for (int r = 0; r < comm.size(); ++r) first_of[r] = block_range(num_docs, comm.size(), r).begin;
+  std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(comm.size()));
+  auto send_walker = [&](std::int64_t next, std::int64_t from, std::int64_t ruler, std::int64_t hops, std::int64_t side) {
+    const int r = owner(next);
+    out[r].insert(out[r].end(), {(next - first_of[r]) << 32 | (from - range.begin), ruler, hops << 1 | side});
+  };
   std::vector<std::int64_t> via_ruler(static_cast<std::size_t>(n), -1), via_hops(static_cast<std::size_t>(n), 0);
   std::vector<std::uint8_t> via_departure(static_cast<std::size_t>(n), 0);
-  std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(comm.size()));
   for (std::int64_t doc : reduced.rulers)
     for (int s = 0; s < 2; ++s) {
       const std::int64_t next = links[2 * (doc - range.begin) + s];
-      if (next >= 0) out[owner(next)].insert(out[owner(next)].end(), {next, doc, doc, 1, s});
+      if (next >= 0) send_walker(next, doc, doc, 1, s);
     }
   std::vector<std::vector<std::int64_t>> arrived;  // reused: fresh buffers each round cost page clearing
   for (std::int64_t rounds = 0;; ++rounds) {
     std::int64_t walking = 0;
-    for (const auto& box : out) walking += static_cast<std::int64_t>(box.size() / 5);
+    for (const auto& box : out) walking += static_cast<std::int64_t>(box.size() / 3);
     if (comm.sum(walking) == 0) break;
     WEAVE_ASSERT(rounds <= range.size() + num_docs, "rank_paths: a walk did not end (are the links simple paths?)");
     comm.alltoallv_into(out, arrived);
     for (auto& box : out) box.clear();
     // Walkers arrive at random documents: past the caches (10^7 documents) each visit is a few memory
     // latencies, so the documents' state is prefetched kAhead walkers ahead.
-    constexpr std::size_t kAhead = 8 * 5;
-    for (const auto& part : arrived)
-      for (std::size_t y = 0; y + 4 < part.size(); y += 5) {
+    constexpr std::size_t kAhead = 8 * 3;
+    for (int sender = 0; sender < comm.size(); ++sender) {
+      const auto& part = arrived[sender];
+      for (std::size_t y = 0; y + 2 < part.size(); y += 3) {
         if (y + kAhead < part.size()) {
-          const std::int64_t ahead = part[y + kAhead] - range.begin;
+          const std::int64_t ahead = part[y + kAhead] >> 32;
           __builtin_prefetch(&links[2 * ahead]);
           __builtin_prefetch(&reduced.index[ahead]);
           __builtin_prefetch(&via_ruler[ahead], 1);
           __builtin_prefetch(&via_hops[ahead], 1);
         }
-        const std::int64_t doc = part[y], from = part[y + 1], ruler = part[y + 2], hops = part[y + 3];
-        const std::int64_t departure = part[y + 4];
-        const std::int64_t i = doc - range.begin;
+        const std::int64_t i = part[y] >> 32, doc = range.begin + i;
+        const std::int64_t from = first_of[sender] + (part[y] & 0xffffffff), ruler = part[y + 1];
+        const std::int64_t hops = part[y + 2] >> 1, departure = part[y + 2] & 1;
         const int side = links[2 * i] == from ? 0 : 1;
         WEAVE_ASSERT(links[2 * i + side] == from, "rank_paths: links are not symmetric");
         if (const std::int64_t r = reduced.index[i]; r >= 0) {
@@ -211,8 +221,9 @@ std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_doc
           via_departure[i] = static_cast<std::uint8_t>(departure);
         }
         const std::int64_t next = links[2 * i + 1 - side];  // interior: degree 2, onward is the other slot
-        out[owner(next)].insert(out[owner(next)].end(), {next, doc, ruler, hops + 1, departure});
+        send_walker(next, doc, ruler, hops + 1, departure);
       }
+    }
   }
 
   const std::vector<RulerPlace> places = rank_rulers(comm, num_docs, reduced);
