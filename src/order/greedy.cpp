@@ -79,8 +79,8 @@ class Greedy {
     degree_.assign(n_, 0);
     partner_.resize(n_);
     for (std::int64_t i = 0; i < n_; ++i) partner_[i] = g.range.begin + i;
-    // Update records hold a block index in 31 bits (interior notices, below).
-    WEAVE_ASSERT(comm.max(n_) < (std::int64_t{1} << 31), "greedy: more than 2^31 documents on one rank");
+    // The rounds' records hold a block index in 31 bits (post_indexed).
+    WEAVE_ASSERT(comm.max(n_) < (std::int64_t{1} << 31), "greedy: more than 2^31 - 1 documents on one rank");
     if (!initial.degree.empty()) {
       WEAVE_ASSERT(static_cast<std::int64_t>(initial.degree.size()) == n_ &&
                        static_cast<std::int64_t>(initial.partner.size()) == n_,

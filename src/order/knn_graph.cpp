@@ -34,7 +34,9 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
   g.owner_offsets = std::move(owner_offsets);
   g.block_owners = BlockOwners(num_docs, comm.size());
   const std::int64_t rounds = comm.max((count + pairs_per_round - 1) / pairs_per_round);
-  WEAVE_ASSERT(comm.max(n_local) <= std::int64_t{1} << 32, "graph: more than 2^32 documents on one rank");
+  // The records' block indices take 31 bits (the high half of a signed word; run_order_stage
+  // refuses larger blocks up front).
+  WEAVE_ASSERT(comm.max(n_local) < std::int64_t{1} << 31, "graph: more than 2^31 - 1 documents on one rank");
   // A round sends, for every pair {u, v}, a record to the owner of u about u and to the owner of v
   // about v: the end's index in its owner's block in the high 32 bits of the first word (fields =
   // 1, counting), with the weight's bits in the low 32 and the other end's id in a second word

@@ -169,7 +169,7 @@ std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_doc
   // reduced link on the side it was reached from. On the wire, three words: the document to visit
   // and the one it came from by their indices in their owners' blocks (the receiver knows the
   // sender), the ruler, hops << 1 | side (five ids before: most of the placement's traffic).
-  WEAVE_ASSERT(comm.max(n) <= std::int64_t{1} << 32, "rank_paths: more than 2^32 documents on one rank");
+  WEAVE_ASSERT(comm.max(n) < std::int64_t{1} << 31, "rank_paths: more than 2^31 - 1 documents on one rank");
   std::vector<std::int64_t> first_of(static_cast<std::size_t>(comm.size()));
   for (int r = 0; r < comm.size(); ++r) first_of[r] = block_range(num_docs, comm.size(), r).begin;
   std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(comm.size()));
