@@ -77,6 +77,12 @@ std::vector<RulerPlace> rank_rulers(const mpi::Comm& comm, std::int64_t num_docs
   for (std::int64_t x = 0; x < 2 * m; ++x)
     if (!ptr[x].done) unfinished.push_back(x);
   const auto ranks = static_cast<std::size_t>(comm.size());
+  std::vector<std::int64_t> first_of(ranks);
+  for (int q = 0; q < comm.size(); ++q) first_of[q] = block_range(num_docs, comm.size(), q).begin;
+  // A question is two words (the target's index in its owner's block << 32 | the asking pointer,
+  // `before`), an answer four (the pointer << 2 | done << 1 | the target is an end, then target,
+  // hops, before): 3 and 6 ids before.
+  WEAVE_ASSERT(comm.max(2 * m) < std::int64_t{1} << 32, "rank_paths: more than 2^31 rulers on one rank");
   std::vector<std::vector<std::int64_t>> ask(ranks), asked, answer(ranks), answered;
   for (int round = 0;; ++round) {
     WEAVE_ASSERT(round < 80, "rank_paths: no convergence (are the links a set of simple paths?)");
@@ -84,8 +90,8 @@ std::vector<RulerPlace> rank_rulers(const mpi::Comm& comm, std::int64_t num_docs
     std::erase_if(unfinished, [&](std::int64_t x) { return ptr[x].done; });
     for (auto& box : ask) box.clear();
     for (std::int64_t x : unfinished) {
-      auto& box = ask[owner(ptr[x].target)];
-      box.insert(box.end(), {ptr[x].target, ptr[x].before, x});
+      const int q = owner(ptr[x].target);
+      ask[q].insert(ask[q].end(), {(ptr[x].target - first_of[q]) << 32 | x, ptr[x].before});
     }
     if (comm.sum(static_cast<std::int64_t>(unfinished.size())) == 0) break;
     comm.alltoallv_into(ask, asked);
@@ -95,37 +101,38 @@ std::vector<RulerPlace> rank_rulers(const mpi::Comm& comm, std::int64_t num_docs
     // ahead, then its links and pointers 8 ahead, once the index has arrived).
     constexpr std::size_t kFar = 16, kNear = 8;
     for (int from = 0; from < comm.size(); ++from)
-      for (std::size_t y = 0; y + 2 < asked[from].size(); y += 3) {
-        if (y + 3 * kFar < asked[from].size()) __builtin_prefetch(&r.index[asked[from][y + 3 * kFar] - r.first_doc]);
-        if (y + 3 * kNear < asked[from].size()) {
-          const std::int64_t ahead = r.index[asked[from][y + 3 * kNear] - r.first_doc];
+      for (std::size_t y = 0; y + 1 < asked[from].size(); y += 2) {
+        if (y + 2 * kFar < asked[from].size()) __builtin_prefetch(&r.index[asked[from][y + 2 * kFar] >> 32]);
+        if (y + 2 * kNear < asked[from].size()) {
+          const std::int64_t ahead = r.index[asked[from][y + 2 * kNear] >> 32];
           if (ahead >= 0) {
             __builtin_prefetch(&r.link[2 * ahead]);
             __builtin_prefetch(&ptr[2 * ahead]);
           }
         }
-        const std::int64_t i = r.index_of(asked[from][y]), before = asked[from][y + 1];
+        const std::int64_t i = r.index_of(r.first_doc + (asked[from][y] >> 32)), before = asked[from][y + 1];
         // The onward side is the one whose first neighbour is not `before`.
         const int s = r.link[2 * i] == before ? 1 : 0;
         WEAVE_ASSERT(r.link[2 * i + 1 - s] == before, "rank_paths: links are not symmetric");
         const Pointer& p = ptr[2 * i + s];
-        answer[from].insert(answer[from].end(), {asked[from][y + 2], p.target, p.hops, p.before, p.done ? 1 : 0,
-                                                 r.link[2 * i + s] < 0 ? 1 : 0});
+        const std::int64_t pointer = asked[from][y] & 0xffffffff;
+        answer[from].insert(answer[from].end(), {pointer << 2 | (p.done ? 2 : 0) | (r.link[2 * i + s] < 0 ? 1 : 0),
+                                                 p.target, p.hops, p.before});
       }
     // Answers come from the state before this round's updates, as doubling requires.
     comm.alltoallv_into(answer, answered);
     for (const auto& part : answered)
-      for (std::size_t y = 0; y + 5 < part.size(); y += 6) {
-        if (y + 6 * kNear < part.size()) __builtin_prefetch(&ptr[part[y + 6 * kNear]], 1);
-        Pointer& p = ptr[part[y]];
-        if (part[y + 5] != 0) {  // the target is an end in that direction
+      for (std::size_t y = 0; y + 3 < part.size(); y += 4) {
+        if (y + 4 * kNear < part.size()) __builtin_prefetch(&ptr[part[y + 4 * kNear] >> 2], 1);
+        Pointer& p = ptr[part[y] >> 2];
+        if ((part[y] & 1) != 0) {  // the target is an end in that direction
           p.done = true;
           continue;
         }
         p.target = part[y + 1];
         p.hops += part[y + 2];
         p.before = part[y + 3];
-        p.done = part[y + 4] != 0;
+        p.done = (part[y] & 2) != 0;
       }
   }
   std::vector<RulerPlace> out(static_cast<std::size_t>(m));
