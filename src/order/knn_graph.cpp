@@ -107,7 +107,7 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
     allocate_slots();
     for (const auto& b : batches) place_records(b.data(), b.size() / 2);
   } else {
-    // Two passes of rounds: the first counts each owned document's directed edges (one id per
+    // Two passes of rounds: the first counts each owned document's directed edges (one word per
     // end), so the second can place the records; never every record at once.
     for (std::int64_t round = 0; round < rounds; ++round)
       for (const auto& b : round_records(round, 1)) count_records(b.data(), b.size(), 1);
