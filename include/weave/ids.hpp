@@ -7,6 +7,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <vector>
 
 namespace weave {
 
@@ -41,6 +42,10 @@ struct BlockRange {
 
 /// The block of n items owned by `rank` out of `size`: the first n % size ranks get one more.
 BlockRange block_range(std::int64_t n, int size, int rank);
+
+/// Where each rank's block starts: block_range(n, size, r).begin for r = 0 .. size - 1 (messages
+/// that name a document by its index in its owner's block add it back).
+std::vector<std::int64_t> block_starts(std::int64_t n, int size);
 
 /// The rank whose block_range holds global id g (the inverse of block_range).
 int block_owner(std::int64_t n, int size, GlobalId g);

@@ -88,7 +88,7 @@ class Greedy {
       degree_ = initial.degree;
       partner_ = initial.partner;
     }
-    for (int r = 0; r < comm.size(); ++r) first_of_.push_back(g.first_of(r));
+    first_of_ = g.rank_starts();
     cursor_.assign(g.offsets.begin(), g.offsets.end() - 1);
     dead_.assign(g.neighbor.size(), 0);
     links_.assign(static_cast<std::size_t>(2 * n_), -1);

@@ -43,8 +43,7 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
   // (fields = 2). It returns the records as batches: the own ones of the round (kept apart, no
   // exchange), then each received part.
   const int me = comm.rank();
-  std::vector<std::int64_t> first_of(static_cast<std::size_t>(comm.size()));
-  for (int r = 0; r < comm.size(); ++r) first_of[r] = g.first_of(r);
+  const std::vector<std::int64_t> first_of = g.rank_starts();
   auto round_records = [&](std::int64_t round, int fields) {
     std::vector<std::vector<std::int64_t>> send(static_cast<std::size_t>(comm.size()));
     std::vector<std::int64_t> own;

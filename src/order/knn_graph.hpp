@@ -46,9 +46,10 @@ struct LocalGraph {
 
   int owner_by_offsets(std::int64_t doc) const;
 
-  /// The first id owned by rank r.
-  std::int64_t first_of(int r) const {
-    return owner_offsets.empty() ? block_range(num_docs, ranks, r).begin : owner_offsets[r];
+  /// The first id each rank owns (P values).
+  std::vector<std::int64_t> rank_starts() const {
+    return owner_offsets.empty() ? block_starts(num_docs, ranks)
+                                 : std::vector<std::int64_t>(owner_offsets.begin(), owner_offsets.end() - 1);
   }
 
   std::int64_t degree(std::int64_t local) const { return offsets[local + 1] - offsets[local]; }

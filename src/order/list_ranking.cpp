@@ -77,8 +77,7 @@ std::vector<RulerPlace> rank_rulers(const mpi::Comm& comm, std::int64_t num_docs
   for (std::int64_t x = 0; x < 2 * m; ++x)
     if (!ptr[x].done) unfinished.push_back(x);
   const auto ranks = static_cast<std::size_t>(comm.size());
-  std::vector<std::int64_t> first_of(ranks);
-  for (int q = 0; q < comm.size(); ++q) first_of[q] = block_range(num_docs, comm.size(), q).begin;
+  const std::vector<std::int64_t> first_of = block_starts(num_docs, comm.size());
   // A question is two words (the target's index in its owner's block << 32 | the asking pointer,
   // `before`), an answer four (the pointer << 2 | done << 1 | the target is an end, then target,
   // hops, before): 3 and 6 ids before.
@@ -177,8 +176,7 @@ std::vector<PathPosition> rank_paths(const mpi::Comm& comm, std::int64_t num_doc
   // and the one it came from by their indices in their owners' blocks (the receiver knows the
   // sender), the ruler, hops << 1 | side (five ids before: most of the placement's traffic).
   WEAVE_ASSERT(comm.max(n) < std::int64_t{1} << 31, "rank_paths: more than 2^31 - 1 documents on one rank");
-  std::vector<std::int64_t> first_of(static_cast<std::size_t>(comm.size()));
-  for (int r = 0; r < comm.size(); ++r) first_of[r] = block_range(num_docs, comm.size(), r).begin;
+  const std::vector<std::int64_t> first_of = block_starts(num_docs, comm.size());
   std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(comm.size()));
   auto send_walker = [&](std::int64_t next, std::int64_t from, std::int64_t ruler, std::int64_t hops, std::int64_t side) {
     const int r = owner(next);

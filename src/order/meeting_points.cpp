@@ -157,8 +157,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   // An offer is two words: the end as its index in its owner's block with the estimate's bits, and
   // the other end (a rank's documents are fewer than 2^32).
   WEAVE_ASSERT((num_docs + p - 1) / p <= std::int64_t{1} << 32, "meeting points: a rank's block exceeds 2^32 documents");
-  std::vector<std::int64_t> block_begin(static_cast<std::size_t>(p));
-  for (int r = 0; r < p; ++r) block_begin[r] = block_range(num_docs, p, r).begin;
+  const std::vector<std::int64_t> block_begin = block_starts(num_docs, p);
   auto offer_word = [&](const Registration& x, std::uint32_t bits) {
     return static_cast<std::int64_t>(static_cast<std::uint64_t>(x.end - block_begin[x.owner]) << 32 | bits);
   };

@@ -16,6 +16,12 @@ BlockRange block_range(std::int64_t n, int size, int rank) {
   return {begin, begin + base + (rank < extra ? 1 : 0)};
 }
 
+std::vector<std::int64_t> block_starts(std::int64_t n, int size) {
+  std::vector<std::int64_t> starts;
+  for (int r = 0; r < size; ++r) starts.push_back(block_range(n, size, r).begin);
+  return starts;
+}
+
 int block_owner(std::int64_t n, int size, GlobalId g) {
   WEAVE_ASSERT(g.value >= 0 && g.value < n, fmt::format("block_owner: id {} outside [0, {})", g.value, n));
   return BlockOwners(n, size)(g);

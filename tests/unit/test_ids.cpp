@@ -10,9 +10,12 @@ TEST(BlockRange, PartitionsEveryIdOnceInRankOrder) {
   for (std::int64_t n : {0, 1, 2, 5, 7, 100, 101, 1000003}) {
     for (int size : {1, 2, 3, 5, 8, 11}) {
       std::int64_t expected_begin = 0;
+      const std::vector<std::int64_t> starts = block_starts(n, size);
+      ASSERT_EQ(starts.size(), static_cast<std::size_t>(size));
       for (int r = 0; r < size; ++r) {
         const BlockRange b = block_range(n, size, r);
         EXPECT_EQ(b.begin, expected_begin) << "n=" << n << " size=" << size << " rank=" << r;
+        EXPECT_EQ(starts[r], expected_begin) << "block_starts, n=" << n << " size=" << size << " rank=" << r;
         EXPECT_GE(b.size(), n / size);
         EXPECT_LE(b.size(), n / size + 1);
         expected_begin = b.end;
