@@ -3,19 +3,11 @@
 #include <algorithm>
 
 #include "corpus/row_rounds.hpp"
-#include "knn/topk.hpp"
+#include "knn/canonical_vector.hpp"
 
 namespace weave::order {
 
 namespace {
-
-/// The canonical similarity built for the widest vector unit present: its partial sums are
-/// independent lanes and the float products are exact in float64, so every build gives the same
-/// bits (test_canonical) while AVX2/AVX-512 lanes score a pair 2-4x faster than the SSE2 baseline.
-[[gnu::target_clones("avx512f", "avx2", "default")]] float pair_similarity(const float* a, const float* b,
-                                                                              std::int64_t d) {
-  return knn::canonical_similarity(a, b, d);
-}
 
 /// Asks for the cache lines of a record that will be scored soon: the records are scattered over
 /// the ends' arrays (tens of MB), and one record alone would wait on every miss in turn.
@@ -84,7 +76,7 @@ std::vector<float> score_pairs(const mpi::Comm& comm, std::int64_t num_docs, con
   const std::int64_t d = rows.dim();
   return score_with(
       comm, num_docs, rows.range(), d, [&](std::int64_t doc) { return rows.row(doc); },
-      [&](const float* a, const float* b) { return pair_similarity(a, b, d); }, pairs, batch_rows, rows_fetched);
+      [&](const float* a, const float* b) { return knn::canonical_similarity_fast(a, b, d); }, pairs, batch_rows, rows_fetched);
 }
 
 std::vector<float> estimate_pairs(const mpi::Comm& comm, std::int64_t num_docs, const RowSketches& sketches,
