@@ -41,13 +41,13 @@ Components connected_components(const mpi::Comm& comm, const order::LocalGraph& 
     ++out.iterations;
     // gf[v] = f[f[v]]: the owner of f[v] answers with its parent.
     for (std::size_t a = 0; a < active.size(); ++a) asked[a] = parent[active[a]];
-    const std::vector<std::int64_t> gp = mpi::ask_owners_in_rounds<std::int64_t>(
+    const auto gp = mpi::ask_owners_in_rounds<std::int64_t>(
         comm, asked, 1, owner, [&](std::int64_t id, std::int64_t* answer) { *answer = parent[id - first]; },
         keys_per_round);
     std::copy(parent.begin(), parent.end(), grandparent.begin());
     for (std::size_t a = 0; a < active.size(); ++a) grandparent[active[a]] = gp[a];
     // Every neighbour's grandparent, from its owner (a neighbour has an edge: it is active there).
-    const std::vector<std::int64_t> neighbor_gp = mpi::ask_owners_in_rounds<std::int64_t>(
+    const auto neighbor_gp = mpi::ask_owners_in_rounds<std::int64_t>(
         comm, neighbors, 1, owner, [&](std::int64_t id, std::int64_t* answer) { *answer = grandparent[id - first]; },
         keys_per_round);
 

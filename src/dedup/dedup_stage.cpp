@@ -41,7 +41,7 @@ void run_dedup_stage(const mpi::Comm& comm, const DedupConfig& config, const Com
     std::vector<std::int64_t> ids;
     for (const auto& g : largest)
       for (const auto& id : g["first_members"]) ids.push_back(id.get<std::int64_t>());
-    const std::vector<std::int64_t> user_ids = mpi::ask_owners<std::int64_t>(
+    const auto user_ids = mpi::ask_owners<std::int64_t>(
         comm, ids, 1, [&](std::int64_t id) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(id)); },
         [&](std::int64_t id, std::int64_t* answer) { *answer = corpus.doc_ids[id - corpus.range.begin]; });
     std::size_t at = 0;

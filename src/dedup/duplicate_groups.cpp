@@ -87,7 +87,7 @@ DuplicateGroups find_duplicate_groups(const mpi::Comm& comm, std::int64_t num_do
   std::vector<std::int64_t> roots_asked;
   for (std::int64_t v = 0; v < n_local; ++v)
     if (graph.degree(v) > 0) roots_asked.push_back(components.label[v]);
-  const std::vector<std::int64_t> answers = mpi::ask_owners<std::int64_t>(
+  const auto answers = mpi::ask_owners<std::int64_t>(
       comm, roots_asked, 2, owner, [&](std::int64_t id, std::int64_t* a) {
         a[0] = best_id[id - first];
         a[1] = members[id - first];

@@ -28,7 +28,7 @@ KeptSubset keep_documents(const mpi::Comm& comm, corpus::CorpusBlock corpus, con
   for (auto i : keep)
     for (int j = 0; j < k; ++j)
       if (const std::int64_t v = lists.neighbors[i * k + j]; v >= 0) asked.push_back(v);
-  const std::vector<std::int64_t> renamed = mpi::ask_owners<std::int64_t>(
+  const auto renamed = mpi::ask_owners<std::int64_t>(
       comm, asked, 1, [&](std::int64_t id) { return block_owner(n, p, GlobalId(id)); },
       [&](std::int64_t id, std::int64_t* answer) { *answer = new_id[id - range.begin]; });
 
@@ -65,9 +65,10 @@ KeptSubset keep_documents(const mpi::Comm& comm, corpus::CorpusBlock corpus, con
 std::vector<std::int64_t> original_ids_of(const mpi::Comm& comm, const KeptSubset& subset,
                                           const std::vector<std::int64_t>& subset_ids) {
   const std::int64_t n = subset.corpus.info.num_docs;
-  return mpi::ask_owners<std::int64_t>(
+  const auto ids = mpi::ask_owners<std::int64_t>(
       comm, subset_ids, 1, [&](std::int64_t id) { return block_owner(n, comm.size(), GlobalId(id)); },
       [&](std::int64_t id, std::int64_t* answer) { *answer = subset.original_ids[id - subset.corpus.range.begin]; });
+  return {ids.begin(), ids.end()};
 }
 
 }  // namespace weave::dedup

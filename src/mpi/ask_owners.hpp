@@ -10,11 +10,12 @@
 
 namespace weave::mpi {
 
-/// owner(key) -> rank; answer(key, T* out) writes `width` values for a key this rank owns. Keys
-/// for which owner() returns -1 are not sent; their answers stay value-initialised. Keys and
-/// answers travel in flat buffers (one copy into the message, one out of it).
+/// owner(key) -> rank; answer(key, T* out) writes all `width` values for a key this rank owns. Keys
+/// for which owner() returns -1 are not sent; their answers are value-initialised. Keys and
+/// answers travel in flat buffers (one copy into the message, one out of it), none zero-filled
+/// first (util/uninit_vector.hpp).
 template <typename T, typename Owner, typename Answer>
-std::vector<T> ask_owners(const Comm& comm, const std::vector<std::int64_t>& keys, std::size_t width, Owner&& owner,
+util::UninitVector<T> ask_owners(const Comm& comm, const std::vector<std::int64_t>& keys, std::size_t width, Owner&& owner,
                           Answer&& answer) {
   const auto p = static_cast<std::size_t>(comm.size());
   std::vector<int> where(keys.size());
@@ -25,7 +26,7 @@ std::vector<T> ask_owners(const Comm& comm, const std::vector<std::int64_t>& key
   }
   std::vector<std::int64_t> first(p + 1, 0);  // where each rank's keys start, in send order
   for (std::size_t r = 0; r < p; ++r) first[r + 1] = first[r] + ask_counts[r];
-  std::vector<std::int64_t> ask(static_cast<std::size_t>(first[p]));
+  util::UninitVector<std::int64_t> ask(static_cast<std::size_t>(first[p]));
   std::vector<std::int64_t> slot(keys.size(), -1);  // key j's place in the send (and answer) order
   {
     std::vector<std::int64_t> next(first.begin(), first.end() - 1);
@@ -33,24 +34,27 @@ std::vector<T> ask_owners(const Comm& comm, const std::vector<std::int64_t>& key
       if (where[j] >= 0) ask[slot[j] = next[where[j]]++] = keys[j];
   }
   std::vector<std::int64_t> asked_counts;
-  const std::vector<std::int64_t> asked = comm.alltoallv_flat(ask, ask_counts, &asked_counts);
+  const util::UninitVector<std::int64_t> asked = comm.alltoallv_flat(ask, ask_counts, &asked_counts);
   ask = {};
-  std::vector<T> reply(asked.size() * width);
+  util::UninitVector<T> reply(asked.size() * width);
   for (std::size_t x = 0; x < asked.size(); ++x) answer(asked[x], reply.data() + x * width);
   for (auto& c : asked_counts) c *= static_cast<std::int64_t>(width);
   std::vector<std::int64_t> reply_counts;
-  std::vector<T> replies = comm.alltoallv_flat(reply, asked_counts, &reply_counts);
+  util::UninitVector<T> replies = comm.alltoallv_flat(reply, asked_counts, &reply_counts);
   reply = {};
   // Answers come back in the order the keys were sent, so key j's answer is at slot[j]: when every
   // key was sent and in owner order already (ascending ids), that is the keys' order.
   bool in_order = true;
   for (std::size_t j = 0; j < keys.size() && in_order; ++j) in_order = slot[j] == static_cast<std::int64_t>(j);
   if (in_order) return replies;
-  std::vector<T> out(keys.size() * width);
-  for (std::size_t j = 0; j < keys.size(); ++j)
+  util::UninitVector<T> out(keys.size() * width);
+  for (std::size_t j = 0; j < keys.size(); ++j) {
+    const auto into = out.begin() + static_cast<std::ptrdiff_t>(j * width);
     if (slot[j] >= 0)
-      std::copy_n(replies.begin() + static_cast<std::ptrdiff_t>(slot[j] * static_cast<std::int64_t>(width)), width,
-                  out.begin() + static_cast<std::ptrdiff_t>(j * width));
+      std::copy_n(replies.begin() + static_cast<std::ptrdiff_t>(slot[j] * static_cast<std::int64_t>(width)), width, into);
+    else
+      std::fill_n(into, width, T{});
+  }
   return out;
 }
 
@@ -58,17 +62,17 @@ std::vector<T> ask_owners(const Comm& comm, const std::vector<std::int64_t>& key
 /// round, with an empty share once its keys are done): the exchange buffers stay bounded whatever
 /// the number of keys. Answers in the order of the keys, as ask_owners gives them.
 template <typename T, typename Owner, typename Answer>
-std::vector<T> ask_owners_in_rounds(const Comm& comm, const std::vector<std::int64_t>& keys, std::size_t width,
+util::UninitVector<T> ask_owners_in_rounds(const Comm& comm, const std::vector<std::int64_t>& keys, std::size_t width,
                                     Owner&& owner, Answer&& answer, std::int64_t keys_per_round) {
   const auto n = static_cast<std::int64_t>(keys.size());
   const std::int64_t rounds = comm.max((n + keys_per_round - 1) / keys_per_round);
   if (rounds <= 1) return ask_owners<T>(comm, keys, width, owner, answer);
-  std::vector<T> out;
+  util::UninitVector<T> out;
   out.reserve(keys.size() * width);
   for (std::int64_t r = 0; r < rounds; ++r) {
     const std::int64_t begin = std::min(n, r * keys_per_round), end = std::min(n, begin + keys_per_round);
     const std::vector<std::int64_t> part(keys.begin() + begin, keys.begin() + end);
-    const std::vector<T> got = ask_owners<T>(comm, part, width, owner, answer);
+    const util::UninitVector<T> got = ask_owners<T>(comm, part, width, owner, answer);
     out.insert(out.end(), got.begin(), got.end());
   }
   return out;

@@ -16,6 +16,7 @@
 
 #include "mpi/element_type.hpp"
 #include "mpi/traffic.hpp"
+#include "util/uninit_vector.hpp"
 
 namespace weave::mpi {
 
@@ -135,10 +136,11 @@ class Comm {
 
   /// The same over one flat buffer: the first send_counts[0] elements go to rank 0, the next
   /// send_counts[1] to rank 1, ...; returns what the ranks sent here, concatenated in rank order,
-  /// with their counts in *recv_counts. No per-rank vectors: for exchanges of bulk rows.
-  template <typename T>
-  std::vector<T> alltoallv_flat(const std::vector<T>& send, const std::vector<std::int64_t>& send_counts,
-                                std::vector<std::int64_t>* recv_counts) const;
+  /// with their counts in *recv_counts. No per-rank vectors: for exchanges of bulk rows (and no
+  /// zero fill of the received buffer, which the exchange writes in full).
+  template <typename T, typename Allocator>
+  util::UninitVector<T> alltoallv_flat(const std::vector<T, Allocator>& send, const std::vector<std::int64_t>& send_counts,
+                                       std::vector<std::int64_t>* recv_counts) const;
 
   /// Concatenation of every rank's values on `root` (empty elsewhere), any size (point to point,
   /// in pieces). Gathering on one rank is O(N) there: for tests, O(P) data, and the stages that
@@ -193,13 +195,14 @@ void Comm::alltoallv_into(const std::vector<std::vector<T>>& send, std::vector<s
   exchange(from, send_counts, into, recv_counts, element_type<T>());
 }
 
-template <typename T>
-std::vector<T> Comm::alltoallv_flat(const std::vector<T>& send, const std::vector<std::int64_t>& send_counts,
-                                    std::vector<std::int64_t>* recv_counts) const {
+template <typename T, typename Allocator>
+util::UninitVector<T> Comm::alltoallv_flat(const std::vector<T, Allocator>& send,
+                                           const std::vector<std::int64_t>& send_counts,
+                                           std::vector<std::int64_t>* recv_counts) const {
   *recv_counts = alltoall_counts(send_counts);
   std::int64_t total = 0;
   for (auto c : *recv_counts) total += c;
-  std::vector<T> recv(static_cast<std::size_t>(total));
+  util::UninitVector<T> recv(static_cast<std::size_t>(total));
   std::vector<const void*> from(static_cast<std::size_t>(size_));
   std::vector<void*> into(static_cast<std::size_t>(size_));
   for (std::int64_t r = 0, s_at = 0, r_at = 0; r < size_; s_at += send_counts[r], r_at += (*recv_counts)[r], ++r) {

@@ -40,17 +40,17 @@ class FlatBoxes {
   }
   std::int64_t* put(int rank) { return words_.data() + static_cast<std::size_t>(next_[rank]++) * fields_; }
   /// Collective: what the ranks put for this one, in rank order (this object is emptied).
-  std::vector<std::int64_t> exchange(const mpi::Comm& comm) {
+  util::UninitVector<std::int64_t> exchange(const mpi::Comm& comm) {
     for (auto& c : counts_) c *= static_cast<std::int64_t>(fields_);
     std::vector<std::int64_t> received_counts;
-    std::vector<std::int64_t> received = comm.alltoallv_flat(words_, counts_, &received_counts);
+    util::UninitVector<std::int64_t> received = comm.alltoallv_flat(words_, counts_, &received_counts);
     words_ = {};
     return received;
   }
 
  private:
   std::vector<std::int64_t> counts_, next_;
-  std::vector<std::int64_t> words_;
+  util::UninitVector<std::int64_t> words_;  ///< every record is put before the exchange
   std::size_t fields_;
 };
 
@@ -116,7 +116,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     std::int64_t* w = send.put(r.owner);
     w[0] = r.meeting, w[1] = key_bits(r.key), w[2] = r.end, w[3] = r.partner;
   }
-  std::vector<std::int64_t> arrived = send.exchange(comm);
+  util::UninitVector<std::int64_t> arrived = send.exchange(comm);
   const std::size_t arrivals = arrived.size() / 4;
   // `owner` becomes the end's owner, where the pairs go.
   auto registration = [&](std::size_t x) {
@@ -193,7 +193,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   Groups ends;
   std::vector<Offer> offers;
   {
-    const std::vector<std::int64_t> w = to_ends.exchange(comm);
+    const util::UninitVector<std::int64_t> w = to_ends.exchange(comm);
     offers = group_by<Offer>(
         w.size() / 2, mine.size(), [&](std::size_t x) { return static_cast<std::int64_t>(static_cast<std::uint64_t>(w[2 * x]) >> 32); },
         [&](std::size_t x) {
@@ -251,7 +251,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   // holder, then by the pair.
   std::vector<EndPair> out;
   {
-    const std::vector<std::int64_t> w = kept.exchange(comm);
+    const util::UninitVector<std::int64_t> w = kept.exchange(comm);
     Groups holders;
     out = group_by<EndPair>(
         w.size() / 2, mine.size(), [&](std::size_t x) { return EndPair{w[2 * x], w[2 * x + 1]}.holder() - mine.begin; },

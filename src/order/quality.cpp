@@ -19,8 +19,8 @@ namespace weave::order {
 namespace {
 
 /// Topics of arbitrary documents (empty when the corpus has none).
-std::vector<std::int32_t> fetch_topics(const mpi::Comm& comm, const corpus::CorpusBlock& corpus,
-                                       const std::vector<std::int64_t>& docs) {
+util::UninitVector<std::int32_t> fetch_topics(const mpi::Comm& comm, const corpus::CorpusBlock& corpus,
+                                              const std::vector<std::int64_t>& docs) {
   if (corpus.topics.empty()) return {};
   const BlockOwners owners(corpus.info.num_docs, comm.size());
   auto owner = [&](std::int64_t doc) { return owners(GlobalId(doc)); };
@@ -155,7 +155,7 @@ OrderQuality measure_order(const mpi::Comm& comm, const corpus::CorpusBlock& cor
   std::vector<std::int64_t> docs;
   if (comm.rank() > 0) docs.push_back(lasts[comm.rank() - 1]);
   docs.insert(docs.end(), order_block.begin(), order_block.end());
-  const std::vector<std::int32_t> doc_topics = fetch_topics(comm, corpus, docs);
+  const util::UninitVector<std::int32_t> doc_topics = fetch_topics(comm, corpus, docs);
   const std::size_t shift = comm.rank() > 0 ? 1 : 0;
 
   OrderQuality q;

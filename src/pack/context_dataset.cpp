@@ -41,7 +41,7 @@ constexpr std::int64_t kChunkBytes = std::int64_t{256} << 20;
 
 /// Lays out contexts [first, last) of the block at `tokens` (separators and padding written, one
 /// copy per segment) and copies their segments' tokens from the store; returns the tokens copied.
-std::int64_t fill_chunk(const ContextsBlock& b, const std::vector<std::int64_t>& where, std::int64_t first,
+std::int64_t fill_chunk(const ContextsBlock& b, std::span<const std::int64_t> where, std::int64_t first,
                         std::int64_t last, std::int64_t L, const DatasetIds& ids, const io::TokenType& type,
                         const std::string& contexts_path, const corpus::TokenStoreBlock& store,
                         std::vector<std::unique_ptr<io::TokenReader>>& readers, std::byte* tokens) {
@@ -92,7 +92,7 @@ DatasetWork write_context_dataset(const mpi::Comm& comm, const std::string& cont
   const double start = util::wall_seconds();
   const ContextsBlock b = ContextsFile::open(comm, contexts_path).read_block();
   // Where each segment's document sits in the store: (dataset, byte offset, tokens), from the document's owner.
-  const std::vector<std::int64_t> where = mpi::ask_owners<std::int64_t>(
+  const auto where = mpi::ask_owners<std::int64_t>(
       comm, b.doc_id, 3, [&](std::int64_t doc) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(doc)); },
       [&](std::int64_t doc, std::int64_t* a) {
         const corpus::TokenLocation at = store.locate(corpus, LocalId(doc - corpus.range.begin));

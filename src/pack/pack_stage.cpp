@@ -214,10 +214,12 @@ void run_pack_stage(const mpi::Comm& comm, const PackConfig& config, const Commo
   if (repetition.active || dedup) {
     // A removed document gets no copy: the stream is the order without it.
     std::vector<std::int64_t> kept(order.docs.size(), 1);
-    if (dedup)
-      kept = mpi::ask_owners<std::int64_t>(
+    if (dedup) {
+      const auto answers = mpi::ask_owners<std::int64_t>(
           comm, order.docs, 1, [&](std::int64_t d) { return block_owner(corpus.info.num_docs, comm.size(), GlobalId(d)); },
           [&](std::int64_t d, std::int64_t* out) { *out = dedup->kept[d - dedup->range.begin]; });
+      kept.assign(answers.begin(), answers.end());
+    }
     std::vector<std::int64_t> copies(kept);
     if (repetition.active) {
       const DocColumns own = fetch_columns(comm, corpus, order.docs);

@@ -18,9 +18,10 @@ namespace {
 /// owner of q); positions >= n answer n.
 std::vector<std::int64_t> lookup(const mpi::Comm& comm, std::int64_t n, BlockRange mine,
                                  const std::vector<std::int64_t>& table, const std::vector<std::int64_t>& queries) {
-  auto out = mpi::ask_owners<std::int64_t>(
+  const auto answers = mpi::ask_owners<std::int64_t>(
       comm, queries, 1, [&](std::int64_t q) { return q < n ? block_owner(n, comm.size(), GlobalId(q)) : -1; },
       [&](std::int64_t q, std::int64_t* v) { *v = table[q - mine.begin]; });
+  std::vector<std::int64_t> out(answers.begin(), answers.end());
   for (std::size_t j = 0; j < queries.size(); ++j)
     if (queries[j] >= n) out[j] = n;
   return out;

@@ -364,7 +364,7 @@ class RoundRunner {
   // Buffers reused over rounds.
   std::vector<std::vector<std::int64_t>> send_meta_, got_meta_, result_ids_, got_result_ids_;
   std::vector<std::vector<float>> result_sims_, got_sims_;
-  std::vector<float> send_rows_, got_rows_;
+  util::UninitVector<float> send_rows_, got_rows_;  // written in full after each resize
   std::vector<std::int64_t> got_ids_, picks_, pick_ids_;
   std::vector<std::pair<std::int64_t, std::int64_t>> kept_;  ///< (own row, tag) of the routes to this rank
   std::vector<std::pair<std::int64_t, std::int64_t>> local_;  ///< (list row, own row) of the own queries
