@@ -10,6 +10,7 @@
 
 #include "corpus/corpus.hpp"
 #include "mpi/comm.hpp"
+#include "util/uninit_vector.hpp"
 #include "weave/config.hpp"
 
 namespace weave::corpus {
@@ -18,7 +19,7 @@ namespace weave::corpus {
 class SomeRows {
  public:
   SomeRows() = default;
-  SomeRows(BlockRange range, std::int64_t dim, std::vector<std::int64_t> docs, std::vector<float> rows);
+  SomeRows(BlockRange range, std::int64_t dim, std::vector<std::int64_t> docs, util::UninitVector<float> rows);
 
   std::int64_t dim() const { return dim_; }
   /// The documents this rank owns (of which some are held).
@@ -42,7 +43,7 @@ class SomeRows {
   BlockRange range_;
   std::int64_t dim_ = 0;
   std::vector<std::int64_t> docs_;
-  std::vector<float> rows_;          ///< docs_.size() x dim_
+  util::UninitVector<float> rows_;   ///< docs_.size() x dim_
   [[noreturn]] static void not_held(std::int64_t doc);
   std::vector<std::int32_t> index_;  ///< per owned document: its row in rows_, or -1
 };

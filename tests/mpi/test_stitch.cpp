@@ -138,7 +138,7 @@ struct PairsFixture {
       owned.push_back(a);
     }
   }
-  corpus::SomeRows held() const { return corpus::SomeRows(block.range, d, owned, block.embeddings); }
+  corpus::SomeRows held() const { return corpus::SomeRows(block.range, d, owned, {block.embeddings.begin(), block.embeddings.end()}); }
 };
 
 TEST(PairSimilarity, EqualsTheCanonicalSimilarityWithAnyFetchBatch) {
