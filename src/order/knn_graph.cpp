@@ -70,6 +70,8 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
   // records a few ahead are prefetched: at 10^7 documents these two loops were most of the build,
   // waiting on cache and TLB misses one record at a time. `stride`: the words of a record.
   constexpr std::size_t kFar = 16, kNear = 8;
+  // Buckets of at most this many records take one sort and a scan for repeats (below).
+  constexpr std::size_t kFewSlots = 64;
   util::LargeVector<std::int64_t> first(static_cast<std::size_t>(n_local + 1), 0);
   auto count_records = [&](const std::int64_t* r, std::size_t records, std::size_t stride) {
     for (std::size_t x = 0; x < records; ++x) {
@@ -122,14 +124,33 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
   std::vector<Directed> bucket;
   g.offsets.assign(static_cast<std::size_t>(n_local + 1), 0);
   std::int64_t kept = 0;
+  // The greedy's edge order among one document's edges: weight descending, then the neighbour's id
+  // (the pair's (smaller, larger) ids order like the neighbours, whichever side of doc they lie).
+  auto heavier = [](const Directed& x, const Directed& y) { return x.w != y.w ? x.w > y.w : x.to < y.to; };
   for (std::int64_t i = 0; i < n_local; ++i) {
     bucket.clear();
     for (std::int64_t s = first[i]; s < first[i + 1]; ++s) bucket.push_back({g.neighbor[s], g.weight[s]});
-    std::sort(bucket.begin(), bucket.end(), [](const Directed& x, const Directed& y) { return x.to != y.to ? x.to < y.to : x.w > y.w; });
-    const auto last = std::unique(bucket.begin(), bucket.end(), [](const Directed& x, const Directed& y) { return x.to == y.to; });
-    // The greedy's edge order among one document's edges: weight descending, then the neighbour's
-    // id (the pair's (smaller, larger) ids order like the neighbours, whichever side of doc they lie).
-    std::sort(bucket.begin(), last, [](const Directed& x, const Directed& y) { return x.w != y.w ? x.w > y.w : x.to < y.to; });
+    auto last = bucket.begin();
+    if (bucket.size() <= kFewSlots) {
+      // One sort, then each neighbour at its first place (its largest weight). An edge listed from
+      // both sides has one weight (similarity is symmetric), so its copies are neighbours in this
+      // order; any other repeat is found by a scan of the kept edges, which a mask of the kept
+      // neighbours' low id bits spares most new ones. (Two sorts, by neighbour to drop the repeats
+      // and then by weight, were a quarter of the kNN graph's build.)
+      std::sort(bucket.begin(), bucket.end(), heavier);
+      std::uint64_t seen = 0;
+      for (auto e = bucket.begin(); e != bucket.end(); ++e) {
+        const std::uint64_t bit = std::uint64_t{1} << (static_cast<std::uint64_t>(e->to) & 63);
+        if (last != bucket.begin() && (last - 1)->to == e->to) continue;
+        if ((seen & bit) != 0 && std::any_of(bucket.begin(), last, [&](const Directed& k) { return k.to == e->to; })) continue;
+        seen |= bit;
+        *last++ = *e;
+      }
+    } else {
+      std::sort(bucket.begin(), bucket.end(), [](const Directed& x, const Directed& y) { return x.to != y.to ? x.to < y.to : x.w > y.w; });
+      last = std::unique(bucket.begin(), bucket.end(), [](const Directed& x, const Directed& y) { return x.to == y.to; });
+      std::sort(bucket.begin(), last, heavier);
+    }
     for (auto e = bucket.begin(); e != last; ++e, ++kept) {
       g.neighbor[kept] = e->to, g.weight[kept] = e->w;
       g.local_slots += range.contains(GlobalId(e->to)) ? 1 : 0;
