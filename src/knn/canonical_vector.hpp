@@ -4,7 +4,7 @@
 // and the compilers vectorise that order poorly: each partial takes four consecutive elements, so
 // the lanes that hold eight partials need elements four apart. The AVX-512 code gathers them with
 // two-source permutes, multiplies in float64 (exact for float products) and adds in the same order:
-// the same bits, 2.7x faster than the compiler's AVX-512 code at d = 768 from cache.
+// the same bits, 1.8x faster than the compiler's AVX-512 code at d = 768 from cache (0.44 -> 0.24 us).
 #pragma once
 
 #include <cstdint>
