@@ -307,7 +307,7 @@ void read_row_runs_raw(const File& file, const std::string& dataset, const std::
   // Collective for HDF5 (every rank calls, its metadata reads stay collective), but each rank reads
   // its own runs with independent MPI-IO calls: a collective read of scattered rows makes the
   // aggregators read the union of every rank's span, about the whole file. The path ends' rows of
-  // 2M x 768 at 16 ranks (a third of the documents): 1.9-3.8 s collectively, 0.3-0.4 s this way.
+  // 2M x 768 at 16 ranks (a third of the documents): 1.9-3.8 s collectively, 0.4-0.5 s this way.
   Handle dxpl = collective_transfer();
   checked_status(H5Pset_dxpl_mpio_collective_opt(dxpl.get(), H5FD_MPIO_INDIVIDUAL_IO), "H5Pset_dxpl_mpio_collective_opt");
   checked_status(H5Dread(dset.get(), mem_type, mspace.get(), fspace.get(), dxpl.get(), out),
