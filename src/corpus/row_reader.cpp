@@ -43,7 +43,7 @@ double stored_bytes(const std::string& dtype) {
 
 /// Reads `runs` of one shard's /embeddings (shard rows, ascending) into out as float32.
 void read_runs(const io::File& file, const Shard& shard, const std::vector<io::RowRun>& runs, std::int64_t d,
-               float* out, std::vector<std::uint16_t>& staging) {
+               float* out, util::UninitVector<std::uint16_t>& staging) {
   const bool bf16 = shard.embedding_dtype == "bfloat16", f16 = shard.embedding_dtype == "float16";
   if (!bf16 && !f16) {
     io::read_row_runs(file, "/embeddings", runs, d, out);  // HDF5 converts float64
@@ -123,7 +123,7 @@ SomeRows RowReader::read_rows(std::vector<std::int64_t> docs) {
   const double row_bytes = static_cast<double>(d) * 4;
   const auto gap = static_cast<std::int64_t>(kGapBytes / row_bytes);
   util::UninitVector<float> staged;
-  std::vector<std::uint16_t> staging;
+  util::UninitVector<std::uint16_t> staging;  // written in full by each read
   std::size_t next = 0;
   for (const Shard& shard : info.shards) {
     if (shard.rows == 0) continue;
