@@ -275,7 +275,7 @@ class Greedy {
     // The ends' edges lead to random documents: the slot at an end's cursor is prefetched two
     // steps ahead, then its neighbour's degree one step ahead (at 10^7 documents the degree check
     // was a quarter of the greedy, one cache miss at a time).
-    constexpr std::size_t kAhead = 16;
+    constexpr std::size_t kAhead = 8;
     const std::size_t active = active_.size();
     std::size_t kept = 0;
     for (std::size_t x = 0; x < active; ++x) {
@@ -303,31 +303,30 @@ class Greedy {
       const Edge& b = best_[i];
       post_indexed(out, partner_[i], bits(b.weight), b.a, b.b);
     }
-    // Below, records name random documents: what they will read is prefetched kAhead records on
-    // (past the caches, at 10^7 documents, each read was a memory latency waited on in turn).
-    const std::size_t kept_active = active_.size();
-    for (std::size_t x = 0; x < kept_active; ++x) {
-      if (x + kAhead < kept_active) {
-        const std::int64_t p = partner_[active_[x + kAhead]];
-        if (is_local(p)) __builtin_prefetch(&best_[local(p)]);
-      }
-      const std::int64_t i = active_[x];
+    for (std::int64_t i : active_) {
       fragment_best_[i] = best_[i];
       if (partner_[i] != self_base + i && is_local(partner_[i])) {
         const Edge& other = best_[local(partner_[i])];
         if (heavier(other, fragment_best_[i])) fragment_best_[i] = other;
       }
     }
-    const Boxes& partner_bests = exchange(out);
-    const std::vector<PartnerBest>& bests = by_window(partner_bests_, [&](auto&& sink) {
-      for (const auto& part : partner_bests)
-        for (std::size_t x = 0; x + 2 < part.size(); x += 3)
-          sink(index_of(part[x]), PartnerBest{index_of(part[x]), Edge{weight_of(low_of(part[x])), part[x + 1], part[x + 2]}});
-    });
-    for (const auto& [i, other] : bests) {
-      if (!best_[i].valid()) continue;  // an inactive end: nothing to propose or accept
+    auto take_partner_best = [&](std::int64_t i, const Edge& other) {
+      if (!best_[i].valid()) return;  // an inactive end: nothing to propose or accept
       auto& fb = fragment_best_[i];
       if (heavier(other, fb)) fb = other;
+    };
+    const Boxes& partner_bests = exchange(out);
+    if (windowed()) {
+      for (const PartnerBest& record : by_window(partner_bests_, [&](auto&& sink) {
+             for (const auto& part : partner_bests)
+               for (std::size_t x = 0; x + 2 < part.size(); x += 3)
+                 sink(index_of(part[x]), PartnerBest{index_of(part[x]), Edge{weight_of(low_of(part[x])), part[x + 1], part[x + 2]}});
+           }))
+        take_partner_best(record.i, record.edge);
+    } else {
+      for (const auto& part : partner_bests)
+        for (std::size_t x = 0; x + 2 < part.size(); x += 3)
+          take_partner_best(index_of(part[x]), Edge{weight_of(low_of(part[x])), part[x + 1], part[x + 2]});
     }
 
     // 2. Proposals from the end incident to its fragment's best edge.
@@ -344,31 +343,38 @@ class Greedy {
     // 3. Mutual proposals are accepted; 4. partner updates and interior notices.
     std::int64_t accepted = 0;
     Boxes& updates = update_boxes();
-    const Boxes& received = exchange(out);
-    const std::vector<Proposal>& proposals = by_window(proposals_, [&](auto&& sink) {
-      for (int r = 0; r < comm_.size(); ++r)
-        for (std::size_t x = 0; x + 1 < received[r].size(); x += 2) {
-          const std::int64_t i = index_of(received[r][x]);
-          sink(i, Proposal{i, first_of_[r] + low_of(received[r][x]), received[r][x + 1]});
-        }
-    });
-    const std::size_t count = proposals.size();
-    for (std::size_t x = 0; x < count; ++x) {
-      if (x + kAhead < count) {
-        const std::int64_t ahead = proposals[x + kAhead].i;
-        __builtin_prefetch(&degree_[ahead]);
-        __builtin_prefetch(&best_[ahead]);
-        __builtin_prefetch(&fragment_best_[ahead]);
-        __builtin_prefetch(&partner_[ahead]);
-        __builtin_prefetch(&links_[2 * ahead]);
-      }
-      const auto [i, from, from_partner] = proposals[x];
+    auto take_proposal = [&](std::int64_t i, std::int64_t from, std::int64_t from_partner) {
       const std::int64_t y = self_base + i;
       const Edge& fb = fragment_best_[i];
       if (degree_[i] >= 2 || !best_[i].valid() || !fb.valid() || fb.other(y) != from || (fb.a != y && fb.b != y))
-        continue;
+        return;
       accept(i, from, from_partner, updates);
       if (y < from) ++accepted;
+    };
+    const Boxes& proposals = exchange(out);
+    if (windowed()) {
+      const std::vector<Proposal>& grouped = by_window(proposals_, [&](auto&& sink) {
+        for (int r = 0; r < comm_.size(); ++r)
+          for (std::size_t x = 0; x + 1 < proposals[r].size(); x += 2) {
+            const std::int64_t i = index_of(proposals[r][x]);
+            sink(i, Proposal{i, first_of_[r] + low_of(proposals[r][x]), proposals[r][x + 1]});
+          }
+      });
+      for (std::size_t x = 0; x < grouped.size(); ++x) {
+        if (x + kAhead < grouped.size()) {
+          const std::int64_t ahead = grouped[x + kAhead].i;
+          __builtin_prefetch(&degree_[ahead]);
+          __builtin_prefetch(&best_[ahead]);
+          __builtin_prefetch(&fragment_best_[ahead]);
+          __builtin_prefetch(&partner_[ahead]);
+          __builtin_prefetch(&links_[2 * ahead]);
+        }
+        take_proposal(grouped[x].i, grouped[x].from, grouped[x].from_partner);
+      }
+    } else {
+      for (int r = 0; r < comm_.size(); ++r)
+        for (std::size_t x = 0; x + 1 < proposals[r].size(); x += 2)
+          take_proposal(index_of(proposals[r][x]), first_of_[r] + low_of(proposals[r][x]), proposals[r][x + 1]);
     }
     tell_interior(updates);
     apply_updates(exchange(updates));
@@ -381,36 +387,55 @@ class Greedy {
   static constexpr std::int64_t kPartnerUpdate = std::numeric_limits<std::int64_t>::min();
 
   void apply_updates(const std::vector<std::vector<std::int64_t>>& received) {
-    const std::vector<Notice>& notices = by_window(notices_, [&](auto&& sink) {
-      for (int r = 0; r < comm_.size(); ++r) {
-        const auto& part = received[r];
-        std::size_t x = 0;
-        for (; x < part.size() && part[x] < 0; x += 2) {}  // partner updates (below)
-        for (; x < part.size(); ++x) {
-          WEAVE_ASSERT(part[x] >= 0, "greedy: a partner update after an interior notice");
-          sink(index_of(part[x]), Notice{index_of(part[x]), first_of_[r] + low_of(part[x])});
-        }
-      }
-    });
+    // Notices hit random documents: past the caches (10^7 documents) each costs a few memory
+    // latencies, so the rows they need are prefetched two steps ahead (offsets 16 notices ahead,
+    // then the slots 8 ahead, once their offset has arrived).
+    constexpr std::size_t kFar = 16, kNear = 8;
+    auto take_notice = [&](std::int64_t i, std::int64_t from) {
+      // The document will take no more edges (and needs no notice from us).
+      const std::int64_t slot = g_.slot_of(i, from);
+      if (slot >= 0) dead_[slot] = kNeighborInterior;
+    };
+    // Each part: its partner updates (two words, the first flagged), then its notices (one word).
+    auto notices_at = [](const std::vector<std::int64_t>& part) {
+      std::size_t x = 0;
+      while (x < part.size() && part[x] < 0) x += 2;
+      return x;
+    };
     for (const auto& part : received)
       for (std::size_t x = 0; x < part.size() && part[x] < 0; x += 2) partner_[index_of(part[x])] = part[x + 1];
-    // The slots a notice searches are prefetched kAhead notices on (offsets twice as far).
-    constexpr std::size_t kAhead = 8;
-    const std::size_t count = notices.size();
-    for (std::size_t x = 0; x < count; ++x) {
-      if (x + 2 * kAhead < count) __builtin_prefetch(&g_.offsets[notices[x + 2 * kAhead].i]);
-      if (x + kAhead < count) {
-        const std::int64_t s = g_.offsets[notices[x + kAhead].i];
-        __builtin_prefetch(&g_.neighbor[s]);
-        __builtin_prefetch(&dead_[s]);
+    if (windowed()) {
+      const std::vector<Notice>& grouped = by_window(notices_, [&](auto&& sink) {
+        for (int r = 0; r < comm_.size(); ++r)
+          for (std::size_t x = notices_at(received[r]); x < received[r].size(); ++x)
+            sink(index_of(received[r][x]), Notice{index_of(received[r][x]), first_of_[r] + low_of(received[r][x])});
+      });
+      for (std::size_t x = 0; x < grouped.size(); ++x) {
+        if (x + kFar < grouped.size()) __builtin_prefetch(&g_.offsets[grouped[x + kFar].i]);
+        if (x + kNear < grouped.size()) {
+          const std::int64_t s = g_.offsets[grouped[x + kNear].i];
+          __builtin_prefetch(&g_.neighbor[s]);
+          __builtin_prefetch(&dead_[s]);
+        }
+        take_notice(grouped[x].i, grouped[x].from);
       }
-      // The document will take no more edges (and needs no notice from us).
-      const std::int64_t slot = g_.slot_of(notices[x].i, notices[x].from);
-      if (slot >= 0) dead_[slot] = kNeighborInterior;
+      return;
+    }
+    for (int r = 0; r < comm_.size(); ++r) {
+      const auto& part = received[r];
+      for (std::size_t x = notices_at(part); x < part.size(); ++x) {
+        if (x + kFar < part.size()) __builtin_prefetch(&g_.offsets[index_of(part[x + kFar])]);
+        if (x + kNear < part.size()) {
+          const std::int64_t s = g_.offsets[index_of(part[x + kNear])];
+          __builtin_prefetch(&g_.neighbor[s]);
+          __builtin_prefetch(&dead_[s]);
+        }
+        take_notice(index_of(part[x]), first_of_[r] + low_of(part[x]));
+      }
     }
   }
 
-  /// Records received about owned documents, as the rounds process them.
+  /// Records received about owned documents, grouped by window (below).
   struct PartnerBest {  ///< the best edge of end i's partner
     std::int64_t i;
     Edge edge;
@@ -421,23 +446,30 @@ class Greedy {
   struct Notice {  ///< owned document i's neighbour `from` became interior
     std::int64_t i, from;
   };
-  /// The records visit(sink) gives (sink(i, record) for each, i the owned document it is about),
-  /// grouped by windows of 2^kWindowBits owned documents, windows ascending, arrival order within
-  /// one: a counting sort on i's high bits, one pass. A window's state (~1.5 MiB) then stays in
-  /// the caches while its records are processed; in arrival order they hit random documents, each
-  /// a few cache misses at 10^7 documents (a full sort by document, two radix passes, cost more
-  /// than it saved; windows of 2^8 to 2^18 documents measured alike). Only for records whose
-  /// processing does not depend on their order: in a round a document takes at most one edge and
-  /// one partner update, and interior notices only mark slots dead.
-  static constexpr int kWindowBits = 14;
+  /// Whether the rounds group their received records by window: where the per-document state
+  /// (degree, partner, links, best edges, slots: ~90 bytes a document) outgrows the caches. In
+  /// arrival order the records (partner bests, proposals, interior notices) name random owned
+  /// documents, each a few cache and TLB misses at 10^7 documents; grouped, a window's state stays
+  /// cached while its records are processed. Below options_.windowed_docs (2^18) documents a rank
+  /// the copy is not paid back (it cost up to 16% of the greedy at 5 * 10^4).
+  bool windowed() const { return n_ >= options_.windowed_docs; }
+  /// The records visit(sink) gives (sink(i, record), i the owned document it is about), grouped by
+  /// windows of 2^window_bits owned documents (2^14), windows ascending, arrival order within one:
+  /// a counting sort on i's high bits, one pass into `out`. A full sort by document (two radix
+  /// passes) cost more than it saved; windows of 2^8 to 2^18 documents measured alike; the whole
+  /// round's records at once, since chunks of 2^20 records each grouped alone lost most of the
+  /// gain. Only for records whose processing does not depend on their order: in a round a
+  /// document takes at most one edge and one partner update, a partner's best edge is a maximum,
+  /// and a notice only marks a slot dead.
   template <typename Record, typename Visit>
   const std::vector<Record>& by_window(std::vector<Record>& out, Visit&& visit) {
-    const std::size_t windows = static_cast<std::size_t>(n_ >> kWindowBits) + 1;
+    const int bits = options_.window_bits;
+    const std::size_t windows = static_cast<std::size_t>(n_ >> bits) + 1;
     window_start_.assign(windows + 1, 0);
-    visit([&](std::int64_t i, const Record&) { ++window_start_[static_cast<std::size_t>(i >> kWindowBits) + 1]; });
+    visit([&](std::int64_t i, const Record&) { ++window_start_[static_cast<std::size_t>(i >> bits) + 1]; });
     for (std::size_t w = 0; w < windows; ++w) window_start_[w + 1] += window_start_[w];
     out.resize(window_start_[windows]);
-    visit([&](std::int64_t i, const Record& record) { out[window_start_[static_cast<std::size_t>(i >> kWindowBits)]++] = record; });
+    visit([&](std::int64_t i, const Record& record) { out[window_start_[static_cast<std::size_t>(i >> bits)]++] = record; });
     return out;
   }
 

@@ -29,6 +29,11 @@ struct GreedyOptions {
   /// when they are spread (measured in docs/benchmarks.md: at a share of 1/2 it took 0.2 s to accept
   /// 10% of the edges and saved no round).
   double local_pass_share = 0.75;
+  /// From this many documents on a rank, each round groups the records it receives by windows of
+  /// 2^window_bits owned documents before processing them (their state then stays cached; below,
+  /// in arrival order: the copy would cost more than it saves). Tests force small windows.
+  std::int64_t windowed_docs = std::int64_t{1} << 18;
+  int window_bits = 14;
 };
 
 struct GreedyStats {

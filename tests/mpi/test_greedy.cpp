@@ -176,6 +176,14 @@ order::GreedyStats expect_equals_oracle(const mpi::Comm& comm, const WholeLists&
   return cover.stats;
 }
 
+/// Options that make the rounds group their records by windows of 8 documents.
+order::GreedyOptions small_windows() {
+  order::GreedyOptions options;
+  options.windowed_docs = 0;
+  options.window_bits = 3;
+  return options;
+}
+
 TEST(DistributedGreedy, RandomGraphs) {
   mpi::Comm comm;
   for (std::uint64_t seed : {1, 2, 3}) expect_equals_oracle(comm, random_lists(2000, 6, 100000, seed), "random");
@@ -192,6 +200,14 @@ TEST(DistributedGreedy, RandomGraphs) {
   order::GreedyOptions with_local_pass;
   with_local_pass.local_pass_share = 0;
   for (std::uint64_t seed : {13, 14}) expect_equals_oracle(comm, random_lists(2000, 6, 100000, seed), "random, rank-local pass forced", with_local_pass);
+  // The rounds' records grouped by windows of 8 documents (by default only from 2^18 documents a
+  // rank), in the rounds and in the tail's notices: the order of processing must not matter.
+  for (std::uint64_t seed : {15, 16})
+    expect_equals_oracle(comm, random_lists(2000, 6, 100000, seed), "random, records by window", small_windows());
+  order::GreedyOptions windows_and_tail = small_windows();
+  windows_and_tail.tail_fraction = 1.1;
+  windows_and_tail.tail_batch_slots = 40;
+  expect_equals_oracle(comm, random_lists(1500, 5, 100000, 17), "random, by window, tail in batches", windows_and_tail);
 }
 
 TEST(DistributedGreedy, RankLocalPassWhenMostEdgesAreLocal) {
@@ -265,12 +281,14 @@ TEST(DistributedGreedy, ClusteredGraphs) {
   order::GreedyOptions without_local_pass;
   without_local_pass.local_pass_share = 2;
   expect_equals_oracle(comm, random_lists(3000, 10, 1000000, 4, 17), "clustered, no rank-local pass", without_local_pass);
+  expect_equals_oracle(comm, random_lists(3000, 10, 1000000, 6, 17), "clustered, records by window", small_windows());
 }
 
 TEST(DistributedGreedy, TieHeavyGraphs) {
   mpi::Comm comm;
   expect_equals_oracle(comm, random_lists(2000, 8, 3, 6), "3 weight levels");
   expect_equals_oracle(comm, random_lists(2000, 8, 1, 7), "all weights equal", {0.0, 100000});
+  expect_equals_oracle(comm, random_lists(2000, 8, 3, 6), "3 weight levels, records by window", small_windows());
   expect_equals_oracle(comm, random_lists(7, 10, 2, 8), "fewer documents than k+1");
 }
 
