@@ -276,9 +276,8 @@ class Greedy {
     }
     // The ends' edges lead to random documents: the slot at an end's cursor is prefetched two
     // steps ahead, then its neighbour's degree one step ahead (at 10^7 documents the degree check
-    // was a quarter of the greedy, one cache miss at a time). Where the state outgrows the caches
-    // (windowed()), twice as far: 10^7 greedy 9.6 -> 9.0-9.3 s with the partner's best below.
-    const std::size_t kAhead = windowed() ? 16 : 8;
+    // was a quarter of the greedy, one cache miss at a time).
+    constexpr std::size_t kAhead = 8;
     const std::size_t active = active_.size();
     std::size_t kept = 0;
     for (std::size_t x = 0; x < active; ++x) {
@@ -307,8 +306,10 @@ class Greedy {
       post_indexed(out, partner_[i], bits(b.weight), b.a, b.b);
     }
     for (std::size_t x = 0; x < kept; ++x) {
+      // Where windowed(), a random document's best edge is prefetched: 10^7 greedy 9.5-9.6 ->
+      // 9.3 s.
       if (windowed() && x + kAhead < kept) {
-        const std::int64_t ahead = partner_[active_[x + kAhead]];  // a random document's best edge
+        const std::int64_t ahead = partner_[active_[x + kAhead]];
         if (is_local(ahead)) __builtin_prefetch(&best_[local(ahead)]);
       }
       const std::int64_t i = active_[x];
@@ -399,9 +400,10 @@ class Greedy {
     // latencies, so the rows they need are prefetched two steps ahead (offsets 16 notices ahead,
     // then the slots 8 ahead, once their offset has arrived).
     constexpr std::size_t kFar = 16, kNear = 8;
-    auto take_notice = [&](std::int64_t i, std::int64_t from) {
+    auto take_notice = [&](std::int64_t word, std::int64_t sender_first) {
+      WEAVE_ASSERT(word >= 0, "greedy: a partner update after an interior notice");
       // The document will take no more edges (and needs no notice from us).
-      const std::int64_t slot = g_.slot_of(i, from);
+      const std::int64_t slot = g_.slot_of(index_of(word), sender_first + low_of(word));
       if (slot >= 0) dead_[slot] = kNeighborInterior;
     };
     // Each part: its partner updates (two words, the first flagged), then its notices (one word).
@@ -416,16 +418,16 @@ class Greedy {
       const std::vector<Notice>& grouped = by_window(notices_, [&](auto&& sink) {
         for (int r = 0; r < comm_.size(); ++r)
           for (std::size_t x = notices_at(received[r]); x < received[r].size(); ++x)
-            sink(index_of(received[r][x]), Notice{index_of(received[r][x]), first_of_[r] + low_of(received[r][x])});
+            sink(index_of(received[r][x]), Notice{received[r][x], first_of_[r]});
       });
       for (std::size_t x = 0; x < grouped.size(); ++x) {
-        if (x + kFar < grouped.size()) __builtin_prefetch(&g_.offsets[grouped[x + kFar].i]);
+        if (x + kFar < grouped.size()) __builtin_prefetch(&g_.offsets[index_of(grouped[x + kFar].word)]);
         if (x + kNear < grouped.size()) {
-          const std::int64_t s = g_.offsets[grouped[x + kNear].i];
+          const std::int64_t s = g_.offsets[index_of(grouped[x + kNear].word)];
           __builtin_prefetch(&g_.neighbor[s]);
           __builtin_prefetch(&dead_[s]);
         }
-        take_notice(grouped[x].i, grouped[x].from);
+        take_notice(grouped[x].word, grouped[x].sender_first);
       }
       return;
     }
@@ -438,7 +440,7 @@ class Greedy {
           __builtin_prefetch(&g_.neighbor[s]);
           __builtin_prefetch(&dead_[s]);
         }
-        take_notice(index_of(part[x]), first_of_[r] + low_of(part[x]));
+        take_notice(part[x], first_of_[r]);
       }
     }
   }
@@ -451,8 +453,8 @@ class Greedy {
   struct Proposal {  ///< to end i, from document `from`, whose partner is from_partner
     std::int64_t i, from, from_partner;
   };
-  struct Notice {  ///< owned document i's neighbour `from` became interior
-    std::int64_t i, from;
+  struct Notice {  ///< as received (the owned document's index, the sender's), the sender's first document
+    std::int64_t word, sender_first;
   };
   /// Whether the rounds group their received records by window: where the per-document state
   /// (degree, partner, links, best edges, slots: ~90 bytes a document) outgrows the caches. In
