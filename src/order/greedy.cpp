@@ -406,18 +406,19 @@ class Greedy {
       const std::int64_t slot = g_.slot_of(index_of(word), sender_first + low_of(word));
       if (slot >= 0) dead_[slot] = kNeighborInterior;
     };
-    // Each part: its partner updates (two words, the first flagged), then its notices (one word).
-    auto notices_at = [](const std::vector<std::int64_t>& part) {
+    // Each part: its partner updates (two words, the first flagged), applied here, then its
+    // notices (one word each), from notices_at[r] on.
+    std::vector<std::size_t> notices_at(received.size());
+    for (std::size_t r = 0; r < received.size(); ++r) {
+      const auto& part = received[r];
       std::size_t x = 0;
-      while (x < part.size() && part[x] < 0) x += 2;
-      return x;
-    };
-    for (const auto& part : received)
-      for (std::size_t x = 0; x < part.size() && part[x] < 0; x += 2) partner_[index_of(part[x])] = part[x + 1];
+      for (; x < part.size() && part[x] < 0; x += 2) partner_[index_of(part[x])] = part[x + 1];
+      notices_at[r] = x;
+    }
     if (windowed()) {
       const std::vector<Notice>& grouped = by_window(notices_, [&](auto&& sink) {
         for (int r = 0; r < comm_.size(); ++r)
-          for (std::size_t x = notices_at(received[r]); x < received[r].size(); ++x)
+          for (std::size_t x = notices_at[r]; x < received[r].size(); ++x)
             sink(index_of(received[r][x]), Notice{received[r][x], first_of_[r]});
       });
       for (std::size_t x = 0; x < grouped.size(); ++x) {
@@ -433,7 +434,7 @@ class Greedy {
     }
     for (int r = 0; r < comm_.size(); ++r) {
       const auto& part = received[r];
-      for (std::size_t x = notices_at(part); x < part.size(); ++x) {
+      for (std::size_t x = notices_at[r]; x < part.size(); ++x) {
         if (x + kFar < part.size()) __builtin_prefetch(&g_.offsets[index_of(part[x + kFar])]);
         if (x + kNear < part.size()) {
           const std::int64_t s = g_.offsets[index_of(part[x + kNear])];
