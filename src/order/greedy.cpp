@@ -533,14 +533,20 @@ class Greedy {
       became_interior_.clear();
       return;
     }
+    // A document's slots, links and dead marks are asked for ahead (the links too: without them,
+    // a quarter of this loop at 10^7 documents waited on that one load).
     constexpr std::size_t kFar = 16, kNear = 8;
     const std::size_t count = became_interior_.size();
     for (std::size_t x = 0; x < count; ++x) {
-      if (x + kFar < count) __builtin_prefetch(&g_.offsets[became_interior_[x + kFar]]);
+      if (x + kFar < count) {
+        __builtin_prefetch(&g_.offsets[became_interior_[x + kFar]]);
+        __builtin_prefetch(&links_[2 * became_interior_[x + kFar]]);
+      }
       if (x + kNear < count) {
         const std::int64_t s = g_.offsets[became_interior_[x + kNear]];
         __builtin_prefetch(&g_.neighbor[s]);
         __builtin_prefetch(&g_.neighbor[s] + 8);
+        __builtin_prefetch(&g_.neighbor[s] + 16);
         __builtin_prefetch(&dead_[s]);
       }
       const std::int64_t i = became_interior_[x];
