@@ -278,9 +278,10 @@ class Greedy {
       active_built_ = true;
     }
     // The ends' edges lead to random documents: the slot at an end's cursor is prefetched two
-    // steps ahead, then its neighbour's degree one step ahead (at 10^7 documents the degree check
-    // was a quarter of the greedy, one cache miss at a time).
-    constexpr std::size_t kAhead = 8;
+    // steps ahead, then its neighbour's interior bit one step ahead (at 10^7 documents the degree
+    // check was a quarter of the greedy, one cache miss at a time). A step of 16 records: the 10^7
+    // greedy ~2% faster than with 8 (six alternating pairs, every one), 1M alike.
+    constexpr std::size_t kAhead = 16;
     const std::size_t active = active_.size();
     std::size_t kept = 0;
     for (std::size_t x = 0; x < active; ++x) {
