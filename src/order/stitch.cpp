@@ -136,11 +136,18 @@ class Stitcher {
   int degree(std::int64_t i) const { return (links_[2 * i] >= 0 ? 1 : 0) + (links_[2 * i + 1] >= 0 ? 1 : 0); }
 
   /// The ends, and their dense numbering (rank order, then id order) that the exact search and
-  /// each level's greedy run on: rank r numbers [ends_offsets_[r], ends_offsets_[r + 1]).
+  /// each level's greedy run on: rank r numbers [ends_offsets_[r], ends_offsets_[r + 1]). Joining
+  /// only adds links, so after the first level's pass over the rank's documents the ends are those
+  /// of the level before that still have fewer than two links (on s100k a pass over the documents
+  /// took 0.3-0.7 ms, at each of 8 levels).
   void collect_ends() {
-    ends_.clear();
-    for (std::int64_t i = 0; i < range_.size(); ++i)
-      if (degree(i) < 2) ends_.push_back(range_.begin + i);
+    if (!ends_collected_) {
+      for (std::int64_t i = 0; i < range_.size(); ++i)
+        if (degree(i) < 2) ends_.push_back(range_.begin + i);
+      ends_collected_ = true;
+    } else {
+      std::erase_if(ends_, [&](std::int64_t doc) { return degree(local(doc)) >= 2; });
+    }
     const auto local_ends = static_cast<std::int64_t>(ends_.size());
     ends_offsets_ = comm_.allgather<std::int64_t>(comm_.exscan_sum(local_ends));
     ends_offsets_.push_back(comm_.sum(local_ends));
@@ -405,7 +412,8 @@ class Stitcher {
   util::Report& report_;
   BlockRange range_;
   std::int64_t n_;
-  std::vector<std::int64_t> ends_;          ///< owned documents with fewer than two links
+  std::vector<std::int64_t> ends_;          ///< owned documents with fewer than two links, ascending
+  bool ends_collected_ = false;             ///< whether ends_ was made by a pass over the documents
   std::vector<std::int64_t> ends_offsets_;  ///< the ends' dense numbering, by rank (P + 1)
   corpus::SomeRows end_rows_;               ///< rows of the greedy's ends (a superset of ends_)
   std::optional<RowSketches> sketches_;     ///< their sketches (they refer to end_rows_)
