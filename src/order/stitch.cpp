@@ -333,11 +333,12 @@ class Stitcher {
     const auto local_ends = static_cast<std::int64_t>(ends_.size());
     const std::int64_t first = first_end();
     // Each owned end's place among the ends, by its local index: a lookup per candidate end instead
-    // of a search (the ends are a fifth of the documents on a synthetic corpus).
-    std::vector<std::uint32_t> end_index(static_cast<std::size_t>(range_.size()));
+    // of a search (the ends are a fifth of the documents on a synthetic corpus). Only the current
+    // ends' entries are written and read, so the array is made once, not cleared at every level.
+    if (end_index_.empty()) end_index_.resize(static_cast<std::size_t>(range_.size()));
     WEAVE_ASSERT(local_ends <= std::numeric_limits<std::uint32_t>::max(), "stitching: too many ends on one rank");
-    for (std::int64_t e = 0; e < local_ends; ++e) end_index[local(ends_[e])] = static_cast<std::uint32_t>(e);
-    auto dense_of_mine = [&](std::int64_t doc) { return first + end_index[local(doc)]; };
+    for (std::int64_t e = 0; e < local_ends; ++e) end_index_[local(ends_[e])] = static_cast<std::uint32_t>(e);
+    auto dense_of_mine = [&](std::int64_t doc) { return first + end_index_[local(doc)]; };
     // Dense ids of the remote ends that the candidates and the partners name, asked of their owners
     // in the order they are named, repeats and all (an owner's lookup costs less than sorting them
     // here to ask once), and taken in that order below.
@@ -414,6 +415,7 @@ class Stitcher {
   std::int64_t n_;
   std::vector<std::int64_t> ends_;          ///< owned documents with fewer than two links, ascending
   bool ends_collected_ = false;             ///< whether ends_ was made by a pass over the documents
+  std::vector<std::uint32_t> end_index_;    ///< by local index: an owned end's place in ends_
   std::vector<std::int64_t> ends_offsets_;  ///< the ends' dense numbering, by rank (P + 1)
   corpus::SomeRows end_rows_;               ///< rows of the greedy's ends (a superset of ends_)
   std::optional<RowSketches> sketches_;     ///< their sketches (they refer to end_rows_)
