@@ -8,8 +8,9 @@ tiny corpus at that P: the program, MPI and its per-peer buffers, HDF5, BLAS), t
 rank maps (Open MPI's shared-memory transport: in every rank's resident size, held once per node),
 point-to-point bytes sent and received, messages, collectives, rounds and work units (pairs scored,
 graph slots held, tail batches). Weak scaling of order and pack runs a second time with Open MPI
-over TCP (weak_tcp), where a rank's peak is its own memory. Wall times are recorded too but mean
-something only at 1 and 2 ranks here.
+over TCP (weak_tcp), where a rank's peak is its own memory, and a third time over shared memory with
+the transport's per-peer pages bounded (weak_shm_bounded, SHM_BOUNDED below). Wall times are
+recorded too but mean something only at 1 and 2 ranks here.
 
 Writes JSON (--json) and draws docs/scaling_weak.png and docs/scaling_strong.png with Debian's
 matplotlib (`scripts/install-deps.sh --benchmarks` installs it); --plot-only redraws them from the JSON.
@@ -20,7 +21,8 @@ clustered corpus and a k-NN graph of it without a search) of --order-per-rank / 
 
 Usage: /usr/bin/python3 benchmarks/scaling.py [--ranks 1,2,4,8,16,32,64] [--knn-per-rank 2000]
        [--order-per-rank 20000] [--knn-docs 64000] [--order-docs 640000] [--dim 32] [--k 10]
-       [--json docs/scaling.json] [--plot-only]
+       [--json docs/scaling.json] [--modes weak,strong,weak_tcp,weak_shm_bounded] [--plot-only]
+--modes runs only those and keeps the other modes' results of an existing --json.
 (run from the repository root after scripts/build.sh)."""
 import argparse
 import json
@@ -31,6 +33,12 @@ from bench_common import BUILD, ROOT, WEAVE, run
 
 STAGES = ("knn", "order", "pack")
 TCP = {"OMPI_MCA_btl": "self,tcp"}
+# Open MPI's shared-memory transport with each rank's share of its peers' segments bounded: messages
+# above 256 bytes go by single copy (CMA) instead of through fragments of the sender's segment, and no
+# fast boxes (a 4 KiB box per peer). What README.md recommends for tens of ranks on one node.
+SHM_BOUNDED = {"OMPI_MCA_btl_vader_eager_limit": "256", "OMPI_MCA_btl_vader_rndv_eager_limit": "256",
+               "OMPI_MCA_btl_vader_fbox_max": "0"}
+MODES = ("weak", "strong", "weak_tcp", "weak_shm_bounded")
 GRAPH_GEN = os.path.join(BUILD, "benchmarks", "order_graph_gen")
 
 
@@ -151,16 +159,22 @@ def plot(results, png_prefix):
                         marker=marker, label=stage)
             if key == "peak_memory":
                 # Dashed: order and pack with Open MPI over TCP (no shared-memory segments in each rank's
-                # resident size); dotted: the shared memory each rank maps in the runs drawn solid.
-                tcp = results.get("weak_tcp", []) if mode == "weak" else []
-                for stage, marker in (("order", "s"), ("pack", "d")):
-                    if tcp:
-                        ax.plot([r["ranks"] for r in tcp], [r[stage][key]["max"] / unit for r in tcp], marker=marker,
-                                linestyle="--", label=f"{stage}, MPI over TCP")
+                # resident size); dash-dot: over shared memory with the per-peer pages bounded; dotted:
+                # the shared memory each rank maps in the runs drawn solid.
+                for variant, style, label in (("weak_tcp", "--", "MPI over TCP"),
+                                              ("weak_shm_bounded", "-.", "shared memory bounded")):
+                    extra = results.get(variant, []) if mode == "weak" else []
+                    for stage, marker in (("order", "s"), ("pack", "d")):
+                        if extra:
+                            ax.plot([r["ranks"] for r in extra], [r[stage][key]["max"] / unit for r in extra],
+                                    marker=marker, linestyle=style, label=f"{stage}, {label}")
                 ax.plot(ps, [max(r["order"]["shared_memory"]["max"] / unit, 0.1) for r in runs], color="gray",
                         linestyle=":", label="shared memory mapped (order)")
             ax.set_xscale("log", base=2)
-            ax.set_yscale("log")
+            if key == "peak_memory":
+                ax.set_ylim(bottom=0)  # linear: flat is what the weak-scaling goal asks
+            else:
+                ax.set_yscale("log")
             ax.set_xlabel("ranks P")
             ax.set_title(title, fontsize=10)
             ax.grid(True, which="both", alpha=0.3)
@@ -173,7 +187,7 @@ def plot(results, png_prefix):
         ax.set_title("order: rounds (global synchronisations)", fontsize=10)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-        axes[0].legend(fontsize=7)
+        axes[0].legend(fontsize=7, loc="upper left")
         first = runs[0]
         what = (f"weak scaling: {first['knn']['docs'] // first['ranks']} (knn) and "
                 f"{first['order']['docs'] // first['ranks']} (order, pack) documents per rank" if mode == "weak"
@@ -196,20 +210,30 @@ def main():
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--json", default=os.path.join(ROOT, "docs", "scaling.json"))
     ap.add_argument("--png", default=os.path.join(ROOT, "docs", "scaling"))
+    ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--plot-only", action="store_true")
     args = ap.parse_args()
     if args.plot_only:
         plot(json.load(open(args.json)), args.png)
         return
     ranks = [int(x) for x in args.ranks.split(",")]
-    results = {"dim": args.dim, "k": args.k, "weak": [], "strong": [], "weak_tcp": []}
+    modes = args.modes.split(",")
+    if any(m not in MODES for m in modes):
+        ap.error(f"--modes: each of {', '.join(MODES)}")
+    results = {"dim": args.dim, "k": args.k, **{m: [] for m in MODES}}
+    if set(modes) != set(MODES) and os.path.exists(args.json):
+        kept = json.load(open(args.json))
+        if (kept["dim"], kept["k"]) != (args.dim, args.k):
+            ap.error(f"{args.json} holds d = {kept['dim']}, k = {kept['k']}: run every mode, or another --json")
+        results.update({m: kept.get(m, []) for m in MODES if m not in modes})
     with tempfile.TemporaryDirectory(prefix="weave-scaling-") as tmp:
-        for mode in ("weak", "strong", "weak_tcp"):
+        for mode in modes:
             print(f"{mode} scaling")
             # weak_tcp: order and pack again with Open MPI's TCP transport instead of shared memory, whose
             # segments every rank maps (28 MiB a rank at P = 64 on one node): the peak is then the
-            # rank's own memory.
-            stages, transport = (("order", "pack"), TCP) if mode == "weak_tcp" else (STAGES, None)
+            # rank's own memory. weak_shm_bounded: over shared memory with the per-peer pages bounded.
+            stages, transport = {"weak_tcp": (("order", "pack"), TCP),
+                                 "weak_shm_bounded": (("order", "pack"), SHM_BOUNDED)}.get(mode, (STAGES, None))
             for p in ranks:
                 n_knn = args.knn_docs if mode == "strong" else p * args.knn_per_rank
                 n_order = args.order_docs if mode == "strong" else p * args.order_per_rank
@@ -223,7 +247,7 @@ def main():
 
 def summarize(results):
     """Ratios that the issue's goals name: largest P against P = 2 (P = 1 moves nothing)."""
-    for mode in ("weak", "weak_tcp"):
+    for mode in ("weak", "weak_tcp", "weak_shm_bounded"):
         weak = results.get(mode, [])
         if len(weak) < 3:
             continue

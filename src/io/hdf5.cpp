@@ -35,7 +35,7 @@ void checked_status(herr_t rc, const std::string& what) {
 }
 
 /// Reading or writing: files opened only to read get mpi::FileHints (a bounded collective buffer);
-/// files written keep the MPI library's (mpi/file_hints.hpp says why).
+/// files written keep the MPI library's (their data are written independently: write_rows_raw).
 enum class Access { kRead, kWrite };
 
 Handle file_access(const mpi::Comm& comm, Access access) {
@@ -320,7 +320,12 @@ void write_rows_raw(const File& file, const std::string& dataset, std::int64_t r
   Handle dset = open_dataset(file, dataset);
   if (total_rows(dset.get()) == 0) return;  // an empty dataset has no storage to write to
   auto [fspace, mspace] = row_selection(file, dataset, dset.get(), row_begin, row_count, cols);
+  // Collective for HDF5 (its metadata), but each rank writes its one contiguous block with
+  // independent MPI-IO calls: collective buffering copied every block to an aggregator rank first, a
+  // buffer of up to the MPI's 32 MiB there (synth at 8 ranks: peak 80 MiB a rank against 48 this
+  // way; pack's contexts at 64 ranks: 42 against 36) for no speed here (docs/benchmarks.md).
   Handle dxpl = collective_transfer();
+  checked_status(H5Pset_dxpl_mpio_collective_opt(dxpl.get(), H5FD_MPIO_INDIVIDUAL_IO), "H5Pset_dxpl_mpio_collective_opt");
   checked_status(H5Dwrite(dset.get(), mem_type, mspace.get(), fspace.get(), dxpl.get(), in),
                  fmt::format("{}: cannot write {} rows {}..{} (disk full?)", file.path(), dataset, row_begin,
                              row_begin + row_count));

@@ -14,9 +14,9 @@ namespace weave::mpi {
 /// Open MPI's default, 32 MiB, is allocated whole by one rank in eight for a read of rows scattered
 /// over the file (the order stage's path ends), however few: at 64 ranks of 20,000 documents it was
 /// most of the growth of the order stage's peak over 2 ranks. Reads at 4 MiB are as fast here as at
-/// 32 MiB (faster at 8 ranks); writes are not (0.92-1.2x the time at 8 ranks, slower in two runs of
-/// three), and pack's peak at 64 ranks is the same with 1 and 32 MiB, so written files keep the
-/// MPI's size (docs/benchmarks.md, "The MPI-IO buffer and the shared memory in a rank's peak").
+/// 32 MiB (faster at 8 ranks; docs/benchmarks.md, "The MPI-IO buffer and the shared memory in a
+/// rank's peak"). Files written keep the MPI's size: their data go by independent writes of each
+/// rank's block (io/hdf5.cpp), so the buffer serves only HDF5's collective metadata writes.
 inline constexpr std::int64_t kCollectiveBufferBytes = std::int64_t{4} << 20;
 
 /// An MPI_Info with Weave's hints for a file opened to read, freed with the object. Empty
