@@ -2,7 +2,7 @@
 """Scaling study of Weave's stages measured as per-rank counters (issue: order and pack at a billion
 documents). A 2-core machine cannot time 64 ranks, but it can count what each rank holds and moves:
 for P = 1, 2, 4, ..., 64 ranks (oversubscribed), weak scaling (N/P documents fixed) and strong
-scaling (N fixed), it runs `weave knn` (exact), `weave order` and `weave pack` with --report and
+scaling (N fixed), it runs `weave knn` (exact, and ivf), `weave order` and `weave pack` with --report and
 records per rank (largest and mean over ranks): peak memory (raw, and above the same stage's on a
 tiny corpus at that P: the program, MPI and its per-peer buffers, HDF5, BLAS), the shared memory a
 rank maps (Open MPI's shared-memory transport: in every rank's resident size, held once per node),
@@ -16,13 +16,16 @@ Writes JSON (--json) and draws docs/scaling_weak.png and docs/scaling_strong.png
 matplotlib (`scripts/install-deps.sh --benchmarks` installs it); --plot-only redraws them from the JSON.
 
 knn (exact, O(N^2 d) work) runs on `weave synth` corpora of --knn-per-rank documents per rank (weak)
-or --knn-docs (strong); order and pack on graphs generated directly (benchmarks/order_graph_gen: a
-clustered corpus and a k-NN graph of it without a search) of --order-per-rank / --order-docs.
+or --knn-docs (strong); knn_ivf (`--method ivf`, default nlist ~ sqrt(N), --ivf-nprobe 4) on
+synth corpora of --ivf-per-rank / --ivf-docs; order and pack on graphs generated directly
+(benchmarks/order_graph_gen: a clustered corpus and a k-NN graph of it without a search) of
+--order-per-rank / --order-docs.
 
 Usage: /usr/bin/python3 benchmarks/scaling.py [--ranks 1,2,4,8,16,32,64] [--knn-per-rank 2000]
-       [--order-per-rank 20000] [--knn-docs 64000] [--order-docs 640000] [--dim 32] [--k 10]
+       [--order-per-rank 20000] [--knn-docs 64000] [--order-docs 640000] [--ivf-per-rank 20000]
+       [--ivf-docs 640000] [--ivf-nprobe 4] [--dim 32] [--k 10] [--stages knn,knn_ivf,order,pack]
        [--json docs/scaling.json] [--modes weak,strong,weak_tcp,weak_shm_bounded] [--plot-only]
---modes runs only those and keeps the other modes' results of an existing --json.
+--modes and --stages run only those and keep the rest of an existing --json.
 (run from the repository root after scripts/build.sh)."""
 import argparse
 import json
@@ -31,7 +34,7 @@ import tempfile
 
 from bench_common import BUILD, ROOT, WEAVE, run
 
-STAGES = ("knn", "order", "pack")
+STAGES = ("knn", "knn_ivf", "order", "pack")
 TCP = {"OMPI_MCA_btl": "self,tcp"}
 # Open MPI's shared-memory transport with each rank's share of its peers' segments bounded: messages
 # above 256 bytes go by single copy (CMA) instead of through fragments of the sender's segment, and no
@@ -68,6 +71,11 @@ def stage_row(stage, rep, wall, baseline):
     if stage == "knn":
         row["pairs_scored"] = spread(rep, "counters", "pairs_scored")
         row["ring_bytes_sent"] = spread(rep, "counters", "bytes_sent")
+    if stage == "knn_ivf":
+        for counter in ("pairs_scored", "rows_shuffled", "bytes_shuffled", "largest_round_rows_received"):
+            row[counter] = spread(rep, "counters", counter)
+        for figure in ("ivf_clusters", "ivf_probe", "ivf_rounds", "ivf_units", "recall_at_k"):
+            row[figure] = fig[figure]
     if stage == "order":
         row["greedy_rounds"] = fig["rounds"]
         row["tail_batches"] = fig["tail_batches"]
@@ -79,8 +87,8 @@ def stage_row(stage, rep, wall, baseline):
     return row
 
 
-def measure(tmp, p, n_knn, n_order, args, stages=STAGES, transport_env=None):
-    """knn (exact) on n_knn synthetic documents, order and pack on a generated graph of n_order
+def measure(tmp, p, n_knn, n_ivf, n_order, args, stages=STAGES, transport_env=None):
+    """knn (exact) on n_knn synthetic documents, knn (ivf) on n_ivf, order and pack on a generated graph of n_order
     documents (the exact kNN of n_order documents would take hours here), all at p ranks; only
     `stages`, with `transport_env` added to the ranks' environment (e.g. Open MPI over TCP)."""
     # Yield when idle: 64 ranks share 2 cores, busy polling would starve the ranks doing the work.
@@ -88,10 +96,14 @@ def measure(tmp, p, n_knn, n_order, args, stages=STAGES, transport_env=None):
     env = {"OMPI_MCA_mpi_yield_when_idle": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     # The files are made without transport_env (same files either way); the stages run with it.
     stage_env = dict(env, **(transport_env or {}))
-    corpus = os.path.join(tmp, f"corpus_{n_knn}.h5")
-    if not os.path.exists(corpus):
-        run(["mpirun", "-n", 2, WEAVE, "synth", "--docs", n_knn, "--dim", args.dim, "--topics", max(1, n_knn // 500),
-             "--out", corpus, "--quiet"], env)
+    corpora = {}
+    for stage, n in (("knn", n_knn), ("knn_ivf", n_ivf)):
+        if stage not in stages:
+            continue
+        corpora[stage] = os.path.join(tmp, f"corpus_{n}.h5")
+        if not os.path.exists(corpora[stage]):
+            run(["mpirun", "-n", 2, WEAVE, "synth", "--docs", n, "--dim", args.dim, "--topics", max(1, n // 500),
+                 "--out", corpora[stage], "--quiet"], env)
     graph = os.path.join(tmp, f"graph_{n_order}")
     if not os.path.exists(graph):
         os.makedirs(graph)
@@ -107,6 +119,7 @@ def measure(tmp, p, n_knn, n_order, args, stages=STAGES, transport_env=None):
     idle = {}
     for stage, command in (
             ("knn", [WEAVE, "knn", "--corpus", tiny, "--k", args.k, "--out", knn]),
+            ("knn_ivf", [WEAVE, "knn", "--corpus", tiny, "--k", args.k, "--method", "ivf", "--out", knn]),
             ("order", [WEAVE, "order", "--corpus", tiny_gcorpus, "--knn", os.path.join(tiny_graph, "knn.h5"),
                        "--out", order]),
             ("pack", [WEAVE, "pack", "--corpus", tiny_gcorpus, "--order", order, "--context-length", 8192,
@@ -118,7 +131,13 @@ def measure(tmp, p, n_knn, n_order, args, stages=STAGES, transport_env=None):
         idle[stage] = json.load(open(path))["peak_memory_bytes"]
     gcorpus = os.path.join(graph, "corpus.h5")
     commands = {
-        "knn": ([WEAVE, "knn", "--corpus", corpus, "--k", args.k, "--out", knn], n_knn),
+        "knn": ([WEAVE, "knn", "--corpus", corpora.get("knn"), "--k", args.k, "--out", knn], n_knn),
+        # nlist the default (the power of two nearest sqrt(N)), nprobe fixed (--ivf-nprobe; 0 for the
+        # automatic one, the least that reaches recall 0.95): on these corpora (d = 32, N/500 topics)
+        # recall 0.95 takes more probes as N grows, and the automatic nprobe's rows at P = 64 would not
+        # fit this machine (docs/benchmarks.md, "Scaling"); the recall reached is recorded.
+        "knn_ivf": ([WEAVE, "knn", "--corpus", corpora.get("knn_ivf"), "--k", args.k, "--method", "ivf", "--nprobe",
+                     args.ivf_nprobe, "--out", knn], n_ivf),
         "order": ([WEAVE, "order", "--corpus", gcorpus, "--knn", os.path.join(graph, "knn.h5"), "--out", order], n_order),
         "pack": ([WEAVE, "pack", "--corpus", gcorpus, "--order", order, "--context-length", 8192, "--out", ctx], n_order),
     }
@@ -148,13 +167,13 @@ def plot(results, png_prefix):
         if not runs:
             continue
         ps = [r["ranks"] for r in runs]
-        fig, axes = plt.subplots(1, 4, figsize=(19, 4.2))
+        fig, axes = plt.subplots(1, 5, figsize=(23, 4.2))
         panels = (("peak_memory", "peak memory per rank (MiB, max over ranks)", 2**20, 1),
                   ("bytes_sent", "bytes sent per rank (MiB, max over ranks)", 2**20, 2),
                   ("messages_sent", "messages sent per rank (max over ranks)", 1, 2))
         for ax, (key, title, unit, from_p) in zip(axes, panels):
-            for stage, marker in zip(STAGES, "osd"):
-                xs = [r for r in runs if r["ranks"] >= from_p]  # one rank moves nothing
+            for stage, marker in zip(STAGES, "o^sd"):
+                xs = [r for r in runs if r["ranks"] >= from_p and stage in r]  # one rank moves nothing
                 ax.plot([r["ranks"] for r in xs], [max(r[stage][key]["max"] / unit, 1e-3) for r in xs],
                         marker=marker, label=stage)
             if key == "peak_memory":
@@ -179,6 +198,16 @@ def plot(results, png_prefix):
             ax.set_title(title, fontsize=10)
             ax.grid(True, which="both", alpha=0.3)
         ax = axes[3]
+        for stage, marker, label in (("knn", "o", "knn exact"), ("knn_ivf", "^", "knn ivf")):
+            xs = [r for r in runs if stage in r]
+            ax.plot([r["ranks"] for r in xs], [r[stage]["pairs_scored"]["max"] for r in xs], marker=marker, label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("ranks P")
+        ax.set_title("kNN: pairs scored per rank (max over ranks)", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        ax = axes[4]
         ax.plot(ps, [r["order"]["greedy_rounds"] for r in runs], marker="s", label="greedy rounds")
         ax.plot(ps, [r["order"]["stitch_levels"] for r in runs], marker="^", label="stitch levels")
         ax.plot(ps, [r["order"]["tail_batches"] for r in runs], marker="v", label="tail batches")
@@ -189,9 +218,12 @@ def plot(results, png_prefix):
         ax.legend(fontsize=8)
         axes[0].legend(fontsize=7, loc="upper left")
         first = runs[0]
-        what = (f"weak scaling: {first['knn']['docs'] // first['ranks']} (knn) and "
+        ivf = first.get("knn_ivf", {}).get("docs")
+        what = (f"weak scaling: {first['knn']['docs'] // first['ranks']} (knn exact), "
+                f"{ivf // first['ranks'] if ivf else '-'} (knn ivf) and "
                 f"{first['order']['docs'] // first['ranks']} (order, pack) documents per rank" if mode == "weak"
-                else f"strong scaling: {first['knn']['docs']} (knn) and {first['order']['docs']} (order, pack) documents")
+                else f"strong scaling: {first['knn']['docs']} (knn exact), {ivf or '-'} (knn ivf) and "
+                f"{first['order']['docs']} (order, pack) documents")
         fig.suptitle(f"weave, {what}, d = {results['dim']}, k = {results['k']} (oversubscribed on 2 cores)")
         fig.tight_layout()
         path = f"{png_prefix}_{mode}.png"
@@ -206,26 +238,32 @@ def main():
     ap.add_argument("--order-per-rank", type=int, default=20000, help="weak scaling of order, pack")
     ap.add_argument("--knn-docs", type=int, default=64000, help="strong scaling of knn: documents")
     ap.add_argument("--order-docs", type=int, default=640000, help="strong scaling of order, pack")
+    ap.add_argument("--ivf-per-rank", type=int, default=20000, help="weak scaling of knn --method ivf")
+    ap.add_argument("--ivf-docs", type=int, default=640000, help="strong scaling of knn --method ivf")
+    ap.add_argument("--ivf-nprobe", type=int, default=4,
+                    help="knn --method ivf: clusters each document searches (0: automatic, recall 0.95)")
     ap.add_argument("--dim", type=int, default=32)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--json", default=os.path.join(ROOT, "docs", "scaling.json"))
     ap.add_argument("--png", default=os.path.join(ROOT, "docs", "scaling"))
     ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--stages", default=",".join(STAGES), help="of the weak and strong modes (the others run order, pack)")
     ap.add_argument("--plot-only", action="store_true")
     args = ap.parse_args()
     if args.plot_only:
         plot(json.load(open(args.json)), args.png)
         return
     ranks = [int(x) for x in args.ranks.split(",")]
-    modes = args.modes.split(",")
-    if any(m not in MODES for m in modes):
-        ap.error(f"--modes: each of {', '.join(MODES)}")
+    modes, chosen = args.modes.split(","), args.stages.split(",")
+    if any(m not in MODES for m in modes) or any(s not in STAGES for s in chosen):
+        ap.error(f"--modes: each of {', '.join(MODES)}; --stages: each of {', '.join(STAGES)}")
     results = {"dim": args.dim, "k": args.k, **{m: [] for m in MODES}}
-    if set(modes) != set(MODES) and os.path.exists(args.json):
+    if (set(modes) != set(MODES) or set(chosen) != set(STAGES)) and os.path.exists(args.json):
+        # A partial run: what it does not measure is kept from the existing file.
         kept = json.load(open(args.json))
         if (kept["dim"], kept["k"]) != (args.dim, args.k):
-            ap.error(f"{args.json} holds d = {kept['dim']}, k = {kept['k']}: run every mode, or another --json")
-        results.update({m: kept.get(m, []) for m in MODES if m not in modes})
+            ap.error(f"{args.json} holds d = {kept['dim']}, k = {kept['k']}: run everything, or another --json")
+        results.update({m: kept.get(m, []) for m in MODES})
     with tempfile.TemporaryDirectory(prefix="weave-scaling-") as tmp:
         for mode in modes:
             print(f"{mode} scaling")
@@ -234,10 +272,18 @@ def main():
             # rank's own memory. weak_shm_bounded: over shared memory with the per-peer pages bounded.
             stages, transport = {"weak_tcp": (("order", "pack"), TCP),
                                  "weak_shm_bounded": (("order", "pack"), SHM_BOUNDED)}.get(mode, (STAGES, None))
+            if transport is None:
+                stages = tuple(s for s in STAGES if s in chosen)
             for p in ranks:
                 n_knn = args.knn_docs if mode == "strong" else p * args.knn_per_rank
+                n_ivf = args.ivf_docs if mode == "strong" else p * args.ivf_per_rank
                 n_order = args.order_docs if mode == "strong" else p * args.order_per_rank
-                results[mode].append({"ranks": p, **measure(tmp, p, n_knn, n_order, args, stages, transport)})
+                entry = next((e for e in results[mode] if e["ranks"] == p), None)
+                if entry is None:
+                    entry = {"ranks": p}
+                    results[mode].append(entry)
+                    results[mode].sort(key=lambda e: e["ranks"])
+                entry.update(measure(tmp, p, n_knn, n_ivf, n_order, args, stages, transport))
                 with open(args.json + ".tmp", "w") as f:
                     json.dump(results, f, indent=1)
                 os.replace(args.json + ".tmp", args.json)
@@ -261,8 +307,10 @@ def summarize(results):
             # The share of a rank's partners that are remote grows as (P - 1) / P: 1/2 at P = 2.
             remote = sent / ((last["ranks"] - 1) / last["ranks"] / 0.5)
             shared = last[stage]["shared_memory"]["max"] / 2**20
-            print(f"  {stage:5s} peak memory {mem:5.2f}x (above idle {above:5.2f}x; shared memory mapped at P = "
-                  f"{last['ranks']}: {shared:.1f} MiB), bytes sent {sent:6.2f}x ({remote:5.2f}x per remote share)")
+            print(f"  {stage:7s} peak memory {mem:5.2f}x (above idle {above:5.2f}x; shared memory mapped at P = "
+                  f"{last['ranks']}: {shared:.1f} MiB), bytes sent {sent:6.2f}x ({remote:5.2f}x per remote share)"
+                  + (f", pairs scored {last[stage]['pairs_scored']['max'] / base[stage]['pairs_scored']['max']:6.2f}x"
+                     if "pairs_scored" in last[stage] else ""))
         print("  greedy rounds by P: " + ", ".join(f"{r['ranks']}: {r['order']['greedy_rounds']}" for r in weak))
 
 
