@@ -218,12 +218,10 @@ def plot(results, png_prefix):
         ax.legend(fontsize=8)
         axes[0].legend(fontsize=7, loc="upper left")
         first = runs[0]
-        ivf = first.get("knn_ivf", {}).get("docs")
-        what = (f"weak scaling: {first['knn']['docs'] // first['ranks']} (knn exact), "
-                f"{ivf // first['ranks'] if ivf else '-'} (knn ivf) and "
-                f"{first['order']['docs'] // first['ranks']} (order, pack) documents per rank" if mode == "weak"
-                else f"strong scaling: {first['knn']['docs']} (knn exact), {ivf or '-'} (knn ivf) and "
-                f"{first['order']['docs']} (order, pack) documents")
+        docs = {stage: first.get(stage, {}).get("docs") for stage in STAGES}  # a partial run may lack some
+        per = (lambda n: n // first["ranks"] if n else "-") if mode == "weak" else (lambda n: n or "-")
+        what = (f"{mode} scaling: {per(docs['knn'])} (knn exact), {per(docs['knn_ivf'])} (knn ivf) and "
+                f"{per(docs['order'])} (order, pack) documents" + (" per rank" if mode == "weak" else ""))
         fig.suptitle(f"weave, {what}, d = {results['dim']}, k = {results['k']} (oversubscribed on 2 cores)")
         fig.tight_layout()
         path = f"{png_prefix}_{mode}.png"
@@ -300,7 +298,7 @@ def summarize(results):
         base = next(r for r in weak if r["ranks"] == 2)
         last = weak[-1]
         print(f"\n{mode} scaling, P = {last['ranks']} against P = 2 (per rank, max over ranks):")
-        for stage in (s for s in STAGES if s in last):
+        for stage in (s for s in STAGES if s in last and s in base):
             mem = last[stage]["peak_memory"]["max"] / base[stage]["peak_memory"]["max"]
             above = last[stage]["peak_memory_above_idle"]["max"] / max(base[stage]["peak_memory_above_idle"]["max"], 1)
             sent = last[stage]["bytes_sent"]["max"] / max(base[stage]["bytes_sent"]["max"], 1)
