@@ -54,6 +54,14 @@ Handle collective_transfer() {
   return dxpl;
 }
 
+/// Collective for HDF5 (every rank calls; its metadata stays collective), but each rank moves its
+/// own data with independent MPI-IO calls: no aggregator rank handles the others' data.
+Handle independent_data_transfer() {
+  Handle dxpl = collective_transfer();
+  checked_status(H5Pset_dxpl_mpio_collective_opt(dxpl.get(), H5FD_MPIO_INDIVIDUAL_IO), "H5Pset_dxpl_mpio_collective_opt");
+  return dxpl;
+}
+
 Handle open_dataset(const File& file, const std::string& name) {
   return Handle(checked(H5Dopen2(FileId::of(file), name.c_str(), H5P_DEFAULT),
                         fmt::format("{}: cannot open dataset {}", file.path(), name)),
@@ -308,8 +316,7 @@ void read_row_runs_raw(const File& file, const std::string& dataset, const std::
   // its own runs with independent MPI-IO calls: a collective read of scattered rows makes the
   // aggregators read the union of every rank's span, about the whole file. The path ends' rows of
   // 2M x 768 at 16 ranks (a third of the documents): 1.9-3.8 s collectively, 0.4-0.5 s this way.
-  Handle dxpl = collective_transfer();
-  checked_status(H5Pset_dxpl_mpio_collective_opt(dxpl.get(), H5FD_MPIO_INDIVIDUAL_IO), "H5Pset_dxpl_mpio_collective_opt");
+  Handle dxpl = independent_data_transfer();
   checked_status(H5Dread(dset.get(), mem_type, mspace.get(), fspace.get(), dxpl.get(), out),
                  fmt::format("{}: cannot read {} rows in {} runs from row {}", file.path(), dataset, rows, runs.size(),
                              first));
@@ -324,8 +331,7 @@ void write_rows_raw(const File& file, const std::string& dataset, std::int64_t r
   // independent MPI-IO calls: collective buffering copied every block to an aggregator rank first, a
   // buffer of up to the MPI's 32 MiB there (synth at 8 ranks: peak 80 MiB a rank against 48 this
   // way; pack's contexts at 64 ranks: 42 against 36) for no speed here (docs/benchmarks.md).
-  Handle dxpl = collective_transfer();
-  checked_status(H5Pset_dxpl_mpio_collective_opt(dxpl.get(), H5FD_MPIO_INDIVIDUAL_IO), "H5Pset_dxpl_mpio_collective_opt");
+  Handle dxpl = independent_data_transfer();
   checked_status(H5Dwrite(dset.get(), mem_type, mspace.get(), fspace.get(), dxpl.get(), in),
                  fmt::format("{}: cannot write {} rows {}..{} (disk full?)", file.path(), dataset, row_begin,
                              row_begin + row_count));
