@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <compare>
 #include <cstdint>
 #include <vector>
 
@@ -58,22 +59,62 @@ util::UninitVector<T> ask_owners(const Comm& comm, const std::vector<std::int64_
   return out;
 }
 
+/// The order in which to ask for `keys` over several rounds so that every round asks each owner
+/// its share. Keys in ascending order, as callers usually hold them, would have every rank ask the
+/// owner of the lowest ids in the first round, the next owner in the next round, and so on: one
+/// rank answers for all while the others wait (stitching's fetch rounds at 16 ranks). Here the
+/// i-th of an owner's c keys goes by i / c, then by owner: each owner's keys spread evenly over the
+/// rounds, still in their given order. Returns positions in `keys` (owner(key) in [-1, ranks)).
+template <typename Owner>
+std::vector<std::size_t> spread_over_owners(const std::vector<std::int64_t>& keys, int ranks, Owner&& owner) {
+  const auto p = static_cast<std::size_t>(ranks);
+  std::vector<int> where(keys.size());
+  std::vector<std::int64_t> count(p + 1, 0);  // the last slot: keys that go nowhere (owner -1)
+  for (std::size_t j = 0; j < keys.size(); ++j) {
+    where[j] = owner(keys[j]);
+    ++count[where[j] < 0 ? p : static_cast<std::size_t>(where[j])];
+  }
+  std::vector<std::size_t> order(keys.size());
+  for (std::size_t j = 0; j < keys.size(); ++j) order[j] = j;
+  if (std::count_if(count.begin(), count.end(), [](std::int64_t c) { return c > 0; }) <= 1) return order;
+  struct Place {
+    double share;  ///< i / c
+    int owner;
+    std::size_t at;
+    auto operator<=>(const Place&) const = default;
+  };
+  std::vector<std::int64_t> seen(p + 1, 0);
+  std::vector<Place> places(keys.size());
+  for (std::size_t j = 0; j < keys.size(); ++j) {
+    const std::size_t slot = where[j] < 0 ? p : static_cast<std::size_t>(where[j]);
+    places[j] = {static_cast<double>(seen[slot]++) / static_cast<double>(count[slot]), where[j], j};
+  }
+  std::sort(places.begin(), places.end());
+  for (std::size_t j = 0; j < keys.size(); ++j) order[j] = places[j].at;
+  return order;
+}
+
 /// ask_owners in rounds of at most `keys_per_round` keys per rank (every rank takes part in every
 /// round, with an empty share once its keys are done): the exchange buffers stay bounded whatever
-/// the number of keys. Answers in the order of the keys, as ask_owners gives them.
+/// the number of keys. Each round asks every owner its share of the keys (spread_over_owners).
+/// Answers in the order of the keys, as ask_owners gives them.
 template <typename T, typename Owner, typename Answer>
 util::UninitVector<T> ask_owners_in_rounds(const Comm& comm, const std::vector<std::int64_t>& keys, std::size_t width,
                                     Owner&& owner, Answer&& answer, std::int64_t keys_per_round) {
   const auto n = static_cast<std::int64_t>(keys.size());
   const std::int64_t rounds = comm.max((n + keys_per_round - 1) / keys_per_round);
   if (rounds <= 1) return ask_owners<T>(comm, keys, width, owner, answer);
-  util::UninitVector<T> out;
-  out.reserve(keys.size() * width);
+  const std::vector<std::size_t> order = spread_over_owners(keys, comm.size(), owner);
+  util::UninitVector<T> out(keys.size() * width);
+  std::vector<std::int64_t> part;
   for (std::int64_t r = 0; r < rounds; ++r) {
     const std::int64_t begin = std::min(n, r * keys_per_round), end = std::min(n, begin + keys_per_round);
-    const std::vector<std::int64_t> part(keys.begin() + begin, keys.begin() + end);
+    part.clear();
+    for (std::int64_t x = begin; x < end; ++x) part.push_back(keys[order[x]]);
     const util::UninitVector<T> got = ask_owners<T>(comm, part, width, owner, answer);
-    out.insert(out.end(), got.begin(), got.end());
+    for (std::int64_t x = begin; x < end; ++x)
+      std::copy_n(got.begin() + static_cast<std::ptrdiff_t>((x - begin) * static_cast<std::int64_t>(width)), width,
+                  out.begin() + static_cast<std::ptrdiff_t>(order[x] * width));
   }
   return out;
 }

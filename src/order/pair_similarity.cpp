@@ -4,6 +4,7 @@
 
 #include "corpus/row_rounds.hpp"
 #include "knn/canonical_vector.hpp"
+#include "mpi/ask_owners.hpp"
 
 namespace weave::order {
 
@@ -47,8 +48,26 @@ std::vector<float> score_with(const mpi::Comm& comm, std::int64_t num_docs, Bloc
   }
   std::sort(remote.begin(), remote.end());
   std::vector<std::int64_t> wanted;  // distinct remote documents, ascending
-  for (const Remote& r : remote)
-    if (wanted.empty() || wanted.back() != r.other) wanted.push_back(r.other);
+  std::vector<std::size_t> run;      // wanted[w]'s pairs are remote[run[w], run[w + 1])
+  for (std::size_t x = 0; x < remote.size(); ++x)
+    if (wanted.empty() || wanted.back() != remote[x].other) wanted.push_back(remote[x].other), run.push_back(x);
+  run.push_back(remote.size());
+  // Over several rounds, each round asks every owner its share (ascending ids would ask one owner at
+  // a time); the pairs follow their remote end.
+  if (wanted.size() > static_cast<std::size_t>(std::max<std::int64_t>(1, batch_rows))) {
+    const auto order = mpi::spread_over_owners(
+        wanted, comm.size(), [&](std::int64_t doc) { return block_owner(num_docs, comm.size(), GlobalId(doc)); });
+    std::vector<std::int64_t> spread_wanted(wanted.size());
+    std::vector<Remote> spread_remote;
+    spread_remote.reserve(remote.size());
+    for (std::size_t w = 0; w < order.size(); ++w) {
+      spread_wanted[w] = wanted[order[w]];
+      spread_remote.insert(spread_remote.end(), remote.begin() + static_cast<std::ptrdiff_t>(run[order[w]]),
+                           remote.begin() + static_cast<std::ptrdiff_t>(run[order[w] + 1]));
+    }
+    wanted = std::move(spread_wanted);
+    remote = std::move(spread_remote);
+  }
   std::size_t next = 0;
   corpus::visit_rows(comm, num_docs, width, wanted, batch_rows, record, [&](std::size_t first, std::size_t count, const auto* fetched) {
     for (std::size_t x = 0; x < count; ++x)

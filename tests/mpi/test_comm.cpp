@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <numeric>
+#include <cstdlib>
 
+#include "mpi/ask_owners.hpp"
 #include "mpi/collective_error.hpp"
 #include "mpi/comm.hpp"
 #include "test_helpers.hpp"
@@ -118,6 +120,69 @@ TEST(Comm, GatherBroadcastAndReduceInPiecesDeliverTheSame) {
   }
   for (int k = 0; k < 17; ++k) EXPECT_EQ(broadcast[k], 40 + k);
   for (int k = 0; k < 11; ++k) EXPECT_EQ(summed[k], static_cast<std::int64_t>(k) * p * (p - 1) / 2);
+}
+
+TEST(AskOwners, SpreadOverOwnersGivesEveryOwnerItsShareOfEachPrefix) {
+  // Ascending keys of owners with 40, 10, 0 and 20 keys, and two keys that go nowhere (-1).
+  std::vector<std::int64_t> keys;
+  for (int k = 0; k < 40; ++k) keys.push_back(k);
+  for (int k = 0; k < 10; ++k) keys.push_back(100 + k);
+  for (int k = 0; k < 20; ++k) keys.push_back(300 + k);
+  keys.insert(keys.begin() + 5, -1);
+  keys.push_back(-2);
+  auto owner = [](std::int64_t key) { return key < 0 ? -1 : static_cast<int>(key / 100); };
+  const std::vector<std::size_t> order = mpi::spread_over_owners(keys, 4, owner);
+  ASSERT_EQ(order.size(), keys.size());
+  std::vector<std::size_t> sorted = order;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t j = 0; j < sorted.size(); ++j) ASSERT_EQ(sorted[j], j) << "not a permutation";
+  std::vector<std::int64_t> last(5, -10), seen(5, 0);
+  const std::vector<double> total = {40, 10, 0, 20, 2};
+  for (std::size_t x = 0; x < order.size(); ++x) {
+    const std::int64_t key = keys[order[x]];
+    const auto slot = static_cast<std::size_t>(owner(key) < 0 ? 4 : owner(key));
+    if (key >= 0) EXPECT_GT(key, last[slot]) << "an owner's keys in their given order";
+    last[slot] = key;
+    ++seen[slot];
+    // Every prefix holds each owner's share: at most one key more, and at most m c / K fewer (m = 4
+    // owners with keys, c of K keys its own). Ascending order would give owner 0 all of the first 40.
+    const double share = static_cast<double>(x + 1) / static_cast<double>(keys.size());
+    for (std::size_t o = 0; o < 5; ++o) {
+      const double off = static_cast<double>(seen[o]) - share * total[o];
+      EXPECT_LE(off, 1.0 + 1e-9) << "prefix " << x + 1 << ", owner " << o;
+      EXPECT_GE(off, -4.0 * total[o] / static_cast<double>(keys.size()) - 1e-9) << "prefix " << x + 1 << ", owner " << o;
+    }
+  }
+  // One owner only: the given order.
+  const std::vector<std::int64_t> one = {7, 3, 9};
+  EXPECT_EQ(mpi::spread_over_owners(one, 4, owner), (std::vector<std::size_t>{0, 1, 2}));
+}
+
+TEST(AskOwners, InRoundsAnswersAsOneExchangeDoes) {
+  mpi::Comm comm;
+  const int p = comm.size();
+  const std::int64_t n = 1000;
+  auto owner = [&](std::int64_t key) { return key < 0 ? -1 : static_cast<int>(key * p / n); };
+  auto answer = [&](std::int64_t key, std::int64_t* out) {
+    ASSERT_EQ(owner(key), comm.rank()) << "asked a rank that does not own the key";
+    out[0] = key * 3 + 1, out[1] = key % 97;
+  };
+  // Ascending keys with repeats and keys that go nowhere, a different number on each rank.
+  std::vector<std::int64_t> keys;
+  for (std::int64_t k = 0; k < n; k += 3 + comm.rank()) keys.push_back(k);
+  keys.insert(keys.begin() + 10, keys[20]);
+  keys.insert(keys.begin() + 3, -1);
+  const auto once = mpi::ask_owners<std::int64_t>(comm, keys, 2, owner, answer);
+  for (std::int64_t per_round : {1, 7, 50, 100000}) {
+    const auto rounds = mpi::ask_owners_in_rounds<std::int64_t>(comm, keys, 2, owner, answer, per_round);
+    ASSERT_EQ(rounds.size(), once.size());
+    for (std::size_t j = 0; j < keys.size(); ++j) {
+      const std::int64_t want0 = keys[j] < 0 ? 0 : keys[j] * 3 + 1, want1 = keys[j] < 0 ? 0 : keys[j] % 97;
+      ASSERT_EQ(once[2 * j], want0);
+      ASSERT_EQ(rounds[2 * j], want0) << "key " << keys[j] << ", " << per_round << " a round";
+      ASSERT_EQ(rounds[2 * j + 1], want1) << "key " << keys[j] << ", " << per_round << " a round";
+    }
+  }
 }
 
 TEST(Comm, NodeRankAndSizeOnOneMachine) {
