@@ -21,7 +21,9 @@ inline std::int64_t rows_per_round(std::int64_t d) {
 
 /// Collective. visit(first, count, rows) gets the rows of docs[first, first + count), in rounds of
 /// at most round_rows documents; an owner answers with row_of(doc) (a const T* to d values: float
-/// rows, or any other fixed-width record such as a row's sketch).
+/// rows, or any other fixed-width record such as a row's sketch). The rounds take `docs` in their
+/// order: many docs in ascending order would ask one owner at a time, so callers spread them over
+/// their owners first (mpi::spread_over_owners).
 template <typename RowOf, typename Visit>
 void visit_rows(const mpi::Comm& comm, std::int64_t num_docs, std::int64_t d, const std::vector<std::int64_t>& docs,
                 std::int64_t round_rows, RowOf&& row_of, Visit&& visit) {
