@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -54,6 +55,44 @@ TEST(RowCandidates, KeepEveryEntryOfTheTrueTopKWhateverTheNoise) {
   }
   // Spread-out rows: only the entries within 2 slacks of the k-th best remain beyond k.
   EXPECT_LT(static_cast<double>(total_picked) / static_cast<double>(rows), 1.0);
+}
+
+/// The definition, written out: every entry reaching the bar; where more than k do, the bar rises to
+/// the k-th best of them (a sort of their scores) less 2 slack, if that is higher.
+void reference_candidates(const std::vector<float>& scores, std::int64_t skip, int k, float slack, float& bar,
+                          std::vector<std::int32_t>& out) {
+  out.clear();
+  std::vector<float> reaching;
+  for (std::size_t b = 0; b < scores.size(); ++b)
+    if (scores[b] >= bar && static_cast<std::int64_t>(b) != skip) reaching.push_back(scores[b]);
+  if (reaching.size() > static_cast<std::size_t>(k)) {
+    std::sort(reaching.begin(), reaching.end(), std::greater<>());
+    bar = std::max(bar, reaching[k - 1] - 2 * slack);
+  }
+  for (std::size_t b = 0; b < scores.size(); ++b)
+    if (scores[b] >= bar && static_cast<std::int64_t>(b) != skip) out.push_back(static_cast<std::int32_t>(b));
+}
+
+TEST(RowCandidates, PickAndRaiseTheBarAsTheDefinitionSays) {
+  std::vector<std::int32_t> picked, expected;
+  std::vector<float> scratch;
+  for (int trial = 0; trial < 2000; ++trial) {
+    util::CounterRng rng(12, 3, static_cast<std::uint64_t>(trial));
+    const int n = 1 + trial % 500, k = 1 + trial % 17;
+    // Scores on a coarse grid half of the time: many equal to the k-th best.
+    const bool grid = trial % 2 == 0;
+    std::vector<float> scores(n);
+    for (auto& x : scores)
+      x = grid ? static_cast<float>(static_cast<int>(rng.uniform() * 8)) / 8 : static_cast<float>(rng.uniform() * 2 - 1);
+    const std::int64_t skip = trial % 3 == 0 ? trial % n : -1;
+    const float bar_in = trial % 5 == 0 ? 0.25f : -std::numeric_limits<float>::infinity();
+    const float slack = trial % 7 == 0 ? 0.0f : 1e-3f;
+    float bar = bar_in, expected_bar = bar_in;
+    knn::row_candidates(scores.data(), n, skip, k, slack, bar, picked, scratch);
+    reference_candidates(scores, skip, k, slack, expected_bar, expected);
+    ASSERT_EQ(bar, expected_bar) << "trial " << trial;
+    ASSERT_EQ(picked, expected) << "trial " << trial;
+  }
 }
 
 TEST(RowCandidates, WithKOrFewerAboveTheBarAllStayAndTheBarStands) {
