@@ -96,25 +96,55 @@ std::vector<std::size_t> spread_over_owners(const std::vector<std::int64_t>& key
 
 /// ask_owners in rounds of at most `keys_per_round` keys per rank (every rank takes part in every
 /// round, with an empty share once its keys are done): the exchange buffers stay bounded whatever
-/// the number of keys. Each round asks every owner its share of the keys (spread_over_owners).
-/// Answers in the order of the keys, as ask_owners gives them.
+/// the number of keys. Keys that come in one run per owner (ascending ids with block owners, as
+/// callers usually hold them) are taken a share of every run per round, so each round asks every
+/// owner rather than the owner of the lowest ids left (one rank answering for all at a time);
+/// other keys in contiguous slices. No more memory than the keys and answers: O(P) to find the
+/// runs (spread_over_owners, which takes any order, holds ~36 bytes a key). Answers in the order
+/// of the keys, as ask_owners gives them.
 template <typename T, typename Owner, typename Answer>
 util::UninitVector<T> ask_owners_in_rounds(const Comm& comm, const std::vector<std::int64_t>& keys, std::size_t width,
                                     Owner&& owner, Answer&& answer, std::int64_t keys_per_round) {
   const auto n = static_cast<std::int64_t>(keys.size());
   const std::int64_t rounds = comm.max((n + keys_per_round - 1) / keys_per_round);
   if (rounds <= 1) return ask_owners<T>(comm, keys, width, owner, answer);
-  const std::vector<std::size_t> order = spread_over_owners(keys, comm.size(), owner);
+  struct Run {
+    std::int64_t begin, end;
+    std::int64_t part(std::int64_t r, std::int64_t of) const { return begin + (end - begin) * r / of; }
+  };
+  const auto p = static_cast<std::size_t>(comm.size());
+  std::vector<Run> runs;
+  std::vector<char> had(p + 1, 0);  // the last slot: keys that go nowhere (owner -1)
+  std::size_t last_slot = p + 1;
+  for (std::int64_t j = 0; j < n; ++j) {
+    const int o = owner(keys[j]);
+    const std::size_t slot = o < 0 ? p : static_cast<std::size_t>(o);
+    if (slot != last_slot) {
+      if (had[slot]) {  // an owner's keys in two places: contiguous slices
+        runs.assign(1, Run{0, n});
+        break;
+      }
+      had[slot] = 1;
+      runs.push_back({j, j});
+      last_slot = slot;
+    }
+    runs.back().end = j + 1;
+  }
+  // Round r takes [part(r), part(r + 1)) of every run: at most n / rounds + runs <= keys_per_round
+  // + P + 1 keys.
   util::UninitVector<T> out(keys.size() * width);
   std::vector<std::int64_t> part;
   for (std::int64_t r = 0; r < rounds; ++r) {
-    const std::int64_t begin = std::min(n, r * keys_per_round), end = std::min(n, begin + keys_per_round);
     part.clear();
-    for (std::int64_t x = begin; x < end; ++x) part.push_back(keys[order[x]]);
+    for (const Run& run : runs) part.insert(part.end(), keys.begin() + run.part(r, rounds), keys.begin() + run.part(r + 1, rounds));
     const util::UninitVector<T> got = ask_owners<T>(comm, part, width, owner, answer);
-    for (std::int64_t x = begin; x < end; ++x)
-      std::copy_n(got.begin() + static_cast<std::ptrdiff_t>((x - begin) * static_cast<std::int64_t>(width)), width,
-                  out.begin() + static_cast<std::ptrdiff_t>(order[x] * width));
+    auto from = got.begin();
+    for (const Run& run : runs) {
+      const std::int64_t lo = run.part(r, rounds), hi = run.part(r + 1, rounds);
+      const auto size = static_cast<std::ptrdiff_t>((hi - lo) * static_cast<std::int64_t>(width));
+      std::copy(from, from + size, out.begin() + static_cast<std::ptrdiff_t>(lo * static_cast<std::int64_t>(width)));
+      from += size;
+    }
   }
   return out;
 }

@@ -167,20 +167,28 @@ TEST(AskOwners, InRoundsAnswersAsOneExchangeDoes) {
     ASSERT_EQ(owner(key), comm.rank()) << "asked a rank that does not own the key";
     out[0] = key * 3 + 1, out[1] = key % 97;
   };
-  // Ascending keys with repeats and keys that go nowhere, a different number on each rank.
+  // Ascending keys (one run per owner: a share of each run per round) with a repeat and keys that
+  // go nowhere at the end, a different number on each rank; then a key that goes nowhere in the
+  // middle of owner 0's run and a key of the last owner first (contiguous slices).
   std::vector<std::int64_t> keys;
   for (std::int64_t k = 0; k < n; k += 3 + comm.rank()) keys.push_back(k);
-  keys.insert(keys.begin() + 10, keys[20]);
-  keys.insert(keys.begin() + 3, -1);
-  const auto once = mpi::ask_owners<std::int64_t>(comm, keys, 2, owner, answer);
-  for (std::int64_t per_round : {1, 7, 50, 100000}) {
-    const auto rounds = mpi::ask_owners_in_rounds<std::int64_t>(comm, keys, 2, owner, answer, per_round);
-    ASSERT_EQ(rounds.size(), once.size());
-    for (std::size_t j = 0; j < keys.size(); ++j) {
-      const std::int64_t want0 = keys[j] < 0 ? 0 : keys[j] * 3 + 1, want1 = keys[j] < 0 ? 0 : keys[j] % 97;
-      ASSERT_EQ(once[2 * j], want0);
-      ASSERT_EQ(rounds[2 * j], want0) << "key " << keys[j] << ", " << per_round << " a round";
-      ASSERT_EQ(rounds[2 * j + 1], want1) << "key " << keys[j] << ", " << per_round << " a round";
+  keys.insert(keys.begin() + 10, keys[10]);
+  keys.insert(keys.end(), {-1, -5});
+  for (int layout = 0; layout < 2; ++layout) {
+    if (layout == 1) {
+      keys.insert(keys.begin() + 3, -1);
+      keys.insert(keys.begin(), n - 1);
+    }
+    const auto once = mpi::ask_owners<std::int64_t>(comm, keys, 2, owner, answer);
+    for (std::int64_t per_round : {1, 7, 50, 100000}) {
+      const auto rounds = mpi::ask_owners_in_rounds<std::int64_t>(comm, keys, 2, owner, answer, per_round);
+      ASSERT_EQ(rounds.size(), once.size());
+      for (std::size_t j = 0; j < keys.size(); ++j) {
+        const std::int64_t want0 = keys[j] < 0 ? 0 : keys[j] * 3 + 1, want1 = keys[j] < 0 ? 0 : keys[j] % 97;
+        ASSERT_EQ(once[2 * j], want0);
+        ASSERT_EQ(rounds[2 * j], want0) << "key " << keys[j] << ", " << per_round << " a round";
+        ASSERT_EQ(rounds[2 * j + 1], want1) << "key " << keys[j] << ", " << per_round << " a round";
+      }
     }
   }
 }
