@@ -13,7 +13,6 @@ namespace weave::order {
 
 namespace {
 
-std::int64_t key_bits(float key) { return static_cast<std::int64_t>(std::bit_cast<std::uint32_t>(key)); }
 float key_of(std::int64_t bits) { return std::bit_cast<float>(static_cast<std::uint32_t>(bits)); }
 
 /// How similar two ends that met are likely to be, from their keys alone. Similarities to the
@@ -106,22 +105,58 @@ std::int64_t EndPair::holder() const {
 std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
                                            const std::vector<Registration>& registrations, int window,
                                            MeetingKeys keys, int per_end, MeetingStats* stats) {
+  WEAVE_ASSERT(window >= 1 && per_end >= 1 && per_end <= 255, "meeting points: window or kept pairs per end out of range");
   const int p = comm.size();
   const BlockOwners owners(num_docs, p);
   const BlockRange mine = block_range(num_docs, p, comm.rank());
+  // The ends registering here (all owned here), numbered densely: offers name an end by its number,
+  // and its best offers are kept in its row of `best` as they arrive.
+  std::vector<std::int64_t> ends;
+  std::vector<std::uint32_t> end_number(registrations.size());
+  {
+    const bool ascending = std::is_sorted(registrations.begin(), registrations.end(),
+                                          [](const Registration& x, const Registration& y) { return x.end < y.end; });
+    if (ascending) {
+      for (std::size_t x = 0; x < registrations.size(); ++x) {
+        if (ends.empty() || ends.back() != registrations[x].end) ends.push_back(registrations[x].end);
+        end_number[x] = static_cast<std::uint32_t>(ends.size() - 1);
+      }
+    } else {
+      for (const auto& r : registrations) ends.push_back(r.end);
+      std::sort(ends.begin(), ends.end());
+      ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
+      for (std::size_t x = 0; x < registrations.size(); ++x)
+        end_number[x] = static_cast<std::uint32_t>(std::lower_bound(ends.begin(), ends.end(), registrations[x].end) - ends.begin());
+    }
+    WEAVE_ASSERT(ends.size() < (std::size_t{1} << 32), "meeting points: more than 2^32 ends on one rank");
+    for (std::int64_t e : ends) WEAVE_ASSERT(mine.contains(GlobalId(e)), "meeting points: an end registered by a rank that does not own it");
+  }
   FlatBoxes send(p, 4);
   for (const auto& r : registrations) send.count(r.owner);
   send.allocate();
-  for (const auto& r : registrations) {
+  for (std::size_t x = 0; x < registrations.size(); ++x) {
+    const Registration& r = registrations[x];
     std::int64_t* w = send.put(r.owner);
-    w[0] = r.meeting, w[1] = key_bits(r.key), w[2] = r.end, w[3] = r.partner;
+    w[0] = r.meeting, w[1] = static_cast<std::int64_t>(std::uint64_t{end_number[x]} << 32 | std::bit_cast<std::uint32_t>(r.key));
+    w[2] = r.end, w[3] = r.partner;
   }
+  end_number = {};
   util::UninitVector<std::int64_t> arrived = send.exchange(comm);
   const std::size_t arrivals = arrived.size() / 4;
-  // `owner` becomes the end's owner, where the pairs go.
-  auto registration = [&](std::size_t x) {
+  // A registration at its meeting point; `following` is how many of the ends after it in the
+  // meeting's order its window reaches.
+  struct Registered {
+    float key;
+    std::uint32_t number;  ///< the end's number at its owner
+    std::int64_t end, partner;
+    int owner;  ///< the end's
+    std::uint32_t following;
+  };
+  auto registered = [&](std::size_t x) {
     const std::int64_t* w = &arrived[4 * x];
-    return Registration{w[0], owners(GlobalId(w[2])), key_of(w[1]), w[2], w[3]};
+    const auto word = static_cast<std::uint64_t>(w[1]);
+    return Registered{key_of(static_cast<std::int64_t>(word & 0xffffffff)), static_cast<std::uint32_t>(word >> 32), w[2],
+                      w[3], owners(GlobalId(w[2])), 0};
   };
   // By meeting point, then key descending, then end id: the same order at any rank count. Meeting
   // documents (graph levels) are owned here and grouped by their local index, buckets by their id;
@@ -130,119 +165,119 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   for (std::size_t x = 0; x < arrivals && owned_meetings; ++x) owned_meetings = mine.contains(GlobalId(arrived[4 * x]));
   const std::int64_t shift = owned_meetings ? mine.begin : 0;
   Groups meetings;
-  std::vector<Registration> here = group_by<Registration>(
-      arrivals, owned_meetings ? mine.size() : 0, [&](std::size_t x) { return arrived[4 * x] - shift; }, registration,
+  std::vector<Registered> here = group_by<Registered>(
+      arrivals, owned_meetings ? mine.size() : 0, [&](std::size_t x) { return arrived[4 * x] - shift; }, registered,
       meetings);
   arrived = {};
-  for (std::size_t g = 0; g < meetings.size(); ++g)
-    if (meetings.begin[g + 1] - meetings.begin[g] > 1)
-      std::sort(here.begin() + meetings.begin[g], here.begin() + meetings.begin[g + 1],
-                [](const Registration& x, const Registration& y) { return x.key != y.key ? x.key > y.key : x.end < y.end; });
-
-  // Windows: each end with its next `window` ends, as (end, other end, estimate), sent to both
-  // ends' owners (two passes over the windows: the first counts what goes where).
   std::int64_t largest = 0;
-  auto for_each_window_pair = [&](auto&& visit) {
-    for (std::size_t g = 0; g < meetings.size(); ++g) {
-      const auto first = static_cast<std::size_t>(meetings.begin[g]), last = static_cast<std::size_t>(meetings.begin[g + 1]);
-      largest = std::max<std::int64_t>(largest, static_cast<std::int64_t>(last - first));
-      for (std::size_t i = first; i < last; ++i)
-        for (std::size_t j = i + 1; j < last && j <= i + static_cast<std::size_t>(window); ++j) {
-          const Registration &x = here[i], &y = here[j];
-          if (x.end == y.end || x.partner == y.end) continue;  // the same end, or its own path
-          visit(x, y);
-        }
-    }
-  };
-  // An offer is two words: the end as its index in its owner's block with the estimate's bits, and
-  // the other end (a rank's documents are fewer than 2^32).
-  WEAVE_ASSERT((num_docs + p - 1) / p <= std::int64_t{1} << 32, "meeting points: a rank's block exceeds 2^32 documents");
-  const std::vector<std::int64_t> block_begin = block_starts(num_docs, p);
-  auto offer_word = [&](const Registration& x, std::uint32_t bits) {
-    return static_cast<std::int64_t>(static_cast<std::uint64_t>(x.end - block_begin[x.owner]) << 32 | bits);
-  };
-  FlatBoxes to_ends(p, 2);
-  for_each_window_pair([&](const Registration& x, const Registration& y) {
-    to_ends.count(x.owner);
-    to_ends.count(y.owner);
-  });
-  to_ends.allocate();
-  for_each_window_pair([&](const Registration& x, const Registration& y) {
-    const auto bits = std::bit_cast<std::uint32_t>(estimate(x.key, y.key, keys));
-    std::int64_t* w = to_ends.put(x.owner);
-    w[0] = offer_word(x, bits), w[1] = y.end;
-    w = to_ends.put(y.owner);
-    w[0] = offer_word(y, bits), w[1] = x.end;
-  });
+  for (std::size_t g = 0; g < meetings.size(); ++g) {
+    const auto first = here.begin() + meetings.begin[g], last = here.begin() + meetings.begin[g + 1];
+    largest = std::max<std::int64_t>(largest, last - first);
+    std::sort(first, last, [](const Registered& x, const Registered& y) { return x.key != y.key ? x.key > y.key : x.end < y.end; });
+    for (auto r = first; r != last; ++r) r->following = static_cast<std::uint32_t>(std::min<std::ptrdiff_t>(window, last - r - 1));
+  }
+  meetings = {};
   if (stats) {
     stats->registrations = static_cast<std::int64_t>(here.size());
     stats->largest_meeting = largest;
   }
-  here = {};
-  meetings = {};
 
-  // At each end's owner: its pairs, best estimate first (then the other end's id), each other end
-  // once (its first offer is its best estimate), the `per_end` best kept; a pair kept by either of
-  // its ends goes to its holder. The offers are grouped by end (group_by), then each end's best are
-  // picked from its ~2 x window x reach offers.
+  // Each end's best offers, best first (then the other end's id), each other end once (with the
+  // best estimate of the meetings that paired them): row e of `best` holds end e's, `kept[e]` of
+  // them. Folded in as the offers arrive, in any order: an other end among the per_end best by its
+  // best estimate is in the row once that offer has come, and no later offer pushes it out (fewer
+  // than per_end are better); an other end pushed out had per_end better ones, so no later, worse
+  // offer of it gets in.
   struct Offer {
     std::int64_t other;
     float estimate;
-    std::uint32_t end;  ///< index in this rank's block
   };
-  Groups ends;
-  std::vector<Offer> offers;
-  {
-    const util::UninitVector<std::int64_t> w = to_ends.exchange(comm);
-    offers = group_by<Offer>(
-        w.size() / 2, mine.size(), [&](std::size_t x) { return static_cast<std::int64_t>(static_cast<std::uint64_t>(w[2 * x]) >> 32); },
-        [&](std::size_t x) {
-          const auto word = static_cast<std::uint64_t>(w[2 * x]);
-          return Offer{w[2 * x + 1], key_of(static_cast<std::int64_t>(word & 0xffffffff)), static_cast<std::uint32_t>(word >> 32)};
-        },
-        ends);
-  }
   auto better = [](const Offer& x, const Offer& y) {
     if (x.estimate != y.estimate) return x.estimate > y.estimate;
     return x.other < y.other;
   };
-  std::vector<EndPair> kept_pairs;
-  std::vector<Offer> best;  // the current end's best offers, one per other end, best first
-  for (std::size_t g = 0; g < ends.size(); ++g) {
-    const auto first = offers.begin() + ends.begin[g], last = offers.begin() + ends.begin[g + 1];
-    best.clear();
-    if (per_end <= 0) {
-      std::sort(first, last, better);
-      for (auto o = first; o != last; ++o)
-        if (std::none_of(best.begin(), best.end(), [&](const Offer& b) { return b.other == o->other; })) best.push_back(*o);
-    } else {
-      // A list of at most per_end, kept sorted as the offers come (cheaper than sorting them all):
-      // an other end pushed out of it had per_end better ones, so no later, worse offer of it gets in.
-      for (auto o = first; o != last; ++o) {
-        const auto same = std::find_if(best.begin(), best.end(), [&](const Offer& b) { return b.other == o->other; });
-        if (same != best.end()) {
-          if (!better(*o, *same)) continue;
-          best.erase(same);
-        } else if (best.size() == static_cast<std::size_t>(per_end)) {
-          if (!better(*o, best.back())) continue;
-          best.pop_back();
-        }
-        best.insert(std::upper_bound(best.begin(), best.end(), *o, better), *o);
+  std::vector<Offer> best(ends.size() * static_cast<std::size_t>(per_end));
+  std::vector<std::uint8_t> kept(ends.size(), 0);
+  auto fold = [&](std::uint32_t e, const Offer& o) {
+    Offer* row = best.data() + static_cast<std::size_t>(e) * static_cast<std::size_t>(per_end);
+    int n = kept[e];
+    for (int x = 0; x < n; ++x)
+      if (row[x].other == o.other) {
+        if (!better(o, row[x])) return;
+        std::copy(row + x + 1, row + n, row + x);
+        --n;
+        break;
       }
+    if (n == per_end) {
+      if (!better(o, row[n - 1])) return;
+      --n;
     }
-    const std::int64_t end = mine.begin + first->end;
-    for (const Offer& o : best) {
-      const auto [lo, hi] = std::minmax(end, o.other);
-      kept_pairs.push_back({lo, hi});
+    int at = n;
+    for (; at > 0 && better(o, row[at - 1]); --at) row[at] = row[at - 1];
+    row[at] = o;
+    kept[e] = static_cast<std::uint8_t>(n + 1);
+  };
+
+  // Windows: each end with the next `window` ends of its meeting, the pair offered to both ends'
+  // owners as (the end's number with the estimate's bits, the other end). In rounds of at most
+  // kRoundPairs pairs (whole positions): the offers of a level are ~64 a path end, and made all at
+  // once they were most of the level's fresh memory, which the kernel clears page by page.
+  constexpr std::int64_t kRoundPairs = std::int64_t{1} << 19;
+  auto visit_pairs = [&](std::size_t i, auto&& visit) {
+    const Registered& x = here[i];
+    for (std::size_t j = i + 1; j <= i + x.following; ++j) {
+      const Registered& y = here[j];
+      if (x.end == y.end || x.partner == y.end) continue;  // the same end, or its own path
+      visit(x, y);
+    }
+  };
+  auto offer_word = [](const Registered& x, std::uint32_t bits) {
+    return static_cast<std::int64_t>(std::uint64_t{x.number} << 32 | bits);
+  };
+  for (std::size_t from = 0;;) {
+    if (comm.max(from < here.size() ? 1 : 0) == 0) break;
+    FlatBoxes to_ends(p, 2);
+    std::size_t to = from;
+    for (std::int64_t pairs = 0; to < here.size() && pairs < kRoundPairs; ++to)
+      visit_pairs(to, [&](const Registered& x, const Registered& y) {
+        to_ends.count(x.owner);
+        to_ends.count(y.owner);
+        ++pairs;
+      });
+    to_ends.allocate();
+    for (std::size_t i = from; i < to; ++i)
+      visit_pairs(i, [&](const Registered& x, const Registered& y) {
+        const auto bits = std::bit_cast<std::uint32_t>(estimate(x.key, y.key, keys));
+        std::int64_t* w = to_ends.put(x.owner);
+        w[0] = offer_word(x, bits), w[1] = y.end;
+        w = to_ends.put(y.owner);
+        w[0] = offer_word(y, bits), w[1] = x.end;
+      });
+    from = to;
+    const util::UninitVector<std::int64_t> w = to_ends.exchange(comm);
+    for (std::size_t x = 0; x + 1 < w.size(); x += 2) {
+      const auto word = static_cast<std::uint64_t>(w[x]);
+      const auto e = static_cast<std::uint32_t>(word >> 32);
+      WEAVE_ASSERT(e < ends.size(), "meeting points: an offer for an end that did not register here");
+      fold(e, Offer{w[x + 1], key_of(static_cast<std::int64_t>(word & 0xffffffff))});
     }
   }
-  offers = {};
-  ends = {};
-  FlatBoxes kept(p, 2);
-  for (const EndPair& pair : kept_pairs) kept.count(owners(GlobalId(pair.holder())));
-  kept.allocate();
+  here = {};
+
+  // A pair kept by either of its ends goes to its holder.
+  std::vector<EndPair> kept_pairs;
+  for (std::size_t e = 0; e < ends.size(); ++e)
+    for (int x = 0; x < kept[e]; ++x) {
+      const auto [lo, hi] = std::minmax(ends[e], best[e * static_cast<std::size_t>(per_end) + x].other);
+      kept_pairs.push_back({lo, hi});
+    }
+  best = {};
+  kept = {};
+  FlatBoxes to_holders(p, 2);
+  for (const EndPair& pair : kept_pairs) to_holders.count(owners(GlobalId(pair.holder())));
+  to_holders.allocate();
   for (const EndPair& pair : kept_pairs) {
-    std::int64_t* w = kept.put(owners(GlobalId(pair.holder())));
+    std::int64_t* w = to_holders.put(owners(GlobalId(pair.holder())));
     w[0] = pair.a, w[1] = pair.b;
   }
   kept_pairs = {};
@@ -251,7 +286,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   // holder, then by the pair.
   std::vector<EndPair> out;
   {
-    const util::UninitVector<std::int64_t> w = kept.exchange(comm);
+    const util::UninitVector<std::int64_t> w = to_holders.exchange(comm);
     Groups holders;
     out = group_by<EndPair>(
         w.size() / 2, mine.size(), [&](std::size_t x) { return EndPair{w[2 * x], w[2 * x + 1]}.holder() - mine.begin; },

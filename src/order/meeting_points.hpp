@@ -50,10 +50,10 @@ struct MeetingStats {
 enum class MeetingKeys { similarity, projection };
 
 /// Collective. Routes the registrations to their meeting points' owners and pairs the ends there
-/// by windows; each end then keeps its `per_end` most promising pairs (0 = all), by an estimate
+/// by windows; each end then keeps its `per_end` (1..255) most promising pairs, by an estimate
 /// from the keys (a lower bound on the similarity for MeetingKeys::similarity, the distance of the
 /// projections otherwise), and a pair kept by either end is a candidate. Returns the distinct
-/// candidates held here (the owner of their holder()).
+/// candidates held here (the owner of their holder()). Every registration's end must be owned here.
 std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
                                            const std::vector<Registration>& registrations, int window,
                                            MeetingKeys keys, int per_end, MeetingStats* stats = nullptr);

@@ -167,6 +167,7 @@ class Stitcher {
   /// Each end registers at its `reach` most similar documents in the kNN graph.
   std::vector<Registration> graph_registrations(int reach) const {
     std::vector<Registration> out;
+    out.reserve(ends_.size() * static_cast<std::size_t>(reach));
     for (std::int64_t doc : ends_) {
       const std::int64_t i = local(doc);
       const std::int64_t last = std::min(graph_.offsets[i] + reach, graph_.offsets[i + 1]);
@@ -201,6 +202,7 @@ class Stitcher {
     // wait on each addition's latency).
     constexpr int kRows = 4;
     std::vector<Registration> out;
+    out.reserve(ends_.size());
     std::vector<float> dot(static_cast<std::size_t>(kRows * blocks * kLanes));
     for (std::size_t first = 0; first < ends_.size(); first += kRows) {
       const int rows = static_cast<int>(std::min<std::size_t>(kRows, ends_.size() - first));

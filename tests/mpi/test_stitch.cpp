@@ -70,7 +70,7 @@ std::set<std::pair<std::int64_t, std::int64_t>> window_join_oracle(std::vector<o
     std::vector<std::pair<float, std::int64_t>> ranked;
     for (const auto& [v, e] : others) ranked.emplace_back(-e, v);
     std::sort(ranked.begin(), ranked.end());
-    const std::size_t keep = per_end > 0 ? std::min<std::size_t>(ranked.size(), per_end) : ranked.size();
+    const std::size_t keep = std::min<std::size_t>(ranked.size(), per_end);
     for (std::size_t x = 0; x < keep; ++x) want.insert(std::minmax(u, ranked[x].second));
   }
   return want;
@@ -87,8 +87,10 @@ TEST(MeetingPoints, PairsAreThoseOfASequentialWindowJoin) {
       every.push_back(r);
       if (range.contains(GlobalId(e))) mine.push_back(r);
     }
-  for (int kept : {0, 2}) {  // every pair, then each end's two most promising
+  // Every pair (an end has at most per_end x 2 x window offers), then each end's two most promising.
+  for (int kept : {per_end * 2 * window, 2}) {
     order::MeetingStats stats;
+    if (kept == 2) std::reverse(mine.begin(), mine.end());  // registrations in any order
     const auto got = order::pair_ends_at_meetings(comm, n, mine, window, order::MeetingKeys::similarity, kept, &stats);
     std::vector<std::int64_t> flat;
     for (const auto& p : got) {
