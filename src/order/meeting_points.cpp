@@ -255,7 +255,16 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
       });
     from = to;
     const util::UninitVector<std::int64_t> w = to_ends.exchange(comm);
+    // The end's best row is a cache miss (they are tens of MB): asked for kAhead offers before.
+    constexpr std::size_t kAhead = 8;
     for (std::size_t x = 0; x + 1 < w.size(); x += 2) {
+      if (x + 2 * kAhead < w.size()) {
+        const auto ahead = static_cast<std::size_t>(static_cast<std::uint64_t>(w[x + 2 * kAhead]) >> 32);
+        if (ahead < ends.size()) {
+          __builtin_prefetch(best.data() + ahead * static_cast<std::size_t>(per_end));
+          __builtin_prefetch(kept.data() + ahead);
+        }
+      }
       const auto word = static_cast<std::uint64_t>(w[x]);
       const auto e = static_cast<std::uint32_t>(word >> 32);
       WEAVE_ASSERT(e < ends.size(), "meeting points: an offer for an end that did not register here");
