@@ -103,7 +103,7 @@ std::int64_t EndPair::holder() const {
 }
 
 std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
-                                           const std::vector<Registration>& registrations, int window,
+                                           std::vector<Registration> registrations, int window,
                                            MeetingKeys keys, int per_end, MeetingStats* stats) {
   WEAVE_ASSERT(window >= 1 && per_end >= 1 && per_end <= 255, "meeting points: window or kept pairs per end out of range");
   const int p = comm.size();
@@ -141,6 +141,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     w[2] = r.end, w[3] = r.partner;
   }
   end_number = {};
+  registrations = {};
   util::UninitVector<std::int64_t> arrived = send.exchange(comm);
   const std::size_t arrivals = arrived.size() / 4;
   // A registration at its meeting point; `following` is how many of the ends after it in the

@@ -53,9 +53,10 @@ enum class MeetingKeys { similarity, projection };
 /// by windows; each end then keeps its `per_end` (1..255) most promising pairs, by an estimate
 /// from the keys (a lower bound on the similarity for MeetingKeys::similarity, the distance of the
 /// projections otherwise), and a pair kept by either end is a candidate. Returns the distinct
-/// candidates held here (the owner of their holder()). Every registration's end must be owned here.
+/// candidates held here (the owner of their holder()). Every registration's end must be owned here;
+/// the registrations are freed once sent (at 10^6 x 768 on 2 ranks they were 50 MB a rank).
 std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
-                                           const std::vector<Registration>& registrations, int window,
+                                           std::vector<Registration> registrations, int window,
                                            MeetingKeys keys, int per_end, MeetingStats* stats = nullptr);
 
 }  // namespace weave::order

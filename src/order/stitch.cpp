@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <utility>
 
 #include "corpus/row_rounds.hpp"
 #include "knn/cpu/cpu_backend.hpp"
@@ -230,11 +231,11 @@ class Stitcher {
     return out;
   }
 
-  std::vector<WeightedPair> meeting_candidates(const std::vector<Registration>& registrations, MeetingKeys keys,
+  std::vector<WeightedPair> meeting_candidates(std::vector<Registration> registrations, MeetingKeys keys,
                                                StitchLevel& level) {
     MeetingStats meetings;
     const double start = util::wall_seconds();
-    const std::vector<EndPair> pairs = pair_ends_at_meetings(comm_, n_, registrations, kWindow, keys, kPerEnd, &meetings);
+    const std::vector<EndPair> pairs = pair_ends_at_meetings(comm_, n_, std::move(registrations), kWindow, keys, kPerEnd, &meetings);
     const double met = util::wall_seconds();
     // Sketches, not rows: the level joins along their similarities, and settle_similarities()
     // gives the links it makes their canonical ones.
