@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include "util/random.hpp"
@@ -301,11 +302,22 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
       }
   }
   const util::UninitVector<std::int64_t> sent = to_holders.exchange(comm);
+  // The holder's number: by an index over the rank's documents where the ends are at least a
+  // sixteenth of them (a binary search among 158,000 ends a rank took 0.05 s at 10^6 x 768), by a
+  // binary search otherwise (a level of a few hundred ends pays no pass over the documents).
+  std::vector<std::uint32_t> number_of;
+  if (static_cast<std::int64_t>(ends.size()) >= mine.size() / 16) {
+    number_of.assign(static_cast<std::size_t>(mine.size()), std::numeric_limits<std::uint32_t>::max());
+    for (std::size_t e = 0; e < ends.size(); ++e) number_of[ends[e] - mine.begin] = static_cast<std::uint32_t>(e);
+  }
   for (std::size_t x = 0; x + 1 < sent.size(); x += 2) {
     const EndPair pair{sent[x], sent[x + 1]};
     const std::int64_t holder = pair.holder(), other = holder == pair.a ? pair.b : pair.a;
-    const auto e = static_cast<std::size_t>(std::lower_bound(ends.begin(), ends.end(), holder) - ends.begin());
-    WEAVE_ASSERT(e < ends.size() && ends[e] == holder, "meeting points: a pair sent to a rank that does not own its holder");
+    WEAVE_ASSERT(mine.contains(GlobalId(holder)), "meeting points: a pair sent to a rank that does not own its holder");
+    const auto e = !number_of.empty()
+                       ? static_cast<std::size_t>(number_of[holder - mine.begin])
+                       : static_cast<std::size_t>(std::lower_bound(ends.begin(), ends.end(), holder) - ends.begin());
+    WEAVE_ASSERT(e < ends.size() && ends[e] == holder, "meeting points: a pair whose holder did not register");
     const Offer* row = best.data() + e * static_cast<std::size_t>(per_end);
     if (std::none_of(row, row + kept[e], [&](const Offer& o) { return o.other == other; })) out.push_back(pair);
   }
