@@ -105,8 +105,10 @@ std::int64_t EndPair::holder() const {
 
 std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
                                            std::vector<Registration> registrations, int window,
-                                           MeetingKeys keys, int per_end, MeetingStats* stats) {
-  WEAVE_ASSERT(window >= 1 && per_end >= 1 && per_end <= 255, "meeting points: window or kept pairs per end out of range");
+                                           MeetingKeys keys, int per_end, MeetingStats* stats,
+                                           std::int64_t round_pairs) {
+  WEAVE_ASSERT(window >= 1 && per_end >= 1 && per_end <= 255 && round_pairs >= 1,
+               "meeting points: window, kept pairs per end or round size out of range");
   const int p = comm.size();
   const BlockOwners owners(num_docs, p);
   const BlockRange mine = block_range(num_docs, p, comm.rank());
@@ -222,9 +224,8 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
 
   // Windows: each end with the next `window` ends of its meeting, the pair offered to both ends'
   // owners as (the end's number with the estimate's bits, the other end). In rounds of at most
-  // kRoundPairs pairs (whole positions): the offers of a level are ~64 a path end, and made all at
+  // round_pairs pairs (whole positions): the offers of a level are ~64 a path end, and made all at
   // once they were most of the level's fresh memory, which the kernel clears page by page.
-  constexpr std::int64_t kRoundPairs = std::int64_t{1} << 19;
   auto visit_pairs = [&](std::size_t i, auto&& visit) {
     const Registered& x = here[i];
     for (std::size_t j = i + 1; j <= i + x.following; ++j) {
@@ -240,7 +241,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     if (comm.max(from < here.size() ? 1 : 0) == 0) break;
     FlatBoxes to_ends(p, 2);
     std::size_t to = from;
-    for (std::int64_t pairs = 0; to < here.size() && pairs < kRoundPairs; ++to)
+    for (std::int64_t pairs = 0; to < here.size() && pairs < round_pairs; ++to)
       visit_pairs(to, [&](const Registered& x, const Registered& y) {
         to_ends.count(x.owner);
         to_ends.count(y.owner);

@@ -54,9 +54,11 @@ enum class MeetingKeys { similarity, projection };
 /// from the keys (a lower bound on the similarity for MeetingKeys::similarity, the distance of the
 /// projections otherwise), and a pair kept by either end is a candidate. Returns the distinct
 /// candidates held here (the owner of their holder()). Every registration's end must be owned here;
-/// the registrations are freed once sent (at 10^6 x 768 on 2 ranks they were 50 MB a rank).
+/// the registrations are freed once sent (at 10^6 x 768 on 2 ranks they were 50 MB a rank). The
+/// windows' pairs are offered in rounds of at most `round_pairs` a rank (tests make them small).
 std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
                                            std::vector<Registration> registrations, int window,
-                                           MeetingKeys keys, int per_end, MeetingStats* stats = nullptr);
+                                           MeetingKeys keys, int per_end, MeetingStats* stats = nullptr,
+                                           std::int64_t round_pairs = std::int64_t{1} << 19);
 
 }  // namespace weave::order

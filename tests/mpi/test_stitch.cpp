@@ -9,6 +9,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "corpus/corpus.hpp"
 #include "io/hdf5.hpp"
@@ -88,10 +89,13 @@ TEST(MeetingPoints, PairsAreThoseOfASequentialWindowJoin) {
       if (range.contains(GlobalId(e))) mine.push_back(r);
     }
   // Every pair (an end has at most per_end x 2 x window offers), then each end's two most promising.
-  for (int kept : {per_end * 2 * window, 2}) {
+  // Offers in one round, then in rounds of 97 pairs (a different number of rounds on each rank).
+  for (auto [kept, round_pairs] : {std::pair{per_end * 2 * window, 1 << 19}, std::pair{2, 1 << 19},
+                                   std::pair{per_end * 2 * window, 97}, std::pair{2, 97}}) {
     order::MeetingStats stats;
     if (kept == 2) std::reverse(mine.begin(), mine.end());  // registrations in any order
-    const auto got = order::pair_ends_at_meetings(comm, n, mine, window, order::MeetingKeys::similarity, kept, &stats);
+    const auto got = order::pair_ends_at_meetings(comm, n, mine, window, order::MeetingKeys::similarity, kept, &stats,
+                                                  round_pairs);
     std::vector<std::int64_t> flat;
     for (const auto& p : got) {
       ASSERT_LT(p.a, p.b);
@@ -103,7 +107,7 @@ TEST(MeetingPoints, PairsAreThoseOfASequentialWindowJoin) {
     for (std::size_t x = 0; x + 1 < all.size(); x += 2) got_set.emplace(all[x], all[x + 1]);
     EXPECT_EQ(got_set.size(), all.size() / 2) << "a pair was returned twice";
     const auto want = window_join_oracle(every, window, kept);
-    EXPECT_EQ(got_set, want) << "keeping " << kept << " per end";
+    EXPECT_EQ(got_set, want) << "keeping " << kept << " per end, rounds of " << round_pairs << " pairs";
     // The hub holds half the ends but yields only window pairs each.
     EXPECT_GE(comm.max(stats.largest_meeting), n / 2);
     if (kept > 0) EXPECT_LE(static_cast<std::int64_t>(want.size()), n * kept);
