@@ -202,8 +202,9 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   };
   std::vector<Offer> best(ends.size() * static_cast<std::size_t>(per_end));
   std::vector<std::uint8_t> kept(ends.size(), 0);
+  auto row_of = [&](std::size_t e) { return best.data() + e * static_cast<std::size_t>(per_end); };
   auto fold = [&](std::uint32_t e, const Offer& o) {
-    Offer* row = best.data() + static_cast<std::size_t>(e) * static_cast<std::size_t>(per_end);
+    Offer* row = row_of(e);
     int n = kept[e];
     for (int x = 0; x < n; ++x)
       if (row[x].other == o.other) {
@@ -264,7 +265,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
       if (x + 2 * kAhead < w.size()) {
         const auto ahead = static_cast<std::size_t>(static_cast<std::uint64_t>(w[x + 2 * kAhead]) >> 32);
         if (ahead < ends.size()) {
-          __builtin_prefetch(best.data() + ahead * static_cast<std::size_t>(per_end));
+          __builtin_prefetch(row_of(ahead));
           __builtin_prefetch(kept.data() + ahead);
         }
       }
@@ -281,7 +282,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   // holder kept it too. Each pair once, without sorting them (at 10^6 x 768 on 2 ranks a sort of
   // the pairs by holder took 0.1 s).
   auto kept_pair = [&](std::size_t e, int x) {
-    const auto [lo, hi] = std::minmax(ends[e], best[e * static_cast<std::size_t>(per_end) + x].other);
+    const auto [lo, hi] = std::minmax(ends[e], row_of(e)[x].other);
     return EndPair{lo, hi};
   };
   std::vector<EndPair> out;
@@ -319,7 +320,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
                        ? static_cast<std::size_t>(number_of[holder - mine.begin])
                        : static_cast<std::size_t>(std::lower_bound(ends.begin(), ends.end(), holder) - ends.begin());
     WEAVE_ASSERT(e < ends.size() && ends[e] == holder, "meeting points: a pair whose holder did not register");
-    const Offer* row = best.data() + e * static_cast<std::size_t>(per_end);
+    const Offer* row = row_of(e);
     if (std::none_of(row, row + kept[e], [&](const Offer& o) { return o.other == other; })) out.push_back(pair);
   }
   return out;
