@@ -12,7 +12,7 @@
 
 namespace weave::order {
 
-/// Collective. pairs[j].a or pairs[j].b must be owned here, and every owned end among `rows`.
+/// Collective. pairs[j].a < pairs[j].b, one of them owned here, and every owned end among `rows`.
 /// Returns one similarity per pair, the canonical one (knn/topk.hpp, as knn.h5's weights): the
 /// links stitching makes carry it into the order file without another look at the rows.
 /// *rows_fetched counts the remote rows.
