@@ -7,7 +7,6 @@
 #include <optional>
 #include <utility>
 
-#include "corpus/row_rounds.hpp"
 #include "knn/cpu/cpu_backend.hpp"
 #include "knn/exact_ring.hpp"
 #include "mpi/ask_owners.hpp"
@@ -36,8 +35,17 @@ constexpr int kPerEnd = 6;
 constexpr double kPoorProgress = 0.1;
 /// Rows of ends per projection bucket, on average.
 constexpr double kBucketEnds = 64;
-/// Bytes of sketches fetched per round of a level's scoring.
-constexpr std::int64_t kFetchRoundBytes = std::int64_t{8} << 20;
+/// Bytes of sketches (scoring) or rows (settling) fetched per round of a level: about 1 MiB for
+/// each rank a round asks, from 2 to 8 MiB. A round's buffers are the level's largest transient
+/// memory, and where they outgrow what the heap has free, the kernel clears fresh pages for them
+/// (~4 us a page on this project's machine): on 2 ranks of s100k (50,000 documents, 10,800 ends a
+/// rank) stitching less its row read took 0.062-0.075 s with 8 MiB rounds, 0.053-0.063 s with 2 MiB
+/// (stitch faults 11,300 -> 9,400 a rank, peak 117 -> 109 MiB), and at 10^6 x 768 1.17-1.21 s
+/// against 1.15-1.16. From 8 ranks on a round stays at 8 MiB, as measured at 16 ranks in session 35
+/// (docs/benchmarks.md: 32 MiB there was ~10% faster, with 4x the transient memory).
+std::int64_t fetch_round_bytes(int ranks) {
+  return std::clamp<std::int64_t>(std::int64_t{ranks} << 20, std::int64_t{2} << 20, std::int64_t{8} << 20);
+}
 
 class Stitcher {
  public:
@@ -240,7 +248,7 @@ class Stitcher {
     // Sketches, not rows: the level joins along their similarities, and settle_similarities()
     // gives the links it makes their canonical ones.
     std::int64_t fetched = 0;
-    const std::int64_t batch = std::max<std::int64_t>(256, kFetchRoundBytes / (4 * sketches_->record_words()));
+    const std::int64_t batch = std::max<std::int64_t>(256, fetch_round_bytes(comm_.size()) / (4 * sketches_->record_words()));
     const std::vector<float> sims = estimate_pairs(comm_, n_, *sketches_, pairs, batch, &fetched);
     level.candidate_seconds = comm_.max(met - start);
     level.score_seconds = comm_.max(util::wall_seconds() - met);
@@ -299,7 +307,8 @@ class Stitcher {
     }
     std::int64_t fetched = 0;
     const std::vector<float> sims =
-        score_pairs(comm_, n_, end_rows_, scored_here, corpus::rows_per_round(corpus_.info.dim), &fetched);
+        score_pairs(comm_, n_, end_rows_, scored_here,
+                    std::max<std::int64_t>(256, fetch_round_bytes(comm_.size()) / (4 * corpus_.info.dim)), &fetched);
     struct Settled {
       EndPair pair;
       float similarity;
