@@ -35,15 +35,16 @@ constexpr int kPerEnd = 6;
 constexpr double kPoorProgress = 0.1;
 /// Rows of ends per projection bucket, on average.
 constexpr double kBucketEnds = 64;
-/// Bytes of sketches (scoring) or rows (settling) fetched per round of a level: about 1 MiB for
-/// each rank a round asks, from 2 to 8 MiB. A round's buffers are the level's largest transient
-/// memory, and where they outgrow what the heap has free, the kernel clears fresh pages for them
-/// (~4 us a page on this project's machine): on 2 ranks of s100k (50,000 documents, 10,800 ends a
-/// rank) stitching less its row read took 0.062-0.075 s with 8 MiB rounds, 0.053-0.063 s with 2 MiB
-/// (stitch faults 11,300 -> 9,400 a rank, peak 117 -> 109 MiB), and at 10^6 x 768 1.17-1.21 s
-/// against 1.15-1.16. From 8 ranks on a round stays at 8 MiB, as measured at 16 ranks in session 35
+/// Bytes a rank moves per round of a level's exchanges: the sketches (scoring) or rows (settling)
+/// it fetches, the offers it makes at its meeting points. About 1 MiB for each rank a round asks,
+/// from 2 to 8 MiB. A round's buffers are the level's largest transient memory, and where they
+/// outgrow what the heap has free, the kernel clears fresh pages for them (~4 us a page on this
+/// project's machine): on 2 ranks of s100k (50,000 documents, 10,800 ends a rank) stitching less
+/// its row read took 0.062-0.075 s with 8 MiB fetch rounds, 0.053-0.063 s with 2 MiB (stitch faults
+/// 11,300 -> 9,400 a rank, peak 117 -> 109 MiB), and at 10^6 x 768 1.17-1.21 s against 1.15-1.16.
+/// From 8 ranks on the fetch rounds stay at 8 MiB, as measured at 16 ranks in session 35
 /// (docs/benchmarks.md: 32 MiB there was ~10% faster, with 4x the transient memory).
-std::int64_t fetch_round_bytes(int ranks) {
+std::int64_t round_bytes(int ranks) {
   return std::clamp<std::int64_t>(std::int64_t{ranks} << 20, std::int64_t{2} << 20, std::int64_t{8} << 20);
 }
 
@@ -243,12 +244,17 @@ class Stitcher {
                                                StitchLevel& level) {
     MeetingStats meetings;
     const double start = util::wall_seconds();
-    const std::vector<EndPair> pairs = pair_ends_at_meetings(comm_, n_, std::move(registrations), kWindow, keys, kPerEnd, &meetings);
+    // The meetings' rounds of offers in the same budget as the fetch rounds: a window pair is two
+    // offers of 16 bytes (2^16 pairs a round at 2 ranks, where rounds of 2^19 made the offers
+    // s100k's fresh memory: stitching 0.054-0.061 -> 0.053-0.056 s, ten alternating runs).
+    const std::int64_t round_pairs = round_bytes(comm_.size()) / 32;
+    const std::vector<EndPair> pairs =
+        pair_ends_at_meetings(comm_, n_, std::move(registrations), kWindow, keys, kPerEnd, &meetings, round_pairs);
     const double met = util::wall_seconds();
     // Sketches, not rows: the level joins along their similarities, and settle_similarities()
     // gives the links it makes their canonical ones.
     std::int64_t fetched = 0;
-    const std::int64_t batch = std::max<std::int64_t>(256, fetch_round_bytes(comm_.size()) / (4 * sketches_->record_words()));
+    const std::int64_t batch = std::max<std::int64_t>(256, round_bytes(comm_.size()) / (4 * sketches_->record_words()));
     const std::vector<float> sims = estimate_pairs(comm_, n_, *sketches_, pairs, batch, &fetched);
     level.candidate_seconds = comm_.max(met - start);
     level.score_seconds = comm_.max(util::wall_seconds() - met);
@@ -308,7 +314,7 @@ class Stitcher {
     std::int64_t fetched = 0;
     const std::vector<float> sims =
         score_pairs(comm_, n_, end_rows_, scored_here,
-                    std::max<std::int64_t>(256, fetch_round_bytes(comm_.size()) / (4 * corpus_.info.dim)), &fetched);
+                    std::max<std::int64_t>(256, round_bytes(comm_.size()) / (4 * corpus_.info.dim)), &fetched);
     struct Settled {
       EndPair pair;
       float similarity;
