@@ -40,8 +40,9 @@ constexpr double kBucketEnds = 64;
 /// from 2 to 8 MiB. A round's buffers are the level's largest transient memory, and where they
 /// outgrow what the heap has free, the kernel clears fresh pages for them (~4 us a page on this
 /// project's machine): on 2 ranks of s100k (50,000 documents, 10,800 ends a rank) stitching less
-/// its row read took 0.062-0.075 s with 8 MiB fetch rounds, 0.053-0.063 s with 2 MiB (stitch faults
-/// 11,300 -> 9,400 a rank, peak 117 -> 109 MiB), and at 10^6 x 768 1.17-1.21 s against 1.15-1.16.
+/// its row read took 0.059-0.064 s with 8 MiB fetch rounds, 0.053-0.061 s with 2 MiB (eight
+/// alternating runs; stitch faults 11,300 -> 9,900 a rank, peak 117 -> 112 MiB), and at 10^6 x 768
+/// 1.17-1.21 s against 1.15-1.16.
 /// From 8 ranks on the fetch rounds stay at 8 MiB, as measured at 16 ranks in session 35
 /// (docs/benchmarks.md: 32 MiB there was ~10% faster, with 4x the transient memory).
 std::int64_t round_bytes(int ranks) {
