@@ -11,21 +11,33 @@ float scale_of(const std::uint32_t* record, std::int64_t d) {
   return std::bit_cast<float>(record[RowSketches::words_for(d) - 1]);
 }
 
-/// A record's codes (signed chars may view any object's bytes).
-const std::int8_t* codes_of(const std::uint32_t* record) { return reinterpret_cast<const std::int8_t*>(record); }
+/// A record's bytes, two codes each (unsigned chars may view any object's bytes).
+const std::uint8_t* codes_of(const std::uint32_t* record) { return reinterpret_cast<const std::uint8_t*>(record); }
 
-/// The codes' dot product. Below 2^17 dimensions |sum| < 127^2 d fits 32 bits; the sum of
-/// integers is exact in any order, so every vector unit gives the same value.
-[[gnu::target_clones("arch=x86-64-v4", "avx2", "default")]] std::int64_t code_dot(const std::int8_t* a, const std::int8_t* b,
-                                                                         std::int64_t d) {
-  if (d < (std::int64_t{1} << 17)) {
+/// The codes' dot product over `bytes` bytes of two codes each, 4-bit two's complement: the low
+/// code sign-extended is (int8)(x << 4) >> 4, the high one (int8)x >> 4. Below 2^24 bytes |sum| <=
+/// 49 * 2 * bytes fits 32 bits; the sum of integers is exact in any order, so every vector unit
+/// gives the same value.
+[[gnu::target_clones("arch=x86-64-v4", "avx2", "default")]] std::int64_t code_dot(const std::uint8_t* a, const std::uint8_t* b,
+                                                                         std::int64_t bytes) {
+  auto low = [](std::uint8_t x) { return static_cast<std::int32_t>(static_cast<std::int8_t>(x << 4) >> 4); };
+  auto high = [](std::uint8_t x) { return static_cast<std::int32_t>(static_cast<std::int8_t>(x) >> 4); };
+  if (bytes < (std::int64_t{1} << 24)) {
     std::int32_t sum = 0;
-    for (std::int64_t j = 0; j < d; ++j) sum += static_cast<std::int32_t>(a[j]) * static_cast<std::int32_t>(b[j]);
+    for (std::int64_t j = 0; j < bytes; ++j) sum += low(a[j]) * low(b[j]) + high(a[j]) * high(b[j]);
     return sum;
   }
   std::int64_t sum = 0;
-  for (std::int64_t j = 0; j < d; ++j) sum += static_cast<std::int64_t>(a[j]) * static_cast<std::int64_t>(b[j]);
+  for (std::int64_t j = 0; j < bytes; ++j)
+    sum += static_cast<std::int64_t>(low(a[j]) * low(b[j])) + static_cast<std::int64_t>(high(a[j]) * high(b[j]));
   return sum;
+}
+
+/// A value's code: v = x * 7 / max|x| rounded half away from zero (by truncation), within [-7, 7],
+/// as 4-bit two's complement.
+inline std::uint8_t code_of(float v) {
+  const auto code = static_cast<std::int32_t>(v + (v >= 0 ? 0.5f : -0.5f));
+  return static_cast<std::uint8_t>(std::clamp(code, -7, 7) & 0xf);
 }
 
 /// Writes the sketch of a row of finite values. Vector code throughout (a pass over every end's
@@ -34,18 +46,19 @@ const std::int8_t* codes_of(const std::uint32_t* record) { return reinterpret_ca
 /// truncation; the same bits on every vector unit.
 [[gnu::target_clones("arch=x86-64-v4", "avx2", "default")]] void sketch_row(const float* row, std::int64_t d,
                                                                             std::uint32_t* record) {
-  auto* out = reinterpret_cast<std::int8_t*>(record);
+  auto* out = reinterpret_cast<std::uint8_t*>(record);
   std::uint32_t largest_bits = 0;
   for (std::int64_t j = 0; j < d; ++j) largest_bits = std::max(largest_bits, std::bit_cast<std::uint32_t>(row[j]) & 0x7fffffffu);
   const float largest = std::bit_cast<float>(largest_bits);
-  const float scale = largest / 127.0f;
-  const float inverse = largest > 0 ? 127.0f / largest : 0.0f;
-  for (std::int64_t j = 0; j < d; ++j) {
-    const float v = row[j] * inverse;  // within [-127, 127] up to a rounding of the last bit
-    const auto code = static_cast<std::int32_t>(v + (v >= 0 ? 0.5f : -0.5f));
-    out[j] = static_cast<std::int8_t>(std::clamp(code, -127, 127));
-  }
-  for (std::int64_t j = d; j < 4 * (RowSketches::words_for(d) - 1); ++j) out[j] = 0;
+  const float scale = largest / RowSketches::kLevels;
+  const float inverse = largest > 0 ? RowSketches::kLevels / largest : 0.0f;
+  // Codes 2j (low) and 2j + 1 (high) in byte j; v is within [-7, 7] up to a rounding of the last bit.
+  const std::int64_t pairs = d / 2;
+  for (std::int64_t j = 0; j < pairs; ++j)
+    out[j] = static_cast<std::uint8_t>(code_of(row[2 * j] * inverse) | code_of(row[2 * j + 1] * inverse) << 4);
+  std::int64_t next = pairs;
+  if (d % 2 != 0) out[next++] = code_of(row[d - 1] * inverse);  // the last code alone, the high one 0
+  for (; next < 4 * (RowSketches::words_for(d) - 1); ++next) out[next] = 0;
   record[RowSketches::words_for(d) - 1] = std::bit_cast<std::uint32_t>(scale);
 }
 
@@ -65,7 +78,7 @@ const std::uint32_t* RowSketches::record(std::int64_t doc) const {
 float sketch_similarity(const std::uint32_t* a, const std::uint32_t* b, std::int64_t d) {
   // The product of the scales is commutative, so (a, b) and (b, a) give the same bits.
   const double scales = static_cast<double>(scale_of(a, d)) * static_cast<double>(scale_of(b, d));
-  return static_cast<float>(static_cast<double>(code_dot(codes_of(a), codes_of(b), d)) * scales);
+  return static_cast<float>(static_cast<double>(code_dot(codes_of(a), codes_of(b), (d + 1) / 2)) * scales);
 }
 
 }  // namespace weave::order

@@ -1,13 +1,15 @@
-// Int8 sketches of embedding rows, to rank stitching's candidate links with a quarter of the bytes.
+// 4-bit sketches of embedding rows, to rank stitching's candidate links with an eighth of the bytes.
 //
 // Scoring a candidate link needs both rows in one place, and with P ranks all but 1/P of the pairs
 // have a remote end: at 2M x 768 on 16 ranks the first level moved 7.5 GB of rows to score 3.1M
-// candidates, most of the stitching's time. A row's sketch is its values as int8 codes
-// (x · 127 / max|x|, rounded half away from zero) and the scale max|x| / 127: about d + 4 bytes
-// instead of 4d. The sketch similarity of two rows, the codes' dot product (exact in integers) times
-// both scales, is within ~1e-3 of the similarity for unit rows of any dimension, deterministic, and
-// the same from either end: the levels join along it, and only the links they make get their
-// canonical similarity (order/stitch.cpp).
+// candidates, most of the stitching's time. A row's sketch is its values as 4-bit codes
+// (x · 7 / max|x|, rounded half away from zero, two a byte) and the scale max|x| / 7: about d / 2 + 4
+// bytes instead of 4d. The sketch similarity of two rows, the codes' dot product (exact in integers)
+// times both scales, is deterministic and the same from either end: the levels join along it, and
+// only the links they make get their canonical similarity (order/stitch.cpp). It only ranks
+// candidates: int8 codes (x · 127 / max|x|, within ~1e-3 of the similarity) gave mean adjacent
+// similarities 0.005-0.05% higher on the four graphs of docs/benchmarks.md (session 44), and read
+// twice the bytes, which at d = 768 is what scoring costs.
 #pragma once
 
 #include <cstdint>
@@ -25,10 +27,13 @@ class RowSketches {
   std::int64_t dim() const { return dim_; }
   /// The documents this rank owns (of which the ends' are held), as the rows'.
   BlockRange range() const { return rows_.range(); }
-  /// 32-bit words of one sketch (what travels): dim() codes, four a word (the last word's unused
-  /// codes 0), then the scale's bits, so that every record and its scale are word-aligned.
+  /// The codes' range: [-kLevels, kLevels].
+  static constexpr float kLevels = 7.0f;
+  /// 32-bit words of one sketch (what travels): dim() codes, eight a word (codes 2j and 2j + 1 in
+  /// the low and high half of byte j; the last word's unused codes 0), then the scale's bits, so that
+  /// every record and its scale are word-aligned.
   std::int64_t record_words() const { return words_for(dim_); }
-  static std::int64_t words_for(std::int64_t dim) { return (dim + 3) / 4 + 1; }
+  static std::int64_t words_for(std::int64_t dim) { return (dim + 7) / 8 + 1; }
   /// The sketch of a held document. Throws InternalError for a document not held.
   const std::uint32_t* record(std::int64_t doc) const;
 

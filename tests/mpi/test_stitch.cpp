@@ -164,15 +164,15 @@ TEST(PairSimilarity, EqualsTheCanonicalSimilarityWithAnyFetchBatch) {
   }
 }
 
-/// The oracle of a sketch: codes v = x * (127 / max|x|) in float, rounded half away from zero as
-/// the sketch does it (v + 0.5 or v - 0.5 in float, truncated), and the scale max|x| / 127.
+/// The oracle of a sketch: codes v = x * (7 / max|x|) in float, rounded half away from zero as
+/// the sketch does it (v + 0.5 or v - 0.5 in float, truncated), and the scale max|x| / 7.
 std::vector<double> sketch_oracle(const float* row, std::int64_t d, double* scale) {
   float largest = 0;
   for (std::int64_t j = 0; j < d; ++j) largest = std::max(largest, std::abs(row[j]));
-  *scale = largest / 127.0f;
+  *scale = largest / 7.0f;
   std::vector<double> codes(static_cast<std::size_t>(d), 0);
   for (std::int64_t j = 0; j < d && largest > 0; ++j) {
-    const float v = row[j] * (127.0f / largest);
+    const float v = row[j] * (7.0f / largest);
     codes[j] = std::trunc(v >= 0 ? v + 0.5f : v - 0.5f);
   }
   return codes;
@@ -183,7 +183,7 @@ TEST(PairSimilarity, SketchEstimatesAreExactIntegerDotsWithAnyFetchBatchAndClose
   const PairsFixture f(comm, 37);  // the last word of codes part padding
   const corpus::SomeRows held = f.held();
   const order::RowSketches sketches(held);
-  ASSERT_EQ(sketches.record_words(), 11);  // ten words of codes, then the scale
+  ASSERT_EQ(sketches.record_words(), 6);  // five words of codes (eight a word, three unused), then the scale
   for (std::int64_t batch : {1, 7, 100000}) {
     std::int64_t fetched = -1;
     const auto estimates = order::estimate_pairs(comm, f.n, sketches, f.pairs, batch, &fetched);
