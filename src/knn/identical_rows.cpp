@@ -23,6 +23,9 @@ struct PrefixSorted {
   std::int64_t longest_run = 0;
 };
 
+/// Rows from which a pass over them is shared among the OpenMP threads.
+constexpr std::int64_t kParallelRows = 4096;
+
 // Distinct rows almost always differ in their first 64 bytes: hashing only those keeps this pass
 // cheap next to the search (a whole 768-d row is 3 KiB). Rows whose prefixes agree are hashed
 // whole, and only rows with equal whole hashes are compared byte for byte (group_sorted_rows).
@@ -33,7 +36,9 @@ PrefixSorted sort_by_prefix(const float* rows, std::int64_t count, std::int64_t 
   PrefixSorted sorted;
   auto& by_hash = sorted.by_hash;
   by_hash.resize(static_cast<std::size_t>(count));
-#pragma omp parallel for schedule(static)
+  // Threads only for blocks worth them: stitching's exact levels hash a few hundred ends, and an
+  // OpenMP team per call cost ms where the ranks are not bound to cores (cpu/cpu_backend.cpp).
+#pragma omp parallel for schedule(static) if (count >= kParallelRows)
   for (std::int64_t i = 0; i < count; ++i) by_hash[i] = {util::hash_bytes(rows + i * dim, prefix_bytes), i};
   __gnu_parallel::sort(by_hash.begin(), by_hash.end());  // on the OpenMP threads (libstdc++'s parallel mode)
   for (std::size_t run = 0, end = 0; run < by_hash.size(); run = end) {
@@ -125,7 +130,7 @@ bool fold_identical_rows(const mpi::Comm& comm, const DistributedRows& rows, int
   folded.group_offsets.assign(counts.size() + 1, 0);
   for (std::size_t r = 0; r < counts.size(); ++r) folded.group_offsets[r + 1] = folded.group_offsets[r] + counts[r];
   folded.rows.resize(static_cast<std::size_t>(folded.groups.groups() * d));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (folded.groups.groups() >= kParallelRows)
   for (std::int64_t g = 0; g < folded.groups.groups(); ++g)
     std::copy_n(rows.row(folded.groups.representative[g]), d, folded.rows.data() + g * d);
   folded.set = DistributedRows{RowBlock{folded.rows.data(), folded.groups.groups(), GlobalId(folded.group_offsets[comm.rank()])},
@@ -184,7 +189,7 @@ KnnLists unfold_lists(const mpi::Comm& comm, const DistributedRows& rows, const 
   const std::int64_t d = rows.dim;
   // Groups are independent (each writes its members' rows): threads where the rank has them (a GPU
   // rank's cores), one per rank on CPU runs.
-#pragma omp parallel for schedule(dynamic, 256)
+#pragma omp parallel for schedule(dynamic, 256) if (groups.groups() >= 256)
   for (std::int64_t g = 0; g < groups.groups(); ++g) {
     thread_local std::vector<Candidate> candidates;
     candidates.clear();
