@@ -14,9 +14,9 @@
 
 namespace weave::corpus {
 
-/// Rows of dimension d in about 8 MiB (at least 256).
-inline std::int64_t rows_per_round(std::int64_t d) {
-  return std::max<std::int64_t>(256, (std::int64_t{8} << 20) / (static_cast<std::int64_t>(sizeof(float)) * d));
+/// Rows of d 4-byte values (floats, or a sketch's words) in about `bytes` (at least 256 rows).
+inline std::int64_t rows_per_round(std::int64_t d, std::int64_t bytes = std::int64_t{8} << 20) {
+  return std::max<std::int64_t>(256, bytes / (static_cast<std::int64_t>(sizeof(float)) * d));
 }
 
 /// Collective. visit(first, count, rows) gets the rows of docs[first, first + count), in rounds of

@@ -37,7 +37,7 @@ PrefixSorted sort_by_prefix(const float* rows, std::int64_t count, std::int64_t 
   auto& by_hash = sorted.by_hash;
   by_hash.resize(static_cast<std::size_t>(count));
   // Threads only for blocks worth them: stitching's exact levels hash a few hundred ends, and an
-  // OpenMP team per call cost ms where the ranks are not bound to cores (cpu/cpu_backend.cpp).
+  // OpenMP team per call cost ms where the ranks are not bound to cores (cpu/row_search.hpp).
 #pragma omp parallel for schedule(static) if (count >= kParallelRows)
   for (std::int64_t i = 0; i < count; ++i) by_hash[i] = {util::hash_bytes(rows + i * dim, prefix_bytes), i};
   __gnu_parallel::sort(by_hash.begin(), by_hash.end());  // on the OpenMP threads (libstdc++'s parallel mode)

@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "corpus/row_rounds.hpp"
 #include "knn/cpu/cpu_backend.hpp"
 #include "knn/exact_ring.hpp"
 #include "mpi/ask_owners.hpp"
@@ -255,7 +256,7 @@ class Stitcher {
     // Sketches, not rows: the level joins along their similarities, and settle_similarities()
     // gives the links it makes their canonical ones.
     std::int64_t fetched = 0;
-    const std::int64_t batch = std::max<std::int64_t>(256, round_bytes(comm_.size()) / (4 * sketches_->record_words()));
+    const std::int64_t batch = corpus::rows_per_round(sketches_->record_words(), round_bytes(comm_.size()));
     const std::vector<float> sims = estimate_pairs(comm_, n_, *sketches_, pairs, batch, &fetched);
     level.candidate_seconds = comm_.max(met - start);
     level.score_seconds = comm_.max(util::wall_seconds() - met);
@@ -314,8 +315,8 @@ class Stitcher {
     }
     std::int64_t fetched = 0;
     const std::vector<float> sims =
-        score_pairs(comm_, n_, end_rows_, scored_here,
-                    std::max<std::int64_t>(256, round_bytes(comm_.size()) / (4 * corpus_.info.dim)), &fetched);
+        score_pairs(comm_, n_, end_rows_, scored_here, corpus::rows_per_round(corpus_.info.dim, round_bytes(comm_.size())),
+                    &fetched);
     struct Settled {
       EndPair pair;
       float similarity;

@@ -41,11 +41,7 @@ void CpuBackend::search(const Chunk& held) {
       similarity_tile(queries_.rows + q0 * dim_, static_cast<int>(nq), database + b0 * dim_, static_cast<int>(nb),
                       static_cast<int>(dim_), scores_.data());
       const GlobalId db_first(held.first.value + b0);
-      // Threads only for a tile worth them (as row_search.cpp): stitching's exact levels search
-      // among a few hundred ends, and where the ranks are not bound to cores (mpirun --bind-to none)
-      // each rank's team of one thread a core waited on the others' spinning: s100k's two exact
-      // levels took 32-55 ms instead of 1 ms on 2 ranks of 2 cores.
-#pragma omp parallel reduction(+ : rescored) if (nq * nb >= 65536)
+#pragma omp parallel reduction(+ : rescored) if (nq * nb >= kParallelTileScores)
       {
         std::vector<std::int32_t> picked;
         std::vector<float> scratch;

@@ -33,7 +33,7 @@ void RowSearcher::search(const RowSet& queries, const RowSet& database, std::int
       const std::int64_t nb = std::min(database_tile, database.count - b0);
       similarity_tile(queries.rows + q0 * dim, static_cast<int>(nq), database.rows + b0 * dim, static_cast<int>(nb),
                       static_cast<int>(dim), scores_.data());
-#pragma omp parallel reduction(+ : rescored) if (nq * nb >= 65536)
+#pragma omp parallel reduction(+ : rescored) if (nq * nb >= kParallelTileScores)
       {
         std::vector<std::int32_t> picked;
         std::vector<float> scratch;

@@ -31,6 +31,12 @@ class RowSearcher {
   double rescored_pairs_ = 0;
 };
 
+/// Scores of a tile from which its rows are scanned on the OpenMP threads: below, a team costs more
+/// than it saves, and where the ranks are not bound to cores each rank's team of one thread a core
+/// waits on the others' spinning (stitching's exact levels among a few hundred ends on s100k: 32-55
+/// ms instead of 1 ms on 2 ranks of 2 cores).
+constexpr std::int64_t kParallelTileScores = 65536;
+
 /// scores[q * nb + b] = <database row b, query row q> by one SGEMM (OpenBLAS).
 void similarity_tile(const float* queries, int nq, const float* database, int nb, int d, float* scores);
 
