@@ -25,35 +25,6 @@ float estimate(float x, float y, MeetingKeys keys) {
   return static_cast<float>(s * t - std::sqrt((1 - s * s) * (1 - t * t)));
 }
 
-/// Records of `fields` words for each rank in one flat buffer, counted before they are written:
-/// every exchange buffer here is sized once (at 10^7 documents the first level's buffers grown by
-/// doubling were a quarter of the order stage's page faults), and none is a vector per rank.
-class FlatBoxes {
- public:
-  FlatBoxes(int ranks, std::size_t fields) : counts_(static_cast<std::size_t>(ranks), 0), fields_(fields) {}
-  void count(int rank) { ++counts_[rank]; }
-  /// After the counts: room for them all.
-  void allocate() {
-    next_.assign(counts_.size(), 0);
-    for (std::size_t r = 1; r < counts_.size(); ++r) next_[r] = next_[r - 1] + counts_[r - 1];
-    words_.resize(static_cast<std::size_t>(next_.back() + counts_.back()) * fields_);
-  }
-  std::int64_t* put(int rank) { return words_.data() + static_cast<std::size_t>(next_[rank]++) * fields_; }
-  /// Collective: what the ranks put for this one, in rank order (this object is emptied).
-  util::UninitVector<std::int64_t> exchange(const mpi::Comm& comm) {
-    for (auto& c : counts_) c *= static_cast<std::int64_t>(fields_);
-    std::vector<std::int64_t> received_counts;
-    util::UninitVector<std::int64_t> received = comm.alltoallv_flat(words_, counts_, &received_counts);
-    words_ = {};
-    return received;
-  }
-
- private:
-  std::vector<std::int64_t> counts_, next_;
-  util::UninitVector<std::int64_t> words_;  ///< every record is put before the exchange
-  std::size_t fields_;
-};
-
 /// Non-empty groups of records: group g is the records [begin[g], begin[g + 1]).
 struct Groups {
   std::vector<std::int64_t> begin;
@@ -103,10 +74,17 @@ std::int64_t EndPair::holder() const {
   return (h & 1) != 0 ? a : b;
 }
 
+PackedRegistrations PackedRegistrations::of(int ranks, std::vector<Registration> registrations) {
+  std::stable_sort(registrations.begin(), registrations.end(),
+                   [](const Registration& x, const Registration& y) { return x.end < y.end; });
+  return PackedRegistrations(ranks, [&](auto&& emit) {
+    for (const Registration& r : registrations) emit(r);
+  });
+}
+
 std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
-                                           std::vector<Registration> registrations, int window,
-                                           MeetingKeys keys, int per_end, MeetingStats* stats,
-                                           std::int64_t round_pairs) {
+                                           PackedRegistrations registrations, int window, MeetingKeys keys,
+                                           int per_end, MeetingStats* stats, std::int64_t round_pairs) {
   WEAVE_ASSERT(window >= 1 && per_end >= 1 && per_end <= 255 && round_pairs >= 1,
                "meeting points: window, kept pairs per end or round size out of range");
   const int p = comm.size();
@@ -114,39 +92,10 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   const BlockRange mine = block_range(num_docs, p, comm.rank());
   // The ends registering here (all owned here), numbered densely: offers name an end by its number,
   // and its best offers are kept in its row of `best` as they arrive.
-  std::vector<std::int64_t> ends;
-  std::vector<std::uint32_t> end_number(registrations.size());
-  {
-    const bool ascending = std::is_sorted(registrations.begin(), registrations.end(),
-                                          [](const Registration& x, const Registration& y) { return x.end < y.end; });
-    if (ascending) {
-      for (std::size_t x = 0; x < registrations.size(); ++x) {
-        if (ends.empty() || ends.back() != registrations[x].end) ends.push_back(registrations[x].end);
-        end_number[x] = static_cast<std::uint32_t>(ends.size() - 1);
-      }
-    } else {
-      for (const auto& r : registrations) ends.push_back(r.end);
-      std::sort(ends.begin(), ends.end());
-      ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
-      for (std::size_t x = 0; x < registrations.size(); ++x)
-        end_number[x] = static_cast<std::uint32_t>(std::lower_bound(ends.begin(), ends.end(), registrations[x].end) - ends.begin());
-    }
-    WEAVE_ASSERT(ends.size() < (std::size_t{1} << 32), "meeting points: more than 2^32 ends on one rank");
-    for (std::int64_t e : ends) WEAVE_ASSERT(mine.contains(GlobalId(e)), "meeting points: an end registered by a rank that does not own it");
-  }
-  FlatBoxes send(p, 4);
-  for (const auto& r : registrations) send.count(r.owner);
-  send.allocate();
-  for (std::size_t x = 0; x < registrations.size(); ++x) {
-    const Registration& r = registrations[x];
-    std::int64_t* w = send.put(r.owner);
-    w[0] = r.meeting, w[1] = static_cast<std::int64_t>(std::uint64_t{end_number[x]} << 32 | std::bit_cast<std::uint32_t>(r.key));
-    w[2] = r.end, w[3] = r.partner;
-  }
-  end_number = {};
-  registrations = {};
-  util::UninitVector<std::int64_t> arrived = send.exchange(comm);
-  const std::size_t arrivals = arrived.size() / 4;
+  const std::vector<std::int64_t> ends = std::move(registrations.ends_);
+  for (std::int64_t e : ends) WEAVE_ASSERT(mine.contains(GlobalId(e)), "meeting points: an end registered by a rank that does not own it");
+  util::UninitVector<std::int64_t> arrived = registrations.boxes_.exchange(comm);
+  const std::size_t arrivals = arrived.size() / PackedRegistrations::kFields;
   // A registration at its meeting point; `following` is how many of the ends after it in the
   // meeting's order its window reaches.
   struct Registered {
@@ -249,7 +198,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   };
   for (std::size_t from = 0;;) {
     if (comm.max(from < here.size() ? 1 : 0) == 0) break;
-    FlatBoxes to_ends(p, 2);
+    mpi::FlatBoxes to_ends(p, 2);
     std::size_t to = from;
     for (std::int64_t pairs = 0; to < here.size() && pairs < round_pairs; ++to)
       visit_pairs(to, [&](const Registered& x, const Registered& y) {
@@ -303,7 +252,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     return EndPair{lo, hi};
   };
   std::vector<EndPair> out;
-  FlatBoxes to_holders(p, 2);
+  mpi::FlatBoxes to_holders(p, 2);
   for (int pass = 0; pass < 2; ++pass) {
     if (pass == 1) to_holders.allocate();
     for (std::size_t e = 0; e < ends.size(); ++e)

@@ -176,24 +176,24 @@ class Stitcher {
     return comm_.sum(halves) / 2;
   }
 
-  /// Each end registers at its `reach` most similar documents in the kNN graph.
-  std::vector<Registration> graph_registrations(int reach) const {
-    std::vector<Registration> out;
-    out.reserve(ends_.size() * static_cast<std::size_t>(reach));
-    for (std::int64_t doc : ends_) {
-      const std::int64_t i = local(doc);
-      const std::int64_t last = std::min(graph_.offsets[i] + reach, graph_.offsets[i + 1]);
-      for (std::int64_t s = graph_.offsets[i]; s < last; ++s) {
-        const std::int64_t v = graph_.neighbor[s];
-        out.push_back({v, graph_.owner(v), graph_.weight[s], doc, partner_[i]});
+  /// Each end registers at its `reach` most similar documents in the kNN graph (packed as made: two
+  /// passes over the ends' slots instead of a vector of registrations).
+  PackedRegistrations graph_registrations(int reach) const {
+    return PackedRegistrations(comm_.size(), [&](auto&& emit) {
+      for (std::int64_t doc : ends_) {
+        const std::int64_t i = local(doc);
+        const std::int64_t last = std::min(graph_.offsets[i] + reach, graph_.offsets[i + 1]);
+        for (std::int64_t s = graph_.offsets[i]; s < last; ++s) {
+          const std::int64_t v = graph_.neighbor[s];
+          emit(Registration{v, graph_.owner(v), graph_.weight[s], doc, partner_[i]});
+        }
       }
-    }
-    return out;
+    });
   }
 
   /// Each end registers at the bucket of its signs against `planes` random hyperplanes (drawn from
   /// the level number: the same on every rank); the key is its projection on one more direction.
-  std::vector<Registration> projection_registrations(int level, int planes) const {
+  PackedRegistrations projection_registrations(int level, int planes) const {
     const std::int64_t d = corpus_.info.dim;
     // Dimension-major, in blocks of kLanes directions (direction[(b * d + j) * kLanes + lane]): a
     // row's dot products with a block's directions accumulate side by side in one vector register
@@ -239,10 +239,10 @@ class Stitcher {
         out.push_back({bucket, owner, projection[planes], doc, partner_[local(doc)]});
       }
     }
-    return out;
+    return PackedRegistrations::of(comm_.size(), std::move(out));
   }
 
-  std::vector<WeightedPair> meeting_candidates(std::vector<Registration> registrations, MeetingKeys keys,
+  std::vector<WeightedPair> meeting_candidates(PackedRegistrations registrations, MeetingKeys keys,
                                                StitchLevel& level) {
     MeetingStats meetings;
     const double start = util::wall_seconds();
