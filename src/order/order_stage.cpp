@@ -117,6 +117,7 @@ Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, c
     levels.push_back({{"method", l.method}, {"reach", l.reach}, {"paths", l.paths}, {"ends", l.ends},
                       {"candidates", l.candidates}, {"sketches_fetched", l.sketches_fetched}, {"rows_fetched", l.rows_fetched},
                       {"largest_meeting", l.largest_meeting}, {"accepted", l.accepted}, {"seconds", l.seconds},
+                      {"read_seconds", l.read_seconds},
                       {"candidate_seconds", l.candidate_seconds}, {"score_seconds", l.score_seconds},
                       {"join_seconds", l.join_seconds}});
   }
@@ -240,7 +241,8 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
   nlohmann::json file_figures = figures;
   if (file_figures.contains("stitch_level_details"))
     for (auto& level : file_figures["stitch_level_details"])
-      for (const char* timing : {"seconds", "candidate_seconds", "score_seconds", "join_seconds"}) level.erase(timing);
+      for (const char* timing : {"seconds", "read_seconds", "candidate_seconds", "score_seconds", "join_seconds"})
+        level.erase(timing);
   nlohmann::json attributes = {{"algorithm", to_string(config.algorithm)}, {"configuration", to_json(config).dump()},
                                {"quality", file_figures.dump()}, {"corpus", corpus_record.dump()},
                                {"knn", nlohmann::json{{"path", config.knn}, {"k", knn.k}, {"corpus", knn.corpus}}.dump()}};

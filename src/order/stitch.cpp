@@ -73,13 +73,6 @@ class Stitcher {
     const int max_graph_reach = 4 * graph_reach;
     int projection_coarsening = 0;  // hyperplanes fewer than E / kBucketEnds suggests
     bool exact_stalls = false;
-    // The rows of the greedy's path ends, read once: every later level's ends are among them
-    // (joining only adds links), and no other row is ever scored.
-    collect_ends();
-    if (count_paths() > 1) {
-      end_rows_ = reader_.read(ends_);
-      sketches_.emplace(end_rows_);
-    }
     while (true) {
       collect_ends();
       const std::int64_t paths = count_paths();
@@ -91,6 +84,7 @@ class Stitcher {
       std::vector<WeightedPair> candidates;
       if (level.ends <= exact_limit && !exact_stalls) {
         level.method = "exact";
+        read_end_rows(level);
         const double search_start = util::wall_seconds();
         candidates = exact_candidates(level);
         level.candidate_seconds = comm_.max(util::wall_seconds() - search_start);
@@ -102,6 +96,7 @@ class Stitcher {
         level.method = "projection";
         const double buckets = static_cast<double>(level.ends) / kBucketEnds;
         level.reach = std::max(0, static_cast<int>(std::log2(std::max(1.0, buckets))) - projection_coarsening);
+        read_end_rows(level);
         candidates = meeting_candidates(projection_registrations(static_cast<int>(stats_.levels.size()), level.reach),
                                         MeetingKeys::projection, level);
       }
@@ -165,6 +160,21 @@ class Stitcher {
     ends_offsets_.push_back(comm_.sum(local_ends));
   }
   std::int64_t first_end() const { return ends_offsets_[comm_.rank()]; }
+
+  /// The rows of the current ends and their sketches, read by the first level that needs them
+  /// (collective: every rank is at the same step of the same level): every later level's ends are
+  /// among them (joining only adds links), and no other row is ever scored. A graph level needs
+  /// them only once its meetings are done, and the meetings' buffers (~140 MB a rank at 10^6 x 768
+  /// on 2 ranks), freed by then, hold the rows' first pages instead of the heap growing by both:
+  /// the meetings take pages the greedy freed, fresh pages cost the kernel's clearing (here on a
+  /// virtual machine 2 to 30 us each), and the stage's peak is the larger of the two, not their sum.
+  void read_end_rows(StitchLevel& level) {
+    if (sketches_) return;
+    const double start = util::wall_seconds();
+    end_rows_ = reader_.read(ends_);
+    sketches_.emplace(end_rows_);
+    level.read_seconds = comm_.max(util::wall_seconds() - start);
+  }
   int end_owner(std::int64_t dense) const {
     return static_cast<int>(std::upper_bound(ends_offsets_.begin(), ends_offsets_.end(), dense) - ends_offsets_.begin()) - 1;
   }
@@ -252,13 +262,14 @@ class Stitcher {
     const std::int64_t round_pairs = round_bytes(comm_.size()) / 32;
     const std::vector<EndPair> pairs =
         pair_ends_at_meetings(comm_, n_, std::move(registrations), kWindow, keys, kPerEnd, &meetings, round_pairs);
+    level.candidate_seconds = comm_.max(util::wall_seconds() - start);
+    read_end_rows(level);
     const double met = util::wall_seconds();
     // Sketches, not rows: the level joins along their similarities, and settle_similarities()
     // gives the links it makes their canonical ones.
     std::int64_t fetched = 0;
     const std::int64_t batch = corpus::rows_per_round(sketches_->record_words(), round_bytes(comm_.size()));
     const std::vector<float> sims = estimate_pairs(comm_, n_, *sketches_, pairs, batch, &fetched);
-    level.candidate_seconds = comm_.max(met - start);
     level.score_seconds = comm_.max(util::wall_seconds() - met);
     level.candidates = comm_.sum(static_cast<std::int64_t>(pairs.size()));
     level.sketches_fetched = comm_.sum(fetched);
@@ -437,7 +448,7 @@ class Stitcher {
   bool ends_collected_ = false;             ///< whether ends_ was made by a pass over the documents
   std::vector<std::uint32_t> end_index_;    ///< by local index: an owned end's place in ends_
   std::vector<std::int64_t> ends_offsets_;  ///< the ends' dense numbering, by rank (P + 1)
-  corpus::SomeRows end_rows_;               ///< rows of the greedy's ends (a superset of ends_)
+  corpus::SomeRows end_rows_;               ///< rows of the first scored level's ends (a superset of ends_)
   std::optional<RowSketches> sketches_;     ///< their sketches (they refer to end_rows_)
   std::vector<StitchedLink> stitched_;      ///< links made, from the owned end's side
   StitchStats stats_;

@@ -33,7 +33,8 @@ struct StitchLevel {
   std::int64_t rows_fetched = 0;      ///< remote rows fetched to score the links made exactly (summed)
   std::int64_t largest_meeting = 0; ///< most ends at one meeting point (graph, projection)
   std::int64_t accepted = 0;        ///< links added
-  double seconds = 0;
+  double seconds = 0;                ///< all of the level, with read_seconds
+  double read_seconds = 0;          ///< reading the ends' rows and making their sketches (the first level that needs them)
   double candidate_seconds = 0;     ///< finding the candidates (meetings, or the exact search)
   double score_seconds = 0;         ///< scoring them by sketches, then the links made exactly (graph, projection)
   double join_seconds = 0;          ///< the greedy along them
