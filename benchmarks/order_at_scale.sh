@@ -43,7 +43,7 @@ for l in f["stitch_level_details"]:
     print(f"  stitch {l['method']:10} reach {l['reach']:3}: {l['paths']:8} paths {l['ends']:8} ends "
           f"{l['candidates']:9} candidates {l.get('sketches_fetched', 0):9} sketches {l['rows_fetched']:9} rows fetched "
           f"{l['largest_meeting']:7} largest meeting "
-          f"{l['accepted']:8} joined {l['seconds']:.2f} s (candidates {l['candidate_seconds']:.2f}, "
+          f"{l['accepted']:8} joined {l['seconds']:.2f} s (rows read {l.get('read_seconds', 0):.2f}, candidates {l['candidate_seconds']:.2f}, "
           f"scores {l['score_seconds']:.2f}, join {l['join_seconds']:.2f})")
 knn_s = sum(s["wall_seconds"]["max"] for s in k["stages"] if not s["stage"].startswith("read") and s["stage"] != "write")
 order_s = sum(s["wall_seconds"]["max"] for s in o["stages"] if not s["stage"].startswith("read") and s["stage"] != "write")

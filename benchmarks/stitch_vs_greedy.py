@@ -5,8 +5,9 @@ run on a noisy machine.
 
 For each graph (a directory holding c.h5 and k.h5) and each round, every binary runs `weave order`
 at --ranks; from its --report this prints the greedy's seconds, the stitch stage's seconds less
-the embedding rows it reads when it starts (counter embedding_read_seconds_stitch: reading files is
-left out, as in benchmarks/order_vs_iclm.py), their ratio, the stitch stage's page faults and the
+the embedding rows it reads (counter embedding_read_seconds_stitch, in the first level that scores
+anything: reading files is left out, as in benchmarks/order_vs_iclm.py), their ratio, the stitch
+stage's page faults and the
 peak memory per rank (max over ranks), and the mean adjacent similarity. Then per binary the range
 and median of each, and whether every binary wrote the same /order as the first (h5py).
 
