@@ -11,6 +11,7 @@
 #include "order/knn_graph.hpp"
 #include "util/progress.hpp"
 #include "weave/error.hpp"
+#include "util/release.hpp"
 
 namespace weave::dedup {
 
@@ -54,7 +55,7 @@ DuplicateGroups find_duplicate_groups(const mpi::Comm& comm, std::int64_t num_do
     }
   const double start = util::wall_seconds();
   const order::LocalGraph graph = order::build_graph_from_pairs(comm, num_docs, range, pairs);
-  pairs = {};
+  util::release(pairs);
   const double built = util::wall_seconds();
   const Components components = connected_components(comm, graph);
   const double labelled = util::wall_seconds();
@@ -83,7 +84,7 @@ DuplicateGroups find_duplicate_groups(const mpi::Comm& comm, std::int64_t num_do
         best_tokens[root] = part[x + 1], best_id[root] = part[x + 2];
       ++members[root];
     }
-  send = {};
+  util::release(send);
   std::vector<std::int64_t> roots_asked;
   for (std::int64_t v = 0; v < n_local; ++v)
     if (graph.degree(v) > 0) roots_asked.push_back(components.label[v]);

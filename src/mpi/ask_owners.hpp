@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mpi/comm.hpp"
+#include "util/release.hpp"
 
 namespace weave::mpi {
 
@@ -36,13 +37,13 @@ util::UninitVector<T> ask_owners(const Comm& comm, const std::vector<std::int64_
   }
   std::vector<std::int64_t> asked_counts;
   const util::UninitVector<std::int64_t> asked = comm.alltoallv_flat(ask, ask_counts, &asked_counts);
-  ask = {};
+  util::release(ask);
   util::UninitVector<T> reply(asked.size() * width);
   for (std::size_t x = 0; x < asked.size(); ++x) answer(asked[x], reply.data() + x * width);
   for (auto& c : asked_counts) c *= static_cast<std::int64_t>(width);
   std::vector<std::int64_t> reply_counts;
   util::UninitVector<T> replies = comm.alltoallv_flat(reply, asked_counts, &reply_counts);
-  reply = {};
+  util::release(reply);
   // Answers come back in the order the keys were sent, so key j's answer is at slot[j]: when every
   // key was sent and in owner order already (ascending ids), that is the keys' order.
   bool in_order = true;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "mpi/comm.hpp"
+#include "util/release.hpp"
 #include "util/uninit_vector.hpp"
 
 namespace weave::mpi {
@@ -33,7 +34,7 @@ class FlatBoxes {
     for (auto& c : counts_) c *= static_cast<std::int64_t>(fields_);
     std::vector<std::int64_t> received_counts;
     util::UninitVector<std::int64_t> received = comm.alltoallv_flat(words_, counts_, &received_counts);
-    words_ = {};
+    util::release(words_);
     counts_.assign(counts_.size(), 0);
     return received;
   }

@@ -9,6 +9,7 @@
 
 #include "mpi/collective_error.hpp"
 #include "weave/error.hpp"
+#include "util/release.hpp"
 
 namespace weave::order {
 
@@ -121,7 +122,7 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
     for (std::int64_t round = 0; round < rounds; ++round)
       for (const auto& b : round_records(round, 2)) place_records(b.data(), b.size() / 2);
   }
-  next = {};
+  util::release(next);
   struct Directed {
     std::int64_t to;
     float w;
@@ -170,7 +171,7 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
     }
     g.offsets[i + 1] = kept;
   }
-  first = {};
+  util::release(first);
   g.neighbor.resize(static_cast<std::size_t>(kept));  // the capacity of the directed edges stays
   g.weight.resize(static_cast<std::size_t>(kept));
   // Only hubs get a by-neighbour index (a kNN document has ~2k slots, scanned): 8 bytes a slot

@@ -9,6 +9,7 @@
 #include "util/random.hpp"
 #include "weave/error.hpp"
 #include "weave/ids.hpp"
+#include "util/release.hpp"
 
 namespace weave::order {
 
@@ -121,7 +122,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   std::vector<Registered> here = group_by<Registered>(
       arrivals, owned_meetings ? mine.size() : 0, [&](std::size_t x) { return arrived[4 * x] - shift; }, registered,
       meetings);
-  arrived = {};
+  util::release(arrived);
   std::int64_t largest = 0;
   for (std::size_t g = 0; g < meetings.size(); ++g) {
     const auto first = here.begin() + meetings.begin[g], last = here.begin() + meetings.begin[g + 1];
@@ -241,7 +242,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
       fold(e, Offer{w[x + 1], key_of(static_cast<std::int64_t>(word & 0xffffffff))});
     }
   }
-  here = {};
+  util::release(here);
 
   // A pair kept by either of its ends is held by the owner of its holder() end (a or b): kept here
   // where the holder kept it, sent to the holder's owner otherwise, and dropped there when the

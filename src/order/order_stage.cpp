@@ -25,6 +25,7 @@
 #include "util/log.hpp"
 #include "util/memory.hpp"
 #include "util/report.hpp"
+#include "util/release.hpp"
 
 namespace weave::order {
 
@@ -73,11 +74,11 @@ Ordered greedy_order(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, c
   // The greedy's links (kept to tell greedy paths from stitched links) and the working copies
   // stitching extends; the cover's own arrays are freed, not held beside them to the end.
   const std::vector<std::int64_t> greedy_links(cover.links.begin(), cover.links.end());
-  cover.links = {};
+  util::release(cover.links);
   auto stitch_timer = report.stage("stitch");
   std::vector<std::int64_t> links = greedy_links;
   std::vector<std::int64_t> partner(cover.partner.begin(), cover.partner.end());
-  cover.partner = {};
+  util::release(cover.partner);
   Ordered out;
   const StitchStats stitch = stitch_paths(comm, corpus, rows, graph, links, partner, config.stitch_k,
                                           config.stitch_exact_ends, options, report, &out.stitched);
@@ -223,7 +224,7 @@ void run_order_stage(const mpi::Comm& comm, const OrderConfig& config, const Com
     row_sum = knn::RowSum::from_units(knn.row_sum);
   const OrderQuality quality = measure_order(comm, corpus, rows, ordered.stitched, row_sum ? &*row_sum : nullptr,
                                              graph, ordered.order_block);
-  ordered.stitched = {};
+  util::release(ordered.stitched);
   quality_timer.stop();
   report.add_counter("embedding_rows_read_stitch", static_cast<double>(stitch_rows_read));
   report.add_counter("embedding_rows_read_quality", static_cast<double>(rows.rows_read() - stitch_rows_read));
