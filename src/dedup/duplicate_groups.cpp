@@ -10,8 +10,8 @@
 #include "mpi/ask_owners.hpp"
 #include "order/knn_graph.hpp"
 #include "util/progress.hpp"
-#include "weave/error.hpp"
 #include "util/release.hpp"
+#include "weave/error.hpp"
 
 namespace weave::dedup {
 

@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 
 #include "mpi/collective_error.hpp"
-#include "weave/error.hpp"
 #include "util/release.hpp"
+#include "weave/error.hpp"
 
 namespace weave::order {
 

@@ -7,9 +7,9 @@
 #include <utility>
 
 #include "util/random.hpp"
+#include "util/release.hpp"
 #include "weave/error.hpp"
 #include "weave/ids.hpp"
-#include "util/release.hpp"
 
 namespace weave::order {
 

@@ -24,8 +24,8 @@
 #include "util/config_json.hpp"
 #include "util/log.hpp"
 #include "util/memory.hpp"
-#include "util/report.hpp"
 #include "util/release.hpp"
+#include "util/report.hpp"
 
 namespace weave::order {
 
