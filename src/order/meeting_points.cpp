@@ -96,7 +96,8 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   const std::vector<std::int64_t> ends = std::move(registrations.ends_);
   for (std::int64_t e : ends) WEAVE_ASSERT(mine.contains(GlobalId(e)), "meeting points: an end registered by a rank that does not own it");
   util::UninitVector<std::int64_t> arrived = registrations.boxes_.exchange(comm);
-  const std::size_t arrivals = arrived.size() / PackedRegistrations::kFields;
+  constexpr std::size_t kFields = PackedRegistrations::kFields;  // a registration's words, as packed
+  const std::size_t arrivals = arrived.size() / kFields;
   // A registration at its meeting point; `following` is how many of the ends after it in the
   // meeting's order its window reaches.
   struct Registered {
@@ -107,7 +108,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     std::uint32_t following;
   };
   auto registered = [&](std::size_t x) {
-    const std::int64_t* w = &arrived[4 * x];
+    const std::int64_t* w = &arrived[kFields * x];
     const auto word = static_cast<std::uint64_t>(w[1]);
     return Registered{key_of(static_cast<std::int64_t>(word & 0xffffffff)), static_cast<std::uint32_t>(word >> 32), w[2],
                       w[3], owners(GlobalId(w[2])), 0};
@@ -116,11 +117,11 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   // documents (graph levels) are owned here and grouped by their local index, buckets by their id;
   // then each meeting's few ends are sorted alone.
   bool owned_meetings = true;
-  for (std::size_t x = 0; x < arrivals && owned_meetings; ++x) owned_meetings = mine.contains(GlobalId(arrived[4 * x]));
+  for (std::size_t x = 0; x < arrivals && owned_meetings; ++x) owned_meetings = mine.contains(GlobalId(arrived[kFields * x]));
   const std::int64_t shift = owned_meetings ? mine.begin : 0;
   Groups meetings;
   std::vector<Registered> here = group_by<Registered>(
-      arrivals, owned_meetings ? mine.size() : 0, [&](std::size_t x) { return arrived[4 * x] - shift; }, registered,
+      arrivals, owned_meetings ? mine.size() : 0, [&](std::size_t x) { return arrived[kFields * x] - shift; }, registered,
       meetings);
   util::release(arrived);
   std::int64_t largest = 0;
