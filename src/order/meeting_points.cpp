@@ -154,9 +154,10 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   std::vector<Offer> best(ends.size() * static_cast<std::size_t>(per_end));
   std::vector<std::uint8_t> kept(ends.size(), 0);
   // The estimate an offer must reach to enter end e's row: the row's last once it is full, -inf
-  // before. Most offers are turned away (an end is offered up to 64 pairs and keeps 6) by this
-  // array alone, 4 bytes an end, mostly cached, without a look at the row, which is a cache miss
-  // (at 10^6 x 768 on 2 ranks a third of the meetings' time was the rows' first look). An offer
+  // before. Most offers are turned away (an end is offered up to 2 * window * reach pairs, 32 in
+  // stitching's first level, and keeps 6) by this array alone, 4 bytes an end, mostly cached,
+  // without a look at the row, which is a cache miss (at 10^6 x 768 on 2 ranks a third of the
+  // meetings' time was the rows' first look). An offer
   // below the bar changes nothing: it is worse than the row's last, and a row entry for the same
   // other end is at least that.
   std::vector<float> bar(ends.size(), -std::numeric_limits<float>::infinity());
@@ -185,8 +186,9 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
 
   // Windows: each end with the next `window` ends of its meeting, the pair offered to both ends'
   // owners as (the end's number with the estimate's bits, the other end). In rounds of at most
-  // round_pairs pairs (whole positions): the offers of a level are ~64 a path end, and made all at
-  // once they were most of the level's fresh memory, which the kernel clears page by page.
+  // round_pairs pairs (whole positions): the offers of a level are up to 2 * window * reach a path
+  // end, and made all at once they were most of the level's fresh memory, which the kernel clears
+  // page by page.
   auto visit_pairs = [&](std::size_t i, auto&& visit) {
     const Registered& x = here[i];
     for (std::size_t j = i + 1; j <= i + x.following; ++j) {
