@@ -5,6 +5,7 @@
 #include "corpus/row_rounds.hpp"
 #include "knn/canonical_vector.hpp"
 #include "mpi/ask_owners.hpp"
+#include "util/radix_sort.hpp"
 #include "weave/error.hpp"
 
 namespace weave::order {
@@ -29,13 +30,12 @@ std::vector<float> score_with(const mpi::Comm& comm, std::int64_t num_docs, Bloc
   constexpr std::size_t kAhead = 4;
   std::vector<float> sims(pairs.size());
   // Pairs with both ends here are scored at once, those with a remote end are kept as (remote end,
-  // end here, pair) and sorted by the remote end: each round fetches a run of them. The end here
+  // end here, pair) and grouped by the remote end: each round fetches a run of them. The end here
   // travels with them: looking it up in the pairs, in the remote ends' order, was a cache miss a
   // pair (a third of the scoring loop's time at 10^6 x 768 on 2 ranks).
   struct Remote {
     std::int64_t other, mine;
     std::size_t pair;
-    auto operator<=>(const Remote&) const = default;
   };
   std::vector<Remote> remote;
   auto both_here = [&](std::size_t j) {
@@ -51,17 +51,25 @@ std::vector<float> score_with(const mpi::Comm& comm, std::int64_t num_docs, Bloc
     else if (range.contains(GlobalId(pairs[j].a))) remote.push_back({pairs[j].b, pairs[j].a, j});
     else remote.push_back({pairs[j].a, pairs[j].b, j});
   }
-  std::sort(remote.begin(), remote.end());
+  // By the remote end, in O(pairs) passes (a pair's score does not depend on where it is in its
+  // group): std::sort took 0.02 s of the 0.19 s that the first level's sketch scoring takes at 10^6
+  // x 768 on 2 ranks.
+  util::radix_sort_by_key(remote, static_cast<std::uint64_t>(num_docs), [](const Remote& r) { return r.other; });
   std::vector<std::int64_t> wanted;  // distinct remote documents, ascending
   std::vector<std::size_t> run;      // wanted[w]'s pairs are remote[run[w], run[w + 1])
   for (std::size_t x = 0; x < remote.size(); ++x)
     if (wanted.empty() || wanted.back() != remote[x].other) wanted.push_back(remote[x].other), run.push_back(x);
   run.push_back(remote.size());
   // Over several rounds, each round asks every owner its share (ascending ids would ask one owner at
-  // a time); the pairs follow their remote end.
-  if (wanted.size() > static_cast<std::size_t>(std::max<std::int64_t>(1, batch_rows))) {
-    const auto order = mpi::spread_over_owners(
+  // a time); the pairs follow their remote end. Where one owner is asked (2 ranks) they are in that
+  // order already, and not copied.
+  std::vector<std::size_t> order;
+  if (wanted.size() > static_cast<std::size_t>(std::max<std::int64_t>(1, batch_rows)))
+    order = mpi::spread_over_owners(
         wanted, comm.size(), [&](std::int64_t doc) { return block_owner(num_docs, comm.size(), GlobalId(doc)); });
+  std::size_t kept_place = 0;
+  while (kept_place < order.size() && order[kept_place] == kept_place) ++kept_place;
+  if (kept_place < order.size()) {
     std::vector<std::int64_t> spread_wanted(wanted.size());
     std::vector<Remote> spread_remote;
     spread_remote.reserve(remote.size());

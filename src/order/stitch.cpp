@@ -16,6 +16,7 @@
 #include "order/pair_similarity.hpp"
 #include "util/log.hpp"
 #include "util/progress.hpp"
+#include "util/radix_sort.hpp"
 #include "util/random.hpp"
 #include "util/release.hpp"
 #include "util/report.hpp"
@@ -334,31 +335,41 @@ class Stitcher {
     const std::vector<float> sims =
         score_pairs(comm_, n_, end_rows_, scored_here, corpus::rows_per_round(corpus_.info.dim, round_bytes(comm_.size())),
                     &fetched);
+    // Each score as seen from an end held here (doc): the holder's, the other end's where it is
+    // held here too, and the scores told by the other ranks' holders. A doc has at most two new
+    // links, and the level's links in stitched_ come by doc (join_along appends the ends in order),
+    // so grouped by doc the two meet in one pass (a sort of the pairs and a binary search for each
+    // link took 0.03 s at 10^6 x 768 on 2 ranks).
     struct Settled {
-      EndPair pair;
+      std::int64_t doc, other;
       float similarity;
     };
     std::vector<Settled> settled;
     std::vector<std::vector<std::int64_t>> tell(static_cast<std::size_t>(comm_.size()));
     for (std::size_t j = 0; j < scored_here.size(); ++j) {
-      const EndPair& pair = scored_here[j];
-      settled.push_back({pair, sims[j]});
-      const int owner = block_owner(n_, comm_.size(), GlobalId(pair.holder() == pair.a ? pair.b : pair.a));
-      if (owner != comm_.rank())
-        tell[owner].insert(tell[owner].end(),
-                           {pair.a, pair.b, static_cast<std::int64_t>(std::bit_cast<std::uint32_t>(sims[j]))});
+      const std::int64_t holder = scored_here[j].holder();
+      const std::int64_t other = holder == scored_here[j].a ? scored_here[j].b : scored_here[j].a;
+      settled.push_back({holder, other, sims[j]});
+      if (range_.contains(GlobalId(other))) {
+        settled.push_back({other, holder, sims[j]});
+      } else {
+        auto& to = tell[static_cast<std::size_t>(block_owner(n_, comm_.size(), GlobalId(other)))];
+        to.insert(to.end(), {other, holder, static_cast<std::int64_t>(std::bit_cast<std::uint32_t>(sims[j]))});
+      }
     }
     for (const auto& part : comm_.alltoallv(tell))
       for (std::size_t x = 0; x + 2 < part.size(); x += 3)
-        settled.push_back({{part[x], part[x + 1]}, std::bit_cast<float>(static_cast<std::uint32_t>(part[x + 2]))});
-    std::sort(settled.begin(), settled.end(), [](const Settled& x, const Settled& y) { return x.pair < y.pair; });
+        settled.push_back({part[x], part[x + 1], std::bit_cast<float>(static_cast<std::uint32_t>(part[x + 2]))});
+    util::radix_sort_by_key(settled, static_cast<std::uint64_t>(range_.size()),
+                            [&](const Settled& x) { return x.doc - range_.begin; });
+    std::size_t at = 0;
     for (std::size_t j = first; j < stitched_.size(); ++j) {
-      const auto [a, b] = std::minmax(stitched_[j].doc, stitched_[j].other);
-      const EndPair pair{a, b};
-      const auto at = std::lower_bound(settled.begin(), settled.end(), pair,
-                                       [](const Settled& x, const EndPair& p) { return x.pair < p; });
-      WEAVE_ASSERT(at != settled.end() && at->pair == pair, "stitching: a link made was not scored");
-      stitched_[j].similarity = at->similarity;
+      WEAVE_ASSERT(j == first || stitched_[j - 1].doc <= stitched_[j].doc, "stitching: a level's links not by document");
+      while (at < settled.size() && settled[at].doc < stitched_[j].doc) ++at;
+      std::size_t x = at;
+      while (x < settled.size() && settled[x].doc == stitched_[j].doc && settled[x].other != stitched_[j].other) ++x;
+      WEAVE_ASSERT(x < settled.size() && settled[x].doc == stitched_[j].doc, "stitching: a link made was not scored");
+      stitched_[j].similarity = settled[x].similarity;
     }
     return comm_.sum(fetched);
   }
