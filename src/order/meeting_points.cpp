@@ -157,9 +157,8 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   // before. Most offers are turned away (an end is offered up to 2 * window * reach pairs, 32 in
   // stitching's first level, and keeps 6) by this array alone, 4 bytes an end, mostly cached,
   // without a look at the row, which is a cache miss (at 10^6 x 768 on 2 ranks a third of the
-  // meetings' time was the rows' first look). An offer
-  // below the bar changes nothing: it is worse than the row's last, and a row entry for the same
-  // other end is at least that.
+  // meetings' time was the rows' first look). An offer below the bar changes nothing: it is worse
+  // than the row's last, and a row entry for the same other end is at least that.
   std::vector<float> bar(ends.size(), -std::numeric_limits<float>::infinity());
   auto row_of = [&](std::size_t e) { return best.data() + e * static_cast<std::size_t>(per_end); };
   auto fold = [&](std::uint32_t e, const Offer& o) {

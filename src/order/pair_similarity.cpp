@@ -67,9 +67,9 @@ std::vector<float> score_with(const mpi::Comm& comm, std::int64_t num_docs, Bloc
   if (wanted.size() > static_cast<std::size_t>(std::max<std::int64_t>(1, batch_rows)))
     order = mpi::spread_over_owners(
         wanted, comm.size(), [&](std::int64_t doc) { return block_owner(num_docs, comm.size(), GlobalId(doc)); });
-  std::size_t kept_place = 0;
-  while (kept_place < order.size() && order[kept_place] == kept_place) ++kept_place;
-  if (kept_place < order.size()) {
+  bool reordered = false;
+  for (std::size_t w = 0; w < order.size() && !reordered; ++w) reordered = order[w] != w;
+  if (reordered) {
     std::vector<std::int64_t> spread_wanted(wanted.size());
     std::vector<Remote> spread_remote;
     spread_remote.reserve(remote.size());
