@@ -43,9 +43,6 @@ class RowSketches {
   std::vector<std::uint32_t> records_;  ///< rows_.docs().size() x record_words(), in rows_'s order
 };
 
-/// The exact dot product of two sketches' codes, of dimension d (the same on every vector unit).
-std::int64_t sketch_code_dot(const std::uint32_t* a, const std::uint32_t* b, std::int64_t d);
-
 /// The sketch similarity of two sketches of dimension d (symmetric, the same bits on any rank).
 float sketch_similarity(const std::uint32_t* a, const std::uint32_t* b, std::int64_t d);
 
