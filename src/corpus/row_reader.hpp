@@ -37,6 +37,11 @@ class SomeRows {
     if (x < 0) not_held(doc);
     return x;
   }
+  /// Asks for the cache line of a document's position (pair loops look up their rows' positions
+  /// in the 4 bytes a document of index_, tens of MB at 10^7 documents a rank, ahead of the rows).
+  void prefetch_position(std::int64_t doc) const {
+    if (range_.contains(GlobalId(doc))) __builtin_prefetch(index_.data() + (doc - range_.begin));
+  }
   std::int64_t bytes() const { return static_cast<std::int64_t>(rows_.size() * sizeof(float)); }
 
  private:

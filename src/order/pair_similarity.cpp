@@ -22,11 +22,14 @@ void prefetch_record(const T* record, std::int64_t width) {
 
 /// score(record(x), record(y)) of each pair, with `width` elements per record: an owned end's from
 /// record(doc), a remote end's fetched from its owner in rounds of at most batch_rows records.
-template <typename RecordOf, typename Score>
+/// look_up_ahead(doc) asks for what record(doc) reads to find the record (its position).
+template <typename RecordOf, typename LookUpAhead, typename Score>
 std::vector<float> score_with(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, std::int64_t width,
-                              RecordOf&& record, Score&& score, const std::vector<EndPair>& pairs,
-                              std::int64_t batch_rows, std::int64_t* rows_fetched) {
-  // Records of the pair `kAhead` places on are prefetched while a pair is scored.
+                              RecordOf&& record, LookUpAhead&& look_up_ahead, Score&& score,
+                              const std::vector<EndPair>& pairs, std::int64_t batch_rows, std::int64_t* rows_fetched) {
+  // Records of the pair `kAhead` places on are prefetched while a pair is scored, and the
+  // positions they are found by `kAhead` places before that: finding a record to prefetch it
+  // would otherwise wait on the position's cache miss.
   constexpr std::size_t kAhead = 4;
   std::vector<float> sims(pairs.size());
   // Pairs with both ends here are scored at once, those with a remote end are kept as (remote end,
@@ -42,6 +45,7 @@ std::vector<float> score_with(const mpi::Comm& comm, std::int64_t num_docs, Bloc
     return range.contains(GlobalId(pairs[j].a)) && range.contains(GlobalId(pairs[j].b));
   };
   for (std::size_t j = 0; j < pairs.size(); ++j) {
+    if (j + 2 * kAhead < pairs.size()) look_up_ahead(pairs[j + 2 * kAhead].a), look_up_ahead(pairs[j + 2 * kAhead].b);
     if (j + kAhead < pairs.size() && both_here(j + kAhead)) {
       prefetch_record(record(pairs[j + kAhead].a), width);
       prefetch_record(record(pairs[j + kAhead].b), width);
@@ -85,6 +89,7 @@ std::vector<float> score_with(const mpi::Comm& comm, std::int64_t num_docs, Bloc
   corpus::visit_rows(comm, num_docs, width, wanted, batch_rows, record, [&](std::size_t first, std::size_t count, const auto* fetched) {
     for (std::size_t x = 0; x < count; ++x)
       for (; next < remote.size() && remote[next].other == wanted[first + x]; ++next) {
+        if (next + 2 * kAhead < remote.size()) look_up_ahead(remote[next + 2 * kAhead].mine);
         if (next + kAhead < remote.size()) prefetch_record(record(remote[next + kAhead].mine), width);
         const Remote& r = remote[next];
         // In the pair's own order (a < b): a score need not be symmetric in its arguments' bits.
@@ -104,6 +109,7 @@ std::vector<float> score_pairs(const mpi::Comm& comm, std::int64_t num_docs, con
   const std::int64_t d = rows.dim();
   return score_with(
       comm, num_docs, rows.range(), d, [&](std::int64_t doc) { return rows.row(doc); },
+      [&](std::int64_t doc) { rows.prefetch_position(doc); },
       [&](const float* a, const float* b) { return knn::canonical_similarity_fast(a, b, d); }, pairs, batch_rows, rows_fetched);
 }
 
@@ -113,6 +119,7 @@ std::vector<float> estimate_pairs(const mpi::Comm& comm, std::int64_t num_docs, 
   const std::int64_t d = sketches.dim();
   return score_with(
       comm, num_docs, sketches.range(), sketches.record_words(), [&](std::int64_t doc) { return sketches.record(doc); },
+      [&](std::int64_t doc) { sketches.prefetch_position(doc); },
       [&](const std::uint32_t* a, const std::uint32_t* b) { return sketch_similarity(a, b, d); }, pairs, batch_rows,
       rows_fetched);
 }

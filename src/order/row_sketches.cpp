@@ -55,10 +55,6 @@ RowSketches::RowSketches(const corpus::SomeRows& rows) : rows_(rows), dim_(rows.
     sketch_row(rows.row(rows.docs()[x]), dim_, records_.data() + static_cast<std::int64_t>(x) * width);
 }
 
-const std::uint32_t* RowSketches::record(std::int64_t doc) const {
-  return records_.data() + rows_.position(doc) * record_words();  // the sketches follow the rows' order
-}
-
 float sketch_similarity(const std::uint32_t* a, const std::uint32_t* b, std::int64_t d) {
   // The product of the scales is commutative, so (a, b) and (b, a) give the same bits.
   const double scales = static_cast<double>(scale_of(a, d)) * static_cast<double>(scale_of(b, d));

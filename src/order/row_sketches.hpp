@@ -35,7 +35,11 @@ class RowSketches {
   std::int64_t record_words() const { return words_for(dim_); }
   static std::int64_t words_for(std::int64_t dim) { return (dim + 7) / 8 + 1; }
   /// The sketch of a held document. Throws InternalError for a document not held.
-  const std::uint32_t* record(std::int64_t doc) const;
+  const std::uint32_t* record(std::int64_t doc) const {
+    return records_.data() + rows_.position(doc) * record_words();  // the sketches follow the rows' order
+  }
+  /// Asks for the cache line that record(doc) looks up first (corpus::SomeRows::prefetch_position).
+  void prefetch_position(std::int64_t doc) const { rows_.prefetch_position(doc); }
 
  private:
   const corpus::SomeRows& rows_;
