@@ -12,12 +12,17 @@ namespace weave::order {
 
 namespace {
 
-/// Asks for the cache lines of a record that will be scored soon: the records are scattered over
-/// the ends' arrays (tens of MB), and one record alone would wait on every miss in turn.
+/// Asks for the first cache lines of a record that will be scored soon: the records are scattered
+/// over the ends' arrays (tens of MB), and one record alone would wait on every miss in turn. A
+/// row's later lines come by the hardware's own prefetcher as the first ones are read: asking for
+/// all 48 lines of a 768-dimensional row filled the core's outstanding misses with the rows of
+/// pairs still to come (random pairs of rows, two processes: 600 -> 530 ns a pair with 8 lines).
 template <typename T>
 void prefetch_record(const T* record, std::int64_t width) {
+  constexpr std::int64_t kLines = 8;
   const auto* bytes = reinterpret_cast<const char*>(record);
-  for (std::int64_t at = 0; at < width * static_cast<std::int64_t>(sizeof(T)); at += 64) __builtin_prefetch(bytes + at);
+  const std::int64_t end = std::min(width * static_cast<std::int64_t>(sizeof(T)), 64 * kLines);
+  for (std::int64_t at = 0; at < end; at += 64) __builtin_prefetch(bytes + at);
 }
 
 /// score(record(x), record(y)) of each pair, with `width` elements per record: an owned end's from
