@@ -9,7 +9,9 @@ the embedding rows it reads (counter embedding_read_seconds_stitch, in the first
 anything: reading files is left out, as in benchmarks/order_vs_iclm.py), their ratio, the stitch
 stage's page faults and the
 peak memory per rank (max over ranks), and the mean adjacent similarity. Then per binary the range
-and median of each, and whether every binary wrote the same /order as the first (h5py).
+and median of each, whether every binary wrote the same /order as the first (h5py), and the medians
+of the first level's steps (the report's stitch_level_details: meetings, sketch scoring with the
+settling of its links, the join) and of the later levels less their row reads.
 
 --make DIR writes the synthetic graphs of docs/benchmarks.md (sessions 43-44) into DIR/s100k,
 DIR/m128 and DIR/m768 first: `weave synth` with 1,000 topics, exact kNN (k = 10) at 10^5, the IVF
@@ -66,7 +68,14 @@ def one_run(weave, graph, ranks, out, report):
     greedy = stages["greedy"]["wall_seconds"]["max"]
     stitch = stages["stitch"]["wall_seconds"]["max"] - rep["counters"]["embedding_read_seconds_stitch"]["max"]
     adjacent = rep["figures"]["adjacent"]
+    first = rep["figures"]["stitch_level_details"][0]
     return {
+        # The first level's steps (max over ranks): meetings, sketch scoring and settling, the join.
+        "meetings": first["candidate_seconds"],
+        "scoring": first["score_seconds"],
+        "join": first["join_seconds"],
+        "later_levels": sum(level["seconds"] - level.get("read_seconds", 0)
+                            for level in rep["figures"]["stitch_level_details"][1:]),
         "greedy": greedy,
         "stitch": stitch,
         "ratio": stitch / greedy,
@@ -118,6 +127,11 @@ def main():
                       f"stitch / greedy {span([x['ratio'] for x in runs], 2)}; peak "
                       f"{max(x['peak_gib'] for x in runs):.3f} GiB; "
                       f"{'the same order as binary 0' if same else 'AN ORDER UNLIKE BINARY 0'}")
+                print(f"{graph} binary {i}, medians of the first level: meetings "
+                      f"{statistics.median(x['meetings'] for x in runs):.4f} s, scoring and settling "
+                      f"{statistics.median(x['scoring'] for x in runs):.4f} s, join "
+                      f"{statistics.median(x['join'] for x in runs):.4f} s; later levels "
+                      f"{statistics.median(x['later_levels'] for x in runs):.4f} s")
 
 
 if __name__ == "__main__":
