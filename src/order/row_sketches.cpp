@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 
-
 #include "order/sketch_code_dot.hpp"
 
 namespace weave::order {
@@ -62,4 +61,3 @@ float sketch_similarity(const std::uint32_t* a, const std::uint32_t* b, std::int
 }
 
 }  // namespace weave::order
-
