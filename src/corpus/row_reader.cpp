@@ -94,14 +94,22 @@ std::vector<ReadRound> plan_rounds(const std::vector<std::int64_t>& rows, std::i
 
 }  // namespace
 
-SomeRows RowReader::read(std::vector<std::int64_t> docs) {
+SomeRows RowReader::read(std::vector<std::int64_t> docs, const RowsReady& ready) {
   const double start = util::wall_seconds();
-  SomeRows rows = read_rows(std::move(docs));
-  seconds_ += util::wall_seconds() - start;
+  const double handed_before = ready_seconds_;
+  SomeRows rows = read_rows(std::move(docs), ready);
+  seconds_ += util::wall_seconds() - start - (ready_seconds_ - handed_before);
   return rows;
 }
 
-SomeRows RowReader::read_rows(std::vector<std::int64_t> docs) {
+void RowReader::hand_on(const RowsReady& ready, std::size_t first, std::size_t last, const float* rows) {
+  if (!ready || first == last) return;
+  const double start = util::wall_seconds();
+  ready(first, last - first, rows + first * static_cast<std::size_t>(block_.info.dim));
+  ready_seconds_ += util::wall_seconds() - start;
+}
+
+SomeRows RowReader::read_rows(std::vector<std::int64_t> docs, const RowsReady& ready) {
   std::sort(docs.begin(), docs.end());
   docs.erase(std::unique(docs.begin(), docs.end()), docs.end());
   const CorpusInfo& info = block_.info;
@@ -112,6 +120,7 @@ SomeRows RowReader::read_rows(std::vector<std::int64_t> docs) {
   if (info.embeddings_read) {
     for (std::size_t x = 0; x < docs.size(); ++x)
       std::copy_n(block_.embeddings.data() + (docs[x] - range.begin) * d, d, rows.data() + x * d);
+    hand_on(ready, 0, docs.size(), rows.data());
     return SomeRows(range, d, std::move(docs), std::move(rows));
   }
 
@@ -155,11 +164,19 @@ SomeRows RowReader::read_rows(std::vector<std::int64_t> docs) {
     });
   }
   // Validated before normalising, as read_corpus does; the first bad row of each rank, the same
-  // (lowest rank's) error everywhere.
+  // (lowest rank's) error everywhere. A stretch at a time, validated, normalised and handed on while
+  // in cache: a pass over all rows for each step read them from memory each time (stitching's
+  // 485 MB a rank at 10^6 x 768 on 2 ranks).
+  const auto stretch = static_cast<std::size_t>(std::max<std::int64_t>(1, kStretchBytes / (4 * std::max<std::int64_t>(1, d))));
   mpi::collectively(comm_, [&] {
-    for (std::size_t x = 0; x < docs.size(); ++x) check_embedding(info, file_rows[x], rows.data() + x * d, options_.on_zero_vector);
+    for (std::size_t first = 0; first < docs.size(); first += stretch) {
+      const std::size_t last = std::min(docs.size(), first + stretch);
+      for (std::size_t x = first; x < last; ++x)
+        check_embedding(info, file_rows[x], rows.data() + x * d, options_.on_zero_vector);
+      for (std::size_t x = first; x < last; ++x) normalise_row(rows.data() + x * d, d);
+      hand_on(ready, first, last, rows.data());
+    }
   });
-  for (std::size_t x = 0; x < docs.size(); ++x) normalise_row(rows.data() + x * d, d);
   return SomeRows(range, d, std::move(docs), std::move(rows));
 }
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "corpus/corpus.hpp"
@@ -60,10 +61,16 @@ class RowReader {
   RowReader(const mpi::Comm& comm, const CorpusBlock& block, const CorpusOptions& options)
       : comm_(comm), block_(block), options_(options) {}
 
+  /// Told of each stretch of rows once it is validated and normalised, in order: the position in
+  /// the result's docs() of its first row, the rows' count, and the rows themselves.
+  using RowsReady = std::function<void(std::size_t first, std::size_t count, const float* rows)>;
+
   /// Collective. The rows of `docs` (global ids owned here, any order, repeats allowed). Reads the
   /// files in rounds of at most --max-block-rows rows, every rank in every round; a bad row is the
-  /// UserError of read_corpus (naming file, dataset and row) on every rank.
-  SomeRows read(std::vector<std::int64_t> docs);
+  /// UserError of read_corpus (naming file, dataset and row) on every rank. `ready`, if given, sees
+  /// every row in stretches of ~64 KiB while they are still in cache (a pass of its own over the rows
+  /// would read them from memory again); its time is not counted in seconds().
+  SomeRows read(std::vector<std::int64_t> docs, const RowsReady& ready = {});
 
   /// Collective. visit(doc, row) for each of `docs` (owned here), their rows read in rounds of
   /// about 64 MiB (every rank takes part in every round) and not kept: a pass over many rows.
@@ -84,12 +91,16 @@ class RowReader {
   double bytes_read() const { return bytes_read_; }
   /// Rows read from the files so far by this rank.
   std::int64_t rows_read() const { return rows_read_; }
-  /// Wall seconds spent in read() so far (reading the files, validating, normalising).
+  /// Wall seconds spent in read() so far (reading the files, validating, normalising; not `ready`).
   double seconds() const { return seconds_; }
 
  private:
   static constexpr std::int64_t kVisitBytes = std::int64_t{64} << 20;
-  SomeRows read_rows(std::vector<std::int64_t> docs);
+  /// Rows validated, normalised and handed to `ready` at a time: they stay in the core's caches.
+  static constexpr std::int64_t kStretchBytes = std::int64_t{64} << 10;
+  SomeRows read_rows(std::vector<std::int64_t> docs, const RowsReady& ready);
+  /// `ready` on docs [first, last) of `rows`, timed into ready_seconds_.
+  void hand_on(const RowsReady& ready, std::size_t first, std::size_t last, const float* rows);
 
   const mpi::Comm& comm_;
   const CorpusBlock& block_;
@@ -97,6 +108,7 @@ class RowReader {
   double bytes_read_ = 0;
   std::int64_t rows_read_ = 0;
   double seconds_ = 0;
+  double ready_seconds_ = 0;  ///< wall time in read() spent in `ready` (left out of seconds_)
 };
 
 }  // namespace weave::corpus

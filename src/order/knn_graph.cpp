@@ -17,7 +17,7 @@ namespace {
 
 /// Pairs handed to the exchange per round and rank: the records in flight stay bounded (16 MiB
 /// sent and about as much received per round) whatever the graph's size.
-std::int64_t pairs_per_round = std::int64_t{1} << 19;
+std::int64_t default_pairs_per_round = std::int64_t{1} << 19;
 
 /// The graph of `count` pairs given by pair_at(i) (std::nullopt: no pair at i), in bounded rounds:
 /// each owned document's directed edges are counted, so the records (neighbour, weight) can be
@@ -26,7 +26,7 @@ std::int64_t pairs_per_round = std::int64_t{1} << 19;
 /// edge and one round's records, never every record at once.
 template <typename PairAt>
 LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, std::int64_t count,
-                       PairAt pair_at, std::vector<std::int64_t> owner_offsets) {
+                       PairAt pair_at, std::vector<std::int64_t> owner_offsets, std::int64_t pairs_per_round) {
   const std::int64_t n_local = range.size();
   LocalGraph g;
   g.num_docs = num_docs;
@@ -191,7 +191,7 @@ LocalGraph build_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange 
 
 }  // namespace
 
-void set_graph_pairs_per_round(std::int64_t pairs) { pairs_per_round = std::max<std::int64_t>(1, pairs); }
+void set_graph_pairs_per_round(std::int64_t pairs) { default_pairs_per_round = std::max<std::int64_t>(1, pairs); }
 
 LocalGraph build_knn_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range, const knn::KnnLists& lists) {
   const int k = lists.k;
@@ -210,13 +210,17 @@ LocalGraph build_knn_graph(const mpi::Comm& comm, std::int64_t num_docs, BlockRa
     const std::int64_t v = lists.neighbors[x];
     if (v < 0) return std::nullopt;
     return WeightedPair{range.begin + x / k, v, lists.similarities[x]};
-  }, {});
+  }, {}, default_pairs_per_round);
 }
 
 LocalGraph build_graph_from_pairs(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
-                                  const std::vector<WeightedPair>& pairs, std::vector<std::int64_t> owner_offsets) {
-  return build_graph(comm, num_docs, range, static_cast<std::int64_t>(pairs.size()),
-                     [&](std::int64_t x) -> std::optional<WeightedPair> { return pairs[x]; }, std::move(owner_offsets));
+                                  const std::vector<WeightedPair>& pairs, std::vector<std::int64_t> owner_offsets,
+                                  bool one_round) {
+  const auto count = static_cast<std::int64_t>(pairs.size());
+  // One round: a rank's count of pairs in each (ranks with more pairs need no more rounds).
+  return build_graph(comm, num_docs, range, count,
+                     [&](std::int64_t x) -> std::optional<WeightedPair> { return pairs[x]; }, std::move(owner_offsets),
+                     one_round ? std::max<std::int64_t>(1, count) : default_pairs_per_round);
 }
 
 int LocalGraph::owner_by_offsets(std::int64_t doc) const {

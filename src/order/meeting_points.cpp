@@ -48,7 +48,13 @@ std::vector<Record> group_by(std::size_t count, std::int64_t dense_keys, KeyOf&&
       for (std::size_t x = 0; x < count; ++x) ++start[key_of(x)];
       Index at = 0;
       for (auto& k : start) at += std::exchange(k, at);
-      for (std::size_t x = 0; x < count; ++x) grouped[start[key_of(x)]++] = make(x);
+      // The records land at random in `grouped` (tens of MB at 10^6 x 768): each place is asked for
+      // kAhead records before it is written.
+      constexpr std::size_t kAhead = 16;
+      for (std::size_t x = 0; x < count; ++x) {
+        if (x + kAhead < count) __builtin_prefetch(grouped.data() + start[key_of(x + kAhead)], 1);
+        grouped[start[key_of(x)]++] = make(x);
+      }
       Index first = 0;
       for (std::int64_t k = 0; k < dense_keys; first = start[k++])
         if (start[k] > first) groups.begin.push_back(static_cast<std::int64_t>(first));

@@ -4,6 +4,7 @@
 #include <bit>
 
 #include "order/sketch_code_dot.hpp"
+#include "weave/error.hpp"
 
 namespace weave::order {
 
@@ -47,11 +48,26 @@ inline std::uint8_t code_of(float v) {
 
 }  // namespace
 
-RowSketches::RowSketches(const corpus::SomeRows& rows) : rows_(rows), dim_(rows.dim()) {
+RowSketches::RowSketches(std::int64_t dim, std::size_t rows) : dim_(dim) {
+  records_.resize(rows * static_cast<std::size_t>(record_words()));
+}
+
+RowSketches::RowSketches(const corpus::SomeRows& rows) : RowSketches(rows.dim(), rows.docs().size()) {
+  for (std::size_t x = 0; x < rows.docs().size(); ++x) add(x, 1, rows.row(rows.docs()[x]));
+  bind(rows);
+}
+
+void RowSketches::add(std::size_t first, std::size_t count, const float* rows) {
   const std::int64_t width = record_words();
-  records_.resize(rows.docs().size() * static_cast<std::size_t>(width));
-  for (std::size_t x = 0; x < rows.docs().size(); ++x)
-    sketch_row(rows.row(rows.docs()[x]), dim_, records_.data() + static_cast<std::int64_t>(x) * width);
+  WEAVE_ASSERT((first + count) * static_cast<std::size_t>(width) <= records_.size(), "sketches: more rows than made room for");
+  for (std::size_t x = 0; x < count; ++x)
+    sketch_row(rows + x * static_cast<std::size_t>(dim_), dim_, records_.data() + static_cast<std::int64_t>(first + x) * width);
+}
+
+void RowSketches::bind(const corpus::SomeRows& rows) {
+  WEAVE_ASSERT(rows.dim() == dim_ && rows.docs().size() * static_cast<std::size_t>(record_words()) == records_.size(),
+               "sketches: bound to other rows than they were made of");
+  rows_ = &rows;
 }
 
 float sketch_similarity(const std::uint32_t* a, const std::uint32_t* b, std::int64_t d) {

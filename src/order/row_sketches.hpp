@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "corpus/row_reader.hpp"
+#include "util/uninit_vector.hpp"
 
 namespace weave::order {
 
@@ -23,10 +24,18 @@ class RowSketches {
  public:
   /// The sketches of every row `rows` holds.
   explicit RowSketches(const corpus::SomeRows& rows);
+  /// Room for the sketches of `rows` rows of dimension `dim`, made by add() as the rows are read
+  /// (corpus::RowReader::read's `ready`: each row while it is in cache), then bind() to the rows.
+  RowSketches(std::int64_t dim, std::size_t rows);
+  /// Sketches rows [first, first + count) of the rows' order (rows: count x dim() values).
+  void add(std::size_t first, std::size_t count, const float* rows);
+  /// The rows the sketches were made of, in the same order (record() finds a document's place in
+  /// them); they must outlive this.
+  void bind(const corpus::SomeRows& rows);
 
   std::int64_t dim() const { return dim_; }
   /// The documents this rank owns (of which the ends' are held), as the rows'.
-  BlockRange range() const { return rows_.range(); }
+  BlockRange range() const { return rows_->range(); }
   /// The codes' range: [-kLevels, kLevels].
   static constexpr float kLevels = 7.0f;
   /// 32-bit words of one sketch (what travels): dim() codes, eight a word (codes 2j and 2j + 1 in
@@ -36,15 +45,15 @@ class RowSketches {
   static std::int64_t words_for(std::int64_t dim) { return (dim + 7) / 8 + 1; }
   /// The sketch of a held document. Throws InternalError for a document not held.
   const std::uint32_t* record(std::int64_t doc) const {
-    return records_.data() + rows_.position(doc) * record_words();  // the sketches follow the rows' order
+    return records_.data() + rows_->position(doc) * record_words();  // the sketches follow the rows' order
   }
   /// Asks for the cache line that record(doc) looks up first (corpus::SomeRows::prefetch_position).
-  void prefetch_position(std::int64_t doc) const { rows_.prefetch_position(doc); }
+  void prefetch_position(std::int64_t doc) const { rows_->prefetch_position(doc); }
 
  private:
-  const corpus::SomeRows& rows_;
+  const corpus::SomeRows* rows_ = nullptr;
   std::int64_t dim_ = 0;
-  std::vector<std::uint32_t> records_;  ///< rows_.docs().size() x record_words(), in rows_'s order
+  util::UninitVector<std::uint32_t> records_;  ///< rows x record_words(), in the rows' order, written by add()
 };
 
 /// The sketch similarity of two sketches of dimension d (symmetric, the same bits on any rank).

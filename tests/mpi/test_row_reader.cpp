@@ -60,6 +60,23 @@ void expect_rows_equal_full_read(const mpi::Comm& comm, const CorpusOptions& opt
     EXPECT_GE(reader.rows_read(), static_cast<std::int64_t>(rows.docs().size())) << what;
   }
   EXPECT_THROW((void)rows.row(documents.range.end), InternalError) << what;  // another rank's or past the end
+  // Read again, told of each stretch as it is ready: in order, every row once, with the values the
+  // result holds (validated and normalised).
+  std::size_t told = 0;
+  std::vector<float> seen;
+  const corpus::SomeRows again = reader.read(docs, [&](std::size_t first, std::size_t count, const float* stretch) {
+    EXPECT_EQ(first, told) << what;
+    EXPECT_GT(count, 0u) << what;
+    told = first + count;
+    seen.insert(seen.end(), stretch, stretch + count * static_cast<std::size_t>(d));
+  });
+  ASSERT_EQ(again.docs(), rows.docs()) << what;
+  ASSERT_EQ(told, rows.docs().size()) << what;
+  for (std::size_t x = 0; x < rows.docs().size(); ++x)
+    for (std::int64_t j = 0; j < d; ++j)
+      ASSERT_EQ(std::bit_cast<std::uint32_t>(seen[x * static_cast<std::size_t>(d) + static_cast<std::size_t>(j)]),
+                std::bit_cast<std::uint32_t>(rows.row(rows.docs()[x])[j]))
+          << what << ": told row " << x << ", column " << j;
 }
 
 TEST(RowReader, RowsEqualTheFullReadBitForBit) {
