@@ -24,6 +24,9 @@ inline std::int64_t rows_per_round(std::int64_t d, std::int64_t bytes = std::int
 /// rows, or any other fixed-width record such as a row's sketch). The rounds take `docs` in their
 /// order: many docs in ascending order would ask one owner at a time, so callers spread them over
 /// their owners first (mpi::spread_over_owners).
+/// Cache lines of a row that visit_rows' owners ask for ahead of copying it.
+inline constexpr std::int64_t kPrefetchLines = 8;
+
 template <typename RowOf, typename Visit>
 void visit_rows(const mpi::Comm& comm, std::int64_t num_docs, std::int64_t d, const std::vector<std::int64_t>& docs,
                 std::int64_t round_rows, RowOf&& row_of, Visit&& visit) {
@@ -36,8 +39,17 @@ void visit_rows(const mpi::Comm& comm, std::int64_t num_docs, std::int64_t d, co
     const std::size_t last = std::min(docs.size(), first + batch);
     const std::vector<std::int64_t> part(docs.begin() + static_cast<std::ptrdiff_t>(first),
                                          docs.begin() + static_cast<std::ptrdiff_t>(last));
-    const auto rows = mpi::ask_owners<T>(comm, part, static_cast<std::size_t>(d), owner,
-                                         [&](std::int64_t doc, T* row) { std::copy_n(row_of(doc), d, row); });
+    // An owner's rows are scattered over its block: each row's first lines are asked for a few
+    // rows before it is copied (the hardware's prefetcher brings the rest once they are read). At
+    // 10^6 x 768 on 2 ranks the owners' copies of the rows stitching settles with took ~1.1 us a
+    // row without.
+    const auto rows = mpi::ask_owners<T>(
+        comm, part, static_cast<std::size_t>(d), owner, [&](std::int64_t doc, T* row) { std::copy_n(row_of(doc), d, row); },
+        [&](std::int64_t doc) {
+          const auto* bytes = reinterpret_cast<const char*>(row_of(doc));
+          const std::int64_t end = std::min<std::int64_t>(d * static_cast<std::int64_t>(sizeof(T)), 64 * kPrefetchLines);
+          for (std::int64_t at = 0; at < end; at += 64) __builtin_prefetch(bytes + at);
+        });
     if (last > first) visit(first, last - first, rows.data());
   }
 }

@@ -12,13 +12,19 @@
 
 namespace weave::mpi {
 
+/// What ask_owners tells of the keys ahead by default: nothing.
+struct NothingAhead {
+  void operator()(std::int64_t) const {}
+};
+
 /// owner(key) -> rank; answer(key, T* out) writes all `width` values for a key this rank owns. Keys
 /// for which owner() returns -1 are not sent; their answers are value-initialised. Keys and
 /// answers travel in flat buffers (one copy into the message, one out of it), none zero-filled
-/// first (util/uninit_vector.hpp).
-template <typename T, typename Owner, typename Answer>
+/// first (util/uninit_vector.hpp). ahead(key) is called a few keys before answer(key), for answers
+/// that read scattered memory (rows of a block: each a cache miss that the copy would wait on).
+template <typename T, typename Owner, typename Answer, typename Ahead = NothingAhead>
 util::UninitVector<T> ask_owners(const Comm& comm, const std::vector<std::int64_t>& keys, std::size_t width, Owner&& owner,
-                          Answer&& answer) {
+                          Answer&& answer, Ahead&& ahead = Ahead{}) {
   const auto p = static_cast<std::size_t>(comm.size());
   std::vector<int> where(keys.size());
   std::vector<std::int64_t> ask_counts(p, 0);
@@ -39,7 +45,11 @@ util::UninitVector<T> ask_owners(const Comm& comm, const std::vector<std::int64_
   const util::UninitVector<std::int64_t> asked = comm.alltoallv_flat(ask, ask_counts, &asked_counts);
   util::release(ask);
   util::UninitVector<T> reply(asked.size() * width);
-  for (std::size_t x = 0; x < asked.size(); ++x) answer(asked[x], reply.data() + x * width);
+  constexpr std::size_t kAhead = 4;
+  for (std::size_t x = 0; x < asked.size(); ++x) {
+    if (x + kAhead < asked.size()) ahead(asked[x + kAhead]);
+    answer(asked[x], reply.data() + x * width);
+  }
   for (auto& c : asked_counts) c *= static_cast<std::int64_t>(width);
   std::vector<std::int64_t> reply_counts;
   util::UninitVector<T> replies = comm.alltoallv_flat(reply, asked_counts, &reply_counts);

@@ -48,9 +48,7 @@ inline std::uint8_t code_of(float v) {
 
 }  // namespace
 
-RowSketches::RowSketches(std::int64_t dim, std::size_t rows) : dim_(dim) {
-  records_.resize(rows * static_cast<std::size_t>(record_words()));
-}
+RowSketches::RowSketches(std::int64_t dim, std::size_t rows) : dim_(dim), rows_made_for_(rows) {}
 
 RowSketches::RowSketches(const corpus::SomeRows& rows) : RowSketches(rows.dim(), rows.docs().size()) {
   for (std::size_t x = 0; x < rows.docs().size(); ++x) add(x, 1, rows.row(rows.docs()[x]));
@@ -59,12 +57,14 @@ RowSketches::RowSketches(const corpus::SomeRows& rows) : RowSketches(rows.dim(),
 
 void RowSketches::add(std::size_t first, std::size_t count, const float* rows) {
   const std::int64_t width = record_words();
+  if (records_.empty()) records_.resize(rows_made_for_ * static_cast<std::size_t>(width));
   WEAVE_ASSERT((first + count) * static_cast<std::size_t>(width) <= records_.size(), "sketches: more rows than made room for");
   for (std::size_t x = 0; x < count; ++x)
     sketch_row(rows + x * static_cast<std::size_t>(dim_), dim_, records_.data() + static_cast<std::int64_t>(first + x) * width);
 }
 
 void RowSketches::bind(const corpus::SomeRows& rows) {
+  if (records_.empty()) records_.resize(rows_made_for_ * static_cast<std::size_t>(record_words()));
   WEAVE_ASSERT(rows.dim() == dim_ && rows.docs().size() * static_cast<std::size_t>(record_words()) == records_.size(),
                "sketches: bound to other rows than they were made of");
   rows_ = &rows;

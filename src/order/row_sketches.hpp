@@ -53,6 +53,11 @@ class RowSketches {
  private:
   const corpus::SomeRows* rows_ = nullptr;
   std::int64_t dim_ = 0;
+  /// The records are allocated by the first add(), after the rows they are made of: where the
+  /// heap has a freed stretch (the meetings' buffers), the smaller sketches fit into it and the
+  /// rows grow the heap, not both (10^6 x 768 on 2 ranks: peak 0.813 GiB a rank the other way
+  /// round, 0.789 this way).
+  std::size_t rows_made_for_ = 0;
   util::UninitVector<std::uint32_t> records_;  ///< rows x record_words(), in the rows' order, written by add()
 };
 
