@@ -42,7 +42,7 @@ void visit_rows(const mpi::Comm& comm, std::int64_t num_docs, std::int64_t d, co
     // An owner's rows are scattered over its block: each row's first lines are asked for a few
     // rows before it is copied (the hardware's prefetcher brings the rest once they are read). At
     // 10^6 x 768 on 2 ranks the owners' copies of the 47,000 rows a rank that stitching's first
-    // level settles with: 0.020 -> 0.0175 s in calm runs, and up to 0.06 s without in slow ones.
+    // level settles with: 0.020 -> 0.0175 s in calm runs (0.04-0.06 s either way in slow ones).
     const auto rows = mpi::ask_owners<T>(
         comm, part, static_cast<std::size_t>(d), owner, [&](std::int64_t doc, T* row) { std::copy_n(row_of(doc), d, row); },
         [&](std::int64_t doc) {

@@ -51,8 +51,9 @@ util::UninitVector<T> ask_owners(const Comm& comm, const std::vector<std::int64_
     answer(asked[x], reply.data() + x * width);
   }
   for (auto& c : asked_counts) c *= static_cast<std::int64_t>(width);
-  std::vector<std::int64_t> reply_counts;
-  util::UninitVector<T> replies = comm.alltoallv_flat(reply, asked_counts, &reply_counts);
+  // Each owner answers every key it was asked: width values each, whose counts this rank knows.
+  for (auto& c : ask_counts) c *= static_cast<std::int64_t>(width);
+  util::UninitVector<T> replies = comm.alltoallv_flat_known(reply, asked_counts, ask_counts);
   util::release(reply);
   // Answers come back in the order the keys were sent, so key j's answer is at slot[j]: when every
   // key was sent and in owner order already (ascending ids), that is the keys' order.

@@ -141,6 +141,12 @@ class Comm {
   template <typename T, typename Allocator>
   util::UninitVector<T> alltoallv_flat(const std::vector<T, Allocator>& send, const std::vector<std::int64_t>& send_counts,
                                        std::vector<std::int64_t>* recv_counts) const;
+  /// The same where this rank knows what each rank sends it (the answers to its own requests):
+  /// recv_counts must be what the senders' send_counts say, and no all-to-all of counts is needed.
+  template <typename T, typename Allocator>
+  util::UninitVector<T> alltoallv_flat_known(const std::vector<T, Allocator>& send,
+                                             const std::vector<std::int64_t>& send_counts,
+                                             const std::vector<std::int64_t>& recv_counts) const;
 
   /// Concatenation of every rank's values on `root` (empty elsewhere), any size (point to point,
   /// in pieces). Gathering on one rank is O(N) there: for tests, O(P) data, and the stages that
@@ -200,16 +206,23 @@ util::UninitVector<T> Comm::alltoallv_flat(const std::vector<T, Allocator>& send
                                            const std::vector<std::int64_t>& send_counts,
                                            std::vector<std::int64_t>* recv_counts) const {
   *recv_counts = alltoall_counts(send_counts);
+  return alltoallv_flat_known(send, send_counts, *recv_counts);
+}
+
+template <typename T, typename Allocator>
+util::UninitVector<T> Comm::alltoallv_flat_known(const std::vector<T, Allocator>& send,
+                                                 const std::vector<std::int64_t>& send_counts,
+                                                 const std::vector<std::int64_t>& recv_counts) const {
   std::int64_t total = 0;
-  for (auto c : *recv_counts) total += c;
+  for (auto c : recv_counts) total += c;
   util::UninitVector<T> recv(static_cast<std::size_t>(total));
   std::vector<const void*> from(static_cast<std::size_t>(size_));
   std::vector<void*> into(static_cast<std::size_t>(size_));
-  for (std::int64_t r = 0, s_at = 0, r_at = 0; r < size_; s_at += send_counts[r], r_at += (*recv_counts)[r], ++r) {
+  for (std::int64_t r = 0, s_at = 0, r_at = 0; r < size_; s_at += send_counts[r], r_at += recv_counts[r], ++r) {
     from[r] = send.data() + s_at;
     into[r] = recv.data() + r_at;
   }
-  exchange(from, send_counts, into, *recv_counts, element_type<T>());
+  exchange(from, send_counts, into, recv_counts, element_type<T>());
   return recv;
 }
 
