@@ -12,19 +12,6 @@ namespace weave::order {
 
 namespace {
 
-/// Asks for the first cache lines of a record that will be scored soon: the records are scattered
-/// over the ends' arrays (tens of MB), and one record alone would wait on every miss in turn. A
-/// row's later lines come by the hardware's own prefetcher as the first ones are read: asking for
-/// all 48 lines of a 768-dimensional row filled the core's outstanding misses with the rows of
-/// pairs still to come (random pairs of rows, two processes: 600 -> 530 ns a pair with 8 lines).
-template <typename T>
-void prefetch_record(const T* record, std::int64_t width) {
-  constexpr std::int64_t kLines = 8;
-  const auto* bytes = reinterpret_cast<const char*>(record);
-  const std::int64_t end = std::min(width * static_cast<std::int64_t>(sizeof(T)), 64 * kLines);
-  for (std::int64_t at = 0; at < end; at += 64) __builtin_prefetch(bytes + at);
-}
-
 /// score(record(x), record(y)) of each pair, with `width` elements per record: an owned end's from
 /// record(doc), a remote end's fetched from its owner in rounds of at most batch_rows records.
 /// look_up_ahead(doc) asks for what record(doc) reads to find the record (its position).
@@ -52,8 +39,8 @@ std::vector<float> score_with(const mpi::Comm& comm, std::int64_t num_docs, Bloc
   for (std::size_t j = 0; j < pairs.size(); ++j) {
     if (j + 2 * kAhead < pairs.size()) look_up_ahead(pairs[j + 2 * kAhead].a), look_up_ahead(pairs[j + 2 * kAhead].b);
     if (j + kAhead < pairs.size() && both_here(j + kAhead)) {
-      prefetch_record(record(pairs[j + kAhead].a), width);
-      prefetch_record(record(pairs[j + kAhead].b), width);
+      corpus::prefetch_row(record(pairs[j + kAhead].a), width);
+      corpus::prefetch_row(record(pairs[j + kAhead].b), width);
     }
     WEAVE_ASSERT(pairs[j].a < pairs[j].b, "pair similarity: a pair not in ascending order");
     if (both_here(j)) sims[j] = score(record(pairs[j].a), record(pairs[j].b));
@@ -95,7 +82,7 @@ std::vector<float> score_with(const mpi::Comm& comm, std::int64_t num_docs, Bloc
     for (std::size_t x = 0; x < count; ++x)
       for (; next < remote.size() && remote[next].other == wanted[first + x]; ++next) {
         if (next + 2 * kAhead < remote.size()) look_up_ahead(remote[next + 2 * kAhead].mine);
-        if (next + kAhead < remote.size()) prefetch_record(record(remote[next + kAhead].mine), width);
+        if (next + kAhead < remote.size()) corpus::prefetch_row(record(remote[next + kAhead].mine), width);
         const Remote& r = remote[next];
         // In the pair's own order (a < b): a score need not be symmetric in its arguments' bits.
         const auto* fetched_record = fetched + x * width;
