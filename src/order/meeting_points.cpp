@@ -160,8 +160,8 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   std::vector<Offer> best(ends.size() * static_cast<std::size_t>(per_end));
   std::vector<std::uint8_t> kept(ends.size(), 0);
   // The estimate an offer must reach to enter end e's row: the row's last once it is full, -inf
-  // before. Most offers are turned away (an end is offered up to 2 * window * reach pairs, 32 in
-  // stitching's first level, and keeps 6) by this array alone, 4 bytes an end, mostly cached,
+  // before. Most offers are turned away (an end is offered up to window * reach pairs, 16 in
+  // stitching's first level, and keeps 5) by this array alone, 4 bytes an end, mostly cached,
   // without a look at the row, which is a cache miss (at 10^6 x 768 on 2 ranks a third of the
   // meetings' time was the rows' first look). An offer below the bar changes nothing: it is worse
   // than the row's last, and a row entry for the same other end is at least that.
@@ -189,11 +189,16 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     if (n + 1 == per_end) bar[e] = row[n].estimate;
   };
 
-  // Windows: each end with the next `window` ends of its meeting, the pair offered to both ends'
-  // owners as (the end's number with the estimate's bits, the other end). In rounds of at most
-  // round_pairs pairs (whole positions): the offers of a level are up to 2 * window * reach a path
-  // end, and made all at once they were most of the level's fresh memory, which the kernel clears
-  // page by page.
+  // Windows: each end with the next `window` ends of its meeting, the pair offered to the end of
+  // the two that comes first in the meeting's order (the one nearer the meeting point) only, at its
+  // owner, as (the end's number with the estimate's bits, the other end). Offered to both ends, the
+  // two rows of a good pair both kept it, and an end far from all its meeting points filled its
+  // row with pairs that the nearer ends had kept anyway: at 10^6 x 768 on 2 ranks 1.46M distinct
+  // candidates from 6 kept per end, 1.80M offered to the nearer end alone, whose levels' mean
+  // adjacent similarity was 0.03-0.11% higher on the synthetic graphs and the same on the others
+  // (docs/benchmarks.md, session 49). In rounds of at most round_pairs pairs (whole positions): the
+  // offers of a level are up to window * reach a path end, and made all at once they were most of
+  // the level's fresh memory, which the kernel clears page by page.
   auto visit_pairs = [&](std::size_t i, auto&& visit) {
     const Registered& x = here[i];
     for (std::size_t j = i + 1; j <= i + x.following; ++j) {
@@ -210,9 +215,8 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     mpi::FlatBoxes to_ends(p, 2);
     std::size_t to = from;
     for (std::int64_t pairs = 0; to < here.size() && pairs < round_pairs; ++to)
-      visit_pairs(to, [&](const Registered& x, const Registered& y) {
+      visit_pairs(to, [&](const Registered& x, const Registered&) {
         to_ends.count(x.owner);
-        to_ends.count(y.owner);
         ++pairs;
       });
     to_ends.allocate();
@@ -221,8 +225,6 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
         const auto bits = std::bit_cast<std::uint32_t>(estimate(x.key, y.key, keys));
         std::int64_t* w = to_ends.put(x.owner);
         w[0] = offer_word(x, bits), w[1] = y.end;
-        w = to_ends.put(y.owner);
-        w[0] = offer_word(y, bits), w[1] = x.end;
       });
     from = to;
     const util::UninitVector<std::int64_t> w = to_ends.exchange(comm);

@@ -37,8 +37,11 @@ constexpr int kWindow = 2;
 /// Each end keeps this many of the pairs its meetings offer (the most promising), before scoring:
 /// the rows fetched to score them are what a level costs at many ranks (2M x 768 at 16 ranks: 6.3M
 /// rows and 13 s with all pairs, 1.8M rows and 4.8 s with 4 per end). Mean adjacent similarity
-/// against all pairs, measured: 4 per end -0.06% to -0.5%, 6 per end -0.03% to -0.17%.
-constexpr int kPerEnd = 6;
+/// against all pairs, measured: 4 per end -0.06% to -0.5%, 6 per end -0.03% to -0.17%. 5 since
+/// each pair is offered to one of its ends (session 49): as many candidates as 6 offered to both,
+/// mean adjacent similarity +0.015% to +0.037% on the synthetic graphs, -0.003% to -0.013% on the
+/// man pages and the generated ones, stitching 6-9% faster (docs/benchmarks.md).
+constexpr int kPerEnd = 5;
 /// A level that removes less than this share of the paths moves on to the next kind of level.
 constexpr double kPoorProgress = 0.1;
 /// Rows of ends per projection bucket, on average.
@@ -269,10 +272,10 @@ class Stitcher {
                                                StitchLevel& level) {
     MeetingStats meetings;
     const double start = util::wall_seconds();
-    // The meetings' rounds of offers in the same budget as the fetch rounds: a window pair is two
-    // offers of 16 bytes (2^16 pairs a round at 2 ranks, where rounds of 2^19 made the offers
+    // The meetings' rounds of offers in the same budget as the fetch rounds: a window pair is an
+    // offer of 16 bytes (2^17 pairs a round at 2 ranks, where rounds of 2^20 made the offers
     // s100k's fresh memory: stitching 0.054-0.061 -> 0.053-0.056 s, ten alternating runs).
-    const std::int64_t round_pairs = round_bytes(comm_.size()) / 32;
+    const std::int64_t round_pairs = round_bytes(comm_.size()) / 16;
     const std::vector<EndPair> pairs =
         pair_ends_at_meetings(comm_, n_, std::move(registrations), kWindow, keys, kPerEnd, &meetings, round_pairs);
     level.candidate_seconds = comm_.max(util::wall_seconds() - start);

@@ -47,8 +47,9 @@ float lower_bound(float x, float y) {
   return static_cast<float>(s * t - std::sqrt((1 - s * s) * (1 - t * t)));
 }
 
-/// Windows at every meeting point over all registrations, then each end's per_end best pairs (by
-/// the estimate, the best of a pair's meetings; ties by the other end's id), united.
+/// Windows at every meeting point over all registrations, each pair offered to its end that comes
+/// first in the meeting's order, then each end's per_end best offers (by the estimate, the best of a
+/// pair's meetings; ties by the other end's id), united.
 std::set<std::pair<std::int64_t, std::int64_t>> window_join_oracle(std::vector<order::Registration> every, int window,
                                                                    int per_end) {
   std::sort(every.begin(), every.end(), [](const auto& x, const auto& y) {
@@ -61,10 +62,8 @@ std::set<std::pair<std::int64_t, std::int64_t>> window_join_oracle(std::vector<o
     for (std::size_t j = i + 1; j < every.size() && j <= i + window && every[j].meeting == every[i].meeting; ++j) {
       if (every[i].end == every[j].end || every[i].partner == every[j].end) continue;
       const float e = lower_bound(every[i].key, every[j].key);
-      for (auto [u, v] : {std::pair{every[i].end, every[j].end}, std::pair{every[j].end, every[i].end}}) {
-        auto [it, inserted] = offers[u].emplace(v, e);
-        if (!inserted) it->second = std::max(it->second, e);
-      }
+      auto [it, inserted] = offers[every[i].end].emplace(every[j].end, e);
+      if (!inserted) it->second = std::max(it->second, e);
     }
   std::set<std::pair<std::int64_t, std::int64_t>> want;
   for (const auto& [u, others] : offers) {
@@ -88,10 +87,10 @@ TEST(MeetingPoints, PairsAreThoseOfASequentialWindowJoin) {
       every.push_back(r);
       if (range.contains(GlobalId(e))) mine.push_back(r);
     }
-  // Every pair (an end has at most per_end x 2 x window offers), then each end's two most promising.
+  // Every pair (an end has at most per_end x window offers), then each end's two most promising.
   // Offers in one round, then in rounds of 97 pairs (a different number of rounds on each rank).
-  for (auto [kept, round_pairs] : {std::pair{per_end * 2 * window, 1 << 19}, std::pair{2, 1 << 19},
-                                   std::pair{per_end * 2 * window, 97}, std::pair{2, 97}}) {
+  for (auto [kept, round_pairs] : {std::pair{per_end * window, 1 << 19}, std::pair{2, 1 << 19},
+                                   std::pair{per_end * window, 97}, std::pair{2, 97}}) {
     order::MeetingStats stats;
     if (kept == 2) std::reverse(mine.begin(), mine.end());  // registrations in any order
     const auto got = order::pair_ends_at_meetings(comm, n, mine, window, order::MeetingKeys::similarity, kept, &stats,
