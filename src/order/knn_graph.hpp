@@ -69,13 +69,13 @@ struct WeightedPair {
 
 /// Collective. The graph of the pairs given by all ranks (each pair may be given more than once:
 /// the largest weight is kept). Ids must be valid and u != v. owner_offsets: see LocalGraph (range
-/// must then be [offsets[rank], offsets[rank + 1])). `one_round`: every pair's records in one
-/// exchange, for callers whose pairs are few against the memory they hold anyway (stitching's
-/// candidates); otherwise in rounds of bounded size, which above one round count each document's
-/// edges first and so send every record twice.
+/// must then be [offsets[rank], offsets[rank + 1])). In rounds of bounded size, which above one
+/// round count each document's edges first and so send every record twice; build_graph_of
+/// (order/graph_from_pairs.hpp) takes pairs in the caller's own format, and in one round where
+/// asked (stitching's candidates, few against the memory it holds anyway).
 LocalGraph build_graph_from_pairs(const mpi::Comm& comm, std::int64_t num_docs, BlockRange range,
                                   const std::vector<WeightedPair>& pairs,
-                                  std::vector<std::int64_t> owner_offsets = {}, bool one_round = false);
+                                  std::vector<std::int64_t> owner_offsets = {});
 
 /// Pairs each rank hands to one round of the building's exchanges (default 2^19; tests lower it to
 /// exercise the rounds).

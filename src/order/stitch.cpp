@@ -11,6 +11,7 @@
 #include "knn/cpu/cpu_backend.hpp"
 #include "knn/exact_ring.hpp"
 #include "mpi/ask_owners.hpp"
+#include "order/graph_from_pairs.hpp"
 #include "order/knn_graph.hpp"
 #include "order/meeting_points.hpp"
 #include "order/pair_similarity.hpp"
@@ -60,6 +61,14 @@ std::int64_t round_bytes(int ranks) {
   return std::clamp<std::int64_t>(std::int64_t{ranks} << 20, std::int64_t{2} << 20, std::int64_t{8} << 20);
 }
 
+/// A level's candidate links held here: pairs of ends and their weights (sketch similarities, or
+/// canonical ones from the exact levels), apart as they are made, not copied into weighted pairs
+/// (at 10^6 x 768 on 2 ranks 18 MB a rank of fresh pages beside the pairs, up to 0.046 s).
+struct Candidates {
+  std::vector<EndPair> pairs;
+  std::vector<float> weights;  ///< per pair
+};
+
 class Stitcher {
  public:
   Stitcher(const mpi::Comm& comm, const corpus::CorpusBlock& corpus, corpus::RowReader& reader, const LocalGraph& graph,
@@ -91,7 +100,7 @@ class Stitcher {
       StitchLevel level;
       level.paths = paths;
       level.ends = ends_offsets_.back();
-      std::vector<WeightedPair> candidates;
+      Candidates candidates;
       if (level.ends <= exact_limit && !exact_stalls) {
         level.method = "exact";
         read_end_rows(level);
@@ -268,15 +277,14 @@ class Stitcher {
     return PackedRegistrations::of(comm_.size(), std::move(out));
   }
 
-  std::vector<WeightedPair> meeting_candidates(PackedRegistrations registrations, MeetingKeys keys,
-                                               StitchLevel& level) {
+  Candidates meeting_candidates(PackedRegistrations registrations, MeetingKeys keys, StitchLevel& level) {
     MeetingStats meetings;
     const double start = util::wall_seconds();
     // The meetings' rounds of offers in the same budget as the fetch rounds: a window pair is an
     // offer of 16 bytes (2^17 pairs a round at 2 ranks, where rounds of 2^20 made the offers
     // s100k's fresh memory: stitching 0.054-0.061 -> 0.053-0.056 s, ten alternating runs).
     const std::int64_t round_pairs = round_bytes(comm_.size()) / 16;
-    const std::vector<EndPair> pairs =
+    std::vector<EndPair> pairs =
         pair_ends_at_meetings(comm_, n_, std::move(registrations), kWindow, keys, kPerEnd, &meetings, round_pairs);
     level.candidate_seconds = comm_.max(util::wall_seconds() - start);
     read_end_rows(level);
@@ -285,18 +293,16 @@ class Stitcher {
     // gives the links it makes their canonical ones.
     std::int64_t fetched = 0;
     const std::int64_t batch = corpus::rows_per_round(sketches_->record_words(), round_bytes(comm_.size()));
-    const std::vector<float> sims = estimate_pairs(comm_, n_, *sketches_, pairs, batch, &fetched);
+    std::vector<float> sims = estimate_pairs(comm_, n_, *sketches_, pairs, batch, &fetched);
     level.score_seconds = comm_.max(util::wall_seconds() - met);
     level.candidates = comm_.sum(static_cast<std::int64_t>(pairs.size()));
     level.sketches_fetched = comm_.sum(fetched);
     level.largest_meeting = comm_.max(meetings.largest_meeting);
-    std::vector<WeightedPair> out(pairs.size());
-    for (std::size_t j = 0; j < pairs.size(); ++j) out[j] = {pairs[j].a, pairs[j].b, sims[j]};
-    return out;
+    return {std::move(pairs), std::move(sims)};
   }
 
   /// The exact kNN among all ends (the ring over a corpus of the ends' rows).
-  std::vector<WeightedPair> exact_candidates(StitchLevel& level) {
+  Candidates exact_candidates(StitchLevel& level) {
     const std::int64_t d = corpus_.info.dim;
     const auto local_ends = static_cast<std::int64_t>(ends_.size());
     const std::int64_t first = first_end();
@@ -318,14 +324,16 @@ class Stitcher {
     const auto docs = mpi::ask_owners<std::int64_t>(
         comm_, lists.neighbors, 1, [&](std::int64_t x) { return x < 0 ? -1 : end_owner(x); },
         [&](std::int64_t x, std::int64_t* doc) { *doc = ends_[x - first]; });
-    std::vector<WeightedPair> out;
+    Candidates out;
     for (std::int64_t e = 0; e < local_ends; ++e)
       for (int j = 0; j < options.k; ++j) {
         const std::size_t at = static_cast<std::size_t>(e * options.k + j);
         if (lists.neighbors[at] < 0 || docs[at] == partner_[local(ends_[e])]) continue;
-        out.push_back({ends_[e], docs[at], lists.similarities[at]});
+        const auto [a, b] = std::minmax(ends_[e], docs[at]);
+        out.pairs.push_back({a, b});
+        out.weights.push_back(lists.similarities[at]);
       }
-    level.candidates = comm_.sum(static_cast<std::int64_t>(out.size()));
+    level.candidates = comm_.sum(static_cast<std::int64_t>(out.pairs.size()));
     return out;
   }
 
@@ -389,7 +397,7 @@ class Stitcher {
   /// once the level's graph holds them: each buffer of this step comes after the ends' rows, where
   /// the heap has no freed pages left to give, so every one that is not held twice is fresh pages
   /// fewer (the kernel clears each, 2 to 30 us on this project's virtual machine).
-  std::int64_t join_along(std::vector<WeightedPair> candidates) {
+  std::int64_t join_along(Candidates candidates) {
     const auto local_ends = static_cast<std::int64_t>(ends_.size());
     const std::int64_t first = first_end();
     // Each owned end's place among the ends, by its local index: a lookup per candidate end instead
@@ -403,8 +411,8 @@ class Stitcher {
     // in the order they are named, repeats and all (an owner's lookup costs less than sorting them
     // here to ask once), and taken in that order below.
     std::vector<std::int64_t> named;
-    for (const auto& c : candidates)
-      for (std::int64_t doc : {c.u, c.v})
+    for (const EndPair& c : candidates.pairs)
+      for (std::int64_t doc : {c.a, c.b})
         if (!range_.contains(GlobalId(doc))) named.push_back(doc);
     for (std::int64_t doc : ends_)
       if (!range_.contains(GlobalId(partner_[local(doc)]))) named.push_back(partner_[local(doc)]);
@@ -417,12 +425,17 @@ class Stitcher {
     auto to_dense = [&](std::int64_t doc) {
       return range_.contains(GlobalId(doc)) ? dense_of_mine(doc) : named_dense[next_named++];
     };
-    for (WeightedPair& c : candidates) c.u = to_dense(c.u), c.v = to_dense(c.v);
+    for (EndPair& c : candidates.pairs) c.a = to_dense(c.a), c.b = to_dense(c.b);
     // In one round: the candidates are O(E / P) a rank like the rest of the level, and two passes of
     // rounds sent them twice (10^6 x 768 on 2 ranks: the level's graph 0.058 -> 0.048 s).
-    const LocalGraph g = build_graph_from_pairs(comm_, ends_offsets_.back(), {first, first + local_ends}, candidates,
-                                             ends_offsets_, /*one_round=*/true);
-    util::release(candidates);
+    const auto count = static_cast<std::int64_t>(candidates.pairs.size());
+    const LocalGraph g = build_graph_of(
+        comm_, ends_offsets_.back(), {first, first + local_ends}, count,
+        [&](std::int64_t x) -> std::optional<WeightedPair> {
+          return WeightedPair{candidates.pairs[x].a, candidates.pairs[x].b, candidates.weights[x]};
+        },
+        ends_offsets_, std::max<std::int64_t>(1, count));
+    candidates = {};
 
     InitialPaths initial;
     initial.degree.resize(static_cast<std::size_t>(local_ends));
