@@ -132,7 +132,7 @@ LocalGraph build_graph_of(const mpi::Comm& comm, std::int64_t num_docs, BlockRan
     });
     const util::UninitVector<std::int64_t> received = boxes.exchange(comm);
     // The own records, pair by pair: a pair's ends here, each with the other end (a document's
-    // counter and slot asked for kFar and kNear pairs ahead, as for the records).
+    // counter asked for kFar pairs ahead, as for the records).
     auto for_each_own = [&](auto&& visit, auto&& ahead) {
       for (std::int64_t x = 0; x < count; ++x) {
         if (x + static_cast<std::int64_t>(kFar) < count)
