@@ -1,7 +1,6 @@
 #include "order/knn_graph.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <optional>
 
@@ -9,7 +8,6 @@
 
 #include "mpi/collective_error.hpp"
 #include "order/graph_from_pairs.hpp"
-#include "util/release.hpp"
 #include "weave/error.hpp"
 
 namespace weave::order {

@@ -55,16 +55,20 @@ RowSketches::RowSketches(const corpus::SomeRows& rows) : RowSketches(rows.dim(),
   bind(rows);
 }
 
+void RowSketches::allocate() {
+  if (records_.empty()) records_.resize(rows_made_for_ * static_cast<std::size_t>(record_words()));
+}
+
 void RowSketches::add(std::size_t first, std::size_t count, const float* rows) {
   const std::int64_t width = record_words();
-  if (records_.empty()) records_.resize(rows_made_for_ * static_cast<std::size_t>(width));
+  allocate();
   WEAVE_ASSERT((first + count) * static_cast<std::size_t>(width) <= records_.size(), "sketches: more rows than made room for");
   for (std::size_t x = 0; x < count; ++x)
     sketch_row(rows + x * static_cast<std::size_t>(dim_), dim_, records_.data() + static_cast<std::int64_t>(first + x) * width);
 }
 
 void RowSketches::bind(const corpus::SomeRows& rows) {
-  if (records_.empty()) records_.resize(rows_made_for_ * static_cast<std::size_t>(record_words()));
+  allocate();
   WEAVE_ASSERT(rows.dim() == dim_ && rows.docs().size() * static_cast<std::size_t>(record_words()) == records_.size(),
                "sketches: bound to other rows than they were made of");
   rows_ = &rows;

@@ -59,6 +59,8 @@ class RowSketches {
   /// round, 0.789 this way).
   std::size_t rows_made_for_ = 0;
   util::UninitVector<std::uint32_t> records_;  ///< rows x record_words(), in the rows' order, written by add()
+  /// Room for the records, at the first add() (or bind(), where no row came).
+  void allocate();
 };
 
 /// The sketch similarity of two sketches of dimension d (symmetric, the same bits on any rank).
