@@ -100,6 +100,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   // The ends registering here (all owned here), numbered densely: offers name an end by its number,
   // and its best offers are kept in its row of `best` as they arrive.
   const std::vector<std::int64_t> ends = std::move(registrations.ends_);
+  const std::vector<std::int64_t> partners = std::move(registrations.partners_);
   for (std::int64_t e : ends) WEAVE_ASSERT(mine.contains(GlobalId(e)), "meeting points: an end registered by a rank that does not own it");
   util::UninitVector<std::int64_t> arrived = registrations.boxes_.exchange(comm);
   constexpr std::size_t kFields = PackedRegistrations::kFields;  // a registration's words, as packed
@@ -109,7 +110,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   struct Registered {
     float key;
     std::uint32_t number;  ///< the end's number at its owner
-    std::int64_t end, partner;
+    std::int64_t end;
     int owner;  ///< the end's
     std::uint32_t following;
   };
@@ -117,7 +118,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     const std::int64_t* w = &arrived[kFields * x];
     const auto word = static_cast<std::uint64_t>(w[1]);
     return Registered{key_of(static_cast<std::int64_t>(word & 0xffffffff)), static_cast<std::uint32_t>(word >> 32), w[2],
-                      w[3], owners(GlobalId(w[2])), 0};
+                      owners(GlobalId(w[2])), 0};
   };
   // By meeting point, then key descending, then end id: the same order at any rank count. Meeting
   // documents (graph levels) are owned here and grouped by their local index, buckets by their id;
@@ -168,7 +169,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   std::vector<float> bar(ends.size(), -std::numeric_limits<float>::infinity());
   auto row_of = [&](std::size_t e) { return best.data() + e * static_cast<std::size_t>(per_end); };
   auto fold = [&](std::uint32_t e, const Offer& o) {
-    if (o.estimate < bar[e]) return;
+    if (o.estimate < bar[e] || o.other == partners[e]) return;
     Offer* row = row_of(e);
     int n = kept[e];
     for (int x = 0; x < n; ++x)
@@ -199,13 +200,12 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   // (docs/benchmarks.md, session 49). In rounds of at most round_pairs pairs (whole positions): the
   // offers of a level are up to window * reach a path end, and made all at once they were most of
   // the level's fresh memory, which the kernel clears page by page.
+  // An end's partner is offered to it like any other end and turned away when the offer arrives
+  // (the partner's owner would have to register it too: a quarter of the registrations' bytes).
   auto visit_pairs = [&](std::size_t i, auto&& visit) {
     const Registered& x = here[i];
-    for (std::size_t j = i + 1; j <= i + x.following; ++j) {
-      const Registered& y = here[j];
-      if (x.end == y.end || x.partner == y.end) continue;  // the same end, or its own path
-      visit(x, y);
-    }
+    for (std::size_t j = i + 1; j <= i + x.following; ++j)
+      if (here[j].end != x.end) visit(x, here[j]);
   };
   auto offer_word = [](const Registered& x, std::uint32_t bits) {
     return static_cast<std::int64_t>(std::uint64_t{x.number} << 32 | bits);
@@ -254,69 +254,18 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   }
   util::release(here);
 
-  // A pair kept by either of its ends is held by the owner of its holder() end (a or b): kept here
-  // where the holder kept it, sent to the holder's owner otherwise, and dropped there when the
-  // holder kept it too. Each pair once, without sorting them (at 10^6 x 768 on 2 ranks a sort of
-  // the pairs by holder took 0.1 s).
-  auto kept_pair = [&](std::size_t e, int x) {
-    const auto [lo, hi] = std::minmax(ends[e], row_of(e)[x].other);
-    return EndPair{lo, hi};
-  };
+  // Each end's kept pairs, where it is: no pair is sent to a rank of its own. A pair kept by both
+  // its ends comes twice, once from each (sending each to one of its ends' owners to keep it once
+  // cost the meetings a fifth of their time at 10^6 x 768 on 2 ranks: 0.17 -> 0.15 s).
   std::vector<EndPair> out;
-  mpi::FlatBoxes to_holders(p, 2);
-  for (int pass = 0; pass < 2; ++pass) {
-    if (pass == 1) to_holders.allocate();
-    for (std::size_t e = 0; e < ends.size(); ++e)
-      for (int x = 0; x < kept[e]; ++x) {
-        const EndPair pair = kept_pair(e, x);
-        const std::int64_t holder = pair.holder();
-        if (holder == ends[e]) {
-          if (pass == 0) out.push_back(pair);
-        } else if (pass == 0) {
-          to_holders.count(owners(GlobalId(holder)));
-        } else {
-          std::int64_t* w = to_holders.put(owners(GlobalId(holder)));
-          w[0] = pair.a, w[1] = pair.b;
-        }
-      }
-  }
-  const util::UninitVector<std::int64_t> sent = to_holders.exchange(comm);
-  // The holder's number: by an index over the rank's documents where the ends are at least a
-  // sixteenth of them (a binary search among 158,000 ends a rank took 0.05 s at 10^6 x 768), by a
-  // binary search otherwise (a level of a few hundred ends pays no pass over the documents).
-  std::vector<std::uint32_t> number_of;
-  if (static_cast<std::int64_t>(ends.size()) >= mine.size() / 16) {
-    number_of.assign(static_cast<std::size_t>(mine.size()), std::numeric_limits<std::uint32_t>::max());
-    for (std::size_t e = 0; e < ends.size(); ++e) number_of[ends[e] - mine.begin] = static_cast<std::uint32_t>(e);
-  }
-  auto number_of_holder = [&](std::int64_t holder) {
-    return !number_of.empty() ? static_cast<std::size_t>(number_of[holder - mine.begin])
-                              : static_cast<std::size_t>(std::lower_bound(ends.begin(), ends.end(), holder) - ends.begin());
-  };
-  // The holder's row is a cache miss, as in the folding: asked for kAhead pairs before (at 10^6 x
-  // 768 on 2 ranks this loop took 0.019-0.026 s without, 0.013-0.015 with).
-  constexpr std::size_t kAhead = 8;
-  for (std::size_t x = 0; x + 1 < sent.size(); x += 2) {
-    if (!number_of.empty() && x + 2 * kAhead + 1 < sent.size()) {
-      const std::int64_t ahead = EndPair{sent[x + 2 * kAhead], sent[x + 2 * kAhead + 1]}.holder();
-      if (mine.contains(GlobalId(ahead))) {
-        const std::size_t e = number_of_holder(ahead);
-        if (e < ends.size()) {
-          __builtin_prefetch(row_of(e));
-          __builtin_prefetch(row_of(e) + per_end - 1);
-          __builtin_prefetch(kept.data() + e);
-          __builtin_prefetch(ends.data() + e);
-        }
-      }
+  std::size_t pairs = 0;
+  for (std::size_t e = 0; e < ends.size(); ++e) pairs += kept[e];
+  out.reserve(pairs);
+  for (std::size_t e = 0; e < ends.size(); ++e)
+    for (int x = 0; x < kept[e]; ++x) {
+      const auto [lo, hi] = std::minmax(ends[e], row_of(e)[x].other);
+      out.push_back({lo, hi});
     }
-    const EndPair pair{sent[x], sent[x + 1]};
-    const std::int64_t holder = pair.holder(), other = holder == pair.a ? pair.b : pair.a;
-    WEAVE_ASSERT(mine.contains(GlobalId(holder)), "meeting points: a pair sent to a rank that does not own its holder");
-    const std::size_t e = number_of_holder(holder);
-    WEAVE_ASSERT(e < ends.size() && ends[e] == holder, "meeting points: a pair whose holder did not register");
-    const Offer* row = row_of(e);
-    if (std::none_of(row, row + kept[e], [&](const Offer& o) { return o.other == other; })) out.push_back(pair);
-  }
   return out;
 }
 

@@ -123,7 +123,7 @@ class Stitcher {
       const std::size_t made_before = stitched_.size();
       // A level without candidates joins nothing: its join and settling would only exchange empty
       // records (two such levels on s100k, whose joins took 0.3-0.5 ms each).
-      level.accepted = level.candidates > 0 ? join_along(std::move(candidates)) : 0;
+      level.accepted = level.candidates > 0 ? join_along(std::move(candidates), level) : 0;
       level.join_seconds = comm_.max(util::wall_seconds() - join_start);
       if (level.method != "exact" && level.accepted > 0) {
         const double settle_start = util::wall_seconds();
@@ -295,7 +295,7 @@ class Stitcher {
     const std::int64_t batch = corpus::rows_per_round(sketches_->record_words(), round_bytes(comm_.size()));
     std::vector<float> sims = estimate_pairs(comm_, n_, *sketches_, pairs, batch, &fetched);
     level.score_seconds = comm_.max(util::wall_seconds() - met);
-    level.candidates = comm_.sum(static_cast<std::int64_t>(pairs.size()));
+    level.candidates = comm_.sum(static_cast<std::int64_t>(pairs.size()));  // named; join_along counts them distinct
     level.sketches_fetched = comm_.sum(fetched);
     level.largest_meeting = comm_.max(meetings.largest_meeting);
     return {std::move(pairs), std::move(sims)};
@@ -333,7 +333,7 @@ class Stitcher {
         out.pairs.push_back({a, b});
         out.weights.push_back(lists.similarities[at]);
       }
-    level.candidates = comm_.sum(static_cast<std::int64_t>(out.pairs.size()));
+    level.candidates = comm_.sum(static_cast<std::int64_t>(out.pairs.size()));  // named; join_along counts them distinct
     return out;
   }
 
@@ -391,13 +391,15 @@ class Stitcher {
     return comm_.sum(fetched);
   }
 
-  /// The greedy over the candidate links, started from the current paths; returns the links added.
+  /// The greedy over the candidate links, started from the current paths; returns the links added
+  /// and counts the distinct candidates (a pair named from both of its ends is one edge of the
+  /// level's graph).
   /// It runs on the ends alone, renumbered densely (rank order, then id order), so a level costs
   /// O(E/P) however many documents the paths hold. The candidates are renumbered in place and freed
   /// once the level's graph holds them: each buffer of this step comes after the ends' rows, where
   /// the heap has no freed pages left to give, so every one that is not held twice is fresh pages
   /// fewer (the kernel clears each, 2 to 30 us on this project's virtual machine).
-  std::int64_t join_along(Candidates candidates) {
+  std::int64_t join_along(Candidates candidates, StitchLevel& level) {
     const auto local_ends = static_cast<std::int64_t>(ends_.size());
     const std::int64_t first = first_end();
     // Each owned end's place among the ends, by its local index: a lookup per candidate end instead
@@ -436,6 +438,7 @@ class Stitcher {
         },
         ends_offsets_, std::max<std::int64_t>(1, count));
     candidates = {};
+    level.candidates = comm_.sum(static_cast<std::int64_t>(g.neighbor.size())) / 2;
 
     InitialPaths initial;
     initial.degree.resize(static_cast<std::size_t>(local_ends));
