@@ -212,10 +212,22 @@ class Stitcher {
   }
 
   /// Each end registers at its `reach` most similar documents in the kNN graph (packed as made: two
-  /// passes over the ends' slots instead of a vector of registrations).
+  /// passes over the ends' slots instead of a vector of registrations). An end's slots are a cache
+  /// miss (the ends are scattered over the rank's documents, their slots hundreds of bytes apart):
+  /// those of the end kAhead on are asked for first (at 10^6 x 768 on 2 ranks the two passes over
+  /// 158,000 ends took 0.016 and 0.022 s waiting on them one at a time).
   PackedRegistrations graph_registrations(int reach) const {
+    constexpr std::size_t kAhead = 8;
     return PackedRegistrations(comm_.size(), [&](auto&& emit) {
-      for (std::int64_t doc : ends_) {
+      for (std::size_t k = 0; k < ends_.size(); ++k) {
+        if (k + kAhead < ends_.size()) {
+          const std::int64_t ahead = graph_.offsets[local(ends_[k + kAhead])];
+          __builtin_prefetch(graph_.neighbor.data() + ahead);
+          __builtin_prefetch(graph_.neighbor.data() + ahead + reach - 1);
+          __builtin_prefetch(graph_.weight.data() + ahead);
+          __builtin_prefetch(graph_.weight.data() + ahead + reach - 1);
+        }
+        const std::int64_t doc = ends_[k];
         const std::int64_t i = local(doc);
         const std::int64_t last = std::min(graph_.offsets[i] + reach, graph_.offsets[i + 1]);
         for (std::int64_t s = graph_.offsets[i]; s < last; ++s) {
