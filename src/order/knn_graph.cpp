@@ -49,10 +49,6 @@ LocalGraph build_graph_from_pairs(const mpi::Comm& comm, std::int64_t num_docs, 
                         default_pairs_per_round);
 }
 
-int LocalGraph::owner_by_offsets(std::int64_t doc) const {
-  return static_cast<int>(std::upper_bound(owner_offsets.begin(), owner_offsets.end(), doc) - owner_offsets.begin()) - 1;
-}
-
 std::int64_t LocalGraph::slot_of(std::int64_t local, std::int64_t other) const {
   // A kNN document has ~2k slots: a scan of their few contiguous cache lines, no indirection (at
   // 10^7 documents the greedy spent 40% of its time here, in cache misses on the document more than

@@ -5,6 +5,7 @@
 // of many others: hubs cost more): 20 bytes a slot, 12 a directed edge while building.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -44,7 +45,11 @@ struct LocalGraph {
   /// The slot of the edge (local, neighbour), or -1.
   std::int64_t slot_of(std::int64_t local, std::int64_t other) const;
 
-  int owner_by_offsets(std::int64_t doc) const;
+  /// Inline: the greedy and the level graphs' builds ask it for every record (at 10^6 x 768 on 2
+  /// ranks a call out of line was 2% of the first stitching level's scoring and join).
+  int owner_by_offsets(std::int64_t doc) const {
+    return static_cast<int>(std::upper_bound(owner_offsets.begin(), owner_offsets.end(), doc) - owner_offsets.begin()) - 1;
+  }
 
   /// The first id each rank owns (P values).
   std::vector<std::int64_t> rank_starts() const {

@@ -475,6 +475,14 @@ class Stitcher {
     const auto docs = mpi::ask_owners<std::int64_t>(
         comm_, dense_ids, 1, [&](std::int64_t x) { return g.owner(x); },
         [&](std::int64_t x, std::int64_t* doc) { *doc = ends_[x - first]; });
+    // Room, at the first level, for every link the ends can still get at any level (each end at
+    // most two): grown by doubling, the links' copies and fresh pages were a third of the page
+    // faults of the first level's join at 10^6 x 768 on 2 ranks.
+    if (stitched_.capacity() == 0) {
+      std::size_t most = 0;
+      for (std::int64_t doc : ends_) most += static_cast<std::size_t>(2 - degree(local(doc)));
+      stitched_.reserve(most);
+    }
     std::size_t next = 0;
     for (std::int64_t e = 0; e < local_ends; ++e) {
       const std::int64_t i = local(ends_[e]);
