@@ -229,8 +229,8 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     from = to;
     const util::UninitVector<std::int64_t> w = to_ends.exchange(comm);
     // An end's bar is asked for 2 kAhead offers before it is needed, and its row (tens of MB in
-    // all: a cache miss) and partner kAhead offers before, where the offer passes the bar (at 10^6 x 768 on 2
-    // ranks the folding took 0.10 s at 4 offers ahead, 0.09 at 8, 0.08 at 16 and 32).
+    // all: a cache miss) and partner kAhead offers before, where the offer passes the bar (at 10^6
+    // x 768 on 2 ranks the folding took 0.10 s at 4 offers ahead, 0.09 at 8, 0.08 at 16 and 32).
     constexpr std::size_t kAhead = 16;
     for (std::size_t x = 0; x + 1 < w.size(); x += 2) {
       if (x + 4 * kAhead < w.size()) {

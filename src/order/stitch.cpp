@@ -221,11 +221,13 @@ class Stitcher {
     return PackedRegistrations(comm_.size(), [&](auto&& emit) {
       for (std::size_t k = 0; k < ends_.size(); ++k) {
         if (k + kAhead < ends_.size()) {
-          const std::int64_t ahead = graph_.offsets[local(ends_[k + kAhead])];
+          const std::int64_t j = local(ends_[k + kAhead]);
+          const std::int64_t ahead = graph_.offsets[j];
+          const std::int64_t last = std::max(ahead, std::min(ahead + reach, graph_.offsets[j + 1]) - 1);
           __builtin_prefetch(graph_.neighbor.data() + ahead);
-          __builtin_prefetch(graph_.neighbor.data() + ahead + reach - 1);
+          __builtin_prefetch(graph_.neighbor.data() + last);
           __builtin_prefetch(graph_.weight.data() + ahead);
-          __builtin_prefetch(graph_.weight.data() + ahead + reach - 1);
+          __builtin_prefetch(graph_.weight.data() + last);
         }
         const std::int64_t doc = ends_[k];
         const std::int64_t i = local(doc);
