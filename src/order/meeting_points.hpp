@@ -35,8 +35,9 @@ struct Registration {
 
 /// A candidate link; a < b.
 struct EndPair {
-  /// The end whose owner holds the pair: a or b by a hash of the pair, so each rank holds about
-  /// as many pairs as the others (the smaller end would load the first ranks).
+  /// The end whose owner scores the pair once it is a link (stitching's settling): a or b by a
+  /// hash of the pair, so each rank scores about as many links as the others (the smaller end
+  /// would load the first ranks). A candidate itself stays with the end that kept it.
   std::int64_t holder() const;
 
   std::int64_t a, b;
