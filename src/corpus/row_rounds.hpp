@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "mpi/ask_owners.hpp"
@@ -36,13 +37,13 @@ void prefetch_row(const T* row, std::int64_t width) {
 /// at most round_rows documents; an owner answers with row_of(doc) (a const T* to d values: float
 /// rows, or any other fixed-width record such as a row's sketch). The rounds take `docs` in their
 /// order: many docs in ascending order would ask one owner at a time, so callers spread them over
-/// their owners first (mpi::spread_over_owners).
-template <typename RowOf, typename Visit>
-void visit_rows(const mpi::Comm& comm, std::int64_t num_docs, std::int64_t d, const std::vector<std::int64_t>& docs,
-                std::int64_t round_rows, RowOf&& row_of, Visit&& visit) {
+/// their owners first (mpi::spread_over_owners). `owner(doc)` is the rank that holds a document's
+/// row (any numbering of the rows: stitching's dense numbers of path ends too).
+template <typename Owner, typename RowOf, typename Visit>
+void visit_rows_by(const mpi::Comm& comm, Owner&& owner, std::int64_t d, const std::vector<std::int64_t>& docs,
+                   std::int64_t round_rows, RowOf&& row_of, Visit&& visit) {
   using T = std::remove_cv_t<std::remove_pointer_t<decltype(row_of(std::int64_t{}))>>;
   const auto batch = static_cast<std::size_t>(std::max<std::int64_t>(1, round_rows));
-  auto owner = [&](std::int64_t doc) { return block_owner(num_docs, comm.size(), GlobalId(doc)); };
   const auto rounds = comm.max(static_cast<std::int64_t>((docs.size() + batch - 1) / batch));
   for (std::int64_t t = 0; t < rounds; ++t) {
     const std::size_t first = std::min(docs.size(), static_cast<std::size_t>(t) * batch);
@@ -58,6 +59,15 @@ void visit_rows(const mpi::Comm& comm, std::int64_t num_docs, std::int64_t d, co
         [&](std::int64_t doc) { prefetch_row(row_of(doc), d); });
     if (last > first) visit(first, last - first, rows.data());
   }
+}
+
+/// visit_rows_by() for documents, each owned by its block's rank.
+template <typename RowOf, typename Visit>
+void visit_rows(const mpi::Comm& comm, std::int64_t num_docs, std::int64_t d, const std::vector<std::int64_t>& docs,
+                std::int64_t round_rows, RowOf&& row_of, Visit&& visit) {
+  const BlockOwners owners(num_docs, comm.size());
+  visit_rows_by(comm, [&](std::int64_t doc) { return owners(GlobalId(doc)); }, d, docs, round_rows,
+                std::forward<RowOf>(row_of), std::forward<Visit>(visit));
 }
 
 }  // namespace weave::corpus

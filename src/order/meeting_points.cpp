@@ -90,18 +90,24 @@ PackedRegistrations PackedRegistrations::of(int ranks, std::vector<Registration>
 }
 
 std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
+                                           const std::vector<std::int64_t>& end_offsets,
                                            PackedRegistrations registrations, int window, MeetingKeys keys,
                                            int per_end, MeetingStats* stats, std::int64_t round_pairs) {
   WEAVE_ASSERT(window >= 1 && per_end >= 1 && per_end <= 255 && round_pairs >= 1,
                "meeting points: window, kept pairs per end or round size out of range");
   const int p = comm.size();
-  const BlockOwners owners(num_docs, p);
+  WEAVE_ASSERT(end_offsets.size() == static_cast<std::size_t>(p) + 1, "meeting points: the ends' numbering is not by rank");
+  auto end_owner = [&](std::int64_t end) {
+    return static_cast<int>(std::upper_bound(end_offsets.begin(), end_offsets.end(), end) - end_offsets.begin()) - 1;
+  };
   const BlockRange mine = block_range(num_docs, p, comm.rank());
   // The ends registering here (all owned here), numbered densely: offers name an end by its number,
   // and its best offers are kept in its row of `best` as they arrive.
   const std::vector<std::int64_t> ends = std::move(registrations.ends_);
   const std::vector<std::int64_t> partners = std::move(registrations.partners_);
-  for (std::int64_t e : ends) WEAVE_ASSERT(mine.contains(GlobalId(e)), "meeting points: an end registered by a rank that does not own it");
+  for (std::int64_t e : ends)
+    WEAVE_ASSERT(e >= end_offsets[comm.rank()] && e < end_offsets[comm.rank() + 1],
+                 "meeting points: an end registered by a rank that does not number it");
   util::UninitVector<std::int64_t> arrived = registrations.boxes_.exchange(comm);
   constexpr std::size_t kFields = PackedRegistrations::kFields;  // a registration's words, as packed
   const std::size_t arrivals = arrived.size() / kFields;
@@ -118,11 +124,11 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     const std::int64_t* w = &arrived[kFields * x];
     const auto word = static_cast<std::uint64_t>(w[1]);
     return Registered{key_of(static_cast<std::int64_t>(word & 0xffffffff)), static_cast<std::uint32_t>(word >> 32), w[2],
-                      owners(GlobalId(w[2])), 0};
+                      end_owner(w[2]), 0};
   };
-  // By meeting point, then key descending, then end id: the same order at any rank count. Meeting
-  // documents (graph levels) are owned here and grouped by their local index, buckets by their id;
-  // then each meeting's few ends are sorted alone.
+  // By meeting point, then key descending, then end (numbers order like ids): the same order at any
+  // rank count. Meeting documents (graph levels) are owned here and grouped by their local index,
+  // buckets by their id; then each meeting's few ends are sorted alone.
   bool owned_meetings = true;
   for (std::size_t x = 0; x < arrivals && owned_meetings; ++x) owned_meetings = mine.contains(GlobalId(arrived[kFields * x]));
   const std::int64_t shift = owned_meetings ? mine.begin : 0;

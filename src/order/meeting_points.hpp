@@ -28,12 +28,12 @@ namespace weave::order {
 struct Registration {
   std::int64_t meeting = 0;
   int owner = 0;
-  float key = 0;              ///< sort key at the meeting point, descending (ties: end id ascending)
-  std::int64_t end = -1;      ///< the end document
-  std::int64_t partner = -1;  ///< the other end of its path (itself when alone; whose partner is end)
+  float key = 0;              ///< sort key at the meeting point, descending (ties: end number ascending)
+  std::int64_t end = -1;      ///< the end's number (pair_ends_at_meetings' end_offsets)
+  std::int64_t partner = -1;  ///< the number of the other end of its path (its own when alone)
 };
 
-/// A candidate link; a < b.
+/// A candidate link between two ends (documents, or their numbers at a stitching level); a < b.
 struct EndPair {
   /// The end whose owner scores the pair once it is a link (stitching's settling): a or b by a
   /// hash of the pair, so each rank scores about as many links as the others (the smaller end
@@ -89,8 +89,9 @@ class PackedRegistrations {
   static PackedRegistrations of(int ranks, std::vector<Registration> registrations);
 
  private:
-  friend std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm&, std::int64_t, PackedRegistrations, int,
-                                                    MeetingKeys, int, MeetingStats*, std::int64_t);
+  friend std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm&, std::int64_t, const std::vector<std::int64_t>&,
+                                                    PackedRegistrations, int, MeetingKeys, int, MeetingStats*,
+                                                    std::int64_t);
   /// (meeting, end number << 32 | key bits, end). The partner stays here: an offer of an end's
   /// partner is turned away where the end's offers arrive, not at the meeting point (a quarter of
   /// the registrations' bytes, sent, grouped and sorted; at 10^6 x 768 on 2 ranks 40 -> 30 MB a rank).
@@ -100,7 +101,10 @@ class PackedRegistrations {
   std::vector<std::int64_t> partners_;  ///< per end, its partner
 };
 
-/// Collective. Routes the registrations to their meeting points' owners and pairs the ends there
+/// Collective. The ends are numbered by rank (rank r numbers [end_offsets[r], end_offsets[r + 1]),
+/// in the order of their ids: stitching's dense numbering of a level's ends), the meeting ids of
+/// graph meeting points are documents (owned by their block's rank, num_docs in all).
+/// Routes the registrations to their meeting points' owners and pairs the ends there
 /// by windows (an end never with itself or its partner); each end then keeps its `per_end`
 /// (1..255) most promising pairs, by an estimate from the keys (a lower bound on the similarity for
 /// MeetingKeys::similarity, the distance of the projections otherwise), and a pair kept by either
@@ -111,17 +115,19 @@ class PackedRegistrations {
 /// were 30 MB a rank).
 /// The windows' pairs are offered in rounds of at most `round_pairs` a rank (tests make them small).
 std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
+                                           const std::vector<std::int64_t>& end_offsets,
                                            PackedRegistrations registrations, int window, MeetingKeys keys,
                                            int per_end, MeetingStats* stats = nullptr,
                                            std::int64_t round_pairs = std::int64_t{1} << 19);
 
 /// The same from registrations in any order.
 inline std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
+                                                  const std::vector<std::int64_t>& end_offsets,
                                                   std::vector<Registration> registrations, int window,
                                                   MeetingKeys keys, int per_end, MeetingStats* stats = nullptr,
                                                   std::int64_t round_pairs = std::int64_t{1} << 19) {
-  return pair_ends_at_meetings(comm, num_docs, PackedRegistrations::of(comm.size(), std::move(registrations)), window,
-                               keys, per_end, stats, round_pairs);
+  return pair_ends_at_meetings(comm, num_docs, end_offsets, PackedRegistrations::of(comm.size(), std::move(registrations)),
+                               window, keys, per_end, stats, round_pairs);
 }
 
 }  // namespace weave::order

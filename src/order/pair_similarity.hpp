@@ -3,6 +3,7 @@
 // (corpus/row_rounds.hpp), so memory stays O(batch_rows * d) however many pairs a rank holds.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -20,9 +21,20 @@ std::vector<float> score_pairs(const mpi::Comm& comm, std::int64_t num_docs, con
                                const std::vector<EndPair>& pairs, std::int64_t batch_rows,
                                std::int64_t* rows_fetched = nullptr);
 
-/// Collective. The same pairs' sketch similarities (order/row_sketches.hpp): the remote ends'
-/// sketches travel instead of their rows (about d + 4 bytes instead of 4d), batch_rows of them a round.
-std::vector<float> estimate_pairs(const mpi::Comm& comm, std::int64_t num_docs, const RowSketches& sketches,
+/// Path ends numbered densely by rank (a stitching level's numbering): rank r numbers its ends
+/// [offsets[r], offsets[r + 1]), in id order.
+struct NumberedEnds {
+  std::vector<std::int64_t> offsets;   ///< P + 1
+  std::vector<std::int32_t> position;  ///< per end numbered here: its row's place among the sketched rows
+  int owner(std::int64_t number) const {
+    return static_cast<int>(std::upper_bound(offsets.begin(), offsets.end(), number) - offsets.begin()) - 1;
+  }
+};
+
+/// Collective. The sketch similarities (order/row_sketches.hpp) of pairs of numbered ends, one of
+/// them numbered here: the remote ends' sketches travel instead of their rows (about d + 4 bytes
+/// instead of 4d), batch_rows of them a round.
+std::vector<float> estimate_pairs(const mpi::Comm& comm, const NumberedEnds& ends, const RowSketches& sketches,
                                   const std::vector<EndPair>& pairs, std::int64_t batch_rows,
                                   std::int64_t* rows_fetched = nullptr);
 

@@ -97,6 +97,7 @@ class Stitcher {
       const std::int64_t paths = count_paths();
       if (paths <= 1) break;
       const double start = util::wall_seconds();
+      number_partners();
       StitchLevel level;
       level.paths = paths;
       level.ends = ends_offsets_.back();
@@ -166,8 +167,8 @@ class Stitcher {
   std::int64_t local(std::int64_t doc) const { return doc - range_.begin; }
   int degree(std::int64_t i) const { return (links_[2 * i] >= 0 ? 1 : 0) + (links_[2 * i + 1] >= 0 ? 1 : 0); }
 
-  /// The ends, and their dense numbering (rank order, then id order) that the exact search and
-  /// each level's greedy run on: rank r numbers [ends_offsets_[r], ends_offsets_[r + 1]). Joining
+  /// The ends, and their dense numbering (rank order, then id order) that a level works on, from its
+  /// registrations or exact search to its greedy: rank r numbers [ends_offsets_[r], ends_offsets_[r + 1]). Joining
   /// only adds links, so after the first level's pass over the rank's documents the ends are those
   /// of the level before that still have fewer than two links (on s100k a pass over the documents
   /// took 0.3-0.7 ms, at each of 8 levels).
@@ -184,6 +185,31 @@ class Stitcher {
     ends_offsets_.push_back(comm_.sum(local_ends));
   }
   std::int64_t first_end() const { return ends_offsets_[comm_.rank()]; }
+
+  /// Each end's partner by its number (partner_number_), asked of the partner's owner where it is
+  /// remote: a level works on the ends' numbers alone, from the registrations to its greedy, and
+  /// turns them back into documents only for the links it makes.
+  void number_partners() {
+    const auto local_ends = static_cast<std::int64_t>(ends_.size());
+    const std::int64_t first = first_end();
+    // Each owned end's place among the ends, by its local index. Only the current ends' entries are
+    // written and read, so the array is made once, not cleared at every level.
+    if (end_index_.empty()) end_index_.resize(static_cast<std::size_t>(range_.size()));
+    WEAVE_ASSERT(local_ends <= std::numeric_limits<std::uint32_t>::max(), "stitching: too many ends on one rank");
+    for (std::int64_t e = 0; e < local_ends; ++e) end_index_[local(ends_[e])] = static_cast<std::uint32_t>(e);
+    std::vector<std::int64_t> remote;
+    for (std::int64_t doc : ends_)
+      if (!range_.contains(GlobalId(partner_[local(doc)]))) remote.push_back(partner_[local(doc)]);
+    const auto remote_numbers = mpi::ask_owners<std::int64_t>(
+        comm_, remote, 1, [&](std::int64_t doc) { return block_owner(n_, comm_.size(), GlobalId(doc)); },
+        [&](std::int64_t doc, std::int64_t* number) { *number = first + end_index_[local(doc)]; });
+    partner_number_.resize(ends_.size());
+    std::size_t next = 0;
+    for (std::int64_t e = 0; e < local_ends; ++e) {
+      const std::int64_t partner = partner_[local(ends_[e])];
+      partner_number_[e] = range_.contains(GlobalId(partner)) ? first + end_index_[local(partner)] : remote_numbers[next++];
+    }
+  }
 
   /// The rows of the current ends and their sketches, read by the first level that needs them
   /// (collective: every rank is at the same step of the same level): every later level's ends are
@@ -205,9 +231,6 @@ class Stitcher {
     sketches_->bind(end_rows_);
     level.read_seconds = comm_.max(util::wall_seconds() - start);
   }
-  int end_owner(std::int64_t dense) const {
-    return static_cast<int>(std::upper_bound(ends_offsets_.begin(), ends_offsets_.end(), dense) - ends_offsets_.begin()) - 1;
-  }
 
   /// A path alone counts its one end twice; every other path has two ends.
   std::int64_t count_paths() const {
@@ -223,6 +246,7 @@ class Stitcher {
   /// 158,000 ends took 0.016 and 0.022 s waiting on them one at a time).
   PackedRegistrations graph_registrations(int reach) const {
     constexpr std::size_t kAhead = 8;
+    const std::int64_t first = first_end();
     return PackedRegistrations(comm_.size(), [&](auto&& emit) {
       for (std::size_t k = 0; k < ends_.size(); ++k) {
         if (k + kAhead < ends_.size()) {
@@ -234,12 +258,11 @@ class Stitcher {
           __builtin_prefetch(graph_.weight.data() + ahead);
           __builtin_prefetch(graph_.weight.data() + last);
         }
-        const std::int64_t doc = ends_[k];
-        const std::int64_t i = local(doc);
+        const std::int64_t i = local(ends_[k]);
         const std::int64_t last = std::min(graph_.offsets[i] + reach, graph_.offsets[i + 1]);
         for (std::int64_t s = graph_.offsets[i]; s < last; ++s) {
           const std::int64_t v = graph_.neighbor[s];
-          emit(Registration{v, graph_.owner(v), graph_.weight[s], doc, partner_[i]});
+          emit(Registration{v, graph_.owner(v), graph_.weight[s], first + static_cast<std::int64_t>(k), partner_number_[k]});
         }
       }
     });
@@ -289,8 +312,8 @@ class Stitcher {
         const auto owner = static_cast<int>(util::mix64(static_cast<std::uint64_t>(bucket) ^
                                                         (static_cast<std::uint64_t>(level) << 40)) %
                                             static_cast<std::uint64_t>(comm_.size()));
-        const std::int64_t doc = ends_[first + r];
-        out.push_back({bucket, owner, projection[planes], doc, partner_[local(doc)]});
+        const std::size_t e = first + static_cast<std::size_t>(r);
+        out.push_back({bucket, owner, projection[planes], first_end() + static_cast<std::int64_t>(e), partner_number_[e]});
       }
     }
     return PackedRegistrations::of(comm_.size(), std::move(out));
@@ -303,16 +326,18 @@ class Stitcher {
     // offer of 16 bytes (2^17 pairs a round at 2 ranks, where rounds of 2^20 made the offers
     // s100k's fresh memory: stitching 0.054-0.061 -> 0.053-0.056 s, ten alternating runs).
     const std::int64_t round_pairs = round_bytes(comm_.size()) / 16;
-    std::vector<EndPair> pairs =
-        pair_ends_at_meetings(comm_, n_, std::move(registrations), kWindow, keys, kPerEnd, &meetings, round_pairs);
+    std::vector<EndPair> pairs = pair_ends_at_meetings(comm_, n_, ends_offsets_, std::move(registrations), kWindow, keys,
+                                                       kPerEnd, &meetings, round_pairs);
     level.candidate_seconds = comm_.max(util::wall_seconds() - start);
     read_end_rows(level);
     const double met = util::wall_seconds();
     // Sketches, not rows: the level joins along their similarities, and settle_similarities()
     // gives the links it makes their canonical ones.
+    NumberedEnds numbered{ends_offsets_, std::vector<std::int32_t>(ends_.size())};
+    for (std::size_t e = 0; e < ends_.size(); ++e) numbered.position[e] = static_cast<std::int32_t>(end_rows_.position(ends_[e]));
     std::int64_t fetched = 0;
     const std::int64_t batch = corpus::rows_per_round(sketches_->record_words(), round_bytes(comm_.size()));
-    std::vector<float> sims = estimate_pairs(comm_, n_, *sketches_, pairs, batch, &fetched);
+    std::vector<float> sims = estimate_pairs(comm_, numbered, *sketches_, pairs, batch, &fetched);
     level.score_seconds = comm_.max(util::wall_seconds() - met);
     level.candidates = comm_.sum(static_cast<std::int64_t>(pairs.size()));  // named; join_along counts them distinct
     level.sketches_fetched = comm_.sum(fetched);
@@ -339,16 +364,14 @@ class Stitcher {
     knn::CpuBackend backend(comm_, std::clamp<std::int64_t>(largest, 1, defaults.query_tile),
                             std::clamp<std::int64_t>(largest, 1, defaults.database_tile));
     const knn::KnnLists lists = knn::exact_ring_knn(comm_, rows, options, backend, report_);
-    // Dense end numbers back to document ids.
-    const auto docs = mpi::ask_owners<std::int64_t>(
-        comm_, lists.neighbors, 1, [&](std::int64_t x) { return x < 0 ? -1 : end_owner(x); },
-        [&](std::int64_t x, std::int64_t* doc) { *doc = ends_[x - first]; });
+    // The lists name the ends by their numbers, as the level's candidates do.
     Candidates out;
     for (std::int64_t e = 0; e < local_ends; ++e)
       for (int j = 0; j < options.k; ++j) {
         const std::size_t at = static_cast<std::size_t>(e * options.k + j);
-        if (lists.neighbors[at] < 0 || docs[at] == partner_[local(ends_[e])]) continue;
-        const auto [a, b] = std::minmax(ends_[e], docs[at]);
+        if (lists.neighbors[at] < 0 || lists.neighbors[at] == partner_number_[e]) continue;
+        const std::int64_t number = first + e;  // minmax returns references: not to a temporary
+        const auto [a, b] = std::minmax(number, lists.neighbors[at]);
         out.pairs.push_back({a, b});
         out.weights.push_back(lists.similarities[at]);
       }
@@ -410,43 +433,17 @@ class Stitcher {
     return comm_.sum(fetched);
   }
 
-  /// The greedy over the candidate links, started from the current paths; returns the links added
-  /// and counts the distinct candidates (a pair named from both of its ends is one edge of the
-  /// level's graph).
-  /// It runs on the ends alone, renumbered densely (rank order, then id order), so a level costs
-  /// O(E/P) however many documents the paths hold. The candidates are renumbered in place and freed
-  /// once the level's graph holds them: each buffer of this step comes after the ends' rows, where
-  /// the heap has no freed pages left to give, so every one that is not held twice is fresh pages
-  /// fewer (the kernel clears each, 2 to 30 us on this project's virtual machine).
+  /// The greedy over the candidate links (pairs of end numbers), started from the current paths;
+  /// returns the links added and counts the distinct candidates (a pair named from both of its ends
+  /// is one edge of the level's graph).
+  /// It runs on the ends alone, by their numbers (number_partners()), so a level costs O(E/P) however
+  /// many documents the paths hold. The candidates are freed once the level's graph holds them: each
+  /// buffer of this step comes after the ends' rows, where the heap has no freed pages left to give,
+  /// so every one that is not held twice is fresh pages fewer (the kernel clears each, 2 to 30 us on
+  /// this project's virtual machine).
   std::int64_t join_along(Candidates candidates, StitchLevel& level) {
     const auto local_ends = static_cast<std::int64_t>(ends_.size());
     const std::int64_t first = first_end();
-    // Each owned end's place among the ends, by its local index: a lookup per candidate end instead
-    // of a search (the ends are a fifth of the documents on a synthetic corpus). Only the current
-    // ends' entries are written and read, so the array is made once, not cleared at every level.
-    if (end_index_.empty()) end_index_.resize(static_cast<std::size_t>(range_.size()));
-    WEAVE_ASSERT(local_ends <= std::numeric_limits<std::uint32_t>::max(), "stitching: too many ends on one rank");
-    for (std::int64_t e = 0; e < local_ends; ++e) end_index_[local(ends_[e])] = static_cast<std::uint32_t>(e);
-    auto dense_of_mine = [&](std::int64_t doc) { return first + end_index_[local(doc)]; };
-    // Dense ids of the remote ends that the candidates and the partners name, asked of their owners
-    // in the order they are named, repeats and all (an owner's lookup costs less than sorting them
-    // here to ask once), and taken in that order below.
-    std::vector<std::int64_t> named;
-    for (const EndPair& c : candidates.pairs)
-      for (std::int64_t doc : {c.a, c.b})
-        if (!range_.contains(GlobalId(doc))) named.push_back(doc);
-    for (std::int64_t doc : ends_)
-      if (!range_.contains(GlobalId(partner_[local(doc)]))) named.push_back(partner_[local(doc)]);
-    const auto named_dense = mpi::ask_owners<std::int64_t>(
-        comm_, named, 1, [&](std::int64_t doc) { return block_owner(n_, comm_.size(), GlobalId(doc)); },
-        [&](std::int64_t doc, std::int64_t* dense) { *dense = dense_of_mine(doc); });
-    const std::size_t named_count = named.size();
-    util::release(named);
-    std::size_t next_named = 0;
-    auto to_dense = [&](std::int64_t doc) {
-      return range_.contains(GlobalId(doc)) ? dense_of_mine(doc) : named_dense[next_named++];
-    };
-    for (EndPair& c : candidates.pairs) c.a = to_dense(c.a), c.b = to_dense(c.b);
     // In one round: the candidates are O(E / P) a rank like the rest of the level, and two passes of
     // rounds sent them twice (10^6 x 768 on 2 ranks: the level's graph 0.058 -> 0.048 s).
     const auto count = static_cast<std::int64_t>(candidates.pairs.size());
@@ -464,9 +461,8 @@ class Stitcher {
     initial.partner.resize(static_cast<std::size_t>(local_ends));
     for (std::int64_t e = 0; e < local_ends; ++e) {
       initial.degree[e] = static_cast<std::int8_t>(degree(local(ends_[e])));
-      initial.partner[e] = to_dense(partner_[local(ends_[e])]);
+      initial.partner[e] = partner_number_[e];
     }
-    WEAVE_ASSERT(next_named == named_count, "stitching: the remote ends named and their dense ids differ");
     GreedyOptions quiet = options_;
     quiet.progress = false;
     const PathCover cover = greedy_path_cover(comm_, g, quiet, initial);
@@ -522,6 +518,7 @@ class Stitcher {
   std::vector<std::int64_t> ends_;          ///< owned documents with fewer than two links, ascending
   bool ends_collected_ = false;             ///< whether ends_ was made by a pass over the documents
   std::vector<std::uint32_t> end_index_;    ///< by local index: an owned end's place in ends_
+  std::vector<std::int64_t> partner_number_;  ///< per end in ends_: its partner's number
   std::vector<std::int64_t> ends_offsets_;  ///< the ends' dense numbering, by rank (P + 1)
   corpus::SomeRows end_rows_;               ///< rows of the first scored level's ends (a superset of ends_)
   std::optional<RowSketches> sketches_;     ///< their sketches (they refer to end_rows_)

@@ -95,8 +95,11 @@ TEST(MeetingPoints, PairsAreThoseOfASequentialWindowJoin) {
                                    std::pair{per_end * window, 97}, std::pair{2, 97}}) {
     order::MeetingStats stats;
     if (kept == 2) std::reverse(mine.begin(), mine.end());  // registrations in any order
-    const auto got = order::pair_ends_at_meetings(comm, n, mine, window, order::MeetingKeys::similarity, kept, &stats,
-                                                  round_pairs);
+    // Every document is an end here, so its number is its id.
+    std::vector<std::int64_t> end_offsets = block_starts(n, comm.size());
+    end_offsets.push_back(n);
+    const auto got = order::pair_ends_at_meetings(comm, n, end_offsets, mine, window, order::MeetingKeys::similarity,
+                                                  kept, &stats, round_pairs);
     std::vector<std::int64_t> flat;
     for (const auto& p : got) {
       ASSERT_LT(p.a, p.b);
@@ -189,7 +192,11 @@ TEST(PairSimilarity, SketchEstimatesAreExactIntegerDotsWithAnyFetchBatchAndClose
   ASSERT_EQ(sketches.record_words(), 6);  // five words of codes (eight a word, three unused), then the scale
   for (std::int64_t batch : {1, 7, 100000}) {
     std::int64_t fetched = -1;
-    const auto estimates = order::estimate_pairs(comm, f.n, sketches, f.pairs, batch, &fetched);
+    // Every document is held, so its number is its id and its place among the rows is its local index.
+    order::NumberedEnds numbered{block_starts(f.n, comm.size()), {}};
+    numbered.offsets.push_back(f.n);
+    for (std::int64_t doc : f.owned) numbered.position.push_back(static_cast<std::int32_t>(held.position(doc)));
+    const auto estimates = order::estimate_pairs(comm, numbered, sketches, f.pairs, batch, &fetched);
     ASSERT_EQ(estimates.size(), f.pairs.size());
     for (std::size_t j = 0; j < f.pairs.size(); ++j) {
       const float* a = f.unit.data() + f.pairs[j].a * f.d;
