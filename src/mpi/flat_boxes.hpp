@@ -29,11 +29,16 @@ class FlatBoxes {
     return words_.data() + static_cast<std::size_t>(next_[static_cast<std::size_t>(rank)]++) * fields_;
   }
   /// Collective: what the ranks put for this one, in rank order (this object is emptied, and its
-  /// buffer freed, so the memory is there for what the caller makes of the records).
-  util::UninitVector<std::int64_t> exchange(const Comm& comm) {
+  /// buffer freed, so the memory is there for what the caller makes of the records). With
+  /// `records_from`: how many records each rank sent.
+  util::UninitVector<std::int64_t> exchange(const Comm& comm, std::vector<std::int64_t>* records_from = nullptr) {
     for (auto& c : counts_) c *= static_cast<std::int64_t>(fields_);
     std::vector<std::int64_t> received_counts;
     util::UninitVector<std::int64_t> received = comm.alltoallv_flat(words_, counts_, &received_counts);
+    if (records_from) {
+      records_from->assign(received_counts.begin(), received_counts.end());
+      for (auto& c : *records_from) c /= static_cast<std::int64_t>(fields_);
+    }
     util::release(words_);
     counts_.assign(counts_.size(), 0);
     return received;

@@ -81,14 +81,6 @@ std::int64_t EndPair::holder() const {
   return (h & 1) != 0 ? a : b;
 }
 
-PackedRegistrations PackedRegistrations::of(int ranks, std::vector<Registration> registrations) {
-  std::stable_sort(registrations.begin(), registrations.end(),
-                   [](const Registration& x, const Registration& y) { return x.end < y.end; });
-  return PackedRegistrations(ranks, [&](auto&& emit) {
-    for (const Registration& r : registrations) emit(r);
-  });
-}
-
 std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
                                            const std::vector<std::int64_t>& end_offsets,
                                            PackedRegistrations registrations, int window, MeetingKeys keys,
@@ -97,34 +89,36 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
                "meeting points: window, kept pairs per end or round size out of range");
   const int p = comm.size();
   WEAVE_ASSERT(end_offsets.size() == static_cast<std::size_t>(p) + 1, "meeting points: the ends' numbering is not by rank");
-  auto end_owner = [&](std::int64_t end) {
-    return static_cast<int>(std::upper_bound(end_offsets.begin(), end_offsets.end(), end) - end_offsets.begin()) - 1;
-  };
   const BlockRange mine = block_range(num_docs, p, comm.rank());
-  // The ends registering here (all owned here), numbered densely: offers name an end by its number,
-  // and its best offers are kept in its row of `best` as they arrive.
-  const std::vector<std::int64_t> ends = std::move(registrations.ends_);
+  // The ends numbered here, by their place among this rank's numbers: offers name an end by its
+  // place, and its best offers are kept in its row of `best` as they arrive.
+  const std::int64_t first = end_offsets[static_cast<std::size_t>(comm.rank())];
+  const auto ends = static_cast<std::size_t>(end_offsets[static_cast<std::size_t>(comm.rank()) + 1] - first);
+  WEAVE_ASSERT(registrations.first_ == first && registrations.partners_.size() == ends,
+               "meeting points: registrations made for another numbering of the ends");
   const std::vector<std::int64_t> partners = std::move(registrations.partners_);
-  for (std::int64_t e : ends)
-    WEAVE_ASSERT(e >= end_offsets[comm.rank()] && e < end_offsets[comm.rank() + 1],
-                 "meeting points: an end registered by a rank that does not number it");
-  util::UninitVector<std::int64_t> arrived = registrations.boxes_.exchange(comm);
+  std::vector<std::int64_t> from_rank;  // registrations each rank sent: its ends' owner
+  util::UninitVector<std::int64_t> arrived = registrations.boxes_.exchange(comm, &from_rank);
   constexpr std::size_t kFields = PackedRegistrations::kFields;  // a registration's words, as packed
   const std::size_t arrivals = arrived.size() / kFields;
-  // A registration at its meeting point; `following` is how many of the ends after it in the
-  // meeting's order its window reaches.
+  std::vector<std::size_t> from_start(static_cast<std::size_t>(p) + 1, 0);  // rank r's in [from_start[r], from_start[r + 1])
+  for (int r = 0; r < p; ++r) from_start[r + 1] = from_start[r] + static_cast<std::size_t>(from_rank[r]);
+  // A registration at its meeting point: the end is its owner's place number `place` (its number
+  // end_offsets[owner] + place orders like (owner, place)); `following` is how many of the ends
+  // after it in the meeting's order its window reaches.
   struct Registered {
     float key;
-    std::uint32_t number;  ///< the end's number at its owner
-    std::int64_t end;
-    int owner;  ///< the end's
+    std::uint32_t place;
+    int owner;
     std::uint32_t following;
+    std::int64_t end(const std::vector<std::int64_t>& offsets) const { return offsets[owner] + place; }
+    bool same_end(const Registered& o) const { return owner == o.owner && place == o.place; }
+    bool end_before(const Registered& o) const { return owner != o.owner ? owner < o.owner : place < o.place; }
   };
   auto registered = [&](std::size_t x) {
-    const std::int64_t* w = &arrived[kFields * x];
-    const auto word = static_cast<std::uint64_t>(w[1]);
-    return Registered{key_of(static_cast<std::int64_t>(word & 0xffffffff)), static_cast<std::uint32_t>(word >> 32), w[2],
-                      end_owner(w[2]), 0};
+    const auto word = static_cast<std::uint64_t>(arrived[kFields * x + 1]);
+    const auto owner = static_cast<int>(std::upper_bound(from_start.begin(), from_start.end(), x) - from_start.begin()) - 1;
+    return Registered{key_of(static_cast<std::int64_t>(word & 0xffffffff)), static_cast<std::uint32_t>(word >> 32), owner, 0};
   };
   // By meeting point, then key descending, then end (numbers order like ids): the same order at any
   // rank count. Meeting documents (graph levels) are owned here and grouped by their local index,
@@ -139,10 +133,12 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   util::release(arrived);
   std::int64_t largest = 0;
   for (std::size_t g = 0; g < meetings.size(); ++g) {
-    const auto first = here.begin() + meetings.begin[g], last = here.begin() + meetings.begin[g + 1];
-    largest = std::max<std::int64_t>(largest, last - first);
-    std::sort(first, last, [](const Registered& x, const Registered& y) { return x.key != y.key ? x.key > y.key : x.end < y.end; });
-    for (auto r = first; r != last; ++r) r->following = static_cast<std::uint32_t>(std::min<std::ptrdiff_t>(window, last - r - 1));
+    const auto first_here = here.begin() + meetings.begin[g], last_here = here.begin() + meetings.begin[g + 1];
+    largest = std::max<std::int64_t>(largest, last_here - first_here);
+    std::sort(first_here, last_here,
+              [](const Registered& x, const Registered& y) { return x.key != y.key ? x.key > y.key : x.end_before(y); });
+    for (auto r = first_here; r != last_here; ++r)
+      r->following = static_cast<std::uint32_t>(std::min<std::ptrdiff_t>(window, last_here - r - 1));
   }
   meetings = {};
   if (stats) {
@@ -164,15 +160,15 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     if (x.estimate != y.estimate) return x.estimate > y.estimate;
     return x.other < y.other;
   };
-  std::vector<Offer> best(ends.size() * static_cast<std::size_t>(per_end));
-  std::vector<std::uint8_t> kept(ends.size(), 0);
+  std::vector<Offer> best(ends * static_cast<std::size_t>(per_end));
+  std::vector<std::uint8_t> kept(ends, 0);
   // The estimate an offer must reach to enter end e's row: the row's last once it is full, -inf
   // before. Most offers are turned away (an end is offered up to window * reach pairs, 16 in
   // stitching's first level, and keeps 5) by this array alone, 4 bytes an end, mostly cached,
   // without a look at the row, which is a cache miss (at 10^6 x 768 on 2 ranks a third of the
   // meetings' time was the rows' first look). An offer below the bar changes nothing: it is worse
   // than the row's last, and a row entry for the same other end is at least that.
-  std::vector<float> bar(ends.size(), -std::numeric_limits<float>::infinity());
+  std::vector<float> bar(ends, -std::numeric_limits<float>::infinity());
   auto row_of = [&](std::size_t e) { return best.data() + e * static_cast<std::size_t>(per_end); };
   auto fold = [&](std::uint32_t e, const Offer& o) {
     if (o.estimate < bar[e] || o.other == partners[e]) return;
@@ -211,10 +207,10 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   auto visit_pairs = [&](std::size_t i, auto&& visit) {
     const Registered& x = here[i];
     for (std::size_t j = i + 1; j <= i + x.following; ++j)
-      if (here[j].end != x.end) visit(x, here[j]);
+      if (!here[j].same_end(x)) visit(x, here[j]);
   };
   auto offer_word = [](const Registered& x, std::uint32_t bits) {
-    return static_cast<std::int64_t>(std::uint64_t{x.number} << 32 | bits);
+    return static_cast<std::int64_t>(std::uint64_t{x.place} << 32 | bits);
   };
   for (std::size_t from = 0;;) {
     if (comm.max(from < here.size() ? 1 : 0) == 0) break;
@@ -230,7 +226,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
       visit_pairs(i, [&](const Registered& x, const Registered& y) {
         const auto bits = std::bit_cast<std::uint32_t>(estimate(x.key, y.key, keys));
         std::int64_t* w = to_ends.put(x.owner);
-        w[0] = offer_word(x, bits), w[1] = y.end;
+        w[0] = offer_word(x, bits), w[1] = y.end(end_offsets);
       });
     from = to;
     const util::UninitVector<std::int64_t> w = to_ends.exchange(comm);
@@ -241,12 +237,12 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     for (std::size_t x = 0; x + 1 < w.size(); x += 2) {
       if (x + 4 * kAhead < w.size()) {
         const auto ahead = static_cast<std::size_t>(static_cast<std::uint64_t>(w[x + 4 * kAhead]) >> 32);
-        if (ahead < ends.size()) __builtin_prefetch(bar.data() + ahead);
+        if (ahead < ends) __builtin_prefetch(bar.data() + ahead);
       }
       if (x + 2 * kAhead < w.size()) {
         const auto word = static_cast<std::uint64_t>(w[x + 2 * kAhead]);
         const auto ahead = static_cast<std::size_t>(word >> 32);
-        if (ahead < ends.size() && !(key_of(static_cast<std::int64_t>(word & 0xffffffff)) < bar[ahead])) {
+        if (ahead < ends && !(key_of(static_cast<std::int64_t>(word & 0xffffffff)) < bar[ahead])) {
           __builtin_prefetch(row_of(ahead));
           __builtin_prefetch(row_of(ahead) + per_end - 1);
           __builtin_prefetch(kept.data() + ahead);
@@ -255,7 +251,7 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
       }
       const auto word = static_cast<std::uint64_t>(w[x]);
       const auto e = static_cast<std::uint32_t>(word >> 32);
-      WEAVE_ASSERT(e < ends.size(), "meeting points: an offer for an end that did not register here");
+      WEAVE_ASSERT(e < ends, "meeting points: an offer for an end that did not register here");
       fold(e, Offer{w[x + 1], key_of(static_cast<std::int64_t>(word & 0xffffffff))});
     }
   }
@@ -267,11 +263,12 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
   // twelve alternating runs).
   std::vector<EndPair> out;
   std::size_t pairs = 0;
-  for (std::size_t e = 0; e < ends.size(); ++e) pairs += kept[e];
+  for (std::size_t e = 0; e < ends; ++e) pairs += kept[e];
   out.reserve(pairs);
-  for (std::size_t e = 0; e < ends.size(); ++e)
+  for (std::size_t e = 0; e < ends; ++e)
     for (int x = 0; x < kept[e]; ++x) {
-      const auto [lo, hi] = std::minmax(ends[e], row_of(e)[x].other);
+      const std::int64_t end = first + static_cast<std::int64_t>(e);  // minmax returns references
+      const auto [lo, hi] = std::minmax(end, row_of(e)[x].other);
       out.push_back({lo, hi});
     }
   return out;

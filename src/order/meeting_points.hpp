@@ -55,50 +55,51 @@ struct MeetingStats {
 enum class MeetingKeys { similarity, projection };
 
 /// A rank's registrations, packed for their meeting points' owners. Made from a source that emits
-/// them twice alike, the ends in ascending order (each end's registrations together): once to count,
-/// once to write. No vector of them is held beside the packed words: at 10^6 x 768 on 2 ranks such
-/// a vector was 40 MB a rank, which the heap grew by (9,000 pages the kernel cleared) before the
-/// 40 MB packed.
+/// them twice alike: once to count, once to write. No vector of them is held beside the packed
+/// words: at 10^6 x 768 on 2 ranks such a vector was 40 MB a rank, which the heap grew by (9,000
+/// pages the kernel cleared) before the 40 MB packed.
 class PackedRegistrations {
  public:
-  /// source(emit) calls emit(const Registration&) for every registration, ends ascending; it is
-  /// called twice and must emit the same registrations both times.
+  /// source(emit) calls emit(const Registration&) for every registration, in any order; it is called
+  /// twice and must emit the same registrations both times. The ends are those this rank numbers,
+  /// [first, first + count).
   template <typename Source>
-  PackedRegistrations(int ranks, Source&& source) : boxes_(ranks, kFields) {
+  PackedRegistrations(int ranks, std::int64_t first, std::int64_t count, Source&& source)
+      : boxes_(ranks, kFields), first_(first), partners_(static_cast<std::size_t>(count), -1) {
+    WEAVE_ASSERT(count >= 0 && count < (std::int64_t{1} << 32), "meeting points: more than 2^32 ends on one rank");
     source([&](const Registration& r) {
-      if (ends_.empty() || ends_.back() != r.end) {
-        WEAVE_ASSERT(ends_.empty() || r.end > ends_.back(), "meeting points: registrations not by ascending end");
-        ends_.push_back(r.end);
-      }
+      WEAVE_ASSERT(r.end >= first && r.end < first + count, "meeting points: an end registered by a rank that does not number it");
       boxes_.count(r.owner);
     });
-    WEAVE_ASSERT(ends_.size() < (std::size_t{1} << 32), "meeting points: more than 2^32 ends on one rank");
     boxes_.allocate();
-    std::size_t number = 0;  // the end's place in ends_: its number in the offers
     source([&](const Registration& r) {
-      while (number < ends_.size() && ends_[number] != r.end) ++number;
-      WEAVE_ASSERT(number < ends_.size(), "meeting points: a source emitted other registrations the second time");
-      if (partners_.size() == number) partners_.push_back(r.partner);
+      const auto place = static_cast<std::uint64_t>(r.end - first_);
+      partners_[place] = r.partner;
       std::int64_t* w = boxes_.put(r.owner);
       w[0] = r.meeting;
-      w[1] = static_cast<std::int64_t>(std::uint64_t{number} << 32 | std::bit_cast<std::uint32_t>(r.key));
-      w[2] = r.end;
+      w[1] = static_cast<std::int64_t>(place << 32 | std::bit_cast<std::uint32_t>(r.key));
     });
   }
-  /// Registrations in any order (sorted by end here).
-  static PackedRegistrations of(int ranks, std::vector<Registration> registrations);
+  /// Registrations held in a vector.
+  static PackedRegistrations of(int ranks, std::int64_t first, std::int64_t count,
+                                const std::vector<Registration>& registrations) {
+    return PackedRegistrations(ranks, first, count, [&](auto&& emit) {
+      for (const Registration& r : registrations) emit(r);
+    });
+  }
 
  private:
   friend std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm&, std::int64_t, const std::vector<std::int64_t>&,
                                                     PackedRegistrations, int, MeetingKeys, int, MeetingStats*,
                                                     std::int64_t);
-  /// (meeting, end number << 32 | key bits, end). The partner stays here: an offer of an end's
-  /// partner is turned away where the end's offers arrive, not at the meeting point (a quarter of
-  /// the registrations' bytes, sent, grouped and sorted; at 10^6 x 768 on 2 ranks 40 -> 30 MB a rank).
-  static constexpr std::size_t kFields = 3;
+  /// (meeting, the end's place among this rank's numbers << 32 | key bits): the meeting point's
+  /// owner knows the end's owner from the part it came in, so its number is not sent (a third of
+  /// the registrations' bytes). The partner stays here: an offer of an end's partner is turned away
+  /// where the end's offers arrive, not at the meeting point (a quarter of the bytes before).
+  static constexpr std::size_t kFields = 2;
   mpi::FlatBoxes boxes_;
-  std::vector<std::int64_t> ends_;      ///< the ends registered, ascending
-  std::vector<std::int64_t> partners_;  ///< per end, its partner
+  std::int64_t first_ = 0;              ///< the first end this rank numbers
+  std::vector<std::int64_t> partners_;  ///< per end numbered here, its partner's number (-1: not registered)
 };
 
 /// Collective. The ends are numbered by rank (rank r numbers [end_offsets[r], end_offsets[r + 1]),
@@ -123,11 +124,14 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
 /// The same from registrations in any order.
 inline std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t num_docs,
                                                   const std::vector<std::int64_t>& end_offsets,
-                                                  std::vector<Registration> registrations, int window,
+                                                  const std::vector<Registration>& registrations, int window,
                                                   MeetingKeys keys, int per_end, MeetingStats* stats = nullptr,
                                                   std::int64_t round_pairs = std::int64_t{1} << 19) {
-  return pair_ends_at_meetings(comm, num_docs, end_offsets, PackedRegistrations::of(comm.size(), std::move(registrations)),
-                               window, keys, per_end, stats, round_pairs);
+  const std::int64_t first = end_offsets[static_cast<std::size_t>(comm.rank())];
+  return pair_ends_at_meetings(
+      comm, num_docs, end_offsets,
+      PackedRegistrations::of(comm.size(), first, end_offsets[static_cast<std::size_t>(comm.rank()) + 1] - first, registrations),
+      window, keys, per_end, stats, round_pairs);
 }
 
 }  // namespace weave::order

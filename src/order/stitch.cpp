@@ -247,7 +247,7 @@ class Stitcher {
   PackedRegistrations graph_registrations(int reach) const {
     constexpr std::size_t kAhead = 8;
     const std::int64_t first = first_end();
-    return PackedRegistrations(comm_.size(), [&](auto&& emit) {
+    return PackedRegistrations(comm_.size(), first, static_cast<std::int64_t>(ends_.size()), [&](auto&& emit) {
       for (std::size_t k = 0; k < ends_.size(); ++k) {
         if (k + kAhead < ends_.size()) {
           const std::int64_t j = local(ends_[k + kAhead]);
@@ -316,7 +316,7 @@ class Stitcher {
         out.push_back({bucket, owner, projection[planes], first_end() + static_cast<std::int64_t>(e), partner_number_[e]});
       }
     }
-    return PackedRegistrations::of(comm_.size(), std::move(out));
+    return PackedRegistrations::of(comm_.size(), first_end(), static_cast<std::int64_t>(ends_.size()), out);
   }
 
   Candidates meeting_candidates(PackedRegistrations registrations, MeetingKeys keys, StitchLevel& level) {
