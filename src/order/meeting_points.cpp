@@ -115,10 +115,14 @@ std::vector<EndPair> pair_ends_at_meetings(const mpi::Comm& comm, std::int64_t n
     bool same_end(const Registered& o) const { return owner == o.owner && place == o.place; }
     bool end_before(const Registered& o) const { return owner != o.owner ? owner < o.owner : place < o.place; }
   };
+  // The sender of arrival x: the rank of the last one asked, unless x lies outside its part
+  // (arrivals are mostly taken in order: no search over the P parts for each).
+  int sender = 0;
   auto registered = [&](std::size_t x) {
     const auto word = static_cast<std::uint64_t>(arrived[kFields * x + 1]);
-    const auto owner = static_cast<int>(std::upper_bound(from_start.begin(), from_start.end(), x) - from_start.begin()) - 1;
-    return Registered{key_of(static_cast<std::int64_t>(word & 0xffffffff)), static_cast<std::uint32_t>(word >> 32), owner, 0};
+    if (x < from_start[sender] || x >= from_start[sender + 1])
+      sender = static_cast<int>(std::upper_bound(from_start.begin(), from_start.end(), x) - from_start.begin()) - 1;
+    return Registered{key_of(static_cast<std::int64_t>(word & 0xffffffff)), static_cast<std::uint32_t>(word >> 32), sender, 0};
   };
   // By meeting point, then key descending, then end (numbers order like ids): the same order at any
   // rank count. Meeting documents (graph levels) are owned here and grouped by their local index,
