@@ -5,6 +5,7 @@
 // distinct types so that a local index can never be passed where a global id is expected.
 #pragma once
 
+#include <algorithm>
 #include <compare>
 #include <cstdint>
 #include <vector>
@@ -49,6 +50,12 @@ std::vector<std::int64_t> block_starts(std::int64_t n, int size);
 
 /// The rank whose block_range holds global id g (the inverse of block_range).
 int block_owner(std::int64_t n, int size, GlobalId g);
+
+/// The rank r with offsets[r] <= id < offsets[r + 1], for ids numbered by rank in any other blocks
+/// (offsets: P + 1 ascending values, the last the count of ids).
+inline int offsets_owner(const std::vector<std::int64_t>& offsets, std::int64_t id) {
+  return static_cast<int>(std::upper_bound(offsets.begin(), offsets.end(), id) - offsets.begin()) - 1;
+}
 
 /// block_owner for many ids of one distribution (block_owner is this plus its range check), with
 /// its set-up divisions done once and the lookup inline and without a 64-bit division (tens of

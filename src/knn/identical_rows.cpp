@@ -11,6 +11,7 @@
 #include "knn/topk.hpp"
 #include "mpi/ask_owners.hpp"
 #include "util/hash.hpp"
+#include "weave/ids.hpp"
 
 namespace weave::knn {
 
@@ -153,9 +154,7 @@ KnnLists unfold_lists(const mpi::Comm& comm, const DistributedRows& rows, const 
   const IdenticalRows& groups = folded.groups;
   const auto& offsets = folded.group_offsets;
   const std::int64_t first_group = offsets[comm.rank()];
-  auto owner = [&](std::int64_t g) {
-    return static_cast<int>(std::upper_bound(offsets.begin(), offsets.end(), g) - offsets.begin()) - 1;
-  };
+  auto owner = [&](std::int64_t g) { return offsets_owner(offsets, g); };
   auto global_id = [&](std::int64_t row) { return rows.own.first.value + row; };
 
   // Round 1, an answer per list entry (no sort: entries are bucketed by owner): the listed group's

@@ -5,7 +5,6 @@
 // of many others: hubs cost more): 20 bytes a slot, 12 a directed edge while building.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -13,6 +12,7 @@
 #include "mpi/comm.hpp"
 #include "order/edge.hpp"
 #include "util/large_buffer.hpp"
+#include "weave/ids.hpp"
 
 namespace weave::order {
 
@@ -47,9 +47,7 @@ struct LocalGraph {
 
   /// Inline: the greedy and the level graphs' builds ask it for every record (at 10^6 x 768 on 2
   /// ranks a call out of line was 2% of the first stitching level's scoring and join).
-  int owner_by_offsets(std::int64_t doc) const {
-    return static_cast<int>(std::upper_bound(owner_offsets.begin(), owner_offsets.end(), doc) - owner_offsets.begin()) - 1;
-  }
+  int owner_by_offsets(std::int64_t doc) const { return offsets_owner(owner_offsets, doc); }
 
   /// The first id each rank owns (P values).
   std::vector<std::int64_t> rank_starts() const {

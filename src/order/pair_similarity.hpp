@@ -3,13 +3,13 @@
 // (corpus/row_rounds.hpp), so memory stays O(batch_rows * d) however many pairs a rank holds.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "corpus/row_reader.hpp"
 #include "order/meeting_points.hpp"
 #include "order/row_sketches.hpp"
+#include "weave/ids.hpp"
 
 namespace weave::order {
 
@@ -26,9 +26,7 @@ std::vector<float> score_pairs(const mpi::Comm& comm, std::int64_t num_docs, con
 struct NumberedEnds {
   std::vector<std::int64_t> offsets;   ///< P + 1
   std::vector<std::int32_t> position;  ///< per end numbered here: its row's place among the sketched rows
-  int owner(std::int64_t number) const {
-    return static_cast<int>(std::upper_bound(offsets.begin(), offsets.end(), number) - offsets.begin()) - 1;
-  }
+  int owner(std::int64_t number) const { return offsets_owner(offsets, number); }
 };
 
 /// Collective. The sketch similarities (order/row_sketches.hpp) of pairs of numbered ends, one of

@@ -51,8 +51,6 @@ class RowSketches {
   const std::uint32_t* record_at(std::size_t position) const {
     return records_.data() + position * static_cast<std::size_t>(record_words());
   }
-  /// Asks for the cache line that record(doc) looks up first (corpus::SomeRows::prefetch_position).
-  void prefetch_position(std::int64_t doc) const { rows_->prefetch_position(doc); }
 
  private:
   const corpus::SomeRows* rows_ = nullptr;
